@@ -1,0 +1,27 @@
+# `make demo` and `make test` do all the set-up: they create (or reuse) .venv and install
+# evlab with what it needs, then run the demo or the whole test suite.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.evlab-installed
+
+.PHONY: demo test bench lint clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(PY) examples/event_system_demo.py
+
+test: $(STAMP)
+	$(PY) -m ruff check evlab tests benchmarks examples
+	$(PY) -m pytest
+
+bench: $(STAMP)
+	$(PY) -m benchmarks.bench_dispatch
+
+clean:
+	rm -rf $(VENV) .pytest_cache build *.egg-info

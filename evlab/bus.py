@@ -1,0 +1,539 @@
+"""The event bus: handlers registered per event type, events dispatched to them.
+
+Dispatch rules (the contract every other part of evlab relies on):
+
+* Handlers of one event run in priority order (higher first), then registration order.
+* **Depth-first**: an event emitted by a handler is dispatched at once, before the emitting
+  handler returns. Its cause is the event being handled, and it inherits that event time.
+* ``emit()`` runs sync handlers on the calling thread. Async handlers are *scheduled*: on the
+  running loop of this thread if there is one (one worker task per loop drains them, in
+  order; ``await bus.drain()`` waits for it), else on the bus's home loop if that runs in
+  another thread, else (plain synchronous code) they are run to completion before ``emit``
+  returns. ``await emit_async()`` runs every handler, sync and async, in order, and returns
+  after the last one.
+* A handler that raises never stops the others: the error is logged on the ``evlab`` logger,
+  counted per handler, and published as an ``ErrorEvent`` (not for errors in ErrorEvent
+  handlers, so an error can never loop).
+* With ``use_weak_refs=True`` bound methods are held through a weak reference to their object:
+  a deleted component stops receiving events at once. Plain functions, lambdas and objects
+  that cannot be weakly referenced are held strongly, so they keep working.
+
+The hot path (``emit``) reads one immutable route per type; all bookkeeping (ordering, weak
+wrappers, merging "every type" subscribers) happens at registration time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import itertools
+import logging
+import threading
+import time
+import weakref
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from evlab.events import ErrorEvent, Event, EventType, _current, _thread, create_error_event
+
+__all__ = ["EventBus", "Subscription"]
+
+logger = logging.getLogger("evlab")
+
+Handler = Callable[[Event], Any]
+
+_time_ns = time.time_ns
+# Slot setters: the way to stamp a frozen event without the cost of object.__setattr__.
+_set_seq = Event._seq.__set__  # type: ignore[attr-defined]
+_set_emit_ns = Event._emit_ns.__set__  # type: ignore[attr-defined]
+_set_cause = Event._cause.__set__  # type: ignore[attr-defined]
+
+
+class _Counter:
+    """A counter safe to bump from many threads without a lock.
+
+    ``itertools.count.__next__`` is atomic under the GIL (``n += 1`` is not). Reading
+    consumes one tick, which ``value`` subtracts again.
+    """
+
+    __slots__ = ("_count", "_lock", "_reads", "bump")
+
+    def __init__(self) -> None:
+        self._count = itertools.count()
+        self.bump = self._count.__next__
+        self._reads = 0
+        self._lock = threading.Lock()
+
+    def value(self) -> int:
+        with self._lock:
+            n = next(self._count) - self._reads
+            self._reads += 1
+            return n
+
+
+@dataclass(eq=False)
+class Subscription:
+    """One registered handler: what it listens to, how it is called, what it has done."""
+
+    event_type: EventType | str | None  # None: every event type
+    call: Handler  # what dispatch calls (the handler, or its weak wrapper)
+    is_async: bool
+    priority: int
+    order: int
+    name: str
+    bus: EventBus = field(repr=False)
+    errors: int = 0
+    ref: weakref.ref[Any] | None = field(default=None, repr=False)  # weak target, if any
+    func: Any = field(default=None, repr=False)  # the function called on ``ref()``
+    target: Any = field(default=None, repr=False)  # the handler itself, if held strongly
+
+    @property
+    def alive(self) -> bool:
+        """False once the component behind a weakly held bound method is gone."""
+        return self.ref is None or self.ref() is not None
+
+    def matches(self, handler: Any) -> bool:
+        """True if ``handler`` is the callable this subscription was made for."""
+        if self.ref is not None:
+            obj = getattr(handler, "__self__", None)
+            return obj is not None and obj is self.ref() and \
+                getattr(handler, "__func__", None) is self.func
+        return self.target is handler or self.target == handler
+
+    def cancel(self) -> bool:
+        """Unregister this handler; True if it was still registered."""
+        return self.bus._remove(self)
+
+    def __enter__(self) -> Subscription:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.cancel()
+
+
+@dataclass(frozen=True, slots=True)
+class _Route:
+    """What dispatch needs for one event type, precomputed at registration time."""
+
+    sync: tuple[Handler, ...]
+    asyncs: tuple[Handler, ...]
+    ordered: tuple[tuple[Handler, bool], ...]  # every handler in order, with its is_async flag
+    count: Callable[[], int]
+
+
+def _describe(handler: Any) -> str:
+    obj = getattr(handler, "__self__", None)
+    func = getattr(handler, "__func__", None)
+    if obj is not None and func is not None and not inspect.ismodule(obj):
+        return f"{type(obj).__name__}.{func.__name__}"
+    return getattr(handler, "__qualname__", None) or type(handler).__name__
+
+
+def _is_async(handler: Any) -> bool:
+    # A callable object counts when its class's __call__ is ``async def``.
+    return inspect.iscoroutinefunction(handler) or inspect.iscoroutinefunction(
+        type(handler).__call__)
+
+
+class EventBus:
+    """Routes events to the handlers registered for their type.
+
+    ``use_weak_refs=True`` (the default) holds bound methods weakly, so components that are
+    deleted stop receiving events; functions and lambdas are always held strongly.
+    """
+
+    def __init__(self, use_weak_refs: bool = True, *, name: str = "bus") -> None:
+        self.use_weak_refs = use_weak_refs
+        self.name = name
+        self._lock = threading.RLock()
+        self._subs: list[Subscription] = []
+        self._by_call: dict[int, Subscription] = {}
+        self._counters: dict[EventType | str, _Counter] = {}
+        self._order = itertools.count()
+        self._next_seq = itertools.count(1).__next__
+        self._dead_cleaned = 0
+        self._removed_errors = 0  # errors of handlers since removed, still in the totals
+        self._other = _Counter()  # events of user-defined types nobody subscribed to
+        self._routes: dict[EventType | str, _Route] = {}
+        self._default_route: _Route = _Route((), (), (), self._other.bump)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._queues: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Queue[Any]] = \
+            weakref.WeakKeyDictionary()
+        self._workers: set[asyncio.Task[None]] = set()
+        self._rebuild()
+
+    # --- registration ----------------------------------------------------------------
+    def register(self, event_type: EventType | str, handler: Handler | None = None, *,
+                 priority: int = 0, name: str | None = None) -> Any:
+        """Call ``handler(event)`` for every event of ``event_type``; returns the handler.
+
+        Async handlers (``async def``) are recognised and treated as by ``register_async``.
+        Without ``handler`` it returns a decorator: ``@bus.register(EventType.BAR)``.
+        """
+        if handler is None:
+            return lambda h: self.register(event_type, h, priority=priority, name=name)
+        self.subscribe(event_type, handler, priority=priority, name=name)
+        return handler
+
+    def register_async(self, event_type: EventType | str, handler: Handler | None = None, *,
+                       priority: int = 0, name: str | None = None) -> Any:
+        """Register an ``async def`` handler for ``event_type``; returns the handler."""
+        if handler is None:
+            return lambda h: self.register_async(event_type, h, priority=priority, name=name)
+        if not _is_async(handler):
+            raise TypeError(f"register_async() needs an async handler, got {_describe(handler)} "
+                            "(a plain function): use register() for it")
+        self.subscribe(event_type, handler, priority=priority, name=name)
+        return handler
+
+    def register_all(self, handler: Handler | None = None, *, priority: int = 0,
+                     name: str | None = None) -> Any:
+        """Call ``handler`` for every event of every type (recorders, loggers, monitors)."""
+        if handler is None:
+            return lambda h: self.register_all(h, priority=priority, name=name)
+        self.subscribe(None, handler, priority=priority, name=name)
+        return handler
+
+    def subscribe(self, event_type: EventType | str | None, handler: Handler, *,
+                  priority: int = 0, name: str | None = None) -> Subscription:
+        """Register ``handler`` and return its ``Subscription`` (``.cancel()``, or ``with``).
+
+        ``event_type=None`` subscribes to every event type.
+        """
+        if not callable(handler):
+            raise TypeError(f"handler must be callable, got {type(handler).__name__} {handler!r}")
+        etype = None if event_type is None else _event_type(event_type)
+        is_async = _is_async(handler)
+        with self._lock:
+            sub = Subscription(etype, handler, is_async, int(priority), next(self._order),
+                               self._unique_name(name or _describe(handler)), self)
+            self._hold(sub, handler)
+            self._subs.append(sub)
+            self._by_call[id(sub.call)] = sub
+            self._rebuild()
+        if is_async:
+            self._remember_loop()
+        return sub
+
+    def unregister(self, event_type: EventType | str | None, handler: Handler) -> bool:
+        """Remove ``handler`` from ``event_type`` (None: from "every type"); True if found."""
+        etype = None if event_type is None else _event_type(event_type)
+        with self._lock:
+            for sub in self._subs:
+                if sub.event_type == etype and sub.matches(handler):
+                    return self._remove(sub)
+        return False
+
+    def cleanup(self) -> int:
+        """Drop handlers whose component is gone; returns how many were dropped.
+
+        Dead bound methods are normally dropped the moment their object is freed; this sweeps
+        any left (objects in reference cycles die at the next ``gc.collect()``).
+        """
+        with self._lock:
+            dead = [s for s in self._subs if not s.alive]
+            for sub in dead:
+                self._remove(sub, dead=True)
+        return len(dead)
+
+    def clear(self) -> None:
+        """Remove every handler."""
+        with self._lock:
+            self._subs.clear()
+            self._by_call.clear()
+            self._rebuild()
+
+    @property
+    def subscriptions(self) -> list[Subscription]:
+        """The live subscriptions, in dispatch order."""
+        with self._lock:
+            return sorted((s for s in self._subs if s.alive), key=_dispatch_key)
+
+    def handlers(self, event_type: EventType | str) -> list[str]:
+        """Names of the handlers an event of ``event_type`` reaches, in dispatch order."""
+        etype = _event_type(event_type)
+        return [s.name for s in self.subscriptions if s.event_type in (etype, None)]
+
+    # --- emission --------------------------------------------------------------------
+    def emit(self, event: Event) -> Event:
+        """Dispatch ``event`` to its handlers now (depth-first); returns the stamped event.
+
+        Safe from any thread: sync handlers run on the calling thread. Async handlers are
+        scheduled (see the module docstring). An event that was already emitted is copied,
+        so every emission has its own stamp.
+        """
+        try:
+            if event._seq is not None:
+                event = event.copy()
+        except AttributeError:
+            raise TypeError(f"emit() takes an Event, got {type(event).__name__}") from None
+        state = _thread
+        outer = state.current
+        cause = outer if outer is not None else _current.get()
+        _set_seq(event, self._next_seq())
+        _set_emit_ns(event, _time_ns())
+        if cause is not None:
+            _set_cause(event, cause._seq)
+        route = self._routes.get(event.type, self._default_route)
+        route.count()
+        state.current = event
+        try:
+            for handler in route.sync:
+                try:
+                    handler(event)
+                except Exception as exc:
+                    self._handler_failed(handler, event, exc)
+            if route.asyncs:
+                self._schedule_async(route.asyncs, event)
+        finally:
+            state.current = outer
+        return event
+
+    async def emit_async(self, event: Event) -> Event:
+        """Dispatch ``event`` to every handler, awaiting async ones in order; returns it stamped.
+
+        Returns after every handler of ``event``, sync and async, has run.
+        """
+        try:
+            if event._seq is not None:
+                event = event.copy()
+        except AttributeError:
+            raise TypeError(f"emit_async() takes an Event, got {type(event).__name__}") from None
+        cause = _thread.current
+        if cause is None:
+            cause = _current.get()
+        _set_seq(event, self._next_seq())
+        _set_emit_ns(event, _time_ns())
+        if cause is not None:
+            _set_cause(event, cause._seq)
+        route = self._routes.get(event.type, self._default_route)
+        route.count()
+        token = _current.set(event)
+        try:
+            for handler, is_async in route.ordered:
+                try:
+                    if is_async:
+                        await handler(event)
+                    else:
+                        handler(event)
+                except Exception as exc:
+                    self._handler_failed(handler, event, exc)
+        finally:
+            _current.reset(token)
+        return event
+
+    def emit_threadsafe(self, event: Event) -> None:
+        """Hand ``emit(event)`` to the bus's home loop (for other threads and widget callbacks).
+
+        Without a running home loop the event is emitted here and now.
+        """
+        loop = self._loop
+        if loop is not None and loop.is_running() and not loop.is_closed():
+            try:
+                running = asyncio.get_running_loop()
+            except RuntimeError:
+                running = None
+            if running is not loop:
+                loop.call_soon_threadsafe(self.emit, event)
+                return
+        self.emit(event)
+
+    async def drain(self) -> None:
+        """Wait until the async handlers scheduled by ``emit()`` on this loop have all run."""
+        queue = self._queues.get(asyncio.get_running_loop())
+        if queue is not None:
+            await queue.join()
+
+    def attach_loop(self, loop: asyncio.AbstractEventLoop | None = None) -> None:
+        """Make ``loop`` (default: the running one) the home loop for other threads' emits."""
+        self._loop = loop or asyncio.get_running_loop()
+
+    # --- statistics ------------------------------------------------------------------
+    def get_stats(self) -> dict[str, Any]:
+        """Counts for monitoring: handlers, events per type, errors per handler, dead refs."""
+        with self._lock:
+            live = [s for s in self._subs if s.alive]
+            per_type: dict[str, int] = {}
+            for sub in live:
+                key = "*" if sub.event_type is None else str(sub.event_type)
+                per_type[key] = per_type.get(key, 0) + 1
+            emitted = {str(t): c.value() for t, c in self._counters.items()}
+            emitted["other"] = self._other.value()
+            errors = {s.name: s.errors for s in self._subs if s.errors}
+            return {
+                "active_handlers": len(live),
+                "handlers_by_type": per_type,
+                "events_emitted": {t: n for t, n in emitted.items() if n},
+                "total_events": sum(emitted.values()),
+                "handler_errors": errors,
+                "total_errors": sum(errors.values()) + self._removed_errors,
+                "dead_refs_cleaned": self._dead_cleaned,
+                "pending_async": sum(q.qsize() for q in list(self._queues.values())),
+            }
+
+    def __repr__(self) -> str:
+        stats = self.get_stats()
+        return (f"<EventBus {self.name!r}: {stats['active_handlers']} handlers, "
+                f"{stats['total_events']} events, {stats['total_errors']} errors>")
+
+    # --- internals -------------------------------------------------------------------
+    def _unique_name(self, name: str) -> str:
+        taken = {s.name for s in self._subs}
+        if name not in taken:
+            return name
+        for n in itertools.count(2):
+            if f"{name}#{n}" not in taken:
+                return f"{name}#{n}"
+        raise AssertionError("unreachable")
+
+    def _hold(self, sub: Subscription, handler: Any) -> None:
+        """Decide how ``sub`` holds ``handler``: weakly for bound methods, else strongly."""
+        obj = getattr(handler, "__self__", None)
+        func = getattr(handler, "__func__", None)
+        if not (self.use_weak_refs and obj is not None and func is not None
+                and not inspect.ismodule(obj) and not isinstance(obj, type)):
+            sub.target = handler
+            return
+        try:
+            ref = weakref.ref(obj, self._on_dead)
+        except TypeError:  # e.g. a list's append: cannot be weakly referenced, keep it
+            sub.target = handler
+            return
+        sub.ref, sub.func = ref, func
+        if sub.is_async:
+            async def call(event: Event) -> Any:
+                target = ref()
+                if target is not None:
+                    return await func(target, event)
+        else:
+            def call(event: Event) -> Any:
+                target = ref()
+                if target is not None:
+                    return func(target, event)
+        call.__qualname__ = sub.name
+        sub.call = call
+
+    def _on_dead(self, ref: weakref.ref[Any]) -> None:
+        with self._lock:
+            dead = [s for s in self._subs if s.ref is ref]
+            for sub in dead:
+                self._remove(sub, dead=True)
+
+    def _remove(self, sub: Subscription, *, dead: bool = False) -> bool:
+        with self._lock:
+            if sub not in self._subs:
+                return False
+            self._subs.remove(sub)
+            self._by_call.pop(id(sub.call), None)
+            self._removed_errors += sub.errors
+            if dead:
+                self._dead_cleaned += 1
+            self._rebuild()
+            return True
+
+    def _route_for(self, etype: EventType | str | None) -> _Route:
+        subs = sorted((s for s in self._subs if s.event_type is None or s.event_type == etype),
+                      key=_dispatch_key)
+        counter = self._other
+        if etype is not None:
+            counter = self._counters.get(etype) or self._counters.setdefault(etype, _Counter())
+        return _Route(
+            sync=tuple(s.call for s in subs if not s.is_async),
+            asyncs=tuple(s.call for s in subs if s.is_async),
+            ordered=tuple((s.call, s.is_async) for s in subs),
+            count=counter.bump,
+        )
+
+    def _rebuild(self) -> None:
+        types = set(EventType) | {s.event_type for s in self._subs if s.event_type is not None}
+        types |= set(self._counters)
+        # Copy-on-write: emitters read whole routes, never a half-built one.
+        self._routes = {t: self._route_for(t) for t in types}
+        everyone = self._route_for(None)
+        self._default_route = _Route(everyone.sync, everyone.asyncs, everyone.ordered,
+                                     self._other.bump)
+
+    def _handler_failed(self, handler: Handler, event: Event, exc: Exception) -> None:
+        sub = self._by_call.get(id(handler))
+        name = sub.name if sub is not None else _describe(handler)
+        if sub is not None:
+            with self._lock:
+                sub.errors += 1
+        logger.error("handler %s failed on %s #%s: %r", name, event.type, event.seq, exc,
+                     exc_info=exc)
+        if isinstance(event, ErrorEvent):
+            return  # never publish errors about errors: that could loop
+        self.emit(create_error_event(f"{type(exc).__name__}: {exc}", error_type=type(exc).__name__,
+                                     handler=name, original=event, source=self.name))
+
+    def _remember_loop(self) -> None:
+        with contextlib.suppress(RuntimeError):
+            self._loop = asyncio.get_running_loop()
+
+    def _schedule_async(self, handlers: tuple[Handler, ...], event: Event) -> None:
+        try:
+            loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            loop = None
+        if loop is not None:
+            self._queue(loop).put_nowait((handlers, event))
+            return
+        home = self._loop
+        if home is not None and home.is_running() and not home.is_closed():
+            home.call_soon_threadsafe(self._enqueue, handlers, event)
+            return
+        # Plain synchronous code, no loop anywhere: run them to completion right here.
+        asyncio.run(self._run_async(handlers, event))
+
+    def _enqueue(self, handlers: tuple[Handler, ...], event: Event) -> None:
+        self._queue(asyncio.get_running_loop()).put_nowait((handlers, event))
+
+    def _queue(self, loop: asyncio.AbstractEventLoop) -> asyncio.Queue[Any]:
+        queue = self._queues.get(loop)
+        if queue is None:
+            queue = self._queues[loop] = asyncio.Queue()
+            task = loop.create_task(self._worker(queue), name=f"evlab:{self.name}:async-handlers")
+            self._workers.add(task)
+            task.add_done_callback(self._workers.discard)
+        return queue
+
+    async def _worker(self, queue: asyncio.Queue[Any]) -> None:
+        while True:
+            handlers, event = await queue.get()
+            try:
+                await self._run_async(handlers, event)
+            finally:
+                queue.task_done()
+
+    async def _run_async(self, handlers: tuple[Handler, ...], event: Event) -> None:
+        token = _current.set(event)
+        try:
+            for handler in handlers:
+                try:
+                    await handler(event)
+                except Exception as exc:
+                    self._handler_failed(handler, event, exc)
+        finally:
+            _current.reset(token)
+
+
+def _dispatch_key(sub: Subscription) -> tuple[int, int]:
+    return (-sub.priority, sub.order)
+
+
+def _event_type(value: EventType | str) -> EventType | str:
+    if isinstance(value, EventType):
+        return value
+    if isinstance(value, str):
+        try:
+            return EventType(value)
+        except ValueError:
+            return value  # a user-defined event type
+    raise TypeError(f"event_type must be an EventType or str, got {type(value).__name__} {value!r}")
+
+
+def iter_types(types: Iterable[EventType | str]) -> list[EventType | str]:
+    """Normalise a list of event types (used by the manager)."""
+    return [_event_type(t) for t in types]

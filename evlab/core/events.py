@@ -1,0 +1,42 @@
+"""The usage guide's import path: ``from evlab.core.events import EventBus, BarEvent, ...``.
+
+Each name lives in a module of its own concern (``evlab.events``, ``evlab.bus``,
+``evlab.manager``, ``evlab.handlers``); this module only gathers them.
+"""
+
+from evlab.bus import EventBus, Subscription
+from evlab.events import (
+    BarEvent,
+    BarUpdateEvent,
+    ErrorEvent,
+    Event,
+    EventType,
+    FillEvent,
+    OrderEvent,
+    SignalEvent,
+    SystemEvent,
+    TickEvent,
+    WebSocketEvent,
+    create_bar_event,
+    create_bar_update_event,
+    create_error_event,
+    create_fill_event,
+    create_order_event,
+    create_signal_event,
+    create_system_event,
+    create_tick_event,
+    create_websocket_event,
+    current_event,
+    to_ns,
+)
+from evlab.handlers import ChainHandler, FilterHandler
+from evlab.manager import EventManager
+
+__all__ = [
+    "EventBus", "Subscription", "EventManager", "FilterHandler", "ChainHandler",
+    "EventType", "Event", "BarEvent", "BarUpdateEvent", "TickEvent", "SignalEvent",
+    "OrderEvent", "FillEvent", "WebSocketEvent", "ErrorEvent", "SystemEvent",
+    "create_bar_event", "create_bar_update_event", "create_tick_event", "create_signal_event",
+    "create_order_event", "create_fill_event", "create_websocket_event", "create_error_event",
+    "create_system_event", "current_event", "to_ns",
+]

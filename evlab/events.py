@@ -1,0 +1,515 @@
+"""Event values: the types that travel on the bus, and the factories that build them.
+
+Events are frozen dataclasses. The bus stamps each one once, when it is emitted, with a
+sequence number, the emission time (wall clock) and the id of the event that was being
+handled when it was emitted (its *cause*). The *event time* is the time the event is
+about (a bar's open time, a signal's decision time): an event built without one while a
+handler is handling event A takes A's event time, so a replay reproduces signals exactly.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import math
+import threading
+import time
+from contextvars import ContextVar
+from dataclasses import dataclass, field, fields, replace
+from enum import StrEnum
+from typing import Any, ClassVar
+
+__all__ = [
+    "EventType",
+    "Event",
+    "BarEvent",
+    "BarUpdateEvent",
+    "TickEvent",
+    "SignalEvent",
+    "OrderEvent",
+    "FillEvent",
+    "WebSocketEvent",
+    "ErrorEvent",
+    "SystemEvent",
+    "current_event",
+    "to_ns",
+    "create_bar_event",
+    "create_bar_update_event",
+    "create_tick_event",
+    "create_signal_event",
+    "create_order_event",
+    "create_fill_event",
+    "create_websocket_event",
+    "create_error_event",
+    "create_system_event",
+]
+
+
+class EventType(StrEnum):
+    """What an event is about. A ``str`` enum, so ``EventType.BAR == "bar"``."""
+
+    BAR = "bar"
+    BAR_UPDATE = "bar_update"
+    TICK = "tick"
+    SIGNAL = "signal"
+    ORDER = "order"
+    FILL = "fill"
+    PORTFOLIO = "portfolio"
+    WEBSOCKET = "websocket"
+    ERROR = "error"
+    SYSTEM = "system"
+
+
+class _ThreadState(threading.local):
+    current: Event | None = None
+
+
+# The event being handled now: the cause of anything emitted meanwhile. Synchronous dispatch
+# runs no other code on its thread until it returns, so a thread-local is enough there (and
+# cheap: it is set twice per emit). Async dispatch suspends at each await, so it uses a
+# context variable, which every asyncio task has its own copy of.
+_thread = _ThreadState()
+_current: ContextVar[Event | None] = ContextVar("evlab_current_event", default=None)
+
+
+def current_event() -> Event | None:
+    """The event whose handlers are running right now (in this thread or task), if any."""
+    event = _thread.current
+    return event if event is not None else _current.get()
+
+
+_EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.UTC)
+_US = _dt.timedelta(microseconds=1)
+
+
+def to_ns(timestamp: Any) -> int:
+    """Nanoseconds since the Unix epoch (UTC) for a datetime, pandas/numpy time, ISO string or int.
+
+    Each library's own convention holds for naive values: a naive ``datetime`` is local time
+    (as ``datetime.timestamp()`` has it), a naive pandas/numpy time or string is UTC.
+    """
+    if isinstance(timestamp, int) and not isinstance(timestamp, bool):
+        return timestamp
+    if hasattr(timestamp, "value") and hasattr(timestamp, "tz_localize"):  # pandas.Timestamp
+        return int(timestamp.value)
+    if isinstance(timestamp, _dt.datetime):
+        if timestamp.tzinfo is None:
+            return round(timestamp.timestamp() * 1_000_000) * 1000
+        return (timestamp - _EPOCH) // _US * 1000
+    if isinstance(timestamp, _dt.date):
+        return to_ns(_dt.datetime(timestamp.year, timestamp.month, timestamp.day, tzinfo=_dt.UTC))
+    if isinstance(timestamp, str) or type(timestamp).__name__ == "datetime64":
+        import pandas as pd
+
+        try:
+            ts = pd.Timestamp(timestamp)
+        except ValueError as exc:
+            raise ValueError(f"timestamp: cannot parse {timestamp!r}") from exc
+        return to_ns(ts)
+    raise TypeError(f"timestamp: expected a datetime, pandas Timestamp, ISO string or int ns, "
+                    f"got {type(timestamp).__name__} {timestamp!r}")
+
+
+def _from_ns(ns: int) -> _dt.datetime:
+    return _EPOCH + _dt.timedelta(microseconds=ns // 1000)
+
+
+def _bad(cls: type, name: str, value: Any, why: str) -> ValueError:
+    return ValueError(f"{cls.__name__}.{name}: {why}, got {value!r}")
+
+
+def _check_price(cls: type, name: str, value: Any) -> None:
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        raise _bad(cls, name, value, "must be a number")
+    if not math.isfinite(value):
+        raise _bad(cls, name, value, "must be finite")
+    if value <= 0:
+        raise _bad(cls, name, value, "must be positive")
+
+
+def _check_amount(cls: type, name: str, value: Any, *, positive: bool = False) -> None:
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        raise _bad(cls, name, value, "must be a number")
+    if not math.isfinite(value):
+        raise _bad(cls, name, value, "must be finite")
+    if value < 0 or (positive and value == 0):
+        raise _bad(cls, name, value, "must be positive" if positive else "must not be negative")
+
+
+def _check_symbol(cls: type, value: Any) -> None:
+    if not isinstance(value, str) or not value.strip():
+        raise _bad(cls, "symbol", value, "must be a non-empty string")
+
+
+def _check_choice(cls: type, name: str, value: Any, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise _bad(cls, name, value, f"must be one of {', '.join(choices)}")
+
+
+_event = dataclass(frozen=True, slots=True, repr=False)
+
+
+@_event
+class Event:
+    """Base of every event: the event time, the source, and the bus's stamp.
+
+    ``time_ns`` is the event time in ns since the epoch (UTC); ``None`` at construction means
+    "the event time of the event being handled now, or the wall clock outside any handler".
+    """
+
+    type: ClassVar[EventType | str] = EventType.SYSTEM
+
+    time_ns: int | None = field(default=None, kw_only=True)
+    source: str = field(default="", kw_only=True)
+    # The bus's stamp, set once when the event is emitted. Three int slots rather than one
+    # tuple: a tuple per emit would be an allocation the garbage collector has to track.
+    _seq: int | None = field(default=None, init=False, repr=False, compare=False)
+    _emit_ns: int | None = field(default=None, init=False, repr=False, compare=False)
+    _cause: int | None = field(default=None, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self._validate()
+        if self.time_ns is None:
+            cause = current_event()
+            now = cause.time_ns if cause is not None else time.time_ns()
+            object.__setattr__(self, "time_ns", now)
+        elif not isinstance(self.time_ns, int) or isinstance(self.time_ns, bool):
+            raise _bad(type(self), "time_ns", self.time_ns, "must be an int (ns since epoch)")
+
+    def _validate(self) -> None:
+        """Raise ValueError naming the field and the value if the event is malformed."""
+
+    # --- the bus's stamp -------------------------------------------------------------
+    @property
+    def seq(self) -> int | None:
+        """Sequence number assigned by the bus (None until emitted)."""
+        return self._seq
+
+    id = seq
+
+    @property
+    def emit_time_ns(self) -> int | None:
+        """Wall-clock emission time in ns since the epoch (None until emitted)."""
+        return self._emit_ns
+
+    @property
+    def cause(self) -> int | None:
+        """Sequence number of the event being handled when this one was emitted."""
+        return self._cause
+
+    @property
+    def timestamp(self) -> _dt.datetime:
+        """Event time as a timezone-aware UTC datetime."""
+        return _from_ns(self.time_ns)  # type: ignore[arg-type]
+
+    @property
+    def emit_time(self) -> _dt.datetime | None:
+        """Emission time as a timezone-aware UTC datetime (None until emitted)."""
+        ns = self.emit_time_ns
+        return None if ns is None else _from_ns(ns)
+
+    def get_type(self) -> EventType | str:
+        return self.type
+
+    def get_timestamp(self) -> _dt.datetime:
+        return self.timestamp
+
+    def get_source(self) -> str:
+        return self.source
+
+    def copy(self, **changes: Any) -> Event:
+        """A new, unstamped event with the same values (and any ``changes``)."""
+        return replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The event's fields and stamp as a plain dict."""
+        out: dict[str, Any] = {"type": str(self.type), "seq": self.seq,
+                               "cause": self.cause, "emit_time_ns": self.emit_time_ns}
+        for f in fields(self):
+            if not f.name.startswith("_"):
+                out[f.name] = getattr(self, f.name)
+        return out
+
+    def __repr__(self) -> str:
+        parts = [f"{f.name}={getattr(self, f.name)!r}" for f in fields(self)
+                 if not f.name.startswith("_") and f.name not in ("time_ns", "source")]
+        stamp = f"#{self._seq} " if self._seq is not None else ""
+        src = f", source={self.source!r}" if self.source else ""
+        return (f"{type(self).__name__}({stamp}{self.timestamp.isoformat()} "
+                f"{', '.join(parts)}{src})")
+
+
+def _getters(cls: type) -> type:
+    """Add the usage guide's ``get_<field>()`` accessors for each public field."""
+    for f in fields(cls):
+        name = f.name
+        if name.startswith("_") or hasattr(cls, f"get_{name}"):
+            continue
+
+        def getter(self: Any, _name: str = name) -> Any:
+            return getattr(self, _name)
+
+        getter.__name__ = f"get_{name}"
+        getter.__doc__ = f"The event's ``{name}``."
+        setattr(cls, getter.__name__, getter)
+    return cls
+
+
+@_getters
+@_event
+class BarEvent(Event):
+    """One OHLCV bar for ``symbol``; its event time is the bar's open time."""
+
+    type: ClassVar[EventType] = EventType.BAR
+
+    symbol: str
+    open: float
+    high: float
+    low: float
+    close: float
+    volume: float
+
+    def _validate(self) -> None:
+        cls = type(self)
+        _check_symbol(cls, self.symbol)
+        for name in ("open", "high", "low", "close"):
+            _check_price(cls, name, getattr(self, name))
+        _check_amount(cls, "volume", self.volume)
+        if self.high < self.low:
+            raise _bad(cls, "high", self.high, f"must be >= low ({self.low!r})")
+        for name in ("open", "close"):
+            value = getattr(self, name)
+            if not self.low <= value <= self.high:
+                raise _bad(cls, name, value, f"must lie in [low, high] = [{self.low}, {self.high}]")
+
+
+@_getters
+@_event
+class BarUpdateEvent(BarEvent):
+    """An in-progress (not yet final) bar: for live charts, never for strategies' bar logic."""
+
+    type: ClassVar[EventType] = EventType.BAR_UPDATE
+
+
+@_getters
+@_event
+class TickEvent(Event):
+    """One trade (or quote) print for ``symbol``."""
+
+    type: ClassVar[EventType] = EventType.TICK
+    BUY: ClassVar[str] = "BUY"
+    SELL: ClassVar[str] = "SELL"
+
+    symbol: str
+    price: float
+    size: float
+    side: str | None = None
+    trade_id: str | None = None
+
+    def _validate(self) -> None:
+        cls = type(self)
+        _check_symbol(cls, self.symbol)
+        _check_price(cls, "price", self.price)
+        _check_amount(cls, "size", self.size)
+        if self.side is not None:
+            _check_choice(cls, "side", self.side, (self.BUY, self.SELL))
+
+
+@_getters
+@_event
+class SignalEvent(Event):
+    """A strategy's decision to buy, sell or exit ``symbol`` at about ``price``."""
+
+    type: ClassVar[EventType] = EventType.SIGNAL
+    BUY: ClassVar[str] = "BUY"
+    SELL: ClassVar[str] = "SELL"
+    EXIT: ClassVar[str] = "EXIT"
+    SIGNAL_TYPES: ClassVar[tuple[str, ...]] = ("BUY", "SELL", "EXIT")
+
+    signal_type: str
+    price: float
+    symbol: str
+    strategy_id: str
+    strength: float = 1.0
+
+    def _validate(self) -> None:
+        cls = type(self)
+        _check_choice(cls, "signal_type", self.signal_type, self.SIGNAL_TYPES)
+        _check_price(cls, "price", self.price)
+        _check_symbol(cls, self.symbol)
+        if not isinstance(self.strategy_id, str):
+            raise _bad(cls, "strategy_id", self.strategy_id, "must be a string")
+        _check_amount(cls, "strength", self.strength)
+
+
+@_getters
+@_event
+class OrderEvent(Event):
+    """An order to trade ``quantity`` of ``symbol``; market orders have no ``limit_price``."""
+
+    type: ClassVar[EventType] = EventType.ORDER
+    BUY: ClassVar[str] = "BUY"
+    SELL: ClassVar[str] = "SELL"
+    MARKET: ClassVar[str] = "MARKET"
+    LIMIT: ClassVar[str] = "LIMIT"
+
+    symbol: str
+    side: str
+    quantity: float
+    order_type: str = "MARKET"
+    limit_price: float | None = None
+    order_id: str = ""
+    strategy_id: str = ""
+
+    def _validate(self) -> None:
+        cls = type(self)
+        _check_symbol(cls, self.symbol)
+        _check_choice(cls, "side", self.side, (self.BUY, self.SELL))
+        _check_amount(cls, "quantity", self.quantity, positive=True)
+        _check_choice(cls, "order_type", self.order_type, (self.MARKET, self.LIMIT))
+        if self.order_type == self.LIMIT or self.limit_price is not None:
+            _check_price(cls, "limit_price", self.limit_price)
+
+
+@_getters
+@_event
+class FillEvent(Event):
+    """An executed trade: ``quantity`` of ``symbol`` at ``price``, with its commission."""
+
+    type: ClassVar[EventType] = EventType.FILL
+    BUY: ClassVar[str] = "BUY"
+    SELL: ClassVar[str] = "SELL"
+
+    symbol: str
+    side: str
+    quantity: float
+    price: float
+    commission: float = 0.0
+    order_id: str = ""
+
+    def _validate(self) -> None:
+        cls = type(self)
+        _check_symbol(cls, self.symbol)
+        _check_choice(cls, "side", self.side, (self.BUY, self.SELL))
+        _check_amount(cls, "quantity", self.quantity, positive=True)
+        _check_price(cls, "price", self.price)
+        _check_amount(cls, "commission", self.commission)
+
+
+@_getters
+@_event
+class WebSocketEvent(Event):
+    """One raw message as received from a WebSocket, before any decoding."""
+
+    type: ClassVar[EventType] = EventType.WEBSOCKET
+
+    payload: str | bytes
+    received_ns: int = 0
+
+    def _validate(self) -> None:
+        if not isinstance(self.payload, (str, bytes)):
+            raise _bad(type(self), "payload", self.payload, "must be str or bytes")
+
+
+@_getters
+@_event
+class ErrorEvent(Event):
+    """Something went wrong: a handler raised, or a message could not be decoded.
+
+    ``original_seq``/``original_type`` name the event being handled; ``payload`` keeps the
+    raw input that could not be decoded, so nothing is lost.
+    """
+
+    type: ClassVar[EventType] = EventType.ERROR
+
+    message: str
+    error_type: str = "Error"
+    handler: str | None = None
+    original_seq: int | None = None
+    original_type: str | None = None
+    payload: str | bytes | None = None
+
+
+@_getters
+@_event
+class SystemEvent(Event):
+    """A change in the system itself: a connection opened or lost, a gap in a feed, ..."""
+
+    type: ClassVar[EventType] = EventType.SYSTEM
+
+    kind: str
+    message: str = ""
+    data: Any = field(default=None, compare=False)
+
+
+# --- factories (the usage guide's signatures, plus keyword extras) --------------------
+
+def _time(timestamp: Any) -> int | None:
+    return None if timestamp is None else to_ns(timestamp)
+
+
+def create_bar_event(symbol: str, timestamp: Any, open: float, high: float, low: float,
+                     close: float, volume: float, *, source: str = "") -> BarEvent:
+    """A validated bar; ``timestamp`` is the bar's open time (datetime, Timestamp, ISO or ns)."""
+    return BarEvent(symbol, open, high, low, close, volume, time_ns=to_ns(timestamp), source=source)
+
+
+def create_bar_update_event(symbol: str, timestamp: Any, open: float, high: float, low: float,
+                            close: float, volume: float, *, source: str = "") -> BarUpdateEvent:
+    """An in-progress bar (the bar is not final yet)."""
+    return BarUpdateEvent(symbol, open, high, low, close, volume, time_ns=to_ns(timestamp),
+                          source=source)
+
+
+def create_tick_event(symbol: str, timestamp: Any, price: float, size: float, *,
+                      side: str | None = None, trade_id: str | None = None,
+                      source: str = "") -> TickEvent:
+    """A validated trade print."""
+    return TickEvent(symbol, price, size, side, trade_id, time_ns=to_ns(timestamp), source=source)
+
+
+def create_signal_event(signal_type: str, price: float, symbol: str, strategy_id: str, *,
+                        strength: float = 1.0, timestamp: Any = None) -> SignalEvent:
+    """A validated signal; without ``timestamp`` it takes the event time of the event being
+    handled (the bar that caused it), so replays reproduce it exactly."""
+    return SignalEvent(signal_type, price, symbol, strategy_id, strength,
+                       time_ns=_time(timestamp), source=strategy_id)
+
+
+def create_order_event(symbol: str, side: str, quantity: float, order_type: str = "MARKET",
+                       limit_price: float | None = None, *, order_id: str = "",
+                       strategy_id: str = "", timestamp: Any = None,
+                       source: str = "") -> OrderEvent:
+    """A validated order."""
+    return OrderEvent(symbol, side, quantity, order_type, limit_price, order_id, strategy_id,
+                      time_ns=_time(timestamp), source=source)
+
+
+def create_fill_event(symbol: str, side: str, quantity: float, price: float,
+                      commission: float = 0.0, *, order_id: str = "", timestamp: Any = None,
+                      source: str = "") -> FillEvent:
+    """A validated fill."""
+    return FillEvent(symbol, side, quantity, price, commission, order_id,
+                     time_ns=_time(timestamp), source=source)
+
+
+def create_websocket_event(source: str, payload: str | bytes,
+                           received_ns: int | None = None) -> WebSocketEvent:
+    """A raw WebSocket message; its event time is its receive time."""
+    now = time.time_ns() if received_ns is None else received_ns
+    return WebSocketEvent(payload, now, time_ns=now, source=source)
+
+
+def create_error_event(message: str, *, error_type: str = "Error", handler: str | None = None,
+                       original: Event | None = None, payload: str | bytes | None = None,
+                       source: str = "") -> ErrorEvent:
+    """An error about ``original`` (the event being handled, if any)."""
+    return ErrorEvent(message, error_type, handler,
+                      None if original is None else original.seq,
+                      None if original is None else str(original.type), payload,
+                      source=source)
+
+
+def create_system_event(kind: str, message: str = "", data: Any = None, *,
+                        source: str = "") -> SystemEvent:
+    """A system notice (connection state, gaps, ...)."""
+    return SystemEvent(kind, message, data, source=source)
