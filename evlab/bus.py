@@ -32,6 +32,7 @@ import logging
 import threading
 import time
 import weakref
+from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -159,9 +160,8 @@ class EventBus:
         self._routes: dict[EventType | str, _Route] = {}
         self._default_route: _Route = _Route((), (), (), self._other.bump)
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._queues: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Queue[Any]] = \
+        self._lanes: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _AsyncLane] = \
             weakref.WeakKeyDictionary()
-        self._workers: set[asyncio.Task[None]] = set()
         self._rebuild()
 
     # --- registration ----------------------------------------------------------------
@@ -342,9 +342,9 @@ class EventBus:
 
     async def drain(self) -> None:
         """Wait until the async handlers scheduled by ``emit()`` on this loop have all run."""
-        queue = self._queues.get(asyncio.get_running_loop())
-        if queue is not None:
-            await queue.join()
+        lane = self._lanes.get(asyncio.get_running_loop())
+        if lane is not None:
+            await lane.drain()
 
     def attach_loop(self, loop: asyncio.AbstractEventLoop | None = None) -> None:
         """Make ``loop`` (default: the running one) the home loop for other threads' emits."""
@@ -370,7 +370,7 @@ class EventBus:
                 "handler_errors": errors,
                 "total_errors": sum(errors.values()) + self._removed_errors,
                 "dead_refs_cleaned": self._dead_cleaned,
-                "pending_async": sum(q.qsize() for q in list(self._queues.values())),
+                "pending_async": sum(len(lane.pending) for lane in list(self._lanes.values())),
             }
 
     def __repr__(self) -> str:
@@ -478,7 +478,7 @@ class EventBus:
         except RuntimeError:
             loop = None
         if loop is not None:
-            self._queue(loop).put_nowait((handlers, event))
+            self._lane(loop).push(handlers, event)
             return
         home = self._loop
         if home is not None and home.is_running() and not home.is_closed():
@@ -488,24 +488,13 @@ class EventBus:
         asyncio.run(self._run_async(handlers, event))
 
     def _enqueue(self, handlers: tuple[Handler, ...], event: Event) -> None:
-        self._queue(asyncio.get_running_loop()).put_nowait((handlers, event))
+        self._lane(asyncio.get_running_loop()).push(handlers, event)
 
-    def _queue(self, loop: asyncio.AbstractEventLoop) -> asyncio.Queue[Any]:
-        queue = self._queues.get(loop)
-        if queue is None:
-            queue = self._queues[loop] = asyncio.Queue()
-            task = loop.create_task(self._worker(queue), name=f"evlab:{self.name}:async-handlers")
-            self._workers.add(task)
-            task.add_done_callback(self._workers.discard)
-        return queue
-
-    async def _worker(self, queue: asyncio.Queue[Any]) -> None:
-        while True:
-            handlers, event = await queue.get()
-            try:
-                await self._run_async(handlers, event)
-            finally:
-                queue.task_done()
+    def _lane(self, loop: asyncio.AbstractEventLoop) -> _AsyncLane:
+        lane = self._lanes.get(loop)
+        if lane is None:
+            lane = self._lanes[loop] = _AsyncLane(self, loop)
+        return lane
 
     async def _run_async(self, handlers: tuple[Handler, ...], event: Event) -> None:
         token = _current.set(event)
@@ -517,6 +506,38 @@ class EventBus:
                     self._handler_failed(handler, event, exc)
         finally:
             _current.reset(token)
+
+
+class _AsyncLane:
+    """Async handlers that ``emit()`` scheduled on one loop, run in order by one task.
+
+    The task exists only while there is work: it starts with the first pending event and
+    ends when none is left, so no task outlives its loop and none is made per event.
+    """
+
+    def __init__(self, bus: EventBus, loop: asyncio.AbstractEventLoop) -> None:
+        self.bus = bus
+        self.loop = loop
+        self.pending: deque[tuple[tuple[Handler, ...], Event]] = deque()
+        self.task: asyncio.Task[None] | None = None
+
+    def push(self, handlers: tuple[Handler, ...], event: Event) -> None:
+        self.pending.append((handlers, event))
+        if self.task is None:
+            self.task = self.loop.create_task(self._run(),
+                                              name=f"evlab:{self.bus.name}:async-handlers")
+
+    async def _run(self) -> None:
+        try:
+            while self.pending:
+                handlers, event = self.pending.popleft()
+                await self.bus._run_async(handlers, event)
+        finally:
+            self.task = None
+
+    async def drain(self) -> None:
+        while self.task is not None:
+            await asyncio.wait({self.task})
 
 
 def _dispatch_key(sub: Subscription) -> tuple[int, int]:

@@ -1,0 +1,157 @@
+"""Events: immutability, getters, validation errors that name field and value, event time."""
+
+import dataclasses
+import datetime as dt
+import math
+
+import pandas as pd
+import pytest
+
+from evlab import (
+    BarEvent,
+    ErrorEvent,
+    EventBus,
+    EventType,
+    FillEvent,
+    OrderEvent,
+    SignalEvent,
+    TickEvent,
+    create_bar_event,
+    create_error_event,
+    create_fill_event,
+    create_order_event,
+    create_signal_event,
+    create_system_event,
+    create_tick_event,
+    create_websocket_event,
+    current_event,
+    to_ns,
+)
+
+T0 = dt.datetime(2024, 1, 2, 14, 30, tzinfo=dt.UTC)
+
+
+def bar(**kw):
+    values = dict(symbol="AAPL", timestamp=T0, open=150.0, high=152.0, low=149.0, close=151.0,
+                  volume=10_000)
+    values.update(kw)
+    return create_bar_event(values["symbol"], values["timestamp"], values["open"],
+                            values["high"], values["low"], values["close"], values["volume"])
+
+
+def test_event_types_cover_the_guide():
+    for name in ("BAR", "TICK", "SIGNAL", "ORDER", "FILL", "WEBSOCKET", "ERROR", "SYSTEM"):
+        assert EventType[name] == name.lower()
+    assert BarEvent.type is EventType.BAR and SignalEvent.type is EventType.SIGNAL
+
+
+def test_events_are_immutable_values_with_attributes_and_getters():
+    b = bar()
+    assert (b.symbol, b.open, b.high, b.low, b.close, b.volume) == ("AAPL", 150, 152, 149, 151,
+                                                                   10_000)
+    assert (b.get_symbol(), b.get_close(), b.get_volume()) == ("AAPL", 151.0, 10_000)
+    assert b.timestamp == T0 and b.get_timestamp() == T0 and b.get_type() == EventType.BAR
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        b.close = 1.0
+    assert b == bar() and hash(b) == hash(bar())
+    assert b != bar(close=150.5)
+
+
+def test_signal_constants_and_factory_signature():
+    s = create_signal_event(SignalEvent.BUY, 151.0, "AAPL", "simple_strategy")
+    assert (SignalEvent.BUY, SignalEvent.SELL, SignalEvent.EXIT) == ("BUY", "SELL", "EXIT")
+    assert (s.get_signal_type(), s.get_price(), s.get_symbol(), s.get_strategy_id()) == (
+        "BUY", 151.0, "AAPL", "simple_strategy")
+    assert s.source == "simple_strategy"
+
+
+@pytest.mark.parametrize(("kw", "field", "shown"), [
+    ({"high": 148.0}, "high", "148.0"),
+    ({"open": 153.0}, "open", "153.0"),
+    ({"close": 148.5}, "close", "148.5"),
+    ({"volume": -1}, "volume", "-1"),
+    ({"close": math.nan}, "close", "nan"),
+    ({"high": math.inf}, "high", "inf"),
+    ({"symbol": ""}, "symbol", "''"),
+    ({"open": "150"}, "open", "'150'"),
+])
+def test_bad_bar_values_name_the_field_and_the_value(kw, field, shown):
+    with pytest.raises(ValueError) as err:
+        bar(**kw)
+    assert f"BarEvent.{field}" in str(err.value) and shown in str(err.value)
+
+
+def test_bad_signal_order_fill_tick_values():
+    with pytest.raises(ValueError, match=r"signal_type.*'HOLD'"):
+        create_signal_event("HOLD", 1.0, "AAPL", "s")
+    with pytest.raises(ValueError, match=r"SignalEvent.price.*nan"):
+        create_signal_event("BUY", math.nan, "AAPL", "s")
+    with pytest.raises(ValueError, match=r"SignalEvent.symbol"):
+        create_signal_event("BUY", 1.0, "", "s")
+    with pytest.raises(ValueError, match=r"OrderEvent.quantity.*-5"):
+        create_order_event("AAPL", OrderEvent.BUY, -5)
+    with pytest.raises(ValueError, match=r"OrderEvent.limit_price.*None"):
+        create_order_event("AAPL", OrderEvent.BUY, 5, OrderEvent.LIMIT)
+    with pytest.raises(ValueError, match=r"FillEvent.side.*'HOLD'"):
+        create_fill_event("AAPL", "HOLD", 5, 10.0)
+    with pytest.raises(ValueError, match=r"TickEvent.size.*-1"):
+        create_tick_event("BTC-USD", T0, 10.0, -1)
+
+
+def test_other_factories():
+    t = create_tick_event("BTC-USD", T0, 610.5, 0.25, side=TickEvent.SELL, trade_id="7")
+    assert (t.price, t.size, t.side, t.trade_id, t.timestamp) == (610.5, 0.25, "SELL", "7", T0)
+    o = create_order_event("AAPL", OrderEvent.SELL, 10, OrderEvent.LIMIT, 155.0, order_id="o1")
+    assert (o.side, o.quantity, o.order_type, o.limit_price, o.order_id) == (
+        "SELL", 10, "LIMIT", 155.0, "o1")
+    f = create_fill_event("AAPL", FillEvent.BUY, 10, 150.0, 1.0, order_id="o1")
+    assert (f.quantity, f.price, f.commission, f.order_id) == (10, 150.0, 1.0, "o1")
+    w = create_websocket_event("feed", '{"x":1}', received_ns=123)
+    assert (w.payload, w.received_ns, w.time_ns, w.source) == ('{"x":1}', 123, 123, "feed")
+    e = create_error_event("bad", error_type="ValueError", payload=b"\x00")
+    assert isinstance(e, ErrorEvent) and e.payload == b"\x00" and e.original_seq is None
+    s = create_system_event("connected", "up", {"url": "ws://127.0.0.1"})
+    assert (s.kind, s.message, s.data) == ("connected", "up", {"url": "ws://127.0.0.1"})
+    with pytest.raises(ValueError, match="payload"):
+        create_websocket_event("feed", 42)
+
+
+def test_timestamps_in_every_form_agree():
+    ns = to_ns(T0)
+    assert ns == 1704205800 * 10**9
+    assert to_ns(pd.Timestamp("2024-01-02 14:30", tz="UTC")) == ns
+    assert to_ns("2024-01-02T14:30:00Z") == ns
+    assert to_ns(pd.Timestamp("2024-01-02 14:30")) == ns  # naive pandas time: UTC
+    naive = dt.datetime(2024, 1, 2, 14, 30)  # naive datetime: local time, as Python has it
+    assert to_ns(naive) == round(naive.timestamp() * 1e6) * 1000
+    assert to_ns(ns) == ns
+    with pytest.raises(TypeError, match="timestamp"):
+        to_ns(3.5)
+    with pytest.raises(ValueError, match="cannot parse"):
+        to_ns("not a time")
+
+
+def test_unemitted_events_have_no_stamp_and_a_copy_is_equal():
+    b = bar()
+    assert (b.seq, b.cause, b.emit_time) == (None, None, None)
+    c = b.copy(close=151.5)
+    assert c.close == 151.5 and c.time_ns == b.time_ns
+    assert "BarEvent(" in repr(b) and "AAPL" in repr(b)
+
+
+def test_event_time_is_inherited_from_the_event_being_handled():
+    bus = EventBus()
+    made = []
+
+    def strategy(event):
+        assert current_event() is event
+        made.append(create_signal_event(SignalEvent.BUY, event.close, event.symbol, "s"))
+
+    bus.register(EventType.BAR, strategy)
+    long_ago = bar(timestamp=dt.datetime(2001, 5, 4, tzinfo=dt.UTC))
+    bus.emit(long_ago)
+    assert made[0].time_ns == long_ago.time_ns
+    assert current_event() is None
+    before = dt.datetime.now(dt.UTC)
+    outside = create_signal_event(SignalEvent.BUY, 1.0, "AAPL", "s")
+    assert outside.timestamp >= before - dt.timedelta(seconds=1)  # wall clock outside handlers
