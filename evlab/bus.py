@@ -34,14 +34,24 @@ import time
 import weakref
 from collections import deque
 from collections.abc import Callable, Iterable
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
 from evlab.events import ErrorEvent, Event, EventType, _current, _thread, create_error_event
 
-__all__ = ["EventBus", "Subscription"]
+__all__ = ["EventBus", "Subscription", "current_bus"]
 
 logger = logging.getLogger("evlab")
+
+# The bus running the current async handler: lets a handler registered without a bus (the
+# guide's WebSocketHandler) emit on the bus that delivered the event to it.
+_current_bus: ContextVar[EventBus | None] = ContextVar("evlab_current_bus", default=None)
+
+
+def current_bus() -> EventBus | None:
+    """The bus whose async dispatch is running in this task (None in sync handlers)."""
+    return _current_bus.get()
 
 Handler = Callable[[Event], Any]
 
@@ -311,6 +321,7 @@ class EventBus:
         route = self._routes.get(event.type, self._default_route)
         route.count()
         token = _current.set(event)
+        bus_token = _current_bus.set(self)
         try:
             for handler, is_async in route.ordered:
                 try:
@@ -321,6 +332,7 @@ class EventBus:
                 except Exception as exc:
                     self._handler_failed(handler, event, exc)
         finally:
+            _current_bus.reset(bus_token)
             _current.reset(token)
         return event
 
@@ -498,6 +510,7 @@ class EventBus:
 
     async def _run_async(self, handlers: tuple[Handler, ...], event: Event) -> None:
         token = _current.set(event)
+        bus_token = _current_bus.set(self)
         try:
             for handler in handlers:
                 try:
@@ -505,6 +518,7 @@ class EventBus:
                 except Exception as exc:
                     self._handler_failed(handler, event, exc)
         finally:
+            _current_bus.reset(bus_token)
             _current.reset(token)
 
 

@@ -470,3 +470,21 @@ async def test_emit_threadsafe_runs_sync_handlers_on_the_loop_thread():
     bus.register(EventType.BAR, lambda e: got.set_result(threading.current_thread().name))
     threading.Thread(target=bus.emit_threadsafe, args=(bar(),), name="widget").start()
     assert await asyncio.wait_for(got, 10) == threading.current_thread().name
+
+
+async def test_async_handlers_know_the_bus_that_delivered_the_event():
+    from evlab.bus import current_bus
+
+    buses = []
+
+    async def handler(event):
+        buses.append(current_bus())
+
+    a, b = EventBus(name="a"), EventBus(name="b")
+    a.register_async(EventType.BAR, handler)
+    b.register_async(EventType.BAR, handler)
+    await a.emit_async(bar())
+    await b.emit_async(bar())
+    b.emit(bar())
+    await b.drain()
+    assert [x.name for x in buses] == ["a", "b", "b"] and current_bus() is None
