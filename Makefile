@@ -7,7 +7,7 @@ STAMP := $(VENV)/.evlab-installed
 
 .PHONY: demo test bench lint clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml evlab/_speedups.c
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[test]'
@@ -16,8 +16,12 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(PY) examples/event_system_demo.py
 
+CORE_TESTS := tests/test_bus.py tests/test_events.py tests/test_usage_guide.py \
+	tests/test_manager.py tests/test_handlers.py tests/test_speedups.py
+
 test: $(STAMP)
 	$(PY) -m ruff check evlab tests benchmarks examples
+	EVLAB_PURE_PYTHON=1 $(PY) -m pytest -q -p no:cacheprovider $(CORE_TESTS)
 	$(PY) -m pytest
 
 bench: $(STAMP)

@@ -34,24 +34,30 @@ import time
 import weakref
 from collections import deque
 from collections.abc import Callable, Iterable
-from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
-from evlab.events import ErrorEvent, Event, EventType, _current, _thread, create_error_event
+from evlab._accel import speedups
+from evlab.events import (
+    ErrorEvent,
+    Event,
+    EventType,
+    _current,
+    _sync_current,
+    _thread,
+    create_error_event,
+    current_event,
+)
 
 __all__ = ["EventBus", "Subscription", "current_bus"]
 
 logger = logging.getLogger("evlab")
 
-# The bus running the current async handler: lets a handler registered without a bus (the
-# guide's WebSocketHandler) emit on the bus that delivered the event to it.
-_current_bus: ContextVar[EventBus | None] = ContextVar("evlab_current_bus", default=None)
-
-
 def current_bus() -> EventBus | None:
-    """The bus whose async dispatch is running in this task (None in sync handlers)."""
-    return _current_bus.get()
+    """The bus that delivered the event being handled now (so a handler built without a bus,
+    like the guide's WebSocketHandler, can emit on it); None outside handlers."""
+    event = current_event()
+    return None if event is None else event._bus
 
 Handler = Callable[[Event], Any]
 
@@ -60,6 +66,7 @@ _time_ns = time.time_ns
 _set_seq = Event._seq.__set__  # type: ignore[attr-defined]
 _set_emit_ns = Event._emit_ns.__set__  # type: ignore[attr-defined]
 _set_cause = Event._cause.__set__  # type: ignore[attr-defined]
+_set_bus = Event._bus.__set__  # type: ignore[attr-defined]
 
 
 class _Counter:
@@ -69,17 +76,17 @@ class _Counter:
     consumes one tick, which ``value`` subtracts again.
     """
 
-    __slots__ = ("_count", "_lock", "_reads", "bump")
+    __slots__ = ("_lock", "_reads", "bump", "count")
 
     def __init__(self) -> None:
-        self._count = itertools.count()
-        self.bump = self._count.__next__
+        self.count = itertools.count()  # the C emit advances it directly
+        self.bump = self.count.__next__
         self._reads = 0
         self._lock = threading.Lock()
 
     def value(self) -> int:
         with self._lock:
-            n = next(self._count) - self._reads
+            n = next(self.count) - self._reads
             self._reads += 1
             return n
 
@@ -172,6 +179,13 @@ class EventBus:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._lanes: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _AsyncLane] = \
             weakref.WeakKeyDictionary()
+        self._dispatcher = None
+        if speedups is not None:  # the same emit, in C; it shadows the method below
+            self._dispatcher = speedups.Dispatcher(Event, self, self._handler_failed,
+                                                   self._schedule_async, _current)
+            self.emit = self._dispatcher.emit  # type: ignore[method-assign]
+            self._stamp = self._dispatcher.stamp  # type: ignore[method-assign]
+            self._next_seq = self._dispatcher.next_seq
         self._rebuild()
 
     # --- registration ----------------------------------------------------------------
@@ -284,6 +298,7 @@ class EventBus:
         cause = outer if outer is not None else _current.get()
         _set_seq(event, self._next_seq())
         _set_emit_ns(event, _time_ns())
+        _set_bus(event, self)
         if cause is not None:
             _set_cause(event, cause._seq)
         route = self._routes.get(event.type, self._default_route)
@@ -306,24 +321,10 @@ class EventBus:
 
         Returns after every handler of ``event``, sync and async, has run.
         """
-        try:
-            if event._seq is not None:
-                event = event.copy()
-        except AttributeError:
-            raise TypeError(f"emit_async() takes an Event, got {type(event).__name__}") from None
-        cause = _thread.current
-        if cause is None:
-            cause = _current.get()
-        _set_seq(event, self._next_seq())
-        _set_emit_ns(event, _time_ns())
-        if cause is not None:
-            _set_cause(event, cause._seq)
-        route = self._routes.get(event.type, self._default_route)
-        route.count()
+        event = self._stamp(event)
         token = _current.set(event)
-        bus_token = _current_bus.set(self)
         try:
-            for handler, is_async in route.ordered:
+            for handler, is_async in self._routes.get(event.type, self._default_route).ordered:
                 try:
                     if is_async:
                         await handler(event)
@@ -332,8 +333,26 @@ class EventBus:
                 except Exception as exc:
                     self._handler_failed(handler, event, exc)
         finally:
-            _current_bus.reset(bus_token)
             _current.reset(token)
+        return event
+
+    def _stamp(self, event: Event) -> Event:
+        """Stamp ``event`` (a copy if it was emitted before) and count it; the C dispatcher
+        replaces this with its own."""
+        try:
+            if event._seq is not None:
+                event = event.copy()
+        except AttributeError:
+            raise TypeError(f"emit() takes an Event, got {type(event).__name__}") from None
+        cause = _sync_current()
+        if cause is None:
+            cause = _current.get()
+        _set_seq(event, self._next_seq())
+        _set_emit_ns(event, _time_ns())
+        _set_bus(event, self)
+        if cause is not None:
+            _set_cause(event, cause._seq)
+        self._routes.get(event.type, self._default_route).count()
         return event
 
     def emit_threadsafe(self, event: Event) -> None:
@@ -466,6 +485,10 @@ class EventBus:
         everyone = self._route_for(None)
         self._default_route = _Route(everyone.sync, everyone.asyncs, everyone.ordered,
                                      self._other.bump)
+        if self._dispatcher is not None:
+            self._dispatcher.set_routes(
+                {t: (r.sync, r.asyncs, self._counters[t].count) for t, r in self._routes.items()},
+                (everyone.sync, everyone.asyncs, self._other.count))
 
     def _handler_failed(self, handler: Handler, event: Event, exc: Exception) -> None:
         sub = self._by_call.get(id(handler))
@@ -510,7 +533,6 @@ class EventBus:
 
     async def _run_async(self, handlers: tuple[Handler, ...], event: Event) -> None:
         token = _current.set(event)
-        bus_token = _current_bus.set(self)
         try:
             for handler in handlers:
                 try:
@@ -518,7 +540,6 @@ class EventBus:
                 except Exception as exc:
                     self._handler_failed(handler, event, exc)
         finally:
-            _current_bus.reset(bus_token)
             _current.reset(token)
 
 

@@ -13,10 +13,13 @@ import datetime as _dt
 import math
 import threading
 import time
+from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass, field, fields, replace
 from enum import StrEnum
 from typing import Any, ClassVar
+
+from evlab._accel import speedups
 
 __all__ = [
     "EventType",
@@ -70,10 +73,16 @@ class _ThreadState(threading.local):
 _thread = _ThreadState()
 _current: ContextVar[Event | None] = ContextVar("evlab_current_event", default=None)
 
+if speedups is not None:  # the C emit keeps the thread's event in the thread-state dict
+    _sync_current: Callable[[], Event | None] = speedups.get_current
+else:
+    def _sync_current() -> Event | None:
+        return _thread.current
+
 
 def current_event() -> Event | None:
     """The event whose handlers are running right now (in this thread or task), if any."""
-    event = _thread.current
+    event = _sync_current()
     return event if event is not None else _current.get()
 
 
@@ -160,11 +169,12 @@ class Event:
 
     time_ns: int | None = field(default=None, kw_only=True)
     source: str = field(default="", kw_only=True)
-    # The bus's stamp, set once when the event is emitted. Three int slots rather than one
+    # The bus's stamp, set once when the event is emitted. Separate slots rather than one
     # tuple: a tuple per emit would be an allocation the garbage collector has to track.
     _seq: int | None = field(default=None, init=False, repr=False, compare=False)
     _emit_ns: int | None = field(default=None, init=False, repr=False, compare=False)
     _cause: int | None = field(default=None, init=False, repr=False, compare=False)
+    _bus: Any = field(default=None, init=False, repr=False, compare=False)  # who stamped it
 
     def __post_init__(self) -> None:
         self._validate()
