@@ -1,0 +1,46 @@
+"""Exchange message adapters: one module per exchange behind :class:`ExchangeAdapter`.
+
+``get_adapter("binance")`` returns a new adapter (adapters keep per-connection state, such
+as Kraken's running candles, so use one per connection).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .alpaca import AlpacaAdapter
+from .base import CHANNELS, AdapterError, ExchangeAdapter, Subscribe
+from .binance import BinanceAdapter
+from .coinbase import CoinbaseAdapter
+from .kraken import KrakenAdapter
+from .polygon import PolygonAdapter
+
+__all__ = [
+    "ADAPTERS", "CHANNELS", "AdapterError", "ExchangeAdapter", "Subscribe", "get_adapter",
+    "AlpacaAdapter", "BinanceAdapter", "CoinbaseAdapter", "KrakenAdapter", "PolygonAdapter",
+]
+
+_REGISTRY: dict[str, type[ExchangeAdapter]] = {
+    "binance": BinanceAdapter,
+    "coinbase": CoinbaseAdapter,
+    "kraken": KrakenAdapter,
+    "alpaca": AlpacaAdapter,
+    "polygon": PolygonAdapter,
+}
+
+#: The names ``get_adapter`` accepts.
+ADAPTERS: tuple[str, ...] = tuple(_REGISTRY)
+
+
+def get_adapter(name: str, **options: Any) -> ExchangeAdapter:
+    """A new adapter for exchange ``name`` (one of ADAPTERS); ``options`` go to its constructor.
+
+    Options: binance ``combined=True`` (wrap encoded messages as combined-stream payloads),
+    coinbase ``candle_interval_s`` (candle length, default 300 s as Coinbase documents).
+    """
+    try:
+        cls = _REGISTRY[name.lower()]
+    except (KeyError, AttributeError):
+        raise ValueError(f"unknown exchange {name!r}: expected one of {', '.join(ADAPTERS)}"
+                         ) from None
+    return cls(**options)

@@ -1,0 +1,291 @@
+"""Helpers shared by the exchange adapters: JSON decoding, typed field access, time formats.
+
+Every helper raises :class:`AdapterError` (never a bare KeyError/TypeError) so a caller
+can turn any bad message into one ``ErrorEvent`` that keeps the raw payload.
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime as _dt
+import math
+import re
+import time
+from decimal import Decimal
+from typing import Any
+
+import orjson
+
+from evlab.events import (
+    BarEvent,
+    TickEvent,
+    create_bar_event,
+    create_bar_update_event,
+    create_tick_event,
+)
+
+from .base import AdapterError
+
+EXCERPT = 120
+_NS = 1_000_000_000
+_NEVER = -(1 << 80)  # "no final bar yet": earlier than any time
+
+
+def excerpt(payload: Any, limit: int = EXCERPT) -> str:
+    """A short printable excerpt of ``payload`` for error messages."""
+    if isinstance(payload, (bytes, bytearray, memoryview)):
+        text = bytes(payload[: limit * 4]).decode("utf-8", "replace")
+    elif isinstance(payload, str):
+        text = payload
+    else:
+        try:
+            text = orjson.dumps(payload).decode()
+        except TypeError:
+            text = repr(payload)
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def loads(name: str, payload: str | bytes) -> Any:
+    """Decode one WebSocket text frame with orjson, or raise AdapterError."""
+    if not isinstance(payload, (str, bytes, bytearray, memoryview)):
+        raise AdapterError(f"{name}: payload must be str or bytes, got {type(payload).__name__}")
+    try:
+        return orjson.loads(payload)
+    except orjson.JSONDecodeError as exc:
+        raise AdapterError(f"{name}: malformed JSON ({exc}) in {excerpt(payload)!r}") from None
+
+
+def dumps(obj: Any) -> str:
+    """JSON text for a client-side control frame."""
+    return orjson.dumps(obj).decode()
+
+
+def _bad(name: str, key: str, want: str, obj: Any, value: Any) -> AdapterError:
+    got = f"{type(value).__name__} {excerpt(value, 40)}"
+    return AdapterError(f"{name}: field {key!r} must be {want}, got {got} in {excerpt(obj)!r}")
+
+
+def field(name: str, obj: Any, key: str) -> Any:
+    """``obj[key]``, or AdapterError naming the missing field."""
+    if not isinstance(obj, dict):
+        raise AdapterError(f"{name}: expected a JSON object, got {excerpt(obj)!r}")
+    try:
+        return obj[key]
+    except KeyError:
+        raise AdapterError(f"{name}: missing field {key!r} in {excerpt(obj)!r}") from None
+
+
+def get_str(name: str, obj: Any, key: str) -> str:
+    """A required non-empty string field."""
+    value = field(name, obj, key)
+    if not isinstance(value, str) or not value:
+        raise _bad(name, key, "a non-empty string", obj, value)
+    return value
+
+
+def get_int(name: str, obj: Any, key: str) -> int:
+    """A required integer field (JSON number without fraction)."""
+    value = field(name, obj, key)
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise _bad(name, key, "an integer", obj, value)
+    return value
+
+
+def get_num(name: str, obj: Any, key: str) -> float:
+    """A required finite JSON number (as float)."""
+    value = field(name, obj, key)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise _bad(name, key, "a JSON number", obj, value)
+    value = float(value)
+    if not math.isfinite(value):
+        raise _bad(name, key, "finite", obj, value)
+    return value
+
+
+def get_dec(name: str, obj: Any, key: str) -> float:
+    """A required decimal number sent as a JSON string (``"0.0010"``), as float."""
+    value = field(name, obj, key)
+    if not isinstance(value, str):
+        raise _bad(name, key, "a decimal string", obj, value)
+    try:
+        out = float(value)
+    except ValueError:
+        raise _bad(name, key, "a decimal string", obj, value) from None
+    if not math.isfinite(out):
+        raise _bad(name, key, "a finite decimal string", obj, value)
+    return out
+
+
+def get_list(name: str, obj: Any, key: str) -> list[Any]:
+    """A required JSON array field."""
+    value = field(name, obj, key)
+    if not isinstance(value, list):
+        raise _bad(name, key, "an array", obj, value)
+    return value
+
+
+def get_time(name: str, obj: Any, key: str) -> int:
+    """A required RFC 3339 timestamp field, as ns since the epoch."""
+    value = get_str(name, obj, key)
+    try:
+        return rfc3339_ns(value)
+    except ValueError:
+        raise _bad(name, key, "an RFC 3339 timestamp", obj, value) from None
+
+
+# --- numbers out -----------------------------------------------------------------------
+
+def dec(x: float) -> str:
+    """Decimal-string form of a float that parses back to the same float (no exponent)."""
+    s = repr(float(x))
+    if "e" in s or "E" in s or s in ("nan", "inf", "-inf"):
+        if not math.isfinite(float(x)):
+            raise ValueError(f"cannot encode non-finite number {x!r}")
+        s = format(Decimal(s), "f")
+    return s
+
+
+def num(x: float) -> int | float:
+    """A JSON number for ``x``: an int when it is integral (as the docs show volumes)."""
+    f = float(x)
+    if not math.isfinite(f):
+        raise ValueError(f"cannot encode non-finite number {x!r}")
+    return int(f) if f.is_integer() and abs(f) < 2**53 else f
+
+
+def whole(time_ns: int, unit_ns: int, what: str) -> int:
+    """``time_ns // unit_ns``, refusing times the wire format cannot carry exactly."""
+    if not isinstance(time_ns, int) or isinstance(time_ns, bool):
+        raise ValueError(f"{what}: time_ns must be an int, got {time_ns!r}")
+    q, r = divmod(time_ns, unit_ns)
+    if r:
+        raise ValueError(f"{what}: time_ns {time_ns} is not a whole multiple of {unit_ns} ns")
+    return q
+
+
+# --- RFC 3339 ------------------------------------------------------------------------------
+
+_RFC3339 = re.compile(
+    r"(\d{4})-(\d\d)-(\d\d)[Tt ](\d\d):(\d\d):(\d\d)(?:\.(\d{1,9}))?([Zz]|[+-]\d\d:\d\d)\Z"
+)
+
+
+def rfc3339_ns(text: str) -> int:
+    """Nanoseconds since the epoch for an RFC 3339 timestamp (up to 9 fraction digits)."""
+    m = _RFC3339.match(text)
+    if m is None:
+        raise ValueError(f"not an RFC 3339 timestamp: {text!r}")
+    y, mo, d, hh, mm, ss, frac, tz = m.groups()
+    parts = (int(y), int(mo), int(d), int(hh), int(mm), int(ss))
+    _dt.datetime(*parts)  # validates the calendar fields
+    secs = calendar.timegm(parts)
+    if tz not in ("Z", "z"):
+        off = int(tz[1:3]) * 3600 + int(tz[4:6]) * 60
+        secs -= off if tz[0] == "+" else -off
+    return secs * _NS + (int(frac.ljust(9, "0")) if frac else 0)
+
+
+def rfc3339(time_ns: int, digits: int | None = 9) -> str:
+    """RFC 3339 UTC text for ``time_ns``.
+
+    ``digits`` fraction digits as the exchange documents them (widened to 9 rather than lose
+    precision); ``None`` is Go's RFC3339Nano: trailing zeros and a zero fraction dropped.
+    """
+    secs, frac = divmod(time_ns, _NS)
+    head = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs))
+    nine = f"{frac:09d}"
+    if digits is None:
+        nine = nine.rstrip("0")
+        return f"{head}.{nine}Z" if nine else f"{head}Z"
+    if digits < 9 and nine[digits:].strip("0"):
+        digits = 9
+    return f"{head}.{nine[:digits]}Z" if digits else f"{head}Z"
+
+
+# --- events ----------------------------------------------------------------------------------
+
+def bar(name: str, final: bool, symbol: str, time_ns: int, o: float, h: float, low: float,
+        c: float, v: float, source: str, raw: Any) -> BarEvent:
+    """A validated BarEvent (final) or BarUpdateEvent; invalid values raise AdapterError."""
+    make = create_bar_event if final else create_bar_update_event
+    try:
+        return make(symbol, time_ns, o, h, low, c, v, source=source)
+    except ValueError as exc:
+        raise AdapterError(f"{name}: invalid bar ({exc}) in {excerpt(raw)!r}") from None
+
+
+def tick(name: str, symbol: str, time_ns: int, price: float, size: float, side: str | None,
+         trade_id: str | None, source: str, raw: Any) -> TickEvent:
+    """A validated TickEvent; invalid values raise AdapterError."""
+    try:
+        return create_tick_event(symbol, time_ns, price, size, side=side, trade_id=trade_id,
+                                 source=source)
+    except ValueError as exc:
+        raise AdapterError(f"{name}: invalid trade ({exc}) in {excerpt(raw)!r}") from None
+
+
+def taker_side(name: str, obj: Any, key: str, *, maker: bool = False) -> str:
+    """The aggressor side (``"BUY"``/``"SELL"``) from a ``"buy"``/``"sell"`` field.
+
+    ``maker=True`` when the field names the resting (maker) order's side, as Coinbase's
+    ``match`` does: the aggressor is then the other side.
+    """
+    value = field(name, obj, key)
+    if value not in ("buy", "sell"):
+        raise _bad(name, key, '"buy" or "sell"', obj, value)
+    buy = (value == "buy") != maker
+    return "BUY" if buy else "SELL"
+
+
+class BarCloser:
+    """Final/in-progress decisions for feeds that re-send the running bar with no 'closed' flag.
+
+    A bar is final once the message's own timestamp has reached the bar's end, or once a bar
+    with a later start arrives for the same (symbol, interval): the feed only sends updates
+    on trades, so a trade in a later interval means the earlier bar can no longer change.
+    The last update seen for the earlier bar is then emitted again, as the final BarEvent.
+    """
+
+    __slots__ = ("_done", "_open")
+
+    def __init__(self) -> None:
+        self._open: dict[tuple[str, int], tuple[int, BarEvent]] = {}  # running bar per key
+        self._done: dict[tuple[str, int], int] = {}  # start of the latest final bar per key
+
+    def reset(self) -> None:
+        """Forget every open bar (e.g. after a reconnect)."""
+        self._open.clear()
+        self._done.clear()
+
+    def push(self, name: str, interval_ns: int, now_ns: int, symbol: str, begin_ns: int,
+             values: tuple[float, float, float, float, float], source: str,
+             raw: Any) -> list[BarEvent]:
+        """The events one received bar gives: [], [update], [final], or [earlier final, new]."""
+        key = (symbol, interval_ns)
+        pend = self._open.get(key)
+        done = self._done.get(key, _NEVER)
+        out: list[BarEvent] = []
+        flush = pend is not None and pend[0] < begin_ns
+        if pend is not None and flush:
+            p = pend[1]
+            out.append(create_bar_event(p.symbol, pend[0], p.open, p.high, p.low, p.close,
+                                        p.volume, source=p.source))
+            done = max(done, pend[0])
+        ev = None
+        if begin_ns > done:  # else: already emitted as final (e.g. a repeated snapshot)
+            final = now_ns >= begin_ns + interval_ns or (pend is not None and begin_ns < pend[0])
+            ev = bar(name, final, symbol, begin_ns, *values, source, raw)  # may raise
+            out.append(ev)
+        # commit only once nothing can raise any more
+        if flush:
+            del self._open[key]
+        if ev is not None:
+            if final:
+                done = max(done, begin_ns)
+                if pend is not None and pend[0] == begin_ns:
+                    del self._open[key]
+            else:
+                self._open[key] = (begin_ns, ev)
+        if done != _NEVER:
+            self._done[key] = done
+        return out

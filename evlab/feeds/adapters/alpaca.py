@@ -1,0 +1,138 @@
+"""Alpaca market data API v2 stream (wss://stream.data.alpaca.markets/v2/{iex|sip}).
+
+Format (https://alpaca.markets/docs/api-references/market-data-api/stock-pricing-data/realtime/,
+source github.com/alpacahq/alpaca-docs, content/api-references/market-data-api/
+stock-pricing-data/realtime.md): every frame is a JSON *array* of objects tagged by ``"T"``;
+prices/volumes are JSON numbers; ``t`` is RFC 3339 with up to nanosecond precision.
+
+* ``"b"`` minute bar -> final ``BarEvent`` (Alpaca streams a minute bar once, after it closes);
+  the event time is ``t``, the bar's start;
+* ``"d"`` daily bar is documented as "a partial bar up to the current time": a
+  ``BarUpdateEvent``; so is ``"u"`` (the ``updatedBars`` channel, which re-sends a minute bar
+  corrected by late trades), so that a final bar is never emitted twice;
+* ``"t"`` trade -> ``TickEvent`` (``side`` is None: stock trades carry no aggressor side);
+* ``"success"``/``"subscription"`` control messages and ``"q"`` quotes give [];
+  ``"s"`` (trading status, e.g. a halt) gives a ``SystemEvent``; ``"error"`` an ``ErrorEvent``.
+
+The client must authenticate (``{"action": "auth", "key": .., "secret": ..}``) before its
+subscribe frame; credentials are not this adapter's business.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from typing import Any
+
+import orjson
+
+from evlab.events import Event, create_error_event, create_system_event
+
+from . import _common as c
+from .base import AdapterError, ExchangeAdapter, Subscribe
+
+_IGNORED = ("success", "subscription", "q")
+
+
+class AlpacaAdapter(ExchangeAdapter):
+    """Alpaca v2 stock stream: minute bars, daily/updated bars and trades."""
+
+    name = "alpaca"
+
+    def __init__(self) -> None:
+        """A fresh adapter."""
+        self._ids = itertools.count(1)
+
+    def parse(self, payload: str | bytes, *, source: str = "") -> list[Event]:
+        """Decode one frame (an array of data points and control messages)."""
+        n = self.name
+        arr = c.loads(n, payload)
+        src = self._source(source)
+        if not isinstance(arr, list):
+            raise AdapterError(f"{n}: expected a JSON array of messages, got {c.excerpt(arr)!r}")
+        out: list[Event] = []
+        for obj in arr:
+            kind = c.get_str(n, obj, "T")
+            if kind in ("b", "d", "u"):
+                out.append(c.bar(n, kind == "b", c.get_str(n, obj, "S"), c.get_time(n, obj, "t"),
+                                 c.get_num(n, obj, "o"), c.get_num(n, obj, "h"),
+                                 c.get_num(n, obj, "l"), c.get_num(n, obj, "c"),
+                                 c.get_num(n, obj, "v"), src, obj))
+            elif kind == "t":
+                out.append(c.tick(n, c.get_str(n, obj, "S"), c.get_time(n, obj, "t"),
+                                  c.get_num(n, obj, "p"), c.get_num(n, obj, "s"), None,
+                                  str(c.get_int(n, obj, "i")), src, obj))
+            elif kind in _IGNORED:
+                continue
+            elif kind == "s":
+                text = f"{c.get_str(n, obj, 'S')}: {obj.get('sm', '')} {obj.get('rm', '')}"
+                out.append(create_system_event("trading_status", text.strip(), obj, source=src))
+            elif kind == "error":
+                text = f"alpaca error {obj.get('code', '')}: {obj.get('msg', '')}"
+                out.append(create_error_event(text, error_type="ExchangeError",
+                                              payload=payload, source=src))
+            else:
+                raise AdapterError(f"{n}: unknown message type {kind!r} in {c.excerpt(obj)!r}")
+        return out
+
+    def subscribe_messages(self, symbols: Sequence[str], channels: Sequence[str] = ("bars",),
+                           *, interval_s: int = 60) -> list[str]:
+        """One ``subscribe`` action listing ``bars`` and/or ``trades`` (minute bars only)."""
+        if interval_s != 60:
+            raise ValueError(f"alpaca streams minute bars only, not {interval_s} s bars")
+        chans = self._channels(channels)
+        syms = list(self._symbols(symbols))
+        msg: dict[str, Any] = {"action": "subscribe"}
+        if "trades" in chans:
+            msg["trades"] = syms
+        if "bars" in chans:
+            msg["bars"] = syms
+        return [c.dumps(msg)]
+
+    def parse_subscribe(self, payload: str | bytes) -> Subscribe | None:
+        """The ``bars``/``trades`` lists of a ``subscribe`` action (None for auth etc.)."""
+        n = self.name
+        obj = c.loads(n, payload)
+        if not isinstance(obj, dict) or obj.get("action") != "subscribe":
+            return None
+        symbols: dict[str, None] = {}
+        chans: list[str] = []
+        for key, chan in (("bars", "bars"), ("trades", "trades")):
+            if key in obj:
+                syms = c.get_list(n, obj, key)
+                if not all(isinstance(s, str) and s for s in syms):
+                    raise AdapterError(f"{n}: {key!r} must list symbols in {c.excerpt(obj)!r}")
+                symbols.update(dict.fromkeys(syms))
+                chans.append(chan)
+        return Subscribe(tuple(symbols), tuple(chans), None, 60 if "bars" in chans else None)
+
+    def subscribe_ack(self, request: Subscribe) -> list[str]:
+        """The ``subscription`` control message listing the current subscriptions."""
+        syms = list(request.symbols)
+        return [c.dumps([{"T": "subscription",
+                          "trades": syms if "trades" in request.channels else [],
+                          "quotes": [],
+                          "bars": syms if "bars" in request.channels else []}])]
+
+    def encode_bar(self, symbol: str, time_ns: int, open: float, high: float, low: float,
+                   close: float, volume: float, *, interval_s: int = 60,
+                   final: bool = True) -> bytes:
+        """A ``"b"`` minute bar (final), or a ``"d"`` partial daily bar (86400 s, not final)."""
+        if (interval_s, final) == (60, True):
+            kind = "b"
+        elif (interval_s, final) == (86400, False):
+            kind = "d"
+        else:
+            raise ValueError("alpaca streams final minute bars ('b') and partial daily bars "
+                             f"('d'), not interval_s={interval_s} final={final}")
+        return orjson.dumps([{"T": kind, "S": symbol, "o": float(open), "h": float(high),
+                              "l": float(low), "c": float(close), "v": c.num(volume),
+                              "t": c.rfc3339(time_ns, None)}])
+
+    def encode_trade(self, symbol: str, time_ns: int, price: float, size: float, *,
+                     side: str | None = None, trade_id: str | int | None = None) -> bytes:
+        """A ``"t"`` trade (the format has no aggressor side, so ``side`` is dropped)."""
+        tid = next(self._ids) if trade_id is None else int(trade_id)
+        return orjson.dumps([{"T": "t", "i": tid, "S": symbol, "x": "V", "p": float(price),
+                              "s": c.num(size), "t": c.rfc3339(time_ns, None), "c": ["@"],
+                              "z": "C"}])

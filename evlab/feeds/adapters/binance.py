@@ -1,0 +1,173 @@
+"""Binance spot WebSocket market streams: ``<symbol>@kline_<interval>`` and ``<symbol>@trade``.
+
+Format (https://developers.binance.com/docs/binance-spot-api-docs/web-socket-streams,
+source https://github.com/binance/binance-spot-api-docs/blob/master/web-socket-streams.md):
+
+* raw streams send the event object; combined streams wrap it as
+  ``{"stream": "<streamName>", "data": <rawPayload>}``; both are accepted;
+* prices and quantities are decimal *strings*, times are integer *milliseconds*;
+* kline ``k.x`` ("is this kline closed?"): ``true`` gives a final ``BarEvent``, ``false`` an
+  in-progress ``BarUpdateEvent``; the event time is the kline start time ``k.t``;
+* trade (and aggTrade) ``m`` is "is the buyer the market maker?": ``m=true`` means the
+  aggressor sold, so ``side="SELL"``; the event time is the trade time ``T``;
+* ``{"result": null, "id": 1}`` (subscribe ack) gives []; ``{"code": .., "msg": ..}`` and
+  ``{"error": {...}}`` give an ``ErrorEvent``.
+
+Stream names use the lower-case symbol; payloads carry it upper-case in ``"s"``.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from typing import Any
+
+import orjson
+
+from evlab.events import Event, create_error_event
+
+from . import _common as c
+from .base import AdapterError, ExchangeAdapter, Subscribe
+
+INTERVALS: dict[str, int] = {
+    "1s": 1, "1m": 60, "3m": 180, "5m": 300, "15m": 900, "30m": 1800, "1h": 3600,
+    "2h": 7200, "4h": 14400, "6h": 21600, "8h": 28800, "12h": 43200, "1d": 86400,
+    "3d": 259200, "1w": 604800,
+}
+_NAMES = {v: k for k, v in INTERVALS.items()}
+_MS = 1_000_000
+
+
+def interval_name(interval_s: int) -> str:
+    """Binance's interval string (``"1m"``) for a bar length in seconds."""
+    try:
+        return _NAMES[interval_s]
+    except KeyError:
+        raise ValueError(f"binance has no kline interval of {interval_s} s "
+                         f"(known: {', '.join(INTERVALS)})") from None
+
+
+class BinanceAdapter(ExchangeAdapter):
+    """Binance spot kline/trade streams (raw or combined)."""
+
+    name = "binance"
+
+    def __init__(self, *, combined: bool = False) -> None:
+        """``combined=True`` makes ``encode_*`` wrap messages as combined-stream payloads."""
+        self.combined = combined
+        self._ids = itertools.count(1)
+
+    # --- client side ----------------------------------------------------------------------
+    def parse(self, payload: str | bytes, *, source: str = "") -> list[Event]:
+        """Decode one raw or combined stream message (see the module docstring)."""
+        obj = c.loads(self.name, payload)
+        src = self._source(source)
+        if isinstance(obj, dict) and "stream" in obj and "data" in obj:
+            c.get_str(self.name, obj, "stream")
+            obj = obj["data"]
+        items = obj if isinstance(obj, list) else [obj]
+        out: list[Event] = []
+        for item in items:
+            out.extend(self._one(item, src, payload))
+        return out
+
+    def _one(self, obj: Any, src: str, payload: str | bytes) -> list[Event]:
+        n = self.name
+        if not isinstance(obj, dict):
+            raise AdapterError(f"{n}: expected a JSON object, got {c.excerpt(obj)!r}")
+        etype = obj.get("e")
+        if etype == "kline":
+            k = c.field(n, obj, "k")
+            vals = (c.get_dec(n, k, "o"), c.get_dec(n, k, "h"), c.get_dec(n, k, "l"),
+                    c.get_dec(n, k, "c"), c.get_dec(n, k, "v"))
+            closed = c.field(n, k, "x")
+            if not isinstance(closed, bool):
+                raise AdapterError(f"{n}: field 'x' must be true/false in {c.excerpt(obj)!r}")
+            return [c.bar(n, closed, c.get_str(n, k, "s"), c.get_int(n, k, "t") * _MS, *vals,
+                          src, obj)]
+        if etype in ("trade", "aggTrade"):
+            maker = c.field(n, obj, "m")
+            if not isinstance(maker, bool):
+                raise AdapterError(f"{n}: field 'm' must be true/false in {c.excerpt(obj)!r}")
+            tid = c.get_int(n, obj, "t" if etype == "trade" else "a")
+            return [c.tick(n, c.get_str(n, obj, "s"), c.get_int(n, obj, "T") * _MS,
+                           c.get_dec(n, obj, "p"), c.get_dec(n, obj, "q"),
+                           "SELL" if maker else "BUY", str(tid), src, obj)]
+        if etype is not None:
+            raise AdapterError(f"{n}: unknown event type {etype!r} in {c.excerpt(obj)!r}")
+        if "result" in obj and "id" in obj:
+            return []  # response to SUBSCRIBE / UNSUBSCRIBE / property requests
+        if "error" in obj or ("code" in obj and "msg" in obj):
+            err = obj.get("error", obj)
+            msg = err.get("msg", "") if isinstance(err, dict) else str(err)
+            return [create_error_event(f"binance error: {msg}", error_type="ExchangeError",
+                                       payload=payload, source=src)]
+        raise AdapterError(f"{n}: unknown message type in {c.excerpt(obj)!r}")
+
+    def subscribe_messages(self, symbols: Sequence[str], channels: Sequence[str] = ("bars",),
+                           *, interval_s: int = 60) -> list[str]:
+        """One ``SUBSCRIBE`` request for every symbol's kline and/or trade stream."""
+        chans = self._channels(channels)
+        iv = interval_name(interval_s)
+        params = []
+        for sym in self._symbols(symbols):
+            low = sym.lower()
+            if "bars" in chans:
+                params.append(f"{low}@kline_{iv}")
+            if "trades" in chans:
+                params.append(f"{low}@trade")
+        return [c.dumps({"method": "SUBSCRIBE", "params": params, "id": next(self._ids)})]
+
+    # --- server side ----------------------------------------------------------------------
+    def parse_subscribe(self, payload: str | bytes) -> Subscribe | None:
+        """The symbols/channels of a ``SUBSCRIBE`` request; None for other requests."""
+        n = self.name
+        obj = c.loads(n, payload)
+        if not isinstance(obj, dict) or obj.get("method") != "SUBSCRIBE":
+            return None
+        symbols: dict[str, None] = {}
+        chans: dict[str, None] = {}
+        interval = None
+        for stream in c.get_list(n, obj, "params"):
+            sym, _, kind = stream.partition("@") if isinstance(stream, str) else ("", "", "")
+            if kind == "trade":
+                chans["trades"] = None
+            elif kind.startswith("kline_") and kind[6:] in INTERVALS:
+                chans["bars"] = None
+                interval = INTERVALS[kind[6:]]
+            else:
+                raise AdapterError(f"{n}: unsupported stream {stream!r} in {c.excerpt(obj)!r}")
+            symbols[sym.upper()] = None
+        return Subscribe(tuple(symbols), tuple(chans), obj.get("id"), interval)
+
+    def subscribe_ack(self, request: Subscribe) -> list[str]:
+        """``{"result": null, "id": <id>}``."""
+        return [c.dumps({"result": None, "id": request.req_id})]
+
+    def _wrap(self, stream: str, msg: dict[str, Any]) -> bytes:
+        if self.combined:
+            return orjson.dumps({"stream": stream, "data": msg})
+        return orjson.dumps(msg)
+
+    def encode_bar(self, symbol: str, time_ns: int, open: float, high: float, low: float,
+                   close: float, volume: float, *, interval_s: int = 60,
+                   final: bool = True) -> bytes:
+        """A kline event (``x`` = ``final``); prices as exact decimal strings."""
+        iv = interval_name(interval_s)
+        t = c.whole(time_ns, _MS, "binance kline")
+        end = t + interval_s * 1000
+        k = {"t": t, "T": end - 1, "s": symbol, "i": iv, "f": 0, "L": 0,
+             "o": c.dec(open), "c": c.dec(close), "h": c.dec(high), "l": c.dec(low),
+             "v": c.dec(volume), "n": 0, "x": bool(final), "q": "0", "V": "0", "Q": "0",
+             "B": "0"}
+        msg = {"e": "kline", "E": end if final else t, "s": symbol, "k": k}
+        return self._wrap(f"{symbol.lower()}@kline_{iv}", msg)
+
+    def encode_trade(self, symbol: str, time_ns: int, price: float, size: float, *,
+                     side: str | None = None, trade_id: str | int | None = None) -> bytes:
+        """A trade event; ``m`` (buyer is maker) is true for a SELL aggressor."""
+        t = c.whole(time_ns, _MS, "binance trade")
+        tid = next(self._ids) if trade_id is None else int(trade_id)
+        msg = {"e": "trade", "E": t, "s": symbol, "t": tid, "p": c.dec(price),
+               "q": c.dec(size), "T": t, "m": side == "SELL", "M": True}
+        return self._wrap(f"{symbol.lower()}@trade", msg)

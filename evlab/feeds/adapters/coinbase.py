@@ -1,0 +1,195 @@
+"""Coinbase: Exchange feed ``matches``/``ticker`` channels, plus Advanced Trade ``candles``.
+
+Trades (Coinbase Exchange, wss://ws-feed.exchange.coinbase.com,
+https://docs.cdp.coinbase.com/exchange/websocket-feed/channels):
+
+* ``match``/``last_match`` -> ``TickEvent``; ``side`` there is the *maker* order's side, so
+  the aggressor is the other one (``"sell"`` -> ``"BUY"``);
+* ``ticker`` -> ``TickEvent`` from ``price``/``last_size``; its ``side`` is the taker side;
+* prices/sizes are decimal strings, ``time`` is RFC 3339 with microseconds;
+* ``subscriptions``, ``heartbeat`` and ``status`` give []; ``error`` gives an ``ErrorEvent``.
+
+Bars: the Exchange feed has no bar channel, so bars use Coinbase's documented candle message,
+the Advanced Trade ``candles`` channel (wss://advanced-trade-ws.coinbase.com,
+https://docs.cdp.coinbase.com/coinbase-app/advanced-trade-apis/websocket/websocket-channels):
+``start`` is UNIX seconds as a string, OHLCV are decimal strings, buckets are five minutes and
+the running candle is re-sent every second with no "closed" flag. A candle is therefore final
+(``BarEvent``) once the envelope ``timestamp`` reaches ``start + candle_interval_s`` or a later
+candle for the product arrives; until then it is a ``BarUpdateEvent``. The message carries no
+interval, so replays of other bar lengths set ``candle_interval_s`` (e.g. 60) on both ends.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import orjson
+
+from evlab.events import Event, create_error_event
+
+from . import _common as c
+from .base import AdapterError, ExchangeAdapter, Subscribe
+
+_NS = 1_000_000_000
+_IGNORED = ("subscriptions", "heartbeat", "status")
+_AT_IGNORED = ("subscriptions", "heartbeats")
+_TRADE_CHANNELS = ("matches", "ticker", "full")
+
+
+class CoinbaseAdapter(ExchangeAdapter):
+    """Coinbase Exchange trades and Advanced Trade candles (see the module docstring)."""
+
+    name = "coinbase"
+
+    def __init__(self, *, candle_interval_s: int = 300) -> None:
+        """``candle_interval_s``: the candle bucket length (Coinbase documents 300 s)."""
+        if candle_interval_s <= 0:
+            raise ValueError(f"candle_interval_s must be positive, got {candle_interval_s!r}")
+        self.candle_interval_s = candle_interval_s
+        self._closer = c.BarCloser()
+        self._seq = itertools.count()
+
+    def reset(self) -> None:
+        """Forget the running candles."""
+        self._closer.reset()
+
+    # --- client side ----------------------------------------------------------------------
+    def parse(self, payload: str | bytes, *, source: str = "") -> list[Event]:
+        """Decode one Exchange feed message or Advanced Trade candles message."""
+        n = self.name
+        obj = c.loads(n, payload)
+        src = self._source(source)
+        if not isinstance(obj, dict):
+            raise AdapterError(f"{n}: expected a JSON object, got {c.excerpt(obj)!r}")
+        kind = obj.get("type")
+        if kind is None and "channel" in obj:
+            return self._advanced(obj, src)
+        if kind in ("match", "last_match"):
+            side = c.taker_side(n, obj, "side", maker=True)
+            return [c.tick(n, c.get_str(n, obj, "product_id"), c.get_time(n, obj, "time"),
+                           c.get_dec(n, obj, "price"), c.get_dec(n, obj, "size"), side,
+                           str(c.get_int(n, obj, "trade_id")), src, obj)]
+        if kind == "ticker":
+            side = c.taker_side(n, obj, "side")
+            return [c.tick(n, c.get_str(n, obj, "product_id"), c.get_time(n, obj, "time"),
+                           c.get_dec(n, obj, "price"), c.get_dec(n, obj, "last_size"), side,
+                           str(c.get_int(n, obj, "trade_id")), src, obj)]
+        if kind in _IGNORED:
+            return []
+        if kind == "error":
+            why = obj.get("reason") or ""
+            text = f"coinbase error: {obj.get('message', '')}" + (f" ({why})" if why else "")
+            return [create_error_event(text, error_type="ExchangeError", payload=payload,
+                                       source=src)]
+        raise AdapterError(f"{n}: unknown message type {kind!r} in {c.excerpt(obj)!r}")
+
+    def _advanced(self, obj: dict[str, Any], src: str) -> list[Event]:
+        n = self.name
+        channel = obj["channel"]
+        if channel in _AT_IGNORED:
+            return []
+        if channel != "candles":
+            raise AdapterError(f"{n}: unknown channel {channel!r} in {c.excerpt(obj)!r}")
+        now = c.get_time(n, obj, "timestamp")
+        step = self.candle_interval_s * _NS
+        out: list[Event] = []
+        for event in c.get_list(n, obj, "events"):
+            for k in c.get_list(n, event, "candles"):
+                start = c.get_str(n, k, "start")
+                if not (start.isascii() and start.isdigit()):
+                    raise AdapterError(f"{n}: field 'start' must be UNIX seconds, got "
+                                       f"{start!r} in {c.excerpt(k)!r}")
+                vals = (c.get_dec(n, k, "open"), c.get_dec(n, k, "high"),
+                        c.get_dec(n, k, "low"), c.get_dec(n, k, "close"),
+                        c.get_dec(n, k, "volume"))
+                out.extend(self._closer.push(n, step, now, c.get_str(n, k, "product_id"),
+                                             int(start) * _NS, vals, src, k))
+        return out
+
+    def subscribe_messages(self, symbols: Sequence[str], channels: Sequence[str] = ("bars",),
+                           *, interval_s: int = 60) -> list[str]:
+        """``matches`` (Exchange feed) for trades, ``candles`` (Advanced Trade) for bars.
+
+        Coinbase has no interval choice for candles: ``interval_s`` is ignored.
+        """
+        chans = self._channels(channels)
+        ids = list(self._symbols(symbols))
+        out = []
+        if "bars" in chans:
+            out.append(c.dumps({"type": "subscribe", "product_ids": ids, "channel": "candles"}))
+        if "trades" in chans:
+            out.append(c.dumps({"type": "subscribe", "product_ids": ids,
+                                "channels": ["matches"]}))
+        return out
+
+    # --- server side ----------------------------------------------------------------------
+    def parse_subscribe(self, payload: str | bytes) -> Subscribe | None:
+        """Both subscribe forms: Exchange ``channels`` list and Advanced Trade ``channel``."""
+        n = self.name
+        obj = c.loads(n, payload)
+        if not isinstance(obj, dict) or obj.get("type") != "subscribe":
+            return None
+        ids = dict.fromkeys(obj.get("product_ids") or [])
+        chans: dict[str, None] = {}
+        if "channel" in obj:  # Advanced Trade: one channel per message
+            if obj["channel"] == "candles":
+                chans["bars"] = None
+            elif obj["channel"] in ("market_trades", "ticker"):
+                chans["trades"] = None
+        for ch in obj.get("channels") or []:  # Exchange: names or {"name", "product_ids"}
+            name = ch.get("name") if isinstance(ch, dict) else ch
+            if isinstance(ch, dict):
+                ids.update(dict.fromkeys(ch.get("product_ids") or []))
+            if name in _TRADE_CHANNELS:
+                chans["trades"] = None
+        if not all(isinstance(s, str) for s in ids):
+            raise AdapterError(f"{n}: product ids must be strings in {c.excerpt(obj)!r}")
+        interval = self.candle_interval_s if "bars" in chans else None
+        return Subscribe(tuple(ids), tuple(chans), None, interval)
+
+    def subscribe_ack(self, request: Subscribe) -> list[str]:
+        """A ``subscriptions`` message per API: Advanced Trade for bars, Exchange for trades."""
+        ids = list(request.symbols)
+        out = []
+        if "bars" in request.channels:
+            out.append(c.dumps({
+                "channel": "subscriptions", "client_id": "",
+                "timestamp": c.rfc3339(time.time_ns(), None), "sequence_num": next(self._seq),
+                "events": [{"subscriptions": {"candles": ids}}]}))
+        if "trades" in request.channels:
+            out.append(c.dumps({"type": "subscriptions",
+                                "channels": [{"name": "matches", "product_ids": ids}]}))
+        return out
+
+    def encode_bar(self, symbol: str, time_ns: int, open: float, high: float, low: float,
+                   close: float, volume: float, *, interval_s: int = 60,
+                   final: bool = True) -> bytes:
+        """A ``candles`` message; a final bar is stamped at its end, an open one at its start.
+
+        ``interval_s`` must equal ``candle_interval_s``: the message cannot carry it.
+        """
+        if interval_s != self.candle_interval_s:
+            raise ValueError(
+                f"coinbase candles carry no interval: this adapter decodes {self.candle_interval_s}"
+                f" s candles; use get_adapter('coinbase', candle_interval_s={interval_s})")
+        start = c.whole(time_ns, _NS, "coinbase candle")
+        stamp = time_ns + interval_s * _NS if final else time_ns
+        candle = {"start": str(start), "high": c.dec(high), "low": c.dec(low),
+                  "open": c.dec(open), "close": c.dec(close), "volume": c.dec(volume),
+                  "product_id": symbol}
+        return orjson.dumps({"channel": "candles", "client_id": "",
+                             "timestamp": c.rfc3339(stamp, None), "sequence_num": next(self._seq),
+                             "events": [{"type": "update", "candles": [candle]}]})
+
+    def encode_trade(self, symbol: str, time_ns: int, price: float, size: float, *,
+                     side: str | None = None, trade_id: str | int | None = None) -> bytes:
+        """A ``match`` message (its ``side`` is the maker's: the opposite of ``side``)."""
+        seq = next(self._seq)
+        return orjson.dumps({
+            "type": "match", "trade_id": seq if trade_id is None else int(trade_id),
+            "sequence": seq, "maker_order_id": "", "taker_order_id": "",
+            "time": c.rfc3339(time_ns, 6), "product_id": symbol, "size": c.dec(size),
+            "price": c.dec(price), "side": "buy" if side == "SELL" else "sell"})

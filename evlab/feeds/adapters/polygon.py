@@ -1,0 +1,149 @@
+"""Polygon.io (now Massive) stocks WebSocket (wss://socket.polygon.io/stocks).
+
+Format (https://massive.com/docs/websocket/stocks/aggregates-per-minute and the official spec
+https://api.polygon.io/specs/websocket.json, copied in github.com/polygon-io/client-python
+``.polygon/websocket.json``): every frame is a JSON *array* of objects tagged by ``"ev"``;
+prices are JSON numbers, times are integer Unix *milliseconds*.
+
+* ``"AM"`` (per-minute) and ``"A"`` (per-second) aggregates are emitted once per finished
+  window: final ``BarEvent``; the event time is ``s``, the window's start;
+* ``"T"`` trade -> ``TickEvent`` at ``t`` (no aggressor side in the feed), id ``i``;
+* ``"status"`` messages (connected, auth_success, subscribed) give []; a status of
+  ``auth_failed``/``auth_timeout``/``error`` gives an ``ErrorEvent``; ``"Q"`` quotes give [].
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from typing import Any
+
+import orjson
+
+from evlab.events import Event, create_error_event
+
+from . import _common as c
+from .base import AdapterError, ExchangeAdapter, Subscribe
+
+_MS = 1_000_000
+_BAR_EVS = {"AM": 60, "A": 1}  # event type -> window length in seconds
+_PREFIX = {60: "AM", 1: "A"}
+_FAILED = ("auth_failed", "auth_timeout", "error")
+
+
+class PolygonAdapter(ExchangeAdapter):
+    """Polygon stocks aggregates (AM/A) and trades (T)."""
+
+    name = "polygon"
+
+    def __init__(self) -> None:
+        """A fresh adapter."""
+        self._seq = itertools.count(1)
+
+    def parse(self, payload: str | bytes, *, source: str = "") -> list[Event]:
+        """Decode one frame (an array of events and status messages)."""
+        n = self.name
+        arr = c.loads(n, payload)
+        src = self._source(source)
+        if not isinstance(arr, list):
+            raise AdapterError(f"{n}: expected a JSON array of events, got {c.excerpt(arr)!r}")
+        out: list[Event] = []
+        for obj in arr:
+            ev = c.get_str(n, obj, "ev")
+            if ev in _BAR_EVS:
+                out.append(c.bar(n, True, c.get_str(n, obj, "sym"), c.get_int(n, obj, "s") * _MS,
+                                 c.get_num(n, obj, "o"), c.get_num(n, obj, "h"),
+                                 c.get_num(n, obj, "l"), c.get_num(n, obj, "c"),
+                                 c.get_num(n, obj, "v"), src, obj))
+            elif ev == "T":
+                tid = c.field(n, obj, "i")
+                if not isinstance(tid, (str, int)) or isinstance(tid, bool):
+                    raise AdapterError(f"{n}: field 'i' must be a trade id in {c.excerpt(obj)!r}")
+                out.append(c.tick(n, c.get_str(n, obj, "sym"), c.get_int(n, obj, "t") * _MS,
+                                  c.get_num(n, obj, "p"), c.get_num(n, obj, "s"), None,
+                                  str(tid), src, obj))
+            elif ev == "status":
+                status = c.get_str(n, obj, "status")
+                if status in _FAILED:
+                    text = f"polygon {status}: {obj.get('message', '')}"
+                    out.append(create_error_event(text, error_type="ExchangeError",
+                                                  payload=payload, source=src))
+            elif ev != "Q":
+                raise AdapterError(f"{n}: unknown event type {ev!r} in {c.excerpt(obj)!r}")
+        return out
+
+    def subscribe_messages(self, symbols: Sequence[str], channels: Sequence[str] = ("bars",),
+                           *, interval_s: int = 60) -> list[str]:
+        """One ``subscribe`` action: ``AM.<sym>`` (or ``A.`` for 1 s bars) and ``T.<sym>``."""
+        chans = self._channels(channels)
+        params = []
+        for sym in self._symbols(symbols):
+            if "bars" in chans:
+                params.append(f"{_prefix(interval_s)}.{sym}")
+            if "trades" in chans:
+                params.append(f"T.{sym}")
+        return [c.dumps({"action": "subscribe", "params": ",".join(params)})]
+
+    def parse_subscribe(self, payload: str | bytes) -> Subscribe | None:
+        """The topics of a ``subscribe`` action (None for ``auth`` and others)."""
+        n = self.name
+        obj = c.loads(n, payload)
+        if not isinstance(obj, dict) or obj.get("action") != "subscribe":
+            return None
+        symbols: dict[str, None] = {}
+        chans: dict[str, None] = {}
+        interval = None
+        for topic in c.get_str(n, obj, "params").split(","):
+            ev, _, sym = topic.strip().partition(".")
+            if not sym:
+                raise AdapterError(f"{n}: bad topic {topic!r} in {c.excerpt(obj)!r}")
+            if ev in _BAR_EVS:
+                chans["bars"] = None
+                interval = _BAR_EVS[ev]
+            elif ev == "T":
+                chans["trades"] = None
+            else:
+                raise AdapterError(f"{n}: unsupported topic {topic!r} in {c.excerpt(obj)!r}")
+            symbols[sym] = None
+        return Subscribe(tuple(symbols), tuple(chans), None, interval)
+
+    def subscribe_ack(self, request: Subscribe) -> list[str]:
+        """One ``success`` status per topic, in one frame."""
+        topics = []
+        for sym in request.symbols:
+            if "bars" in request.channels:
+                topics.append(f"{_prefix(request.interval_s or 60)}.{sym}")
+            if "trades" in request.channels:
+                topics.append(f"T.{sym}")
+        return [c.dumps([{"ev": "status", "status": "success", "message": f"subscribed to: {t}"}
+                         for t in topics])]
+
+    def encode_bar(self, symbol: str, time_ns: int, open: float, high: float, low: float,
+                   close: float, volume: float, *, interval_s: int = 60,
+                   final: bool = True) -> bytes:
+        """An ``AM`` (60 s) or ``A`` (1 s) aggregate; Polygon has no in-progress bars."""
+        ev = _prefix(interval_s)
+        if not final:
+            raise ValueError("polygon sends only finished aggregates (final=True)")
+        s = c.whole(time_ns, _MS, "polygon aggregate")
+        agg: dict[str, Any] = {"ev": ev, "sym": symbol, "v": c.num(volume), "o": float(open),
+                               "c": float(close), "h": float(high), "l": float(low),
+                               "s": s, "e": s + interval_s * 1000}
+        return orjson.dumps([agg])
+
+    def encode_trade(self, symbol: str, time_ns: int, price: float, size: float, *,
+                     side: str | None = None, trade_id: str | int | None = None) -> bytes:
+        """A ``T`` trade (the format has no aggressor side, so ``side`` is dropped)."""
+        q = next(self._seq)
+        return orjson.dumps([{"ev": "T", "sym": symbol, "x": 4,
+                              "i": str(q if trade_id is None else trade_id), "z": 3,
+                              "p": float(price), "s": c.num(size), "c": [],
+                              "t": c.whole(time_ns, _MS, "polygon trade"), "q": q}])
+
+
+def _prefix(interval_s: int) -> str:
+    try:
+        return _PREFIX[interval_s]
+    except KeyError:
+        raise ValueError(f"polygon streams 60 s (AM) and 1 s (A) aggregates, not {interval_s} s"
+                         ) from None

@@ -1,0 +1,198 @@
+"""Binance spot streams: documented examples, raw vs combined, errors, round trips."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+
+from evlab.events import BarEvent, BarUpdateEvent, ErrorEvent, EventType, TickEvent
+from evlab.feeds.adapters import AdapterError, Subscribe, get_adapter
+
+from ._data import btc_bars, fixture, fixture_obj, same_bar
+
+EX = "binance"
+
+
+@pytest.fixture
+def binance():
+    return get_adapter(EX)
+
+
+def consistent_kline(closed: bool) -> dict:
+    """The documented kline with its open moved inside [low, high] (the doc's is not)."""
+    msg = fixture_obj(EX, "kline.json")
+    msg["k"]["o"] = "0.0015"
+    msg["k"]["x"] = closed
+    return msg
+
+
+def test_documented_kline_is_rejected_because_open_is_below_low(binance):
+    # The docs' example has o="0.0010" < l="0.0015": not a valid bar.
+    with pytest.raises(AdapterError, match=r"binance: invalid bar .*open.*\[low, high\]"):
+        binance.parse(fixture(EX, "kline.json"))
+
+
+def test_open_kline_is_a_bar_update(binance):
+    [ev] = binance.parse(orjson.dumps(consistent_kline(closed=False)))
+    assert type(ev) is BarUpdateEvent and ev.type == EventType.BAR_UPDATE
+    assert (ev.symbol, ev.time_ns) == ("BNBBTC", 1_672_515_780_000 * 1_000_000)
+    assert (ev.open, ev.high, ev.low, ev.close, ev.volume) == (0.0015, 0.0025, 0.0015, 0.002,
+                                                               1000.0)
+    assert ev.source == "binance"
+
+
+def test_closed_kline_is_a_final_bar(binance):
+    [ev] = binance.parse(orjson.dumps(consistent_kline(closed=True)), source="live")
+    assert type(ev) is BarEvent and ev.type == EventType.BAR
+    assert ev.time_ns == 1_672_515_780_000_000_000  # kline start time, not the event time E
+    assert ev.source == "live"
+
+
+def test_documented_trade(binance):
+    [ev] = binance.parse(fixture(EX, "trade.json"))
+    assert isinstance(ev, TickEvent)
+    assert (ev.symbol, ev.price, ev.size) == ("BNBBTC", 0.001, 100.0)
+    assert ev.time_ns == 1_672_515_782_136_000_000
+    assert ev.side == "SELL"  # m=true: the buyer was the maker, so the aggressor sold
+    assert ev.trade_id == "12345"
+
+
+def test_documented_agg_trade_uses_aggregate_id(binance):
+    [ev] = binance.parse(fixture(EX, "agg_trade.json"))
+    assert (ev.symbol, ev.price, ev.size, ev.side, ev.trade_id) == (
+        "BNBBTC", 0.001, 100.0, "SELL", "12345")
+
+
+@pytest.mark.parametrize("name", ["trade.json", "agg_trade.json"])
+def test_combined_stream_gives_the_same_events_as_raw(binance, name):
+    raw = fixture(EX, name)
+    combined = b'{"stream":"bnbbtc@trade","data":' + raw + b"}"
+    assert binance.parse(combined) == binance.parse(raw) != []
+
+
+def test_array_of_events(binance):
+    frame = b"[" + fixture(EX, "trade.json") + b"," + fixture(EX, "agg_trade.json") + b"]"
+    trade, agg = binance.parse(frame)
+    assert (trade.trade_id, agg.trade_id, trade.time_ns) == ("12345", "12345",
+                                                             1_672_515_782_136_000_000)
+
+
+def test_combined_kline(binance):
+    raw = orjson.dumps(consistent_kline(closed=True))
+    combined = b'{"stream":"bnbbtc@kline_1m","data":' + raw + b"}"
+    [ev] = binance.parse(combined)
+    assert type(ev) is BarEvent and ev.symbol == "BNBBTC"
+
+
+def test_subscribe_response_gives_nothing(binance):
+    assert binance.parse(fixture(EX, "subscribe_response.json")) == []
+
+
+def test_error_message_gives_error_event(binance):
+    payload = fixture(EX, "error_invalid_value.json")
+    [ev] = binance.parse(payload)
+    assert isinstance(ev, ErrorEvent)
+    assert "Invalid value type: expected Boolean" in ev.message
+    assert ev.error_type == "ExchangeError" and ev.payload == payload
+
+
+@pytest.mark.parametrize(("mutate", "pattern"), [
+    (lambda m: m.update(p={}), r"field 'p' must be a decimal string, got dict"),
+    (lambda m: m.update(p=0.001), r"field 'p' must be a decimal string, got float"),
+    (lambda m: m.update(p="abc"), r"field 'p' must be a decimal string"),
+    (lambda m: m.update(T="1672515782136"), r"field 'T' must be an integer"),
+    (lambda m: m.update(m="true"), r"field 'm' must be true/false"),
+    (lambda m: m.pop("s"), r"missing field 's'"),
+    (lambda m: m.update(e="depthUpdate"), r"unknown event type 'depthUpdate'"),
+])
+def test_bad_trades_raise_with_a_clear_message(binance, mutate, pattern):
+    msg = fixture_obj(EX, "trade.json")
+    mutate(msg)
+    with pytest.raises(AdapterError, match=pattern) as info:
+        binance.parse(orjson.dumps(msg))
+    assert '"e":' in str(info.value)  # quotes an excerpt of the message
+
+
+def test_bad_kline_fields(binance):
+    msg = consistent_kline(closed=True)
+    del msg["k"]
+    with pytest.raises(AdapterError, match="missing field 'k'"):
+        binance.parse(orjson.dumps(msg))
+    msg = consistent_kline(closed=True)
+    msg["k"]["x"] = "true"
+    with pytest.raises(AdapterError, match="field 'x' must be true/false"):
+        binance.parse(orjson.dumps(msg))
+
+
+def test_unknown_and_malformed_messages(binance):
+    with pytest.raises(AdapterError, match="unknown message type"):
+        binance.parse(b'{"hello": 1}')
+    with pytest.raises(AdapterError, match="malformed JSON"):
+        binance.parse(b'{"e": "trade", ')
+    with pytest.raises(AdapterError, match="expected a JSON object"):
+        binance.parse(b"[1, 2]")
+
+
+def test_subscribe_round_trip(binance):
+    [frame] = binance.subscribe_messages(["BTCUSDT", "ETHUSDT"], ["bars", "trades"])
+    assert orjson.loads(frame)["params"] == ["btcusdt@kline_1m", "btcusdt@trade",
+                                             "ethusdt@kline_1m", "ethusdt@trade"]
+    req = binance.parse_subscribe(frame)
+    assert req == Subscribe(("BTCUSDT", "ETHUSDT"), ("bars", "trades"), orjson.loads(frame)["id"],
+                            60)
+    [ack] = binance.subscribe_ack(req)
+    assert orjson.loads(ack) == {"result": None, "id": req.req_id}
+    assert binance.parse(ack) == []
+
+
+def test_parse_subscribe_other_requests(binance):
+    assert binance.parse_subscribe(b'{"method": "LIST_SUBSCRIPTIONS", "id": 3}') is None
+    # the documented request asks for streams a bar/trade feed does not serve
+    with pytest.raises(AdapterError, match="unsupported stream 'btcusdt@aggTrade'"):
+        binance.parse_subscribe(fixture(EX, "subscribe_request.json"))
+    one_second = binance.subscribe_messages(["BTCUSDT"], interval_s=1)[0]
+    assert binance.parse_subscribe(one_second).interval_s == 1
+
+
+@pytest.mark.parametrize("combined", [False, True])
+def test_bar_round_trip_real_bars(combined):
+    binance = get_adapter(EX, combined=combined)
+    for row in btc_bars("1m"):
+        msg = binance.encode_bar("BTCUSDT", *row)
+        if combined:
+            assert orjson.loads(msg)["stream"] == "btcusdt@kline_1m"
+        [final] = binance.parse(msg)
+        assert type(final) is BarEvent and same_bar(final, "BTCUSDT", row)
+        [update] = binance.parse(binance.encode_bar("BTCUSDT", *row, final=False))
+        assert type(update) is BarUpdateEvent and same_bar(update, "BTCUSDT", row)
+
+
+def test_one_second_bars_round_trip(binance):
+    for row in btc_bars("1s"):
+        msg = binance.encode_bar("BTCUSDT", *row, interval_s=1)
+        assert orjson.loads(msg)["k"]["i"] == "1s"
+        [ev] = binance.parse(msg)
+        assert same_bar(ev, "BTCUSDT", row)
+
+
+def test_encoded_prices_are_decimal_strings(binance):
+    msg = orjson.loads(binance.encode_bar("BTCUSDT", 0, 0.1, 0.3, 0.00005, 0.2, 1e-07))
+    assert msg["k"]["l"] == "0.00005" and msg["k"]["v"] == "0.0000001"  # no exponent form
+    [ev] = binance.parse(orjson.dumps(msg))
+    assert (ev.low, ev.volume) == (0.00005, 1e-07)
+
+
+@pytest.mark.parametrize("side", ["BUY", "SELL"])
+def test_trade_round_trip(binance, side):
+    msg = binance.encode_trade("BTCUSDT", 1_475_798_400_123_000_000, 611.78, 0.25, side=side,
+                               trade_id=42)
+    [ev] = binance.parse(msg)
+    assert (ev.symbol, ev.time_ns, ev.price, ev.size, ev.side, ev.trade_id) == (
+        "BTCUSDT", 1_475_798_400_123_000_000, 611.78, 0.25, side, "42")
+
+
+def test_encode_refuses_what_the_format_cannot_carry(binance):
+    with pytest.raises(ValueError, match="no kline interval of 7 s"):
+        binance.encode_bar("BTCUSDT", 0, 1.0, 1.0, 1.0, 1.0, 1.0, interval_s=7)
+    with pytest.raises(ValueError, match="not a whole multiple of 1000000 ns"):
+        binance.encode_bar("BTCUSDT", 1_500, 1.0, 1.0, 1.0, 1.0, 1.0)

@@ -1,0 +1,202 @@
+"""Coinbase: Exchange matches/ticker, Advanced Trade candles, finality, errors, round trips."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+
+from evlab.events import BarEvent, BarUpdateEvent, ErrorEvent, TickEvent
+from evlab.feeds.adapters import AdapterError, Subscribe, get_adapter
+
+from ._data import btc_bars, fixture, fixture_obj, ns, same_bar
+
+EX = "coinbase"
+S = 1_688_998_200  # the documented candle's start, UNIX seconds
+
+
+@pytest.fixture
+def coinbase():
+    return get_adapter(EX)
+
+
+def candles_msg(start: int, stamp_ns: int, close: str = "1866.81", *, high: str = "1867.72"):
+    """The documented candles message with its start, timestamp and close changed."""
+    msg = fixture_obj(EX, "candles.json")
+    k = msg["events"][0]["candles"][0]
+    k.update(start=str(start), close=close, high=high)
+    secs, frac = divmod(stamp_ns, 1_000_000_000)
+    msg["timestamp"] = f"{_iso(secs)}.{frac:09d}Z"
+    return orjson.dumps(msg)
+
+
+def _iso(secs: int) -> str:
+    import datetime as dt
+    return dt.datetime.fromtimestamp(secs, dt.UTC).strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def test_documented_match(coinbase):
+    [ev] = coinbase.parse(fixture(EX, "match.json"))
+    assert isinstance(ev, TickEvent)
+    assert (ev.symbol, ev.price, ev.size, ev.trade_id) == ("BTC-USD", 400.23, 5.23512, "10")
+    assert ev.time_ns == ns(2014, 11, 7, 8, 19, 27, 28459)
+    assert ev.side == "BUY"  # "side": "sell" is the maker's side: the taker bought
+
+
+def test_last_match_is_a_trade_too(coinbase):
+    msg = fixture_obj(EX, "match.json")
+    msg["type"] = "last_match"
+    [ev] = coinbase.parse(orjson.dumps(msg))
+    assert ev.price == 400.23 and ev.side == "BUY"
+
+
+def test_documented_ticker(coinbase):
+    [ev] = coinbase.parse(fixture(EX, "ticker.json"))
+    assert (ev.symbol, ev.price, ev.size, ev.trade_id) == ("ETH-USD", 1285.22, 11.4396987,
+                                                           "370843401")
+    assert ev.time_ns == ns(2022, 10, 19, 23, 28, 22, 61769)
+    assert ev.side == "BUY"  # the ticker's side is the taker side
+
+
+@pytest.mark.parametrize("name", ["heartbeat.json", "subscriptions.json",
+                                  "heartbeats_advanced.json"])
+def test_control_messages_give_nothing(coinbase, name):
+    assert coinbase.parse(fixture(EX, name)) == []
+
+
+def test_documented_error(coinbase):
+    payload = fixture(EX, "error.json")
+    [ev] = coinbase.parse(payload)
+    assert isinstance(ev, ErrorEvent)
+    assert ev.message == "coinbase error: error message" and ev.payload == payload
+
+
+def test_documented_candle_is_still_open(coinbase):
+    # Its message timestamp (2023-06-09) is before the candle even starts (2023-07-10).
+    [ev] = coinbase.parse(fixture(EX, "candles.json"))
+    assert type(ev) is BarUpdateEvent
+    assert (ev.symbol, ev.time_ns) == ("ETH-USD", S * 1_000_000_000)
+    assert (ev.open, ev.high, ev.low, ev.close, ev.volume) == (1867.38, 1867.72, 1865.63,
+                                                               1866.81, 0.20269406)
+
+
+def test_candle_becomes_final_when_the_next_candle_arrives(coinbase):
+    start = S * 1_000_000_000
+    [u1] = coinbase.parse(candles_msg(S, start + 10_000_000_000))
+    [u2] = coinbase.parse(candles_msg(S, start + 20_000_000_000, close="1867.0"))
+    assert type(u1) is type(u2) is BarUpdateEvent and u2.close == 1867.0
+    final, nxt = coinbase.parse(candles_msg(S + 300, start + 301_000_000_000, close="1867.5",
+                                            high="1868.0"))
+    assert type(final) is BarEvent and final.time_ns == start and final.close == 1867.0
+    assert type(nxt) is BarUpdateEvent and nxt.time_ns == start + 300_000_000_000
+    # a late re-send of the closed candle adds nothing
+    assert coinbase.parse(candles_msg(S, start + 302_000_000_000)) == []
+
+
+def test_candle_is_final_once_the_message_time_reaches_its_end(coinbase):
+    start = S * 1_000_000_000
+    [ev] = coinbase.parse(candles_msg(S, start + 300_000_000_000))
+    assert type(ev) is BarEvent and ev.time_ns == start
+    coinbase.reset()
+    [ev] = coinbase.parse(candles_msg(S, start + 299_999_999_999))
+    assert type(ev) is BarUpdateEvent
+
+
+def test_bar_round_trip_real_bars():
+    coinbase = get_adapter(EX, candle_interval_s=60)
+    for row in btc_bars("1m"):
+        [update] = coinbase.parse(coinbase.encode_bar("BTC-USD", *row, final=False))
+        assert type(update) is BarUpdateEvent and same_bar(update, "BTC-USD", row)
+        [final] = coinbase.parse(coinbase.encode_bar("BTC-USD", *row))
+        assert type(final) is BarEvent and same_bar(final, "BTC-USD", row)
+
+
+def test_encoded_candles_are_the_documented_shape():
+    coinbase = get_adapter(EX, candle_interval_s=60)
+    row = btc_bars("1m", 1)[0]
+    msg = orjson.loads(coinbase.encode_bar("BTC-USD", *row))
+    candle = msg["events"][0]["candles"][0]
+    assert msg["channel"] == "candles" and msg["timestamp"] == "2016-10-07T00:01:00Z"
+    assert candle == {"start": "1475798400", "high": "611.91", "low": "611.78",
+                      "open": "611.78", "close": "611.9", "volume": "1.13872",
+                      "product_id": "BTC-USD"}
+
+
+def test_candle_interval_must_match_the_adapter(coinbase):
+    row = btc_bars("1m", 1)[0]
+    with pytest.raises(ValueError, match="candle_interval_s=60"):
+        coinbase.encode_bar("BTC-USD", *row, interval_s=60)
+    with pytest.raises(ValueError, match="positive"):
+        get_adapter(EX, candle_interval_s=0)
+
+
+@pytest.mark.parametrize("side", ["BUY", "SELL"])
+def test_trade_round_trip(coinbase, side):
+    t = ns(2016, 10, 7, 0, 0, 4, 123456)
+    msg = coinbase.encode_trade("BTC-USD", t, 611.78, 0.60046, side=side, trade_id=7)
+    assert orjson.loads(msg)["side"] == ("sell" if side == "BUY" else "buy")  # maker side
+    [ev] = coinbase.parse(msg)
+    assert (ev.symbol, ev.time_ns, ev.price, ev.size, ev.side, ev.trade_id) == (
+        "BTC-USD", t, 611.78, 0.60046, side, "7")
+
+
+def test_trade_time_keeps_nanoseconds(coinbase):
+    t = ns(2016, 10, 7) + 123_456_789
+    assert orjson.loads(coinbase.encode_trade("BTC-USD", t, 1.0, 1.0))["time"].endswith(
+        ".123456789Z")
+    assert coinbase.parse(coinbase.encode_trade("BTC-USD", t, 1.0, 1.0))[0].time_ns == t
+
+
+def test_subscribe_round_trip(coinbase):
+    bars, trades = coinbase.subscribe_messages(["BTC-USD", "ETH-USD"], ["bars", "trades"])
+    assert orjson.loads(bars)["channel"] == "candles"
+    assert orjson.loads(trades)["channels"] == ["matches"]
+    assert coinbase.parse_subscribe(bars) == Subscribe(("BTC-USD", "ETH-USD"), ("bars",), None,
+                                                       300)
+    req = coinbase.parse_subscribe(trades)
+    assert req == Subscribe(("BTC-USD", "ETH-USD"), ("trades",))
+    [ack] = coinbase.subscribe_ack(req)
+    assert orjson.loads(ack) == {"type": "subscriptions", "channels": [
+        {"name": "matches", "product_ids": ["BTC-USD", "ETH-USD"]}]}
+    assert coinbase.parse(ack) == []
+    [bar_ack] = coinbase.subscribe_ack(coinbase.parse_subscribe(bars))
+    assert orjson.loads(bar_ack)["events"] == [{"subscriptions": {"candles": ["BTC-USD",
+                                                                              "ETH-USD"]}}]
+    assert coinbase.parse(bar_ack) == []
+
+
+def test_parse_documented_subscribe_requests(coinbase):
+    req = coinbase.parse_subscribe(fixture(EX, "subscribe_request.json"))
+    assert req.symbols == ("ETH-USD", "ETH-EUR", "ETH-BTC")  # root ids plus the ticker's
+    assert req.channels == ("trades",)  # ticker; level2 and heartbeat carry no trades or bars
+    req = coinbase.parse_subscribe(fixture(EX, "candles_subscribe_request.json"))
+    assert (req.symbols, req.channels) == (("ETH-USD",), ("bars",))
+    assert coinbase.parse_subscribe(b'{"type": "unsubscribe", "channels": ["heartbeat"]}') is None
+
+
+@pytest.mark.parametrize(("name", "mutate", "pattern"), [
+    ("match.json", lambda m: m.update(price={}), r"field 'price' must be a decimal string"),
+    ("match.json", lambda m: m.update(size=5.2), r"field 'size' must be a decimal string"),
+    ("match.json", lambda m: m.pop("product_id"), r"missing field 'product_id'"),
+    ("match.json", lambda m: m.update(side="up"), r"field 'side' must be \"buy\" or \"sell\""),
+    ("match.json", lambda m: m.update(time="yesterday"), r"must be an RFC 3339 timestamp"),
+    ("match.json", lambda m: m.update(type="received"), r"unknown message type 'received'"),
+    ("ticker.json", lambda m: m.pop("last_size"), r"missing field 'last_size'"),
+    ("candles.json", lambda m: m.update(channel="l2_data"), r"unknown channel 'l2_data'"),
+    ("candles.json", lambda m: m.update(events={}), r"field 'events' must be an array"),
+    ("candles.json", lambda m: m["events"][0]["candles"][0].update(start="soon"),
+     r"field 'start' must be UNIX seconds"),
+    ("candles.json", lambda m: m["events"][0]["candles"][0].update(low="1900"),
+     r"invalid bar"),
+])
+def test_bad_messages_raise_with_a_clear_message(coinbase, name, mutate, pattern):
+    msg = fixture_obj(EX, name)
+    mutate(msg)
+    with pytest.raises(AdapterError, match=pattern):
+        coinbase.parse(orjson.dumps(msg))
+
+
+def test_non_object_and_malformed(coinbase):
+    with pytest.raises(AdapterError, match="expected a JSON object"):
+        coinbase.parse(b'[{"type": "match"}]')
+    with pytest.raises(AdapterError, match="malformed JSON"):
+        coinbase.parse(b"{'type': 'match'}")

@@ -1,0 +1,180 @@
+"""Behaviour shared by every adapter, the registry, and the helpers they use."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from evlab.events import BarEvent
+from evlab.feeds.adapters import (
+    ADAPTERS,
+    AdapterError,
+    AlpacaAdapter,
+    BinanceAdapter,
+    CoinbaseAdapter,
+    ExchangeAdapter,
+    KrakenAdapter,
+    PolygonAdapter,
+    get_adapter,
+)
+from evlab.feeds.adapters._common import BarCloser, dec, rfc3339, rfc3339_ns
+
+from ._data import btc_bars, ns, same_bar
+
+SYMBOL = {"binance": "BTCUSDT", "coinbase": "BTC-USD", "kraken": "BTC/USD",
+          "alpaca": "AAPL", "polygon": "AAPL"}
+
+
+def make(name: str) -> ExchangeAdapter:
+    return get_adapter(name, candle_interval_s=60) if name == "coinbase" else get_adapter(name)
+
+
+def test_registry():
+    assert ADAPTERS == ("binance", "coinbase", "kraken", "alpaca", "polygon")
+    classes = [BinanceAdapter, CoinbaseAdapter, KrakenAdapter, AlpacaAdapter, PolygonAdapter]
+    for name, cls in zip(ADAPTERS, classes, strict=True):
+        adapter = get_adapter(name)
+        assert type(adapter) is cls and adapter.name == name
+        assert get_adapter(name) is not adapter  # one per connection: they keep state
+    assert type(get_adapter("Kraken")) is KrakenAdapter
+    with pytest.raises(ValueError, match="unknown exchange 'ftx'"):
+        get_adapter("ftx")
+
+
+@pytest.mark.parametrize("name", ADAPTERS)
+@pytest.mark.parametrize(("payload", "pattern"), [
+    (b'{"a": ', "malformed JSON"),
+    (b"", "malformed JSON"),
+    (b"\xff\xfe", "malformed JSON"),
+    ("not json", "malformed JSON"),
+    (b"42", "expected a JSON"),
+])
+def test_bad_payloads_raise_adapter_error(name, payload, pattern):
+    with pytest.raises(AdapterError, match=f"^{name}: {pattern}"):
+        make(name).parse(payload)
+
+
+@pytest.mark.parametrize(("name", "payload", "pattern"), [
+    ("binance", b'{"e": {}, "s": "BNBBTC"}', "unknown event type"),
+    ("coinbase", b'{"type": ["match"]}', "unknown message type"),
+    ("coinbase", b'{"channel": {}}', "unknown channel"),
+    ("kraken", b'{"channel": {}}', "unknown channel"),
+    ("alpaca", b'[{"T": {}}]', "field 'T' must be a non-empty string"),
+    ("polygon", b'[{"ev": ["AM"]}]', "field 'ev' must be a non-empty string"),
+])
+def test_message_type_of_the_wrong_json_type(name, payload, pattern):
+    with pytest.raises(AdapterError, match=pattern):
+        make(name).parse(payload)
+
+
+def test_kraken_subscribe_interval_must_be_a_documented_integer():
+    kraken = get_adapter("kraken")
+    for bad in (5.0, True, 7):
+        frame = ('{"method":"subscribe","params":{"channel":"ohlc","symbol":["BTC/USD"],'
+                 f'"interval":{str(bad).lower()}}}}}')
+        with pytest.raises(AdapterError, match="unsupported ohlc interval"):
+            kraken.parse_subscribe(frame)
+
+
+@pytest.mark.parametrize("name", ADAPTERS)
+def test_adapter_error_is_a_value_error(name):
+    with pytest.raises(ValueError):
+        make(name).parse(b"{")
+
+
+@pytest.mark.parametrize("name", ADAPTERS)
+def test_several_real_bars_round_trip(name):
+    adapter = make(name)
+    for row in btc_bars("1m"):
+        msg = adapter.encode_bar(SYMBOL[name], *row)
+        assert isinstance(msg, (bytes, str))
+        [ev] = adapter.parse(msg)
+        assert type(ev) is BarEvent and same_bar(ev, SYMBOL[name], row)
+
+
+@pytest.mark.parametrize("name", ADAPTERS)
+@pytest.mark.parametrize("channels", [("bars",), ("trades",), ("bars", "trades")])
+def test_subscribe_messages_parse_back(name, channels):
+    adapter = make(name)
+    symbols = (SYMBOL[name], "ETH" + SYMBOL[name][3:])
+    seen_symbols: set[str] = set()
+    seen_channels: set[str] = set()
+    for frame in adapter.subscribe_messages(symbols, channels):
+        req = adapter.parse_subscribe(frame)
+        assert req is not None
+        seen_symbols.update(req.symbols)
+        seen_channels.update(req.channels)
+        for ack in adapter.subscribe_ack(req):
+            assert adapter.parse(ack) == []  # the ack of our own request is a control frame
+    assert seen_symbols == set(symbols) and seen_channels == set(channels)
+
+
+@pytest.mark.parametrize("name", ADAPTERS)
+def test_subscribe_messages_validate_arguments(name):
+    adapter = make(name)
+    with pytest.raises(ValueError, match="unknown channel 'quotes'"):
+        adapter.subscribe_messages([SYMBOL[name]], ["quotes"])
+    with pytest.raises(ValueError, match="symbols must be non-empty"):
+        adapter.subscribe_messages([], ["bars"])
+
+
+@pytest.mark.parametrize("name", ADAPTERS)
+def test_trade_round_trip_keeps_values(name):
+    adapter = make(name)
+    t = ns(2016, 10, 7, 0, 0, 4, 250000)
+    [ev] = adapter.parse(adapter.encode_trade(SYMBOL[name], t, 611.78, 0.60046, side="SELL",
+                                              trade_id=12))
+    assert (ev.symbol, ev.time_ns, ev.price, ev.size, ev.trade_id) == (SYMBOL[name], t, 611.78,
+                                                                       0.60046, "12")
+    assert ev.side == (None if name in ("alpaca", "polygon") else "SELL")
+
+
+def test_rfc3339_parsing():
+    assert rfc3339_ns("2014-11-07T08:19:27.028459Z") == ns(2014, 11, 7, 8, 19, 27, 28459)
+    assert rfc3339_ns("2023-10-04T16:26:01.806315597Z") == ns(2023, 10, 4, 16, 26, 1) + 806315597
+    assert rfc3339_ns("2021-02-22T19:15:00Z") == ns(2021, 2, 22, 19, 15)
+    assert rfc3339_ns("2021-02-22T14:15:00-05:00") == ns(2021, 2, 22, 19, 15)
+    assert rfc3339_ns("2021-02-22T20:15:00.5+01:00") == ns(2021, 2, 22, 19, 15, 0, 500000)
+    for bad in ("2021-02-30T00:00:00Z", "2021-02-22", "2021-02-22T19:15:00", "1614021300",
+                "2021-02-22T19:15:00.1234567891Z"):
+        with pytest.raises(ValueError):
+            rfc3339_ns(bad)
+
+
+def test_rfc3339_formatting():
+    t = ns(2021, 2, 22, 15, 51, 45) + 335_600_000
+    assert rfc3339(t, None) == "2021-02-22T15:51:45.3356Z"  # Go RFC3339Nano: zeros trimmed
+    assert rfc3339(ns(2021, 2, 22), None) == "2021-02-22T00:00:00Z"
+    assert rfc3339(t, 6) == "2021-02-22T15:51:45.335600Z"
+    assert rfc3339(t + 7, 6) == "2021-02-22T15:51:45.335600007Z"  # widened, never truncated
+    assert rfc3339(t, 9) == "2021-02-22T15:51:45.335600000Z"
+    rng = random.Random(7)
+    for _ in range(200):
+        x = rng.randrange(0, 4_000_000_000 * 10**9)
+        assert rfc3339_ns(rfc3339(x, None)) == rfc3339_ns(rfc3339(x, 6)) == x
+
+
+def test_dec_round_trips_floats_without_exponents():
+    rng = random.Random(11)
+    values = [0.1, 611.78, 1e-07, 5e-05, 123456789.123, 1e16, 2.5e-10]
+    values += [rng.uniform(0, 10) ** rng.randint(-8, 8) for _ in range(500)]
+    for x in values:
+        text = dec(x)
+        assert "e" not in text.lower() and float(text) == x
+    with pytest.raises(ValueError):
+        dec(float("nan"))
+
+
+def test_bar_closer_keeps_state_unchanged_when_a_bar_is_invalid():
+    closer = BarCloser()
+    minute = 60 * 10**9
+    [u] = closer.push("x", minute, 10, "A", 0, (1.0, 2.0, 0.5, 1.5, 3.0), "s", {})
+    assert type(u) is not BarEvent and u.volume == 3.0  # still open
+    with pytest.raises(AdapterError, match="invalid bar"):
+        closer.push("x", minute, minute + 5, "A", minute, (1.0, 0.5, 2.0, 1.5, 3.0), "s", {})
+    final, nxt = closer.push("x", minute, minute + 6, "A", minute, (1.0, 2.0, 0.5, 1.5, 1.0),
+                             "s", {})
+    assert type(final) is BarEvent and final == BarEvent("A", 1.0, 2.0, 0.5, 1.5, 3.0,
+                                                          time_ns=0, source="s")
+    assert nxt.time_ns == minute and type(nxt) is not BarEvent

@@ -1,0 +1,194 @@
+"""Kraken v2: documented ohlc/trade/status examples, candle finality, errors, round trips."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+
+from evlab.events import BarEvent, BarUpdateEvent, ErrorEvent, SystemEvent, TickEvent
+from evlab.feeds.adapters import AdapterError, Subscribe, get_adapter
+
+from ._data import btc_bars, fixture, fixture_obj, ns, same_bar
+
+EX = "kraken"
+
+
+@pytest.fixture
+def kraken():
+    return get_adapter(EX)
+
+
+def ohlc_update(begin: str, stamp: str, close: float) -> bytes:
+    """The documented MATIC/USD update moved to another interval/time, with a new close."""
+    msg = fixture_obj(EX, "ohlc_update.json")
+    msg["timestamp"] = stamp
+    msg["data"][0].update(interval_begin=begin, close=close)
+    return orjson.dumps(msg)
+
+
+def test_documented_snapshot_candles_are_final(kraken):
+    # Both candles ended (15:30, 15:35) before the message time (16:26:01): final bars.
+    first, second = kraken.parse(fixture(EX, "ohlc_snapshot.json"))
+    assert type(first) is BarEvent and type(second) is BarEvent
+    assert (first.symbol, first.time_ns) == ("ALGO/USD", ns(2023, 10, 4, 15, 25))
+    assert (first.open, first.high, first.low, first.close, first.volume) == (
+        0.09875, 0.09875, 0.09875, 0.09875, 201.86015)
+    assert second.time_ns == ns(2023, 10, 4, 15, 30)
+    assert (second.high, second.volume) == (0.0988, 16255.46368)
+
+
+def test_documented_update_is_in_progress(kraken):
+    [ev] = kraken.parse(fixture(EX, "ohlc_update.json"))
+    assert type(ev) is BarUpdateEvent
+    assert (ev.symbol, ev.time_ns) == ("MATIC/USD", ns(2023, 10, 4, 16, 25))
+    assert (ev.open, ev.high, ev.low, ev.close, ev.volume) == (0.5624, 0.5628, 0.5622, 0.5627,
+                                                               30927.68066226)
+
+
+def test_candle_becomes_final_when_a_later_interval_arrives(kraken):
+    [u1] = kraken.parse(fixture(EX, "ohlc_update.json"))
+    [u2] = kraken.parse(ohlc_update("2023-10-04T16:25:00Z", "2023-10-04T16:29:59.9Z", 0.5625))
+    assert type(u1) is type(u2) is BarUpdateEvent and u2.close == 0.5625
+    final, nxt = kraken.parse(ohlc_update("2023-10-04T16:30:00Z", "2023-10-04T16:31:02Z",
+                                          0.5626))
+    assert type(final) is BarEvent  # the last update of 16:25, now closed
+    assert (final.time_ns, final.close) == (ns(2023, 10, 4, 16, 25), 0.5625)
+    assert type(nxt) is BarUpdateEvent and nxt.time_ns == ns(2023, 10, 4, 16, 30)
+
+
+def test_final_candles_are_not_emitted_twice(kraken):
+    assert len(kraken.parse(fixture(EX, "ohlc_snapshot.json"))) == 2
+    assert kraken.parse(fixture(EX, "ohlc_snapshot.json")) == []  # re-sent snapshot
+    kraken.reset()
+    assert len(kraken.parse(fixture(EX, "ohlc_snapshot.json"))) == 2
+
+
+def test_symbols_and_intervals_are_tracked_separately(kraken):
+    kraken.parse(fixture(EX, "ohlc_update.json"))  # MATIC/USD 16:25, open
+    other = fixture_obj(EX, "ohlc_update.json")
+    other["data"][0].update(symbol="ALGO/USD", interval_begin="2023-10-04T16:30:00Z")
+    [ev] = kraken.parse(orjson.dumps(other))  # a later ALGO candle does not close MATIC's
+    assert type(ev) is BarUpdateEvent and ev.symbol == "ALGO/USD"
+
+
+def test_documented_trades(kraken):
+    a, b = kraken.parse(fixture(EX, "trade_snapshot.json"))
+    assert (a.symbol, a.price, a.size, a.side, a.trade_id) == ("MATIC/USD", 0.5147, 6423.46326,
+                                                               "BUY", "4665846")
+    assert a.time_ns == ns(2023, 9, 25, 7, 48, 36, 925533)
+    assert (b.size, b.trade_id) == (1136.19677815, "4665847")
+    [ev] = kraken.parse(fixture(EX, "trade_update.json"))
+    assert isinstance(ev, TickEvent)
+    assert (ev.price, ev.size, ev.side, ev.trade_id) == (0.5117, 40.0, "SELL", "4665906")
+    assert ev.time_ns == ns(2023, 9, 25, 7, 49, 37, 708706)
+
+
+@pytest.mark.parametrize("name", ["status.json", "heartbeat.json", "ohlc_subscribe_ack_1.json",
+                                  "ohlc_subscribe_ack_2.json", "trade_subscribe_ack.json"])
+def test_control_messages_give_nothing(kraken, name):
+    assert kraken.parse(fixture(EX, name)) == []
+
+
+def test_status_other_than_online_is_a_system_event(kraken):
+    msg = fixture_obj(EX, "status.json")
+    msg["data"][0]["system"] = "maintenance"
+    [ev] = kraken.parse(orjson.dumps(msg))
+    assert isinstance(ev, SystemEvent)
+    assert ev.kind == "exchange_status" and "maintenance" in ev.message
+
+
+def test_failed_request_is_an_error_event(kraken):
+    msg = fixture_obj(EX, "trade_subscribe_ack.json")
+    msg.update(success=False, error="Currency pair not supported")
+    payload = orjson.dumps(msg)
+    [ev] = kraken.parse(payload)
+    assert isinstance(ev, ErrorEvent) and "Currency pair not supported" in ev.message
+    assert ev.payload == payload
+
+
+@pytest.mark.parametrize(("name", "mutate", "pattern"), [
+    ("ohlc_update.json", lambda m: m["data"][0].update(open={}),
+     r"field 'open' must be a JSON number, got dict"),
+    ("ohlc_update.json", lambda m: m["data"][0].update(close="0.5627"),
+     r"field 'close' must be a JSON number, got str"),
+    ("ohlc_update.json", lambda m: m["data"][0].pop("interval_begin"),
+     r"missing field 'interval_begin'"),
+    ("ohlc_update.json", lambda m: m["data"][0].update(interval=0), r"'interval' must be positive"),
+    ("ohlc_update.json", lambda m: m["data"][0].update(low=0.6), r"invalid bar"),
+    ("ohlc_update.json", lambda m: m.pop("timestamp"), r"missing field 'timestamp'"),
+    ("trade_update.json", lambda m: m["data"][0].update(price={}),
+     r"field 'price' must be a JSON number"),
+    ("trade_update.json", lambda m: m["data"][0].update(qty=True),
+     r"field 'qty' must be a JSON number, got bool"),
+    ("trade_update.json", lambda m: m["data"][0].update(timestamp=1695628177),
+     r"field 'timestamp' must be a non-empty string"),
+    ("trade_update.json", lambda m: m.update(channel="book"), r"unknown channel 'book'"),
+])
+def test_bad_messages_raise_with_a_clear_message(kraken, name, mutate, pattern):
+    msg = fixture_obj(EX, name)
+    mutate(msg)
+    with pytest.raises(AdapterError, match=pattern):
+        kraken.parse(orjson.dumps(msg))
+
+
+def test_parse_documented_subscribe_requests(kraken):
+    req = kraken.parse_subscribe(fixture(EX, "ohlc_subscribe.json"))
+    assert req == Subscribe(("ALGO/USD", "MATIC/USD"), ("bars",), None, 300)
+    req = kraken.parse_subscribe(fixture(EX, "trade_subscribe.json"))
+    assert req == Subscribe(("MATIC/USD",), ("trades",))
+    assert kraken.parse_subscribe(b'{"method": "ping", "req_id": 101}') is None
+
+
+def test_ack_has_the_documented_shape(kraken):
+    acks = kraken.subscribe_ack(kraken.parse_subscribe(fixture(EX, "ohlc_subscribe.json")))
+    documented = [fixture_obj(EX, "ohlc_subscribe_ack_1.json"),
+                  fixture_obj(EX, "ohlc_subscribe_ack_2.json")]
+    assert len(acks) == 2
+    for ack, doc in zip(acks, documented, strict=True):
+        got = orjson.loads(ack)
+        doc["result"].pop("warnings")
+        assert got["result"] == doc["result"] and got["success"] is True
+        assert kraken.parse(ack) == []
+
+
+def test_subscribe_round_trip(kraken):
+    bars, trades = kraken.subscribe_messages(["BTC/USD", "ETH/USD"], ["bars", "trades"],
+                                             interval_s=300)
+    assert orjson.loads(bars)["params"] == {"channel": "ohlc", "symbol": ["BTC/USD", "ETH/USD"],
+                                            "interval": 5}
+    req = kraken.parse_subscribe(bars)
+    assert (req.symbols, req.channels, req.interval_s) == (("BTC/USD", "ETH/USD"), ("bars",),
+                                                           300)
+    assert req.req_id == orjson.loads(bars)["req_id"]
+    assert kraken.parse_subscribe(trades).channels == ("trades",)
+
+
+@pytest.mark.parametrize("interval_s", [60, 300])
+def test_bar_round_trip_real_bars(kraken, interval_s):
+    for row in btc_bars("1m"):
+        [update] = kraken.parse(kraken.encode_bar("BTC/USD", *row, interval_s=interval_s,
+                                                  final=False))
+        assert type(update) is BarUpdateEvent and same_bar(update, "BTC/USD", row)
+        [final] = kraken.parse(kraken.encode_bar("BTC/USD", *row, interval_s=interval_s))
+        assert type(final) is BarEvent and same_bar(final, "BTC/USD", row)
+
+
+def test_final_bars_alone_round_trip(kraken):
+    rows = btc_bars("1m")
+    events = [ev for row in rows for ev in kraken.parse(kraken.encode_bar("BTC/USD", *row))]
+    assert [type(ev) for ev in events] == [BarEvent] * len(rows)
+    assert all(same_bar(ev, "BTC/USD", row) for ev, row in zip(events, rows, strict=True))
+
+
+def test_encode_refuses_intervals_kraken_has_not(kraken):
+    with pytest.raises(ValueError, match="no ohlc interval of 1 s"):
+        kraken.encode_bar("BTC/USD", 0, 1.0, 1.0, 1.0, 1.0, 1.0, interval_s=1)
+
+
+@pytest.mark.parametrize("side", ["BUY", "SELL"])
+def test_trade_round_trip(kraken, side):
+    t = ns(2023, 9, 25, 7, 49, 37) + 708_706_123
+    [ev] = kraken.parse(kraken.encode_trade("BTC/USD", t, 26_000.5, 0.015, side=side,
+                                            trade_id=99))
+    assert (ev.symbol, ev.time_ns, ev.price, ev.size, ev.side, ev.trade_id) == (
+        "BTC/USD", t, 26_000.5, 0.015, side, "99")
