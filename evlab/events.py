@@ -30,6 +30,7 @@ __all__ = [
     "SignalEvent",
     "OrderEvent",
     "FillEvent",
+    "PortfolioEvent",
     "WebSocketEvent",
     "ErrorEvent",
     "SystemEvent",
@@ -403,6 +404,35 @@ class FillEvent(Event):
         _check_amount(cls, "quantity", self.quantity, positive=True)
         _check_price(cls, "price", self.price)
         _check_amount(cls, "commission", self.commission)
+
+
+@_getters
+@_event
+class PortfolioEvent(Event):
+    """The portfolio after a change: cash, equity marked to the last prices, and P&L.
+
+    ``positions`` holds ``(symbol, quantity, average_price)`` per open position (quantity
+    negative when short), so a live chart can draw the equity curve and a recording holds it.
+    """
+
+    type: ClassVar[EventType] = EventType.PORTFOLIO
+
+    cash: float
+    equity: float
+    realized_pnl: float = 0.0
+    unrealized_pnl: float = 0.0
+    positions: tuple[tuple[str, float, float], ...] = ()
+
+    def _validate(self) -> None:
+        cls = type(self)
+        for name in ("cash", "equity", "realized_pnl", "unrealized_pnl"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or isinstance(value, bool) \
+                    or not math.isfinite(value):
+                raise _bad(cls, name, value, "must be a finite number")
+        if not isinstance(self.positions, tuple):
+            raise _bad(cls, "positions", self.positions,
+                       "must be a tuple of (symbol, quantity, average_price)")
 
 
 @_getters

@@ -155,3 +155,14 @@ def test_event_time_is_inherited_from_the_event_being_handled():
     before = dt.datetime.now(dt.UTC)
     outside = create_signal_event(SignalEvent.BUY, 1.0, "AAPL", "s")
     assert outside.timestamp >= before - dt.timedelta(seconds=1)  # wall clock outside handlers
+
+
+def test_portfolio_event_validates_numbers():
+    from evlab import PortfolioEvent
+
+    p = PortfolioEvent(100.0, 150.0, 5.0, 45.0, (("AAPL", 10.0, 10.5),))
+    assert p.type == EventType.PORTFOLIO and p.get_positions() == (("AAPL", 10.0, 10.5),)
+    with pytest.raises(ValueError, match=r"PortfolioEvent.cash.*nan"):
+        PortfolioEvent(math.nan, 1.0)
+    with pytest.raises(ValueError, match=r"PortfolioEvent.positions"):
+        PortfolioEvent(1.0, 1.0, positions=[("AAPL", 1.0, 1.0)])

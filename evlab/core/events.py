@@ -13,6 +13,7 @@ from evlab.events import (
     EventType,
     FillEvent,
     OrderEvent,
+    PortfolioEvent,
     SignalEvent,
     SystemEvent,
     TickEvent,
@@ -35,7 +36,7 @@ from evlab.manager import EventManager
 __all__ = [
     "EventBus", "Subscription", "EventManager", "FilterHandler", "ChainHandler",
     "EventType", "Event", "BarEvent", "BarUpdateEvent", "TickEvent", "SignalEvent",
-    "OrderEvent", "FillEvent", "WebSocketEvent", "ErrorEvent", "SystemEvent",
+    "OrderEvent", "FillEvent", "PortfolioEvent", "WebSocketEvent", "ErrorEvent", "SystemEvent",
     "create_bar_event", "create_bar_update_event", "create_tick_event", "create_signal_event",
     "create_order_event", "create_fill_event", "create_websocket_event", "create_error_event",
     "create_system_event", "current_event", "to_ns",
