@@ -129,7 +129,7 @@ call_handlers(Dispatcher *self, PyObject *handlers, PyObject *event)
 /* Validate, copy if already stamped, stamp and count `event`. Returns a new reference to
  * the stamped event and sets *route_out to a new reference to its route. */
 static PyObject *
-begin(Dispatcher *self, PyObject *event, PyObject **route_out)
+begin(Dispatcher *self, PyObject *event, PyObject *cause_override, PyObject **route_out)
 {
     if (self->routes == NULL) {
         PyErr_SetString(PyExc_RuntimeError, "evlab: dispatcher has no routes");
@@ -149,10 +149,18 @@ begin(Dispatcher *self, PyObject *event, PyObject **route_out)
         Py_INCREF(event);
     }
 
-    /* cause: the thread's current event, else the async context's */
+    /* cause: as given, else the thread's current event, else the async context's */
     PyObject *cause = thread_event;  /* borrowed: alive while its dispatch runs */
     PyObject *ctx_cause = NULL;
-    if (cause == NULL) {
+    if (cause_override != NULL && cause_override != Py_None) {
+        if (!PyObject_TypeCheck(cause_override, self->event_cls)) {
+            PyErr_Format(PyExc_TypeError, "cause must be an Event, got %.200s",
+                         Py_TYPE(cause_override)->tp_name);
+            goto fail;
+        }
+        cause = cause_override;
+    }
+    else if (cause == NULL) {
         if (PyContextVar_Get(self->ctxvar, NULL, &ctx_cause) < 0) goto fail;
         if (ctx_cause != Py_None) cause = ctx_cause;
     }
@@ -192,20 +200,46 @@ fail:
     return NULL;
 }
 
-static PyObject *
-Dispatcher_stamp(Dispatcher *self, PyObject *event)
+/* (event, *, cause=None) from a vectorcall */
+static int
+parse_event_cause(const char *fname, PyObject *const *args, Py_ssize_t nargs,
+                  PyObject *kwnames, PyObject **event, PyObject **cause)
 {
-    PyObject *route;
-    event = begin(self, event, &route);
+    Py_ssize_t nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
+    *cause = NULL;
+    if (nargs != 1) {
+        PyErr_Format(PyExc_TypeError, "%s() takes exactly one event", fname);
+        return -1;
+    }
+    *event = args[0];
+    for (Py_ssize_t i = 0; i < nkw; i++) {
+        if (!PyUnicode_Check(PyTuple_GET_ITEM(kwnames, i)) ||
+            PyUnicode_CompareWithASCIIString(PyTuple_GET_ITEM(kwnames, i), "cause") != 0) {
+            PyErr_Format(PyExc_TypeError, "%s() got an unexpected keyword argument %R",
+                         fname, PyTuple_GET_ITEM(kwnames, i));
+            return -1;
+        }
+        *cause = args[nargs + i];
+    }
+    return 0;
+}
+
+static PyObject *
+Dispatcher_stamp(Dispatcher *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    PyObject *event, *cause, *route;
+    if (parse_event_cause("stamp", args, nargs, kwnames, &event, &cause) < 0) return NULL;
+    event = begin(self, event, cause, &route);
     if (event != NULL) Py_DECREF(route);
     return event;
 }
 
 static PyObject *
-Dispatcher_emit(Dispatcher *self, PyObject *event)
+Dispatcher_emit(Dispatcher *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
-    PyObject *route;
-    event = begin(self, event, &route);
+    PyObject *event, *cause, *route;
+    if (parse_event_cause("emit", args, nargs, kwnames, &event, &cause) < 0) return NULL;
+    event = begin(self, event, cause, &route);
     if (event == NULL) return NULL;
     PyObject *outer = thread_event;
     thread_event = event;
@@ -262,9 +296,9 @@ Dispatcher_dealloc(Dispatcher *self)
 }
 
 static PyMethodDef Dispatcher_methods[] = {
-    {"emit", (PyCFunction)Dispatcher_emit, METH_O,
+    {"emit", (PyCFunction)(void (*)(void))Dispatcher_emit, METH_FASTCALL | METH_KEYWORDS,
      "Stamp and dispatch one event (see EventBus.emit)."},
-    {"stamp", (PyCFunction)Dispatcher_stamp, METH_O,
+    {"stamp", (PyCFunction)(void (*)(void))Dispatcher_stamp, METH_FASTCALL | METH_KEYWORDS,
      "Stamp and count one event without dispatching it (for the Python emit_async)."},
     {"next_seq", (PyCFunction)Dispatcher_next_seq, METH_NOARGS,
      "Take the next sequence number (for the Python emit_async)."},

@@ -281,12 +281,13 @@ class EventBus:
         return [s.name for s in self.subscriptions if s.event_type in (etype, None)]
 
     # --- emission --------------------------------------------------------------------
-    def emit(self, event: Event) -> Event:
+    def emit(self, event: Event, *, cause: Event | None = None) -> Event:
         """Dispatch ``event`` to its handlers now (depth-first); returns the stamped event.
 
         Safe from any thread: sync handlers run on the calling thread. Async handlers are
         scheduled (see the module docstring). An event that was already emitted is copied,
-        so every emission has its own stamp.
+        so every emission has its own stamp. ``cause`` overrides the automatic cause (the
+        event being handled), e.g. for a fill executed at a later bar than its order.
         """
         try:
             if event._seq is not None:
@@ -295,7 +296,10 @@ class EventBus:
             raise TypeError(f"emit() takes an Event, got {type(event).__name__}") from None
         state = _thread
         outer = state.current
-        cause = outer if outer is not None else _current.get()
+        if cause is None:
+            cause = outer if outer is not None else _current.get()
+        elif not isinstance(cause, Event):
+            raise TypeError(f"cause must be an Event, got {type(cause).__name__}")
         _set_seq(event, self._next_seq())
         _set_emit_ns(event, _time_ns())
         _set_bus(event, self)
@@ -316,12 +320,13 @@ class EventBus:
             state.current = outer
         return event
 
-    async def emit_async(self, event: Event) -> Event:
+    async def emit_async(self, event: Event, *, cause: Event | None = None) -> Event:
         """Dispatch ``event`` to every handler, awaiting async ones in order; returns it stamped.
 
-        Returns after every handler of ``event``, sync and async, has run.
+        Returns after every handler of ``event``, sync and async, has run. ``cause`` as in
+        ``emit``.
         """
-        event = self._stamp(event)
+        event = self._stamp(event, cause=cause)
         token = _current.set(event)
         try:
             for handler, is_async in self._routes.get(event.type, self._default_route).ordered:
@@ -336,7 +341,7 @@ class EventBus:
             _current.reset(token)
         return event
 
-    def _stamp(self, event: Event) -> Event:
+    def _stamp(self, event: Event, *, cause: Event | None = None) -> Event:
         """Stamp ``event`` (a copy if it was emitted before) and count it; the C dispatcher
         replaces this with its own."""
         try:
@@ -344,9 +349,12 @@ class EventBus:
                 event = event.copy()
         except AttributeError:
             raise TypeError(f"emit() takes an Event, got {type(event).__name__}") from None
-        cause = _sync_current()
         if cause is None:
-            cause = _current.get()
+            cause = _sync_current()
+            if cause is None:
+                cause = _current.get()
+        elif not isinstance(cause, Event):
+            raise TypeError(f"cause must be an Event, got {type(cause).__name__}")
         _set_seq(event, self._next_seq())
         _set_emit_ns(event, _time_ns())
         _set_bus(event, self)

@@ -488,3 +488,18 @@ async def test_async_handlers_know_the_bus_that_delivered_the_event():
     b.emit(bar())
     await b.drain()
     assert [x.name for x in buses] == ["a", "b", "b"] and current_bus() is None
+
+
+async def test_an_explicit_cause_overrides_the_automatic_one():
+    bus = EventBus()
+    seen = []
+    bus.register_all(seen.append)
+    order = bus.emit(bar())
+    later = bus.emit(bar(close=150.5))
+    fill = bus.emit(create_signal_event("BUY", 1.0, "AAPL", "s"), cause=order)
+    again = await bus.emit_async(create_signal_event("BUY", 1.0, "AAPL", "s"), cause=later)
+    assert (fill.cause, again.cause) == (order.seq, later.seq)
+    with pytest.raises(TypeError, match="cause must be an Event"):
+        bus.emit(bar(), cause=3)
+    with pytest.raises(TypeError, match="unexpected keyword"):
+        bus.emit(bar(), reason=order)
