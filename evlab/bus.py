@@ -103,6 +103,9 @@ class Subscription:
     name: str
     bus: EventBus = field(repr=False)
     errors: int = 0
+    calls: int = 0  # counted while the bus is profiling
+    total_ns: int = 0
+    max_ns: int = 0
     ref: weakref.ref[Any] | None = field(default=None, repr=False)  # weak target, if any
     func: Any = field(default=None, repr=False)  # the function called on ``ref()``
     target: Any = field(default=None, repr=False)  # the handler itself, if held strongly
@@ -119,6 +122,34 @@ class Subscription:
             return obj is not None and obj is self.ref() and \
                 getattr(handler, "__func__", None) is self.func
         return self.target is handler or self.target == handler
+
+    def _timed(self) -> Handler:
+        """``call`` wrapped to count calls and time them (used only while profiling)."""
+        call, clock = self.call, time.perf_counter_ns
+
+        def done(t0: int) -> None:
+            took = clock() - t0
+            self.calls += 1
+            self.total_ns += took
+            if took > self.max_ns:
+                self.max_ns = took
+
+        if self.is_async:
+            async def timed_async(event: Event) -> Any:
+                t0 = clock()
+                try:
+                    return await call(event)
+                finally:
+                    done(t0)
+            return timed_async
+
+        def timed(event: Event) -> Any:
+            t0 = clock()
+            try:
+                return call(event)
+            finally:
+                done(t0)
+        return timed
 
     def cancel(self) -> bool:
         """Unregister this handler; True if it was still registered."""
@@ -167,7 +198,8 @@ class EventBus:
         self.name = name
         self._lock = threading.RLock()
         self._subs: list[Subscription] = []
-        self._by_call: dict[int, Subscription] = {}
+        self._by_call: dict[int, Subscription] = {}  # id of what dispatch calls -> its sub
+        self._profiling = False
         self._counters: dict[EventType | str, _Counter] = {}
         self._order = itertools.count()
         self._next_seq = itertools.count(1).__next__
@@ -235,7 +267,6 @@ class EventBus:
                                self._unique_name(name or _describe(handler)), self)
             self._hold(sub, handler)
             self._subs.append(sub)
-            self._by_call[id(sub.call)] = sub
             self._rebuild()
         if is_async:
             self._remember_loop()
@@ -266,7 +297,6 @@ class EventBus:
         """Remove every handler."""
         with self._lock:
             self._subs.clear()
-            self._by_call.clear()
             self._rebuild()
 
     @property
@@ -390,6 +420,30 @@ class EventBus:
         self._loop = loop or asyncio.get_running_loop()
 
     # --- statistics ------------------------------------------------------------------
+    def profile(self, enabled: bool = True) -> None:
+        """Count and time every handler call (see ``get_handler_stats``).
+
+        Off by default: while off, dispatch calls the handlers themselves, at no cost.
+        """
+        with self._lock:
+            self._profiling = bool(enabled)
+            self._rebuild()
+
+    @property
+    def profiling(self) -> bool:
+        """True while handler calls are counted and timed."""
+        return self._profiling
+
+    def get_handler_stats(self) -> list[dict[str, Any]]:
+        """One row per live handler: type, name, errors and, while profiling, calls and
+        mean/max latency in microseconds."""
+        return [{"event_type": "*" if s.event_type is None else str(s.event_type),
+                 "handler": s.name, "async": s.is_async, "priority": s.priority,
+                 "errors": s.errors, "calls": s.calls,
+                 "mean_us": s.total_ns / s.calls / 1e3 if s.calls else None,
+                 "max_us": s.max_ns / 1e3 if s.calls else None}
+                for s in self.subscriptions]
+
     def get_stats(self) -> dict[str, Any]:
         """Counts for monitoring: handlers, events per type, errors per handler, dead refs."""
         with self._lock:
@@ -465,7 +519,6 @@ class EventBus:
             if sub not in self._subs:
                 return False
             self._subs.remove(sub)
-            self._by_call.pop(id(sub.call), None)
             self._removed_errors += sub.errors
             if dead:
                 self._dead_cleaned += 1
@@ -478,14 +531,18 @@ class EventBus:
         counter = self._other
         if etype is not None:
             counter = self._counters.get(etype) or self._counters.setdefault(etype, _Counter())
+        calls = [self._calls[id(s)] for s in subs]
         return _Route(
-            sync=tuple(s.call for s in subs if not s.is_async),
-            asyncs=tuple(s.call for s in subs if s.is_async),
-            ordered=tuple((s.call, s.is_async) for s in subs),
+            sync=tuple(c for s, c in zip(subs, calls, strict=True) if not s.is_async),
+            asyncs=tuple(c for s, c in zip(subs, calls, strict=True) if s.is_async),
+            ordered=tuple((c, s.is_async) for s, c in zip(subs, calls, strict=True)),
             count=counter.bump,
         )
 
     def _rebuild(self) -> None:
+        # What dispatch calls for each subscription: its handler, or a timing wrapper.
+        self._calls = {id(s): s._timed() if self._profiling else s.call for s in self._subs}
+        self._by_call = {id(c): s for s in self._subs for c in (s.call, self._calls[id(s)])}
         types = set(EventType) | {s.event_type for s in self._subs if s.event_type is not None}
         types |= set(self._counters)
         # Copy-on-write: emitters read whole routes, never a half-built one.

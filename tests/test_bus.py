@@ -503,3 +503,29 @@ async def test_an_explicit_cause_overrides_the_automatic_one():
         bus.emit(bar(), cause=3)
     with pytest.raises(TypeError, match="unexpected keyword"):
         bus.emit(bar(), reason=order)
+
+
+async def test_profiling_counts_and_times_handler_calls_only_while_on():
+    bus = EventBus()
+    bus.register(EventType.BAR, lambda e: None, name="fast")
+
+    async def slow(event):
+        await asyncio.sleep(0)
+
+    bus.register_async(EventType.BAR, slow, name="slow")
+    bus.register(EventType.BAR, lambda e: 1 / 0, name="broken")
+    bus.emit(bar())
+    assert all(row["calls"] == 0 for row in bus.get_handler_stats())
+    bus.profile()
+    assert bus.profiling
+    bus.emit(bar())
+    await bus.emit_async(bar())
+    await bus.drain()
+    rows = {row["handler"]: row for row in bus.get_handler_stats()}
+    assert rows["fast"]["calls"] == 2 and rows["slow"]["calls"] == 2
+    assert rows["broken"]["calls"] == 2 and rows["broken"]["errors"] == 3
+    assert rows["slow"]["async"] is True and rows["fast"]["mean_us"] > 0
+    assert rows["fast"]["max_us"] >= rows["fast"]["mean_us"]
+    bus.profile(False)
+    bus.emit(bar())
+    assert {row["handler"]: row["calls"] for row in bus.get_handler_stats()}["fast"] == 2
