@@ -33,7 +33,7 @@ import threading
 import time
 import weakref
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -204,6 +204,7 @@ class EventBus:
         self._order = itertools.count()
         self._next_seq = itertools.count(1).__next__
         self._dead_cleaned = 0
+        self._batch_depth = 0  # > 0 inside batch(): route rebuilds wait for its end
         self._removed_errors = 0  # errors of handlers since removed, still in the totals
         self._other = _Counter()  # events of user-defined types nobody subscribed to
         self._routes: dict[EventType | str, _Route] = {}
@@ -253,10 +254,13 @@ class EventBus:
         return handler
 
     def subscribe(self, event_type: EventType | str | None, handler: Handler, *,
-                  priority: int = 0, name: str | None = None) -> Subscription:
+                  priority: int = 0, name: str | None = None,
+                  weak: bool | None = None) -> Subscription:
         """Register ``handler`` and return its ``Subscription`` (``.cancel()``, or ``with``).
 
-        ``event_type=None`` subscribes to every event type.
+        ``event_type=None`` subscribes to every event type. ``weak`` overrides the bus's
+        ``use_weak_refs`` for this handler (an owner that manages the component's lifetime
+        itself, like EventManager, holds it strongly).
         """
         if not callable(handler):
             raise TypeError(f"handler must be callable, got {type(handler).__name__} {handler!r}")
@@ -265,7 +269,7 @@ class EventBus:
         with self._lock:
             sub = Subscription(etype, handler, is_async, int(priority), next(self._order),
                                self._unique_name(name or _describe(handler)), self)
-            self._hold(sub, handler)
+            self._hold(sub, handler, self.use_weak_refs if weak is None else weak)
             self._subs.append(sub)
             self._rebuild()
         if is_async:
@@ -292,6 +296,21 @@ class EventBus:
             for sub in dead:
                 self._remove(sub, dead=True)
         return len(dead)
+
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[EventBus]:
+        """Make several registration changes take effect at once, for every emitter.
+
+        Events emitted meanwhile (from other threads) see all the old handlers or all the
+        new ones, never a mix: this is how a strategy is replaced atomically.
+        """
+        with self._lock:
+            self._batch_depth += 1
+            try:
+                yield self
+            finally:
+                self._batch_depth -= 1
+                self._rebuild()
 
     def clear(self) -> None:
         """Remove every handler."""
@@ -481,11 +500,11 @@ class EventBus:
                 return f"{name}#{n}"
         raise AssertionError("unreachable")
 
-    def _hold(self, sub: Subscription, handler: Any) -> None:
+    def _hold(self, sub: Subscription, handler: Any, weak: bool) -> None:
         """Decide how ``sub`` holds ``handler``: weakly for bound methods, else strongly."""
         obj = getattr(handler, "__self__", None)
         func = getattr(handler, "__func__", None)
-        if not (self.use_weak_refs and obj is not None and func is not None
+        if not (weak and obj is not None and func is not None
                 and not inspect.ismodule(obj) and not isinstance(obj, type)):
             sub.target = handler
             return
@@ -540,6 +559,8 @@ class EventBus:
         )
 
     def _rebuild(self) -> None:
+        if self._batch_depth:
+            return
         # What dispatch calls for each subscription: its handler, or a timing wrapper.
         self._calls = {id(s): s._timed() if self._profiling else s.call for s in self._subs}
         self._by_call = {id(c): s for s in self._subs for c in (s.call, self._calls[id(s)])}

@@ -27,11 +27,13 @@ def handler_name(event_type: EventType | str) -> str:
 class EventManager:
     """Registers components by name: each event type goes to the component's ``on_<type>``.
 
-    Registering a name again replaces the old component (no duplicate handlers). The
-    manager owns what it registers: it holds each component until ``unregister_component``
-    (the usage guide's ``setup_async_system`` keeps no other reference to its components).
-    The bus still holds the component's methods weakly, so once the manager lets go of a
-    component nothing keeps it alive.
+    Registering a name again replaces the old component atomically: an event emitted
+    meanwhile on another thread reaches the old component or the new one, exactly once.
+    The manager owns what it registers: it holds each component until
+    ``unregister_component`` or its replacement (the usage guide's ``setup_async_system``
+    keeps no other reference to its components), so its handlers are held strongly; an
+    event still being dispatched to a replaced component keeps it alive until it is done,
+    and then nothing does.
     """
 
     def __init__(self, event_bus: EventBus) -> None:
@@ -62,13 +64,14 @@ class EventManager:
                     f"component {name!r} ({type(component).__name__}) has no "
                     f"{handler_name(etype)}() method, needed to receive {etype!s} events")
             methods[etype] = method
-        self.unregister_component(name)
         if callable(getattr(component, "set_event_bus", None)):
             component.set_event_bus(self.event_bus)
-        subs = tuple(self.event_bus.subscribe(etype, method, priority=priority,
-                                              name=f"{name}.{handler_name(etype)}")
-                     for etype, method in methods.items())
-        self._entries[name] = _Entry(component, types, subs)
+        with self.event_bus.batch():  # the old component's handlers go as the new ones come
+            self.unregister_component(name)
+            subs = tuple(self.event_bus.subscribe(etype, method, priority=priority, weak=False,
+                                                  name=f"{name}.{handler_name(etype)}")
+                         for etype, method in methods.items())
+            self._entries[name] = _Entry(component, types, subs)
         return component
 
     def unregister_component(self, name: str) -> bool:

@@ -103,3 +103,33 @@ def test_errors_are_listed_per_component():
     bus.emit(bar())
     assert manager.list_components()[0]["errors"] == 1
     assert bus.get_stats()["handler_errors"] == {"broken.on_bar": 1}
+
+
+def test_replacement_is_atomic_for_emitters_on_other_threads():
+    import threading
+
+    bus = EventBus()
+    manager = EventManager(bus)
+    delivered = []
+
+    class Shared:
+        def on_bar(self, event):
+            delivered.append(event.seq)
+
+    manager.register_component("s", Shared(), [EventType.BAR])
+    done = threading.Event()
+
+    def emitter():
+        for _ in range(3000):
+            bus.emit(bar())
+        done.set()
+
+    thread = threading.Thread(target=emitter)
+    thread.start()
+    swaps = 0
+    while not done.is_set():
+        manager.register_component("s", Shared(), [EventType.BAR])
+        swaps += 1
+    thread.join()
+    # each emission reached exactly one strategy: none in a gap between old and new, none twice
+    assert sorted(delivered) == list(range(1, 3001)) and swaps > 0
