@@ -3,8 +3,20 @@
 The usage guide's names are importable from here and from ``evlab.core.events``.
 """
 
+import importlib as _importlib
+
+from evlab.core import events as _core
 from evlab.core.events import *  # noqa: F403
 from evlab.core.events import __all__ as _core_all
 
 __version__ = "0.1.0"
 __all__ = [*_core_all, "__version__"]
+
+# Heavier parts (feeds, recording, plots) are imported on first use.
+_LAZY = {**_core._FEEDS}
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY:
+        return getattr(_importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'evlab' has no attribute {name!r}")

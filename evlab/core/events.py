@@ -33,7 +33,19 @@ from evlab.events import (
 from evlab.handlers import ChainHandler, FilterHandler
 from evlab.manager import EventManager
 
-__all__ = [
+# Loaded on first use, so that `import evlab` does not pay for the websockets stack.
+_FEEDS = {"WebSocketEmitter": "evlab.feeds.emitter", "WebSocketHandler": "evlab.feeds.handler"}
+
+
+def __getattr__(name: str) -> object:
+    if name in _FEEDS:
+        import importlib
+
+        return getattr(importlib.import_module(_FEEDS[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = [  # plus the lazily loaded WebSocketEmitter and WebSocketHandler
     "EventBus", "Subscription", "EventManager", "FilterHandler", "ChainHandler",
     "EventType", "Event", "BarEvent", "BarUpdateEvent", "TickEvent", "SignalEvent",
     "OrderEvent", "FillEvent", "PortfolioEvent", "WebSocketEvent", "ErrorEvent", "SystemEvent",

@@ -1,1 +1,19 @@
-"""Live market data: exchange adapters, the WebSocket emitter and handler, the local feed server."""
+"""Live market data: exchange adapters, the WebSocket emitter and handler, the local feed server.
+
+| module | holds |
+| --- | --- |
+| ``adapters/`` | one module per exchange behind ``ExchangeAdapter`` |
+| ``emitter.py`` (+ reader, buffer, backoff, threaded) | ``WebSocketEmitter`` |
+| ``handler.py`` (+ ``continuity.py``) | ``WebSocketHandler``: decode, dedupe, report gaps |
+| ``server.py`` | ``FeedServer``: a local exchange replaying a dataset |
+"""
+
+from evlab.feeds.backoff import Backoff, backoff_delay
+from evlab.feeds.buffer import FeedBuffer
+from evlab.feeds.continuity import BarContinuity, Gap
+from evlab.feeds.emitter import WebSocketEmitter
+from evlab.feeds.handler import WebSocketHandler
+from evlab.feeds.sources import adapter_for_source, validate_url
+
+__all__ = ["WebSocketEmitter", "WebSocketHandler", "Backoff", "backoff_delay", "FeedBuffer",
+           "BarContinuity", "Gap", "adapter_for_source", "validate_url"]

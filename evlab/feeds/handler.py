@@ -1,0 +1,145 @@
+"""WebSocketHandler: decodes raw ``WebSocketEvent``s into typed events and publishes them.
+
+Wire it as the usage guide does: ``event_bus.register_async(EventType.WEBSOCKET,
+ws_handler.handle)``. For each message ``handle``:
+
+* picks the adapter: the one given (``adapter="binance"`` or an instance), else the one the
+  ``WebSocketEmitter`` named like the event's ``source`` was built with
+  (:func:`evlab.feeds.sources.adapter_for_source`); with neither it publishes an
+  ``ErrorEvent`` "no adapter for source ..." (``error_type="NoAdapter"``);
+* decodes it (``adapter.parse``) and publishes each event with ``await bus.emit_async``,
+  so their cause is the ``WebSocketEvent``. A malformed or unknown message becomes an
+  ``ErrorEvent`` carrying the raw payload (``error_type`` = the exception's class), is
+  counted, and the feed goes on;
+* drops final bars that are not newer than the last bar of their symbol (duplicates after
+  a reconnect, counted in ``duplicates``/``stale``) and, before a bar that follows a hole,
+  publishes a SYSTEM event ``kind="gap"`` whose ``data`` names the symbol and the missing
+  range ``[start, end)`` (see :mod:`evlab.feeds.continuity`).
+
+It publishes on ``event_bus`` if given, else on the bus delivering the event
+(:func:`evlab.bus.current_bus`), which is why ``handle`` is async.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from typing import Any
+
+from evlab.bus import EventBus, current_bus
+from evlab.events import (
+    BarEvent,
+    BarUpdateEvent,
+    ErrorEvent,
+    Event,
+    SystemEvent,
+    WebSocketEvent,
+    create_error_event,
+)
+from evlab.feeds.adapters import ExchangeAdapter
+from evlab.feeds.continuity import BarContinuity
+from evlab.feeds.sources import adapter_for_source, resolve_adapter
+
+__all__ = ["WebSocketHandler"]
+
+
+class WebSocketHandler:
+    """Turns raw WebSocket messages into BarEvents, TickEvents, ... through an exchange adapter."""
+
+    def __init__(self, name: str, adapter: str | ExchangeAdapter | None = None, *,
+                 event_bus: EventBus | None = None,
+                 bar_interval: float | _dt.timedelta | None = None,
+                 drop_duplicates: bool = True, detect_gaps: bool = True) -> None:
+        """``adapter``: exchange name or instance (None: the emitter's); ``bar_interval``: s."""
+        self.name = name
+        self.adapter = resolve_adapter(adapter)
+        self.event_bus = event_bus
+        self.drop_duplicates = drop_duplicates
+        self.detect_gaps = detect_gaps
+        self.bars = BarContinuity(bar_interval)
+        self._stats: dict[str, Any] = {
+            "messages": 0, "events": 0, "control": 0, "errors": 0, "decode_errors": 0,
+            "no_adapter": 0, "exchange_errors": 0, "duplicates": 0, "stale": 0, "gaps": 0,
+            "ignored": 0, "last_error": None}
+
+    def set_event_bus(self, event_bus: EventBus) -> None:
+        """Publish on ``event_bus`` (EventManager calls this for registered components)."""
+        self.event_bus = event_bus
+
+    def get_stats(self) -> dict[str, Any]:
+        """Counters: messages, events published, errors (decode + no adapter), duplicates..."""
+        return dict(self._stats)
+
+    @property
+    def stats(self) -> dict[str, Any]:
+        """A snapshot of the counters (same as ``get_stats()``)."""
+        return self.get_stats()
+
+    def reset(self) -> None:
+        """Forget the last bar time of every symbol (gap and duplicate tracking restart)."""
+        self.bars.reset()
+
+    async def handle(self, event: Event) -> None:
+        """Decode one ``WebSocketEvent`` and publish the events it holds (other events: ignored).
+
+        Raises RuntimeError if there is no bus to publish on (none given, none delivering).
+        """
+        if not isinstance(event, WebSocketEvent):
+            self._stats["ignored"] += 1
+            return
+        bus = self.event_bus or current_bus()
+        if bus is None:
+            raise RuntimeError(
+                f"WebSocketHandler {self.name!r} has no bus to publish on: pass event_bus=, or "
+                f"register handle with bus.register_async(EventType.WEBSOCKET, handler.handle)")
+        stats = self._stats
+        stats["messages"] += 1
+        adapter = self.adapter or adapter_for_source(event.source)
+        if adapter is None:
+            stats["no_adapter"] += 1
+            await self._error(bus, event, "NoAdapter",
+                              f"no adapter for source {event.source!r}: build WebSocketHandler"
+                              f"(..., adapter=...) or WebSocketEmitter(..., adapter=...)")
+            return
+        try:
+            events = adapter.parse(event.payload, source=event.source or adapter.name)
+        except Exception as exc:  # AdapterError; anything else is an adapter bug, same outcome
+            stats["decode_errors"] += 1
+            await self._error(bus, event, type(exc).__name__, str(exc))
+            return
+        if not events:
+            stats["control"] += 1
+        for out in events:
+            if type(out) is not BarUpdateEvent and isinstance(out, BarEvent):
+                if not await self._check_bar(bus, out):
+                    continue
+            elif isinstance(out, ErrorEvent):
+                stats["exchange_errors"] += 1
+            await bus.emit_async(out)
+            stats["events"] += 1
+
+    async def _check_bar(self, bus: EventBus, bar: BarEvent) -> bool:
+        """Track ``bar``; False if it is to be dropped. Publishes a gap it reveals."""
+        verdict, gap = self.bars.check(bar.symbol, bar.time_ns)  # type: ignore[arg-type]
+        if verdict != "new":
+            self._stats[verdict if verdict == "stale" else "duplicates"] += 1
+            return not self.drop_duplicates
+        if gap is not None and self.detect_gaps:
+            self._stats["gaps"] += 1
+            data = gap.to_dict()
+            await bus.emit_async(SystemEvent(
+                "gap", f"{gap.symbol}: {gap.missing} bar(s) missing from {data['start']} to "
+                f"{data['end']}", data, time_ns=bar.time_ns, source=bar.source))
+        return True
+
+    async def _error(self, bus: EventBus, event: WebSocketEvent, error_type: str,
+                     message: str) -> None:
+        self._stats["errors"] += 1
+        self._stats["last_error"] = message
+        await bus.emit_async(create_error_event(
+            message, error_type=error_type, handler=self.name, original=event,
+            payload=event.payload, source=event.source or self.name))
+
+    def __repr__(self) -> str:
+        adapter = self.adapter.name if self.adapter is not None else "by source"
+        return (f"<WebSocketHandler {self.name!r} ({adapter}): {self._stats['messages']} "
+                f"messages, {self._stats['errors']} errors>")

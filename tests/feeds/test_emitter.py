@@ -1,0 +1,584 @@
+"""WebSocketEmitter against real websockets servers on 127.0.0.1 (port 0).
+
+No mocks, no sleeps for synchronisation: tests wait on bus events or emitter stats, with
+``asyncio.wait_for`` timeouts only as a safety net.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import random
+import re
+import threading
+import time
+from http import HTTPStatus
+
+import orjson
+import pytest
+from websockets.asyncio.server import serve
+
+from evlab.bus import EventBus
+from evlab.events import ErrorEvent, Event, EventType, SystemEvent, WebSocketEvent
+from evlab.feeds.backoff import Backoff, backoff_delay
+from evlab.feeds.emitter import WebSocketEmitter
+
+SAFETY = 10.0  # seconds: a safety net against hangs, never a timing assertion
+FAST = Backoff(initial=0.001, factor=2.0, maximum=0.01, jitter=0.5)
+
+
+@contextlib.asynccontextmanager
+async def server(handler, **options):
+    """A real websockets server on 127.0.0.1, port 0; yields its ws:// URL."""
+    async with serve(handler, "127.0.0.1", 0, **options) as srv:
+        port = srv.sockets[0].getsockname()[1]
+        yield f"ws://127.0.0.1:{port}"
+
+
+def reject_first(n):
+    """A ``process_request`` answering HTTP 503 to the first ``n`` handshakes."""
+    count = itertools.count(1)
+
+    def process_request(connection, request):
+        if next(count) <= n:
+            return connection.respond(HTTPStatus.SERVICE_UNAVAILABLE, "not now\n")
+        return None
+
+    return process_request
+
+
+class Recorder:
+    """Every event of a bus, with a way to wait until a condition on them holds."""
+
+    def __init__(self, bus: EventBus) -> None:
+        self.events: list[Event] = []
+        self._waiters: list[tuple[object, asyncio.Future]] = []
+        bus.register_all(self.on_event)
+
+    def on_event(self, event: Event) -> None:
+        self.events.append(event)
+        for cond, fut in self._waiters:
+            if not fut.done() and cond(self):
+                fut.set_result(None)
+
+    async def until(self, cond) -> None:
+        if cond(self):
+            return
+        fut = asyncio.get_running_loop().create_future()
+        self._waiters.append((cond, fut))
+        try:
+            await asyncio.wait_for(fut, SAFETY)
+        finally:
+            self._waiters.remove((cond, fut))
+
+    def of(self, cls: type) -> list:
+        return [e for e in self.events if type(e) is cls]
+
+    def payloads(self) -> list:
+        return [e.payload for e in self.of(WebSocketEvent)]
+
+    def system(self, kind: str | None = None) -> list[SystemEvent]:
+        return [e for e in self.of(SystemEvent) if kind is None or e.kind == kind]
+
+
+def other_tasks() -> set[asyncio.Task]:
+    return asyncio.all_tasks() - {asyncio.current_task()}
+
+
+def emitter(url: str, bus: EventBus, **options) -> WebSocketEmitter:
+    options.setdefault("backoff", FAST)
+    return WebSocketEmitter("feed", url, event_bus=bus, **options)
+
+
+# --- messages ---------------------------------------------------------------------------
+
+async def test_every_frame_becomes_a_websocket_event_with_payload_time_and_source():
+    frames = ["hello", b"\x00\x01binary", '{"a": 1}']
+
+    async def handler(ws):
+        for frame in frames:
+            await ws.send(frame)
+        await ws.wait_closed()
+
+    bus = EventBus()
+    rec = Recorder(bus)
+    async with server(handler) as url:
+        em = emitter(url, bus)
+        before = time.time_ns()
+        await em.start()
+        assert em.connected and em.running
+        await rec.until(lambda r: len(r.payloads()) == 3)
+        after = time.time_ns()
+        await em.stop()
+    events = rec.of(WebSocketEvent)
+    assert [e.payload for e in events] == frames
+    for event in events:
+        assert event.source == "feed"
+        assert before <= event.received_ns <= after
+        assert event.time_ns == event.received_ns
+        assert event.seq is not None and event.cause is None
+    assert [e.received_ns for e in events] == sorted(e.received_ns for e in events)
+    stats = em.get_stats()
+    assert stats["received"] == stats["delivered"] == 3
+    assert stats["last_message_ns"] == events[-1].received_ns
+    assert stats["connected"] is False and stats["running"] is False
+    first = rec.system()[0]
+    assert first.kind == "connected" and first.data["attempt"] == 0 and first.source == "feed"
+    assert rec.system()[-1].kind == "stopped"
+
+
+async def test_start_returns_connected_and_the_feed_runs_in_the_background():
+    gate = asyncio.Event()
+
+    async def handler(ws):
+        await gate.wait()
+        await ws.send("late")
+        await ws.wait_closed()
+
+    bus = EventBus()
+    rec = Recorder(bus)
+    async with server(handler) as url, emitter(url, bus) as em:
+        assert em.connected and rec.payloads() == []  # start() returned; nothing yet
+        gate.set()
+        await rec.until(lambda r: r.payloads() == ["late"])
+    assert not em.running
+
+
+# --- subscriptions and reconnection -------------------------------------------------------
+
+async def test_subscriptions_are_sent_on_connect_and_resent_after_a_reconnect():
+    received: list[list[dict]] = []
+
+    async def handler(ws):
+        msgs = [orjson.loads(await ws.recv())]
+        received.append(msgs)
+        await ws.send(f"frame{len(received)}")
+        if len(received) == 1:
+            ws.transport.abort()  # abrupt: no closing handshake
+            return
+        await ws.wait_closed()
+
+    bus = EventBus()
+    rec = Recorder(bus)
+    backoff = Backoff(initial=0.002, factor=2.0, maximum=0.01, jitter=0.5)
+    async with server(handler) as url:
+        em = emitter(url, bus, adapter="binance", symbols=["BTCUSDT", "ETHUSDT"],
+                     channels=["bars", "trades"], backoff=backoff, rng=random.Random(7))
+        await em.start()
+        await rec.until(lambda r: r.payloads() == ["frame1", "frame2"])
+        await em.stop()
+    assert len(received) == 2
+    for msgs in received:
+        assert msgs[0]["method"] == "SUBSCRIBE"
+        assert msgs[0]["params"] == ["btcusdt@kline_1m", "btcusdt@trade",
+                                     "ethusdt@kline_1m", "ethusdt@trade"]
+    kinds = [e.kind for e in rec.system()]
+    assert kinds == ["connected", "disconnected", "reconnecting", "connected", "stopped"]
+    _, lost, retry, again, _ = rec.system()
+    assert lost.data["code"] == 1006
+    assert retry.data["attempt"] == 1
+    assert retry.data["delay"] == backoff.delay(1, random.Random(7))
+    assert again.data["attempt"] == 1 and again.data["connections"] == 2
+    # the notices travel in order with the messages
+    order = [e.payload if isinstance(e, WebSocketEvent) else e.kind for e in rec.events]
+    assert order == ["connected", "frame1", "disconnected", "reconnecting", "connected",
+                     "frame2", "stopped"]
+    assert em.get_stats()["reconnects"] == 1 and em.get_stats()["connections"] == 2
+
+
+async def test_raw_subscriptions_are_sent_verbatim_on_every_connection():
+    received: list[list[str]] = []
+
+    async def handler(ws):
+        received.append([await ws.recv(), await ws.recv()])
+        if len(received) == 1:
+            ws.transport.abort()
+            return
+        await ws.send("ok")
+        await ws.wait_closed()
+
+    bus = EventBus()
+    rec = Recorder(bus)
+    subs = ['{"op": "subscribe", "args": ["a"]}', '{"op": "subscribe", "args": ["b"]}']
+    async with server(handler) as url, emitter(url, bus, subscriptions=subs):
+        await rec.until(lambda r: r.payloads() == ["ok"])
+    assert received == [subs, subs]
+
+
+async def test_failed_attempts_back_off_exponentially_with_seeded_jitter():
+    async def handler(ws):
+        await ws.send("finally")
+        await ws.wait_closed()
+
+    bus = EventBus()
+    rec = Recorder(bus)
+    backoff = Backoff(initial=0.001, factor=2.0, maximum=0.004, jitter=0.5)
+    async with server(handler, process_request=reject_first(5)) as url:
+        em = emitter(url, bus, backoff=backoff, rng=random.Random(3))
+        await em.start()
+        await rec.until(lambda r: r.payloads() == ["finally"])
+        await em.stop()
+    retries = rec.system("reconnecting")
+    assert [e.data["attempt"] for e in retries] == [1, 2, 3, 4, 5]
+    expected = list(itertools.islice(backoff.schedule(random.Random(3)), 5))
+    assert [e.data["delay"] for e in retries] == expected
+    assert all("503" in e.data["error"] for e in retries)
+    connected = rec.system("connected")
+    assert len(connected) == 1 and connected[0].data["attempt"] == 5
+    assert em.get_stats()["reconnects"] == 5
+
+
+async def test_max_retries_gives_up_and_start_raises():
+    async def handler(ws):  # never reached: every handshake is refused
+        await ws.wait_closed()
+
+    bus = EventBus()
+    rec = Recorder(bus)
+    backoff = Backoff(initial=0.001, maximum=0.002, max_retries=2)
+    async with server(handler, process_request=reject_first(10**9)) as url:
+        em = emitter(url, bus, backoff=backoff)
+        with pytest.raises(ConnectionError, match=re.escape(url)):
+            await em.start()
+        assert not em.running and other_tasks() - server_tasks() == set()
+    assert [e.data["attempt"] for e in rec.system("reconnecting")] == [1, 2]
+    gave_up = rec.system("gave_up")
+    assert len(gave_up) == 1 and gave_up[0].data["attempts"] == 2
+    assert rec.system()[-1].kind == "stopped"
+
+
+async def test_start_with_a_timeout_stops_the_feed_and_raises():
+    async def handler(ws):  # never reached: every handshake is refused
+        await ws.wait_closed()
+
+    bus = EventBus()
+    async with server(handler, process_request=reject_first(10**9)) as url:
+        em = emitter(url, bus, backoff=Backoff(initial=0.001, maximum=0.002))  # forever
+        with pytest.raises(TimeoutError, match=f"not connected to {re.escape(url)}"):
+            await em.start(timeout=0.2)
+        assert not em.running
+        assert not [t for t in other_tasks() if t.get_name().startswith("evlab")]
+
+
+def server_tasks() -> set[asyncio.Task]:
+    """Tasks of the websockets servers themselves (not the emitter's)."""
+    return {t for t in other_tasks() if "evlab" not in t.get_name()}
+
+
+async def test_max_retries_zero_never_reconnects_after_a_drop():
+    async def handler(ws):
+        await ws.send("only")
+        ws.transport.abort()
+
+    bus = EventBus()
+    rec = Recorder(bus)
+    async with server(handler) as url:
+        em = emitter(url, bus, backoff=Backoff(max_retries=0))
+        await em.start()
+        await rec.until(lambda r: r.system("gave_up"))
+        await em.stop()
+    assert rec.payloads() == ["only"]
+    assert [e.kind for e in rec.system()] == ["connected", "disconnected", "gave_up", "stopped"]
+
+
+async def test_stop_during_backoff_returns_promptly_and_leaves_no_tasks():
+    async def handler(ws):
+        ws.transport.abort()
+
+    bus = EventBus()
+    rec = Recorder(bus)
+    async with server(handler) as url:
+        em = emitter(url, bus, backoff=Backoff(initial=600.0, maximum=600.0, jitter=0.0))
+        await em.start()
+        await rec.until(lambda r: r.system("reconnecting"))
+        assert rec.system("reconnecting")[0].data["delay"] == 600.0
+        await asyncio.wait_for(em.stop(), timeout=5.0)  # safety bound, far below the delay
+        assert not em.running
+        assert not [t for t in other_tasks() if t.get_name().startswith("evlab")]
+    assert other_tasks() == set()
+
+
+async def test_stop_leaves_no_pending_tasks():
+    async def handler(ws):
+        await ws.send("x")
+        await ws.wait_closed()
+
+    bus = EventBus()
+    rec = Recorder(bus)
+
+    async def slow(event):
+        await asyncio.sleep(0)
+
+    bus.register_async(EventType.WEBSOCKET, slow)
+    async with server(handler) as url:
+        em = emitter(url, bus)
+        await em.start()
+        await rec.until(lambda r: r.payloads() == ["x"])
+        await em.stop()
+        await em.stop()  # idempotent
+    assert other_tasks() == set()
+
+
+# --- limits: message size, heartbeat ------------------------------------------------------
+
+async def test_an_oversized_frame_is_an_error_event_then_reconnect_losing_nothing_else():
+    connections = 0
+
+    async def handler(ws):
+        nonlocal connections
+        connections += 1
+        if connections == 1:
+            await ws.send("good1")
+            await ws.send("good2")
+            await ws.send("x" * 5000)  # over max_size: the client closes with 1009
+        else:
+            await ws.send("good3")
+        await ws.wait_closed()
+
+    bus = EventBus()
+    rec = Recorder(bus)
+    async with server(handler) as url:
+        em = emitter(url, bus, max_size=1024)
+        await em.start()
+        await rec.until(lambda r: "good3" in r.payloads())
+        await em.stop()
+    assert rec.payloads() == ["good1", "good2", "good3"]
+    errors = rec.of(ErrorEvent)
+    assert len(errors) == 1 and errors[0].error_type == "MessageTooBig"
+    assert "max_size=1024" in errors[0].message
+    assert rec.system("disconnected")[0].data["code"] == 1009
+    stats = em.get_stats()
+    assert stats["oversized"] == 1 and stats["errors"] == 1
+    assert stats["received"] == stats["delivered"] == 3
+
+
+async def test_a_missed_heartbeat_drops_the_connection_and_reconnects():
+    connections = 0
+    reconnected = asyncio.Event()
+
+    async def handler(ws):
+        nonlocal connections
+        connections += 1
+        await ws.send(f"conn{connections}")
+        if connections == 1:
+            ws.transport.pause_reading()  # the client's pings go unanswered
+            await reconnected.wait()
+            ws.transport.abort()
+            return
+        reconnected.set()
+        await ws.wait_closed()
+
+    bus = EventBus()
+    rec = Recorder(bus)
+    async with server(handler) as url:
+        em = emitter(url, bus, ping_interval=0.05, ping_timeout=0.25, close_timeout=0.05)
+        await em.start()
+        await rec.until(lambda r: "conn2" in r.payloads())
+        await em.stop()
+    lost = rec.system("disconnected")[0]
+    assert lost.data["code"] == 1011 and "keepalive" in lost.data["reason"]
+    assert rec.payloads() == ["conn1", "conn2"]
+
+
+# --- the buffer between socket and bus ------------------------------------------------------
+
+def slow_feed(n: int):
+    """A server sending "first", waiting until the bus is stuck on it, then ``n`` frames."""
+    stuck = asyncio.Event()
+
+    async def handler(ws):
+        await ws.send("first")
+        await stuck.wait()
+        for i in range(n):
+            await ws.send(str(i))
+        await ws.wait_closed()
+
+    return handler, stuck
+
+
+def slow_handler(bus: EventBus, stuck: asyncio.Event, release: asyncio.Event, seen: list):
+    async def handle(event):
+        seen.append(event.payload)
+        if event.payload == "first":
+            stuck.set()
+            await release.wait()
+
+    bus.register_async(EventType.WEBSOCKET, handle)
+
+
+async def test_drop_oldest_counts_exactly_and_keeps_the_newest():
+    handler, stuck = slow_feed(19)
+    release, seen = asyncio.Event(), []
+    bus = EventBus()
+    slow_handler(bus, stuck, release, seen)
+    async with server(handler) as url:
+        em = emitter(url, bus, buffer_size=4, overflow="drop_oldest")
+        await em.start()
+        stats = await em.wait_stats(lambda s: s["received"] == 20, SAFETY)
+        assert (stats["delivered"], stats["dropped"], stats["buffered"]) == (0, 15, 4)
+        release.set()
+        stats = await em.wait_stats(lambda s: s["delivered"] == 5, SAFETY)
+        await em.stop()
+    assert seen == ["first", "15", "16", "17", "18"]  # "0".."14" were the oldest
+    stats = em.get_stats()
+    assert (stats["received"], stats["delivered"], stats["dropped"]) == (20, 5, 15)
+    assert stats["received"] == stats["delivered"] + stats["dropped"]
+    assert stats["discarded"] == 0
+
+
+async def test_block_drops_nothing_and_bounds_the_buffer():
+    handler, stuck = slow_feed(19)
+    release, seen = asyncio.Event(), []
+    bus = EventBus()
+    slow_handler(bus, stuck, release, seen)
+    async with server(handler) as url:
+        em = emitter(url, bus, buffer_size=4, overflow="block")
+        await em.start()
+        stats = await em.wait_stats(lambda s: s["buffered"] == 4, SAFETY)
+        assert stats["dropped"] == 0 and stats["received"] < 20  # the reader waits for room
+        release.set()
+        stats = await em.wait_stats(lambda s: s["delivered"] == 20, SAFETY)
+        await em.stop()
+    assert seen == ["first", *map(str, range(19))]
+    assert (stats["received"], stats["delivered"], stats["dropped"]) == (20, 20, 0)
+
+
+async def test_stop_discards_the_buffer_and_counts_it():
+    handler, stuck = slow_feed(3)
+    release, seen = asyncio.Event(), []
+    bus = EventBus()
+    slow_handler(bus, stuck, release, seen)
+    async with server(handler) as url:
+        em = emitter(url, bus)
+        await em.start()
+        await em.wait_stats(lambda s: s["received"] == 4, SAFETY)
+        await em.stop()  # "first" is in flight, three are buffered
+    stats = em.get_stats()
+    assert (stats["received"], stats["delivered"], stats["discarded"]) == (4, 0, 4)
+    assert other_tasks() == set()
+
+
+async def test_stop_drain_delivers_the_buffer_first():
+    handler, stuck = slow_feed(3)
+    release, seen = asyncio.Event(), []
+    bus = EventBus()
+    slow_handler(bus, stuck, release, seen)
+    async with server(handler) as url:
+        em = emitter(url, bus)
+        await em.start()
+        await em.wait_stats(lambda s: s["received"] == 4, SAFETY)
+        release.set()
+        await em.stop(drain=True)
+    assert seen == ["first", "0", "1", "2"]
+    assert em.get_stats()["delivered"] == 4 and em.get_stats()["discarded"] == 0
+
+
+# --- validation, backoff as a pure function --------------------------------------------------
+
+@pytest.mark.parametrize("url", ["http://example.com/ws", "ftp://example.com", "garbage",
+                                 "ws://", "", "wss://host:notaport/x"])
+def test_only_ws_and_wss_urls_are_accepted(url):
+    with pytest.raises(ValueError, match=re.escape(repr(url))):
+        WebSocketEmitter("feed", url, event_bus=EventBus())
+
+
+def test_ws_and_wss_urls_are_accepted():
+    for url in ("ws://127.0.0.1:9000", "wss://exchange.com/ws/market-data", "WSS://Host/x"):
+        assert WebSocketEmitter("feed", url, event_bus=EventBus()).url == url
+
+
+def test_bad_options_are_rejected_at_construction():
+    bus = EventBus()
+    with pytest.raises(ValueError, match="overflow"):
+        WebSocketEmitter("f", "ws://h", bus, overflow="grow")
+    with pytest.raises(ValueError, match="buffer_size"):
+        WebSocketEmitter("f", "ws://h", bus, buffer_size=0)
+    with pytest.raises(ValueError, match="adapter="):
+        WebSocketEmitter("f", "ws://h", bus, symbols=["BTCUSDT"])
+    with pytest.raises(ValueError, match="unknown exchange"):
+        WebSocketEmitter("f", "ws://h", bus, adapter="nasdaq")
+    with pytest.raises(ValueError, match="channel"):
+        WebSocketEmitter("f", "ws://h", bus, adapter="binance", symbols=["X"], channels=["l2"])
+
+
+async def test_start_without_a_bus_is_a_clear_error():
+    with pytest.raises(RuntimeError, match="no bus"):
+        await WebSocketEmitter("f", "ws://127.0.0.1:1").start()
+
+
+def test_backoff_schedule_grows_exponentially_is_jittered_and_bounded():
+    policy = Backoff(initial=1.0, factor=2.0, maximum=10.0, jitter=0.5, max_retries=8)
+    delays = list(policy.schedule(random.Random(42)))
+    assert delays == list(policy.schedule(random.Random(42)))  # pure given the seed
+    assert len(delays) == 8
+    for n, delay in enumerate(delays, 1):
+        cap = min(10.0, 2.0 ** (n - 1))
+        assert cap * 0.5 <= delay <= cap
+    assert len(set(delays)) == len(delays)  # jittered: no two alike
+    assert list(Backoff(initial=1, maximum=10, jitter=0, max_retries=6).schedule()) == \
+        [1, 2, 4, 8, 10, 10]
+
+
+def test_backoff_without_max_retries_goes_on_forever_and_stays_bounded():
+    policy = Backoff(initial=0.5, maximum=30.0, max_retries=None)
+    delays = list(itertools.islice(policy.schedule(random.Random(1)), 2000))
+    assert len(delays) == 2000 and max(delays) <= 30.0 and min(delays) >= 0.25
+    assert backoff_delay(10**6, initial=1, factor=10, maximum=5, jitter=0) == 5
+    assert Backoff(max_retries=0).allows(1) is False
+    assert list(Backoff(max_retries=0).schedule()) == []
+
+
+@pytest.mark.parametrize("bad", [dict(initial=-1), dict(factor=0.5), dict(maximum=0.1),
+                                 dict(jitter=2), dict(max_retries=-1)])
+def test_backoff_rejects_bad_parameters(bad):
+    with pytest.raises(ValueError, match=next(iter(bad))):
+        Backoff(**bad)
+
+
+# --- threads --------------------------------------------------------------------------------
+
+async def test_start_in_thread_runs_the_feed_on_its_own_loop():
+    async def handler(ws):
+        for i in range(3):
+            await ws.send(f"m{i}")
+        await ws.wait_closed()
+
+    bus = EventBus()
+    got, threads, done = [], set(), threading.Event()
+
+    def on_message(event):
+        got.append(event.payload)
+        threads.add(threading.current_thread().name)
+        if len(got) == 3:
+            done.set()
+
+    bus.register(EventType.WEBSOCKET, on_message)
+    async with server(handler) as url:
+        em = emitter(url, bus)
+        thread = await asyncio.to_thread(em.start_in_thread, timeout=SAFETY)
+        assert thread.daemon and em.connected
+        assert await asyncio.to_thread(done.wait, SAFETY)
+        await em.stop()  # from another loop: handed to the feed's loop, then the thread ends
+        assert not thread.is_alive()
+    assert got == ["m0", "m1", "m2"] and threads == {"evlab-feed-feed"}
+
+
+async def test_stop_in_thread_from_blocking_code():
+    async def handler(ws):
+        await ws.send("hi")
+        await ws.wait_closed()
+
+    bus = EventBus()
+    done = threading.Event()
+    bus.register(EventType.WEBSOCKET, lambda e: done.set())
+    async with server(handler) as url:
+        em = emitter(url, bus)
+
+        def script():
+            thread = em.start_in_thread(timeout=SAFETY)
+            assert done.wait(SAFETY)
+            em.stop_in_thread(timeout=SAFETY)
+            return thread
+
+        thread = await asyncio.to_thread(script)
+        assert not thread.is_alive() and not em.running
