@@ -13,10 +13,21 @@ __version__ = "0.1.0"
 __all__ = [*_core_all, "__version__"]
 
 # Heavier parts (feeds, recording, plots) are imported on first use.
-_LAZY = {**_core._FEEDS}
+_LAZY = {
+    **_core._FEEDS,
+    "PaperBroker": "evlab.execution", "Portfolio": "evlab.execution",
+    "Position": "evlab.execution", "FillModel": "evlab.execution",
+    "FixedQuantity": "evlab.execution", "FixedCash": "evlab.execution",
+    "FractionOfEquity": "evlab.execution",
+    "Strategies": "evlab.strategies",
+    "FeedServer": "evlab.feeds.server",
+}
+_SUBMODULES = {"analytics", "datasets", "execution", "feeds", "strategies"}
 
 
 def __getattr__(name: str) -> object:
     if name in _LAZY:
         return getattr(_importlib.import_module(_LAZY[name]), name)
+    if name in _SUBMODULES:
+        return _importlib.import_module(f"evlab.{name}")
     raise AttributeError(f"module 'evlab' has no attribute {name!r}")

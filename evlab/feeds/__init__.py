@@ -13,7 +13,8 @@ from evlab.feeds.buffer import FeedBuffer
 from evlab.feeds.continuity import BarContinuity, Gap
 from evlab.feeds.emitter import WebSocketEmitter
 from evlab.feeds.handler import WebSocketHandler
+from evlab.feeds.server import FeedServer
 from evlab.feeds.sources import adapter_for_source, validate_url
 
-__all__ = ["WebSocketEmitter", "WebSocketHandler", "Backoff", "backoff_delay", "FeedBuffer",
-           "BarContinuity", "Gap", "adapter_for_source", "validate_url"]
+__all__ = ["FeedServer", "WebSocketEmitter", "WebSocketHandler", "Backoff", "backoff_delay",
+           "FeedBuffer", "BarContinuity", "Gap", "adapter_for_source", "validate_url"]

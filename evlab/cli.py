@@ -1,0 +1,127 @@
+"""The ``evlab`` command line: ``evlab serve`` runs the local feed server, ``evlab datasets``
+lists the shipped data. Also ``python -m evlab.cli ...``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+
+__all__ = ["main", "build_parser"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``evlab`` command (its sub-commands and their options)."""
+    from evlab.feeds.adapters import ADAPTERS
+
+    parser = argparse.ArgumentParser(prog="evlab", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = sub.add_parser(
+        "serve", help="stream a dataset's bars as an exchange's WebSocket feed",
+        description="Stream a dataset's bars as live WebSocket messages in an exchange's "
+                    "format, until Ctrl-C. Clients subscribe with the exchange's own message.")
+    serve.add_argument("--dataset", default="btcusd_1m",
+                       help="a shipped dataset name or a CSV/Parquet path (default: btcusd_1m)")
+    serve.add_argument("--exchange", default="coinbase", choices=ADAPTERS,
+                       help="message format (default: coinbase)")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8765,
+                       help="port to bind; 0 picks a free one (default: 8765)")
+    pace = serve.add_mutually_exclusive_group()
+    pace.add_argument("--rate", type=float, help="bars per second")
+    pace.add_argument("--speed", type=float,
+                      help="pace by the bars' own times, this many times faster than real time")
+    serve.add_argument("--loop", action="store_true",
+                       help="start again at the end (times shifted so they keep increasing)")
+    serve.add_argument("--mode", choices=("replay", "live"), default="replay",
+                       help="replay: each subscription from the first bar; live: one shared "
+                            "timeline (default: replay)")
+    serve.add_argument("--symbol", help="serve only this dataset symbol")
+    serve.add_argument("--limit", type=int, help="serve only the first N bars")
+    serve.add_argument("--symbol-map", action="append", default=[], metavar="DATASET=WIRE",
+                       help="exchange symbol for a dataset symbol (repeatable)")
+    serve.add_argument("-v", "--verbose", action="store_true", help="log connections")
+    serve.set_defaults(func=_serve)
+
+    data = sub.add_parser("datasets", help="list the shipped datasets")
+    data.set_defaults(func=_datasets)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``evlab`` command with ``argv`` (default: ``sys.argv[1:]``); return the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    return int(args.func(parser, args))
+
+
+def _serve(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    from evlab.feeds.server import FeedServer
+
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    mapping = {}
+    for item in args.symbol_map:
+        key, sep, value = item.partition("=")
+        if not sep or not key or not value:
+            parser.error(f"--symbol-map expects DATASET=WIRE, got {item!r}")
+        mapping[key] = value
+    try:
+        server = FeedServer(args.dataset, exchange=args.exchange, host=args.host, port=args.port,
+                            rate=args.rate, speed=args.speed, loop=args.loop, mode=args.mode,
+                            symbol_map=mapping, limit=args.limit, symbol=args.symbol)
+    except (ValueError, FileNotFoundError) as exc:
+        print(f"evlab serve: {exc}", file=sys.stderr)
+        return 2
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(_run(server))
+    return 0
+
+
+async def _run(server: object) -> None:
+    from evlab.feeds.server import FeedServer
+
+    assert isinstance(server, FeedServer)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):  # not on Windows
+            loop.add_signal_handler(sig, stop.set)
+    async with server:
+        pace = (f"{server.rate:g} bars/s" if server.rate else
+                f"speed x{server.speed:g}" if server.speed else "as fast as the client reads")
+        print(f"evlab feed server listening on {server.url}", flush=True)
+        print(f"  {server.dataset}: {len(server.bars)} bars of {', '.join(server.symbols)} "
+              f"({server.interval_s} s) as {server.exchange} messages, {server.mode} mode, "
+              f"{pace}{', looping' if server.loop else ''}", flush=True)
+        print(f"  subscribe with: {server.subscribe_messages()[0]}", flush=True)
+        print("  Ctrl-C to stop", flush=True)
+        waiters = [asyncio.ensure_future(stop.wait())]
+        if server.mode == "live" and not server.loop:
+            waiters.append(asyncio.ensure_future(server.wait_finished()))
+        _, pending = await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+        for task in pending:
+            task.cancel()
+        if server.streams_finished and server.mode == "live":
+            print("  the live timeline is over", flush=True)
+
+
+def _datasets(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    from evlab import datasets
+
+    table = datasets.list_datasets()
+    table = table.assign(symbols=[", ".join(s) for s in table["symbols"]])
+    with contextlib.suppress(BrokenPipeError):
+        print(table[["symbols", "frequency", "rows", "start", "end"]].to_string())
+        for name, row in table.iterrows():
+            print(f"  {name}: {row['description']} ({row['licence']})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,370 @@
+"""A local WebSocket feed server: a dataset's bars streamed as one exchange's live messages.
+
+The embedded default that the demo, the notebooks and the tests use; nothing leaves the machine
+(it binds 127.0.0.1 unless told otherwise)::
+
+    async with FeedServer("btcusd_1m", exchange="binance", rate=50) as server:
+        async with connect(server.url) as ws:
+            for text in server.subscribe_messages():
+                await ws.send(text)
+            ...
+
+    server = FeedServer("btcusd_1m", exchange="kraken", speed=60).start_in_thread()  # notebooks
+    ...
+    server.close()
+
+**Protocol.** A client sends the exchange's own subscribe message (``adapter.parse_subscribe``
+reads it) and gets the exchange's acknowledgement (``adapter.subscribe_ack``), then the bars of
+the symbols it named, each encoded once by ``adapter.encode_bar``. Symbols are the exchange's
+spelling (:attr:`FeedServer.symbols`; ``BTC-USD`` is binance ``BTCUSDT``, kraken ``BTC/USD``).
+An unknown symbol, a malformed request or a trades-only request gets an error message in the
+exchange's style. Alpaca/Polygon ``auth`` and Kraken ``ping`` are answered; alpaca, polygon and
+kraken greet a new connection as they do. Binance stream URLs (``/ws/btcusdt@kline_1m``, and
+combined ``/stream?streams=...``) subscribe by path, without a request. The bar length the
+request names is not checked (a warning is logged): the dataset's bars are what is served.
+Coinbase candles carry no interval: clients decode with :meth:`FeedServer.client_adapter`.
+
+**Modes.** ``"replay"`` (default): every subscription streams the dataset from its first bar,
+so N bars sent are N bars received, in order. ``"live"``: one shared timeline starts with the
+server; a client gets the bars published after it subscribed; bars due at (re)start are not
+sent, and after ``stop()``/``start()`` (same port) the timeline resumes as if time had kept
+running: bars due while the server was down are never sent (a reconnecting client sees a gap).
+
+**Pacing.** ``rate`` bars per second, or ``speed``: bar times divided by the speed factor
+(``speed=60`` plays a minute per second); neither streams as fast as the client reads (replay)
+or at ``speed=1`` (live).
+
+**The end.** Without ``loop`` a stream ends with a normal close (1000) after its last bar and
+counts as finished (:meth:`FeedServer.wait_finished`). With ``loop=True`` it starts again from
+the first bar, every time shifted by the dataset's span (first bar to one interval past the
+last), so times keep increasing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import os
+import threading
+from collections.abc import Coroutine, Mapping
+from dataclasses import dataclass
+from typing import Any, Self
+
+import pandas as pd
+from websockets.asyncio.server import Server, serve
+
+from evlab.feeds import _frames
+from evlab.feeds._pacing import Clock, ManualClock, MonotonicClock, Schedule
+from evlab.feeds._session import FeedSession
+from evlab.feeds.adapters import ADAPTERS, ExchangeAdapter, get_adapter
+
+__all__ = ["FeedServer", "ClientStats", "Clock", "ManualClock", "MonotonicClock"]
+
+log = logging.getLogger("evlab.feeds.server")
+
+_MODES = ("replay", "live")
+
+
+@dataclass(frozen=True, slots=True)
+class ClientStats:
+    """One connected client: its address, the symbols it subscribed to and the bars it got."""
+
+    id: int
+    address: str
+    symbols: tuple[str, ...]
+    bars_sent: int
+
+
+class FeedServer(FeedSession):
+    """Serve a dataset's bars over WebSocket in one exchange's format (see the module doc).
+
+    ``dataset``: a shipped dataset name, a CSV/Parquet path or a bars DataFrame (``symbol``
+    filters it, or names the symbol of a frame without a symbol column; ``limit`` keeps the
+    first bars). ``rate`` (bars/s) and ``speed`` are exclusive. ``symbol_map`` maps dataset
+    symbols to the exchange's (defaults: :func:`evlab.feeds._frames.default_wire_symbol`).
+    ``interval_s`` overrides the bar length (a shipped dataset's documented one, else the
+    largest step all gaps are multiples of). ``clock`` (tests) paces streams and the live
+    timeline: pass a :class:`ManualClock` to step time by hand.
+    """
+
+    def __init__(self, dataset: str | os.PathLike[str] | pd.DataFrame = "btcusd_1m", *,
+                 exchange: str = "coinbase", host: str = "127.0.0.1", port: int = 0,
+                 rate: float | None = None, speed: float | None = None, loop: bool = False,
+                 mode: str = "replay", symbol_map: Mapping[str, str] | None = None,
+                 limit: int | None = None, symbol: str | None = None,
+                 interval_s: int | None = None, clock: Clock | None = None) -> None:
+        exchange = exchange.lower()
+        if exchange not in ADAPTERS:
+            raise ValueError(f"unknown exchange {exchange!r}: expected one of "
+                             f"{', '.join(ADAPTERS)}")
+        if mode not in _MODES:
+            raise ValueError(f"mode must be 'replay' or 'live', got {mode!r}")
+        if rate is not None and speed is not None:
+            raise ValueError("pass rate (bars per second) or speed (time factor), not both")
+        for name, value in (("rate", rate), ("speed", speed)):
+            if value is not None and not value > 0:
+                raise ValueError(f"{name} must be positive, got {value!r}")
+        if mode == "live" and rate is None and speed is None:
+            speed = 1.0
+        self.exchange, self.host, self.mode = exchange, host, mode
+        self.rate, self.speed, self.loop = rate, speed, loop
+        self.dataset = dataset if isinstance(dataset, str) else (
+            "<DataFrame>" if isinstance(dataset, pd.DataFrame) else os.fspath(dataset))
+        bars, documented = _frames.load_bars(dataset, symbol)
+        self._table = table = _frames.BarTable(bars, symbol=symbol, limit=limit,
+                                               interval_s=interval_s or documented)
+        mapping = dict(symbol_map or {})
+        self._wire = [mapping.get(s) or _frames.default_wire_symbol(exchange, s)
+                      for s in table.symbols]
+        if len(set(self._wire)) != len(self._wire):
+            raise ValueError(f"symbol_map maps two dataset symbols to one: {self._wire}")
+        self._codes = {s: i for i, s in enumerate(self._wire)}
+        #: Constructor options of the adapter that decodes this server's messages.
+        self.adapter_options: dict[str, Any] = (
+            {"candle_interval_s": table.interval_s} if exchange == "coinbase" else {})
+        self._adapter = get_adapter(exchange, **self.adapter_options)
+        self._cache = _frames.FrameCache(table, exchange, self._wire, self.adapter_options)
+        self._combined = None
+        self._clock = clock if clock is not None else MonotonicClock()
+        self._port = port
+        self._server: Server | None = None
+        self._aloop: asyncio.AbstractEventLoop | None = None
+        self._clients = {}
+        self._ids = itertools.count(1)
+        self._bars_sent = 0
+        self._finished = 0
+        self._finish_waiters: list[asyncio.Future[None]] = []
+        self._finish_cond = threading.Condition()
+        # live timeline
+        self._live = Schedule.build(table.times, table.span_ns, rate, speed, loop)
+        self._t0: float | None = None
+        self._live_next = 0
+        self._live_done = False
+        self._publisher: asyncio.Task[None] | None = None
+        # background-thread mode
+        self._thread: threading.Thread | None = None
+
+    # --- what is served ------------------------------------------------------------------------
+    @property
+    def url(self) -> str:
+        """``ws://host:port`` of the listening server (the port is known once started)."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"ws://{host}:{self._port}"
+
+    @property
+    def port(self) -> int:
+        """The listening port (the requested one before the first start; 0 = any free port)."""
+        return self._port
+
+    @property
+    def symbols(self) -> list[str]:
+        """The exchange symbols served, in the dataset's order."""
+        return list(self._wire)
+
+    @property
+    def dataset_symbols(self) -> list[str]:
+        """The dataset's own symbols, in the order of :attr:`symbols`."""
+        return list(self._table.symbols)
+
+    @property
+    def bars(self) -> pd.DataFrame:
+        """The bars served (after ``symbol``/``limit``), with the exchange symbol in ``symbol``."""
+        t = self._table
+        frame = pd.DataFrame(t.values, columns=["open", "high", "low", "close", "volume"],
+                             index=pd.DatetimeIndex(pd.to_datetime(t.times, utc=True),
+                                                    name="time"))
+        frame["symbol"] = [self._wire[c] for c in t.codes.tolist()]
+        return frame
+
+    def client_adapter(self) -> ExchangeAdapter:
+        """A fresh adapter that decodes this server's messages (coinbase: the candle length)."""
+        return get_adapter(self.exchange, **self.adapter_options)
+
+    def subscribe_messages(self, symbols: list[str] | None = None) -> list[str]:
+        """The frames a client sends to get the bars of ``symbols`` (default: all served).
+
+        They name the served bar length, or the adapter's default where its subscribe message
+        cannot (alpaca's ``bars`` are minute bars; this server serves its own bars regardless).
+        """
+        adapter, wanted = self.client_adapter(), symbols or self.symbols
+        try:
+            return adapter.subscribe_messages(wanted, ("bars",), interval_s=self.interval_s)
+        except ValueError:
+            return adapter.subscribe_messages(wanted, ("bars",))
+
+    # --- counters --------------------------------------------------------------------------------
+    @property
+    def running(self) -> bool:
+        """True while listening."""
+        return self._server is not None
+
+    @property
+    def bars_sent(self) -> int:
+        """Bar messages handed to client sockets so far, all clients together."""
+        return self._bars_sent
+
+    @property
+    def clients(self) -> int:
+        """Clients connected now."""
+        return len(self._clients)
+
+    @property
+    def streams_finished(self) -> int:
+        """Streams that reached the end: one per client (replay) or the timeline (live)."""
+        return self._finished
+
+    def client_stats(self) -> list[ClientStats]:
+        """One :class:`ClientStats` per connected client."""
+        out = []
+        for c in list(self._clients.values()):
+            addr = c.ws.remote_address
+            out.append(ClientStats(c.id, f"{addr[0]}:{addr[1]}" if addr else "",
+                                   tuple(self._wire[i] for i in sorted(c.codes)), c.bars_sent))
+        return out
+
+    async def wait_finished(self, count: int = 1) -> None:
+        """Return once ``count`` streams have finished (see :attr:`streams_finished`).
+
+        Await it on the server's loop; from another thread use :meth:`wait_finished_blocking`.
+        """
+        while self._finished < count:
+            fut = asyncio.get_running_loop().create_future()
+            self._finish_waiters.append(fut)
+            await fut
+
+    def wait_finished_blocking(self, count: int = 1, timeout: float | None = None) -> bool:
+        """Thread-mode :meth:`wait_finished`: block this thread; False if ``timeout`` elapsed."""
+        with self._finish_cond:
+            return self._finish_cond.wait_for(lambda: self._finished >= count, timeout)
+
+    # --- lifecycle ----------------------------------------------------------------------------
+    async def start(self) -> Self:
+        """Listen (on the same port as before after a stop) and, in live mode, run the timeline."""
+        if self._server is not None:
+            return self
+        self._aloop = asyncio.get_running_loop()
+        self._server = await serve(self._handle, self.host, self._port, compression=None,
+                                   ping_interval=None, write_limit=2**18)
+        self._port = self._server.sockets[0].getsockname()[1]
+        if self.mode == "live":
+            now = self._clock.now()
+            if self._t0 is None:
+                self._t0 = now
+            if not self._live_done:
+                # bars due before now went to nobody: the first start's, and the downtime's
+                self._live_next = max(self._live_next, self._live.due(now - self._t0))
+                self._publisher = self._aloop.create_task(self._publish())
+        log.info("feed server %s: %s as %s", self.url, self.dataset, self.exchange)
+        return self
+
+    async def stop(self) -> None:
+        """Stop listening and close every connection (code 1001); ``start()`` resumes."""
+        server, self._server = self._server, None
+        if server is None:
+            return
+        if self._publisher is not None:
+            self._publisher.cancel()
+            await asyncio.gather(self._publisher, return_exceptions=True)
+            self._publisher = None
+        server.close()
+        await server.wait_closed()
+
+    async def __aenter__(self) -> Self:
+        return await self.start()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    def start_in_thread(self, timeout: float = 30.0) -> Self:
+        """Run the server on its own event loop in a daemon thread; return once listening."""
+        if self._thread is not None:
+            return self
+        ready = threading.Event()
+        failure: list[BaseException] = []
+        loop = asyncio.new_event_loop()
+
+        def run() -> None:
+            asyncio.set_event_loop(loop)
+            try:
+                loop.run_until_complete(self.start())
+            except BaseException as exc:
+                failure.append(exc)
+                ready.set()
+                loop.close()
+                return
+            ready.set()
+            try:
+                loop.run_forever()
+            finally:
+                loop.run_until_complete(loop.shutdown_asyncgens())
+                loop.close()
+
+        thread = threading.Thread(target=run, name=f"evlab-feed-{self.exchange}", daemon=True)
+        thread.start()
+        if not ready.wait(timeout):
+            raise TimeoutError(f"feed server did not start within {timeout} s")
+        if failure:
+            raise failure[0]
+        self._thread = thread
+        return self
+
+    def stop_in_thread(self, timeout: float = 30.0) -> None:
+        """Stop a server started by :meth:`start_in_thread` and end its thread."""
+        thread, self._thread = self._thread, None
+        if thread is None:
+            return
+        loop = self._aloop
+        assert loop is not None
+        asyncio.run_coroutine_threadsafe(self.stop(), loop).result(timeout)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout)
+
+    close = stop_in_thread
+
+    def call(self, coro: Coroutine[Any, Any, Any], timeout: float | None = None) -> Any:
+        """Thread mode: run ``coro`` (e.g. ``server.drop_connections()``) on the server's loop."""
+        if self._aloop is None:
+            raise RuntimeError("the server has not been started")
+        return asyncio.run_coroutine_threadsafe(coro, self._aloop).result(timeout)
+
+    def __enter__(self) -> Self:
+        return self.start_in_thread()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop_in_thread()
+
+    def __repr__(self) -> str:
+        state = self.url if self.running else "stopped"
+        return (f"FeedServer({self.dataset!r}, exchange={self.exchange!r}, mode={self.mode!r}, "
+                f"{len(self._table)} bars, {state})")
+
+    # --- fault injection ----------------------------------------------------------------------
+    def inject(self, raw: str | bytes, *, binary: bool = False) -> None:
+        """Queue one raw frame (malformed JSON, an oversized message, ...) for every subscribed
+        client, sent as is before its next bar; a text frame unless ``binary``. Any thread."""
+        frame = _frames.ws_frame(raw, binary=binary)
+        loop = self._aloop
+        if loop is not None and loop.is_running() and not _on_loop(loop):
+            loop.call_soon_threadsafe(self._inject, frame)
+        else:
+            self._inject(frame)
+
+    async def drop_connections(self) -> int:
+        """Cut every client connection abruptly (no close frame: the client sees 1006)."""
+        clients = list(self._clients.values())
+        for c in clients:
+            transport = getattr(c.ws, "transport", None)
+            if transport is not None:
+                transport.abort()
+            else:  # pragma: no cover - websockets without a transport attribute
+                await c.ws.close(1011, "connection dropped")
+        await asyncio.gather(*(c.ws.wait_closed() for c in clients), return_exceptions=True)
+        return len(clients)
+
+
+def _on_loop(loop: asyncio.AbstractEventLoop) -> bool:
+    try:
+        return asyncio.get_running_loop() is loop
+    except RuntimeError:
+        return False
