@@ -21,8 +21,10 @@ _LAZY = {
     "FractionOfEquity": "evlab.execution",
     "Strategies": "evlab.strategies",
     "FeedServer": "evlab.feeds.server",
+    "LiveChart": "evlab.plot", "indicator_event": "evlab.plot.indicators",
+    "BusMonitor": "evlab.widgets", "EventLog": "evlab.widgets",
 }
-_SUBMODULES = {"analytics", "datasets", "execution", "feeds", "strategies"}
+_SUBMODULES = {"analytics", "datasets", "execution", "feeds", "plot", "strategies", "widgets"}
 
 
 def __getattr__(name: str) -> object:

@@ -1,0 +1,164 @@
+"""A live chart fed 1,000 bars a second: redraws per second, bars drawn, CPU spent plotting.
+
+A thread emits bars on the bus, paced by the wall clock (like a feed on its own thread); a
+small strategy publishes an indicator every bar and a signal every 50 bars; a ``LiveChart``
+created inside a running asyncio loop (as in a notebook cell) redraws through that loop.
+The same feed and strategy run first without a chart, so the chart's CPU cost is the
+difference of the two runs' process CPU time. At every redraw the figure is checked to hold
+every bar of its window (consecutive bars, none skipped); at the end, without ``flush()``,
+it must hold the last ``window`` bars fed.
+
+No browser is attached: the widget's messages go to ipywidgets' dummy comm, so the numbers
+cover building and serialising the update in the kernel, not the transport or the drawing.
+
+    python -m benchmarks.bench_live_chart [--quick] [--seconds S] [--rate N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import threading
+import time
+from typing import Any
+
+import numpy as np
+
+from benchmarks.common import print_table
+from evlab.bus import EventBus
+from evlab.events import BarEvent, EventType, create_bar_event, create_signal_event
+from evlab.plot.indicators import indicator_event
+from evlab.plot.live import LiveChart
+
+SYMBOL = "BTC-USD"
+T0 = 1_700_000_000 * 10**9
+STEP = 10**9  # one bar a second of event time
+
+
+def _feed(bus: EventBus, n: int, rate: float, out: dict[str, float]) -> None:
+    """Emit ``n`` bars at ``rate`` a second (wall clock); record this thread's CPU time."""
+    cpu0, start = time.thread_time(), time.perf_counter()
+    for i in range(n):
+        ahead = i / rate - (time.perf_counter() - start)
+        if ahead > 0.0005:
+            time.sleep(ahead)
+        c = 100.0 + (i % 100) * 0.01
+        bus.emit(create_bar_event(SYMBOL, T0 + i * STEP, c, c + 0.05, c - 0.05, c, 1.0))
+    out["feed_cpu"] = time.thread_time() - cpu0
+    out["wall"] = time.perf_counter() - start
+
+
+def _strategy(bus: EventBus) -> None:
+    """A strategy as the chart meets it: an indicator every bar, a signal every 50 bars."""
+    def on_bar(bar: BarEvent) -> None:
+        bus.emit(indicator_event(bar.symbol, "sma", bar.close - 0.01))
+        i = (bar.time_ns - T0) // STEP
+        if i % 50 == 0:
+            bus.emit(create_signal_event("BUY" if i % 100 else "SELL", bar.close, bar.symbol,
+                                         "bench"))
+    bus.register(EventType.BAR, on_bar)
+
+
+async def _session(n: int, rate: float, window: int, max_fps: float, chart: bool
+                   ) -> dict[str, Any]:
+    bus = EventBus()
+    _strategy(bus)
+    live = LiveChart(bus, SYMBOL, window=window, max_fps=max_fps) if chart else None
+    stamps: list[float] = []
+    broken: list[int] = []
+
+    def check(c: LiveChart) -> None:  # every bar of the window present, none skipped
+        stamps.append(time.perf_counter())
+        x = c.figure.data[0].x.view(np.int64)
+        if not len(x):
+            return  # an overlay point drawn before the first bar: nothing to check yet
+        last = (int(x[-1]) - T0) // STEP
+        if len(x) != min(window, last + 1) or np.any(np.diff(x) != STEP):
+            broken.append(c.redraws)
+
+    if live is not None:
+        live.on_redraw.append(check)
+    out: dict[str, float] = {}
+    cpu0 = time.process_time()
+    thread = threading.Thread(target=_feed, args=(bus, n, rate, out), daemon=True)
+    thread.start()
+    while thread.is_alive():
+        await asyncio.sleep(0.05)
+    process_cpu = time.process_time() - cpu0
+    result: dict[str, Any] = {"wall": out["wall"], "process_cpu": process_cpu,
+                              "feed_cpu": out["feed_cpu"]}
+    if live is not None:
+        await asyncio.sleep(3 / max_fps)  # the last coalesced redraw (no flush)
+        x = live.figure.data[0].x.view(np.int64)
+        want = T0 + np.arange(max(0, n - window), n, dtype=np.int64) * STEP
+        result.update(redraws=live.redraws, stamps=stamps, broken=broken,
+                      window_complete=bool(np.array_equal(x, want)) and not broken,
+                      redraw_cpu=live.redraw_cpu_seconds, points=live.points)
+        live.close()
+    return result
+
+
+def _max_in_1s(stamps: list[float]) -> int:
+    best, lo = 0, 0
+    for hi, t in enumerate(stamps):
+        while t - stamps[lo] >= 1.0:
+            lo += 1
+        best = max(best, hi - lo + 1)
+    return best
+
+
+def run(seconds: float = 5, rate: float = 1000, show: bool = True, *, window: int = 500,
+        max_fps: float = 10.0) -> dict[str, Any]:
+    """Feed ``rate`` bars/s for ``seconds`` without, then with, a live chart; the numbers."""
+    n = max(1, int(seconds * rate))
+    base = asyncio.run(_session(n, rate, window, max_fps, chart=False))
+    live = asyncio.run(_session(n, rate, window, max_fps, chart=True))
+    wall = live["wall"]
+
+    def pct(cpu: float, over: float) -> float:
+        return 100.0 * cpu / over if over > 0 else 0.0
+
+    result = {
+        "bars": n, "seconds": wall, "bars_per_s": n / wall if wall else 0.0,
+        "window": window, "max_fps": max_fps,
+        "redraws": live["redraws"], "redraws_per_s": live["redraws"] / wall if wall else 0.0,
+        "max_redraws_in_1s": _max_in_1s(live["stamps"]),
+        "window_complete": live["window_complete"], "redraws_missing_bars": len(live["broken"]),
+        "process_cpu_percent": pct(live["process_cpu"], wall),
+        "baseline_cpu_percent": pct(base["process_cpu"], base["wall"]),
+        "redraw_cpu_percent": pct(live["redraw_cpu"], wall),
+        "handler_cpu_percent": pct(live["feed_cpu"], wall) - pct(base["feed_cpu"], base["wall"]),
+    }
+    result["chart_cpu_percent"] = result["process_cpu_percent"] - result["baseline_cpu_percent"]
+    if show:
+        _print(result)
+    return result
+
+
+def _print(r: dict[str, Any]) -> None:
+    print_table(f"live chart, {r['bars_per_s']:,.0f} bars/s for {r['seconds']:.1f} s "
+                f"(window {r['window']}, at most {r['max_fps']:g} redraws/s)", [
+                    ("bars fed", r["bars_per_s"], f"{r['bars']:,} bars"),
+                    ("redraws", r["redraws_per_s"],
+                     f"{r['redraws']} in all, at most {r['max_redraws_in_1s']} in any 1 s")])
+    print(f"  every bar of the window drawn: at every redraw "
+          f"{'yes' if not r['redraws_missing_bars'] else 'NO'}, at the end "
+          f"{'yes' if r['window_complete'] else 'NO'}")
+    print(f"  CPU, % of one core: feed alone {r['baseline_cpu_percent']:.1f}%, feed + chart "
+          f"{r['process_cpu_percent']:.1f}%  ->  chart {r['chart_cpu_percent']:.1f}% "
+          f"(redraws {r['redraw_cpu_percent']:.1f}%, handlers on the feed thread "
+          f"{r['handler_cpu_percent']:.1f}%)")
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="1 second instead of 5")
+    parser.add_argument("--seconds", type=float, default=None)
+    parser.add_argument("--rate", type=float, default=1000)
+    args = parser.parse_args(argv)
+    seconds = args.seconds if args.seconds is not None else (1 if args.quick else 5)
+    return run(seconds=seconds, rate=args.rate)
+
+
+if __name__ == "__main__":
+    main()

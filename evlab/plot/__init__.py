@@ -1,0 +1,43 @@
+"""Plots of the event stream: a live chart, a chart of a recording, the event-flow view.
+
+| name | module | what |
+| --- | --- | --- |
+| ``LiveChart`` | ``live`` | a ``FigureWidget`` following one symbol on the bus |
+| ``chart`` | ``static`` | a ``go.Figure`` of a recording (or a bars DataFrame) |
+| ``flow`` / ``edges`` | ``chains`` | the cause chains bar → signal → order → fill |
+| ``Coalescer`` | ``coalesce`` | the redraw throttle (at most ``max_fps`` redraws a second) |
+| ``indicator_event`` | ``indicators`` | how a strategy publishes an overlay line |
+
+Names load on first use, so ``evlab.plot.indicators`` (used by strategies) and
+``evlab.plot.coalesce`` do not import plotly.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from evlab.plot.chains import edges, flow
+    from evlab.plot.coalesce import Coalescer
+    from evlab.plot.indicators import INDICATOR, indicator_event
+    from evlab.plot.live import LiveChart
+    from evlab.plot.static import chart
+
+__all__ = ["INDICATOR", "Coalescer", "LiveChart", "chart", "edges", "flow", "indicator_event"]
+
+_WHERE = {"LiveChart": "live", "chart": "static", "flow": "chains", "edges": "chains",
+          "Coalescer": "coalesce", "indicator_event": "indicators", "INDICATOR": "indicators"}
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'evlab.plot' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"evlab.plot.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

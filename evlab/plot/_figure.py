@@ -1,0 +1,91 @@
+"""The chart's look, shared by the live chart and the static chart of a recording.
+
+Every chart has the same traces in the same order (see ``TRACES``); panels share one time
+axis: price (candles, signal and fill markers, overlays), volume, equity. A panel that is
+off keeps its (empty) trace and hides its axis, so the live chart can show the equity
+panel when the first portfolio arrives without rebuilding the widget.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import plotly.graph_objects as go
+
+__all__ = ["EQUITY", "SIGNAL_STYLE", "TRACES", "add_overlay", "new_figure", "show_panels",
+           "to_datetime64"]
+
+UP, DOWN = "#26a69a", "#ef5350"
+TRACES = ("candles", "volume", "buy", "sell", "exit", "fill", "equity")
+CANDLES, VOLUME, BUY, SELL, EXIT, FILL, EQUITY = range(len(TRACES))
+#: signal type -> (trace index, marker symbol, colour); ▲ for BUY, ▼ for SELL and EXIT
+SIGNAL_STYLE = {"BUY": (BUY, "triangle-up", "#1b9e4b"),
+                "SELL": (SELL, "triangle-down", "#d62728"),
+                "EXIT": (EXIT, "triangle-down", "#ff9800")}
+_PALETTE = ("#1f77b4", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#7f7f7f")
+
+
+def to_datetime64(ns: Any) -> np.ndarray:
+    """Epoch nanoseconds (UTC) as a ``datetime64[ns]`` array: plotly sends it as binary."""
+    return np.asarray(ns, dtype=np.int64).view("datetime64[ns]")
+
+
+def _domains(volume: bool, equity: bool) -> dict[str, list[float]]:
+    if volume and equity:
+        return {"yaxis": [0.47, 1.0], "yaxis2": [0.26, 0.42], "yaxis3": [0.0, 0.21]}
+    if volume:
+        return {"yaxis": [0.27, 1.0], "yaxis2": [0.0, 0.22], "yaxis3": [0.0, 0.22]}
+    if equity:
+        return {"yaxis": [0.3, 1.0], "yaxis2": [0.0, 0.25], "yaxis3": [0.0, 0.25]}
+    return {"yaxis": [0.0, 1.0], "yaxis2": [0.0, 0.2], "yaxis3": [0.0, 0.2]}
+
+
+def show_panels(fig: go.Figure, *, volume: bool, equity: bool) -> None:
+    """Lay out the panels that are on (call it inside ``batch_update`` on a widget)."""
+    for axis, domain in _domains(volume, equity).items():
+        fig.layout[axis].domain = domain
+    fig.layout.yaxis2.visible = volume
+    fig.layout.yaxis3.visible = equity
+    fig.layout.xaxis.anchor = "y3" if equity else "y2" if volume else "y"
+
+
+def new_figure(symbol: str, *, volume: bool = True, equity: bool = False, widget: bool = False,
+               title: str | None = None, height: int = 600) -> go.Figure:
+    """An empty chart for ``symbol`` (a ``FigureWidget`` if ``widget``) with every base trace."""
+    empty: dict[str, Any] = {"x": np.empty(0, "datetime64[ns]")}
+    traces = [
+        go.Candlestick(name=symbol, increasing_line_color=UP, decreasing_line_color=DOWN,
+                       open=[], high=[], low=[], close=[], **empty),
+        go.Bar(name="volume", yaxis="y2", y=[], showlegend=False, opacity=0.6,
+               marker={"color": [], "colorscale": [[0, DOWN], [1, UP]], "cmin": 0, "cmax": 1},
+               **empty),
+    ]
+    for name in ("buy", "sell", "exit"):
+        _, symbol_, colour = SIGNAL_STYLE[name.upper()]
+        traces.append(go.Scatter(name=name, mode="markers", y=[], hoverinfo="text+x",
+                                 marker={"symbol": symbol_, "size": 12, "color": colour,
+                                         "line": {"width": 1, "color": "white"}}, **empty))
+    traces.append(go.Scatter(name="fill", mode="markers", y=[], hoverinfo="text+x",
+                             marker={"symbol": "x-thin", "size": 9, "color": "#333",
+                                     "line": {"width": 2, "color": "#333"}}, **empty))
+    traces.append(go.Scatter(name="equity", yaxis="y3", mode="lines", y=[],
+                             line={"color": "#1f77b4", "width": 1.5}, **empty))
+    layout = go.Layout(
+        title=title if title is not None else symbol, height=height, uirevision=symbol,
+        margin={"l": 50, "r": 20, "t": 40, "b": 30}, hovermode="x",
+        legend={"orientation": "h", "y": 1.02, "x": 0, "yanchor": "bottom"},
+        xaxis={"type": "date", "rangeslider": {"visible": False}},
+        yaxis={"title": "price"}, yaxis2={"title": "volume", "showgrid": False},
+        yaxis3={"title": "equity"})
+    fig = (go.FigureWidget if widget else go.Figure)(data=traces, layout=layout)
+    show_panels(fig, volume=volume, equity=equity)
+    return fig
+
+
+def add_overlay(fig: go.Figure, name: str) -> int:
+    """Add a line on the price panel for the indicator ``name``; returns its trace index."""
+    colour = _PALETTE[(len(fig.data) - len(TRACES)) % len(_PALETTE)]
+    fig.add_trace(go.Scatter(name=name, mode="lines", x=np.empty(0, "datetime64[ns]"), y=[],
+                             line={"width": 1.2, "color": colour}, connectgaps=False))
+    return len(fig.data) - 1

@@ -1,0 +1,234 @@
+"""``LiveChart``: a plotly ``FigureWidget`` of one symbol that follows the bus.
+
+Event handlers only append to a bounded window (``window.BarWindow``); a ``Coalescer``
+redraws at most ``max_fps`` times a second, copying the whole window into new numpy arrays
+inside one ``batch_update()``. Coalescing merges redraws, never data: every bar that is in
+the window when a redraw runs is drawn. The same chart follows a live feed or a replay.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+from evlab.bus import EventBus, Subscription
+from evlab.events import (
+    BarEvent,
+    EventType,
+    FillEvent,
+    PortfolioEvent,
+    SignalEvent,
+    SystemEvent,
+)
+from evlab.plot import _figure as F
+from evlab.plot.coalesce import Coalescer, Schedule
+from evlab.plot.indicators import INDICATOR, indicator_values
+from evlab.plot.window import BarWindow, Snapshot
+
+__all__ = ["LiveChart"]
+
+
+class LiveChart:
+    """Candles, signal markers (BUY ▲, SELL/EXIT ▼), fills, volume, strategy overlays and
+    equity for ``symbol``, redrawn from the bus at most ``max_fps`` times a second.
+
+    ``equity="auto"`` shows the equity panel when the first ``PortfolioEvent`` arrives.
+    ``clock``/``schedule`` drive the throttle (default: the running loop, else timers).
+    The chart holds its handlers strongly: it follows the bus until ``close()``.
+    """
+
+    def __init__(self, bus: EventBus, symbol: str, *, window: int = 500, max_fps: float = 10.0,
+                 volume: bool = True, equity: bool | Literal["auto"] = "auto",
+                 overlays: bool = True, signals: bool = True, fills: bool = True,
+                 title: str | None = None, height: int = 600,
+                 clock: Callable[[], float] = time.monotonic,
+                 schedule: Schedule | None = None) -> None:
+        if equity not in (True, False, "auto"):
+            raise ValueError(f"LiveChart.equity: must be True, False or 'auto', got {equity!r}")
+        self.bus = bus
+        self.symbol = symbol
+        self.window = int(window)
+        self.volume = volume
+        self.equity = equity
+        self.data = BarWindow(self.window)
+        self.figure: go.FigureWidget = F.new_figure(
+            symbol, volume=volume, equity=equity is True, widget=True, title=title,
+            height=height)
+        self.redraws = 0
+        self.points = 0  # candles in the figure after the last redraw
+        self.redraw_seconds = 0.0  # wall time spent redrawing
+        self.redraw_cpu_seconds = 0.0  # CPU time of the redrawing thread spent redrawing
+        #: called with the chart after each redraw, on the redrawing thread
+        self.on_redraw: list[Callable[[LiveChart], Any]] = []
+        self._equity_shown = equity is True
+        self._overlay_index: dict[str, int] = {}
+        self._filled: set[int] = set()  # marker/equity traces that hold points
+        self._drawn = 0
+        self._draw_lock = threading.Lock()
+        self._coalescer = Coalescer(self._redraw, max_fps, clock=clock, schedule=schedule)
+        cls = type(self)
+        handlers: list[tuple[EventType, Callable[[Any, Any], None]]] = [
+            (EventType.BAR, cls._on_bar), (EventType.BAR_UPDATE, cls._on_bar_update)]
+        if signals:
+            handlers.append((EventType.SIGNAL, cls._on_signal))
+        if fills:
+            handlers.append((EventType.FILL, cls._on_fill))
+        if equity is not False:
+            handlers.append((EventType.PORTFOLIO, cls._on_portfolio))
+        if overlays:
+            handlers.append((EventType.SYSTEM, cls._on_system))
+        # Partials, not bound methods: a weak-ref bus would drop a chart that is displayed but
+        # kept in no variable. Low priority: trading logic runs first.
+        self._subs: list[Subscription] = [
+            bus.subscribe(etype, functools.partial(func, self), priority=-10,
+                          name=f"LiveChart[{symbol}].{func.__name__[4:]}")
+            for etype, func in handlers]
+
+    # --- handlers: append and ask for a redraw, nothing else ---------------------------
+    def _on_bar(self, e: BarEvent) -> None:
+        if e.symbol == self.symbol:
+            self.data.add_bar((e.time_ns, e.open, e.high, e.low, e.close, e.volume))
+            self._coalescer.request()
+
+    def _on_bar_update(self, e: BarEvent) -> None:
+        if e.symbol == self.symbol:
+            self.data.update_bar((e.time_ns, e.open, e.high, e.low, e.close, e.volume))
+            self._coalescer.request()
+
+    def _on_signal(self, e: SignalEvent) -> None:
+        if e.symbol == self.symbol:
+            text = f"{e.signal_type} @ {e.price:.6g}<br>{e.strategy_id}"
+            self.data.add_mark(e.signal_type, (e.time_ns, e.price, text))
+            self._coalescer.request()
+
+    def _on_fill(self, e: FillEvent) -> None:
+        if e.symbol == self.symbol:
+            text = f"fill {e.side} {e.quantity:g} @ {e.price:.6g}"
+            self.data.add_mark("fill", (e.time_ns, e.price, text))
+            self._coalescer.request()
+
+    def _on_portfolio(self, e: PortfolioEvent) -> None:
+        self.data.add_equity((e.time_ns, e.equity))
+        self._coalescer.request()
+
+    def _on_system(self, e: SystemEvent) -> None:
+        if e.kind == INDICATOR:
+            symbol, values = indicator_values(e.data)
+            if values and symbol in (self.symbol, None):
+                self.data.add_overlay(values, e.time_ns)
+                self._coalescer.request()
+
+    # --- drawing ------------------------------------------------------------------------
+    def flush(self) -> None:
+        """Redraw now with everything received (tests, the end of a replay)."""
+        self._coalescer.flush()
+
+    def _redraw(self) -> None:
+        wall, cpu = time.perf_counter(), time.thread_time()
+        with self._draw_lock:
+            snap = self.data.snapshot()
+            if snap.version == self._drawn:
+                return
+            self._draw(snap)
+            self._drawn = snap.version
+            self.redraws += 1
+        self.redraw_seconds += time.perf_counter() - wall
+        self.redraw_cpu_seconds += time.thread_time() - cpu
+        for hook in self.on_redraw:
+            hook(self)
+
+    def _draw(self, snap: Snapshot) -> None:
+        bars = snap.bars
+        t = np.fromiter((b[0] for b in bars), np.int64, len(bars))
+        v = np.array(bars, np.float64).reshape(-1, 6)
+        start = int(t[0]) if len(t) else None
+        fig = self.figure
+        new = [n for n in snap.overlays if n not in self._overlay_index]
+        show_equity = self.equity == "auto" and bool(snap.equity) and not self._equity_shown
+        with fig.batch_update():
+            x = F.to_datetime64(t)
+            fig.data[F.CANDLES].update(x=x, open=v[:, 1], high=v[:, 2], low=v[:, 3],
+                                       close=v[:, 4])
+            if self.volume:
+                fig.data[F.VOLUME].update(x=x, y=v[:, 5],
+                                          marker_color=(v[:, 4] >= v[:, 1]).astype(np.float64))
+            for kind, marks in snap.marks.items():
+                index = F.FILL if kind == "fill" else F.SIGNAL_STYLE[kind][0]
+                tx, ty, text = _points([(m[0], m[1]) for m in marks], start, marks)
+                self._set(index, x=tx, y=ty, hovertext=text)
+            if self.equity is not False:
+                tx, ty, _ = _points(snap.equity, start)
+                self._set(F.EQUITY, x=tx, y=ty)
+            for name in new:
+                self._overlay_index[name] = F.add_overlay(fig, name)
+            for name, line in snap.overlays.items():
+                tx, ty, _ = _points(line, start)
+                fig.data[self._overlay_index[name]].update(x=tx, y=ty)
+            if show_equity:
+                F.show_panels(fig, volume=self.volume, equity=True)
+                self._equity_shown = True
+        self.points = len(bars)
+
+    def _set(self, index: int, **values: Any) -> None:
+        """Update a trace, skipping the common no-op: an empty trace staying empty."""
+        if len(values["x"]) or index in self._filled:
+            self.figure.data[index].update(**values)
+            self._filled.add(index)
+            if not len(values["x"]):
+                self._filled.discard(index)
+
+    # --- the rest -----------------------------------------------------------------------
+    @property
+    def stats(self) -> dict[str, Any]:
+        """Events taken in by kind, redraws, candles drawn and time spent redrawing."""
+        return {**self.data.stats(), "redraws": self.redraws, "points": self.points,
+                "redraw_seconds": self.redraw_seconds,
+                "redraw_cpu_seconds": self.redraw_cpu_seconds}
+
+    def to_frame(self) -> pd.DataFrame:
+        """The bars in the window (the forming one last), indexed by UTC time."""
+        bars = self.data.snapshot().bars
+        index = pd.DatetimeIndex(F.to_datetime64([b[0] for b in bars]), name="time")
+        return pd.DataFrame([b[1:] for b in bars], index=index.tz_localize("UTC"),
+                            columns=["open", "high", "low", "close", "volume"])
+
+    def close(self) -> None:
+        """Stop following the bus (the figure keeps what it shows)."""
+        self._coalescer.close()
+        for sub in self._subs:
+            sub.cancel()
+        self._subs.clear()
+
+    def __enter__(self) -> LiveChart:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        return self.figure._repr_mimebundle_(**kwargs)
+
+    def __repr__(self) -> str:
+        return (f"<LiveChart {self.symbol!r}: {self.points} bars drawn, {self.redraws} redraws"
+                f"{'' if self._subs else ', closed'}>")
+
+
+def _points(points: list[tuple[int, float]], start: int | None,
+            marks: list[tuple[int, float, str]] | None = None
+            ) -> tuple[np.ndarray, np.ndarray, list[str] | None]:
+    """Times (datetime64) and values of the points at or after ``start``, with their texts."""
+    if start is not None:
+        keep = [i for i, p in enumerate(points) if p[0] >= start]
+        if len(keep) < len(points):
+            points = [points[i] for i in keep]
+            marks = None if marks is None else [marks[i] for i in keep]
+    t = np.fromiter((p[0] for p in points), np.int64, len(points))
+    y = np.fromiter((p[1] for p in points), np.float64, len(points))
+    return F.to_datetime64(t), y, None if marks is None else [m[2] for m in marks]

@@ -1,0 +1,137 @@
+"""The live chart's data: bounded, thread-safe windows that event handlers append to.
+
+Handlers run on whatever thread emits (a feed may run its own loop on a daemon thread), so
+every change happens under one lock, and costs a tuple and a deque append. ``snapshot()``
+copies the lot under the lock; the redraw turns the copy into numpy arrays outside it.
+"""
+
+from __future__ import annotations
+
+import bisect
+import threading
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["BarWindow", "Snapshot"]
+
+Bar = tuple[int, float, float, float, float, float]  # time_ns, open, high, low, close, volume
+Point = tuple[int, float]
+Mark = tuple[int, float, str]  # time_ns, price, hover text
+
+
+@dataclass
+class Snapshot:
+    """A copy of the window: final bars (plus the forming one), marks, equity, overlays."""
+
+    bars: list[Bar]
+    marks: dict[str, list[Mark]]
+    equity: list[Point]
+    overlays: dict[str, list[Point]]
+    version: int
+
+
+@dataclass
+class BarWindow:
+    """The last ``size`` bars of one symbol and what is drawn over them."""
+
+    size: int
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    version: int = 0  # bumped by every change: the redraw skips when nothing changed
+    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(
+        ("bars", "updates", "signals", "fills", "portfolios", "indicators", "stale"), 0))
+
+    def __post_init__(self) -> None:
+        if self.size < 1:
+            raise ValueError(f"window: must be at least 1 bar, got {self.size!r}")
+        self.bars: deque[Bar] = deque(maxlen=self.size)
+        self.forming: Bar | None = None
+        keep = 4 * self.size  # marks older than the window are never drawn
+        self.marks: dict[str, deque[Mark]] = {k: deque(maxlen=keep)
+                                              for k in ("BUY", "SELL", "EXIT", "fill")}
+        self.equity: deque[Point] = deque(maxlen=keep)
+        self.overlays: dict[str, deque[Point]] = {}
+
+    def add_bar(self, bar: Bar) -> None:
+        """A final bar: appended, or put in its place if it is not the newest."""
+        with self.lock:
+            bars = self.bars
+            if not bars or bar[0] > bars[-1][0]:
+                bars.append(bar)
+            elif bar[0] == bars[-1][0]:
+                bars[-1] = bar  # a correction of the newest bar
+            else:
+                self._insert(bar)
+            if self.forming is not None and self.forming[0] <= bar[0]:
+                self.forming = None
+            self.counts["bars"] += 1
+            self.version += 1
+
+    def _insert(self, bar: Bar) -> None:
+        rows = list(self.bars)
+        i = bisect.bisect_left(rows, bar[0], key=lambda r: r[0])
+        if rows[i][0] == bar[0]:
+            rows[i] = bar
+        elif i == 0 and len(rows) == self.size:
+            self.counts["stale"] += 1  # older than the whole window: never drawn
+            return
+        else:
+            rows.insert(i, bar)
+        self.bars = deque(rows[-self.size:], maxlen=self.size)
+
+    def update_bar(self, bar: Bar) -> None:
+        """The bar still forming (drawn after the final bars until its final bar arrives)."""
+        with self.lock:
+            if self.bars and bar[0] <= self.bars[-1][0]:
+                return  # that bar is final already
+            self.forming = bar
+            self.counts["updates"] += 1
+            self.version += 1
+
+    def add_mark(self, kind: str, mark: Mark) -> None:
+        """A signal (``kind`` BUY, SELL or EXIT) or a fill (``kind`` "fill") at its price."""
+        with self.lock:
+            self.marks[kind].append(mark)
+            self.counts["fills" if kind == "fill" else "signals"] += 1
+            self.version += 1
+
+    def add_equity(self, point: Point) -> None:
+        """The portfolio's equity at an event time (the last one per time is kept)."""
+        with self.lock:
+            _put(self.equity, point)
+            self.counts["portfolios"] += 1
+            self.version += 1
+
+    def add_overlay(self, values: dict[str, float], time_ns: int) -> None:
+        """Indicator values at ``time_ns``, one line per name."""
+        with self.lock:
+            for name, value in values.items():
+                line = self.overlays.get(name)
+                if line is None:
+                    line = self.overlays[name] = deque(maxlen=4 * self.size)
+                _put(line, (time_ns, value))
+            self.counts["indicators"] += 1
+            self.version += 1
+
+    def snapshot(self) -> Snapshot:
+        """A copy of everything (cheap: list copies of bounded deques)."""
+        with self.lock:
+            bars = list(self.bars)
+            if self.forming is not None:
+                bars.append(self.forming)
+                del bars[:-self.size]
+            return Snapshot(bars, {k: list(v) for k, v in self.marks.items()},
+                            list(self.equity), {k: list(v) for k, v in self.overlays.items()},
+                            self.version)
+
+    def stats(self) -> dict[str, Any]:
+        """Events taken in, by kind."""
+        with self.lock:
+            return dict(self.counts)
+
+
+def _put(line: deque[Point], point: Point) -> None:
+    if line and line[-1][0] == point[0]:
+        line[-1] = point
+    else:
+        line.append(point)

@@ -1,0 +1,516 @@
+"""evlab.plot: the live chart, its redraw throttle, the chart of a recording, the flow view.
+
+Time is fake wherever the throttle matters: ``FakeTime`` is the clock and the scheduler, and
+the test moves it forward. Nothing here sleeps or measures time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+import math
+import threading
+from collections import Counter
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+import pytest
+
+from benchmarks import bench_live_chart
+from evlab import (
+    EventBus,
+    EventType,
+    PortfolioEvent,
+    SignalEvent,
+    create_bar_event,
+    create_bar_update_event,
+    create_fill_event,
+    create_signal_event,
+)
+from evlab.plot import Coalescer, LiveChart, chart, edges, flow, indicator_event
+from evlab.plot.coalesce import loop_scheduler
+
+T0 = pd.Timestamp("2024-03-01 14:30", tz="UTC").value  # ns
+SEC = 1_000_000_000
+
+
+class FakeTime:
+    """A clock and a scheduler in one: callbacks run when ``advance`` passes their time."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self._queue: list[tuple[float, int, object]] = []
+        self._n = itertools.count()
+
+    def __call__(self) -> float:
+        return self.now
+
+    def schedule(self, delay, fn) -> None:
+        heapq.heappush(self._queue, (self.now + delay, next(self._n), fn))
+
+    def advance(self, to: float) -> None:
+        while self._queue and self._queue[0][0] <= to:
+            due, _, fn = heapq.heappop(self._queue)
+            self.now = max(self.now, due)
+            fn()
+        self.now = max(self.now, to)
+
+
+def bar(i: int, symbol: str = "BTC-USD", close: float | None = None):
+    c = 100.0 + i * 0.01 if close is None else close
+    return create_bar_event(symbol, T0 + i * SEC, c - 0.005, c + 0.02, c - 0.02, c, 1.0 + i)
+
+
+def times(i0: int, n: int) -> np.ndarray:
+    return (T0 + np.arange(i0, i0 + n, dtype=np.int64) * SEC).view("datetime64[ns]")
+
+
+@pytest.fixture
+def fake():
+    return FakeTime()
+
+
+@pytest.fixture
+def bus():
+    return EventBus()
+
+
+def make_chart(bus, fake, **kw) -> LiveChart:
+    return LiveChart(bus, "BTC-USD", clock=fake, schedule=fake.schedule, **kw)
+
+
+# --- the live chart: what is in the figure ----------------------------------------------------
+
+def test_candles_and_volume_equal_the_bars(bus, fake):
+    c = make_chart(bus, fake)
+    events = [bus.emit(bar(i)) for i in range(20)]
+    c.flush()
+    candles, volume = c.figure.data[0], c.figure.data[1]
+    assert isinstance(c.figure, go.FigureWidget)
+    np.testing.assert_array_equal(candles.x, times(0, 20))
+    np.testing.assert_array_equal(candles.close, [e.close for e in events])
+    np.testing.assert_array_equal(candles.open, [e.open for e in events])
+    np.testing.assert_array_equal(candles.high, [e.high for e in events])
+    np.testing.assert_array_equal(candles.low, [e.low for e in events])
+    np.testing.assert_array_equal(volume.y, [e.volume for e in events])
+    assert c.figure.layout.yaxis2.visible is True
+    assert (c.points, c.redraws) == (20, 1)
+
+
+def test_other_symbols_are_not_drawn(bus, fake):
+    c = make_chart(bus, fake)
+    bus.emit(bar(0))
+    bus.emit(bar(1, symbol="ETH-USD"))
+    c.flush()
+    assert len(c.figure.data[0].x) == 1
+
+
+def test_the_window_keeps_the_last_n_bars(bus, fake):
+    c = make_chart(bus, fake, window=50)
+    for i in range(200):
+        bus.emit(bar(i))
+    c.flush()
+    np.testing.assert_array_equal(c.figure.data[0].x, times(150, 50))
+    assert c.to_frame().index[0] == pd.Timestamp(T0 + 150 * SEC, tz="UTC")
+
+
+def test_no_bar_in_the_window_is_skipped_between_redraws(bus, fake):
+    c = make_chart(bus, fake, window=300)
+    bus.emit(bar(0))
+    fake.advance(0.0)  # the first redraw runs at once
+    assert c.redraws == 1
+    for i in range(1, 1000):  # all inside one throttle interval: no redraw meanwhile
+        bus.emit(bar(i))
+    assert c.redraws == 1
+    fake.advance(0.1)
+    assert c.redraws == 2
+    np.testing.assert_array_equal(c.figure.data[0].x, times(700, 300))
+
+
+def test_volume_panel_can_be_off(bus, fake):
+    c = make_chart(bus, fake, volume=False)
+    bus.emit(bar(0))
+    c.flush()
+    assert c.figure.layout.yaxis2.visible is False
+    assert len(c.figure.data[1].y) == 0
+
+
+def test_forming_bar_shows_until_its_final_bar(bus, fake):
+    c = make_chart(bus, fake)
+    bus.emit(bar(0))
+    bus.emit(create_bar_update_event("BTC-USD", T0 + SEC, 100, 101, 99, 100.5, 3))
+    c.flush()
+    assert list(c.figure.data[0].close) == [100.0, 100.5]
+    bus.emit(create_bar_update_event("BTC-USD", T0 + SEC, 100, 102, 99, 101.5, 5))
+    c.flush()
+    assert list(c.figure.data[0].close) == [100.0, 101.5]
+    bus.emit(bar(1, close=101.0))
+    c.flush()
+    assert list(c.figure.data[0].close) == [100.0, 101.0]
+    assert c.stats["updates"] == 2
+
+
+def test_late_and_corrected_bars_go_in_their_place(bus, fake):
+    c = make_chart(bus, fake, window=5)
+    for i in (0, 1, 3, 4):
+        bus.emit(bar(i))
+    bus.emit(bar(2))  # late
+    bus.emit(bar(4, close=99.0))  # correction of the newest
+    c.flush()
+    np.testing.assert_array_equal(c.figure.data[0].x, times(0, 5))
+    assert c.figure.data[0].close[-1] == 99.0
+
+
+# --- signals, fills, equity, overlays --------------------------------------------------------
+
+def test_signals_are_markers_at_their_price(bus, fake):
+    c = make_chart(bus, fake)
+
+    def strategy(b):
+        kind = {1: SignalEvent.BUY, 3: SignalEvent.SELL, 4: SignalEvent.EXIT}.get(
+            (b.time_ns - T0) // SEC)
+        if kind:
+            bus.emit(create_signal_event(kind, b.close + 0.5, b.symbol, "sma"))
+
+    bus.register(EventType.BAR, strategy)
+    for i in range(6):
+        bus.emit(bar(i))
+    c.flush()
+    buy, sell, exit_ = (c.figure.data[i] for i in (2, 3, 4))
+    np.testing.assert_array_equal(buy.x, times(1, 1))
+    assert list(buy.y) == [bar(1).close + 0.5]
+    assert list(sell.y) == [bar(3).close + 0.5] and list(exit_.y) == [bar(4).close + 0.5]
+    assert buy.marker.symbol == "triangle-up"
+    assert sell.marker.symbol == exit_.marker.symbol == "triangle-down"
+    assert "sma" in buy.hovertext[0]
+
+
+def test_marks_older_than_the_window_are_not_drawn(bus, fake):
+    c = make_chart(bus, fake, window=3)
+    bus.register(EventType.BAR, lambda b: bus.emit(
+        create_signal_event("BUY", b.close, b.symbol, "s")))
+    for i in range(10):
+        bus.emit(bar(i))
+    c.flush()
+    np.testing.assert_array_equal(c.figure.data[2].x, times(7, 3))
+
+
+def test_fills_are_drawn_at_their_price(bus, fake):
+    c = make_chart(bus, fake)
+    bus.register(EventType.BAR, lambda b: bus.emit(
+        create_fill_event(b.symbol, "BUY", 2, 100.25)))
+    bus.emit(bar(0))
+    c.flush()
+    assert list(c.figure.data[5].y) == [100.25]
+
+
+def test_equity_panel_appears_with_the_first_portfolio(bus, fake):
+    c = make_chart(bus, fake)
+    bus.emit(bar(0))
+    c.flush()
+    assert c.figure.layout.yaxis3.visible is False
+    bus.register(EventType.BAR, lambda b: bus.emit(PortfolioEvent(500.0, 1000.0 + b.close)))
+    for i in range(1, 4):
+        bus.emit(bar(i))
+    c.flush()
+    assert c.figure.layout.yaxis3.visible is True
+    np.testing.assert_array_equal(c.figure.data[6].x, times(1, 3))
+    assert list(c.figure.data[6].y) == [1000.0 + bar(i).close for i in range(1, 4)]
+
+
+def test_equity_false_never_shows_equity(bus, fake):
+    c = make_chart(bus, fake, equity=False)
+    bus.emit(bar(0))
+    bus.emit(PortfolioEvent(1.0, 2.0))
+    c.flush()
+    assert c.figure.layout.yaxis3.visible is False
+    assert "LiveChart[BTC-USD].portfolio" not in bus.handlers(EventType.PORTFOLIO)
+
+
+def test_indicator_overlays_land_on_their_bars(bus, fake):
+    c = make_chart(bus, fake)
+
+    def strategy(b):
+        i = (b.time_ns - T0) // SEC
+        bus.emit(indicator_event(b.symbol, "sma_2", None if i == 0 else b.close - 1))
+        bus.emit(indicator_event(b.symbol, {"upper": b.high + 1, "lower": b.low - 1}))
+        bus.emit(indicator_event("ETH-USD", "sma_2", 5.0))  # another symbol's line
+
+    bus.register(EventType.BAR, strategy)
+    for i in range(4):
+        bus.emit(bar(i))
+    c.flush()
+    lines = {d.name: d for d in c.figure.data[7:]}
+    assert set(lines) == {"sma_2", "upper", "lower"}
+    np.testing.assert_array_equal(lines["sma_2"].x, times(0, 4))
+    assert math.isnan(lines["sma_2"].y[0])  # warming up: a gap
+    assert list(lines["sma_2"].y[1:]) == [bar(i).close - 1 for i in range(1, 4)]
+    assert list(lines["upper"].y) == [bar(i).high + 1 for i in range(4)]
+
+
+# --- the throttle ------------------------------------------------------------------------------
+
+def test_a_thousand_bars_per_second_give_about_ten_redraws_per_second(bus, fake):
+    c = make_chart(bus, fake, window=5000)
+    stamps = []
+    c.on_redraw.append(lambda chart: stamps.append(fake.now))
+    n = 3000
+    for i in range(n):  # 1,000 bars per (fake) second, for 3 seconds
+        fake.advance(i / 1000)
+        bus.emit(bar(i))
+    fake.advance(n / 1000 + 1)
+    per_second = Counter(int(t) for t in stamps)
+    assert max(per_second.values()) <= 11
+    assert 25 <= c.redraws <= 32
+    np.testing.assert_array_equal(c.figure.data[0].x, times(0, n))  # every bar is there
+
+
+def test_coalescer_runs_the_first_request_at_once_and_merges_the_rest(fake):
+    runs = []
+    co = Coalescer(lambda: runs.append(fake.now), max_fps=10, clock=fake,
+                   schedule=fake.schedule)
+    co.request()
+    fake.advance(0.0)
+    for t in (0.01, 0.02, 0.05, 0.09):
+        fake.advance(t)
+        co.request()
+    assert co.pending
+    fake.advance(0.5)
+    assert runs == [0.0, pytest.approx(0.1)]
+    co.request()  # quiet for long enough: at once again
+    fake.advance(0.5)
+    assert runs[-1] == 0.5
+
+
+def test_coalescer_flush_and_close(fake):
+    runs = []
+    co = Coalescer(lambda: runs.append(fake.now), max_fps=10, clock=fake,
+                   schedule=fake.schedule)
+    co.request()
+    co.flush()  # runs now; the scheduled run is void
+    fake.advance(1.0)
+    assert runs == [0.0]
+    co.request()
+    co.close()
+    fake.advance(2.0)
+    co.request()
+    fake.advance(3.0)
+    assert runs == [0.0] and co.runs == 1
+    with pytest.raises(ValueError, match="max_fps"):
+        Coalescer(lambda: None, max_fps=0)
+
+
+def test_a_failing_redraw_does_not_stop_the_throttle(fake):
+    calls = []
+
+    def action():
+        calls.append(fake.now)
+        if len(calls) == 1:
+            raise RuntimeError("boom")
+
+    co = Coalescer(action, clock=fake, schedule=fake.schedule)
+    co.request()
+    fake.advance(0.0)
+    co.request()
+    fake.advance(1.0)
+    assert len(calls) == 2
+
+
+async def test_loop_scheduler_runs_on_the_loop_for_requests_from_threads():
+    loop = asyncio.get_running_loop()
+    ran = asyncio.Event()
+    where = []
+
+    def action():
+        where.append(threading.get_ident())
+        ran.set()
+
+    co = Coalescer(action, max_fps=1000, schedule=loop_scheduler(loop))
+    thread = threading.Thread(target=co.request)
+    thread.start()
+    thread.join()
+    await asyncio.wait_for(ran.wait(), 5)
+    assert where == [threading.get_ident()]
+
+
+# --- threads and the real loop -----------------------------------------------------------------
+
+def test_bars_from_several_threads_all_land(bus, fake):
+    c = make_chart(bus, fake, window=2000)
+    threads = [threading.Thread(target=lambda k=k: [bus.emit(bar(i)) for i in range(k, 2000, 4)])
+               for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    c.flush()
+    np.testing.assert_array_equal(c.figure.data[0].x, times(0, 2000))
+    assert c.stats["bars"] == 2000
+
+
+async def test_a_feed_thread_draws_through_the_running_loop(bus):
+    c = LiveChart(bus, "BTC-USD", window=1000, max_fps=50)  # the running loop schedules
+    redrawn = asyncio.Event()
+    redraw_threads = set()
+    c.on_redraw.append(lambda chart: (redraw_threads.add(threading.get_ident()), redrawn.set()))
+    feed = threading.Thread(target=lambda: [bus.emit(bar(i)) for i in range(1000)])
+    feed.start()
+    feed.join()
+    while c.points < 1000 or c.figure.data[0].x[-1] != times(999, 1)[0]:
+        redrawn.clear()
+        await asyncio.wait_for(redrawn.wait(), 5)
+    np.testing.assert_array_equal(c.figure.data[0].x, times(0, 1000))
+    assert redraw_threads == {threading.get_ident()}  # widgets are touched on the loop only
+    c.close()
+
+
+def test_close_unsubscribes(bus, fake):
+    c = make_chart(bus, fake)
+    assert any(name.startswith("LiveChart") for name in bus.handlers(EventType.BAR))
+    bus.emit(bar(0))
+    c.close()
+    bus.emit(bar(1))
+    c.flush()
+    assert not any(name.startswith("LiveChart") for name in bus.handlers(EventType.BAR))
+    assert len(c.figure.data[0].x) == 1
+    assert "closed" in repr(c)
+
+
+def test_the_chart_displays_as_its_widget(bus, fake):
+    bundle = make_chart(bus, fake)._repr_mimebundle_()
+    assert "application/vnd.jupyter.widget-view+json" in bundle
+
+
+def test_the_chart_lives_while_only_the_bus_holds_it(fake):
+    bus = EventBus(use_weak_refs=True)
+    figure = make_chart(bus, fake).figure  # the LiveChart itself is not kept
+    bus.emit(bar(0))
+    fake.advance(1.0)
+    assert len(figure.data[0].x) == 1
+
+
+# --- the static chart of a recording ---------------------------------------------------------
+
+def bars_frame(n: int = 10) -> pd.DataFrame:
+    index = pd.date_range(pd.Timestamp(T0, tz="UTC"), periods=n, freq="s", name="time")
+    close = 100 + np.arange(n, dtype=float)
+    return pd.DataFrame({"open": close - 0.5, "high": close + 1, "low": close - 1,
+                         "close": close, "volume": np.arange(n, dtype=float)}, index=index)
+
+
+def test_static_chart_of_bars_and_signals():
+    bars = bars_frame()
+    signals = pd.DataFrame({"signal_type": ["BUY", "SELL", "EXIT"], "price": [101.5, 105, 107],
+                            "strategy_id": "sma"}, index=bars.index[[1, 5, 7]])
+    equity = pd.Series([1000.0, 1010.0], index=bars.index[[2, 6]])
+    overlays = pd.DataFrame({"sma_3": bars["close"].rolling(3).mean()}, index=bars.index)
+    fig = chart(bars, signals=signals, equity=equity, overlays=overlays, title="demo")
+    assert type(fig) is go.Figure
+    np.testing.assert_array_equal(fig.data[0].close, bars["close"])
+    np.testing.assert_array_equal(fig.data[0].x, times(0, 10))
+    np.testing.assert_array_equal(fig.data[1].y, bars["volume"])
+    assert list(fig.data[2].y) == [101.5] and list(fig.data[3].y) == [105.0]
+    np.testing.assert_array_equal(fig.data[4].x, times(7, 1))
+    assert fig.layout.yaxis3.visible is True and list(fig.data[6].y) == [1000.0, 1010.0]
+    assert fig.data[7].name == "sma_3"
+    assert "<html>" in fig.to_html()[:200].lower()
+
+
+def test_static_chart_last_n_bars():
+    fig = chart(bars_frame(), last=4)
+    np.testing.assert_array_equal(fig.data[0].x, times(6, 4))
+    assert fig.layout.yaxis3.visible is False
+
+
+def recording_frame() -> pd.DataFrame:
+    """A recording's full frame, by hand: two bars, a signal, an order, a fill, a portfolio."""
+    t = [pd.Timestamp(T0, tz="UTC"), pd.Timestamp(T0 + SEC, tz="UTC")]
+    rows = [
+        dict(seq=1, type="bar", event_time=t[0], symbol="AAPL", source="feed", cause=None,
+             open=10.0, high=11.0, low=9.0, close=10.5, volume=100.0),
+        dict(seq=2, type="system", event_time=t[0], symbol=None, source="sma", cause=1,
+             kind="indicator", data='{"symbol": "AAPL", "name": "sma", "value": 10.2}'),
+        dict(seq=3, type="signal", event_time=t[0], symbol="AAPL", source="sma", cause=1,
+             signal_type="BUY", price=10.5, strategy_id="sma"),
+        dict(seq=4, type="order", event_time=t[0], symbol="AAPL", source="broker", cause=3,
+             side="BUY", quantity=10.0, order_type="MARKET", strategy_id="sma"),
+        dict(seq=5, type="fill", event_time=t[0], symbol="AAPL", source="broker", cause=4,
+             side="BUY", quantity=10.0, price=10.6),
+        dict(seq=6, type="portfolio", event_time=t[0], symbol=None, source="broker", cause=5,
+             cash=894.0, equity=1000.0),
+        dict(seq=7, type="bar", event_time=t[1], symbol="AAPL", source="feed", cause=None,
+             open=10.5, high=12.0, low=10.0, close=11.5, volume=80.0),
+        dict(seq=8, type="signal", event_time=t[1], symbol="AAPL", source="mom", cause=7,
+             signal_type="EXIT", price=11.5, strategy_id="mom"),
+    ]
+    frame = pd.DataFrame(rows)
+    frame["cause"] = frame["cause"].astype("Int64")
+    return frame
+
+
+class Recording:
+    """What evlab's recording offers, duck-typed: bars(symbol), signals(), fills(), frame."""
+
+    def __init__(self, frame: pd.DataFrame) -> None:
+        self.frame = frame
+
+    def _of(self, etype: str) -> pd.DataFrame:
+        rows = self.frame[self.frame["type"] == etype]
+        return rows.set_index("event_time").drop(columns="type")
+
+    def bars(self, symbol: str) -> pd.DataFrame:
+        bars = self._of("bar")
+        return bars[bars["symbol"] == symbol]
+
+    def signals(self) -> pd.DataFrame:
+        return self._of("signal")
+
+    def fills(self) -> pd.DataFrame:
+        return self._of("fill")
+
+
+@pytest.mark.parametrize("source", ["frame", "recording"])
+def test_static_chart_of_a_recording(source):
+    frame = recording_frame()
+    fig = chart(frame if source == "frame" else Recording(frame), "AAPL")
+    assert list(fig.data[0].close) == [10.5, 11.5]
+    assert list(fig.data[2].y) == [10.5] and list(fig.data[4].y) == [11.5]
+    assert list(fig.data[5].y) == [10.6]
+    assert list(fig.data[6].y) == [1000.0]
+    assert fig.data[7].name == "sma" and list(fig.data[7].y) == [10.2]
+    assert chart(frame).data[0].name == "AAPL"  # the only symbol
+    assert chart(Recording(frame)).data[0].name == "AAPL"
+
+
+# --- the flow view -----------------------------------------------------------------------------
+
+def test_flow_edges_follow_the_cause_chain():
+    frame = recording_frame()
+    assert edges(frame) == [(1, 3), (3, 4), (4, 5), (7, 8)]
+    assert edges(frame, types=("bar", "fill")) == [(1, 5)]  # through signal and order
+
+
+def test_flow_figure_has_lanes_per_type_and_strategy():
+    fig = flow(recording_frame())
+    assert isinstance(fig, go.Figure)
+    assert list(fig.layout.yaxis.ticktext) == ["bar", "signal · mom", "signal · sma",
+                                              "order · sma", "fill · sma"]
+    markers = {d.name: d for d in fig.data if d.mode == "markers"}
+    assert set(markers) == {"bar", "signal", "order", "fill"}
+    assert list(markers["signal"].customdata) == [3, 8]
+    chains = {d.name: [p for p in d.customdata if p is not None] for d in fig.data
+              if d.mode == "lines"}
+    assert chains == {"chain mom": [7, 8], "chain sma": [1, 3, 3, 4, 4, 5]}
+    by_seq = flow(recording_frame(), x="seq", types=("bar", "signal"))
+    assert list(by_seq.data[-1].x) == [3, 8] and by_seq.layout.xaxis.title.text == "seq"
+
+
+# --- the benchmark still runs ------------------------------------------------------------------
+
+def test_live_chart_benchmark_runs(capsys):
+    result = bench_live_chart.run(seconds=0.3, rate=200, show=True)
+    assert {"bars", "redraws", "redraws_per_s", "max_redraws_in_1s", "window_complete",
+            "chart_cpu_percent", "process_cpu_percent", "baseline_cpu_percent"} <= set(result)
+    assert "redraws" in capsys.readouterr().out
