@@ -15,6 +15,10 @@ __all__ = [*_core_all, "__version__"]
 # Heavier parts (feeds, recording, plots) are imported on first use.
 _LAZY = {
     **_core._FEEDS,
+    "EventRecorder": "evlab.recording", "record": "evlab.recording",
+    "load_recording": "evlab.recording", "Recording": "evlab.recording",
+    "RecordingError": "evlab.recording", "open_dataset": "evlab.recording",
+    "Lab": "evlab.lab",
     "PaperBroker": "evlab.execution", "Portfolio": "evlab.execution",
     "Position": "evlab.execution", "FillModel": "evlab.execution",
     "FixedQuantity": "evlab.execution", "FixedCash": "evlab.execution",
@@ -24,7 +28,8 @@ _LAZY = {
     "LiveChart": "evlab.plot", "indicator_event": "evlab.plot.indicators",
     "BusMonitor": "evlab.widgets", "EventLog": "evlab.widgets",
 }
-_SUBMODULES = {"analytics", "datasets", "execution", "feeds", "plot", "strategies", "widgets"}
+_SUBMODULES = {"analytics", "datasets", "execution", "feeds", "plot", "recording", "strategies",
+               "widgets"}
 
 
 def __getattr__(name: str) -> object:

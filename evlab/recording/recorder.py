@@ -1,0 +1,325 @@
+"""``EventRecorder``: every event a bus emits, as columns, with optional crash-safe autosave.
+
+See the package docstring (``evlab.recording``) for the design and its trade-offs.
+"""
+
+from __future__ import annotations
+
+import atexit
+import datetime as dt
+import os
+import threading
+import time
+import uuid
+import weakref
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+
+from evlab.bus import EventBus, Subscription
+from evlab.events import Event, EventType
+from evlab.recording.assemble import describe
+from evlab.recording.buffers import Buffers
+from evlab.recording.columns import CHUNK
+from evlab.recording.convert import to_frame
+from evlab.recording.session import Recording
+from evlab.recording.storage import FORMAT, write_table
+from evlab.recording.views import FrameViews, summary_html, summary_text
+
+__all__ = ["RECORDER_PRIORITY", "EventRecorder", "record"]
+
+RECORDER_PRIORITY = 1_000_000  # before every other handler: rows come in seq order
+
+
+def _skip(event: Event) -> None:
+    """The appender of a class that is filtered out (or of every class while paused)."""
+
+
+class EventRecorder(FrameViews):
+    """Records every event ``bus`` emits, in emission order, into typed columns.
+
+    ``types``: record only these event types. ``max_events``: keep only the newest rows
+    (``dropped`` counts the others). ``autosave``: a folder that receives a Parquet part
+    every ``flush_every`` rows and/or ``flush_interval`` seconds, and the last part on
+    ``close()``. Without ``bus``, record by calling ``append(event)`` yourself.
+    """
+
+    def __init__(self, bus: EventBus | None = None, *,
+                 types: Iterable[EventType | str] | None = None,
+                 max_events: int | None = None,
+                 autosave: str | os.PathLike[str] | None = None,
+                 flush_every: int | None = 10_000,
+                 flush_interval: float | None = None,
+                 name: str = "recorder", priority: int = RECORDER_PRIORITY) -> None:
+        if max_events is not None and max_events < 1:
+            raise ValueError(f"max_events: must be a positive number of rows, got {max_events!r}")
+        if flush_every is not None and flush_every < 1:
+            raise ValueError(f"flush_every: must be a positive number of rows, "
+                             f"got {flush_every!r}")
+        self.bus = bus
+        self.name = name
+        self.session = uuid.uuid4().hex[:12]
+        self.types = None if types is None else frozenset(str(t) for t in types)
+        self.max_events = max_events
+        self._slack = 0 if max_events is None else max(max_events // 4, 16)
+        self._lock = threading.Lock()
+        self._buf = Buffers()
+        self._stage = self._buf.stage  # staged rows (the list is never replaced)
+        self._puts: dict[type, Any] = {}
+        self._paused: dict[type, Any] | None = None  # the appenders, while paused
+        self._trimmed = 0
+        self._limit = CHUNK  # staged rows at which ``_overflow`` runs
+        self.autosave = None if autosave is None else Path(autosave)
+        self.flush_every = flush_every
+        self.flush_interval = flush_interval
+        self._flushed = 0  # rows of the buffer already written to a part
+        self._last_flush = time.monotonic()
+        self._part = 0
+        self._exit_hook: Any = None
+        if self.autosave is not None:
+            self.autosave.mkdir(parents=True, exist_ok=True)
+            numbers = [int(p.stem.split("-")[-1]) for p in self.autosave.glob("part-*.parquet")
+                       if p.stem.split("-")[-1].isdigit()]
+            self._part = max(numbers, default=0)
+            self._exit_hook = _exit_hook(weakref.ref(self))
+            atexit.register(self._exit_hook)
+        self._set_limit()
+        self.subscription: Subscription | None = None
+        if bus is not None:
+            self.subscription = bus.subscribe(None, self.append, priority=priority, name=name)
+
+    # --- the record path -------------------------------------------------------------
+    def append(self, event: Event) -> None:
+        """Record one emitted (stamped) event: the handler the bus calls for every event."""
+        with self._lock:
+            put = self._puts.get(event.__class__)
+            if put is None:
+                put = self._put_for(event.__class__)
+            if event._seq is None:
+                raise TypeError(f"EventRecorder records emitted events; {type(event).__name__} "
+                                "has no seq (emit it on a bus first)")
+            try:
+                put(event)
+            except BaseException as exc:
+                self._buf.repair()
+                if isinstance(exc, TypeError | ValueError | OverflowError):
+                    raise TypeError(f"EventRecorder cannot record {type(event).__name__}: "
+                                    f"{exc}") from exc
+                raise
+            if len(self._stage) >= self._limit:
+                self._overflow()
+
+    def _put_for(self, cls: type) -> Any:
+        if self._paused is not None:
+            return _skip
+        if self.types is not None and str(cls.type) not in self.types:  # type: ignore[attr-defined]
+            put: Any = _skip
+        else:
+            put = self._buf.appender(cls)
+        self._puts[cls] = put
+        return put
+
+    def _commit(self) -> int:
+        rows = self._buf.commit()
+        self._set_limit()
+        return rows
+
+    def _set_limit(self) -> None:
+        """Staged rows at which ``_overflow`` runs: a full stage, a flush or a trim due."""
+        rows, staged = len(self._buf), len(self._stage)
+        room = CHUNK - staged
+        if self.max_events is not None:
+            room = min(room, self.max_events + self._slack + 1 - rows)
+        if self.autosave is not None:
+            if self.flush_every is not None:
+                room = min(room, self._flushed + self.flush_every - rows)
+            if self.flush_interval is not None:
+                room = 1  # look at the clock at every event
+        self._limit = staged + max(room, 1)
+
+    def _overflow(self) -> None:
+        rows = len(self._buf)
+        flush = self.autosave is not None and (
+            (self.flush_every is not None and rows - self._flushed >= self.flush_every)
+            or (self.flush_interval is not None
+                and time.monotonic() - self._last_flush >= self.flush_interval))
+        trim = self.max_events is not None and rows > self.max_events + self._slack
+        try:
+            if flush or trim or len(self._stage) >= CHUNK:
+                self._buf.commit()
+            if flush:
+                self._flush_locked()
+            if trim:
+                self._drop_oldest(rows - self.max_events)  # type: ignore[operator]
+        finally:
+            self._set_limit()
+
+    def _drop_oldest(self, k: int) -> None:
+        if self.autosave is not None and self._flushed < k:
+            self._flush_locked()  # nothing leaves memory before it is on disk
+        self._buf.drop_oldest(k)
+        self._flushed = max(self._flushed - k, 0)
+        self._trimmed += k
+
+    # --- state -----------------------------------------------------------------------
+    def __len__(self) -> int:
+        """Rows that ``to_frame()`` would return now."""
+        rows = len(self._buf)
+        return rows if self.max_events is None else min(rows, self.max_events)
+
+    def __bool__(self) -> bool:
+        return True  # a recorder is a recorder even while empty (``if lab.recorder:``)
+
+    @property
+    def dropped(self) -> int:
+        """Oldest rows dropped to keep within ``max_events``."""
+        return self._trimmed + len(self._buf) - len(self)
+
+    @property
+    def paused(self) -> bool:
+        """True between ``pause()`` and ``resume()``."""
+        return self._paused is not None
+
+    @property
+    def closed(self) -> bool:
+        """True once ``close()`` has unsubscribed the recorder."""
+        return self.bus is not None and self.subscription is None
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held by the column buffers (allocated capacity included)."""
+        with self._lock:
+            return self._buf.nbytes()
+
+    def pause(self) -> None:
+        """Stop recording until ``resume()`` (events emitted meanwhile are not recorded)."""
+        with self._lock:
+            if self._paused is None:
+                self._paused, self._puts = self._puts, {}
+
+    def resume(self) -> None:
+        """Record again after ``pause()``."""
+        with self._lock:
+            if self._paused is not None:
+                self._puts, self._paused = self._paused, None
+
+    def clear(self) -> None:
+        """Forget the rows held in memory (autosave first writes them to a part)."""
+        with self._lock:
+            if self.autosave is not None:
+                self._flush_locked()
+            self._buf.reset()
+            self._flushed = 0
+            self._set_limit()
+
+    def close(self) -> None:
+        """Unsubscribe from the bus and write the last autosave part; the rows stay here."""
+        if self.subscription is not None:
+            self.subscription.cancel()
+            self.subscription = None
+        if self.autosave is not None:
+            self.flush()
+        if self._exit_hook is not None:
+            atexit.unregister(self._exit_hook)
+            self._exit_hook = None
+
+    def __enter__(self) -> EventRecorder:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- output ----------------------------------------------------------------------
+    def to_arrow(self) -> pa.Table:
+        """The recorded rows as an Arrow table (see ``evlab.recording.assemble``)."""
+        with self._lock:
+            rows = self._commit()
+            return self._buf.table(rows - len(self), rows)
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per event, in seq order: seq, type, event_time, emit_time, source, cause,
+        symbol, the fields of every recorded class (missing where they do not apply), and
+        event_class. Categoricals, UTC timestamps, float64, nullable Int64."""
+        return to_frame(self.to_arrow())
+
+    def _frame(self) -> pd.DataFrame:
+        return self.to_frame()
+
+    def metadata(self, table: pa.Table | None = None, part: int | None = None) -> dict[str, Any]:
+        """What ``save()`` writes in the file's schema (``table``: the rows it describes)."""
+        import evlab
+
+        return {"format": FORMAT, "version": getattr(evlab, "__version__", None),
+                "session": self.session, "name": self.name,
+                "created": dt.datetime.now(dt.UTC).isoformat(),
+                **describe(self.to_arrow() if table is None else table),
+                "dropped": self.dropped,
+                "columns": dict(self._buf.kinds),
+                "classes": self._buf.classes(),
+                "bus": None if self.bus is None else self.bus.get_stats(),
+                "part": part}
+
+    def snapshot(self) -> Recording:
+        """The rows recorded so far as a ``Recording`` (``frame``, views, ``to_events()``)."""
+        table = self.to_arrow()
+        return Recording(table, self.metadata(table))
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write the rows to one Parquet file (atomically); returns its path.
+
+        With autosave, the pending rows are also written as a part first.
+        """
+        if self.autosave is not None:
+            self.flush()
+        table = self.to_arrow()
+        return write_table(table, self.metadata(table), path)
+
+    def flush(self) -> Path | None:
+        """Write the rows not yet autosaved as the next part now (None if there are none)."""
+        with self._lock:
+            return self._flush_locked()
+
+    def _flush_locked(self) -> Path | None:
+        rows = self._commit()
+        self._last_flush = time.monotonic()
+        if self.autosave is None or self._flushed >= rows:
+            return None
+        table = self._buf.table(self._flushed, rows)
+        self._part += 1
+        path = self.autosave / f"part-{self._part:05d}.parquet"
+        write_table(table, self.metadata(table, part=self._part), path)
+        self._flushed = rows
+        return path
+
+    def _notes(self) -> list[str]:
+        notes = [f"session {self.session}"]
+        if self.paused:
+            notes.append("paused")
+        if self.closed:
+            notes.append("closed")
+        if self.dropped:
+            notes.append(f"{self.dropped:,} dropped")
+        return notes
+
+    def __repr__(self) -> str:
+        return summary_text("EventRecorder", self.to_arrow(), self._notes())
+
+    def _repr_html_(self) -> str:
+        return summary_html("EventRecorder", self.to_arrow(), self._notes())
+
+
+def _exit_hook(ref: weakref.ref[EventRecorder]) -> Any:
+    def flush_at_exit() -> None:
+        recorder = ref()
+        if recorder is not None:
+            recorder.flush()
+    return flush_at_exit
+
+
+def record(bus: EventBus, **options: Any) -> EventRecorder:
+    """Start recording ``bus``: ``with evlab.record(bus) as rec: ...`` (options as
+    ``EventRecorder``); leaving the block closes the recorder and keeps its rows."""
+    return EventRecorder(bus, **options)

@@ -1,0 +1,192 @@
+"""Recordings on disk: Parquet files with the evlab metadata in their schema; no pickle.
+
+One file per ``save()`` and one per autosave part. The schema metadata key ``b"evlab"``
+holds JSON: ``format``, ``version``, ``session``, ``created``, ``rows``, ``start``/``end``
+(event time), ``symbols``, ``sources``, ``counts`` (per type), ``dropped``, ``columns``
+(field column -> kind), ``classes`` (``module:qualname`` -> type and field -> column),
+``bus`` (``bus.get_stats()`` at writing time) and ``part`` (autosave parts only).
+
+Files are written to a hidden temporary name, flushed to disk, then renamed over the
+target (``os.replace``), so a crash mid-write never leaves a truncated recording.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import orjson
+import pyarrow as pa
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+
+from evlab.recording.assemble import base_schema, describe
+from evlab.recording.columns import dict_array
+from evlab.recording.errors import RecordingError
+from evlab.recording.kinds import KINDS, arrow_types
+from evlab.recording.session import Recording
+
+__all__ = ["FORMAT", "META_KEY", "load_recording", "open_dataset", "read_metadata",
+           "write_table"]
+
+META_KEY = b"evlab"
+FORMAT = 1
+
+
+def write_table(table: pa.Table, metadata: dict[str, Any], path: str | os.PathLike[str]) -> Path:
+    """Write ``table`` with ``metadata`` to ``path`` atomically (temp file, fsync, rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    table = table.replace_schema_metadata({META_KEY: orjson.dumps(metadata)})
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "wb") as f:
+            pq.write_table(table, f, compression="zstd")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def _expected(meta: dict[str, Any]) -> list[tuple[str, pa.DataType]]:
+    base = base_schema()
+    fields = [t for col, kind in meta["columns"].items() for t in arrow_types(col, kind)]
+    return [*base[:-1], *fields, base[-1]]
+
+
+def read_metadata(path: str | os.PathLike[str]) -> tuple[pa.Schema, dict[str, Any]]:
+    """The schema and evlab metadata of one recording file, checked (RecordingError if bad)."""
+    try:
+        schema = pq.read_schema(path)
+    except FileNotFoundError:
+        raise RecordingError(f"{path}: no such file") from None
+    except (pa.ArrowException, OSError) as exc:
+        raise RecordingError(f"{path}: not a readable Parquet file "
+                             f"(corrupt or truncated?): {exc}") from exc
+    raw = (schema.metadata or {}).get(META_KEY)
+    if raw is None:
+        raise RecordingError(f"{path}: a Parquet file but not an evlab recording "
+                             "(no 'evlab' metadata in its schema)")
+    try:
+        meta = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise RecordingError(f"{path}: its evlab metadata is not valid JSON: {exc}") from exc
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        got = meta.get("format") if isinstance(meta, dict) else meta
+        raise RecordingError(f"{path}: unsupported evlab recording format {got!r} "
+                             f"(this evlab reads format {FORMAT})")
+    columns = meta.get("columns")
+    if not isinstance(columns, dict) or not isinstance(meta.get("classes"), dict) or \
+            not all(k in KINDS for k in columns.values()):
+        raise RecordingError(f"{path}: its evlab metadata lacks valid 'columns'/'classes'")
+    expected = _expected(meta)
+    missing = [n for n, _ in expected if schema.get_field_index(n) < 0]
+    if missing:
+        raise RecordingError(f"{path}: missing column(s) {', '.join(missing)}")
+    for name, type in expected:
+        if schema.field(name).type != type:
+            raise RecordingError(f"{path}: column {name} is {schema.field(name).type}, "
+                                 f"expected {type}")
+    return schema, meta
+
+
+def recording_files(path: str | os.PathLike[str]) -> list[Path]:
+    """``path`` itself, or every ``*.parquet`` under the folder ``path`` (sorted)."""
+    p = Path(path)
+    if p.is_dir():
+        files = sorted(f for f in p.rglob("*.parquet") if f.is_file())
+        if not files:
+            raise RecordingError(f"{p}: no *.parquet recordings in this folder")
+        return files
+    if not p.exists():
+        raise RecordingError(f"{p}: no such file or folder")
+    return [p]
+
+
+def _schema(where: Path, checked: list[tuple[pa.Schema, dict[str, Any]]]) -> pa.Schema:
+    try:
+        unified = pa.unify_schemas([s.remove_metadata() for s, _ in checked])
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+        raise RecordingError(f"{where}: its recordings disagree on column types: {exc}") from exc
+    columns: dict[str, str] = {}
+    for _, meta in checked:
+        columns.update(meta["columns"])
+    return pa.schema([unified.field(n) for n, _ in _expected({"columns": columns})])
+
+
+def open_dataset(path: str | os.PathLike[str]) -> ds.Dataset:
+    """A folder (or file) of recordings as one lazy ``pyarrow.dataset`` (every file checked)."""
+    files = recording_files(path)
+    schema = _schema(Path(path), [read_metadata(f) for f in files])
+    return ds.dataset([str(f) for f in files], schema=schema, format="parquet")
+
+
+def _read(fragment: ds.Fragment, schema: pa.Schema) -> pa.Table:
+    try:
+        return fragment.to_table(schema=schema)
+    except (pa.ArrowException, OSError) as exc:
+        raise RecordingError(f"{fragment.path}: cannot read its rows (corrupt?): {exc}") from exc
+
+
+def _in_seq_order(table: pa.Table) -> pa.Table:
+    seq = table["seq"].to_numpy()
+    if len(seq) > 1 and not bool(np.all(seq[1:] > seq[:-1])):
+        table = table.take(np.unique(seq, return_index=True)[1])  # sorted; repeats dropped
+    return table
+
+
+def _merge(metas: list[dict[str, Any]], table: pa.Table) -> dict[str, Any]:
+    if len(metas) == 1:
+        return metas[0]
+    merged = {**metas[-1], **describe(table), "created": metas[0].get("created"),
+              "parts": len(metas), "columns": {}, "classes": {}}
+    merged.pop("part", None)
+    for meta in metas:
+        merged["columns"].update(meta["columns"])
+        merged["classes"].update(meta["classes"])
+    return merged
+
+
+def load_recording(path: str | os.PathLike[str]) -> Recording:
+    """Read a recording file, an autosave folder, or a folder of many sessions.
+
+    Rows of one session come back in seq order; several sessions come back one after the
+    other (earliest first) with a ``session`` column. Raises ``RecordingError`` naming the
+    file for anything that is not a readable evlab recording.
+    """
+    files = recording_files(path)
+    checked = [read_metadata(f) for f in files]
+    schema = _schema(Path(path), checked)
+    dataset = ds.dataset([str(f) for f in files], schema=schema, format="parquet")
+    by_path = {str(f): meta for f, (_, meta) in zip(files, checked, strict=True)}
+    sessions: dict[str, list[tuple[int, dict[str, Any], pa.Table]]] = {}
+    for fragment in dataset.get_fragments():
+        meta = by_path[fragment.path]
+        sessions.setdefault(str(meta.get("session", "")), []).append(
+            (meta.get("part") or 0, meta, _read(fragment, schema)))
+    tables, metas = {}, {}
+    for sid, parts in sessions.items():
+        parts.sort(key=lambda p: p[0])
+        tables[sid] = _in_seq_order(pa.concat_tables([t for _, _, t in parts]))
+        metas[sid] = _merge([m for _, m, _ in parts], tables[sid])
+    if len(sessions) == 1:
+        (sid,) = sessions
+        return Recording(tables[sid], metas[sid])
+    order = sorted(sessions, key=lambda s: (metas[s].get("start_ns") or 0,
+                                            str(metas[s].get("created")), s))
+    table = pa.concat_tables([tables[s] for s in order])
+    lengths = [tables[s].num_rows for s in order]
+    codes = np.repeat(np.arange(len(order), dtype="i4"), lengths)
+    table = table.add_column(0, "session", dict_array(codes, order))
+    columns: dict[str, str] = {}
+    classes: dict[str, Any] = {}
+    for s in order:
+        columns.update(metas[s]["columns"])
+        classes.update(metas[s]["classes"])
+    meta = {"format": FORMAT, **describe(table), "columns": columns, "classes": classes,
+            "sessions": {s: metas[s] for s in order}, "files": [str(f) for f in files]}
+    return Recording(table, meta)
