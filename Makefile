@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml evlab/_speedups.c
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(PY) examples/event_system_demo.py
+	$(PY) examples/async_event_system_demo.py
 
 CORE_TESTS := tests/test_bus.py tests/test_events.py tests/test_usage_guide.py \
 	tests/test_manager.py tests/test_handlers.py tests/test_speedups.py

@@ -1,9 +1,10 @@
-"""Synchronous demo: a moving-average crossover strategy and a simple executor on real data.
+"""Synchronous demo: a moving-average crossover strategy and a paper broker on real data.
 
 Daily AAPL bars (2000-2013, Quandl WIKI, public domain; shipped in datasets/) flow through
-an EventBus: the strategy turns bars into signals, the executor turns signals into orders and
-fills. Every event carries its cause, so the account below can show the chain
-bar -> signal -> order -> fill.
+an EventBus: the strategy turns bars into signals, the PaperBroker turns signals into orders
+and fills them at the next bar's open (with commission and slippage), the Portfolio marks the
+account at each close. Every event carries its cause, so the account below can show the chain
+bar -> signal -> order -> fill; it ends with the analytics summary.
 
     python examples/event_system_demo.py [--symbol MSFT] [--fast 20] [--slow 50]
 """
@@ -13,21 +14,22 @@ from __future__ import annotations
 import argparse
 from collections import Counter, deque
 
-from evlab import datasets
+from evlab import analytics, datasets
 from evlab.core.events import (
     BarEvent,
+    ErrorEvent,
     Event,
     EventBus,
     EventManager,
     EventType,
     FillEvent,
-    OrderEvent,
     SignalEvent,
     create_bar_event,
-    create_fill_event,
-    create_order_event,
     create_signal_event,
 )
+from evlab.execution import FillModel, FractionOfEquity, PaperBroker, Portfolio
+
+CASH = 100_000.0
 
 
 class MovingAverageCrossStrategy:
@@ -44,64 +46,27 @@ class MovingAverageCrossStrategy:
     def set_event_bus(self, event_bus: EventBus) -> None:
         self.event_bus = event_bus
 
-    def on_bar(self, event: BarEvent) -> None:
+    def update(self, event: BarEvent) -> SignalEvent | None:
+        """Take one bar; return the signal it triggers, if any (shared with the async demo)."""
         if event.get_symbol() != self.symbol:
-            return
+            return None
         self.closes.append(event.get_close())
         if len(self.closes) < self.slow:
-            return
+            return None
         closes = list(self.closes)
         above = sum(closes[-self.fast:]) / self.fast > sum(closes) / self.slow
-        if self.above is not None and above != self.above and self.event_bus:
-            kind = SignalEvent.BUY if above else SignalEvent.EXIT
-            self.event_bus.emit(create_signal_event(kind, event.get_close(), self.symbol,
-                                                    f"sma_{self.fast}_{self.slow}"))
+        crossed = self.above is not None and above != self.above
         self.above = above
-
-
-class SimpleExecutor:
-    """Turns signals into orders (all-in on BUY, flat on EXIT) and fills each order at the
-    signal's price. No fees, no slippage: the paper broker comes later."""
-
-    def __init__(self, cash: float = 100_000.0) -> None:
-        self.cash = cash
-        self.position = 0.0
-        self.pending_price = 0.0
-        self.last_price: dict[str, float] = {}
-        self.event_bus: EventBus | None = None
-
-    def set_event_bus(self, event_bus: EventBus) -> None:
-        self.event_bus = event_bus
+        if not crossed:
+            return None
+        kind = SignalEvent.BUY if above else SignalEvent.EXIT
+        return create_signal_event(kind, event.get_close(), self.symbol,
+                                   f"sma_{self.fast}_{self.slow}")
 
     def on_bar(self, event: BarEvent) -> None:
-        self.last_price[event.symbol] = event.close
-
-    def on_signal(self, event: SignalEvent) -> None:
-        assert self.event_bus is not None
-        if event.signal_type == SignalEvent.BUY and self.position == 0:
-            quantity = int(self.cash // event.price)
-            side = OrderEvent.BUY
-        elif event.signal_type == SignalEvent.EXIT and self.position > 0:
-            quantity, side = int(self.position), OrderEvent.SELL
-        else:
-            return
-        if quantity <= 0:
-            return
-        self.pending_price = event.price
-        self.event_bus.emit(create_order_event(event.symbol, side, quantity,
-                                               strategy_id=event.strategy_id, source="executor"))
-
-    def on_order(self, event: OrderEvent) -> None:
-        assert self.event_bus is not None
-        price = self.pending_price
-        self.event_bus.emit(create_fill_event(event.symbol, event.side, event.quantity, price,
-                                              source="executor"))
-        sign = 1 if event.side == OrderEvent.BUY else -1
-        self.position += sign * event.quantity
-        self.cash -= sign * event.quantity * price
-
-    def equity(self, symbol: str) -> float:
-        return self.cash + self.position * self.last_price.get(symbol, 0.0)
+        signal = self.update(event)
+        if signal is not None and self.event_bus:
+            self.event_bus.emit(signal)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -115,10 +80,16 @@ def main(argv: list[str] | None = None) -> None:
     event_bus = EventBus(use_weak_refs=True)
     event_manager = EventManager(event_bus)
     strategy = MovingAverageCrossStrategy(args.symbol, args.fast, args.slow)
-    executor = SimpleExecutor()
+    portfolio = Portfolio(CASH)
+    broker = PaperBroker(portfolio, FillModel(commission=1.0, slippage_bps=5.0),
+                         FractionOfEquity(0.95))
+    # Portfolio first (marks each close), then the broker (fills pending orders at the open),
+    # then the strategy: it sees a bar after the account is up to date.
+    event_manager.register_component("portfolio", portfolio, [EventType.BAR, EventType.FILL],
+                                     priority=20)
+    event_manager.register_component("broker", broker, [EventType.BAR, EventType.SIGNAL],
+                                     priority=10)
     event_manager.register_component("strategy", strategy, [EventType.BAR])
-    event_manager.register_component("executor", executor, [EventType.BAR, EventType.SIGNAL,
-                                                            EventType.ORDER])
 
     log: list[Event] = []
     event_bus.register_all(log.append)
@@ -133,7 +104,8 @@ def main(argv: list[str] | None = None) -> None:
     print(f"evlab sync demo: {args.symbol} daily bars {bars.index[0]:%Y-%m-%d} .. "
           f"{bars.index[-1]:%Y-%m-%d} (Quandl WIKI, unadjusted)")
     print("events: " + ", ".join(f"{n} {t}" for t, n in counts.items()))
-    print(f"strategy: SMA {args.fast}/{args.slow} crossover; {len(fills)} fills")
+    print(f"strategy: SMA {args.fast}/{args.slow} crossover, 95% of equity a trade; "
+          f"paper broker: next bar's open, $1 + 5 bps slippage; {len(fills)} fills")
     for fill in fills[:6]:
         chain = [fill]
         while chain[-1].cause in by_seq:  # walk the causes back to the bar
@@ -143,11 +115,14 @@ def main(argv: list[str] | None = None) -> None:
               f"{fill.price:8.2f}   ({chain_text})")
     if len(fills) > 6:
         print(f"  ... {len(fills) - 6} more")
-    equity = executor.equity(args.symbol)
-    print(f"final equity: {equity:,.2f} from 100,000.00 ({equity / 1000 - 100:+.1f}%)")
+    equity = portfolio.equity
+    print(f"final equity: {equity:,.2f} from {CASH:,.2f} ({equity / CASH - 1:+.1%})")
+    errors = [e for e in log if isinstance(e, ErrorEvent)]
     stats = event_bus.get_stats()
     print(f"bus: {stats['total_events']} events, {stats['active_handlers']} handlers, "
-          f"{stats['total_errors']} handler errors")
+          f"{stats['total_errors']} handler errors, {len(errors)} rejected")
+    print("analytics:")
+    print(analytics.format_summary(analytics.summary(*analytics.from_portfolio(portfolio))))
 
 
 if __name__ == "__main__":
