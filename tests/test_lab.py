@@ -1,0 +1,70 @@
+"""Lab: one object per session; feeds on background threads; stop() ends everything."""
+
+import threading
+
+from evlab import EventType, Lab, create_signal_event
+
+
+def feed_threads():
+    return [t for t in threading.enumerate() if t.name.startswith("evlab-feed")]
+
+
+def test_a_live_feed_runs_in_the_background_and_stop_ends_it(capsys):
+    with Lab() as lab:
+        seen = threading.Event()
+        count = []
+
+        @lab.strategy("momentum")
+        def momentum(bar):
+            count.append(bar)
+            if len(count) == 50:
+                seen.set()
+            if len(count) % 10 == 0:
+                return create_signal_event("BUY", bar.close, bar.symbol, "momentum")
+
+        emitter = lab.live("btcusd_1m", exchange="binance", rate=None, limit=200)
+        assert emitter.connected and feed_threads()  # the call returned; the feed goes on
+        assert seen.wait(30)  # bars arrive while this thread blocks
+        shown = lab._repr_html_()
+        assert "momentum" in shown and "binance-feed" in shown and "connected" in shown
+        lab.stop()
+        frame = lab.frame()
+    assert feed_threads() == []
+    assert not emitter.running
+    bars = frame[frame["type"] == "bar"]
+    signals = frame[frame["type"] == "signal"]
+    assert len(bars) >= 50 and len(signals) == len(bars) // 10
+    assert (signals["strategy_id"] == "momentum").all()
+
+
+def test_errors_are_shown_once_and_counted(capsys):
+    lab = Lab()
+    done = threading.Event()
+
+    @lab.strategy("broken", on=EventType.BAR)
+    def broken(bar):
+        if bar.close > 0:
+            raise ValueError("no")
+
+    lab.bus.register(EventType.BAR, lambda e: done.set(), priority=-100)
+    lab.live("btcusd_1m", exchange="coinbase", rate=None, limit=30)
+    assert done.wait(30)
+    lab.stop()
+    err = capsys.readouterr().err
+    assert err.count("strategy 'broken' raised ValueError") == 1
+    assert lab.strategies.errors["broken"]["ValueError"] >= 1
+    assert sum(lab.errors.values()) >= 1
+
+
+def test_hot_replacement_through_the_lab_changes_the_next_signals():
+    lab = Lab()
+    signals = []
+    lab.bus.register(EventType.SIGNAL, signals.append)
+    for version in ("v1", "v2"):
+        @lab.strategy("s")
+        def s(bar, version=version):
+            return create_signal_event("BUY", bar.close, bar.symbol, version)
+
+        lab.bus.emit(__import__("evlab").create_bar_event("X", 0, 1.0, 1.0, 1.0, 1.0, 1))
+    assert [x.strategy_id for x in signals] == ["v1", "v2"]
+    assert len(lab.strategies) == 1
