@@ -18,7 +18,7 @@ _LAZY = {
     "EventRecorder": "evlab.recording", "record": "evlab.recording",
     "load_recording": "evlab.recording", "Recording": "evlab.recording",
     "RecordingError": "evlab.recording", "open_dataset": "evlab.recording",
-    "Lab": "evlab.lab",
+    "Lab": "evlab.lab", "run": "evlab.aio",
     "PaperBroker": "evlab.execution", "Portfolio": "evlab.execution",
     "Position": "evlab.execution", "FillModel": "evlab.execution",
     "FixedQuantity": "evlab.execution", "FixedCash": "evlab.execution",
@@ -28,8 +28,8 @@ _LAZY = {
     "LiveChart": "evlab.plot", "indicator_event": "evlab.plot.indicators",
     "BusMonitor": "evlab.widgets", "EventLog": "evlab.widgets",
 }
-_SUBMODULES = {"analytics", "datasets", "execution", "feeds", "plot", "recording", "strategies",
-               "widgets"}
+_SUBMODULES = {"aio", "analytics", "datasets", "execution", "feeds", "plot", "recording",
+               "strategies", "widgets"}
 
 
 def __getattr__(name: str) -> object:
