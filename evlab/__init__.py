@@ -19,6 +19,7 @@ _LAZY = {
     "load_recording": "evlab.recording", "Recording": "evlab.recording",
     "RecordingError": "evlab.recording", "open_dataset": "evlab.recording",
     "Lab": "evlab.lab", "run": "evlab.aio",
+    "Replayer": "evlab.replay", "ReplaySummary": "evlab.replay", "compare": "evlab.compare",
     "PaperBroker": "evlab.execution", "Portfolio": "evlab.execution",
     "Position": "evlab.execution", "FillModel": "evlab.execution",
     "FixedQuantity": "evlab.execution", "FixedCash": "evlab.execution",
@@ -29,7 +30,7 @@ _LAZY = {
     "BusMonitor": "evlab.widgets", "EventLog": "evlab.widgets",
 }
 _SUBMODULES = {"aio", "analytics", "datasets", "execution", "feeds", "plot", "recording",
-               "strategies", "widgets"}
+               "replay", "strategies", "widgets"}
 
 
 def __getattr__(name: str) -> object:

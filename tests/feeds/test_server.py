@@ -501,3 +501,14 @@ def test_benchmark_runs_every_contender():
     for rates in table.values():
         assert set(rates) == set(bench_feed_server.CONTENDERS)
         assert all(rate > 0 for rate in rates.values())
+
+
+def test_ingest_benchmark_runs_both_contenders():
+    from benchmarks import bench_ingest
+
+    table = bench_ingest.run(n=100, repeat=1, exchanges=("binance", "coinbase"), show=False)
+    assert set(table) == {"binance", "coinbase"}
+    for rates in table.values():
+        assert set(rates) == {"bare websockets + orjson.loads",
+                              "evlab emitter -> handler -> on_bar"}
+        assert all(rate > 0 for rate in rates.values())

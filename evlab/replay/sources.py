@@ -1,0 +1,296 @@
+"""What a replay emits: any source turned into a ``Plan`` (times, types, a chunk builder).
+
+Sources: a ``Recording`` (or an ``EventRecorder``: its snapshot), a DataFrame of bars, a
+path (an evlab recording file or folder, or a Parquet/CSV file of bars) or the name of a
+shipped dataset. See the package docstring for the selection (``what``) and the order.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from evlab.events import Event, EventType, to_ns
+from evlab.recording import EventRecorder, Recording, load_recording
+from evlab.recording.convert import canonical, iter_events, resolver
+from evlab.replay.bars import VALUES, BarColumns, check, from_frame
+
+__all__ = ["Plan", "make_plan"]
+
+WHAT = ("roots", "raw", "bars", "all")
+ORDERS = ("time", "recorded")
+_BAR_CLASS = "evlab.events:BarEvent"
+_PARQUET = (".parquet", ".pq", ".parq")
+
+
+@dataclass
+class Plan:
+    """Positions ``0 .. len-1`` in replay order: event times, type codes, and ``chunk(lo,
+    hi)`` that builds fresh, unstamped events for positions ``[lo, hi)``."""
+
+    name: str
+    times: np.ndarray
+    kinds: np.ndarray
+    type_names: list[str]
+    chunk: Callable[[int, int], list[Event]]
+    fast: Callable[..., None] | None = None  # BarColumns.pump, for all-bar stretches
+    is_bar: np.ndarray | None = None  # which positions ``fast`` can emit (None: all)
+
+    def __len__(self) -> int:
+        return len(self.times)
+
+    def pump(self, lo: int, hi: int, emit: Callable[[Event], Any], interrupt: list[Any],
+             done: list[int]) -> None:
+        """Emit positions ``[lo, hi)`` until ``interrupt`` is non-empty; ``done[0]`` = how
+        many were emitted (set even if a handler raises)."""
+        if self.fast is not None and (self.is_bar is None or self.is_bar[lo:hi].all()):
+            self.fast(lo, hi, emit, interrupt, done)
+            return
+        k = 0
+        try:
+            for e in self.chunk(lo, hi):
+                if interrupt:
+                    break
+                emit(e)
+                k += 1
+        finally:
+            done[0] = k
+
+
+def make_plan(source: Any, *, what: str | Iterable[str] = "roots",
+              symbols: str | Iterable[str] | None = None, start: Any = None, end: Any = None,
+              order: str = "time", validate: bool = True, classes: Any = (),
+              source_name: str | None = None) -> Plan:
+    """The plan for ``source`` (see the package docstring for every option)."""
+    if order not in ORDERS:
+        raise ValueError(f"order: must be one of {', '.join(ORDERS)}, got {order!r}")
+    wanted = _what(what)
+    syms = None if symbols is None else (
+        [symbols] if isinstance(symbols, str) else [str(s) for s in symbols])
+    window = (None if start is None else to_ns(start), None if end is None else to_ns(end))
+    if isinstance(source, EventRecorder):
+        source = source.snapshot()
+    if isinstance(source, (str, os.PathLike)):
+        source = _load(source)
+    if isinstance(source, Recording):
+        return _recording_plan(source, wanted, syms, window, order, validate, classes)
+    if isinstance(source, _BarsFile):
+        return _bars_plan(source.frame, source.label, source_name or source.source, wanted,
+                          syms, window, order, validate)
+    if isinstance(source, pd.DataFrame):
+        if {"event_class", "seq", "type"} <= set(source.columns):
+            raise ValueError("this DataFrame is a recording's frame: replay the Recording "
+                             "itself (load_recording(...)) or its bars (rec.bars())")
+        return _bars_plan(source, "bars DataFrame", source_name or "replay", wanted, syms,
+                          window, order, validate)
+    raise TypeError(f"Replayer: expected a Recording, EventRecorder, DataFrame of bars, path "
+                    f"or dataset name, got {type(source).__name__}")
+
+
+class _BarsFile(NamedTuple):
+    frame: pd.DataFrame
+    label: str  # for messages: the path, or "dataset 'name'"
+    source: str  # the bars' source: the file's stem or the dataset's name
+
+
+def _what(what: str | Iterable[str]) -> str | frozenset[str]:
+    if isinstance(what, str):
+        if what in WHAT:
+            return what
+        if what in set(EventType):
+            return frozenset({str(what)})
+        raise ValueError(f"what: must be one of {', '.join(WHAT)}, an event type or a list "
+                         f"of event types, got {what!r}")
+    types = frozenset(str(t) for t in what)
+    if not types:
+        raise ValueError("what: an empty list of event types selects nothing")
+    return types
+
+
+def _load(path: str | os.PathLike[str]) -> Any:
+    """A Recording for an evlab recording (file or folder), else the bars it holds."""
+    from evlab import datasets
+
+    p = Path(path).expanduser()
+    if p.is_dir():
+        return load_recording(p)
+    if p.is_file() and _is_parquet(p):
+        try:
+            meta = pq.read_schema(p).metadata or {}
+        except (pa.ArrowException, OSError) as exc:
+            raise ValueError(f"{p}: not a readable Parquet file (corrupt or truncated?): "
+                             f"{exc}") from exc
+        if b"evlab" in meta:
+            return load_recording(p)
+    bars = datasets.load(path)  # a file of bars or a dataset name; bad names raise here
+    if p.exists() or not isinstance(path, str):
+        return _BarsFile(bars, str(p), p.name.split(".")[0])
+    return _BarsFile(bars, f"dataset {path!r}", path)
+
+
+def _is_parquet(p: Path) -> bool:
+    if p.suffix.lower() in _PARQUET:
+        return True
+    with p.open("rb") as fh:
+        return fh.read(4) == b"PAR1"
+
+
+def _nothing(name: str, what: Any) -> ValueError:
+    shown = sorted(what) if isinstance(what, frozenset) else what
+    return ValueError(f"nothing to replay: {name} has no events for what={shown!r} "
+                      "(and the symbols/start/end given)")
+
+
+def _window(times: np.ndarray, window: tuple[int | None, int | None]) -> np.ndarray:
+    lo, hi = window
+    keep = np.ones(len(times), dtype=bool)
+    if lo is not None:
+        keep &= times >= lo
+    if hi is not None:
+        keep &= times < hi
+    return keep
+
+
+def _bars_plan(frame: pd.DataFrame, label: str, source: str, what: Any, syms: list[str] | None,
+               window: tuple[int | None, int | None], order: str, validate: bool) -> Plan:
+    if what == "raw":
+        raise ValueError(f"what='raw': {label} holds bars, no raw WebSocketEvents")
+    if isinstance(what, frozenset) and "bar" not in what:
+        raise _nothing(label, what)
+    naming = syms[0] if syms is not None and len(syms) == 1 else None
+    bars, key = from_frame(frame, symbol=naming, source=source, label=label)
+    keep = _window(bars.times, window)
+    if syms is not None:
+        unknown = sorted(set(syms) - set(bars.names.tolist()))
+        if unknown:
+            raise ValueError(f"{label}: unknown symbol(s) {', '.join(unknown)}; available: "
+                             f"{', '.join(map(str, bars.names))}")
+        keep &= np.isin(bars.names, syms)[bars.codes] & (bars.codes >= 0)
+    rows = np.flatnonzero(keep)
+    if order == "time":
+        rows = rows[np.lexsort((key[rows], bars.times[rows]))]
+    bars = bars.take(rows)
+    if not len(bars):
+        raise _nothing(label, what)
+    if validate:
+        check(bars, lambda i: f"{label}: row {int(rows[i])} "
+                              f"({pd.Timestamp(int(bars.times[i]), tz='UTC')}, "
+                              f"{bars.names[bars.codes[i]]!r})")
+    return Plan(label, bars.times, np.zeros(len(bars), dtype=np.int8), ["bar"], bars.chunk,
+                bars.pump)
+
+
+def _strings(column: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
+    """Codes (-1: null) and values of a dictionary column of a canonical table."""
+    arr = column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()
+    codes = arr.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int32)
+    return codes, np.array(arr.dictionary.to_pylist(), dtype=object)
+
+
+def _roots(table: pa.Table, seq: np.ndarray) -> np.ndarray:
+    """Rows whose cause is not an event of the recording (none, or not recorded)."""
+    cause = table["cause"].fill_null(-1).to_numpy()
+    if "session" not in table.column_names:
+        return (cause < 0) | ~np.isin(cause, seq)
+    sessions, _ = _strings(table["session"])
+    roots = cause < 0
+    for s in np.unique(sessions):
+        rows = sessions == s
+        roots[rows] |= ~np.isin(cause[rows], seq[rows])
+    return roots
+
+
+def _recording_plan(rec: Recording, what: Any, syms: list[str] | None,
+                    window: tuple[int | None, int | None], order: str, validate: bool,
+                    classes: Any) -> Plan:
+    table = rec.table
+    name = f"recording {rec.sessions[0]}" if len(rec.sessions) == 1 else "recording"
+    seq = table["seq"].to_numpy()
+    kinds, type_names = _strings(table["type"])
+    times = table["event_time"].cast(pa.int64()).to_numpy()
+    types = type_names[kinds] if len(type_names) else np.array([], dtype=object)
+    if what == "roots":
+        keep = _roots(table, seq)
+    elif what == "raw":
+        keep = _roots(table, seq) & (types == "websocket")
+    elif what == "bars":
+        keep = types == "bar"
+    elif what == "all":
+        keep = np.ones(len(seq), dtype=bool)
+    else:
+        keep = np.isin(types, list(what))
+    keep &= _window(times, window)
+    sym_codes, sym_names = _strings(table["symbol"])
+    if syms is not None:
+        keep &= (sym_codes < 0) | np.isin(sym_names, syms)[sym_codes]
+    rows = np.flatnonzero(keep)
+    if order == "time":
+        rows = rows[np.lexsort((rows, seq[rows], times[rows]))]
+    if not len(rows):
+        raise _nothing(name, what)
+    cls_codes, cls_names = _strings(table["event_class"])
+    resolve = resolver(classes)
+    for code in np.unique(cls_codes[rows]).tolist():
+        resolve(cls_names[code])  # fail now, naming the class, rather than mid-replay
+    meta = rec.metadata
+    generic = _generic(table, rows, seq, meta, resolve, validate, name)
+    is_bar = (cls_names == _BAR_CLASS)[cls_codes[rows]]
+    bars = _recorded_bars(table, rows, meta, sym_codes, sym_names) if is_bar.any() else None
+    if bars is not None and validate:
+        at = np.flatnonzero(is_bar)
+        check(bars.take(at), lambda i: f"{name}: bar seq {int(seq[rows[at[i]]])}")
+
+    def chunk(lo: int, hi: int) -> list[Event]:
+        if bars is not None and is_bar[lo:hi].all():
+            return bars.chunk(lo, hi)  # type: ignore[return-value]
+        return generic(lo, hi)
+
+    return Plan(name, times[rows], kinds[rows], list(type_names), chunk,
+                None if bars is None else bars.pump, is_bar)
+
+
+def _recorded_bars(table: pa.Table, rows: np.ndarray, meta: dict[str, Any],
+                   sym_codes: np.ndarray, sym_names: np.ndarray) -> BarColumns:
+    fields = meta.get("classes", {}).get(_BAR_CLASS, {}).get("fields", {})
+    values = {}
+    for name in VALUES:
+        column = fields.get(name, name)
+        values[name] = table[column].to_numpy()[rows].astype("float64", copy=False)
+    src_codes, src_names = _strings(table["source"])
+    times = table["event_time"].cast(pa.int64()).to_numpy()[rows]
+    return BarColumns(times, sym_codes[rows], sym_names, values, "",
+                      src_codes[rows], np.append(src_names, "").astype(object))
+
+
+def _generic(table: pa.Table, rows: np.ndarray, seq: np.ndarray, meta: dict[str, Any],
+             resolve: Callable[[str], type], validate: bool, name: str
+             ) -> Callable[[int, int], list[Event]]:
+    classes, kinds = meta.get("classes", {}), meta.get("columns", {})
+
+    def events(idx: np.ndarray) -> list[Event]:
+        part = canonical(table.take(idx))
+        return list(iter_events(part, classes, kinds, resolve, validate=validate,
+                                batch=max(len(idx), 1)))
+
+    def chunk(lo: int, hi: int) -> list[Event]:
+        idx = rows[lo:hi]
+        try:
+            return events(idx)
+        except (ValueError, TypeError) as exc:
+            for i in idx.tolist():  # find the row to name
+                try:
+                    events(np.array([i]))
+                except (ValueError, TypeError) as one:
+                    raise ValueError(f"{name}: cannot rebuild the event seq {int(seq[i])}: "
+                                     f"{one}") from one
+            raise ValueError(f"{name}: cannot rebuild events: {exc}") from exc
+
+    return chunk
