@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.evlab-installed
 
-.PHONY: demo test bench lint clean
+.PHONY: demo sync-demo test bench lint clean
 
 $(STAMP): pyproject.toml evlab/_speedups.c
 	$(PYTHON) -m venv $(VENV)
@@ -19,13 +19,20 @@ demo: $(STAMP)
 CORE_TESTS := tests/test_bus.py tests/test_events.py tests/test_usage_guide.py \
 	tests/test_manager.py tests/test_handlers.py tests/test_speedups.py
 
+sync-demo: $(STAMP)
+	$(PY) examples/event_system_demo.py
+
 test: $(STAMP)
+	command -v chromium >/dev/null || (apt-get update && apt-get install -y --no-install-recommends chromium)
 	$(PY) -m ruff check evlab tests benchmarks examples
 	EVLAB_PURE_PYTHON=1 $(PY) -m pytest -q -p no:cacheprovider $(CORE_TESTS)
 	$(PY) -m pytest
 
 bench: $(STAMP)
 	$(PY) -m benchmarks.bench_dispatch
+	$(PY) -m benchmarks.bench_feed_server
+	$(PY) -m benchmarks.bench_record
+	$(PY) -m benchmarks.bench_live_chart
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info

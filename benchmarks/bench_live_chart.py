@@ -48,6 +48,11 @@ def _feed(bus: EventBus, n: int, rate: float, out: dict[str, float]) -> None:
     out["wall"] = time.perf_counter() - start
 
 
+def _ns(x: Any) -> np.ndarray:
+    """The widget's x (ISO strings to the ms) back as epoch nanoseconds."""
+    return np.asarray(x, dtype="datetime64[ns]").view(np.int64)
+
+
 def _strategy(bus: EventBus) -> None:
     """A strategy as the chart meets it: an indicator every bar, a signal every 50 bars."""
     def on_bar(bar: BarEvent) -> None:
@@ -69,7 +74,7 @@ async def _session(n: int, rate: float, window: int, max_fps: float, chart: bool
 
     def check(c: LiveChart) -> None:  # every bar of the window present, none skipped
         stamps.append(time.perf_counter())
-        x = c.figure.data[0].x.view(np.int64)
+        x = _ns(c.figure.data[0].x)
         if not len(x):
             return  # an overlay point drawn before the first bar: nothing to check yet
         last = (int(x[-1]) - T0) // STEP
@@ -89,7 +94,7 @@ async def _session(n: int, rate: float, window: int, max_fps: float, chart: bool
                               "feed_cpu": out["feed_cpu"]}
     if live is not None:
         await asyncio.sleep(3 / max_fps)  # the last coalesced redraw (no flush)
-        x = live.figure.data[0].x.view(np.int64)
+        x = _ns(live.figure.data[0].x)
         want = T0 + np.arange(max(0, n - window), n, dtype=np.int64) * STEP
         result.update(redraws=live.redraws, stamps=stamps, broken=broken,
                       window_complete=bool(np.array_equal(x, want)) and not broken,

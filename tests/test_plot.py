@@ -64,7 +64,13 @@ def bar(i: int, symbol: str = "BTC-USD", close: float | None = None):
 
 
 def times(i0: int, n: int) -> np.ndarray:
+    """Bar times as a static figure holds them (datetime64)."""
     return (T0 + np.arange(i0, i0 + n, dtype=np.int64) * SEC).view("datetime64[ns]")
+
+
+def wtimes(i0: int, n: int) -> np.ndarray:
+    """Bar times as the live widget sends them: ISO strings that keep plotly's axis a date."""
+    return np.datetime_as_string(times(i0, n), unit="ms")
 
 
 @pytest.fixture
@@ -89,7 +95,7 @@ def test_candles_and_volume_equal_the_bars(bus, fake):
     c.flush()
     candles, volume = c.figure.data[0], c.figure.data[1]
     assert isinstance(c.figure, go.FigureWidget)
-    np.testing.assert_array_equal(candles.x, times(0, 20))
+    np.testing.assert_array_equal(candles.x, wtimes(0, 20))
     np.testing.assert_array_equal(candles.close, [e.close for e in events])
     np.testing.assert_array_equal(candles.open, [e.open for e in events])
     np.testing.assert_array_equal(candles.high, [e.high for e in events])
@@ -112,7 +118,7 @@ def test_the_window_keeps_the_last_n_bars(bus, fake):
     for i in range(200):
         bus.emit(bar(i))
     c.flush()
-    np.testing.assert_array_equal(c.figure.data[0].x, times(150, 50))
+    np.testing.assert_array_equal(c.figure.data[0].x, wtimes(150, 50))
     assert c.to_frame().index[0] == pd.Timestamp(T0 + 150 * SEC, tz="UTC")
 
 
@@ -126,7 +132,7 @@ def test_no_bar_in_the_window_is_skipped_between_redraws(bus, fake):
     assert c.redraws == 1
     fake.advance(0.1)
     assert c.redraws == 2
-    np.testing.assert_array_equal(c.figure.data[0].x, times(700, 300))
+    np.testing.assert_array_equal(c.figure.data[0].x, wtimes(700, 300))
 
 
 def test_volume_panel_can_be_off(bus, fake):
@@ -159,7 +165,7 @@ def test_late_and_corrected_bars_go_in_their_place(bus, fake):
     bus.emit(bar(2))  # late
     bus.emit(bar(4, close=99.0))  # correction of the newest
     c.flush()
-    np.testing.assert_array_equal(c.figure.data[0].x, times(0, 5))
+    np.testing.assert_array_equal(c.figure.data[0].x, wtimes(0, 5))
     assert c.figure.data[0].close[-1] == 99.0
 
 
@@ -179,7 +185,7 @@ def test_signals_are_markers_at_their_price(bus, fake):
         bus.emit(bar(i))
     c.flush()
     buy, sell, exit_ = (c.figure.data[i] for i in (2, 3, 4))
-    np.testing.assert_array_equal(buy.x, times(1, 1))
+    np.testing.assert_array_equal(buy.x, wtimes(1, 1))
     assert list(buy.y) == [bar(1).close + 0.5]
     assert list(sell.y) == [bar(3).close + 0.5] and list(exit_.y) == [bar(4).close + 0.5]
     assert buy.marker.symbol == "triangle-up"
@@ -194,7 +200,7 @@ def test_marks_older_than_the_window_are_not_drawn(bus, fake):
     for i in range(10):
         bus.emit(bar(i))
     c.flush()
-    np.testing.assert_array_equal(c.figure.data[2].x, times(7, 3))
+    np.testing.assert_array_equal(c.figure.data[2].x, wtimes(7, 3))
 
 
 def test_fills_are_drawn_at_their_price(bus, fake):
@@ -216,7 +222,7 @@ def test_equity_panel_appears_with_the_first_portfolio(bus, fake):
         bus.emit(bar(i))
     c.flush()
     assert c.figure.layout.yaxis3.visible is True
-    np.testing.assert_array_equal(c.figure.data[6].x, times(1, 3))
+    np.testing.assert_array_equal(c.figure.data[6].x, wtimes(1, 3))
     assert list(c.figure.data[6].y) == [1000.0 + bar(i).close for i in range(1, 4)]
 
 
@@ -244,7 +250,7 @@ def test_indicator_overlays_land_on_their_bars(bus, fake):
     c.flush()
     lines = {d.name: d for d in c.figure.data[7:]}
     assert set(lines) == {"sma_2", "upper", "lower"}
-    np.testing.assert_array_equal(lines["sma_2"].x, times(0, 4))
+    np.testing.assert_array_equal(lines["sma_2"].x, wtimes(0, 4))
     assert math.isnan(lines["sma_2"].y[0])  # warming up: a gap
     assert list(lines["sma_2"].y[1:]) == [bar(i).close - 1 for i in range(1, 4)]
     assert list(lines["upper"].y) == [bar(i).high + 1 for i in range(4)]
@@ -264,7 +270,7 @@ def test_a_thousand_bars_per_second_give_about_ten_redraws_per_second(bus, fake)
     per_second = Counter(int(t) for t in stamps)
     assert max(per_second.values()) <= 11
     assert 25 <= c.redraws <= 32
-    np.testing.assert_array_equal(c.figure.data[0].x, times(0, n))  # every bar is there
+    np.testing.assert_array_equal(c.figure.data[0].x, wtimes(0, n))  # every bar is there
 
 
 def test_coalescer_runs_the_first_request_at_once_and_merges_the_rest(fake):
@@ -346,7 +352,7 @@ def test_bars_from_several_threads_all_land(bus, fake):
     for t in threads:
         t.join()
     c.flush()
-    np.testing.assert_array_equal(c.figure.data[0].x, times(0, 2000))
+    np.testing.assert_array_equal(c.figure.data[0].x, wtimes(0, 2000))
     assert c.stats["bars"] == 2000
 
 
@@ -358,10 +364,10 @@ async def test_a_feed_thread_draws_through_the_running_loop(bus):
     feed = threading.Thread(target=lambda: [bus.emit(bar(i)) for i in range(1000)])
     feed.start()
     feed.join()
-    while c.points < 1000 or c.figure.data[0].x[-1] != times(999, 1)[0]:
+    while c.points < 1000 or c.figure.data[0].x[-1] != wtimes(999, 1)[0]:
         redrawn.clear()
         await asyncio.wait_for(redrawn.wait(), 5)
-    np.testing.assert_array_equal(c.figure.data[0].x, times(0, 1000))
+    np.testing.assert_array_equal(c.figure.data[0].x, wtimes(0, 1000))
     assert redraw_threads == {threading.get_ident()}  # widgets are touched on the loop only
     c.close()
 

@@ -14,7 +14,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 __all__ = ["EQUITY", "SIGNAL_STYLE", "TRACES", "add_overlay", "new_figure", "show_panels",
-           "to_datetime64"]
+           "to_datetime64", "to_widget_times"]
 
 UP, DOWN = "#26a69a", "#ef5350"
 TRACES = ("candles", "volume", "buy", "sell", "exit", "fill", "equity")
@@ -27,8 +27,18 @@ _PALETTE = ("#1f77b4", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#
 
 
 def to_datetime64(ns: Any) -> np.ndarray:
-    """Epoch nanoseconds (UTC) as a ``datetime64[ns]`` array: plotly sends it as binary."""
+    """Epoch nanoseconds (UTC) as a ``datetime64[ns]`` array (for static figures)."""
     return np.asarray(ns, dtype=np.int64).view("datetime64[ns]")
+
+
+def to_widget_times(ns: Any) -> np.ndarray:
+    """Epoch nanoseconds (UTC) as ISO strings to the millisecond, for a FigureWidget.
+
+    The widget sends ``datetime64`` arrays to the browser as plain integers, and plotly.js
+    then turns the date axis into a linear one (ns numbers on the axis, seen in a real
+    browser); ISO strings keep it a date axis. Three decimals: plotly.js parses at most four.
+    """
+    return np.datetime_as_string(to_datetime64(ns), unit="ms")
 
 
 def _domains(volume: bool, equity: bool) -> dict[str, list[float]]:
@@ -45,8 +55,12 @@ def show_panels(fig: go.Figure, *, volume: bool, equity: bool) -> None:
     """Lay out the panels that are on (call it inside ``batch_update`` on a widget)."""
     for axis, domain in _domains(volume, equity).items():
         fig.layout[axis].domain = domain
+    # A hidden panel's axis overlays the price axis: as a subplot of its own, its (empty)
+    # background would be drawn over the panel that shares its place (seen in a browser).
     fig.layout.yaxis2.visible = volume
+    fig.layout.yaxis2.overlaying = None if volume else "y"
     fig.layout.yaxis3.visible = equity
+    fig.layout.yaxis3.overlaying = None if equity else "y"
     fig.layout.xaxis.anchor = "y3" if equity else "y2" if volume else "y"
 
 
@@ -72,9 +86,10 @@ def new_figure(symbol: str, *, volume: bool = True, equity: bool = False, widget
     traces.append(go.Scatter(name="equity", yaxis="y3", mode="lines", y=[],
                              line={"color": "#1f77b4", "width": 1.5}, **empty))
     layout = go.Layout(
-        title=title if title is not None else symbol, height=height, uirevision=symbol,
-        margin={"l": 50, "r": 20, "t": 40, "b": 30}, hovermode="x",
-        legend={"orientation": "h", "y": 1.02, "x": 0, "yanchor": "bottom"},
+        title={"text": title if title is not None else symbol, "x": 0.01, "xanchor": "left"},
+        height=height, uirevision=symbol, margin={"l": 50, "r": 20, "t": 60, "b": 30},
+        hovermode="x",  # the legend sits on the right, clear of the title on the left
+        legend={"orientation": "h", "y": 1.02, "x": 1, "xanchor": "right", "yanchor": "bottom"},
         xaxis={"type": "date", "rangeslider": {"visible": False}},
         yaxis={"title": "price"}, yaxis2={"title": "volume", "showgrid": False},
         yaxis3={"title": "equity"})

@@ -153,7 +153,7 @@ class LiveChart:
         new = [n for n in snap.overlays if n not in self._overlay_index]
         show_equity = self.equity == "auto" and bool(snap.equity) and not self._equity_shown
         with fig.batch_update():
-            x = F.to_datetime64(t)
+            x = F.to_widget_times(t)
             fig.data[F.CANDLES].update(x=x, open=v[:, 1], high=v[:, 2], low=v[:, 3],
                                        close=v[:, 4])
             if self.volume:
@@ -223,7 +223,7 @@ class LiveChart:
 def _points(points: list[tuple[int, float]], start: int | None,
             marks: list[tuple[int, float, str]] | None = None
             ) -> tuple[np.ndarray, np.ndarray, list[str] | None]:
-    """Times (datetime64) and values of the points at or after ``start``, with their texts."""
+    """Times (widget strings) and values of the points at or after ``start``, with texts."""
     if start is not None:
         keep = [i for i, p in enumerate(points) if p[0] >= start]
         if len(keep) < len(points):
@@ -231,4 +231,4 @@ def _points(points: list[tuple[int, float]], start: int | None,
             marks = None if marks is None else [marks[i] for i in keep]
     t = np.fromiter((p[0] for p in points), np.int64, len(points))
     y = np.fromiter((p[1] for p in points), np.float64, len(points))
-    return F.to_datetime64(t), y, None if marks is None else [m[2] for m in marks]
+    return F.to_widget_times(t), y, None if marks is None else [m[2] for m in marks]

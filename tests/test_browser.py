@@ -1,0 +1,172 @@
+"""End to end: evlab's live chart renders and updates in a real JupyterLab in a real browser.
+
+A notebook (written with nbformat) displays ``lab.chart("BTCUSDT")``, starts a local Binance
+feed (200 bars at 50 bars/s) and waits until the chart has drawn them all. JupyterLab runs as
+a subprocess; Debian's Chromium, driven by Playwright, opens the notebook and runs it. The
+browser counts the candles plotly draws (``g.trace.boxes path`` in the chart's SVG) on
+every animation frame, and the test checks that the count grew while the feed ran, then
+reached the 200 bars the kernel says it drew.
+
+The chart cell runs first, alone; the feed and waiting cells run once the browser shows the
+(still empty) chart. Running all cells at once would race the feed (4 s) against the
+kernel's imports and the widget's first render in the browser: a cold kernel used to show
+only the last 13-27 bars, the first render arriving after most of the feed had gone by.
+
+No sleeps: every wait is Playwright's (a condition with a timeout) or the kernel's own.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from pathlib import Path
+
+import nbformat
+from playwright.sync_api import Page, sync_playwright
+
+from tests.browser_support import CHROMIUM_FLAGS, chromium_executable, jupyter_lab
+
+BARS = 200
+NOTEBOOK = "live_chart.ipynb"
+
+CHART_CELL = """\
+import evlab
+lab = evlab.Lab()
+chart = lab.chart("BTCUSDT")
+chart"""
+
+FEED_CELL = f"""\
+feed = lab.live("btcusd_1m", exchange="binance", rate=50, limit={BARS})"""
+
+# Waits on a worker thread, so the kernel's loop stays free to run the chart's redraws.
+WAIT_CELL = f"""\
+import asyncio
+import threading
+
+drawn = threading.Event()
+chart.on_redraw.append(lambda c: c.points >= {BARS} and drawn.set())
+if chart.points >= {BARS}:
+    drawn.set()
+ok = await asyncio.to_thread(drawn.wait, 120)
+lab.stop()
+print(f"evlab-done ok={{ok}} points={{chart.points}} redraws={{chart.redraws}} "
+      f"errors={{sum(lab.errors.values())}}")"""
+
+# JavaScript run in the page. The notebook panel is JupyterLab's current widget.
+NOTEBOOK_PANEL = "window.jupyterapp.shell.currentWidget"
+KERNEL_IDLE = f"""() => {{
+    const panel = window.jupyterapp && {NOTEBOOK_PANEL};
+    const kernel = panel && panel.sessionContext && panel.sessionContext.session
+        && panel.sessionContext.session.kernel;
+    return !!kernel && kernel.status === 'idle' && panel.content.widgets.length === 3;
+}}"""
+PLOT = ".jp-OutputArea-output .js-plotly-plot"
+CANDLES = f"document.querySelectorAll('{PLOT} g.trace.boxes path').length"
+# Every distinct candle count the page shows, in order, sampled on each animation frame.
+RECORD_CANDLES = f"""() => {{
+    window.evlabCandles = [];
+    const tick = () => {{
+        const n = {CANDLES};
+        const seen = window.evlabCandles;
+        if (document.querySelector('{PLOT}') && seen[seen.length - 1] !== n) seen.push(n);
+        requestAnimationFrame(tick);
+    }};
+    tick();
+}}"""
+
+
+def run_cells(page: Page, command: str, first: int) -> None:
+    """Make cell ``first`` active and start ``command``; its promise is not awaited (it
+    settles only when the cells have run)."""
+    page.evaluate(f"""() => {{
+        const panel = {NOTEBOOK_PANEL};
+        panel.content.activeCellIndex = {first};
+        void window.jupyterapp.commands.execute('{command}');
+    }}""")
+
+
+def write_notebook(path: Path) -> None:
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                 "language": "python"}
+    nb.cells = [nbformat.v4.new_code_cell(src) for src in (CHART_CELL, FEED_CELL, WAIT_CELL)]
+    nbformat.write(nb, path)
+
+
+def candles(page: Page, more_than: int, timeout_ms: float) -> int:
+    """Wait until the chart shows more than ``more_than`` candles; return how many."""
+    handle = page.wait_for_function(
+        f"() => {{ const n = {CANDLES}; return n > {more_than} && n; }}", timeout=timeout_ms)
+    return int(handle.json_value())
+
+
+def test_live_chart_renders_and_updates_in_jupyterlab(tmp_path):
+    root = tmp_path / "root"
+    root.mkdir()
+    write_notebook(root / NOTEBOOK)
+    shot = tmp_path / "live_chart.png"
+    with jupyter_lab(root, tmp_path / "jupyter") as server, sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium_executable(), args=CHROMIUM_FLAGS)
+        page = None
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1100})
+            page.goto(server.lab_url(NOTEBOOK))
+            page.wait_for_function(KERNEL_IDLE, timeout=90_000)
+            page.evaluate(RECORD_CANDLES)
+
+            # 1. The chart alone: the browser renders the empty figure.
+            run_cells(page, "notebook:run-cell", 0)
+            page.locator(f"{PLOT} .main-svg").first.wait_for(timeout=90_000)
+            assert page.evaluate(CANDLES) == 0
+
+            # 2. The feed and the wait: candles appear, and more of them later (live).
+            run_cells(page, "notebook:run-all-below", 1)
+            first = candles(page, 0, timeout_ms=60_000)
+            later = candles(page, first, timeout_ms=60_000)
+            assert 0 < first < later
+
+            # 3. The kernel drew every bar; the browser shows exactly those.
+            output = page.locator(".jp-OutputArea-output", has_text="evlab-done")
+            output.wait_for(timeout=120_000)
+            done = output.inner_text()
+            match = re.search(r"ok=(\w+) points=(\d+) redraws=(\d+) errors=(\d+)", done)
+            assert match, done
+            assert match.group(1) == "True" and int(match.group(2)) == BARS, done
+            assert match.group(4) == "0", done
+            page.wait_for_function(f"() => {CANDLES} === {BARS}", timeout=30_000)
+            plot = page.evaluate(f"""() => {{
+                const gd = document.querySelector('{PLOT}');
+                const volume = [...gd.querySelectorAll('.barlayer .point path')];
+                return {{type: gd.data[0].type, x: gd.data[0].x.length,
+                         close: gd.data[0].close.length, axis: gd._fullLayout.xaxis.type,
+                         tick: gd.querySelector('.xtick text').textContent,
+                         volume: volume.length,
+                         volumeDrawn: volume.filter(
+                             p => p.getBoundingClientRect().height > 0).length,
+                         mainplots: Object.fromEntries(Object.entries(gd._fullLayout._plots)
+                             .map(([id, sp]) => [id, sp.mainplot || null]))}};
+            }}""")
+            assert {k: plot[k] for k in ("type", "x", "close")} == {
+                "type": "candlestick", "x": BARS, "close": BARS}
+            assert plot["axis"] == "date" and "e+" not in plot["tick"], plot  # times, not ns
+            # volume bars drawn, and no hidden equity subplot laid over them (seen once)
+            assert plot["volume"] == BARS and plot["volumeDrawn"] > BARS // 2, plot
+            assert plot["mainplots"].get("xy3", "xy") == "xy", plot  # overlays price
+
+            # The page showed the chart growing: several counts on the way to 200.
+            seen = page.evaluate("() => window.evlabCandles")
+            assert seen[0] == 0 and seen[-1] == BARS, seen
+            assert seen == sorted(set(seen)), seen  # only ever grew
+            assert len([n for n in seen if 0 < n < BARS]) >= 2, seen
+
+            page.locator(PLOT).first.scroll_into_view_if_needed()
+            page.screenshot(path=str(shot))
+            print(f"candle counts seen: {seen}; {done.strip()}; screenshot: {shot}")
+        except BaseException:
+            if page is not None:
+                with contextlib.suppress(Exception):  # keep the real failure
+                    page.screenshot(path=str(shot))
+            print(f"screenshot: {shot}\njupyter lab log:\n{server.log}")
+            raise
+        finally:
+            browser.close()
