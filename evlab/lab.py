@@ -95,6 +95,8 @@ class Lab:
             wanted = list(symbols) if symbols is not None else None
             subscriptions = source.subscribe_messages(wanted)
             url = source.url
+            # A finite replay closes normally after its last bar: that ends the feed.
+            options.setdefault("end_on_normal_close", not source.loop)
         else:
             url = source
         handler = WebSocketHandler(f"{name}.decoder", adapter=adapter)

@@ -28,6 +28,9 @@ buffer, in order with the messages:
 * ``"disconnected"``: ``url``, ``code``, ``reason``;
 * ``"reconnecting"``: ``url``, ``attempt``, ``delay`` (s), ``max_retries``, ``error``;
 * ``"gave_up"``: ``url``, ``attempts``, ``error`` (the feed ends);
+* ``"ended"``: ``url``, ``code``, ``reason``: with ``end_on_normal_close=True``, the server
+  closed normally (1000), which a finite local replay does after its last bar: the feed
+  ends there instead of reconnecting (and replaying the stream from its start again);
 * ``"stopped"``: published by ``stop()`` itself, with the final ``stats``.
 
 A frame larger than ``max_size`` makes websockets close the connection (code 1009): the
@@ -77,8 +80,13 @@ class WebSocketEmitter(FeedTasks, ThreadedFeed):
                  ping_interval: float | None = 20.0, ping_timeout: float | None = 20.0,
                  max_size: int | None = 2**20, open_timeout: float | None = 10.0,
                  close_timeout: float | None = 5.0,
-                 connect_options: dict[str, Any] | None = None) -> None:
-        """Subscribe via ``adapter`` + ``symbols``/``channels``, or send raw ``subscriptions``."""
+                 connect_options: dict[str, Any] | None = None,
+                 end_on_normal_close: bool = False) -> None:
+        """Subscribe via ``adapter`` + ``symbols``/``channels``, or send raw ``subscriptions``.
+
+        ``end_on_normal_close``: a normal close (1000) by the server ends the feed (a finite
+        local replay) instead of starting a reconnect (what a live exchange needs).
+        """
         self.name = name
         self.url = validate_url(url)
         self.event_bus = event_bus
@@ -110,6 +118,8 @@ class WebSocketEmitter(FeedTasks, ThreadedFeed):
             "received": 0, "delivered": 0, "dropped": 0, "discarded": 0, "errors": 0,
             "oversized": 0, "reconnects": 0, "connections": 0, "connected": False,
             "last_message_ns": None, "last_error": None}
+        self.end_on_normal_close = end_on_normal_close
+        self._ended = False  # the server closed normally and end_on_normal_close is set
         self._reading = False  # the reader task is connecting, connected or waiting to retry
         self._buffer: FeedBuffer | None = None
         self._reader: asyncio.Task[None] | None = None
@@ -189,6 +199,7 @@ class WebSocketEmitter(FeedTasks, ThreadedFeed):
             loop = self._loop = asyncio.get_running_loop()
             self._buffer = FeedBuffer(self.buffer_size, self.overflow)
             self._reading = True
+            self._ended = False
             # Fresh contexts: a feed started from inside a handler must not inherit its event.
             self._delivery = loop.create_task(self._deliver(), name=f"evlab:{self.name}:deliver",
                                               context=contextvars.Context())

@@ -58,6 +58,8 @@ class FeedTasks:
     _buffer: FeedBuffer | None
     _reading: bool
     _in_flight: Event | None
+    end_on_normal_close: bool
+    _ended: bool
     _waiters: Sequence[Any]
 
     def _notify(self) -> None:  # pragma: no cover - provided by the emitter
@@ -70,6 +72,8 @@ class FeedTasks:
             while True:
                 if await self._session(attempt):
                     attempt = 0
+                if self._ended:
+                    return
                 attempt += 1
                 error = self._stats["last_error"]
                 if not policy.allows(attempt):
@@ -156,13 +160,21 @@ class FeedTasks:
                 f"websockets closed the connection (1009), reconnecting",
                 error_type="MessageTooBig", source=self.name))
         await self._lost(subscribed, code, reason)
+        if (self.end_on_normal_close and exc.rcvd is not None
+                and exc.rcvd.code == CloseCode.NORMAL_CLOSURE):
+            self._ended = True
+            logger.info("feed %s: the server ended the stream: %s", self.name, reason)
+            await self._put(create_system_event(
+                "ended", f"{self.name}: the server ended the stream ({reason})".rstrip(),
+                {"url": self.url, "code": int(code), "reason": reason}, source=self.name))
 
     async def _lost(self, subscribed: bool, code: int, reason: str) -> None:
         """Record why the connection ended; publish "disconnected" if it had been up."""
         self._stats["last_error"] = f"connection closed: {int(code)} {reason}".rstrip()
-        if subscribed:
-            logger.warning("feed %s: disconnected from %s: %s %s", self.name, self.url,
-                           int(code), reason)
+        if subscribed:  # a normal close (1000) is news, not trouble
+            level = logging.INFO if code == CloseCode.NORMAL_CLOSURE else logging.WARNING
+            logger.log(level, "feed %s: disconnected from %s: %s %s", self.name, self.url,
+                       int(code), reason)
             self._stats["connected"] = False
             await self._put(create_system_event(
                 "disconnected", f"{self.name}: disconnected ({int(code)} {reason})".rstrip(),

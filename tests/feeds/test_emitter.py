@@ -582,3 +582,27 @@ async def test_stop_in_thread_from_blocking_code():
 
         thread = await asyncio.to_thread(script)
         assert not thread.is_alive() and not em.running
+
+
+async def test_a_normal_close_ends_the_feed_when_asked(feed_server):
+    from evlab import EventBus, EventType
+    from evlab.feeds.emitter import WebSocketEmitter
+
+    server = await feed_server("btcusd_1m", exchange="binance", limit=5)
+    bus = EventBus()
+    kinds = []
+    ended = asyncio.Event()
+
+    def on_system(event):
+        kinds.append(event.kind)
+        if event.kind == "ended":
+            ended.set()
+
+    bus.register(EventType.SYSTEM, on_system)
+    emitter = WebSocketEmitter("finite", server.url, event_bus=bus, adapter="binance",
+                               symbols=server.symbols, end_on_normal_close=True)
+    await emitter.start()
+    await asyncio.wait_for(ended.wait(), 30)
+    await emitter.stop()
+    assert kinds[:3] == ["connected", "disconnected", "ended"]
+    assert "reconnecting" not in kinds and emitter.get_stats()["delivered"] == 6
