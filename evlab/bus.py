@@ -103,6 +103,7 @@ class Subscription:
     name: str
     bus: EventBus = field(repr=False)
     errors: int = 0
+    error_types: set[type] = field(default_factory=set, repr=False)
     calls: int = 0  # counted while the bus is profiling
     total_ns: int = 0
     max_ns: int = 0
@@ -579,11 +580,18 @@ class EventBus:
     def _handler_failed(self, handler: Handler, event: Event, exc: Exception) -> None:
         sub = self._by_call.get(id(handler))
         name = sub.name if sub is not None else _describe(handler)
+        first = True
         if sub is not None:
             with self._lock:
                 sub.errors += 1
-        logger.error("handler %s failed on %s #%s: %r", name, event.type, event.seq, exc,
-                     exc_info=exc)
+                first = type(exc) not in sub.error_types
+                sub.error_types.add(type(exc))
+        if first:  # a traceback once per handler and exception type, not one per event
+            logger.error("handler %s failed on %s #%s: %r (repeats are logged at DEBUG and "
+                         "counted in get_stats())", name, event.type, event.seq, exc,
+                         exc_info=exc)
+        else:
+            logger.debug("handler %s failed on %s #%s: %r", name, event.type, event.seq, exc)
         if isinstance(event, ErrorEvent):
             return  # never publish errors about errors: that could loop
         self.emit(create_error_event(f"{type(exc).__name__}: {exc}", error_type=type(exc).__name__,

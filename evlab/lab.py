@@ -14,6 +14,7 @@ dropped connection that gave up) is counted in ``lab.errors`` and reported once 
 
 from __future__ import annotations
 
+import contextlib
 import html
 import sys
 from collections import Counter
@@ -26,6 +27,12 @@ from evlab.manager import EventManager
 from evlab.strategies import Strategies
 
 __all__ = ["Lab"]
+
+
+def _ipython() -> Any:
+    """The running IPython shell, if any (its cell hooks time the error reports)."""
+    ipython = sys.modules.get("IPython")
+    return ipython.get_ipython() if ipython is not None else None
 
 
 class Lab:
@@ -51,20 +58,28 @@ class Lab:
         self.charts: list[Any] = []
         self.errors: Counter[tuple[str, str]] = Counter()
         self._reported: set[tuple[str, str]] = set()
+        self._pending: list[str] = []  # reports made while no cell ran: shown by the next one
+        self._in_cell = True
+        self._ipython = _ipython()
+        if self._ipython is not None:
+            self._ipython.events.register("pre_run_cell", self._cell_starts)
+            self._ipython.events.register("post_run_cell", self._cell_ends)
         self.bus.subscribe(EventType.ERROR, self._on_error, weak=False, name="lab.errors")
         self.bus.subscribe(EventType.SYSTEM, self._on_system, weak=False, name="lab.system")
 
     # --- strategies ----------------------------------------------------------------------
-    def strategy(self, name: str, on: EventType | str | Iterable[EventType | str] = EventType.BAR
-                 ) -> Callable[[Any], Any]:
+    def strategy(self, name: str, on: EventType | str | Iterable[EventType | str] = EventType.BAR,
+                 *, priority: int = 0) -> Callable[[Any], Any]:
         """Decorator: register a function or class as strategy ``name``; re-running the cell
         replaces it atomically (see ``evlab.strategies``)."""
-        return self.strategies(name, on)
+        return self.strategies(name, on, priority=priority)
 
     def add(self, name: str, component: Any,
-            on: EventType | str | Iterable[EventType | str] = EventType.BAR) -> Any:
-        """Register a strategy, broker or any component under ``name`` (replacing that name)."""
-        return self.strategies.add(name, component, on)
+            on: EventType | str | Iterable[EventType | str] = EventType.BAR, *,
+            priority: int = 0) -> Any:
+        """Register a strategy, broker or any component under ``name`` (replacing that name);
+        a higher ``priority`` runs earlier (portfolio 20, broker 10, strategies 0)."""
+        return self.strategies.add(name, component, on, priority=priority)
 
     # --- market data ---------------------------------------------------------------------
     def serve(self, dataset: Any = "btcusd_1m", *, exchange: str = "coinbase", **options: Any
@@ -169,6 +184,13 @@ class Lab:
         for view in self.charts:
             view.close()
         self.feeds, self.servers, self.replays, self.charts = [], [], [], []
+        if self._ipython is not None:
+            for name, hook in (("pre_run_cell", self._cell_starts),
+                               ("post_run_cell", self._cell_ends)):
+                with contextlib.suppress(ValueError):
+                    self._ipython.events.unregister(name, hook)
+            self._ipython = None
+        self._flush_reports()
 
     def __enter__(self) -> Lab:
         return self
@@ -196,9 +218,25 @@ class Lab:
                           f"{error.original_type} #{error.original_seq}; the feed goes on")
 
     def _report_once(self, key: tuple[str, str], text: str) -> None:
-        if key not in self._reported:
-            self._reported.add(key)
-            print(f"evlab: {text} (shown once; see lab.errors)", file=sys.stderr)
+        if key in self._reported:
+            return
+        self._reported.add(key)
+        self._pending.append(f"evlab: {text} (shown once; see lab.errors)")
+        if self._in_cell:
+            self._flush_reports()
+        # else: a feed thread found it while the kernel was idle; printed now, the text would
+        # go to a finished cell and be lost, so the next cell to run shows it
+
+    def _flush_reports(self) -> None:
+        while self._pending:
+            print(self._pending.pop(0), file=sys.stderr)
+
+    def _cell_starts(self, *_: Any) -> None:
+        self._in_cell = True
+        self._flush_reports()
+
+    def _cell_ends(self, *_: Any) -> None:
+        self._in_cell = False
 
     # --- display -------------------------------------------------------------------------
     def summary(self) -> dict[str, Any]:

@@ -75,6 +75,7 @@ def _as_events(name: str, result: Any) -> Iterable[Event]:
 class _Entry:
     strategy: Any
     event_types: tuple[EventType | str, ...]
+    priority: int = 0
     enabled: bool = True
     errors: dict[str, int] = field(default_factory=dict)
 
@@ -96,23 +97,25 @@ class Strategies:
                                     name="strategies.errors")
 
     def add(self, name: str, strategy: Any,
-            on: EventType | str | Iterable[EventType | str] = EventType.BAR) -> Any:
+            on: EventType | str | Iterable[EventType | str] = EventType.BAR, *,
+            priority: int = 0) -> Any:
         """Register ``strategy`` (a function, a class or an instance) as ``name``, replacing
-        any strategy of that name; returns what was registered."""
+        any strategy of that name; returns what was registered. A higher ``priority`` runs
+        earlier (a portfolio and a broker before the strategies that trade through them)."""
         types = (on,) if isinstance(on, (str, EventType)) else tuple(on)
         if inspect.isclass(strategy):
             strategy = strategy()
         elif inspect.isfunction(strategy) or inspect.ismethod(strategy):
             strategy = FunctionStrategy(name, strategy, types)
-        self.manager.register_component(name, strategy, types)
-        self._entries[name] = _Entry(strategy, types)
+        self.manager.register_component(name, strategy, types, priority=priority)
+        self._entries[name] = _Entry(strategy, types, priority)
         return strategy
 
-    def __call__(self, name: str, on: EventType | str | Iterable[EventType | str] = EventType.BAR
-                 ) -> Callable[[Any], Any]:
+    def __call__(self, name: str, on: EventType | str | Iterable[EventType | str] = EventType.BAR,
+                 *, priority: int = 0) -> Callable[[Any], Any]:
         """Decorator form of ``add``; returns the decorated function or class unchanged."""
         def decorate(obj: Any) -> Any:
-            self.add(name, obj, on)
+            self.add(name, obj, on, priority=priority)
             return obj
         return decorate
 
@@ -127,7 +130,8 @@ class Strategies:
         """Let a disabled strategy receive events again."""
         entry = self._entry(name)
         if not entry.enabled:
-            self.manager.register_component(name, entry.strategy, entry.event_types)
+            self.manager.register_component(name, entry.strategy, entry.event_types,
+                                            priority=entry.priority)
             entry.enabled = True
 
     def remove(self, name: str) -> None:

@@ -529,3 +529,15 @@ async def test_profiling_counts_and_times_handler_calls_only_while_on():
     bus.profile(False)
     bus.emit(bar())
     assert {row["handler"]: row["calls"] for row in bus.get_handler_stats()}["fast"] == 2
+
+
+def test_a_traceback_is_logged_once_per_handler_and_exception_type(caplog):
+    bus = EventBus()
+    bus.register(EventType.BAR, lambda e: 1 / 0, name="broken")
+    with caplog.at_level(logging.DEBUG, logger="evlab"):
+        for _ in range(5):
+            bus.emit(bar())
+    errors = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert len(errors) == 1 and errors[0].exc_info is not None
+    assert len([r for r in caplog.records if r.levelno == logging.DEBUG]) == 4
+    assert bus.get_stats()["handler_errors"] == {"broken": 5}

@@ -127,3 +127,14 @@ def test_the_default_report_prints_one_line_per_error_type(capsys):
         bus.emit(bar())
     err = capsys.readouterr().err
     assert err.count("strategy 'broken' raised ZeroDivisionError") == 1
+
+
+def test_priority_is_kept_across_disable_and_enable(setup):
+    bus, book, _, _ = setup
+    calls = []
+    book.add("late", lambda e: calls.append("late"))
+    book.add("first", lambda e: calls.append("first"), priority=10)
+    book.disable("first")
+    book.enable("first")
+    bus.emit(bar())
+    assert calls == ["first", "late"]
