@@ -339,24 +339,10 @@ class EventBus:
         so every emission has its own stamp. ``cause`` overrides the automatic cause (the
         event being handled), e.g. for a fill executed at a later bar than its order.
         """
-        try:
-            if event._seq is not None:
-                event = event.copy()
-        except AttributeError:
-            raise TypeError(f"emit() takes an Event, got {type(event).__name__}") from None
+        event = self._stamp(event, cause=cause)
+        route = self._routes.get(event.type, self._default_route)
         state = _thread
         outer = state.current
-        if cause is None:
-            cause = outer if outer is not None else _current.get()
-        elif not isinstance(cause, Event):
-            raise TypeError(f"cause must be an Event, got {type(cause).__name__}")
-        _set_seq(event, self._next_seq())
-        _set_emit_ns(event, _time_ns())
-        _set_bus(event, self)
-        if cause is not None:
-            _set_cause(event, cause._seq)
-        route = self._routes.get(event.type, self._default_route)
-        route.count()
         state.current = event
         try:
             for handler in route.sync:

@@ -33,7 +33,7 @@ from evlab.execution import FillModel, FractionOfEquity, PaperBroker, Portfolio
 from evlab.feeds.server import FeedServer
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from event_system_demo import MovingAverageCrossStrategy
+from event_system_demo import MovingAverageCrossStrategy, describe_chain
 
 CASH = 100_000.0
 
@@ -97,10 +97,7 @@ async def run(exchange: str, bars: int, rate: float | None, fast: int, slow: int
     print(f"strategy: SMA {fast}/{slow} crossover (async), 95% of equity a trade; "
           f"{len(fills)} fills")
     for fill in fills[:4]:
-        chain = [fill]
-        while chain[-1].cause in by_seq:
-            chain.append(by_seq[chain[-1].cause])
-        chain_text = " -> ".join(f"{e.type} #{e.seq}" for e in reversed(chain))
+        chain_text = describe_chain(fill, by_seq)
         print(f"  {fill.timestamp:%H:%M} {fill.side:<4} {fill.quantity:>4.0f} @ "
               f"{fill.price:8.2f}   ({chain_text})")
     if len(fills) > 4:

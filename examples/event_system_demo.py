@@ -69,6 +69,14 @@ class MovingAverageCrossStrategy:
             self.event_bus.emit(signal)
 
 
+def describe_chain(event: Event, by_seq: dict[int, Event]) -> str:
+    """``bar #1 -> signal #2 -> order #3 -> fill #5``: ``event``'s causes walked back."""
+    chain = [event]
+    while chain[-1].cause in by_seq:
+        chain.append(by_seq[chain[-1].cause])
+    return " -> ".join(f"{e.type} #{e.seq}" for e in reversed(chain))
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--symbol", default="AAPL")
@@ -107,10 +115,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"strategy: SMA {args.fast}/{args.slow} crossover, 95% of equity a trade; "
           f"paper broker: next bar's open, $1 + 5 bps slippage; {len(fills)} fills")
     for fill in fills[:6]:
-        chain = [fill]
-        while chain[-1].cause in by_seq:  # walk the causes back to the bar
-            chain.append(by_seq[chain[-1].cause])
-        chain_text = " -> ".join(f"{e.type} #{e.seq}" for e in reversed(chain))
+        chain_text = describe_chain(fill, by_seq)
         print(f"  {fill.timestamp:%Y-%m-%d} {fill.side:<4} {fill.quantity:>6.0f} @ "
               f"{fill.price:8.2f}   ({chain_text})")
     if len(fills) > 6:

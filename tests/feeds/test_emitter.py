@@ -20,11 +20,11 @@ import pytest
 from websockets.asyncio.server import serve
 
 from evlab.bus import EventBus
-from evlab.events import ErrorEvent, Event, EventType, SystemEvent, WebSocketEvent
+from evlab.events import ErrorEvent, EventType, WebSocketEvent
 from evlab.feeds.backoff import Backoff, backoff_delay
 from evlab.feeds.emitter import WebSocketEmitter
+from tests.feeds.support import SAFETY, Recorder
 
-SAFETY = 10.0  # seconds: a safety net against hangs, never a timing assertion
 FAST = Backoff(initial=0.001, factor=2.0, maximum=0.01, jitter=0.5)
 
 
@@ -46,40 +46,6 @@ def reject_first(n):
         return None
 
     return process_request
-
-
-class Recorder:
-    """Every event of a bus, with a way to wait until a condition on them holds."""
-
-    def __init__(self, bus: EventBus) -> None:
-        self.events: list[Event] = []
-        self._waiters: list[tuple[object, asyncio.Future]] = []
-        bus.register_all(self.on_event)
-
-    def on_event(self, event: Event) -> None:
-        self.events.append(event)
-        for cond, fut in self._waiters:
-            if not fut.done() and cond(self):
-                fut.set_result(None)
-
-    async def until(self, cond) -> None:
-        if cond(self):
-            return
-        fut = asyncio.get_running_loop().create_future()
-        self._waiters.append((cond, fut))
-        try:
-            await asyncio.wait_for(fut, SAFETY)
-        finally:
-            self._waiters.remove((cond, fut))
-
-    def of(self, cls: type) -> list:
-        return [e for e in self.events if type(e) is cls]
-
-    def payloads(self) -> list:
-        return [e.payload for e in self.of(WebSocketEvent)]
-
-    def system(self, kind: str | None = None) -> list[SystemEvent]:
-        return [e for e in self.of(SystemEvent) if kind is None or e.kind == kind]
 
 
 def other_tasks() -> set[asyncio.Task]:
@@ -585,9 +551,6 @@ async def test_stop_in_thread_from_blocking_code():
 
 
 async def test_a_normal_close_ends_the_feed_when_asked(feed_server):
-    from evlab import EventBus, EventType
-    from evlab.feeds.emitter import WebSocketEmitter
-
     server = await feed_server("btcusd_1m", exchange="binance", limit=5)
     bus = EventBus()
     kinds = []

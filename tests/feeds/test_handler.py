@@ -6,7 +6,6 @@ handler-only tests publish WebSocketEvents on a bus directly (no socket involved
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import datetime as dt
 
@@ -32,8 +31,8 @@ from evlab.feeds.backoff import Backoff
 from evlab.feeds.continuity import BarContinuity
 from evlab.feeds.emitter import WebSocketEmitter, adapter_for_source
 from evlab.feeds.handler import WebSocketHandler
+from tests.feeds.support import Recorder
 
-SAFETY = 10.0  # seconds: a safety net against hangs, never a timing assertion
 T0 = 1_700_000_040 * 10**9  # a whole minute
 MIN = 60 * 10**9
 
@@ -42,34 +41,6 @@ MIN = 60 * 10**9
 async def server(handler):
     async with serve(handler, "127.0.0.1", 0) as srv:
         yield f"ws://127.0.0.1:{srv.sockets[0].getsockname()[1]}"
-
-
-class Recorder:
-    """Every event of a bus, with a way to wait until a condition on them holds."""
-
-    def __init__(self, bus: EventBus) -> None:
-        self.events: list[Event] = []
-        self._waiters: list[tuple[object, asyncio.Future]] = []
-        bus.register_all(self.on_event)
-
-    def on_event(self, event: Event) -> None:
-        self.events.append(event)
-        for cond, fut in self._waiters:
-            if not fut.done() and cond(self):
-                fut.set_result(None)
-
-    async def until(self, cond) -> None:
-        if cond(self):
-            return
-        fut = asyncio.get_running_loop().create_future()
-        self._waiters.append((cond, fut))
-        try:
-            await asyncio.wait_for(fut, SAFETY)
-        finally:
-            self._waiters.remove((cond, fut))
-
-    def of(self, cls: type) -> list:
-        return [e for e in self.events if type(e) is cls]
 
 
 def kline(t_ns: int, symbol: str = "BTCUSDT", final: bool = True, close: float = 1.5) -> bytes:
