@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Callable
 from contextvars import ContextVar
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import MISSING, dataclass, field, fields, replace
 from enum import StrEnum
 from typing import Any, ClassVar
 
@@ -156,6 +156,8 @@ def _check_choice(cls: type, name: str, value: Any, choices: tuple[str, ...]) ->
 
 
 _event = dataclass(frozen=True, slots=True, repr=False)
+_INF = math.inf
+_NUMBER = (float, int)
 
 
 @_event
@@ -249,8 +251,42 @@ class Event:
                 f"{', '.join(parts)}{src})")
 
 
+def _fast_init(cls: type) -> None:
+    """Replace the dataclass ``__init__`` with one that fills slots through their descriptors.
+
+    A frozen dataclass sets each field with ``object.__setattr__``; calling each slot's own
+    setter does the same work in about half the time, and events are built on every bar.
+    Generated from the fields (as dataclasses generates its own); the signature is the same.
+    """
+    positional: list[str] = []
+    keywords: list[str] = []
+    body: list[str] = []
+    namespace: dict[str, Any] = {}
+    for f in fields(cls):
+        setter = f"_set_{f.name}"
+        namespace[setter] = getattr(cls, f.name).__set__
+        if f.default is not MISSING:
+            namespace[f"_default_{f.name}"] = f.default
+        if not f.init:
+            body.append(f"    {setter}(self, _default_{f.name})")
+            continue
+        param = f.name if f.default is MISSING else f"{f.name}=_default_{f.name}"
+        (keywords if f.kw_only else positional).append(param)
+        body.append(f"    {setter}(self, {f.name})")
+    params = positional + (["*", *keywords] if keywords else [])
+    body.append("    self.__post_init__()")
+    source = f"def __init__(self, {', '.join(params)}):\n" + "\n".join(body) + "\n"
+    exec(source, namespace)  # trusted: built from this module's own field names
+    init = namespace["__init__"]
+    init.__qualname__ = f"{cls.__qualname__}.__init__"
+    init.__doc__ = cls.__init__.__doc__
+    cls.__init__ = init  # type: ignore[misc]
+
+
 def _getters(cls: type) -> type:
-    """Add the usage guide's ``get_<field>()`` accessors for each public field."""
+    """Add the usage guide's ``get_<field>()`` accessors for each public field, and the fast
+    ``__init__``."""
+    _fast_init(cls)
     for f in fields(cls):
         name = f.name
         if name.startswith("_") or hasattr(cls, f"get_{name}"):
@@ -280,6 +316,13 @@ class BarEvent(Event):
     volume: float
 
     def _validate(self) -> None:
+        o, h, low, c, v = self.open, self.high, self.low, self.close, self.volume
+        # Fast path for the usual case (floats, in order, finite: inf > h fails for inf and
+        # every comparison fails for NaN); anything else takes the checks that explain.
+        if (type(o) is float and type(h) is float and type(low) is float and type(c) is float
+                and type(v) in _NUMBER and 0.0 < low <= o <= h < _INF and low <= c <= h
+                and 0 <= v < _INF and type(self.symbol) is str and self.symbol.strip()):
+            return
         cls = type(self)
         _check_symbol(cls, self.symbol)
         for name in ("open", "high", "low", "close"):

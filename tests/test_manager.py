@@ -118,8 +118,10 @@ def test_replacement_is_atomic_for_emitters_on_other_threads():
 
     manager.register_component("s", Shared(), [EventType.BAR])
     done = threading.Event()
+    swapping = threading.Event()
 
     def emitter():
+        swapping.wait(10)  # emit while the other thread keeps replacing the strategy
         for _ in range(3000):
             bus.emit(bar())
         done.set()
@@ -130,6 +132,7 @@ def test_replacement_is_atomic_for_emitters_on_other_threads():
     while not done.is_set():
         manager.register_component("s", Shared(), [EventType.BAR])
         swaps += 1
+        swapping.set()
     thread.join()
     # each emission reached exactly one strategy: none in a gap between old and new, none twice
     assert sorted(delivered) == list(range(1, 3001)) and swaps > 0
