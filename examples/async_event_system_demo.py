@@ -7,6 +7,10 @@ an async moving-average strategy trades them through the PaperBroker; the accoun
 the analytics summary. Nothing leaves the machine.
 
     python examples/async_event_system_demo.py [--exchange binance] [--bars 2000] [--rate 0]
+                                               [--html chart.html]
+
+With ``--html`` the recorded session is drawn (candles, signals, fills, equity) with
+``evlab.plot.chart`` and saved as a standalone HTML page.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import evlab
 from evlab import analytics
 from evlab.core.events import (
     BarEvent,
@@ -47,7 +52,8 @@ class AsyncMovingAverageCrossStrategy(MovingAverageCrossStrategy):
             await self.event_bus.emit_async(signal)
 
 
-async def run(exchange: str, bars: int, rate: float | None, fast: int, slow: int) -> None:
+async def run(exchange: str, bars: int, rate: float | None, fast: int, slow: int,
+              html: str | None = None) -> None:
     started = time.perf_counter()
     async with FeedServer("btcusd_1m", exchange=exchange, limit=bars or None,
                           rate=rate) as server:
@@ -74,6 +80,7 @@ async def run(exchange: str, bars: int, rate: float | None, fast: int, slow: int
         event_manager.register_component("strategy", strategy, [EventType.BAR])
         log: list[Event] = []
         event_bus.register_all(log.append, priority=100)
+        recorder = evlab.record(event_bus)
         all_bars = asyncio.Event()
         last_bar = int(server.bars.index[-1].value)
         event_bus.register(EventType.BAR, lambda e: e.time_ns == last_bar and all_bars.set())
@@ -106,6 +113,10 @@ async def run(exchange: str, bars: int, rate: float | None, fast: int, slow: int
           f"({portfolio.equity / CASH - 1:+.2%})")
     print("analytics:")
     print(analytics.format_summary(analytics.summary(*analytics.from_portfolio(portfolio))))
+    if html:
+        figure = evlab.plot.chart(recorder, symbol, title=f"{symbol}: SMA {fast}/{slow}")
+        figure.write_html(html, include_plotlyjs=True)
+        print(f"chart of the recorded session: {html}")
     print(f"stopped cleanly: {len(asyncio.all_tasks()) - 1} tasks left")
 
 
@@ -119,8 +130,10 @@ def main(argv: list[str] | None = None) -> None:
                         help="bars per second (0: as fast as the client reads)")
     parser.add_argument("--fast", type=int, default=10)
     parser.add_argument("--slow", type=int, default=30)
+    parser.add_argument("--html", help="save a chart of the recorded session to this file")
     args = parser.parse_args(argv)
-    asyncio.run(run(args.exchange, args.bars, args.rate or None, args.fast, args.slow))
+    asyncio.run(run(args.exchange, args.bars, args.rate or None, args.fast, args.slow,
+                    args.html))
 
 
 if __name__ == "__main__":

@@ -22,12 +22,15 @@ def test_sync_demo_prints_the_causal_chain_equity_and_analytics():
     assert "30 trades, win rate" in account
 
 
-def test_async_demo_runs_the_live_feed_offline_and_stops_cleanly():
+def test_async_demo_runs_the_live_feed_offline_and_stops_cleanly(tmp_path):
+    html = tmp_path / "chart.html"
     out = subprocess.run([sys.executable, str(ROOT / "examples" / "async_event_system_demo.py"),
-                          "--exchange", "binance"],
+                          "--exchange", "binance", "--html", str(html)],
                          capture_output=True, text=True, check=True, timeout=300).stdout
     assert "4216 BTCUSDT minute bars over ws://127.0.0.1 in binance's format" in out
     assert "4216 bar" in out and "decoder: 0 errors, 94 gaps" in out
     assert "-> bar #" in out and "-> fill #" in out
     assert "525,600 a year" in out  # three days incl. a weekend: a 24/7 market
     assert "stopped cleanly: 0 tasks left" in out
+    page = html.read_text()
+    assert "plotly" in page.lower() and '"type":"candlestick"' in page.replace(" ", "")
