@@ -6,11 +6,11 @@ Dispatch rules (the contract every other part of evlab relies on):
 * **Depth-first**: an event emitted by a handler is dispatched at once, before the emitting
   handler returns. Its cause is the event being handled, and it inherits that event time.
 * ``emit()`` runs sync handlers on the calling thread. Async handlers are *scheduled*: on the
-  running loop of this thread if there is one (one worker task per loop drains them, in
-  order; ``await bus.drain()`` waits for it), else on the bus's home loop if that runs in
-  another thread, else (plain synchronous code) they are run to completion before ``emit``
-  returns. ``await emit_async()`` runs every handler, sync and async, in order, and returns
-  after the last one.
+  running loop of this thread if there is one (one task per loop drains them in order
+  while there is work; ``await bus.drain()`` waits for it), else on the bus's home loop if
+  that runs in another thread, else (plain synchronous code) they are run to completion
+  before ``emit`` returns. ``await emit_async()`` runs every handler, sync and async, in
+  order, and returns after the last one.
 * A handler that raises never stops the others: the error is logged on the ``evlab`` logger,
   counted per handler, and published as an ``ErrorEvent`` (not for errors in ErrorEvent
   handlers, so an error can never loop).
@@ -52,6 +52,7 @@ from evlab.events import (
 __all__ = ["EventBus", "Subscription", "current_bus"]
 
 logger = logging.getLogger("evlab")
+
 
 def current_bus() -> EventBus | None:
     """The bus that delivered the event being handled now (so a handler built without a bus,
