@@ -7,7 +7,7 @@ STAMP := $(VENV)/.evlab-installed
 
 .PHONY: demo sync-demo test bench lint clean
 
-$(STAMP): pyproject.toml evlab/_speedups.c
+$(STAMP): pyproject.toml setup.py evlab/_core.py evlab/_core.pxd evlab/_cprims.pxd
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[test]'
@@ -17,7 +17,7 @@ demo: $(STAMP)
 	$(PY) examples/async_event_system_demo.py
 
 CORE_TESTS := tests/test_bus.py tests/test_events.py tests/test_usage_guide.py \
-	tests/test_manager.py tests/test_handlers.py tests/test_speedups.py
+	tests/test_manager.py tests/test_handlers.py tests/test_dispatch_parity.py
 
 sync-demo: $(STAMP)
 	$(PY) examples/event_system_demo.py

@@ -37,17 +37,8 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from evlab._accel import speedups
-from evlab.events import (
-    ErrorEvent,
-    Event,
-    EventType,
-    _current,
-    _sync_current,
-    _thread,
-    create_error_event,
-    current_event,
-)
+from evlab._accel import core
+from evlab.events import ErrorEvent, Event, EventType, create_error_event, current_event
 
 __all__ = ["EventBus", "Subscription", "current_bus"]
 
@@ -60,14 +51,7 @@ def current_bus() -> EventBus | None:
     event = current_event()
     return None if event is None else event._bus
 
-Handler = Callable[[Event], Any]
-
-_time_ns = time.time_ns
-# Slot setters: the way to stamp a frozen event without the cost of object.__setattr__.
-_set_seq = Event._seq.__set__  # type: ignore[attr-defined]
-_set_emit_ns = Event._emit_ns.__set__  # type: ignore[attr-defined]
-_set_cause = Event._cause.__set__  # type: ignore[attr-defined]
-_set_bus = Event._bus.__set__  # type: ignore[attr-defined]
+Handler = Callable[[Any], Any]  # takes the event (a BarEvent handler is fine for BAR)
 
 
 class _Counter:
@@ -80,7 +64,7 @@ class _Counter:
     __slots__ = ("_lock", "_reads", "bump", "count")
 
     def __init__(self) -> None:
-        self.count = itertools.count()  # the C emit advances it directly
+        self.count = itertools.count()  # dispatch advances it directly
         self.bump = self.count.__next__
         self._reads = 0
         self._lock = threading.Lock()
@@ -171,7 +155,7 @@ class _Route:
     sync: tuple[Handler, ...]
     asyncs: tuple[Handler, ...]
     ordered: tuple[tuple[Handler, bool], ...]  # every handler in order, with its is_async flag
-    count: Callable[[], int]
+    count: Iterator[int]  # an itertools.count: dispatch takes one per event
 
 
 def _describe(handler: Any) -> str:
@@ -188,14 +172,16 @@ def _is_async(handler: Any) -> bool:
         type(handler).__call__)
 
 
-class EventBus:
+class EventBus(core.Dispatcher):  # type: ignore[misc]  # mypy sees no class through a variable
     """Routes events to the handlers registered for their type.
 
     ``use_weak_refs=True`` (the default) holds bound methods weakly, so components that are
     deleted stop receiving events; functions and lambdas are always held strongly.
+    ``emit`` and ``emit_async`` come from the dispatch core (``evlab/_core.py``).
     """
 
     def __init__(self, use_weak_refs: bool = True, *, name: str = "bus") -> None:
+        core.Dispatcher.__init__(self)
         self.use_weak_refs = use_weak_refs
         self.name = name
         self._lock = threading.RLock()
@@ -204,23 +190,15 @@ class EventBus:
         self._profiling = False
         self._counters: dict[EventType | str, _Counter] = {}
         self._order = itertools.count()
-        self._next_seq = itertools.count(1).__next__
         self._dead_cleaned = 0
+        self._too_deep_count = 0
         self._batch_depth = 0  # > 0 inside batch(): route rebuilds wait for its end
         self._removed_errors = 0  # errors of handlers since removed, still in the totals
         self._other = _Counter()  # events of user-defined types nobody subscribed to
-        self._routes: dict[EventType | str, _Route] = {}
-        self._default_route: _Route = _Route((), (), (), self._other.bump)
+        self._route_info: dict[EventType | str, _Route] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._lanes: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _AsyncLane] = \
             weakref.WeakKeyDictionary()
-        self._dispatcher = None
-        if speedups is not None:  # the same emit, in C; it shadows the method below
-            self._dispatcher = speedups.Dispatcher(Event, self, self._handler_failed,
-                                                   self._schedule_async, _current)
-            self.emit = self._dispatcher.emit  # type: ignore[method-assign]
-            self._stamp = self._dispatcher.stamp  # type: ignore[method-assign]
-            self._next_seq = self._dispatcher.next_seq
         self._rebuild()
 
     # --- registration ----------------------------------------------------------------
@@ -331,75 +309,7 @@ class EventBus:
         etype = _event_type(event_type)
         return [s.name for s in self.subscriptions if s.event_type in (etype, None)]
 
-    # --- emission --------------------------------------------------------------------
-    def emit(self, event: Event, *, cause: Event | None = None) -> Event:
-        """Dispatch ``event`` to its handlers now (depth-first); returns the stamped event.
-
-        Safe from any thread: sync handlers run on the calling thread. Async handlers are
-        scheduled (see the module docstring). An event that was already emitted is copied,
-        so every emission has its own stamp. ``cause`` overrides the automatic cause (the
-        event being handled), e.g. for a fill executed at a later bar than its order.
-        """
-        event = self._stamp(event, cause=cause)
-        route = self._routes.get(event.type, self._default_route)
-        state = _thread
-        outer = state.current
-        state.current = event
-        try:
-            for handler in route.sync:
-                try:
-                    handler(event)
-                except Exception as exc:
-                    self._handler_failed(handler, event, exc)
-            if route.asyncs:
-                self._schedule_async(route.asyncs, event)
-        finally:
-            state.current = outer
-        return event
-
-    async def emit_async(self, event: Event, *, cause: Event | None = None) -> Event:
-        """Dispatch ``event`` to every handler, awaiting async ones in order; returns it stamped.
-
-        Returns after every handler of ``event``, sync and async, has run. ``cause`` as in
-        ``emit``.
-        """
-        event = self._stamp(event, cause=cause)
-        token = _current.set(event)
-        try:
-            for handler, is_async in self._routes.get(event.type, self._default_route).ordered:
-                try:
-                    if is_async:
-                        await handler(event)
-                    else:
-                        handler(event)
-                except Exception as exc:
-                    self._handler_failed(handler, event, exc)
-        finally:
-            _current.reset(token)
-        return event
-
-    def _stamp(self, event: Event, *, cause: Event | None = None) -> Event:
-        """Stamp ``event`` (a copy if it was emitted before) and count it; the C dispatcher
-        replaces this with its own."""
-        try:
-            if event._seq is not None:
-                event = event.copy()
-        except AttributeError:
-            raise TypeError(f"emit() takes an Event, got {type(event).__name__}") from None
-        if cause is None:
-            cause = _sync_current()
-            if cause is None:
-                cause = _current.get()
-        elif not isinstance(cause, Event):
-            raise TypeError(f"cause must be an Event, got {type(cause).__name__}")
-        _set_seq(event, self._next_seq())
-        _set_emit_ns(event, _time_ns())
-        _set_bus(event, self)
-        if cause is not None:
-            _set_cause(event, cause._seq)
-        self._routes.get(event.type, self._default_route).count()
-        return event
-
+    # --- emission (emit and emit_async: see evlab/_core.py) ---------------------------
     def emit_threadsafe(self, event: Event) -> None:
         """Hand ``emit(event)`` to the bus's home loop (for other threads and widget callbacks).
 
@@ -470,6 +380,7 @@ class EventBus:
                 "handler_errors": errors,
                 "total_errors": sum(errors.values()) + self._removed_errors,
                 "dead_refs_cleaned": self._dead_cleaned,
+                "too_deep": self._too_deep_count,
                 "pending_async": sum(len(lane.pending) for lane in list(self._lanes.values())),
             }
 
@@ -543,7 +454,7 @@ class EventBus:
             sync=tuple(c for s, c in zip(subs, calls, strict=True) if not s.is_async),
             asyncs=tuple(c for s, c in zip(subs, calls, strict=True) if s.is_async),
             ordered=tuple((c, s.is_async) for s, c in zip(subs, calls, strict=True)),
-            count=counter.bump,
+            count=counter.count,
         )
 
     def _rebuild(self) -> None:
@@ -555,14 +466,13 @@ class EventBus:
         types = set(EventType) | {s.event_type for s in self._subs if s.event_type is not None}
         types |= set(self._counters)
         # Copy-on-write: emitters read whole routes, never a half-built one.
-        self._routes = {t: self._route_for(t) for t in types}
+        info = {t: self._route_for(t) for t in types}
         everyone = self._route_for(None)
-        self._default_route = _Route(everyone.sync, everyone.asyncs, everyone.ordered,
-                                     self._other.bump)
-        if self._dispatcher is not None:
-            self._dispatcher.set_routes(
-                {t: (r.sync, r.asyncs, self._counters[t].count) for t, r in self._routes.items()},
-                (everyone.sync, everyone.asyncs, self._other.count))
+        # What the dispatch core reads: plain tuples, replaced whole.
+        self._routes = {t: (r.sync, r.asyncs, r.ordered, r.count) for t, r in info.items()}
+        self._default_route = (everyone.sync, everyone.asyncs, everyone.ordered,
+                               self._other.count)
+        self._route_info = info
 
     def _handler_failed(self, handler: Handler, event: Event, exc: Exception) -> None:
         sub = self._by_call.get(id(handler))
@@ -612,16 +522,21 @@ class EventBus:
             lane = self._lanes[loop] = _AsyncLane(self, loop)
         return lane
 
-    async def _run_async(self, handlers: tuple[Handler, ...], event: Event) -> None:
-        token = _current.set(event)
-        try:
-            for handler in handlers:
-                try:
-                    await handler(event)
-                except Exception as exc:
-                    self._handler_failed(handler, event, exc)
-        finally:
-            _current.reset(token)
+    def _too_deep(self, event: Event) -> None:
+        """Report an emission nested deeper than ``evlab._core.MAX_DEPTH``: not dispatched."""
+        with self._lock:
+            self._too_deep_count += 1
+            first = self._too_deep_count == 1
+        message = (f"{event.type} #{event.seq} not dispatched: nested more than "
+                   f"{core.MAX_DEPTH} emissions deep (a handler that emits the event it "
+                   "handles, directly or not?)")
+        if first:
+            logger.error("%s", message)
+        cause = current_event()
+        if isinstance(cause, ErrorEvent):
+            return  # never publish errors about errors
+        self.emit(create_error_event(message, error_type="RecursionError", original=event,
+                                     source=self.name))
 
 
 class _AsyncLane:

@@ -11,15 +11,13 @@ from __future__ import annotations
 
 import datetime as _dt
 import math
-import threading
 import time
-from collections.abc import Callable
-from contextvars import ContextVar
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import MISSING, dataclass, field, fields, replace
 from enum import StrEnum
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
-from evlab._accel import speedups
+from evlab._accel import core as _core
 
 __all__ = [
     "EventType",
@@ -45,7 +43,11 @@ __all__ = [
     "create_websocket_event",
     "create_error_event",
     "create_system_event",
+    "trusted",
 ]
+
+_current = _core.current  # the event being handled now: set by the dispatch core
+E = TypeVar("E", bound="Event")
 
 
 class EventType(StrEnum):
@@ -63,28 +65,9 @@ class EventType(StrEnum):
     SYSTEM = "system"
 
 
-class _ThreadState(threading.local):
-    current: Event | None = None
-
-
-# The event being handled now: the cause of anything emitted meanwhile. Synchronous dispatch
-# runs no other code on its thread until it returns, so a thread-local is enough there (and
-# cheap: it is set twice per emit). Async dispatch suspends at each await, so it uses a
-# context variable, which every asyncio task has its own copy of.
-_thread = _ThreadState()
-_current: ContextVar[Event | None] = ContextVar("evlab_current_event", default=None)
-
-if speedups is not None:  # the C emit keeps the thread's event in the thread-state dict
-    _sync_current: Callable[[], Event | None] = speedups.get_current
-else:
-    def _sync_current() -> Event | None:
-        return _thread.current
-
-
 def current_event() -> Event | None:
     """The event whose handlers are running right now (in this thread or task), if any."""
-    event = _sync_current()
-    return event if event is not None else _current.get()
+    return _current()  # type: ignore[no-any-return]
 
 
 _EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.UTC)
@@ -178,11 +161,12 @@ class Event:
     _emit_ns: int | None = field(default=None, init=False, repr=False, compare=False)
     _cause: int | None = field(default=None, init=False, repr=False, compare=False)
     _bus: Any = field(default=None, init=False, repr=False, compare=False)  # who stamped it
+    _depth: int | None = field(default=None, init=False, repr=False, compare=False)  # nesting
 
     def __post_init__(self) -> None:
         self._validate()
         if self.time_ns is None:
-            cause = current_event()
+            cause = _current()
             now = cause.time_ns if cause is not None else time.time_ns()
             object.__setattr__(self, "time_ns", now)
         elif not isinstance(self.time_ns, int) or isinstance(self.time_ns, bool):
@@ -230,8 +214,17 @@ class Event:
         return self.source
 
     def copy(self, **changes: Any) -> Event:
-        """A new, unstamped event with the same values (and any ``changes``)."""
-        return replace(self, **changes)
+        """A new, unstamped event with the same values (and any ``changes``, validated).
+
+        Without changes it is a copy of the slots (the values were checked when this event
+        was built), which is what the bus does to re-emit an event.
+        """
+        if changes:
+            return replace(self, **changes)
+        plan = _COPY_PLANS.get(type(self))
+        if plan is None:
+            plan = _COPY_PLANS[type(self)] = _copy_plan(type(self))
+        return _core.clone(self, plan)  # type: ignore[no-any-return]
 
     def to_dict(self) -> dict[str, Any]:
         """The event's fields and stamp as a plain dict."""
@@ -251,36 +244,92 @@ class Event:
                 f"{', '.join(parts)}{src})")
 
 
-def _fast_init(cls: type) -> None:
-    """Replace the dataclass ``__init__`` with one that fills slots through their descriptors.
+_STAMPS = ("_seq", "_emit_ns", "_cause", "_bus", "_depth")
+_COPY_PLANS: dict[type, Any] = {}
 
-    A frozen dataclass sets each field with ``object.__setattr__``; calling each slot's own
-    setter does the same work in about half the time, and events are built on every bar.
-    Generated from the fields (as dataclasses generates its own); the signature is the same.
+
+def _copy_plan(cls: type) -> Any:
+    """How to copy a ``cls`` event: every field's slot, with the stamp slots left empty."""
+    names = [f.name for f in fields(cls)]
+    return _core.copy_plan([getattr(cls, n) for n in names if n not in _STAMPS],
+                           [getattr(cls, n) for n in _STAMPS])
+
+
+def _slot_function(cls: type, header: str, loop: str | None, values: dict[str, str],
+                   tail: str) -> Callable[..., Any]:
+    """Compile a function that fills every slot of a ``cls`` instance through the slots' own
+    setters (twice as fast as the ``object.__setattr__`` of a frozen dataclass).
+
+    ``values`` maps field names to the parameter that holds them; other fields take their
+    defaults. The source is made from this module's field names only, as dataclasses makes
+    its own ``__init__``; nothing from outside reaches it.
     """
-    positional: list[str] = []
-    keywords: list[str] = []
+    namespace: dict[str, Any] = {"_new": object.__new__, "_cls": cls}
     body: list[str] = []
-    namespace: dict[str, Any] = {}
+    indent = "        " if loop else "    "
     for f in fields(cls):
         setter = f"_set_{f.name}"
         namespace[setter] = getattr(cls, f.name).__set__
         if f.default is not MISSING:
             namespace[f"_default_{f.name}"] = f.default
+        if f.name in values:
+            body.append(f"{indent}{setter}(self, {values[f.name]})")
+        elif f.default is not MISSING:
+            body.append(f"{indent}{setter}(self, _default_{f.name})")
+        else:
+            raise TypeError(f"{cls.__name__}: no value for field {f.name!r}")
+    lines = [header]
+    if loop:
+        lines += [loop, "        self = _new(_cls)"]
+    lines += [*body, tail]
+    exec("\n".join(lines) + "\n", namespace)  # trusted: field names of this module only
+    return namespace["_fn"]  # type: ignore[no-any-return]
+
+
+def _fast_init(cls: type) -> None:
+    """Give ``cls`` an ``__init__`` with the dataclass's signature that fills its slots with
+    their setters, then validates (``__post_init__``)."""
+    positional: list[str] = []
+    keywords: list[str] = []
+    values: dict[str, str] = {}
+    for f in fields(cls):
         if not f.init:
-            body.append(f"    {setter}(self, _default_{f.name})")
             continue
         param = f.name if f.default is MISSING else f"{f.name}=_default_{f.name}"
         (keywords if f.kw_only else positional).append(param)
-        body.append(f"    {setter}(self, {f.name})")
+        values[f.name] = f.name
     params = positional + (["*", *keywords] if keywords else [])
-    body.append("    self.__post_init__()")
-    source = f"def __init__(self, {', '.join(params)}):\n" + "\n".join(body) + "\n"
-    exec(source, namespace)  # trusted: built from this module's own field names
-    init = namespace["__init__"]
+    header = f"def _fn(self, {', '.join(params)}):"
+    init = _slot_function(cls, header, None, values, "    self.__post_init__()")
     init.__qualname__ = f"{cls.__qualname__}.__init__"
     init.__doc__ = cls.__init__.__doc__
     cls.__init__ = init  # type: ignore[misc]
+
+
+_TRUSTED: dict[tuple[type, tuple[str, ...]], Callable[[Iterable[Sequence[Any]]], Any]] = {}
+
+
+def trusted(cls: type[E], names: Sequence[str]) -> Callable[[Iterable[Sequence[Any]]],
+                                                            Iterator[E]]:
+    """A builder of unstamped ``cls`` events from rows of values already checked (a replay
+    checks its columns at once, a recording was checked when recorded): ``names`` are the
+    init fields each row holds, in order; other fields take their defaults. No validation:
+    never feed it values from outside that were not checked.
+
+    The builder is a generator, so a replay can emit each event right after making it.
+    """
+    key = (cls, tuple(names))
+    build = _TRUSTED.get(key)
+    if build is None:
+        init = {f.name for f in fields(cls) if f.init}
+        unknown = [n for n in names if n not in init]
+        if unknown:
+            raise TypeError(f"{cls.__name__} has no init field {', '.join(unknown)}")
+        args = [f"_a{i}" for i in range(len(names))]
+        build = _slot_function(cls, "def _fn(rows):", f"    for {', '.join(args)}, in rows:",
+                               dict(zip(names, args, strict=True)), "        yield self")
+        _TRUSTED[key] = build
+    return build
 
 
 def _getters(cls: type) -> type:
@@ -522,6 +571,9 @@ class SystemEvent(Event):
     kind: str
     message: str = ""
     data: Any = field(default=None, compare=False)
+
+
+_core.bind(Event, ErrorEvent)
 
 
 # --- factories (the usage guide's signatures, plus keyword extras) --------------------

@@ -1,0 +1,18 @@
+cimport cython
+
+# Cython declarations for evlab/_core.py (pure-Python mode): with them the same source
+# compiles to a C extension where a compiler exists. Interpreted Python never reads this.
+
+cdef class Dispatcher:
+    cdef public dict _routes
+    cdef public tuple _default_route
+    cdef object _seqs
+    cdef object _event_cls
+    cdef object _error_cls
+    cdef Py_ssize_t _o_seq, _o_emit, _o_cause, _o_bus, _o_depth
+    cdef readonly Py_ssize_t max_depth
+
+    @cython.locals(depth=Py_ssize_t)
+    cdef object _begin(self, object event, object cause)
+    cdef object _refuse(self, object event)
+    cdef object _start(self, object handler, object event)

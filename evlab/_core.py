@@ -1,0 +1,340 @@
+"""The dispatch core of the bus: stamping, the current event, sync and async dispatch.
+
+One source, run two ways. Where a C compiler exists, ``pip install`` compiles this file with
+Cython (pure-Python mode: the types are in ``_core.pxd``) into the extension ``evlab._core``;
+elsewhere, or with ``EVLAB_PURE_PYTHON=1``, the same file runs interpreted. Only the
+primitives at the top differ between the two: in C a thread-local pointer, slots written at
+their offsets and ``PyIter_Send`` (``_cprims.pxd``); interpreted, a ``threading.local``, the
+slots' descriptors and ``coroutine.send``. Everything below them is one text, and
+``tests/test_dispatch_parity.py`` runs the same scenarios through both in one process.
+
+The current event travels one way for sync, async and no-loop dispatch alike: a per-thread
+slot that a handler's code runs under. Sync dispatch sets it around the handlers; async
+dispatch steps each handler's coroutine by hand and sets it around every step, restoring it
+whenever the coroutine suspends (so no context variable is set when no handler suspends).
+"""
+
+from __future__ import annotations
+
+import functools
+import operator
+import sys
+import threading
+import time
+import types
+from itertools import count
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from evlab.events import Event
+
+    E = TypeVar("E", bound=Event)
+
+try:
+    import cython
+except ImportError:  # no Cython: the interpreted primitives below are used
+    from evlab import _nocython as cython  # type: ignore[no-redef]
+
+__all__ = ["MAX_DEPTH", "Dispatcher", "bind", "clone", "copy_plan", "current"]
+
+_DONE = object()  # what a coroutine step gives once the coroutine has returned
+
+#: Emissions nested deeper than this (a handler emitting from a handler ...) are refused with
+#: an ErrorEvent instead of dispatched, the same in C and in Python.
+MAX_DEPTH = 1000
+
+if cython.compiled:
+    from cython.cimports.evlab._cprims import (  # type: ignore[import-not-found]  # Cython only
+        evlab_clone,
+        evlab_depth,
+        evlab_get_current,
+        evlab_is,
+        evlab_now,
+        evlab_peek,
+        evlab_put,
+        evlab_send,
+        evlab_set_current,
+        evlab_slot_offset,
+        evlab_type_of,
+    )
+
+    def _plan(slots: list[Any]) -> Any:
+        return b"".join(o.to_bytes(8, sys.byteorder, signed=True) for o in slots)
+else:
+    _state = threading.local()
+    _state.current = None
+
+    # C-level callables, so the interpreted hot path pays no extra Python frame for them.
+    evlab_get_current = functools.partial(getattr, _state, "current", None)
+    evlab_set_current = functools.partial(setattr, _state, "current")
+    evlab_put = types.MemberDescriptorType.__set__  # (slot, obj, value)
+    evlab_peek = types.MemberDescriptorType.__get__  # (slot, obj)
+
+    def evlab_slot_offset(descr: Any) -> Any:
+        """Where a slot lives: interpreted, its member descriptor itself."""
+        if not isinstance(descr, types.MemberDescriptorType):
+            raise TypeError("evlab: not a slot descriptor")
+        return descr
+
+    evlab_is = isinstance
+    evlab_type_of = operator.attrgetter("type")
+
+    def evlab_depth(where: Any, event: Any) -> int:
+        """The nesting depth of ``event``, -1 for None."""
+        if event is None:
+            return -1
+        depth = evlab_peek(where, event)
+        return -1 if depth is None else depth  # type: ignore[no-any-return]
+    evlab_now = time.time_ns
+
+    def _plan(slots: list[Any]) -> Any:
+        return tuple(slots)
+
+    def evlab_clone(obj: Any, copied: tuple[Any, ...], cleared: tuple[Any, ...]) -> Any:
+        """A copy of ``obj`` without ``__init__`` (see ``clone``)."""
+        new = object.__new__(type(obj))
+        for where in copied:
+            evlab_put(where, new, evlab_peek(where, obj))
+        for where in cleared:
+            evlab_put(where, new, None)
+        return new
+
+    def evlab_send(coro: Any, arg: Any, done: Any) -> Any:
+        """One step of ``coro``: what it yielded, or ``done`` once it returned."""
+        try:
+            return coro.send(arg)
+        except StopIteration:
+            return done
+
+
+def current() -> Any:
+    """The event whose handlers run now on this thread (or async step), or None."""
+    return evlab_get_current()
+
+
+def copy_plan(copied: list[Any], cleared: list[Any]) -> tuple[Any, Any]:
+    """What :func:`clone` needs to copy the slots behind the member descriptors ``copied``
+    and to set those behind ``cleared`` to None."""
+    return (_plan([evlab_slot_offset(d) for d in copied]),
+            _plan([evlab_slot_offset(d) for d in cleared]))
+
+
+def clone(obj: Any, plan: tuple[Any, Any]) -> Any:
+    """A new instance of ``obj``'s class made by ``plan`` (from :func:`copy_plan`), without
+    calling ``__init__``: how an already built, already checked event is copied."""
+    return evlab_clone(obj, plan[0], plan[1])
+
+
+_BOUND: list[type] = []
+
+
+def bind(event_cls: type, error_cls: type) -> None:
+    """Tell the core which classes are events and errors (``evlab.events`` does, once)."""
+    _BOUND[:] = [event_cls, error_cls]
+
+
+def _throw(coro: Any, exc: BaseException) -> Any:
+    try:
+        return coro.throw(exc)
+    except StopIteration:
+        return _DONE
+
+
+def _deep_enough() -> None:
+    """Make room in the interpreter's recursion limit for MAX_DEPTH nested emissions (a few
+    frames each); called once a chain of nested emissions gets long."""
+    need = 4 * MAX_DEPTH + 1000
+    if sys.getrecursionlimit() < need:
+        sys.setrecursionlimit(need)
+
+
+class Dispatcher:
+    """The part of an EventBus that every event goes through: stamping and dispatch.
+
+    ``EventBus`` subclasses it and owns registration; it keeps ``_routes`` (event type ->
+    ``(sync handlers, async handlers, (handler, is_async) in order, counter)``) up to date and
+    provides ``_handler_failed``, ``_schedule_async`` and ``_too_deep``.
+    """
+
+    def __init__(self) -> None:
+        if not _BOUND:
+            raise RuntimeError("evlab._core: import evlab.events first (it binds the classes)")
+        Event, ErrorEvent = _BOUND
+        self._event_cls = Event
+        self._error_cls = ErrorEvent
+        self._routes = {}
+        self._default_route = ((), (), (), count())
+        self._seqs = count(1)
+        self._o_seq = evlab_slot_offset(Event._seq)  # type: ignore[attr-defined]
+        self._o_emit = evlab_slot_offset(Event._emit_ns)  # type: ignore[attr-defined]
+        self._o_cause = evlab_slot_offset(Event._cause)  # type: ignore[attr-defined]
+        self._o_bus = evlab_slot_offset(Event._bus)  # type: ignore[attr-defined]
+        self._o_depth = evlab_slot_offset(Event._depth)  # type: ignore[attr-defined]
+        self.max_depth = MAX_DEPTH
+
+    def emit(self, event: E, *, cause: Event | None = None) -> E:
+        """Dispatch ``event`` to its handlers now (depth-first); returns the stamped event.
+
+        Safe from any thread: sync handlers run on the calling thread, async ones are
+        scheduled (see ``evlab.bus``). An event that was emitted before is copied, so every
+        emission has its own stamp. ``cause`` overrides the automatic cause (the event being
+        handled), e.g. for a fill executed at a later bar than its order.
+        """
+        event = self._begin(event, cause)
+        route: tuple = self._routes.get(evlab_type_of(event), self._default_route)
+        next(route[3])
+        if evlab_depth(self._o_depth, event) > self.max_depth:
+            return self._refuse(event)
+        outer = evlab_get_current()
+        evlab_set_current(event)
+        try:
+            handlers: tuple = route[0]
+            for handler in handlers:
+                try:
+                    handler(event)
+                except Exception as exc:
+                    self._handler_failed(handler, event, exc)
+            if route[1]:
+                self._schedule_async(route[1], event)
+        finally:
+            evlab_set_current(outer)
+        return event
+
+    async def emit_async(self, event: E, *, cause: Event | None = None) -> E:
+        """Dispatch ``event`` to every handler in order, sync ones called and async ones
+        awaited; returns the stamped event after the last one. ``cause`` as in ``emit``."""
+        event = self._begin(event, cause)
+        route: tuple = self._routes.get(evlab_type_of(event), self._default_route)
+        next(route[3])
+        if evlab_depth(self._o_depth, event) > self.max_depth:
+            return self._refuse(event)
+        ordered: tuple = route[2]
+        for handler, is_async in ordered:
+            if is_async:
+                pending = self._start(handler, event)
+                if pending is not None:
+                    await pending
+                continue
+            outer = evlab_get_current()
+            evlab_set_current(event)
+            try:
+                handler(event)
+            except Exception as exc:
+                self._handler_failed(handler, event, exc)
+            finally:
+                evlab_set_current(outer)
+        return event
+
+    async def _run_async(self, handlers: tuple, event: Any) -> None:
+        """Run the async ``handlers`` of an event ``emit`` scheduled, in order."""
+        for handler in handlers:
+            pending = self._start(handler, event)
+            if pending is not None:
+                await pending
+
+    def _begin(self, event: Any, cause: Any) -> Any:
+        """Stamp ``event`` (a copy if it was emitted before): seq, emission time, cause, bus,
+        nesting depth."""
+        if not evlab_is(event, self._event_cls):
+            raise TypeError(f"emit() takes an Event, got {type(event).__name__}")
+        if evlab_peek(self._o_seq, event) is not None:
+            event = event.copy()
+        current = evlab_get_current()
+        if cause is None:
+            cause = current
+        elif not evlab_is(cause, self._event_cls):
+            raise TypeError(f"cause must be an Event, got {type(cause).__name__}")
+        depth = evlab_depth(self._o_depth, current) + 1
+        if depth == 64:
+            _deep_enough()
+        evlab_put(self._o_seq, event, next(self._seqs))
+        evlab_put(self._o_emit, event, evlab_now())
+        evlab_put(self._o_bus, event, self)
+        evlab_put(self._o_depth, event, depth)
+        if cause is not None:
+            evlab_put(self._o_cause, event, evlab_peek(self._o_seq, cause))
+        return event
+
+    def _refuse(self, event: Any) -> Any:
+        """Do not dispatch an event nested too deep; ErrorEvents get a few more levels, so
+        the report itself can be handled."""
+        if isinstance(event, self._error_cls) and \
+                evlab_depth(self._o_depth, event) <= self.max_depth + 8:
+            outer = evlab_get_current()
+            evlab_set_current(event)
+            try:
+                for handler in self._routes.get(evlab_type_of(event), self._default_route)[0]:
+                    try:
+                        handler(event)
+                    except Exception as exc:
+                        self._handler_failed(handler, event, exc)
+            finally:
+                evlab_set_current(outer)
+            return event
+        self._too_deep(event)
+        return event
+
+    def _start(self, handler: Any, event: Any) -> Any:
+        """Run async ``handler`` on ``event`` up to its first suspension, as the current
+        event: None if it finished, else an awaitable that finishes it. Its errors are
+        reported, not raised."""
+        outer = evlab_get_current()
+        evlab_set_current(event)
+        try:
+            coro = handler(event)
+            yielded = evlab_send(coro, None, _DONE)
+        except Exception as exc:
+            self._handler_failed(handler, event, exc)
+            return None
+        finally:
+            evlab_set_current(outer)
+        if yielded is _DONE:
+            return None
+        return _Rest(self, handler, event, coro, yielded)
+
+    # Provided by EventBus:
+    def _handler_failed(self, handler: Any, event: Any, exc: Exception) -> None:
+        raise NotImplementedError
+
+    def _schedule_async(self, handlers: tuple, event: Any) -> None:
+        raise NotImplementedError
+
+    def _too_deep(self, event: Any) -> None:
+        raise NotImplementedError
+
+
+class _Rest:
+    """The rest of an async handler that suspended: every step runs with its event as the
+    current event, and the event before it is restored whenever the handler suspends."""
+
+    __slots__ = ("bus", "coro", "event", "handler", "yielded")
+
+    def __init__(self, bus: Dispatcher, handler: Any, event: Any, coro: Any,
+                 yielded: Any) -> None:
+        self.bus, self.handler, self.event, self.coro, self.yielded = \
+            bus, handler, event, coro, yielded
+
+    def __await__(self) -> Any:
+        coro, event, yielded = self.coro, self.event, self.yielded
+        self.yielded = None
+        while True:
+            thrown = None
+            sent = None
+            try:
+                sent = yield yielded
+            except GeneratorExit:
+                coro.close()
+                raise
+            except BaseException as exc:  # cancellation and the like: the handler decides
+                thrown = exc
+            outer = evlab_get_current()
+            evlab_set_current(event)
+            try:
+                yielded = evlab_send(coro, sent, _DONE) if thrown is None else _throw(coro, thrown)
+            except Exception as exc:
+                self.bus._handler_failed(self.handler, event, exc)
+                return
+            finally:
+                evlab_set_current(outer)
+            if yielded is _DONE:
+                return

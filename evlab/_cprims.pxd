@@ -1,0 +1,109 @@
+# C primitives of evlab/_core.py when it is compiled (see the interpreted twins there).
+# Each is a few lines that pure Python cannot express at C speed: a thread-local pointer,
+# a slot written at its offset, a coroutine stepped without raising StopIteration.
+
+cdef extern from *:
+    """
+    #include <structmember.h>
+    #include <time.h>
+
+    /* The event whose handlers run now on this thread (a strong reference, or NULL). */
+    static _Thread_local PyObject *evlab_current = NULL;
+
+    static inline PyObject *evlab_get_current(void) {
+        return Py_NewRef(evlab_current ? evlab_current : Py_None);
+    }
+
+    static inline void evlab_set_current(PyObject *event) {
+        PyObject *old = evlab_current;
+        evlab_current = (event == Py_None) ? NULL : Py_NewRef(event);
+        Py_XDECREF(old);
+    }
+
+    /* The offset of a slot from its member descriptor (-1 and an error if it is not one). */
+    static Py_ssize_t evlab_slot_offset(PyObject *descr) {
+        if (!Py_IS_TYPE(descr, &PyMemberDescr_Type)) {
+            PyErr_SetString(PyExc_TypeError, "evlab: not a slot descriptor");
+            return -1;
+        }
+        return ((PyMemberDescrObject *)descr)->d_member->offset;
+    }
+
+    static inline void evlab_put(Py_ssize_t offset, PyObject *obj, PyObject *value) {
+        PyObject **slot = (PyObject **)((char *)obj + offset);
+        PyObject *old = *slot;
+        *slot = Py_NewRef(value);
+        Py_XDECREF(old);
+    }
+
+    static inline PyObject *evlab_peek(Py_ssize_t offset, PyObject *obj) {
+        PyObject *value = *(PyObject **)((char *)obj + offset);
+        return Py_NewRef(value ? value : Py_None);
+    }
+
+    /* The nesting depth in slot `offset` of `event`, -1 for None (no event). */
+    static inline Py_ssize_t evlab_depth(Py_ssize_t offset, PyObject *event) {
+        if (event == Py_None) return -1;
+        PyObject *v = *(PyObject **)((char *)event + offset);
+        return (v == NULL || v == Py_None) ? -1 : PyLong_AsSsize_t(v);
+    }
+
+    /* The routing key of an event: its class's `type` (borrowed), or NULL. */
+    static PyObject *evlab_str_type = NULL;
+    static inline PyObject *evlab_type_of(PyObject *event) {
+        if (evlab_str_type == NULL) evlab_str_type = PyUnicode_InternFromString("type");
+        PyObject *t = _PyType_Lookup(Py_TYPE(event), evlab_str_type);
+        return Py_NewRef(t ? t : Py_None);
+    }
+
+    static inline int evlab_is(PyObject *obj, PyObject *cls) {
+        return PyObject_TypeCheck(obj, (PyTypeObject *)cls);
+    }
+
+    static inline PyObject *evlab_now(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        return PyLong_FromLongLong((long long)ts.tv_sec * 1000000000LL + ts.tv_nsec);
+    }
+
+    /* A copy of `obj` without __init__: the slots at the offsets packed in `copied` (a bytes
+     * of Py_ssize_t) taken from it, those in `cleared` set to None. */
+    static PyObject *evlab_clone(PyObject *obj, PyObject *copied, PyObject *cleared) {
+        PyTypeObject *tp = Py_TYPE(obj);
+        PyObject *new = tp->tp_alloc(tp, 0);
+        if (new == NULL) return NULL;
+        const Py_ssize_t *off = (const Py_ssize_t *)PyBytes_AS_STRING(copied);
+        Py_ssize_t n = PyBytes_GET_SIZE(copied) / (Py_ssize_t)sizeof(Py_ssize_t);
+        for (Py_ssize_t i = 0; i < n; i++) {
+            PyObject *v = *(PyObject **)((char *)obj + off[i]);
+            *(PyObject **)((char *)new + off[i]) = Py_XNewRef(v);
+        }
+        off = (const Py_ssize_t *)PyBytes_AS_STRING(cleared);
+        n = PyBytes_GET_SIZE(cleared) / (Py_ssize_t)sizeof(Py_ssize_t);
+        for (Py_ssize_t i = 0; i < n; i++)
+            *(PyObject **)((char *)new + off[i]) = Py_NewRef(Py_None);
+        return new;
+    }
+
+    /* One step of a coroutine: what it yielded, or `done` once it returned. */
+    static PyObject *evlab_send(PyObject *coro, PyObject *arg, PyObject *done) {
+        PyObject *result = NULL;
+        PySendResult rc = PyIter_Send(coro, arg, &result);
+        if (rc == PYGEN_RETURN) {
+            Py_XDECREF(result);
+            return Py_NewRef(done);
+        }
+        return result;  /* PYGEN_NEXT: the yielded value; PYGEN_ERROR: NULL, error set */
+    }
+    """
+    object evlab_get_current()
+    void evlab_set_current(object event)
+    Py_ssize_t evlab_slot_offset(object descr) except -1
+    void evlab_put(Py_ssize_t offset, object obj, object value)
+    object evlab_peek(Py_ssize_t offset, object obj)
+    object evlab_send(object coro, object arg, object done)
+    bint evlab_is(object obj, object cls)
+    Py_ssize_t evlab_depth(Py_ssize_t offset, object event) except? -2
+    object evlab_type_of(object event)
+    object evlab_now()
+    object evlab_clone(object obj, bytes copied, bytes cleared)

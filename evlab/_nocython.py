@@ -1,0 +1,3 @@
+"""Stand-in for the ``cython`` module where Cython is not installed: evlab runs interpreted."""
+
+compiled = False
