@@ -572,7 +572,7 @@ def test_missing_file():
 
 def test_frame_missing_columns():
     frame = datasets.load("btcusd_1m").drop(columns=["high", "volume"])
-    with pytest.raises(ValueError, match="missing high, volume"):
+    with pytest.raises(ValueError, match=r"missing column\(s\) high, volume"):
         Replayer(frame, EventBus())
 
 
