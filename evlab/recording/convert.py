@@ -21,7 +21,7 @@ from evlab import events as _events
 from evlab.events import Event
 from evlab.recording.columns import dict_array
 from evlab.recording.errors import RecordingError
-from evlab.recording.layout import class_name
+from evlab.recording.table import class_name
 
 __all__ = ["canonical", "iter_events", "resolver", "to_frame"]
 
@@ -127,11 +127,13 @@ def _pylist(column: pa.ChunkedArray) -> list[Any]:
     if pa.types.is_dictionary(column.type):
         arr = column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
         lookup = np.array([*arr.dictionary.to_pylist(), None], dtype=object)
-        return lookup[arr.indices.fill_null(-1).to_numpy()].tolist()
-    if column.null_count == 0 and (pa.types.is_floating(column.type)
-                                   or pa.types.is_integer(column.type)):
-        return column.to_numpy().tolist()
-    return column.to_pylist()
+        values: list[Any] = lookup[arr.indices.fill_null(-1).to_numpy()].tolist()
+    elif column.null_count == 0 and (pa.types.is_floating(column.type)
+                                     or pa.types.is_integer(column.type)):
+        values = column.to_numpy().tolist()
+    else:
+        values = column.to_pylist()
+    return values
 
 
 def _values(part: pa.Table, column: str, kind: str) -> list[Any]:
@@ -150,8 +152,9 @@ def _as_tuple(value: Any) -> Any:
     return tuple(_as_tuple(v) for v in value) if isinstance(value, list) else value
 
 
-_STAMPS = (Event._seq.__set__, Event._emit_ns.__set__,  # type: ignore[attr-defined]
-           Event._cause.__set__)  # type: ignore[attr-defined]
+# slot descriptors, which mypy types as the fields' values
+_STAMPS = (Event._seq.__set__, Event._emit_ns.__set__,  # type: ignore[union-attr]
+           Event._cause.__set__)  # type: ignore[union-attr]
 
 
 def _builder(cls: type, keys: list[str], validate: bool) -> Callable[[Iterable[tuple]], list]:

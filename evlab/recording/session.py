@@ -36,7 +36,8 @@ class Recording(FrameViews):
         return self.frame
 
     def __len__(self) -> int:
-        return self.table.num_rows
+        rows: int = self.table.num_rows
+        return rows
 
     @property
     def sessions(self) -> list[str]:

@@ -13,7 +13,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from evlab.events import EventType
-from evlab.recording.assemble import describe, value_counts
+from evlab.recording.table import describe, value_counts
 
 __all__ = ["FrameViews", "summary_html", "summary_text"]
 
