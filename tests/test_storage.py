@@ -29,8 +29,8 @@ from evlab.events import (
     create_tick_event,
     create_websocket_event,
 )
-from evlab.replay import Replayer
 from evlab.recording import EventRecorder, RecordingError, load_recording, open_dataset, record
+from evlab.replay import Replayer
 from tests.test_record import T0, QuoteEvent, bar, chain_bus, run_chain
 
 

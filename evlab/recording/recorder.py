@@ -12,7 +12,7 @@ import threading
 import time
 import uuid
 import weakref
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -23,10 +23,10 @@ from evlab.bus import EventBus, Subscription
 from evlab.events import Event, EventType
 from evlab.recording.columns import CHUNK
 from evlab.recording.convert import to_frame
-from evlab.recording.session import Recording
+from evlab.recording.recording import Recording
 from evlab.recording.storage import FORMAT, write_table
 from evlab.recording.table import EventTable, describe
-from evlab.recording.views import FrameViews, summary_html, summary_text
+from evlab.recording.views import Views, summary_html, summary_text
 
 __all__ = ["RECORDER_PRIORITY", "EventRecorder", "record"]
 
@@ -37,13 +37,16 @@ def _skip(event: Event) -> None:
     """The appender of a class that is filtered out (or of every class while paused)."""
 
 
-class EventRecorder(FrameViews):
+class EventRecorder:
     """Records every event ``bus`` emits, in emission order, into typed columns.
 
     ``types``: record only these event types. ``max_events``: keep only the newest rows
     (``dropped`` counts the others). ``autosave``: a folder that receives a Parquet part
     every ``flush_every`` rows and/or ``flush_interval`` seconds, and the last part on
     ``close()``. Without ``bus``, record by calling ``append(event)`` yourself.
+
+    The same interface as ``Recording`` (``RecordedEvents``): ``to_frame()``, ``bars()``,
+    ``signals()`` ... and ``to_events()`` show the rows recorded so far.
     """
 
     def __init__(self, bus: EventBus | None = None, *,
@@ -244,9 +247,46 @@ class EventRecorder(FrameViews):
         event_class. Categoricals, UTC timestamps, float64, nullable Int64."""
         return to_frame(self.to_arrow())
 
-    def _frame(self) -> pd.DataFrame:
-        return self.to_frame()
+    def to_events(self, classes: Mapping[str, type] | Iterable[type] = (), *,
+                  validate: bool = True) -> Iterator[Event]:
+        """The events recorded so far rebuilt, unstamped (see ``Recording.to_events``)."""
+        return self.snapshot().to_events(classes, validate=validate)
 
+    # --- views (one implementation: ``Views``) -----------------------------------------
+    def view(self, event_type: EventType | str, columns: tuple[str, ...] | None = None,
+             symbol: str | None = None) -> pd.DataFrame:
+        """Rows of ``event_type`` (one ``symbol`` if given), indexed by ``event_time``."""
+        return Views(self.to_frame()).view(event_type, columns, symbol)
+
+    def bars(self, symbol: str | None = None) -> pd.DataFrame:
+        """OHLCV bars (of ``symbol``, or all with a ``symbol`` column), ready to plot."""
+        return Views(self.to_frame()).bars(symbol)
+
+    def ticks(self, symbol: str | None = None) -> pd.DataFrame:
+        """Trade prints: price, size, side, trade id."""
+        return Views(self.to_frame()).ticks(symbol)
+
+    def signals(self, symbol: str | None = None) -> pd.DataFrame:
+        """Strategy signals with their seq and cause (the bar that triggered them)."""
+        return Views(self.to_frame()).signals(symbol)
+
+    def orders(self, symbol: str | None = None) -> pd.DataFrame:
+        """Orders with their seq and cause (the signal behind them)."""
+        return Views(self.to_frame()).orders(symbol)
+
+    def fills(self, symbol: str | None = None) -> pd.DataFrame:
+        """Fills: quantity, price, commission, with their seq and cause (the order)."""
+        return Views(self.to_frame()).fills(symbol)
+
+    def portfolio(self) -> pd.DataFrame:
+        """Portfolio updates: cash, equity, P&L and positions (JSON), e.g. an equity curve."""
+        return Views(self.to_frame()).portfolio()
+
+    def errors(self) -> pd.DataFrame:
+        """Error events: message, failing handler, the event it failed on, raw payload."""
+        return Views(self.to_frame()).errors()
+
+    # --- snapshots and files ---------------------------------------------------------
     def metadata(self, table: pa.Table | None = None, part: int | None = None) -> dict[str, Any]:
         """What ``save()`` writes in the file's schema (``table``: the rows it describes)."""
         import evlab

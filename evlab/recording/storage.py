@@ -24,7 +24,7 @@ import pyarrow.parquet as pq
 
 from evlab.recording.columns import KINDS, arrow_types, dict_array
 from evlab.recording.errors import RecordingError
-from evlab.recording.session import Recording
+from evlab.recording.recording import Recording
 from evlab.recording.table import base_schema, describe
 
 __all__ = ["FORMAT", "META_KEY", "load_recording", "open_dataset", "read_metadata",
