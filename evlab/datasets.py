@@ -40,6 +40,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from pandas.api.types import is_bool_dtype, is_numeric_dtype
+from pandas.tseries.offsets import BaseOffset
 
 __all__ = ["as_bars", "datasets_dir", "list_datasets", "load", "resample"]
 
@@ -196,7 +197,7 @@ def resample(bars: pd.DataFrame, rule: str | pd.DateOffset) -> pd.DataFrame:
 
     has_symbol = "symbol" in bars.columns
     frame = bars.loc[:, [*VALUE_COLUMNS, *(["symbol"] if has_symbol else [])]]
-    frame = frame.iloc[np.argsort(frame.index.asi8, kind="stable")]  # first/last by time
+    frame = frame.iloc[np.argsort(pd.DatetimeIndex(frame.index).asi8, kind="stable")]  # by time
     index_name = frame.index.name or "time"
 
     volume_agg: tuple[str, str]
@@ -233,7 +234,7 @@ def resample(bars: pd.DataFrame, rule: str | pd.DateOffset) -> pd.DataFrame:
 # --- internals ----------------------------------------------------------------------------------
 
 
-def _is_end_anchored(offset: pd.DateOffset) -> bool:
+def _is_end_anchored(offset: BaseOffset) -> bool:
     return isinstance(offset, _END_ANCHORED)
 
 
@@ -345,13 +346,14 @@ def _numbers(frame: pd.DataFrame, column: Hashable, name: str) -> np.ndarray:
     return out
 
 
-def _symbols(frame: pd.DataFrame, column: Hashable | None, symbol: str | None) -> pd.Categorical:
+def _symbols(frame: pd.DataFrame, column: Hashable | None,
+             symbol: str | None) -> pd.Categorical[str]:
     """Each row's symbol as a categorical of strings (categories sorted; missing stays missing)."""
     if column is None:
         if symbol is None:
             raise ValueError(f"no symbol column ({' or '.join(SYMBOL_COLUMNS)}); pass "
                              "symbol='...' to name the frame's symbol")
-        return pd.Categorical.from_codes(np.zeros(len(frame), dtype=np.int8), [symbol])
+        return pd.Categorical.from_codes(np.zeros(len(frame), dtype=np.int8), pd.Index([symbol]))
     raw = frame[column]
     cat = raw.array if isinstance(raw.dtype, pd.CategoricalDtype) else pd.Categorical(raw)
     if not all(isinstance(c, str) for c in cat.categories):

@@ -84,7 +84,7 @@ def to_frame(table: pa.Table) -> pd.DataFrame:
                and (pa.types.is_int64(f.type) or pa.types.is_boolean(f.type))}
     special -= {f"{n}_is_text" for n in raw}
     flags = {f"{n}_is_text" for n in raw}
-    frame = table.drop_columns([*special, *raw, *flags]).to_pandas()
+    frame: pd.DataFrame = table.drop_columns([*special, *raw, *flags]).to_pandas()
     for i, name in enumerate(n for n in table.column_names if n not in flags):
         if name in special:
             frame.insert(i, name, _nullable(table[name]))

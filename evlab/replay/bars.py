@@ -159,6 +159,7 @@ def from_frame(frame: pd.DataFrame, *, symbol: str | None, source: str,
     key = np.arange(len(bars), dtype=np.int64)
     if seq is not None and pd.api.types.is_integer_dtype(bars[seq]) and bars[seq].notna().all():
         key = bars[seq].to_numpy(dtype=np.int64)
-    columns = BarColumns(bars.index.asi8.copy(), np.asarray(symbols.codes, dtype=np.int32),
+    times = pd.DatetimeIndex(bars.index).asi8.copy()  # as_bars's index: already one
+    columns = BarColumns(times, np.asarray(symbols.codes, dtype=np.int32),
                          names, values, source)
     return columns, key
