@@ -82,9 +82,9 @@ def _frame(x: Any) -> pd.DataFrame:
         from evlab.recording import load_recording
 
         frame = load_recording(x).frame
-    elif hasattr(x, "to_frame") and callable(x.to_frame):  # EventRecorder
+    elif hasattr(x, "to_frame") and callable(x.to_frame):  # EventRecorder, Recording
         frame = x.to_frame()
-    elif hasattr(x, "frame"):  # Recording
+    elif hasattr(x, "frame"):  # anything else that holds a recording's frame
         frame = x.frame
     else:
         raise TypeError(f"compare: expected a recording or a DataFrame, got {type(x).__name__}")

@@ -16,7 +16,9 @@ gives provenance and licence, ``datasets/README.md`` the attributions):
 
 Bars are a DataFrame indexed by a UTC ``DatetimeIndex`` named ``"time"`` (the bar's open time,
 nanosecond unit), with float64 columns ``open, high, low, close, volume`` and a categorical
-``symbol`` column (categories sorted), sorted by (time, symbol).
+``symbol`` column (categories sorted); ``load`` sorts them by (time, symbol). :func:`as_bars` is
+the one reader of bar frames (``load``, ``Replayer`` and ``FeedServer`` use it): it says which
+column names it accepts.
 
 The folder is ``<repo>/datasets`` next to the ``evlab`` package (a source checkout or an editable
 install); the environment variable ``EVLAB_DATASETS`` overrides it.
@@ -30,20 +32,25 @@ from __future__ import annotations
 import builtins
 import functools
 import os
+from collections.abc import Hashable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from pandas.api.types import is_bool_dtype, is_numeric_dtype
+from pandas.tseries.offsets import BaseOffset
 
-__all__ = ["datasets_dir", "list_datasets", "load", "resample"]
+__all__ = ["as_bars", "datasets_dir", "list_datasets", "load", "resample"]
 
 ENV_VAR = "EVLAB_DATASETS"
 
-_TIME_COLUMNS = ("timestamp", "time", "date", "datetime")
-_SYMBOL_COLUMNS = ("symbol", "ticker")
-_VALUE_COLUMNS = ("open", "high", "low", "close", "volume")
+#: The names (stripped, case-insensitive) ``as_bars`` reads the bar time, symbol and values from.
+TIME_COLUMNS = ("time", "timestamp", "datetime", "date", "event_time")
+SYMBOL_COLUMNS = ("symbol", "ticker")
+VALUE_COLUMNS = ("open", "high", "low", "close", "volume")
+PRICES = VALUE_COLUMNS[:4]
 _PARQUET_SUFFIXES = (".parquet", ".pq", ".parq")
 _MAX_VOLUME_DECIMALS = 9
 _END_ANCHORED = (
@@ -175,7 +182,7 @@ def resample(bars: pd.DataFrame, rule: str | pd.DateOffset) -> pd.DataFrame:
         raise TypeError(f"resample: expected a DataFrame of bars, got {type(bars).__name__}")
     if not isinstance(bars.index, pd.DatetimeIndex):
         raise TypeError("resample: bars must have a DatetimeIndex (the bar open times)")
-    missing = [c for c in _VALUE_COLUMNS if c not in bars.columns]
+    missing = [c for c in VALUE_COLUMNS if c not in bars.columns]
     if missing:
         raise ValueError(f"resample: bars are missing column(s) {', '.join(missing)}")
     try:
@@ -189,8 +196,8 @@ def resample(bars: pd.DataFrame, rule: str | pd.DateOffset) -> pd.DataFrame:
         )
 
     has_symbol = "symbol" in bars.columns
-    frame = bars.loc[:, [*_VALUE_COLUMNS, *(["symbol"] if has_symbol else [])]]
-    frame = frame.iloc[np.argsort(frame.index.asi8, kind="stable")]  # first/last by time
+    frame = bars.loc[:, [*VALUE_COLUMNS, *(["symbol"] if has_symbol else [])]]
+    frame = frame.iloc[np.argsort(pd.DatetimeIndex(frame.index).asi8, kind="stable")]  # by time
     index_name = frame.index.name or "time"
 
     volume_agg: tuple[str, str]
@@ -215,11 +222,11 @@ def resample(bars: pd.DataFrame, rule: str | pd.DateOffset) -> pd.DataFrame:
     out = out[out["_count"] > 0].drop(columns="_count")  # gaps stay gaps
     if exact is not None:
         out["volume"] = out["volume"].to_numpy(dtype="float64") / 10.0 ** exact[1]
-    out = out.astype({c: "float64" for c in _VALUE_COLUMNS})
+    out = out.astype({c: "float64" for c in VALUE_COLUMNS})
 
     if has_symbol:
         out = out.reset_index(level="symbol")
-        out = out[[*_VALUE_COLUMNS, "symbol"]]
+        out = out[[*VALUE_COLUMNS, "symbol"]]
     out.index.name = index_name
     return out
 
@@ -227,7 +234,7 @@ def resample(bars: pd.DataFrame, rule: str | pd.DateOffset) -> pd.DataFrame:
 # --- internals ----------------------------------------------------------------------------------
 
 
-def _is_end_anchored(offset: pd.DateOffset) -> bool:
+def _is_end_anchored(offset: BaseOffset) -> bool:
     return isinstance(offset, _END_ANCHORED)
 
 
@@ -278,66 +285,187 @@ def _read_table(path: Path) -> pd.DataFrame:
 
 
 def _parse_bars(raw: pd.DataFrame, path: str, default_symbol: str) -> pd.DataFrame:
-    """Normalise a raw table into the bars layout, with errors that name the file."""
-    lowered = [str(c).strip().lower() for c in raw.columns]
-    dupes = sorted({c for c in lowered if lowered.count(c) > 1})
-    if dupes:
-        raise ValueError(f"{path}: ambiguous columns (case-insensitive duplicates): {dupes}")
-    raw = raw.set_axis(lowered, axis=1)
-
-    time_col = next((c for c in _TIME_COLUMNS if c in raw.columns), None)
-    missing = [c for c in _VALUE_COLUMNS if c not in raw.columns]
-    if time_col is None and not isinstance(raw.index, pd.DatetimeIndex):
-        missing.insert(0, "timestamp (or time/date/datetime)")
-    if missing:
-        raise ValueError(
-            f"{path}: missing column(s) {', '.join(missing)}; "
-            f"found {', '.join(map(str, raw.columns)) or 'none'}"
-        )
-
-    raw_times = raw[time_col] if time_col is not None else raw.index.to_series()
-    if is_numeric_dtype(raw_times) or is_bool_dtype(raw_times):
-        raise ValueError(
-            f"{path}: column {time_col!r} is numeric; epoch numbers are ambiguous, "
-            "store ISO-8601 times or datetimes"
-        )
+    """A file's table as bars sorted by (time, symbol), unique, with errors that name the file."""
     try:
-        times = pd.DatetimeIndex(pd.to_datetime(raw_times, utc=True))
-    except (ValueError, TypeError, OverflowError) as exc:
-        raise ValueError(f"{path}: column {time_col!r}: cannot parse times: {exc}") from exc
-    if times.hasnans:
-        raise ValueError(f"{path}: column {time_col!r} has {int(times.isna().sum())} empty times")
-    times = times.as_unit("ns").rename("time")
-
-    data: dict[str, object] = {}
-    for col in _VALUE_COLUMNS:
-        try:
-            values = pd.to_numeric(raw[col], errors="raise").to_numpy(dtype="float64")
-        except (ValueError, TypeError) as exc:
-            raise ValueError(f"{path}: column {col!r} is not numeric: {exc}") from exc
-        n_missing = int(np.isnan(values).sum())
-        if n_missing:
-            raise ValueError(f"{path}: column {col!r} has {n_missing} missing values")
-        data[col] = values
-
-    sym_col = next((c for c in _SYMBOL_COLUMNS if c in raw.columns), None)
-    if sym_col is None:
-        symbols = pd.Series(default_symbol, index=raw.index, dtype="str")
-    else:
-        if raw[sym_col].isna().any():
-            raise ValueError(f"{path}: column {sym_col!r} has missing symbols")
-        symbols = raw[sym_col].astype("str")
-    data["symbol"] = pd.Categorical(
-        symbols.to_numpy(), categories=sorted(symbols.unique()), ordered=False
-    )
-
-    bars = pd.DataFrame(data, index=times)
+        has_symbol = _column(raw, SYMBOL_COLUMNS) is not None
+        bars = as_bars(raw, None if has_symbol else default_symbol)
+    except ValueError as exc:
+        raise ValueError(f"{path}: {exc}") from exc
+    bars = bars.loc[:, [*VALUE_COLUMNS, "symbol"]]
     bars = bars.sort_values(["time", "symbol"], kind="stable")
     dup = pd.MultiIndex.from_arrays([bars.index, bars["symbol"]]).duplicated()
     if dup.any():
         t, s = bars.index[dup][0], bars["symbol"][dup].iloc[0]
         raise ValueError(f"{path}: {int(dup.sum())} duplicate bars, e.g. {s} at {t}")
     return bars
+
+
+def _column(frame: pd.DataFrame, names: tuple[str, ...]) -> Hashable | None:
+    """The one column of ``frame`` whose name, stripped and lower-cased, is in ``names``."""
+    found = [c for c in frame.columns if str(c).strip().lower() in names]
+    if len(found) > 1:
+        raise ValueError(f"several columns mean the same ({', '.join(map(str, found))}): "
+                         "keep one")
+    return found[0] if found else None
+
+
+def _times(frame: pd.DataFrame, column: Hashable | None) -> pd.DatetimeIndex:
+    """The bars' open times (UTC, ns) from ``column`` or the DatetimeIndex."""
+    if column is None:
+        raw: Any = frame.index
+        what = "the index"
+    else:
+        raw, what = frame[column], f"column {column!r}"
+        if is_numeric_dtype(raw) or is_bool_dtype(raw):
+            raise ValueError(f"{what} is numeric; epoch numbers are ambiguous (s? ms? ns?): "
+                             "convert them with pd.to_datetime(..., unit=...)")
+    try:
+        times = pd.DatetimeIndex(pd.to_datetime(raw, utc=True)).as_unit("ns")
+    except (ValueError, TypeError, OverflowError) as exc:
+        raise ValueError(f"{what}: cannot parse times: {exc}") from exc
+    if times.hasnans:
+        row = int(np.flatnonzero(times.isna())[0])
+        raise ValueError(f"row {row}: time is missing ({what})")
+    return times.rename("time")
+
+
+def _numbers(frame: pd.DataFrame, column: Hashable, name: str) -> np.ndarray:
+    """A value column as float64 (missing values as NaN); ValueError naming the first non-number."""
+    raw = frame[column]
+    if is_bool_dtype(raw):
+        raise ValueError(f"column {name!r} is not numeric: it holds booleans")
+    if is_numeric_dtype(raw):
+        out: np.ndarray = raw.to_numpy(dtype="float64", na_value=np.nan)
+        return out
+    values = pd.to_numeric(raw, errors="coerce")
+    bad = np.flatnonzero(values.isna().to_numpy() & raw.notna().to_numpy())
+    if len(bad):
+        row = int(bad[0])
+        raise ValueError(f"column {name!r} is not numeric: row {row} holds {raw.iloc[row]!r}")
+    out = values.to_numpy(dtype="float64", na_value=np.nan)
+    return out
+
+
+def _symbols(frame: pd.DataFrame, column: Hashable | None,
+             symbol: str | None) -> pd.Categorical[str]:
+    """Each row's symbol as a categorical of strings (categories sorted; missing stays missing)."""
+    if column is None:
+        if symbol is None:
+            raise ValueError(f"no symbol column ({' or '.join(SYMBOL_COLUMNS)}); pass "
+                             "symbol='...' to name the frame's symbol")
+        return pd.Categorical.from_codes(np.zeros(len(frame), dtype=np.int8), pd.Index([symbol]))
+    raw = frame[column]
+    cat = raw.array if isinstance(raw.dtype, pd.CategoricalDtype) else pd.Categorical(raw)
+    if not all(isinstance(c, str) for c in cat.categories):
+        cat = pd.Categorical(raw.where(raw.isna(), raw.astype(str)))
+    codes = np.asarray(cat.codes)
+    if not (np.bincount(codes[codes >= 0], minlength=len(cat.categories)) > 0).all():
+        cat = cat.remove_unused_categories()  # a sort: only when some category is unused
+    names = builtins.list(cat.categories)
+    return cat if names == sorted(names) else cat.reorder_categories(sorted(names))
+
+
+def bad_bar(values: dict[str, np.ndarray], symbols: np.ndarray) -> tuple[int, str, str] | None:
+    """The first bar that ``BarEvent`` would refuse, as ``(position, field, why)``, or None.
+
+    ``values``: float64 arrays of open, high, low, close, volume; ``symbols``: True where a
+    bar's symbol is a non-empty string. Vectorised: one pass per rule.
+    """
+    tests: builtins.list[tuple[str, np.ndarray, str]] = [
+        ("symbol", ~symbols, "must be a non-empty string")]
+    for name in PRICES:
+        tests.append((name, ~(np.isfinite(values[name]) & (values[name] > 0)),
+                      "must be finite and > 0"))
+    volume = values["volume"]
+    tests.append(("volume", ~(np.isfinite(volume) & (volume >= 0)), "must be finite and >= 0"))
+    with np.errstate(invalid="ignore"):
+        tests.append(("high", values["high"] < values["low"], "must be >= low"))
+        for name in ("open", "close"):
+            tests.append((name, (values[name] < values["low"]) | (values[name] > values["high"]),
+                          "must lie in [low, high]"))
+    first: tuple[int, str, str] | None = None
+    for name, bad, why in tests:
+        hits = np.flatnonzero(bad[:len(bad) if first is None else first[0]])
+        if len(hits):
+            first = (int(hits[0]), name, why)
+    return first
+
+
+def bad_bar_message(values: dict[str, np.ndarray], symbol: object, position: int, field: str,
+                    why: str) -> str:
+    """``field why, got value`` for the bar at ``position`` (with its low and high for prices)."""
+    value = symbol if field == "symbol" else float(values[field][position])
+    context = "" if field in ("symbol", "volume") else (
+        f" (low={float(values['low'][position])!r}, high={float(values['high'][position])!r})")
+    return f"{field} {why}, got {value!r}{context}"
+
+
+def as_bars(frame: pd.DataFrame, symbol: str | None = None, *,
+            validate: bool = True) -> pd.DataFrame:
+    """Any frame of bars in evlab's bars layout: the one reader of bar frames, used by ``load``,
+    ``Replayer`` and ``FeedServer`` alike.
+
+    Accepted columns, their names compared stripped and case-insensitively (one of each):
+
+    * the bar's open time: a column ``time``, ``timestamp``, ``datetime``, ``date`` or
+      ``event_time``, else a ``DatetimeIndex``; datetimes or date strings, naive ones taken as
+      UTC. Numbers are refused: an epoch's unit is ambiguous.
+    * ``open``, ``high``, ``low``, ``close``, ``volume``: numbers.
+    * the symbol: a column ``symbol`` or ``ticker``; without one, ``symbol=`` names every row.
+      With one, ``symbol=`` keeps only that symbol's rows (ValueError if it has none).
+
+    Other columns are kept, unchanged, after these; rows keep their order (sorting is the
+    caller's choice). The result: a UTC nanosecond ``DatetimeIndex`` named ``time``, float64
+    ``open, high, low, close, volume``, a categorical ``symbol`` (categories sorted), the
+    other columns. ``validate`` (default) also checks every row is a bar ``BarEvent``
+    accepts; ``validate=False`` skips that for frames you trust. Every ValueError names the
+    column, or the row (its position in ``frame``, 0-based) with its time and symbol.
+    """
+    if not isinstance(frame, pd.DataFrame):
+        raise TypeError(f"expected a DataFrame of bars, got {type(frame).__name__}")
+    lowered = [str(c).strip().lower() for c in frame.columns]
+    dupes = sorted({c for c in lowered if lowered.count(c) > 1})
+    if dupes:
+        raise ValueError(f"ambiguous columns (case-insensitive duplicates): {', '.join(dupes)}")
+    time_col = _column(frame, TIME_COLUMNS)
+    sym_col = _column(frame, SYMBOL_COLUMNS)
+    value_cols = {name: _column(frame, (name,)) for name in VALUE_COLUMNS}
+    missing = [name for name, col in value_cols.items() if col is None]
+    if time_col is None and not isinstance(frame.index, pd.DatetimeIndex):
+        missing.insert(0, f"a time column ({', '.join(TIME_COLUMNS)}) or a DatetimeIndex")
+    if missing:
+        found = ", ".join(map(str, frame.columns)) or "none"
+        raise ValueError(f"missing column(s) {', '.join(missing)}; found {found}")
+    times = _times(frame, time_col)
+    values = {name: _numbers(frame, col, name) for name, col in value_cols.items()
+              if col is not None}
+    symbols = _symbols(frame, sym_col, symbol)
+    rows = None
+    if sym_col is not None and symbol is not None:
+        if symbol not in symbols.categories:
+            raise ValueError(f"unknown symbol {symbol!r}; available: "
+                             f"{', '.join(map(str, symbols.categories))}")
+        rows = np.flatnonzero(symbols.codes == symbols.categories.get_loc(symbol))
+        times, symbols = times[rows], symbols[rows].remove_unused_categories()
+        values = {name: v[rows] for name, v in values.items()}
+    if validate:
+        names = np.array([bool(c.strip()) for c in symbols.categories] + [False])
+        bad = bad_bar(values, names[symbols.codes])
+        if bad is not None:
+            position, field, why = bad
+            row = position if rows is None else int(rows[position])
+            code = int(symbols.codes[position])
+            name = None if code < 0 else symbols.categories[code]
+            raise ValueError(f"row {row} ({times[position]}, {name!r}): "
+                             f"{bad_bar_message(values, name, position, field, why)}")
+    data: dict[Hashable, Any] = {name: values[name] for name in VALUE_COLUMNS}
+    data["symbol"] = symbols
+    used = {time_col, sym_col, *value_cols.values()}
+    for column in frame.columns:
+        if column not in used:
+            extra = frame[column].array
+            data[column] = extra if rows is None else extra[rows]
+    return pd.DataFrame(data, index=times)
 
 
 def _decimal_units(volume: np.ndarray) -> tuple[np.ndarray, int] | None:

@@ -404,3 +404,180 @@ def test_resample_rejects_bad_input():
         datasets.resample(bars, "fortnightly")
     with pytest.raises(ValueError, match="'MS'"):
         datasets.resample(bars, "ME")
+
+
+# --- as_bars: the one reader of bar frames ----------------------------------------------------
+
+T = ["2024-01-02T00:00:00Z", "2024-01-02T00:01:00Z", "2024-01-02T00:02:00Z"]
+OHLCV = {"open": [2.0, 3.0, 4.0], "high": [3.0, 4.0, 5.0], "low": [1.0, 2.0, 3.0],
+         "close": [2.5, 3.5, 4.5], "volume": [10.0, 0.0, 7.5]}
+
+
+def spelled(kind: str) -> pd.DataFrame:
+    """The same three AAPL/MSFT bars, with the time and names spelled in one accepted way."""
+    symbols = ["AAPL", "MSFT", "AAPL"]
+    if kind == "timestamp column":
+        return pd.DataFrame({"timestamp": T, **OHLCV, "symbol": symbols})
+    if kind == "index, odd case":
+        frame = pd.DataFrame({f" {k.upper()} ": v for k, v in OHLCV.items()},
+                             index=pd.DatetimeIndex(pd.to_datetime(T, utc=True)))
+        return frame.assign(Ticker=symbols)
+    if kind == "naive date column":
+        times = pd.to_datetime(T).tz_localize(None)
+        return pd.DataFrame({"Date": times, **OHLCV, "symbol": pd.Categorical(symbols)})
+    if kind == "event_time column, other zone":
+        times = pd.to_datetime(T, utc=True).tz_convert("America/New_York")
+        return pd.DataFrame({"event_time": times, **OHLCV, "SYMBOL": symbols})
+    raise AssertionError(kind)
+
+
+SPELLINGS = ["timestamp column", "index, odd case", "naive date column",
+             "event_time column, other zone"]
+
+
+@pytest.mark.parametrize("kind", SPELLINGS)
+def test_as_bars_reads_every_accepted_spelling_the_same(kind):
+    bars = datasets.as_bars(spelled(kind))
+    assert list(bars.columns) == COLUMNS
+    assert bars.index.name == "time" and str(bars.index.dtype) == "datetime64[ns, UTC]"
+    assert bars.index.tolist() == [utc(t) for t in T]
+    assert bars["symbol"].tolist() == ["AAPL", "MSFT", "AAPL"]
+    assert list(bars["symbol"].cat.categories) == ["AAPL", "MSFT"]
+    for name, values in OHLCV.items():
+        assert bars[name].dtype == np.float64 and bars[name].tolist() == values
+
+
+def test_as_bars_keeps_row_order_and_other_columns_and_filters_by_symbol():
+    frame = spelled("timestamp column").iloc[::-1].assign(seq=[30, 20, 10], note=["a", "b", "c"])
+    bars = datasets.as_bars(frame)
+    assert bars["seq"].tolist() == [30, 20, 10] and bars["note"].tolist() == ["a", "b", "c"]
+    aapl = datasets.as_bars(frame, symbol="AAPL")
+    assert aapl["seq"].tolist() == [30, 10] and list(aapl["symbol"].cat.categories) == ["AAPL"]
+    named = datasets.as_bars(frame.drop(columns="symbol"), symbol="X")
+    assert named["symbol"].tolist() == ["X"] * 3
+    with pytest.raises(ValueError, match="unknown symbol 'IBM'; available: AAPL, MSFT"):
+        datasets.as_bars(frame, symbol="IBM")
+
+
+def bad(name: str) -> pd.DataFrame:
+    """A frame ``as_bars`` refuses (its message: ``REFUSED[name]``)."""
+    frame = spelled("timestamp column")
+    if name == "no volume":
+        return frame.drop(columns="volume")
+    if name == "no time":
+        return frame.drop(columns="timestamp")
+    if name == "epoch numbers":
+        return frame.assign(timestamp=pd.to_datetime(T).asi8)
+    if name == "two time columns":
+        return frame.assign(date=T)
+    if name == "unparsable time":
+        return frame.assign(timestamp=["2024-01-02", "soon", "2024-01-03"])
+    if name == "missing time":
+        return frame.assign(timestamp=[T[0], None, T[2]])
+    if name == "text price":
+        return frame.assign(low=["1", "2", "two"])
+    if name == "no symbol":
+        return frame.drop(columns="symbol")
+    if name == "high below low":
+        return frame.assign(high=[3.0, 1.5, 5.0])
+    if name == "negative volume":
+        return frame.assign(volume=[1.0, 1.0, -1.0])
+    if name == "missing close":
+        return frame.assign(close=[2.5, np.nan, 4.5])
+    if name == "empty symbol":
+        return frame.assign(symbol=["AAPL", " ", "AAPL"])
+    raise AssertionError(name)
+
+
+REFUSED = {
+    "no volume": r"missing column\(s\) volume; found timestamp, open",
+    "no time": r"missing column\(s\) a time column \(time, timestamp, .*\) or a DatetimeIndex",
+    "epoch numbers": r"column 'timestamp' is numeric; epoch numbers are ambiguous",
+    "two time columns": r"several columns mean the same \(timestamp, date\)",
+    "unparsable time": r"column 'timestamp': cannot parse times",
+    "missing time": r"row 1: time is missing",
+    "text price": r"column 'low' is not numeric: row 2 holds 'two'",
+    "no symbol": r"no symbol column \(symbol or ticker\); pass symbol=",
+    "high below low": r"row 1 \(2024-01-02 00:01:00\+00:00, 'MSFT'\): high must be >= low, "
+                      r"got 1.5 \(low=2.0, high=1.5\)",
+    "negative volume": r"row 2 \(2024-01-02 00:02:00\+00:00, 'AAPL'\): volume must be finite "
+                       r"and >= 0, got -1.0",
+    "missing close": r"row 1 .*: close must be finite and > 0, got nan",
+    "empty symbol": r"row 1 .*: symbol must be a non-empty string, got ' '",
+}
+
+
+@pytest.mark.parametrize("name", list(REFUSED))
+def test_as_bars_refuses_with_a_message_naming_the_column_or_row(name):
+    with pytest.raises(ValueError, match=REFUSED[name]):
+        datasets.as_bars(bad(name))
+
+
+def test_as_bars_validate_false_skips_only_the_value_checks():
+    assert datasets.as_bars(bad("high below low"), validate=False)["high"].tolist()[1] == 1.5
+    with pytest.raises(ValueError, match="epoch numbers"):
+        datasets.as_bars(bad("epoch numbers"), validate=False)
+
+
+def replayed(frame: pd.DataFrame) -> pd.DataFrame:
+    """What a Replayer emits for ``frame``, as a bars frame in emission order."""
+    from evlab.bus import EventBus
+    from evlab.replay import Replayer
+
+    bus = EventBus()
+    seen: list = []
+    bus.register("bar", seen.append)
+    Replayer(frame, bus, progress=False).run()
+    return pd.DataFrame({"open": [b.open for b in seen], "high": [b.high for b in seen],
+                         "low": [b.low for b in seen], "close": [b.close for b in seen],
+                         "volume": [b.volume for b in seen],
+                         "symbol": [b.symbol for b in seen]},
+                        index=pd.DatetimeIndex([b.time_ns for b in seen], tz="UTC", name="time"))
+
+
+def in_time_order(bars: pd.DataFrame) -> pd.DataFrame:
+    out = bars.iloc[np.argsort(bars.index.asi8, kind="stable")].loc[:, COLUMNS]
+    return out.assign(symbol=out["symbol"].astype(str))
+
+
+@pytest.mark.parametrize("kind", SPELLINGS)
+def test_replayer_accepts_what_as_bars_accepts_and_replays_those_bars(kind):
+    pd.testing.assert_frame_equal(replayed(spelled(kind)),
+                                  in_time_order(datasets.as_bars(spelled(kind))))
+
+
+@pytest.mark.parametrize("name", list(REFUSED))
+def test_replayer_refuses_what_as_bars_refuses_with_the_same_message(name):
+    from evlab.bus import EventBus
+    from evlab.replay import Replayer
+
+    with pytest.raises(ValueError, match=f"^bars DataFrame: {REFUSED[name]}"):
+        Replayer(bad(name), EventBus())
+
+
+@pytest.mark.parametrize("kind", SPELLINGS)
+def test_feed_server_accepts_what_as_bars_accepts_and_serves_those_bars(kind):
+    from evlab.feeds.server import FeedServer
+
+    server = FeedServer(spelled(kind), exchange="coinbase")  # AAPL/MSFT: wire = dataset names
+    pd.testing.assert_frame_equal(server.bars.astype({"symbol": str}),
+                                  in_time_order(datasets.as_bars(spelled(kind))),
+                                  check_index_type=False)
+
+
+@pytest.mark.parametrize("name", list(REFUSED))
+def test_feed_server_refuses_what_as_bars_refuses_with_the_same_message(name):
+    from evlab.feeds.server import FeedServer
+
+    with pytest.raises(ValueError, match=REFUSED[name]):
+        FeedServer(bad(name), exchange="coinbase")
+
+
+def test_readme_data_block_runs_as_pasted(capsys):
+    readme = (Path(evlab.__file__).resolve().parent.parent / "README.md").read_text()
+    section = readme.split("\n## Data\n", 1)[1].split("\n## ", 1)[0]
+    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    exec(compile(code, "README.md", "exec"), {})  # the project's own documentation
+    printed = capsys.readouterr().out
+    assert "time" in printed and "XYZ" in printed and "10.3" in printed
+    assert "2024-01-02 09:30:00+00:00" in printed

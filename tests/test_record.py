@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import logging
 import threading
 from typing import Any, ClassVar
@@ -26,8 +27,9 @@ from evlab.events import (
     create_tick_event,
     create_websocket_event,
 )
-from evlab.recording import EventRecorder, record
+from evlab.recording import EventRecorder, RecordedEvents, Recording, load_recording, record
 from evlab.recording.columns import CHUNK
+from evlab.recording.convert import canonical
 
 T0 = 1_704_182_400_000_000_000  # 2024-01-02 08:00 UTC
 MINUTE = 60_000_000_000
@@ -341,3 +343,50 @@ def test_recorder_benchmark_runs_every_contender(capsys):
     assert all(rate > 0 for rate in result["rates"].values())
     assert all(b > 0 for name, b in result["bytes_per_bar"].items() if name != "arrow pool")
     assert result["ratio"] > 0 and "x floor" in capsys.readouterr().out
+
+
+# --- one interface, live and loaded ------------------------------------------------------------
+
+INTERFACE = ("to_arrow", "to_frame", "to_events", "view", "bars", "ticks", "signals", "orders",
+             "fills", "portfolio", "errors")
+
+
+def test_recorder_and_recording_share_one_interface():
+    for name in INTERFACE:
+        protocol = inspect.signature(getattr(RecordedEvents, name))
+        for cls in (EventRecorder, Recording):
+            assert inspect.signature(getattr(cls, name)) == protocol, (cls.__name__, name)
+            assert getattr(cls, name).__doc__, (cls.__name__, name)
+
+
+def test_recorder_and_its_recording_answer_every_view_the_same(tmp_path):
+    bus = chain_bus()
+    with record(bus) as rec:
+        run_chain(bus, 4)
+        bus.emit(create_tick_event("MSFT", T0, 100.5, 3, side="BUY", trade_id="t1"))
+        bus.emit(PortfolioEvent(9_000.0, 10_100.0, 50.0, 50.0, (), time_ns=T0))
+    loaded = load_recording(rec.save(tmp_path / "run.parquet"))
+
+    def answers(r: RecordedEvents) -> list[Any]:
+        return [r.to_frame(), r.view("order"), r.view(EventType.FILL, ("price",), "MSFT"),
+                r.bars(), r.bars("AAPL"), r.ticks(), r.signals("MSFT"), r.orders(), r.fills(),
+                r.portfolio(), r.errors()]
+
+    for live, kept in zip(answers(rec), answers(loaded), strict=True):
+        pd.testing.assert_frame_equal(live, kept)
+    same_rows = canonical(rec.to_arrow())  # a loaded table's dictionaries are sorted
+    assert same_rows.equals(loaded.to_arrow().replace_schema_metadata(None))
+    assert list(rec.to_events()) == list(loaded.to_events()) and len(rec) == len(loaded) == 18
+
+
+def test_a_recordings_frame_is_computed_once_and_to_frame_gives_your_own():
+    bus = chain_bus()
+    with record(bus) as rec:
+        run_chain(bus, 1)
+    snap = rec.snapshot()
+    assert snap.frame is snap.frame  # the alias: computed once
+    mine = snap.to_frame()
+    mine["note"] = "x"
+    mine.loc[0, "close"] = -1.0
+    assert "note" not in snap.frame.columns and snap.frame.loc[0, "close"] == 101.0
+    assert snap.bars()["close"].tolist() == [101.0]

@@ -572,7 +572,7 @@ def test_missing_file():
 
 def test_frame_missing_columns():
     frame = datasets.load("btcusd_1m").drop(columns=["high", "volume"])
-    with pytest.raises(ValueError, match="missing high, volume"):
+    with pytest.raises(ValueError, match=r"missing column\(s\) high, volume"):
         Replayer(frame, EventBus())
 
 
@@ -659,3 +659,23 @@ def test_replay_benchmark_quick_run(capsys):
     result = bench_replay.run(n=2_000, show=True, repeat=1)
     assert result["n"] == 2_000 and all(rate > 0 for rate in result["rates"].values())
     assert "x floor" in capsys.readouterr().out
+
+
+# --- the README ------------------------------------------------------------------------------
+
+def test_readme_record_save_replay_block_runs_as_pasted(tmp_path, monkeypatch, capsys):
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    section = readme.split("\n## Record, save, replay\n", 1)[1].split("\n## ", 1)[0]
+    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    monkeypatch.chdir(tmp_path)  # the block saves session.parquet where it runs
+    names: dict = {}
+    exec(compile(code, "README.md", "exec"), names)  # the project's own documentation
+    assert capsys.readouterr().out.startswith("Empty DataFrame")
+    assert (tmp_path / "session.parquet").is_file()
+    signals = names["session"].signals()
+    assert len(signals) > 10 and (signals["signal_type"] == "BUY").all()
+    pd.testing.assert_frame_equal(names["replayed"].signals().drop(columns=["seq", "cause"]),
+                                  signals.drop(columns=["seq", "cause"]))

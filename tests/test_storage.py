@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
+from pathlib import Path
+from typing import ClassVar
 
 import pandas as pd
 import pyarrow as pa
@@ -14,13 +17,20 @@ from pandas.testing import assert_frame_equal
 import evlab
 from evlab.bus import EventBus
 from evlab.events import (
+    ErrorEvent,
+    Event,
     EventType,
+    PortfolioEvent,
+    SystemEvent,
+    WebSocketEvent,
+    create_bar_update_event,
     create_error_event,
     create_system_event,
     create_tick_event,
     create_websocket_event,
 )
 from evlab.recording import EventRecorder, RecordingError, load_recording, open_dataset, record
+from evlab.replay import Replayer
 from tests.test_record import T0, QuoteEvent, bar, chain_bus, run_chain
 
 
@@ -219,3 +229,59 @@ def test_a_second_recorder_continues_the_part_numbers(tmp_path):
     both = load_recording(tmp_path)
     assert len(both.sessions) == 2 and both.frame["seq"].tolist() == [1, 2]
     assert rec.bus is bus and "recorder" not in bus.handlers(EventType.BAR)
+
+
+# --- files written by earlier versions -------------------------------------------------------
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "recordings"
+
+
+@dataclasses.dataclass(frozen=True, slots=True, repr=False)
+class LabelEvent(Event):
+    """A user class whose fields collide with other classes' columns of another kind
+    (``price`` is a float elsewhere, ``side`` a string): stored as ``LabelEvent_<field>``."""
+
+    type: ClassVar[str] = "label"
+
+    symbol: str
+    price: str
+    side: int = 0
+
+
+def legacy_session(bus: EventBus) -> list[Event]:
+    """The session stored in ``fixtures/recordings/format1-2026-12.parquet`` (every value fixed
+    but the emit times): every evlab event class, raw payloads, a user class and a collision."""
+    seen: list[Event] = []
+    bus.register_all(seen.append, priority=999)
+    run_chain(bus, 2)
+    bus.emit(create_tick_event("AAPL", T0, 100.5, 3, side="SELL", trade_id="t9"))
+    bus.emit(create_websocket_event("binance", '{"e":"trade","p":"1.5"}', T0))
+    bus.emit(create_websocket_event("binance", b"\x00\xffbin", T0 + 1))
+    bus.emit(ErrorEvent("bad message", "DecodeError", None, None, None, b"\xfe garbage",
+                        time_ns=T0 + 2, source="binance"))
+    bus.emit(SystemEvent("connected", "up", {"url": "wss://x", "n": 1}, time_ns=T0 + 3))
+    bus.emit(QuoteEvent("EURUSD", 1.1, 1.2, 1, True, None, b"q", {"a": 1}, time_ns=T0 + 4))
+    bus.emit(create_bar_update_event("AAPL", T0 + 5, 1.0, 2.0, 0.5, 1.5, 7.0))
+    bus.emit(PortfolioEvent(9_000.0, 10_100.0, 50.0, 50.0, (("AAPL", 10.0, 100.0),),
+                            time_ns=T0 + 6))
+    bus.emit(LabelEvent("AAPL", "high", 3, time_ns=T0 + 7, source="notes"))
+    return seen
+
+
+def test_a_recording_written_before_the_table_consolidation_still_loads():
+    path = FIXTURES / "format1-2026-12.parquet"
+    loaded = load_recording(path)
+    expected = legacy_session(chain_bus())  # the same session again, in this process
+    frame = loaded.frame
+    assert frame["seq"].tolist() == list(range(1, len(expected) + 1))
+    assert frame["type"].astype(str).tolist() == [str(e.type) for e in expected]
+    assert frame["cause"].tolist()[:4] == [pd.NA, 1, 2, 3]
+    assert frame["LabelEvent_price"].dropna().tolist() == ["high"]
+    assert frame["LabelEvent_side"].dropna().tolist() == [3]
+    rebuilt = list(loaded.to_events())
+    assert rebuilt == expected and [type(e) for e in rebuilt] == [type(e) for e in expected]
+    assert [e.payload for e in rebuilt if isinstance(e, WebSocketEvent)] == \
+        ['{"e":"trade","p":"1.5"}', b"\x00\xffbin"]
+    assert loaded.bars("AAPL")["close"].tolist() == [101.0]
+    assert loaded.portfolio()["equity"].tolist() == [10_100.0]
+    assert Replayer(path, EventBus(), what="bars").run().by_type == {"bar": 2}

@@ -75,7 +75,8 @@ class BarTable:
 
     def __init__(self, frame: pd.DataFrame, *, symbol: str | None = None,
                  limit: int | None = None, interval_s: int | None = None) -> None:
-        frame = _normalise(frame, symbol)
+        frame = datasets.as_bars(frame, symbol)  # the one bar normaliser
+        frame = frame.iloc[np.argsort(frame.index.asi8, kind="stable")]
         if limit is not None:
             if limit <= 0:
                 raise ValueError(f"limit must be positive, got {limit!r}")
@@ -136,26 +137,6 @@ def load_bars(dataset: str | os.PathLike[str] | pd.DataFrame,
             step = pd.Timedelta(pd.tseries.frequencies.to_offset(shipped.at[dataset, "frequency"]))
             interval = int(step.total_seconds())
     return bars, interval
-
-
-def _normalise(frame: pd.DataFrame, symbol: str | None) -> pd.DataFrame:
-    missing = [c for c in _VALUES if c not in frame.columns]
-    if missing:
-        raise ValueError(f"dataset: missing column(s) {', '.join(missing)}")
-    if not isinstance(frame.index, pd.DatetimeIndex):
-        if "time" not in frame.columns:
-            raise ValueError("dataset: bars need a DatetimeIndex (or a 'time' column)")
-        frame = frame.set_index(pd.DatetimeIndex(pd.to_datetime(frame["time"], utc=True)))
-    index = frame.index
-    index = index.tz_localize("UTC") if index.tz is None else index.tz_convert("UTC")
-    frame = frame.set_axis(index.as_unit("ns"), axis=0)
-    if "symbol" not in frame.columns:
-        if symbol is None:
-            raise ValueError("dataset: no 'symbol' column; pass symbol=")
-        frame = frame.assign(symbol=symbol)
-    elif symbol is not None:
-        frame = frame[frame["symbol"].astype(str) == symbol]
-    return frame.iloc[np.argsort(frame.index.asi8, kind="stable")]
 
 
 class FrameCache:

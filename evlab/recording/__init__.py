@@ -6,7 +6,14 @@
     rec.bars("AAPL")        # OHLCV indexed by event time; also ticks/signals/orders/fills/errors
     rec.save("run.parquet")
     rec2 = evlab.load_recording("run.parquet")   # or a folder: many sessions, autosave parts
-    rec2.frame, rec2.bars("AAPL"), list(rec2.to_events())
+    rec2.to_frame(), rec2.bars("AAPL"), list(rec2.to_events())   # the recorder's interface
+
+Where things are: ``recorder.py`` (``EventRecorder``, ``record``), ``table.py`` (its in-memory
+table: the columns of each event class, appenders, the table as Arrow), ``columns.py`` (one
+field's column and its kinds), ``convert.py`` (Arrow table -> DataFrame, -> events again),
+``views.py`` (``bars()``, ``signals()`` ... and the notebook summary, written once for both
+classes), ``recording.py`` (``Recording``), ``storage.py`` (Parquet files and folders),
+``errors.py`` (``RecordingError``).
 
 How it works (and why):
 
@@ -52,8 +59,9 @@ How it works (and why):
 
 from evlab.recording.errors import RecordingError
 from evlab.recording.recorder import RECORDER_PRIORITY, EventRecorder, record
-from evlab.recording.session import Recording
+from evlab.recording.recording import Recording
 from evlab.recording.storage import load_recording, open_dataset
+from evlab.recording.views import RecordedEvents
 
-__all__ = ["RECORDER_PRIORITY", "EventRecorder", "Recording", "RecordingError",
-           "load_recording", "open_dataset", "record"]
+__all__ = ["RECORDER_PRIORITY", "EventRecorder", "RecordedEvents", "Recording",
+           "RecordingError", "load_recording", "open_dataset", "record"]

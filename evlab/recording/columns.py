@@ -1,22 +1,37 @@
-"""Column buffers: cheap appends for one recorded field, then typed immutable chunks.
+"""One recorded field's column: cheap appends, then typed immutable chunks; and its kinds.
 
 A column takes new values in a Python list (``stage``: ``list.append`` is the cheapest
 append CPython has). Every ``CHUNK`` rows the recorder *commits* the stage into one typed
 chunk: a numpy array (floats, the shared int columns: visible to ``tracemalloc``) or an
 Arrow array (everything else). Committed chunks go to Arrow without copying, and the
-oldest rows are dropped by dropping (or slicing) chunks. The kinds are in ``kinds.py``.
+oldest rows are dropped by dropping (or slicing) chunks.
+
+The kinds of field column, each a ``Column`` whose ``put`` checks the value:
+
+``f8``   float64 (numpy); ``None`` is stored as NaN, and NaN reads back as missing.
+``i8``   int64 with nulls (Arrow); pandas ``Int64``.
+``bool`` bool with nulls (Arrow); pandas ``boolean``.
+``cat``  dictionary-encoded strings: int32 codes (Arrow) into a ``Strings`` table shared by
+         every column of that name; pandas ``category``.
+``text`` UTF-8 strings (Arrow large_string): ids and messages.
+``json`` ``orjson`` text of any value (``repr`` where JSON can't say it); never pickle.
+``raw``  exact ``str | bytes``: Arrow columns ``name`` (large_binary) and ``name_is_text``.
 """
 
 from __future__ import annotations
 
 import logging
+import math
+import numbers
 import sys
 from typing import Any
 
 import numpy as np
+import orjson
 import pyarrow as pa
 
-__all__ = ["CHUNK", "ArrowColumn", "Column", "NumpyColumn", "Strings", "dict_array"]
+__all__ = ["CHUNK", "KINDS", "ArrowColumn", "Column", "NumpyColumn", "Strings", "arrow_types",
+           "dict_array", "make_column"]
 
 logger = logging.getLogger("evlab")
 
@@ -138,7 +153,8 @@ class Column:
         return out
 
     def nbytes(self) -> int:
-        return sum(c.nbytes for c in self.chunks) + sys.getsizeof(self.stage)
+        held: int = sum(c.nbytes for c in self.chunks)
+        return held + sys.getsizeof(self.stage)
 
     def arrays(self, lo: int, hi: int) -> list[tuple[str, pa.ChunkedArray]]:
         raise NotImplementedError
@@ -176,3 +192,177 @@ class ArrowColumn(Column):
 
     def arrays(self, lo: int, hi: int) -> list[tuple[str, pa.ChunkedArray]]:
         return [(self.name, pa.chunked_array(self.pieces(lo, hi), type=self.arrow_type))]
+
+
+# --- the kinds of field column ------------------------------------------------------------
+
+KINDS = ("f8", "i8", "bool", "cat", "text", "json", "raw")
+_DICT = pa.dictionary(pa.int32(), pa.string())
+_JSON_OPTS = orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
+_INT64 = (-(2**63), 2**63)
+
+
+def arrow_types(name: str, kind: str) -> list[tuple[str, pa.DataType]]:
+    """The Arrow column(s) that a field of ``kind`` is stored as."""
+    if kind == "raw":
+        return [(name, pa.large_binary()), (f"{name}_is_text", pa.bool_())]
+    return [(name, {"f8": pa.float64(), "i8": pa.int64(), "bool": pa.bool_(), "cat": _DICT,
+                    "text": pa.large_string(), "json": pa.large_string()}[kind])]
+
+def _type_error(expected: str, value: Any) -> TypeError:
+    return TypeError(f"expected {expected}, got {type(value).__name__} {value!r}")
+
+class Float(NumpyColumn):
+    kind = "f8"
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name, "f8", math.nan)
+
+    def put(self, value: Any) -> None:
+        if value is None:
+            self.fast(math.nan)
+        elif isinstance(value, float | int) and not isinstance(value, bool):
+            self.fast(value)
+        elif isinstance(value, numbers.Real) and not isinstance(value, bool | np.bool_):
+            self.fast(float(value))
+        else:
+            raise _type_error("a number", value)
+
+    def arrays(self, lo: int, hi: int) -> list[tuple[str, pa.ChunkedArray]]:
+        out = []
+        for piece in self.pieces(lo, hi):
+            missing = np.isnan(piece)
+            out.append(pa.array(piece, mask=missing if missing.any() else None))
+        return [(self.name, pa.chunked_array(out, type=pa.float64()))]
+
+class Int(ArrowColumn):
+    kind = "i8"
+    arrow_type = pa.int64()
+
+    def put(self, value: Any) -> None:
+        if value is not None:
+            if not isinstance(value, numbers.Integral) or isinstance(value, bool | np.bool_):
+                raise _type_error("an int", value)
+            value = int(value)
+            if not _INT64[0] <= value < _INT64[1]:
+                raise OverflowError(f"{value} does not fit in int64")
+        self.fast(value)
+
+
+class Bool(ArrowColumn):
+    kind = "bool"
+    arrow_type = pa.bool_()
+
+    def put(self, value: Any) -> None:
+        if value is not None and not isinstance(value, bool | np.bool_):
+            raise _type_error("a bool", value)
+        self.fast(None if value is None else bool(value))
+
+
+class Cat(ArrowColumn):
+    kind = "cat"
+    arrow_type = pa.int32()
+
+    def __init__(self, name: str, strings: Strings) -> None:
+        super().__init__(name)
+        self.strings = strings
+
+    def put(self, value: Any) -> None:
+        if value is None:
+            self.fast(None)
+        else:
+            code = self.strings.index.get(value)
+            self.fast(self.strings.add(value) if code is None else code)
+
+    def arrays(self, lo: int, hi: int) -> list[tuple[str, pa.ChunkedArray]]:
+        values = pa.array(self.strings.values, type=pa.string())
+        chunks = [pa.DictionaryArray.from_arrays(p, values) for p in self.pieces(lo, hi)]
+        return [(self.name, pa.chunked_array(chunks, type=_DICT))]
+
+
+class Text(ArrowColumn):
+    kind = "text"
+    arrow_type = pa.large_string()
+
+    def put(self, value: Any) -> None:
+        if value is not None and not isinstance(value, str):
+            raise _type_error("a str", value)
+        self.fast(value)
+
+
+class Json(Text):
+    kind = "json"
+
+    def put(self, value: Any) -> None:
+        if value is None:
+            self.fast(None)
+            return
+        try:
+            text = orjson.dumps(value, default=repr, option=_JSON_OPTS)
+        except (TypeError, orjson.JSONEncodeError):
+            text = orjson.dumps(repr(value))
+        self.fast(text.decode())
+
+
+class Raw(Column):
+    """Exact ``str | bytes`` (raw WebSocket payloads): the bytes, and whether it was a str."""
+
+    kind = "raw"
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.data = ArrowColumn(name)
+        self.data.arrow_type = pa.large_binary()
+        self.is_text = ArrowColumn(f"{name}_is_text")
+        self.is_text.arrow_type = pa.bool_()
+        self.stage = self.data.stage  # for ``len`` and the recorder's bookkeeping
+        self._add, self._flag = self.data.fast, self.is_text.fast
+
+    def put(self, value: Any) -> None:
+        if isinstance(value, str):
+            self._add(value.encode("utf-8", "surrogatepass"))
+            self._flag(True)
+        elif value is None:
+            self._add(None)
+            self._flag(None)
+        elif isinstance(value, bytes | bytearray | memoryview):
+            self._add(bytes(value))
+            self._flag(False)
+        else:
+            raise _type_error("str or bytes", value)
+
+    def __len__(self) -> int:
+        return min(len(self.data), len(self.is_text))
+
+    def commit(self) -> None:
+        self.data.commit()
+        self.is_text.commit()
+        self.committed = self.data.committed
+
+    def truncate(self, n: int) -> None:
+        self.data.truncate(n)
+        self.is_text.truncate(n)
+
+    def reset(self) -> None:
+        self.data.reset()
+        self.is_text.reset()
+        self.committed = 0
+
+    def drop(self, k: int) -> None:
+        self.data.drop(k)
+        self.is_text.drop(k)
+        self.committed = self.data.committed
+
+    def nbytes(self) -> int:
+        return self.data.nbytes() + self.is_text.nbytes()
+
+    def arrays(self, lo: int, hi: int) -> list[tuple[str, pa.ChunkedArray]]:
+        return [*self.data.arrays(lo, hi), *self.is_text.arrays(lo, hi)]
+
+
+def make_column(name: str, kind: str, strings: Strings | None = None) -> Column:
+    """A new empty column of ``kind`` (``cat`` columns share ``strings``)."""
+    if kind == "cat":
+        return Cat(name, strings if strings is not None else Strings())
+    return {"f8": Float, "i8": Int, "bool": Bool, "text": Text, "json": Json,
+            "raw": Raw}[kind](name)

@@ -21,7 +21,7 @@ from evlab import events as _events
 from evlab.events import Event, trusted
 from evlab.recording.columns import dict_array
 from evlab.recording.errors import RecordingError
-from evlab.recording.layout import class_name
+from evlab.recording.table import class_name
 
 __all__ = ["canonical", "iter_events", "resolver", "to_frame"]
 
@@ -84,7 +84,7 @@ def to_frame(table: pa.Table) -> pd.DataFrame:
                and (pa.types.is_int64(f.type) or pa.types.is_boolean(f.type))}
     special -= {f"{n}_is_text" for n in raw}
     flags = {f"{n}_is_text" for n in raw}
-    frame = table.drop_columns([*special, *raw, *flags]).to_pandas()
+    frame: pd.DataFrame = table.drop_columns([*special, *raw, *flags]).to_pandas()
     for i, name in enumerate(n for n in table.column_names if n not in flags):
         if name in special:
             frame.insert(i, name, _nullable(table[name]))
@@ -127,11 +127,13 @@ def _pylist(column: pa.ChunkedArray) -> list[Any]:
     if pa.types.is_dictionary(column.type):
         arr = column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
         lookup = np.array([*arr.dictionary.to_pylist(), None], dtype=object)
-        return lookup[arr.indices.fill_null(-1).to_numpy()].tolist()
-    if column.null_count == 0 and (pa.types.is_floating(column.type)
-                                   or pa.types.is_integer(column.type)):
-        return column.to_numpy().tolist()
-    return column.to_pylist()
+        values: list[Any] = lookup[arr.indices.fill_null(-1).to_numpy()].tolist()
+    elif column.null_count == 0 and (pa.types.is_floating(column.type)
+                                     or pa.types.is_integer(column.type)):
+        values = column.to_numpy().tolist()
+    else:
+        values = column.to_pylist()
+    return values
 
 
 def _values(part: pa.Table, column: str, kind: str) -> list[Any]:

@@ -12,7 +12,7 @@ import threading
 import time
 import uuid
 import weakref
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -21,13 +21,12 @@ import pyarrow as pa
 
 from evlab.bus import EventBus, Subscription
 from evlab.events import Event, EventType
-from evlab.recording.assemble import describe
-from evlab.recording.buffers import Buffers
 from evlab.recording.columns import CHUNK
 from evlab.recording.convert import to_frame
-from evlab.recording.session import Recording
+from evlab.recording.recording import Recording
 from evlab.recording.storage import FORMAT, write_table
-from evlab.recording.views import FrameViews, summary_html, summary_text
+from evlab.recording.table import EventTable, describe
+from evlab.recording.views import Views, summary_html, summary_text
 
 __all__ = ["RECORDER_PRIORITY", "EventRecorder", "record"]
 
@@ -38,13 +37,16 @@ def _skip(event: Event) -> None:
     """The appender of a class that is filtered out (or of every class while paused)."""
 
 
-class EventRecorder(FrameViews):
+class EventRecorder:
     """Records every event ``bus`` emits, in emission order, into typed columns.
 
     ``types``: record only these event types. ``max_events``: keep only the newest rows
     (``dropped`` counts the others). ``autosave``: a folder that receives a Parquet part
     every ``flush_every`` rows and/or ``flush_interval`` seconds, and the last part on
     ``close()``. Without ``bus``, record by calling ``append(event)`` yourself.
+
+    The same interface as ``Recording`` (``RecordedEvents``): ``to_frame()``, ``bars()``,
+    ``signals()`` ... and ``to_events()`` show the rows recorded so far.
     """
 
     def __init__(self, bus: EventBus | None = None, *,
@@ -66,8 +68,8 @@ class EventRecorder(FrameViews):
         self.max_events = max_events
         self._slack = 0 if max_events is None else max(max_events // 4, 16)
         self._lock = threading.Lock()
-        self._buf = Buffers()
-        self._stage = self._buf.stage  # staged rows (the list is never replaced)
+        self._table = EventTable()
+        self._stage = self._table.stage  # staged rows (the list is never replaced)
         self._puts: dict[type, Any] = {}
         self._paused: dict[type, Any] | None = None  # the appenders, while paused
         self._trimmed = 0
@@ -104,7 +106,7 @@ class EventRecorder(FrameViews):
             try:
                 put(event)
             except BaseException as exc:
-                self._buf.repair()
+                self._table.repair()
                 if isinstance(exc, TypeError | ValueError | OverflowError):
                     raise TypeError(f"EventRecorder cannot record {type(event).__name__}: "
                                     f"{exc}") from exc
@@ -112,24 +114,24 @@ class EventRecorder(FrameViews):
             if len(self._stage) >= self._limit:
                 self._overflow()
 
-    def _put_for(self, cls: type) -> Any:
+    def _put_for(self, cls: type[Event]) -> Any:
         if self._paused is not None:
             return _skip
-        if self.types is not None and str(cls.type) not in self.types:  # type: ignore[attr-defined]
+        if self.types is not None and str(cls.type) not in self.types:
             put: Any = _skip
         else:
-            put = self._buf.appender(cls)
+            put = self._table.appender(cls)
         self._puts[cls] = put
         return put
 
     def _commit(self) -> int:
-        rows = self._buf.commit()
+        rows = self._table.commit()
         self._set_limit()
         return rows
 
     def _set_limit(self) -> None:
         """Staged rows at which ``_overflow`` runs: a full stage, a flush or a trim due."""
-        rows, staged = len(self._buf), len(self._stage)
+        rows, staged = len(self._table), len(self._stage)
         room = CHUNK - staged
         if self.max_events is not None:
             room = min(room, self.max_events + self._slack + 1 - rows)
@@ -141,7 +143,7 @@ class EventRecorder(FrameViews):
         self._limit = staged + max(room, 1)
 
     def _overflow(self) -> None:
-        rows = len(self._buf)
+        rows = len(self._table)
         flush = self.autosave is not None and (
             (self.flush_every is not None and rows - self._flushed >= self.flush_every)
             or (self.flush_interval is not None
@@ -149,7 +151,7 @@ class EventRecorder(FrameViews):
         trim = self.max_events is not None and rows > self.max_events + self._slack
         try:
             if flush or trim or len(self._stage) >= CHUNK:
-                self._buf.commit()
+                self._table.commit()
             if flush:
                 self._flush_locked()
             if trim:
@@ -160,14 +162,14 @@ class EventRecorder(FrameViews):
     def _drop_oldest(self, k: int) -> None:
         if self.autosave is not None and self._flushed < k:
             self._flush_locked()  # nothing leaves memory before it is on disk
-        self._buf.drop_oldest(k)
+        self._table.drop_oldest(k)
         self._flushed = max(self._flushed - k, 0)
         self._trimmed += k
 
     # --- state -----------------------------------------------------------------------
     def __len__(self) -> int:
         """Rows that ``to_frame()`` would return now."""
-        rows = len(self._buf)
+        rows = len(self._table)
         return rows if self.max_events is None else min(rows, self.max_events)
 
     def __bool__(self) -> bool:
@@ -176,7 +178,7 @@ class EventRecorder(FrameViews):
     @property
     def dropped(self) -> int:
         """Oldest rows dropped to keep within ``max_events``."""
-        return self._trimmed + len(self._buf) - len(self)
+        return self._trimmed + len(self._table) - len(self)
 
     @property
     def paused(self) -> bool:
@@ -192,7 +194,7 @@ class EventRecorder(FrameViews):
     def nbytes(self) -> int:
         """Bytes held by the column buffers (allocated capacity included)."""
         with self._lock:
-            return self._buf.nbytes()
+            return self._table.nbytes()
 
     def pause(self) -> None:
         """Stop recording until ``resume()`` (events emitted meanwhile are not recorded)."""
@@ -211,7 +213,7 @@ class EventRecorder(FrameViews):
         with self._lock:
             if self.autosave is not None:
                 self._flush_locked()
-            self._buf.reset()
+            self._table.reset()
             self._flushed = 0
             self._set_limit()
 
@@ -234,10 +236,10 @@ class EventRecorder(FrameViews):
 
     # --- output ----------------------------------------------------------------------
     def to_arrow(self) -> pa.Table:
-        """The recorded rows as an Arrow table (see ``evlab.recording.assemble``)."""
+        """The recorded rows as an Arrow table (see ``evlab.recording.table``)."""
         with self._lock:
             rows = self._commit()
-            return self._buf.table(rows - len(self), rows)
+            return self._table.to_arrow(rows - len(self), rows)
 
     def to_frame(self) -> pd.DataFrame:
         """One row per event, in seq order: seq, type, event_time, emit_time, source, cause,
@@ -245,9 +247,46 @@ class EventRecorder(FrameViews):
         event_class. Categoricals, UTC timestamps, float64, nullable Int64."""
         return to_frame(self.to_arrow())
 
-    def _frame(self) -> pd.DataFrame:
-        return self.to_frame()
+    def to_events(self, classes: Mapping[str, type] | Iterable[type] = (), *,
+                  validate: bool = True) -> Iterator[Event]:
+        """The events recorded so far rebuilt, unstamped (see ``Recording.to_events``)."""
+        return self.snapshot().to_events(classes, validate=validate)
 
+    # --- views (one implementation: ``Views``) -----------------------------------------
+    def view(self, event_type: EventType | str, columns: tuple[str, ...] | None = None,
+             symbol: str | None = None) -> pd.DataFrame:
+        """Rows of ``event_type`` (one ``symbol`` if given), indexed by ``event_time``."""
+        return Views(self.to_frame()).view(event_type, columns, symbol)
+
+    def bars(self, symbol: str | None = None) -> pd.DataFrame:
+        """OHLCV bars (of ``symbol``, or all with a ``symbol`` column), ready to plot."""
+        return Views(self.to_frame()).bars(symbol)
+
+    def ticks(self, symbol: str | None = None) -> pd.DataFrame:
+        """Trade prints: price, size, side, trade id."""
+        return Views(self.to_frame()).ticks(symbol)
+
+    def signals(self, symbol: str | None = None) -> pd.DataFrame:
+        """Strategy signals with their seq and cause (the bar that triggered them)."""
+        return Views(self.to_frame()).signals(symbol)
+
+    def orders(self, symbol: str | None = None) -> pd.DataFrame:
+        """Orders with their seq and cause (the signal behind them)."""
+        return Views(self.to_frame()).orders(symbol)
+
+    def fills(self, symbol: str | None = None) -> pd.DataFrame:
+        """Fills: quantity, price, commission, with their seq and cause (the order)."""
+        return Views(self.to_frame()).fills(symbol)
+
+    def portfolio(self) -> pd.DataFrame:
+        """Portfolio updates: cash, equity, P&L and positions (JSON), e.g. an equity curve."""
+        return Views(self.to_frame()).portfolio()
+
+    def errors(self) -> pd.DataFrame:
+        """Error events: message, failing handler, the event it failed on, raw payload."""
+        return Views(self.to_frame()).errors()
+
+    # --- snapshots and files ---------------------------------------------------------
     def metadata(self, table: pa.Table | None = None, part: int | None = None) -> dict[str, Any]:
         """What ``save()`` writes in the file's schema (``table``: the rows it describes)."""
         import evlab
@@ -257,8 +296,8 @@ class EventRecorder(FrameViews):
                 "created": dt.datetime.now(dt.UTC).isoformat(),
                 **describe(self.to_arrow() if table is None else table),
                 "dropped": self.dropped,
-                "columns": dict(self._buf.kinds),
-                "classes": self._buf.classes(),
+                "columns": dict(self._table.kinds),
+                "classes": self._table.classes(),
                 "bus": None if self.bus is None else self.bus.get_stats(),
                 "part": part}
 
@@ -287,7 +326,7 @@ class EventRecorder(FrameViews):
         self._last_flush = time.monotonic()
         if self.autosave is None or self._flushed >= rows:
             return None
-        table = self._buf.table(self._flushed, rows)
+        table = self._table.to_arrow(self._flushed, rows)
         self._part += 1
         path = self.autosave / f"part-{self._part:05d}.parquet"
         write_table(table, self.metadata(table, part=self._part), path)

@@ -22,11 +22,10 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
-from evlab.recording.assemble import base_schema, describe
-from evlab.recording.columns import dict_array
+from evlab.recording.columns import KINDS, arrow_types, dict_array
 from evlab.recording.errors import RecordingError
-from evlab.recording.kinds import KINDS, arrow_types
-from evlab.recording.session import Recording
+from evlab.recording.recording import Recording
+from evlab.recording.table import base_schema, describe
 
 __all__ = ["FORMAT", "META_KEY", "load_recording", "open_dataset", "read_metadata",
            "write_table"]

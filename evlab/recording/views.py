@@ -1,21 +1,24 @@
 """Typed views (``bars()``, ``signals()`` ...) and the notebook summary, written once.
 
-``EventRecorder`` (live) and ``Recording`` (loaded) both inherit ``FrameViews``; each only
-says where its full frame and its Arrow table come from.
+``EventRecorder`` (live) and ``Recording`` (loaded) share one interface, ``RecordedEvents``:
+each answers a view with ``Views`` made on its own frame, and its summary with
+``summary_text``/``summary_html`` on its own Arrow table.
 """
 
 from __future__ import annotations
 
 import html
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Protocol
 
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from evlab.events import EventType
-from evlab.recording.assemble import describe, value_counts
+from evlab.events import Event, EventType
+from evlab.recording.table import describe, value_counts
 
-__all__ = ["FrameViews", "summary_html", "summary_text"]
+__all__ = ["RecordedEvents", "Views", "summary_html", "summary_text"]
 
 _COLUMNS: dict[str, tuple[str, ...]] = {
     EventType.BAR: ("open", "high", "low", "close", "volume"),
@@ -33,16 +36,20 @@ _COLUMNS: dict[str, tuple[str, ...]] = {
 _NO_SYMBOL = {EventType.ERROR, EventType.SYSTEM, EventType.WEBSOCKET, EventType.PORTFOLIO}
 
 
-class FrameViews:
-    """Tidy per-type frames indexed by event time, from ``_frame()`` (one implementation)."""
+class Views:
+    """The typed views of one frame of recorded events: tidy per-type frames indexed by event
+    time. ``EventRecorder`` and ``Recording`` both answer ``bars()``, ``signals()`` ... with
+    one of these, made on their frame (the one implementation)."""
 
-    def _frame(self) -> pd.DataFrame:
-        raise NotImplementedError
+    __slots__ = ("frame",)
+
+    def __init__(self, frame: pd.DataFrame) -> None:
+        self.frame = frame
 
     def view(self, event_type: EventType | str, columns: tuple[str, ...] | None = None,
              symbol: str | None = None) -> pd.DataFrame:
         """Rows of ``event_type`` (one ``symbol`` if given), indexed by ``event_time``."""
-        frame = self._frame()
+        frame = self.frame
         rows = frame["type"] == str(event_type)
         if symbol is not None:
             rows &= frame["symbol"] == symbol
@@ -88,6 +95,26 @@ class FrameViews:
     def errors(self) -> pd.DataFrame:
         """Error events: message, failing handler, the event it failed on, raw payload."""
         return self.view(EventType.ERROR, _COLUMNS[EventType.ERROR])
+
+
+class RecordedEvents(Protocol):
+    """What ``EventRecorder`` (live) and ``Recording`` (loaded) both offer: type a function
+    that takes either with it."""
+
+    def __len__(self) -> int: ...
+    def to_arrow(self) -> pa.Table: ...
+    def to_frame(self) -> pd.DataFrame: ...
+    def to_events(self, classes: Mapping[str, type] | Iterable[type] = (), *,
+                  validate: bool = True) -> Iterator[Event]: ...
+    def view(self, event_type: EventType | str, columns: tuple[str, ...] | None = None,
+             symbol: str | None = None) -> pd.DataFrame: ...
+    def bars(self, symbol: str | None = None) -> pd.DataFrame: ...
+    def ticks(self, symbol: str | None = None) -> pd.DataFrame: ...
+    def signals(self, symbol: str | None = None) -> pd.DataFrame: ...
+    def orders(self, symbol: str | None = None) -> pd.DataFrame: ...
+    def fills(self, symbol: str | None = None) -> pd.DataFrame: ...
+    def portfolio(self) -> pd.DataFrame: ...
+    def errors(self) -> pd.DataFrame: ...
 
 
 def _last_errors(table: pa.Table, k: int = 3) -> list[str]:

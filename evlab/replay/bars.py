@@ -19,14 +19,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from evlab import datasets
 from evlab.events import BarEvent, Event, trusted
 
 __all__ = ["BarColumns", "build", "check", "from_frame"]
 
-PRICES = ("open", "high", "low", "close")
-VALUES = (*PRICES, "volume")
-_TIME_COLUMNS = ("time", "timestamp", "event_time", "date", "datetime")
-_SYMBOL_COLUMNS = ("symbol", "ticker")
+VALUES = datasets.VALUE_COLUMNS
 
 
 @dataclass
@@ -94,89 +92,35 @@ def build(times: list[int], symbols: list[str], opens: list[float], highs: list[
 
 def check(bars: BarColumns, where: Callable[[int], str]) -> None:
     """Raise ValueError for the first bar ``BarEvent`` would refuse, naming its row
-    (``where(position)``), the field and the value."""
-    v = bars.values
-    tests: list[tuple[str, np.ndarray, str]] = [
-        ("symbol", ~_good_names(bars.names)[bars.codes] | (bars.codes < 0),
-         "must be a non-empty string"),
-    ]
-    for name in PRICES:
-        tests.append((name, ~(np.isfinite(v[name]) & (v[name] > 0)), "must be finite and > 0"))
-    tests.append(("volume", ~(np.isfinite(v["volume"]) & (v["volume"] >= 0)),
-                  "must be finite and >= 0"))
-    with np.errstate(invalid="ignore"):
-        tests.append(("high", v["high"] < v["low"], "must be >= low"))
-        for name in ("open", "close"):
-            tests.append((name, (v[name] < v["low"]) | (v[name] > v["high"]),
-                          "must lie in [low, high]"))
-    first, failed = len(bars), None
-    for name, bad, why in tests:
-        hits = np.flatnonzero(bad[:first])
-        if len(hits):
-            first, failed = int(hits[0]), (name, why)
-    if failed is None:
-        return
-    name, why = failed
-    if name == "symbol":
-        value = None if bars.codes[first] < 0 else bars.names[bars.codes[first]]
-    else:
-        value = float(v[name][first])
-    context = "" if name in ("symbol", "volume") else (
-        f" (low={float(v['low'][first])!r}, high={float(v['high'][first])!r})")
-    raise ValueError(f"{where(first)}: {name} {why}, got {value!r}{context}")
-
-
-def _good_names(names: np.ndarray) -> np.ndarray:
-    return np.array([isinstance(s, str) and bool(s.strip()) for s in names], dtype=bool)
+    (``where(position)``), the field and the value (the rules of ``datasets.as_bars``)."""
+    good = np.array([isinstance(s, str) and bool(s.strip()) for s in bars.names] + [False])
+    bad = datasets.bad_bar(bars.values, good[bars.codes])
+    if bad is not None:
+        position, field, why = bad
+        code = int(bars.codes[position])
+        name = None if code < 0 else bars.names[code]
+        raise ValueError(f"{where(position)}: "
+                         f"{datasets.bad_bar_message(bars.values, name, position, field, why)}")
 
 
 def from_frame(frame: pd.DataFrame, *, symbol: str | None, source: str,
-               label: str = "bars DataFrame") -> tuple[BarColumns, np.ndarray]:
-    """Columns of a bars DataFrame (rows in frame order) and its tie-break key (a ``seq``
-    column if it has one, else the row number); ValueError naming what is wrong."""
-    if not isinstance(frame, pd.DataFrame):
-        raise TypeError(f"expected a DataFrame of bars, got {type(frame).__name__}")
-    lower = {str(c).strip().lower(): c for c in frame.columns}
-    missing = [c for c in VALUES if c not in lower]
-    time_col = next((lower[c] for c in _TIME_COLUMNS if c in lower), None)
-    if time_col is None and not isinstance(frame.index, pd.DatetimeIndex):
-        missing.insert(0, "a DatetimeIndex or a time column")
-    if missing:
-        found = ", ".join(map(str, frame.columns)) or "none"
-        raise ValueError(f"{label}: missing {', '.join(missing)} (has columns: {found})")
-    raw_times = frame.index if time_col is None else frame[time_col]
+               label: str = "bars DataFrame",
+               validate: bool = True) -> tuple[BarColumns, np.ndarray]:
+    """Columns of a bars DataFrame read by ``datasets.as_bars`` (rows in frame order, those of
+    ``symbol`` only if it has a symbol column) and its tie-break key (a ``seq`` column if it
+    has one, else the row order); ValueError naming ``label`` and what is wrong."""
     try:
-        times = pd.DatetimeIndex(pd.to_datetime(raw_times, utc=True)).as_unit("ns")
-    except (ValueError, TypeError, OverflowError) as exc:
-        raise ValueError(f"{label}: cannot read its times: {exc}") from exc
-    if times.hasnans:
-        row = int(np.flatnonzero(times.isna())[0])
-        raise ValueError(f"{label}: row {row}: time is missing")
-    values = {}
-    for name in VALUES:
-        try:
-            values[name] = pd.to_numeric(frame[lower[name]]).to_numpy(dtype="float64",
-                                                                      na_value=np.nan)
-        except (ValueError, TypeError) as exc:
-            raise ValueError(f"{label}: column {name!r} is not numeric: {exc}") from exc
-    codes, names = _symbols(frame, lower, symbol, label)
-    seq = lower.get("seq")
-    key = np.arange(len(frame), dtype=np.int64)
-    if seq is not None and pd.api.types.is_integer_dtype(frame[seq]) and frame[seq].notna().all():
-        key = frame[seq].to_numpy(dtype=np.int64)
-    bars = BarColumns(times.asi8.copy(), codes, names, values, source)
-    return bars, key
-
-
-def _symbols(frame: pd.DataFrame, lower: dict[str, object], symbol: str | None,
-             label: str) -> tuple[np.ndarray, np.ndarray]:
-    """Symbol codes (-1: missing) and names; ``symbol`` names a frame without a column."""
-    column = next((lower[c] for c in _SYMBOL_COLUMNS if c in lower), None)
-    if column is None:
-        if symbol is None:
-            raise ValueError(f"{label}: no symbol column; pass symbol='...' to name its symbol")
-        return np.zeros(len(frame), dtype=np.int32), np.array([symbol], dtype=object)
-    cat = pd.Categorical(frame[column])
-    names = np.array([str(c) if not isinstance(c, str) else c for c in cat.categories],
-                     dtype=object)
-    return np.asarray(cat.codes, dtype=np.int32), names
+        bars = datasets.as_bars(frame, symbol, validate=validate)
+    except ValueError as exc:
+        raise ValueError(f"{label}: {exc}") from exc
+    symbols = bars["symbol"].array
+    names = np.array(list(symbols.categories), dtype=object)
+    values = {name: bars[name].to_numpy() for name in VALUES}
+    seq = next((c for c in bars.columns if str(c).strip().lower() == "seq"), None)
+    key = np.arange(len(bars), dtype=np.int64)
+    if seq is not None and pd.api.types.is_integer_dtype(bars[seq]) and bars[seq].notna().all():
+        key = bars[seq].to_numpy(dtype=np.int64)
+    times = pd.DatetimeIndex(bars.index).asi8.copy()  # as_bars's index: already one
+    columns = BarColumns(times, np.asarray(symbols.codes, dtype=np.int32),
+                         names, values, source)
+    return columns, key
