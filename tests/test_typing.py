@@ -89,6 +89,36 @@ SNIPPETS = {
         with evlab.Lab(record=False) as lab:
             session(lab)
         """,
+    # Strategies, filters, chains and the paper broker take functions typed for their event.
+    "user_components.py": """
+        import evlab
+        from evlab import BarEvent, EventType, FilterHandler, SignalEvent, create_signal_event
+
+        lab_bus = evlab.EventBus()
+        manager = evlab.EventManager(lab_bus)
+        book = evlab.Strategies(manager)
+
+        @book("sma", on=EventType.BAR)
+        def sma(bar: BarEvent) -> SignalEvent | None:
+            return create_signal_event(SignalEvent.BUY, bar.close, bar.symbol, "sma")
+
+        sma("AAPL")  # E: arg-type
+
+        def is_aapl(bar: BarEvent) -> bool:
+            return bar.symbol == "AAPL"
+
+        def on_bar(bar: BarEvent) -> None:
+            print(bar.close)
+
+        aapl = FilterHandler("aapl", is_aapl, on_bar)
+        lab_bus.register(EventType.BAR, evlab.ChainHandler("chain", [aapl, on_bar]))
+
+        portfolio = evlab.Portfolio(100_000)
+        broker = evlab.PaperBroker(portfolio, evlab.FillModel(commission=1.0),
+                                   evlab.FractionOfEquity(0.95))
+        manager.register_component("broker", broker, [EventType.BAR, EventType.SIGNAL])
+        evlab.FillModel(fill_at="open")  # E: arg-type
+        """,
     # Real mistakes are reported: the checks above do not pass because nothing is checked.
     "user_mistakes.py": """
         from evlab import BarEvent, EventBus, EventType, create_bar_event
@@ -203,6 +233,12 @@ def test_lab_methods_return_what_they_make(checked: Checked) -> None:
     """``chart``/``replay``/``live``/``monitor`` are typed LiveChart, Replayer,
     WebSocketEmitter, BusMonitor (``assert_type`` fails on Any)."""
     _assert_checked(checked, "user_lab.py")
+
+
+def test_components_keep_their_types(checked: Checked) -> None:
+    """A strategy decorator returns the function as typed; FilterHandler, ChainHandler and
+    the paper broker's parts take typed callables and check their literals."""
+    _assert_checked(checked, "user_components.py")
 
 
 def test_real_mistakes_are_reported(checked: Checked) -> None:
