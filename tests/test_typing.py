@@ -59,7 +59,7 @@ SNIPPETS = {
         import dataclasses
         from typing import assert_type
 
-        from evlab import BarEvent, SignalEvent
+        from evlab import BarEvent, Event, SignalEvent
 
         bar = BarEvent(symbol="AAPL", open=1.0, high=2.0, low=0.5, close=1.5, volume=10.0,
                        time_ns=0, source="csv")
@@ -68,6 +68,11 @@ SNIPPETS = {
         assert_type(moved, BarEvent)
         signal = SignalEvent(signal_type="BUY", price=1.5, symbol="AAPL", strategy_id="sma")
         assert_type(signal.strength, float)
+
+        def on_bar(event: Event) -> None:  # the usage guide's accessors, typed as the fields
+            if not isinstance(event, BarEvent) or event.get_symbol() != "AAPL":
+                return
+            assert_type(event.get_close(), float)
 
         BarEvent(symbol="A", open="1", high=2.0, low=0.5, close=1.5, volume=1.0)  # E: arg-type
         BarEvent(symbol="A", open=1.0, high=2.0)  # E: call-arg
@@ -225,7 +230,8 @@ def test_a_handler_typed_for_its_event_registers(checked: Checked) -> None:
 
 
 def test_events_are_checked_as_frozen_dataclasses(checked: Checked) -> None:
-    """Keyword construction checks each field's type and name; fields are read-only."""
+    """Keyword construction checks each field's type and name; fields are read-only; the
+    guide's ``get_<field>()`` accessors have the fields' types."""
     _assert_checked(checked, "user_events.py")
 
 
