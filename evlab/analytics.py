@@ -164,7 +164,7 @@ def summary(fills: pd.DataFrame, equity: pd.Series, *, periods_per_year: float |
     frame = equity_frame(equity)
     if frame.empty:
         raise ValueError("summary: the equity curve is empty")
-    times = pd.DatetimeIndex(frame.index)  # it is one already (``_equity`` checks): for types
+    times = pd.DatetimeIndex(frame.index)  # one already (``_equity`` checks); typed as one here
     ppy = float(periods_per_year or infer_periods_per_year(times))
     eq, returns, dd = frame["equity"], frame["returns"].dropna(), frame["drawdown"]
     first, last, n = eq.iloc[0], eq.iloc[-1], len(returns)
