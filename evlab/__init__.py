@@ -4,6 +4,7 @@ The usage guide's names are importable from here and from ``evlab.core.events``.
 """
 
 import importlib as _importlib
+from typing import TYPE_CHECKING
 
 from evlab.core import events as _core
 from evlab.core.events import *  # noqa: F403
@@ -29,6 +30,46 @@ _LAZY = {
     "LiveChart": "evlab.plot", "indicator_event": "evlab.plot.indicators",
     "BusMonitor": "evlab.widgets", "EventLog": "evlab.widgets",
 }
+# What __getattr__ loads on first use, as type checkers must see it (`X as X`: exported
+# under mypy --strict too).
+if TYPE_CHECKING:
+    from evlab import aio as aio
+    from evlab import analytics as analytics
+    from evlab import datasets as datasets
+    from evlab import execution as execution
+    from evlab import feeds as feeds
+    from evlab import plot as plot
+    from evlab import recording as recording
+    from evlab import replay as replay
+    from evlab import strategies as strategies
+    from evlab import widgets as widgets
+    from evlab.aio import run as run
+    from evlab.compare import compare as compare
+    from evlab.execution import FillModel as FillModel
+    from evlab.execution import FixedCash as FixedCash
+    from evlab.execution import FixedQuantity as FixedQuantity
+    from evlab.execution import FractionOfEquity as FractionOfEquity
+    from evlab.execution import PaperBroker as PaperBroker
+    from evlab.execution import Portfolio as Portfolio
+    from evlab.execution import Position as Position
+    from evlab.feeds.emitter import WebSocketEmitter as WebSocketEmitter
+    from evlab.feeds.handler import WebSocketHandler as WebSocketHandler
+    from evlab.feeds.server import FeedServer as FeedServer
+    from evlab.lab import Lab as Lab
+    from evlab.plot import LiveChart as LiveChart
+    from evlab.plot.indicators import indicator_event as indicator_event
+    from evlab.recording import EventRecorder as EventRecorder
+    from evlab.recording import Recording as Recording
+    from evlab.recording import RecordingError as RecordingError
+    from evlab.recording import load_recording as load_recording
+    from evlab.recording import open_dataset as open_dataset
+    from evlab.recording import record as record
+    from evlab.replay import Replayer as Replayer
+    from evlab.replay import ReplaySummary as ReplaySummary
+    from evlab.strategies import Strategies as Strategies
+    from evlab.widgets import BusMonitor as BusMonitor
+    from evlab.widgets import EventLog as EventLog
+
 _SUBMODULES = {"aio", "analytics", "datasets", "execution", "feeds", "plot", "recording",
                "replay", "strategies", "widgets"}
 

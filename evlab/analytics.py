@@ -164,7 +164,8 @@ def summary(fills: pd.DataFrame, equity: pd.Series, *, periods_per_year: float |
     frame = equity_frame(equity)
     if frame.empty:
         raise ValueError("summary: the equity curve is empty")
-    ppy = float(periods_per_year or infer_periods_per_year(frame.index))
+    times = pd.DatetimeIndex(frame.index)  # one already (``_equity`` checks); typed as one here
+    ppy = float(periods_per_year or infer_periods_per_year(times))
     eq, returns, dd = frame["equity"], frame["returns"].dropna(), frame["drawdown"]
     first, last, n = eq.iloc[0], eq.iloc[-1], len(returns)
     std = returns.std(ddof=1) if n > 1 else np.nan
@@ -173,7 +174,7 @@ def summary(fills: pd.DataFrame, equity: pd.Series, *, periods_per_year: float |
     trough = dd.idxmin()
     peak = recovery = pd.NaT
     if dd.min() < 0:
-        high = frame["peak"].loc[trough]
+        high = frame["peak"].at[trough]
         peak = eq.loc[:trough][eq.loc[:trough] == high].index[-1]
         after = eq.loc[trough:]
         recovery = after.index[after >= high][0] if (after >= high).any() else pd.NaT
@@ -182,7 +183,7 @@ def summary(fills: pd.DataFrame, equity: pd.Series, *, periods_per_year: float |
     table = trades(fills)
     closed = table[table["closed"]]
     commission = float(_fills(fills)["commission"].sum())
-    return pd.Series({
+    stats: dict[str, Any] = {
         "start": eq.index[0], "end": eq.index[-1], "periods": n, "periods_per_year": ppy,
         "initial_equity": first, "final_equity": last, "total_return": last / first - 1.0,
         "annual_return": (last / first) ** (ppy / n) - 1.0 if n else np.nan,
@@ -193,8 +194,9 @@ def summary(fills: pd.DataFrame, equity: pd.Series, *, periods_per_year: float |
         "win_rate": float((closed["pnl"] > 0).mean()) if len(closed) else np.nan,
         "avg_trade_pnl": float(closed["pnl"].mean()) if len(closed) else np.nan,
         "avg_trade_return": float(closed["return"].mean()) if len(closed) else np.nan,
-        "exposure": exposure(fills, frame.index), "commission": commission,
-    }, name="summary", dtype=object)
+        "exposure": exposure(fills, times), "commission": commission,
+    }
+    return pd.Series(stats, name="summary", dtype=object)
 
 
 def format_summary(stats: pd.Series) -> str:
@@ -243,11 +245,17 @@ def _utc(values: Any) -> pd.DatetimeIndex:
 def _as_frame(rec: Any) -> pd.DataFrame:
     if isinstance(rec, pd.DataFrame):
         return rec
-    if isinstance(getattr(rec, "frame", None), pd.DataFrame):  # evlab.recording.Recording
-        return rec.frame
+    frame = getattr(rec, "frame", None)  # evlab.recording.Recording
+    if isinstance(frame, pd.DataFrame):
+        return frame
     for name in ("to_frame", "to_pandas"):  # EventRecorder, or anything like it
-        if callable(getattr(rec, name, None)):
-            return getattr(rec, name)()
+        method = getattr(rec, name, None)
+        if callable(method):
+            frame = method()
+            if isinstance(frame, pd.DataFrame):
+                return frame
+            raise TypeError(f"from_recording: {type(rec).__name__}.{name}() returned "
+                            f"{type(frame).__name__}, not a DataFrame")
     raise TypeError(f"from_recording: expected a DataFrame or a recording, "
                     f"got {type(rec).__name__}")
 

@@ -153,9 +153,8 @@ def _diff(kind: str, ka: list[tuple[Any, ...]], kb: list[tuple[Any, ...]],
         return []
     at = {c: i for i, c in enumerate(cols)}
 
-    def row(status: str, i: int | None, j: int | None, column: str | None, va: Any,
-            vb: Any) -> dict[str, Any]:
-        src = ka[i] if i is not None else kb[j]  # type: ignore[index]
+    def row(status: str, i: int | None, j: int | None, src: tuple[Any, ...],
+            column: str | None, va: Any, vb: Any) -> dict[str, Any]:
         return {"type": kind, "status": status, "position_a": i, "position_b": j,
                 "event_time": src[at["event_time"]] if "event_time" in at else None,
                 "symbol": src[at["symbol"]] if "symbol" in at else None,
@@ -171,11 +170,11 @@ def _diff(kind: str, ka: list[tuple[Any, ...]], kb: list[tuple[Any, ...]],
             i, j = i1 + k, j1 + k
             for c, va, vb in zip(cols, ka[i], kb[j], strict=True):
                 if va != vb:
-                    out.append(row("changed", i, j, c, va, vb))
+                    out.append(row("changed", i, j, ka[i], c, va, vb))
         for i in range(i1 + paired, i2):
-            out.append(row("only_a", i, None, None, _text(ka[i], cols), None))
+            out.append(row("only_a", i, None, ka[i], None, _text(ka[i], cols), None))
         for j in range(j1 + paired, j2):
-            out.append(row("only_b", None, j, None, None, _text(kb[j], cols)))
+            out.append(row("only_b", None, j, kb[j], None, None, _text(kb[j], cols)))
     return out
 
 

@@ -18,8 +18,10 @@ class FilterHandler:
     handler returns. ``passed`` and ``rejected`` count the outcomes.
     """
 
-    def __init__(self, name: str, predicate: Callable[[Event], Any],
-                 handler: Callable[[Event], Any]) -> None:
+    # Both take the events they are given (``def on_bar(bar: BarEvent)``): Any, as a
+    # Callable[[Event], ...] would reject every function typed for one event class.
+    def __init__(self, name: str, predicate: Callable[[Any], object],
+                 handler: Callable[[Any], Any]) -> None:
         if not callable(predicate) or not callable(handler):
             raise TypeError(f"FilterHandler {name!r}: predicate and handler must be callable")
         self.name = name

@@ -21,7 +21,7 @@ import inspect
 import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from evlab.events import ErrorEvent, Event, EventType
 from evlab.manager import EventManager, handler_name
@@ -29,12 +29,15 @@ from evlab.manager import EventManager, handler_name
 __all__ = ["Strategies", "FunctionStrategy"]
 
 ErrorReporter = Callable[[str, ErrorEvent], None]
+T = TypeVar("T")  # what the decorator is given, and returns unchanged
 
 
 class FunctionStrategy:
     """Wraps ``fn(event)`` as a component: what ``fn`` returns is emitted on the bus."""
 
-    def __init__(self, name: str, fn: Callable[[Event], Any],
+    # ``fn`` takes the event type it is registered for (``def sma(bar: BarEvent)``): Any, as
+    # a Callable[[Event], ...] would reject every function typed for one event class.
+    def __init__(self, name: str, fn: Callable[[Any], Any],
                  event_types: Iterable[EventType | str]) -> None:
         self.name = name
         self.fn = fn
@@ -112,9 +115,9 @@ class Strategies:
         return strategy
 
     def __call__(self, name: str, on: EventType | str | Iterable[EventType | str] = EventType.BAR,
-                 *, priority: int = 0) -> Callable[[Any], Any]:
+                 *, priority: int = 0) -> Callable[[T], T]:
         """Decorator form of ``add``; returns the decorated function or class unchanged."""
-        def decorate(obj: Any) -> Any:
+        def decorate(obj: T) -> T:
             self.add(name, obj, on, priority=priority)
             return obj
         return decorate

@@ -118,8 +118,10 @@ class PaperBroker:
         """Fill the pending orders of ``event.symbol`` that this bar executes."""
         self._last_bar[event.symbol] = event
         close = self.fill_model.fill_at == "close"
+        now = event.time_ns
+        assert now is not None  # set when the event was built (None there means "inherit")
         due = [p for p in self._pending if p.order.symbol == event.symbol
-               and (event.time_ns > p.after_ns or (close and event.time_ns == p.after_ns))]
+               and (now > p.after_ns or (close and now == p.after_ns))]
         for p in due:
             self._pending.remove(p)
             self._fill(p.order, event, event.close if close else event.open)
@@ -160,7 +162,8 @@ class PaperBroker:
                 and bar.time_ns == event.time_ns:
             self._fill(order, bar, bar.close)
         else:  # the next bar's open; or a close this broker has not seen yet
-            self._pending.append(_Pending(order, event.time_ns))  # type: ignore[arg-type]
+            assert event.time_ns is not None  # set when the event was built
+            self._pending.append(_Pending(order, event.time_ns))
 
     # --- internals -----------------------------------------------------------------------
     def _bus(self) -> EventBus:

@@ -111,8 +111,10 @@ class Portfolio:
         """Mark ``event.symbol`` at the bar's close."""
         self._known.add(event.symbol)
         self.prices[event.symbol] = event.close
-        self._mark_ns[event.symbol] = event.time_ns  # type: ignore[assignment]
-        self._changed(event.time_ns)  # type: ignore[arg-type]
+        now = event.time_ns
+        assert now is not None  # set when the event was built (None there means "inherit")
+        self._mark_ns[event.symbol] = now
+        self._changed(now)
 
     def on_fill(self, event: FillEvent) -> None:
         """Apply a fill, or publish an ``ErrorEvent`` (and change nothing) if it is bad."""
@@ -128,12 +130,14 @@ class Portfolio:
             return
         signed = event.quantity if event.side == FillEvent.BUY else -event.quantity
         self._apply(event.symbol, signed, event.price, event.commission)
-        if event.time_ns > self._mark_ns.get(event.symbol, -1):  # type: ignore[operator]
+        now = event.time_ns
+        assert now is not None  # set when the event was built
+        if now > self._mark_ns.get(event.symbol, -1):
             self.prices[event.symbol] = event.price
-            self._mark_ns[event.symbol] = event.time_ns  # type: ignore[assignment]
-        self._fills.append((event.time_ns, event.symbol, event.side, float(event.quantity),
+            self._mark_ns[event.symbol] = now
+        self._fills.append((now, event.symbol, event.side, float(event.quantity),
                             float(event.price), float(event.commission), event.order_id))
-        self._changed(event.time_ns)  # type: ignore[arg-type]
+        self._changed(now)
 
     def check(self, symbol: str, side: str, quantity: float, price: float,
               commission: float = 0.0) -> str | None:

@@ -9,7 +9,7 @@ strategy of a signal or order; fills inherit it through their cause).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from typing import Any, Literal
 
 import numpy as np
@@ -140,6 +140,6 @@ def flow(data: Any, *, types: Sequence[str] = CHAIN_TYPES, x: Literal["time", "s
     return fig
 
 
-def _sym(row: dict[str, Any]) -> str:
+def _sym(row: Mapping[Hashable, Any]) -> str:
     value = row.get("symbol")
     return value if isinstance(value, str) else ""

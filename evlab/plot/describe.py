@@ -24,10 +24,11 @@ def _s(value: Any) -> str:
     return str(value)
 
 
-def summary(etype: str, v: Mapping[str, Any]) -> str:
+def summary(etype: str, v: Mapping[Any, Any]) -> str:
     """What an event of type ``etype`` with field values ``v`` says, in a few words.
 
-    ``v`` is an event's ``to_dict()`` or a recording's row; missing fields show as ``?``.
+    ``v`` is an event's ``to_dict()`` or a recording's row (keys typed Hashable, as pandas
+    types column labels); missing fields show as ``?``.
     """
     g = v.get
     if etype in ("bar", "bar_update"):

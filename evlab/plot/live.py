@@ -92,29 +92,36 @@ class LiveChart:
             for etype, func in handlers]
 
     # --- handlers: append and ask for a redraw, nothing else ---------------------------
+    # Every event has its time once built; ``Event.time_ns`` is typed ``int | None`` only
+    # because None is the constructor's "take the time of the event being handled".
     def _on_bar(self, e: BarEvent) -> None:
         if e.symbol == self.symbol:
+            assert e.time_ns is not None
             self.data.add_bar((e.time_ns, e.open, e.high, e.low, e.close, e.volume))
             self._coalescer.request()
 
     def _on_bar_update(self, e: BarEvent) -> None:
         if e.symbol == self.symbol:
+            assert e.time_ns is not None
             self.data.update_bar((e.time_ns, e.open, e.high, e.low, e.close, e.volume))
             self._coalescer.request()
 
     def _on_signal(self, e: SignalEvent) -> None:
         if e.symbol == self.symbol:
+            assert e.time_ns is not None
             text = f"{e.signal_type} @ {e.price:.6g}<br>{e.strategy_id}"
             self.data.add_mark(e.signal_type, (e.time_ns, e.price, text))
             self._coalescer.request()
 
     def _on_fill(self, e: FillEvent) -> None:
         if e.symbol == self.symbol:
+            assert e.time_ns is not None
             text = f"fill {e.side} {e.quantity:g} @ {e.price:.6g}"
             self.data.add_mark("fill", (e.time_ns, e.price, text))
             self._coalescer.request()
 
     def _on_portfolio(self, e: PortfolioEvent) -> None:
+        assert e.time_ns is not None
         self.data.add_equity((e.time_ns, e.equity))
         self._coalescer.request()
 
@@ -122,6 +129,7 @@ class LiveChart:
         if e.kind == INDICATOR:
             symbol, values = indicator_values(e.data)
             if values and symbol in (self.symbol, None):
+                assert e.time_ns is not None
                 self.data.add_overlay(values, e.time_ns)
                 self._coalescer.request()
 

@@ -51,9 +51,7 @@ def _full_frame(data: Any) -> Frame:
     if isinstance(data, pd.DataFrame):
         return data if "type" in data.columns else None
     to_frame = getattr(data, "to_frame", None)
-    if callable(to_frame):
-        return to_frame()
-    frame = getattr(data, "frame", None)
+    frame = to_frame() if callable(to_frame) else getattr(data, "frame", None)
     return frame if isinstance(frame, pd.DataFrame) else None
 
 

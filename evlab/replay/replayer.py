@@ -234,7 +234,9 @@ class Replayer:
             return None
         factory = self.progress_factory
         if factory is None:
-            from tqdm.auto import tqdm as factory
+            from tqdm.auto import tqdm
+
+            factory = tqdm
         return factory(total=remaining, desc=f"replay {self.name}", unit="ev")
 
     def _finish(self, tally: Tally, wall: float, speed: float | None,
