@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 try:
     import cython
 except ImportError:  # no Cython: the interpreted primitives below are used
-    from evlab import _nocython as cython  # type: ignore[no-redef]
+    from evlab import _nocython as cython
 
 __all__ = ["MAX_DEPTH", "Dispatcher", "bind", "clone", "copy_plan", "current"]
 
@@ -44,7 +44,7 @@ _DONE = object()  # what a coroutine step gives once the coroutine has returned
 MAX_DEPTH = 1000
 
 if cython.compiled:
-    from cython.cimports.evlab._cprims import (  # type: ignore[import-not-found]  # Cython only
+    from cython.cimports.evlab._cprims import (  # C primitives: Cython only
         evlab_clone,
         evlab_depth,
         evlab_get_current,
@@ -84,7 +84,7 @@ else:
         if event is None:
             return -1
         depth = evlab_peek(where, event)
-        return -1 if depth is None else depth  # type: ignore[no-any-return]
+        return -1 if depth is None else int(depth)
     evlab_now = time.time_ns
 
     def _plan(slots: list[Any]) -> Any:
@@ -162,8 +162,8 @@ class Dispatcher:
         Event, ErrorEvent = _BOUND
         self._event_cls = Event
         self._error_cls = ErrorEvent
-        self._routes = {}
-        self._default_route = ((), (), (), count())
+        self._routes: dict[Any, tuple[Any, ...]] = {}
+        self._default_route: tuple[Any, ...] = ((), (), (), count())
         self._seqs = count(1)
         self._o_seq = evlab_slot_offset(Event._seq)  # type: ignore[attr-defined]
         self._o_emit = evlab_slot_offset(Event._emit_ns)  # type: ignore[attr-defined]
@@ -232,7 +232,7 @@ class Dispatcher:
             if pending is not None:
                 await pending
 
-    def _begin(self, event: Any, cause: Any) -> Any:
+    def _begin(self, event: E, cause: Event | None) -> E:
         """Stamp ``event`` (a copy if it was emitted before): seq, emission time, cause, bus,
         nesting depth."""
         if not evlab_is(event, self._event_cls):
@@ -255,7 +255,7 @@ class Dispatcher:
             evlab_put(self._o_cause, event, evlab_peek(self._o_seq, cause))
         return event
 
-    def _refuse(self, event: Any) -> Any:
+    def _refuse(self, event: E) -> E:
         """Do not dispatch an event nested too deep; ErrorEvents get a few more levels, so
         the report itself can be handled."""
         if isinstance(event, self._error_cls) and \

@@ -35,9 +35,14 @@ import weakref
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from evlab._accel import core
+
+if TYPE_CHECKING:
+    from evlab._core import Dispatcher
+else:
+    Dispatcher = core.Dispatcher  # compiled or interpreted, as evlab._accel chose
 from evlab.events import ErrorEvent, Event, EventType, create_error_event, current_event
 
 __all__ = ["EventBus", "Subscription", "current_bus"]
@@ -51,7 +56,11 @@ def current_bus() -> EventBus | None:
     event = current_event()
     return None if event is None else event._bus
 
-Handler = Callable[[Any], Any]  # takes the event (a BarEvent handler is fine for BAR)
+# A handler takes one event of the type it is registered for (``def on_bar(bar: BarEvent)``):
+# the bus cannot know that type statically, so the parameter is Any, not Event (a
+# Callable[[Event], ...] would reject every handler typed for a subclass: contravariance).
+Handler = Callable[[Any], Any]
+H = TypeVar("H", bound=Handler)  # register() returns the handler it was given, as typed
 
 
 class _Counter:
@@ -172,7 +181,7 @@ def _is_async(handler: Any) -> bool:
         type(handler).__call__)
 
 
-class EventBus(core.Dispatcher):  # type: ignore[misc]  # mypy sees no class through a variable
+class EventBus(Dispatcher):
     """Routes events to the handlers registered for their type.
 
     ``use_weak_refs=True`` (the default) holds bound methods weakly, so components that are
@@ -181,7 +190,7 @@ class EventBus(core.Dispatcher):  # type: ignore[misc]  # mypy sees no class thr
     """
 
     def __init__(self, use_weak_refs: bool = True, *, name: str = "bus") -> None:
-        core.Dispatcher.__init__(self)
+        Dispatcher.__init__(self)
         self.use_weak_refs = use_weak_refs
         self.name = name
         self._lock = threading.RLock()
@@ -202,6 +211,12 @@ class EventBus(core.Dispatcher):  # type: ignore[misc]  # mypy sees no class thr
         self._rebuild()
 
     # --- registration ----------------------------------------------------------------
+    @overload
+    def register(self, event_type: EventType | str, handler: H, *, priority: int = 0,
+                 name: str | None = None) -> H: ...
+    @overload
+    def register(self, event_type: EventType | str, handler: None = None, *, priority: int = 0,
+                 name: str | None = None) -> Callable[[H], H]: ...
     def register(self, event_type: EventType | str, handler: Handler | None = None, *,
                  priority: int = 0, name: str | None = None) -> Any:
         """Call ``handler(event)`` for every event of ``event_type``; returns the handler.
@@ -214,6 +229,12 @@ class EventBus(core.Dispatcher):  # type: ignore[misc]  # mypy sees no class thr
         self.subscribe(event_type, handler, priority=priority, name=name)
         return handler
 
+    @overload
+    def register_async(self, event_type: EventType | str, handler: H, *, priority: int = 0,
+                       name: str | None = None) -> H: ...
+    @overload
+    def register_async(self, event_type: EventType | str, handler: None = None, *,
+                       priority: int = 0, name: str | None = None) -> Callable[[H], H]: ...
     def register_async(self, event_type: EventType | str, handler: Handler | None = None, *,
                        priority: int = 0, name: str | None = None) -> Any:
         """Register an ``async def`` handler for ``event_type``; returns the handler."""
@@ -225,6 +246,11 @@ class EventBus(core.Dispatcher):  # type: ignore[misc]  # mypy sees no class thr
         self.subscribe(event_type, handler, priority=priority, name=name)
         return handler
 
+    @overload
+    def register_all(self, handler: H, *, priority: int = 0, name: str | None = None) -> H: ...
+    @overload
+    def register_all(self, handler: None = None, *, priority: int = 0,
+                     name: str | None = None) -> Callable[[H], H]: ...
     def register_all(self, handler: Handler | None = None, *, priority: int = 0,
                      name: str | None = None) -> Any:
         """Call ``handler`` for every event of every type (recorders, loggers, monitors)."""
@@ -413,18 +439,18 @@ class EventBus(core.Dispatcher):  # type: ignore[misc]  # mypy sees no class thr
             sub.target = handler
             return
         sub.ref, sub.func = ref, func
-        if sub.is_async:
-            async def call(event: Event) -> Any:
-                target = ref()
-                if target is not None:
-                    return await func(target, event)
-        else:
-            def call(event: Event) -> Any:
-                target = ref()
-                if target is not None:
-                    return func(target, event)
-        call.__qualname__ = sub.name
-        sub.call = call
+        async def call_async(event: Event) -> Any:
+            target = ref()
+            if target is not None:
+                return await func(target, event)
+
+        def call(event: Event) -> Any:
+            target = ref()
+            if target is not None:
+                return func(target, event)
+
+        sub.call = call_async if sub.is_async else call
+        sub.call.__qualname__ = sub.name
 
     def _on_dead(self, ref: weakref.ref[Any]) -> None:
         with self._lock:

@@ -10,6 +10,7 @@ import logging
 import signal
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 __all__ = ["main", "build_parser"]
 
@@ -101,7 +102,7 @@ async def _run(server: object) -> None:
               f"{pace}{', looping' if server.loop else ''}", flush=True)
         print(f"  subscribe with: {server.subscribe_messages()[0]}", flush=True)
         print("  Ctrl-C to stop", flush=True)
-        waiters = [asyncio.ensure_future(stop.wait())]
+        waiters: list[asyncio.Future[Any]] = [asyncio.ensure_future(stop.wait())]
         if server.mode == "live" and not server.loop:
             waiters.append(asyncio.ensure_future(server.wait_finished()))
         _, pending = await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import MISSING, dataclass, field, fields, replace
 from enum import StrEnum
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, Self, TypeVar
 
 from evlab._accel import core as _core
 
@@ -138,12 +138,11 @@ def _check_choice(cls: type, name: str, value: Any, choices: tuple[str, ...]) ->
         raise _bad(cls, name, value, f"must be one of {', '.join(choices)}")
 
 
-_event = dataclass(frozen=True, slots=True, repr=False)
 _INF = math.inf
 _NUMBER = (float, int)
 
 
-@_event
+@dataclass(frozen=True, slots=True, repr=False)
 class Event:
     """Base of every event: the event time, the source, and the bus's stamp.
 
@@ -213,7 +212,10 @@ class Event:
     def get_source(self) -> str:
         return self.source
 
-    def copy(self, **changes: Any) -> Event:
+    def get_time_ns(self) -> int | None:
+        return self.time_ns
+
+    def copy(self, **changes: Any) -> Self:
         """A new, unstamped event with the same values (and any ``changes``, validated).
 
         Without changes it is a copy of the slots (the values were checked when this event
@@ -302,7 +304,7 @@ def _fast_init(cls: type) -> None:
     header = f"def _fn(self, {', '.join(params)}):"
     init = _slot_function(cls, header, None, values, "    self.__post_init__()")
     init.__qualname__ = f"{cls.__qualname__}.__init__"
-    init.__doc__ = cls.__init__.__doc__
+    init.__doc__ = vars(cls)["__init__"].__doc__
     cls.__init__ = init  # type: ignore[misc]
 
 
@@ -332,26 +334,7 @@ def trusted(cls: type[E], names: Sequence[str]) -> Callable[[Iterable[Sequence[A
     return build
 
 
-def _getters(cls: type) -> type:
-    """Add the usage guide's ``get_<field>()`` accessors for each public field, and the fast
-    ``__init__``."""
-    _fast_init(cls)
-    for f in fields(cls):
-        name = f.name
-        if name.startswith("_") or hasattr(cls, f"get_{name}"):
-            continue
-
-        def getter(self: Any, _name: str = name) -> Any:
-            return getattr(self, _name)
-
-        getter.__name__ = f"get_{name}"
-        getter.__doc__ = f"The event's ``{name}``."
-        setattr(cls, getter.__name__, getter)
-    return cls
-
-
-@_getters
-@_event
+@dataclass(frozen=True, slots=True, repr=False)
 class BarEvent(Event):
     """One OHLCV bar for ``symbol``; its event time is the bar's open time."""
 
@@ -363,6 +346,24 @@ class BarEvent(Event):
     low: float
     close: float
     volume: float
+
+    def get_symbol(self) -> str:
+        return self.symbol
+
+    def get_open(self) -> float:
+        return self.open
+
+    def get_high(self) -> float:
+        return self.high
+
+    def get_low(self) -> float:
+        return self.low
+
+    def get_close(self) -> float:
+        return self.close
+
+    def get_volume(self) -> float:
+        return self.volume
 
     def _validate(self) -> None:
         o, h, low, c, v = self.open, self.high, self.low, self.close, self.volume
@@ -385,16 +386,15 @@ class BarEvent(Event):
                 raise _bad(cls, name, value, f"must lie in [low, high] = [{self.low}, {self.high}]")
 
 
-@_getters
-@_event
+@dataclass(frozen=True, slots=True, repr=False)
 class BarUpdateEvent(BarEvent):
     """An in-progress (not yet final) bar: for live charts, never for strategies' bar logic."""
 
     type: ClassVar[EventType] = EventType.BAR_UPDATE
 
 
-@_getters
-@_event
+
+@dataclass(frozen=True, slots=True, repr=False)
 class TickEvent(Event):
     """One trade (or quote) print for ``symbol``."""
 
@@ -408,6 +408,21 @@ class TickEvent(Event):
     side: str | None = None
     trade_id: str | None = None
 
+    def get_symbol(self) -> str:
+        return self.symbol
+
+    def get_price(self) -> float:
+        return self.price
+
+    def get_size(self) -> float:
+        return self.size
+
+    def get_side(self) -> str | None:
+        return self.side
+
+    def get_trade_id(self) -> str | None:
+        return self.trade_id
+
     def _validate(self) -> None:
         cls = type(self)
         _check_symbol(cls, self.symbol)
@@ -417,8 +432,7 @@ class TickEvent(Event):
             _check_choice(cls, "side", self.side, (self.BUY, self.SELL))
 
 
-@_getters
-@_event
+@dataclass(frozen=True, slots=True, repr=False)
 class SignalEvent(Event):
     """A strategy's decision to buy, sell or exit ``symbol`` at about ``price``."""
 
@@ -434,6 +448,21 @@ class SignalEvent(Event):
     strategy_id: str
     strength: float = 1.0
 
+    def get_signal_type(self) -> str:
+        return self.signal_type
+
+    def get_price(self) -> float:
+        return self.price
+
+    def get_symbol(self) -> str:
+        return self.symbol
+
+    def get_strategy_id(self) -> str:
+        return self.strategy_id
+
+    def get_strength(self) -> float:
+        return self.strength
+
     def _validate(self) -> None:
         cls = type(self)
         _check_choice(cls, "signal_type", self.signal_type, self.SIGNAL_TYPES)
@@ -444,8 +473,7 @@ class SignalEvent(Event):
         _check_amount(cls, "strength", self.strength)
 
 
-@_getters
-@_event
+@dataclass(frozen=True, slots=True, repr=False)
 class OrderEvent(Event):
     """An order to trade ``quantity`` of ``symbol``; market orders have no ``limit_price``."""
 
@@ -463,6 +491,27 @@ class OrderEvent(Event):
     order_id: str = ""
     strategy_id: str = ""
 
+    def get_symbol(self) -> str:
+        return self.symbol
+
+    def get_side(self) -> str:
+        return self.side
+
+    def get_quantity(self) -> float:
+        return self.quantity
+
+    def get_order_type(self) -> str:
+        return self.order_type
+
+    def get_limit_price(self) -> float | None:
+        return self.limit_price
+
+    def get_order_id(self) -> str:
+        return self.order_id
+
+    def get_strategy_id(self) -> str:
+        return self.strategy_id
+
     def _validate(self) -> None:
         cls = type(self)
         _check_symbol(cls, self.symbol)
@@ -473,8 +522,7 @@ class OrderEvent(Event):
             _check_price(cls, "limit_price", self.limit_price)
 
 
-@_getters
-@_event
+@dataclass(frozen=True, slots=True, repr=False)
 class FillEvent(Event):
     """An executed trade: ``quantity`` of ``symbol`` at ``price``, with its commission."""
 
@@ -489,6 +537,24 @@ class FillEvent(Event):
     commission: float = 0.0
     order_id: str = ""
 
+    def get_symbol(self) -> str:
+        return self.symbol
+
+    def get_side(self) -> str:
+        return self.side
+
+    def get_quantity(self) -> float:
+        return self.quantity
+
+    def get_price(self) -> float:
+        return self.price
+
+    def get_commission(self) -> float:
+        return self.commission
+
+    def get_order_id(self) -> str:
+        return self.order_id
+
     def _validate(self) -> None:
         cls = type(self)
         _check_symbol(cls, self.symbol)
@@ -498,8 +564,7 @@ class FillEvent(Event):
         _check_amount(cls, "commission", self.commission)
 
 
-@_getters
-@_event
+@dataclass(frozen=True, slots=True, repr=False)
 class PortfolioEvent(Event):
     """The portfolio after a change: cash, equity marked to the last prices, and P&L.
 
@@ -515,6 +580,21 @@ class PortfolioEvent(Event):
     unrealized_pnl: float = 0.0
     positions: tuple[tuple[str, float, float], ...] = ()
 
+    def get_cash(self) -> float:
+        return self.cash
+
+    def get_equity(self) -> float:
+        return self.equity
+
+    def get_realized_pnl(self) -> float:
+        return self.realized_pnl
+
+    def get_unrealized_pnl(self) -> float:
+        return self.unrealized_pnl
+
+    def get_positions(self) -> tuple[tuple[str, float, float], ...]:
+        return self.positions
+
     def _validate(self) -> None:
         cls = type(self)
         for name in ("cash", "equity", "realized_pnl", "unrealized_pnl"):
@@ -527,8 +607,7 @@ class PortfolioEvent(Event):
                        "must be a tuple of (symbol, quantity, average_price)")
 
 
-@_getters
-@_event
+@dataclass(frozen=True, slots=True, repr=False)
 class WebSocketEvent(Event):
     """One raw message as received from a WebSocket, before any decoding."""
 
@@ -537,13 +616,18 @@ class WebSocketEvent(Event):
     payload: str | bytes
     received_ns: int = 0
 
+    def get_payload(self) -> str | bytes:
+        return self.payload
+
+    def get_received_ns(self) -> int:
+        return self.received_ns
+
     def _validate(self) -> None:
         if not isinstance(self.payload, (str, bytes)):
             raise _bad(type(self), "payload", self.payload, "must be str or bytes")
 
 
-@_getters
-@_event
+@dataclass(frozen=True, slots=True, repr=False)
 class ErrorEvent(Event):
     """Something went wrong: a handler raised, or a message could not be decoded.
 
@@ -560,9 +644,26 @@ class ErrorEvent(Event):
     original_type: str | None = None
     payload: str | bytes | None = None
 
+    def get_message(self) -> str:
+        return self.message
 
-@_getters
-@_event
+    def get_error_type(self) -> str:
+        return self.error_type
+
+    def get_handler(self) -> str | None:
+        return self.handler
+
+    def get_original_seq(self) -> int | None:
+        return self.original_seq
+
+    def get_original_type(self) -> str | None:
+        return self.original_type
+
+    def get_payload(self) -> str | bytes | None:
+        return self.payload
+
+
+@dataclass(frozen=True, slots=True, repr=False)
 class SystemEvent(Event):
     """A change in the system itself: a connection opened or lost, a gap in a feed, ..."""
 
@@ -572,7 +673,19 @@ class SystemEvent(Event):
     message: str = ""
     data: Any = field(default=None, compare=False)
 
+    def get_kind(self) -> str:
+        return self.kind
 
+    def get_message(self) -> str:
+        return self.message
+
+    def get_data(self) -> Any:
+        return self.data
+
+
+for _cls in (BarEvent, BarUpdateEvent, TickEvent, SignalEvent, OrderEvent, FillEvent,
+             PortfolioEvent, WebSocketEvent, ErrorEvent, SystemEvent):
+    _fast_init(_cls)
 _core.bind(Event, ErrorEvent)
 
 

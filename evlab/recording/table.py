@@ -185,7 +185,7 @@ def _bar_appender(shared: Shared, group: Group) -> Callable[[Event], None]:
     seq, tim, emi, cau, kls, sym, src = (c.fast for c in shared.columns())
     src_get, src_add = shared.sources.index.get, shared.sources.add
     sym_get, sym_add = shared.symbols.index.get, shared.symbols.add
-    o, h, lo, c, v = (col.fast for col in group.columns)  # type: ignore[attr-defined]
+    o, h, lo, c, v = (col.fast for col in group.columns)
     code = group.code
 
     def put(e: Any) -> None:
