@@ -10,9 +10,9 @@ import importlib.util
 import os
 import sys
 from pathlib import Path
-from types import ModuleType
+from types import ModuleType, SimpleNamespace
 
-__all__ = ["COMPILED", "core", "load_interpreted"]
+__all__ = ["COMPILED", "core", "interpreted_copy", "load_interpreted"]
 
 
 def load_interpreted(name: str = "evlab._core") -> ModuleType:
@@ -24,6 +24,36 @@ def load_interpreted(name: str = "evlab._core") -> ModuleType:
     sys.modules[name] = module
     spec.loader.exec_module(module)
     return module
+
+
+def _load(name: str, path: Path) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def interpreted_copy() -> SimpleNamespace:
+    """A second ``evlab.events`` and ``evlab.bus`` running on the interpreted core, beside
+    the ones in use (for the differential test and the benchmark's fallback numbers); the
+    modules in ``sys.modules`` are left as they were."""
+    names = ("evlab._core", "evlab._accel", "evlab.events", "evlab.bus")
+    saved = {n: sys.modules[n] for n in names if n in sys.modules}
+    try:
+        interpreted = load_interpreted("evlab._core")
+        accel = ModuleType("evlab._accel")
+        accel.core, accel.COMPILED = interpreted, False  # type: ignore[attr-defined]
+        sys.modules["evlab._accel"] = accel
+        here = Path(__file__).parent
+        events = _load("evlab.events", here / "events.py")
+        bus = _load("evlab.bus", here / "bus.py")
+        return SimpleNamespace(events=events, bus=bus, core=interpreted, compiled=False)
+    finally:
+        for n in names:
+            sys.modules.pop(n, None)
+        sys.modules.update(saved)
 
 
 if os.environ.get("EVLAB_PURE_PYTHON"):

@@ -12,7 +12,7 @@ cdef class Dispatcher:
     cdef Py_ssize_t _o_seq, _o_emit, _o_cause, _o_bus, _o_depth
     cdef readonly Py_ssize_t max_depth
 
-    @cython.locals(depth=Py_ssize_t)
-    cdef object _begin(self, object event, object cause)
+    @cython.locals(depth=Py_ssize_t, refused=bint)
+    cdef object _begin(self, object event, object cause, object current)
     cdef object _refuse(self, object event)
     cdef object _start(self, object handler, object event)

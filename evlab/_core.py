@@ -35,7 +35,8 @@ try:
 except ImportError:  # no Cython: the interpreted primitives below are used
     from evlab import _nocython as cython
 
-__all__ = ["MAX_DEPTH", "Dispatcher", "bind", "clone", "copy_plan", "current"]
+__all__ = ["COPY_PLANS", "MAX_DEPTH", "Dispatcher", "bind", "clone", "current", "fill", "make",
+           "slots"]
 
 _DONE = object()  # what a coroutine step gives once the coroutine has returned
 
@@ -46,9 +47,10 @@ MAX_DEPTH = 1000
 if cython.compiled:
     from cython.cimports.evlab._cprims import (  # C primitives: Cython only
         evlab_clone,
-        evlab_depth,
+        evlab_fill,
         evlab_get_current,
         evlab_is,
+        evlab_make,
         evlab_now,
         evlab_peek,
         evlab_put,
@@ -79,16 +81,23 @@ else:
     evlab_is = isinstance
     evlab_type_of = operator.attrgetter("type")
 
-    def evlab_depth(where: Any, event: Any) -> int:
-        """The nesting depth of ``event``, -1 for None."""
-        if event is None:
-            return -1
-        depth = evlab_peek(where, event)
-        return -1 if depth is None else int(depth)
     evlab_now = time.time_ns
 
     def _plan(slots: list[Any]) -> Any:
         return tuple(slots)
+
+    def evlab_fill(obj: Any, plan: tuple[Any, ...], values: tuple[Any, ...]) -> None:
+        """Write ``values`` into the slots of ``plan``."""
+        if len(values) != len(plan):
+            raise TypeError(f"evlab: {len(values)} values for {len(plan)} slots")
+        for where, value in zip(plan, values, strict=True):
+            evlab_put(where, obj, value)
+
+    def evlab_make(cls: type, plan: tuple[Any, ...], values: tuple[Any, ...]) -> Any:
+        """A new ``cls`` instance without ``__init__``, filled as by ``evlab_fill``."""
+        new = object.__new__(cls)
+        evlab_fill(new, plan, values)
+        return new
 
     def evlab_clone(obj: Any, copied: tuple[Any, ...], cleared: tuple[Any, ...]) -> Any:
         """A copy of ``obj`` without ``__init__`` (see ``clone``)."""
@@ -112,17 +121,32 @@ def current() -> Any:
     return evlab_get_current()
 
 
-def copy_plan(copied: list[Any], cleared: list[Any]) -> tuple[Any, Any]:
-    """What :func:`clone` needs to copy the slots behind the member descriptors ``copied``
-    and to set those behind ``cleared`` to None."""
-    return (_plan([evlab_slot_offset(d) for d in copied]),
-            _plan([evlab_slot_offset(d) for d in cleared]))
+# The slot primitives evlab.events builds, copies and makes trusted events with: it decides
+# what goes in which slot; these only write them (in C: at their offsets, in one call).
+
+def slots(descriptors: list[Any]) -> Any:
+    """A plan of where the slots behind the member ``descriptors`` live, for the calls below."""
+    return _plan([evlab_slot_offset(d) for d in descriptors])
 
 
-def clone(obj: Any, plan: tuple[Any, Any]) -> Any:
-    """A new instance of ``obj``'s class made by ``plan`` (from :func:`copy_plan`), without
-    calling ``__init__``: how an already built, already checked event is copied."""
-    return evlab_clone(obj, plan[0], plan[1])
+def fill(obj: Any, plan: Any, values: tuple[Any, ...]) -> None:
+    """Write ``values`` into the slots of ``plan`` of ``obj`` (a fast ``__init__``)."""
+    evlab_fill(obj, plan, values)
+
+
+def make(cls: type, plan: Any, values: tuple[Any, ...]) -> Any:
+    """A new ``cls`` instance, without ``__init__``, its ``plan`` slots set to ``values``."""
+    return evlab_make(cls, plan, values)
+
+
+#: class -> (slots a copy takes, slots it leaves None), registered by evlab.events.
+COPY_PLANS: dict[type, tuple[Any, Any]] = {}
+
+
+def clone(obj: Any) -> Any:
+    """A copy of ``obj`` made by its class's plan in ``COPY_PLANS``, without ``__init__``."""
+    copied, cleared = COPY_PLANS[type(obj)]
+    return evlab_clone(obj, copied, cleared)
 
 
 _BOUND: list[type] = []
@@ -180,12 +204,12 @@ class Dispatcher:
         emission has its own stamp. ``cause`` overrides the automatic cause (the event being
         handled), e.g. for a fill executed at a later bar than its order.
         """
-        event = self._begin(event, cause)
+        outer = evlab_get_current()
+        event = self._begin(event, cause, outer)
+        if type(event) is _Refused:
+            return self._refuse(event.event)
         route: tuple = self._routes.get(evlab_type_of(event), self._default_route)
         next(route[3])
-        if evlab_depth(self._o_depth, event) > self.max_depth:
-            return self._refuse(event)
-        outer = evlab_get_current()
         evlab_set_current(event)
         try:
             handlers: tuple = route[0]
@@ -203,11 +227,11 @@ class Dispatcher:
     async def emit_async(self, event: E, *, cause: Event | None = None) -> E:
         """Dispatch ``event`` to every handler in order, sync ones called and async ones
         awaited; returns the stamped event after the last one. ``cause`` as in ``emit``."""
-        event = self._begin(event, cause)
+        event = self._begin(event, cause, evlab_get_current())
+        if type(event) is _Refused:
+            return self._refuse(event.event)
         route: tuple = self._routes.get(evlab_type_of(event), self._default_route)
         next(route[3])
-        if evlab_depth(self._o_depth, event) > self.max_depth:
-            return self._refuse(event)
         ordered: tuple = route[2]
         for handler, is_async in ordered:
             if is_async:
@@ -232,34 +256,44 @@ class Dispatcher:
             if pending is not None:
                 await pending
 
-    def _begin(self, event: E, cause: Event | None) -> E:
+    def _begin(self, event: E, cause: Event | None, current: Any) -> E:
         """Stamp ``event`` (a copy if it was emitted before): seq, emission time, cause, bus,
-        nesting depth."""
+        nesting depth (``current``: the event being handled). An event nested too deep comes
+        back wrapped in ``_Refused``: it is not dispatched."""
         if not evlab_is(event, self._event_cls):
             raise TypeError(f"emit() takes an Event, got {type(event).__name__}")
-        if evlab_peek(self._o_seq, event) is not None:
-            event = event.copy()
-        current = evlab_get_current()
+        if evlab_peek(self._o_seq, event) is not None:  # emitted before: emit a copy
+            plan = COPY_PLANS.get(type(event))
+            event = event.copy() if plan is None else evlab_clone(event, plan[0], plan[1])
         if cause is None:
             cause = current
         elif not evlab_is(cause, self._event_cls):
             raise TypeError(f"cause must be an Event, got {type(cause).__name__}")
-        depth = evlab_depth(self._o_depth, current) + 1
-        if depth == 64:
-            _deep_enough()
+        depth = 0
+        refused = False
+        if current is not None:
+            depth = evlab_peek(self._o_depth, current) + 1
+            if depth >= 64:
+                if depth == 64:
+                    _deep_enough()
+                elif depth > self.max_depth:
+                    refused = True
         evlab_put(self._o_seq, event, next(self._seqs))
         evlab_put(self._o_emit, event, evlab_now())
         evlab_put(self._o_bus, event, self)
         evlab_put(self._o_depth, event, depth)
         if cause is not None:
             evlab_put(self._o_cause, event, evlab_peek(self._o_seq, cause))
+        if refused:
+            next(self._routes.get(evlab_type_of(event), self._default_route)[3])  # counted
+            return _Refused(event)  # type: ignore[return-value]
         return event
 
     def _refuse(self, event: E) -> E:
         """Do not dispatch an event nested too deep; ErrorEvents get a few more levels, so
         the report itself can be handled."""
         if isinstance(event, self._error_cls) and \
-                evlab_depth(self._o_depth, event) <= self.max_depth + 8:
+                evlab_peek(self._o_depth, event) <= self.max_depth + 8:
             outer = evlab_get_current()
             evlab_set_current(event)
             try:
@@ -301,6 +335,15 @@ class Dispatcher:
 
     def _too_deep(self, event: Any) -> None:
         raise NotImplementedError
+
+
+class _Refused:
+    """An event ``_begin`` stamped but refused to dispatch (nested too deep)."""
+
+    __slots__ = ("event",)
+
+    def __init__(self, event: Any) -> None:
+        self.event = event
 
 
 class _Rest:

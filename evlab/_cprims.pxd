@@ -8,7 +8,7 @@ cdef extern from *:
     #include <time.h>
 
     /* The event whose handlers run now on this thread (a strong reference, or NULL). */
-    static _Thread_local PyObject *evlab_current = NULL;
+    static __thread PyObject *evlab_current __attribute__((tls_model("initial-exec"))) = NULL;
 
     static inline PyObject *evlab_get_current(void) {
         return Py_NewRef(evlab_current ? evlab_current : Py_None);
@@ -39,13 +39,6 @@ cdef extern from *:
     static inline PyObject *evlab_peek(Py_ssize_t offset, PyObject *obj) {
         PyObject *value = *(PyObject **)((char *)obj + offset);
         return Py_NewRef(value ? value : Py_None);
-    }
-
-    /* The nesting depth in slot `offset` of `event`, -1 for None (no event). */
-    static inline Py_ssize_t evlab_depth(Py_ssize_t offset, PyObject *event) {
-        if (event == Py_None) return -1;
-        PyObject *v = *(PyObject **)((char *)event + offset);
-        return (v == NULL || v == Py_None) ? -1 : PyLong_AsSsize_t(v);
     }
 
     /* The routing key of an event: its class's `type` (borrowed), or NULL. */
@@ -85,6 +78,33 @@ cdef extern from *:
         return new;
     }
 
+    /* Write the items of tuple `values` into the slots at the offsets packed in `plan`. */
+    static int evlab_fill(PyObject *obj, PyObject *plan, PyObject *values) {
+        const Py_ssize_t *off = (const Py_ssize_t *)PyBytes_AS_STRING(plan);
+        Py_ssize_t n = PyBytes_GET_SIZE(plan) / (Py_ssize_t)sizeof(Py_ssize_t);
+        if (PyTuple_GET_SIZE(values) != n) {
+            PyErr_Format(PyExc_TypeError, "evlab: %zd values for %zd slots",
+                         PyTuple_GET_SIZE(values), n);
+            return -1;
+        }
+        for (Py_ssize_t i = 0; i < n; i++) {
+            PyObject **slot = (PyObject **)((char *)obj + off[i]);
+            PyObject *old = *slot;
+            *slot = Py_NewRef(PyTuple_GET_ITEM(values, i));
+            Py_XDECREF(old);
+        }
+        return 0;
+    }
+
+    /* A new `cls` instance, without __init__, its slots filled as by evlab_fill. */
+    static PyObject *evlab_make(PyObject *cls, PyObject *plan, PyObject *values) {
+        PyTypeObject *tp = (PyTypeObject *)cls;
+        PyObject *new = tp->tp_alloc(tp, 0);
+        if (new == NULL) return NULL;
+        if (evlab_fill(new, plan, values) < 0) { Py_DECREF(new); return NULL; }
+        return new;
+    }
+
     /* One step of a coroutine: what it yielded, or `done` once it returned. */
     static PyObject *evlab_send(PyObject *coro, PyObject *arg, PyObject *done) {
         PyObject *result = NULL;
@@ -103,7 +123,8 @@ cdef extern from *:
     object evlab_peek(Py_ssize_t offset, object obj)
     object evlab_send(object coro, object arg, object done)
     bint evlab_is(object obj, object cls)
-    Py_ssize_t evlab_depth(Py_ssize_t offset, object event) except? -2
     object evlab_type_of(object event)
     object evlab_now()
     object evlab_clone(object obj, bytes copied, bytes cleared)
+    int evlab_fill(object obj, bytes plan, tuple values) except -1
+    object evlab_make(object cls, bytes plan, tuple values)

@@ -223,10 +223,9 @@ class Event:
         """
         if changes:
             return replace(self, **changes)
-        plan = _COPY_PLANS.get(type(self))
-        if plan is None:
-            plan = _COPY_PLANS[type(self)] = _copy_plan(type(self))
-        return _core.clone(self, plan)  # type: ignore[no-any-return]
+        if type(self) not in _core.COPY_PLANS:
+            _core.COPY_PLANS[type(self)] = _copy_plan(type(self))
+        return _core.clone(self)  # type: ignore[no-any-return]
 
     def to_dict(self) -> dict[str, Any]:
         """The event's fields and stamp as a plain dict."""
@@ -247,62 +246,62 @@ class Event:
 
 
 _STAMPS = ("_seq", "_emit_ns", "_cause", "_bus", "_depth")
-_COPY_PLANS: dict[type, Any] = {}
 
 
-def _copy_plan(cls: type) -> Any:
+def _copy_plan(cls: type) -> tuple[Any, Any]:
     """How to copy a ``cls`` event: every field's slot, with the stamp slots left empty."""
     names = [f.name for f in fields(cls)]
-    return _core.copy_plan([getattr(cls, n) for n in names if n not in _STAMPS],
-                           [getattr(cls, n) for n in _STAMPS])
+    return (_core.slots([getattr(cls, n) for n in names if n not in _STAMPS]),
+            _core.slots([getattr(cls, n) for n in _STAMPS]))
 
 
-def _slot_function(cls: type, header: str, loop: str | None, values: dict[str, str],
-                   tail: str) -> Callable[..., Any]:
-    """Compile a function that fills every slot of a ``cls`` instance through the slots' own
-    setters (twice as fast as the ``object.__setattr__`` of a frozen dataclass).
+def _slot_function(cls: type, params: str, values: dict[str, str], *, trusted: bool
+                   ) -> Callable[..., Any]:
+    """Compile a function that sets every slot of a ``cls`` event in one call of the core's
+    slot primitives (``evlab._core.fill`` / ``make``; a frozen dataclass would pay an
+    ``object.__setattr__`` per field).
 
-    ``values`` maps field names to the parameter that holds them; other fields take their
-    defaults. The source is made from this module's field names only, as dataclasses makes
-    its own ``__init__``; nothing from outside reaches it.
+    ``values`` maps field names to the expressions that hold them; other fields take their
+    defaults. ``trusted``: a generator of new events from rows (no checks); else an
+    ``__init__`` that then validates. The source is made from this module's field names
+    only, as dataclasses makes its own ``__init__``; nothing from outside reaches it.
     """
-    namespace: dict[str, Any] = {"_new": object.__new__, "_cls": cls}
-    body: list[str] = []
-    indent = "        " if loop else "    "
-    for f in fields(cls):
-        setter = f"_set_{f.name}"
-        namespace[setter] = getattr(cls, f.name).__set__
+    flds = fields(cls)
+    namespace: dict[str, Any] = {"_fill": _core.fill, "_make": _core.make, "_cls": cls,
+                                 "_plan": _core.slots([getattr(cls, f.name) for f in flds])}
+    items = []
+    for f in flds:
         if f.default is not MISSING:
             namespace[f"_default_{f.name}"] = f.default
         if f.name in values:
-            body.append(f"{indent}{setter}(self, {values[f.name]})")
+            items.append(values[f.name])
         elif f.default is not MISSING:
-            body.append(f"{indent}{setter}(self, _default_{f.name})")
+            items.append(f"_default_{f.name}")
         else:
             raise TypeError(f"{cls.__name__}: no value for field {f.name!r}")
-    lines = [header]
-    if loop:
-        lines += [loop, "        self = _new(_cls)"]
-    lines += [*body, tail]
-    exec("\n".join(lines) + "\n", namespace)  # trusted: field names of this module only
+    row = f"({', '.join(items)},)"
+    if trusted:
+        source = (f"def _fn(rows):\n    for {params}, in rows:\n"
+                  f"        yield _make(_cls, _plan, {row})\n")
+    else:
+        source = (f"def _fn(self, {params}):\n    _fill(self, _plan, {row})\n"
+                  "    self.__post_init__()\n")
+    exec(source, namespace)  # trusted: field names of this module only
     return namespace["_fn"]  # type: ignore[no-any-return]
 
 
 def _fast_init(cls: type) -> None:
-    """Give ``cls`` an ``__init__`` with the dataclass's signature that fills its slots with
-    their setters, then validates (``__post_init__``)."""
+    """Give ``cls`` an ``__init__`` with the dataclass's signature that sets its slots in one
+    call, then validates (``__post_init__``)."""
     positional: list[str] = []
     keywords: list[str] = []
-    values: dict[str, str] = {}
     for f in fields(cls):
-        if not f.init:
-            continue
-        param = f.name if f.default is MISSING else f"{f.name}=_default_{f.name}"
-        (keywords if f.kw_only else positional).append(param)
-        values[f.name] = f.name
+        if f.init:
+            param = f.name if f.default is MISSING else f"{f.name}=_default_{f.name}"
+            (keywords if f.kw_only else positional).append(param)
     params = positional + (["*", *keywords] if keywords else [])
-    header = f"def _fn(self, {', '.join(params)}):"
-    init = _slot_function(cls, header, None, values, "    self.__post_init__()")
+    init = _slot_function(cls, ", ".join(params),
+                          {f.name: f.name for f in fields(cls) if f.init}, trusted=False)
     init.__qualname__ = f"{cls.__qualname__}.__init__"
     init.__doc__ = vars(cls)["__init__"].__doc__
     cls.__init__ = init  # type: ignore[misc]
@@ -328,8 +327,8 @@ def trusted(cls: type[E], names: Sequence[str]) -> Callable[[Iterable[Sequence[A
         if unknown:
             raise TypeError(f"{cls.__name__} has no init field {', '.join(unknown)}")
         args = [f"_a{i}" for i in range(len(names))]
-        build = _slot_function(cls, "def _fn(rows):", f"    for {', '.join(args)}, in rows:",
-                               dict(zip(names, args, strict=True)), "        yield self")
+        build = _slot_function(cls, ", ".join(args), dict(zip(names, args, strict=True)),
+                               trusted=True)
         _TRUSTED[key] = build
     return build
 

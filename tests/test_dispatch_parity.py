@@ -10,13 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import importlib.util
 import os
-import sys
 import threading
 import types
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,37 +21,9 @@ import pytest
 import evlab
 from evlab import _accel
 
-ROOT = Path(evlab.__file__).parent
-
-
-def _load(name: str, path: Path) -> types.ModuleType:
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-def _interpreted() -> types.SimpleNamespace:
-    """``evlab.events`` and ``evlab.bus`` again, on the interpreted core."""
-    names = ("evlab._core", "evlab._accel", "evlab.events", "evlab.bus")
-    saved = {n: sys.modules[n] for n in names}
-    try:
-        core = _accel.load_interpreted("evlab._core")
-        accel = types.ModuleType("evlab._accel")
-        accel.core, accel.COMPILED = core, False  # type: ignore[attr-defined]
-        sys.modules["evlab._accel"] = accel
-        events = _load("evlab.events", ROOT / "events.py")
-        bus = _load("evlab.bus", ROOT / "bus.py")
-        return types.SimpleNamespace(events=events, bus=bus, core=core, compiled=False)
-    finally:
-        sys.modules.update(saved)
-
-
 COMPILED = types.SimpleNamespace(events=evlab.events, bus=evlab.bus, core=_accel.core,
                                  compiled=_accel.COMPILED)
-INTERPRETED = _interpreted()
+INTERPRETED = _accel.interpreted_copy()
 
 
 def test_the_compiled_core_is_in_use_unless_pure_python_is_asked_for() -> None:
