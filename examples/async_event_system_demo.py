@@ -67,8 +67,7 @@ async def run(exchange: str, bars: int, rate: float | None, fast: int, slow: int
         event_bus.register_async(EventType.WEBSOCKET, ws_handler.handle)
         ws_emitter = WebSocketEmitter("market_data_handler", server.url, event_bus=event_bus,
                                       adapter=server.client_adapter(),
-                                      subscriptions=server.subscribe_messages(),
-                                      end_on_normal_close=True)  # a replay ends; no retry
+                                      subscriptions=server.subscribe_messages())
 
         strategy = AsyncMovingAverageCrossStrategy(symbol, fast, slow)
         portfolio = Portfolio(CASH)

@@ -58,6 +58,7 @@ from evlab.feeds import _frames
 from evlab.feeds._pacing import Clock, ManualClock, MonotonicClock, Schedule
 from evlab.feeds._session import FeedSession
 from evlab.feeds.adapters import ADAPTERS, ExchangeAdapter, get_adapter
+from evlab.feeds.loop import BackgroundLoop
 
 __all__ = ["FeedServer", "ClientStats", "Clock", "ManualClock", "MonotonicClock"]
 
@@ -142,8 +143,7 @@ class FeedServer(FeedSession):
         self._live_next = 0
         self._live_done = False
         self._publisher: asyncio.Task[None] | None = None
-        # background-thread mode
-        self._thread: threading.Thread | None = None
+        self._background: BackgroundLoop | None = None  # the loop start_in_thread made
 
     # --- what is served ------------------------------------------------------------------------
     @property
@@ -277,48 +277,28 @@ class FeedServer(FeedSession):
         await self.stop()
 
     def start_in_thread(self, timeout: float = 30.0) -> Self:
-        """Run the server on its own event loop in a daemon thread; return once listening."""
-        if self._thread is not None:
+        """Run the server on a background loop of its own (a daemon thread); return once
+        listening. ``stop_in_thread()`` (alias ``close()``) ends both."""
+        if self._background is not None:
             return self
-        ready = threading.Event()
-        failure: list[BaseException] = []
-        loop = asyncio.new_event_loop()
-
-        def run() -> None:
-            asyncio.set_event_loop(loop)
-            try:
-                loop.run_until_complete(self.start())
-            except BaseException as exc:
-                failure.append(exc)
-                ready.set()
-                loop.close()
-                return
-            ready.set()
-            try:
-                loop.run_forever()
-            finally:
-                loop.run_until_complete(loop.shutdown_asyncgens())
-                loop.close()
-
-        thread = threading.Thread(target=run, name=f"evlab-feed-{self.exchange}", daemon=True)
-        thread.start()
-        if not ready.wait(timeout):
-            raise TimeoutError(f"feed server did not start within {timeout} s")
-        if failure:
-            raise failure[0]
-        self._thread = thread
+        background = BackgroundLoop(f"evlab-server-{self.exchange}")
+        try:
+            background.run(self.start(), timeout)
+        except BaseException:
+            background.stop()
+            raise
+        self._background = background
         return self
 
     def stop_in_thread(self, timeout: float = 30.0) -> None:
-        """Stop a server started by :meth:`start_in_thread` and end its thread."""
-        thread, self._thread = self._thread, None
-        if thread is None:
+        """Stop a server started by :meth:`start_in_thread` and end its loop and thread."""
+        background, self._background = self._background, None
+        if background is None:
             return
-        loop = self._aloop
-        assert loop is not None
-        asyncio.run_coroutine_threadsafe(self.stop(), loop).result(timeout)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(timeout)
+        try:
+            background.run(self.stop(), timeout)
+        finally:
+            background.stop(timeout)
 
     close = stop_in_thread
 
