@@ -10,6 +10,10 @@ import logging
 import signal
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # imported when a command runs: ``evlab --help`` stays quick
+    from evlab.feeds.server import FeedServer
 
 __all__ = ["main", "build_parser"]
 
@@ -83,10 +87,7 @@ def _serve(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     return 0
 
 
-async def _run(server: object) -> None:
-    from evlab.feeds.server import FeedServer
-
-    assert isinstance(server, FeedServer)
+async def _run(server: FeedServer) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -101,7 +102,7 @@ async def _run(server: object) -> None:
               f"{pace}{', looping' if server.loop else ''}", flush=True)
         print(f"  subscribe with: {server.subscribe_messages()[0]}", flush=True)
         print("  Ctrl-C to stop", flush=True)
-        waiters = [asyncio.ensure_future(stop.wait())]
+        waiters: list[asyncio.Future[Any]] = [asyncio.ensure_future(stop.wait())]
         if server.mode == "live" and not server.loop:
             waiters.append(asyncio.ensure_future(server.wait_finished()))
         _, pending = await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)

@@ -143,12 +143,3 @@ def test_encode_refuses_bars_alpaca_does_not_stream(alpaca):
         alpaca.encode_bar("AAPL", *row, final=False)
     with pytest.raises(ValueError, match="interval_s=1 "):
         alpaca.encode_bar("AAPL", *row, interval_s=1)
-
-
-def test_trade_round_trip(alpaca):
-    t = ns(2021, 2, 22, 15, 51, 45) + 335_689_322
-    msg = alpaca.encode_trade("AAPL", t, 126.55, 100.0, trade_id=96921)
-    assert orjson.loads(msg)[0]["t"] == "2021-02-22T15:51:45.335689322Z"
-    [ev] = alpaca.parse(msg)
-    assert (ev.symbol, ev.time_ns, ev.price, ev.size, ev.side, ev.trade_id) == (
-        "AAPL", t, 126.55, 100.0, None, "96921")

@@ -561,7 +561,7 @@ async def test_a_finite_stream_that_ends_normally_ends_the_feed(feed_server):
     assert not stats["running"] and not emitter.running
     assert [e.kind for e in rec.system()] == ["connected", "disconnected", "ended"]
     assert stats["delivered"] == 6 == stats["received"]  # the ack and the 5 bars, all delivered
-    assert stats["reconnects"] == 0 and server.clients == 0
+    assert stats["reconnects"] == 0 and server.streams_finished == 1
     await emitter.stop()
     assert [e.kind for e in rec.system()] == ["connected", "disconnected", "ended", "stopped"]
     assert emitter.get_stats()["discarded"] == 0
