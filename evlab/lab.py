@@ -114,11 +114,12 @@ class Lab:
 
     def connect(self, source: FeedServer | str, *, symbols: Iterable[str] | None = None,
                 name: str = "feed", adapter: str | ExchangeAdapter | None = None,
-                **options: Any) -> WebSocketEmitter:
+                timeout: float | None = 30.0, **options: Any) -> WebSocketEmitter:
         """Connect a WebSocketEmitter (on the lab's loop) and a WebSocketHandler to the bus.
 
         ``source`` is a FeedServer (its URL, adapter and symbols are used) or a ``ws://`` URL
-        with ``adapter=`` and ``symbols=``. Returns the emitter, already connected.
+        with ``adapter=`` and ``symbols=``. Returns the emitter, already connected
+        (TimeoutError if not within ``timeout`` seconds); ``options`` go to the emitter.
         """
         from evlab.feeds.emitter import WebSocketEmitter
         from evlab.feeds.handler import WebSocketHandler
@@ -140,7 +141,7 @@ class Lab:
                                    symbols=tuple(symbols or ()) if subscriptions is None else (),
                                    subscriptions=subscriptions, **options)
         try:
-            self.loop.run(emitter.start(), timeout=None)  # start() retries under its backoff
+            self.loop.run(emitter.start(timeout=timeout), timeout=None)  # start() times out
         except BaseException:
             self.bus.unregister(EventType.WEBSOCKET, handler.handle)
             raise
