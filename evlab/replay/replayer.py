@@ -69,6 +69,7 @@ class Replayer:
         self._run_thread: int | None = None
         self._background: BackgroundLoop | None = None  # where start() runs
         self._task: concurrent.futures.Future[None] | None = None
+        self._own_thread: threading.Thread | None = None  # the thread of a loop start() made
         self._error: BaseException | None = None
         self.summary: ReplaySummary | None = None
 
@@ -177,14 +178,19 @@ class Replayer:
 
         self._background = background
         self._task = background.submit(main())
+        self._own_thread = background.thread if owned else None
         return self
 
     def join(self, timeout: float | None = None) -> bool:
-        """Wait for a background run to end; True if it has (or none was started)."""
+        """Wait for a background run to end (and the thread of its own loop, if it made one);
+        True if it has (or none was started)."""
         task = self._task
         if task is None:
             return True
         concurrent.futures.wait([task], timeout)
+        thread = self._own_thread
+        if task.done() and thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)
         return task.done()
 
     def wait(self, timeout: float | None = None) -> ReplaySummary:

@@ -113,3 +113,16 @@ async def test_call_from_another_loop_runs_there_and_stop_can_restart():
         assert await bg.call(where()) == "evlab-test-loop"  # started again on first use
     finally:
         bg.stop()
+
+
+def test_a_background_replay_runs_on_a_loop_of_its_own_that_ends_with_it():
+    from evlab import EventBus, EventType, datasets
+    from evlab.replay import Replayer
+
+    bus = EventBus()
+    threads = set()
+    bus.register(EventType.BAR, lambda bar: threads.add(threading.current_thread()))
+    replay = Replayer(datasets.load("btcusd_1m").iloc[:50], bus).start()
+    assert replay.wait(SAFETY).events == 50
+    [thread] = threads
+    assert thread.name.startswith("evlab-replay-") and not thread.is_alive()
