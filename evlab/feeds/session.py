@@ -63,11 +63,12 @@ class ClientSession:
         try:
             for text in adapter.welcome():
                 await ws.send(text)
-            found = adapter.path_subscribe(ws.request.path) if ws.request is not None else None
-            if found is not None:
-                request, options = found
-                self.frames = self.server.frames(options)
-                await self.on_message(request, ack=False)
+            if ws.request is not None:
+                request, options = adapter.path_subscribe(ws.request.path)
+                if options:
+                    self.frames = self.server.frames(options)
+                if request is not None:
+                    await self.on_message(request, ack=False)
             async for message in ws:
                 await self.on_message(message)
         except ConnectionClosed:

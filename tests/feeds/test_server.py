@@ -373,6 +373,19 @@ async def test_binance_stream_urls_subscribe_by_path(feed_server):
     assert "stream" not in orjson.loads(raw[2][0])
 
 
+async def test_binance_combined_endpoint_wraps_streams_subscribed_by_message(feed_server):
+    """Binance's SDKs (binance-sdk-spot, binance-connector) connect to /stream, then send
+    SUBSCRIBE: the pushes are wrapped as combined-stream events, the ack is not."""
+    server = await feed_server("btcusd_1m", exchange="binance", limit=3)
+    adapter = server.client_adapter()
+    async with connect(f"{server.url}/stream") as ws:
+        await ws.send('{"method": "SUBSCRIBE", "params": ["btcusdt@kline_1m"], "id": 5}')
+        assert orjson.loads(await ws.recv()) == {"result": None, "id": 5}
+        bars, others, frames = await read_to_close(ws, adapter)
+    assert [as_row(b) for b in bars] == rows(n=3, wire={"BTC-USD": "BTCUSDT"}) and others == []
+    assert [orjson.loads(f)["stream"] for f in frames] == ["btcusdt@kline_1m"] * 3
+
+
 @pytest.mark.parametrize("exchange, hello, auth", [
     ("alpaca", [{"T": "success", "msg": "connected"}],
      [{"T": "success", "msg": "authenticated"}]),

@@ -119,10 +119,11 @@ class ExchangeAdapter(ABC):
         """Server side: replies to a non-subscribe request (auth, ping); [] if it has none."""
         return []
 
-    def path_subscribe(self, path: str) -> tuple[str, dict[str, Any]] | None:
-        """Server side: for an exchange that subscribes by URL path, the subscribe frame the
-        path stands for and the adapter options its messages need; None (the default) else."""
-        return None
+    def path_subscribe(self, path: str) -> tuple[str | None, dict[str, Any]]:
+        """Server side: what a connection's URL path means, for exchanges whose paths say
+        something: the subscribe frame it stands for (or None) and the adapter options the
+        connection's messages need ({}: the server's). By default, nothing."""
+        return None, {}
 
     @classmethod
     def wire_symbol(cls, symbol: str) -> str:

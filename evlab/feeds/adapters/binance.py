@@ -149,20 +149,20 @@ class BinanceAdapter(ExchangeAdapter):
         """``{"code": 2, "msg": .., "id": ..}``, Binance's error response to a request."""
         return c.dumps({"code": 2, "msg": message, "id": req_id})
 
-    def path_subscribe(self, path: str) -> tuple[str, dict[str, Any]] | None:
-        """A stream URL as the SUBSCRIBE it stands for: ``/ws/<stream>[/<stream>]`` (raw
-        payloads) or ``/stream?streams=<a>/<b>`` (combined: ``{"stream", "data"}``)."""
+    def path_subscribe(self, path: str) -> tuple[str | None, dict[str, Any]]:
+        """A raw stream URL ``/ws/<stream>[/<stream>]`` is the SUBSCRIBE it names; a combined
+        stream URL ``/stream[?streams=<a>/<b>]`` too, and every push on it is wrapped as
+        ``{"stream", "data"}``, also for streams subscribed later by message."""
         head, _, query = path.partition("?")
         if head.startswith("/ws/") and len(head) > 4:
             streams, options = head[4:].split("/"), {}
         elif head.rstrip("/") == "/stream":
             found = re.search(r"(?:^|&)streams=([^&]+)", query)
-            if found is None:
-                return None
-            streams, options = found.group(1).split("/"), {"combined": True}
+            streams, options = (found.group(1).split("/") if found else []), {"combined": True}
         else:
-            return None
-        frame = c.dumps({"method": "SUBSCRIBE", "params": [s for s in streams if s], "id": None})
+            return None, {}
+        params = [s for s in streams if s]
+        frame = c.dumps({"method": "SUBSCRIBE", "params": params, "id": None}) if params else None
         return frame, options
 
     @classmethod
