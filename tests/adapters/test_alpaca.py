@@ -125,8 +125,11 @@ def test_subscribe_round_trip(alpaca):
 
 def test_bar_round_trip_real_bars(alpaca):
     for row in btc_bars("1m"):
-        [ev] = alpaca.parse(alpaca.encode_bar("BTC/USD", *row))
+        msg = alpaca.encode_bar("BTC/USD", *row)
+        [ev] = alpaca.parse(msg)
         assert type(ev) is BarEvent and same_bar(ev, "BTC/USD", row)
+        # every field of Alpaca's bar schema, as alpaca-py's Bar model requires them
+        assert set(orjson.loads(msg)[0]) == {"T", "S", "o", "h", "l", "c", "v", "t", "n", "vw"}
 
 
 def test_daily_partial_bar_round_trip(alpaca):

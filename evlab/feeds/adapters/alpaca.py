@@ -141,7 +141,9 @@ class AlpacaAdapter(ExchangeAdapter):
         else:
             raise ValueError("alpaca streams final minute bars ('b') and partial daily bars "
                              f"('d'), not interval_s={interval_s} final={final}")
+        # n (trades) and vw (VWAP) are in Alpaca's bar schema and alpaca-py's Bar requires
+        # them; a dataset's bars know neither, so 0 and the close stand in (as Kraken's vwap).
         return orjson.dumps([{"T": kind, "S": symbol, "o": float(open), "h": float(high),
                               "l": float(low), "c": float(close), "v": c.num(volume),
-                              "t": c.rfc3339(time_ns, None)}])
+                              "t": c.rfc3339(time_ns, None), "n": 0, "vw": float(close)}])
 
