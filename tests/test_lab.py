@@ -86,3 +86,13 @@ def test_feeds_servers_and_paced_replays_share_the_labs_one_loop_thread():
         assert not feed.running  # the finite stream ended the feed: no reconnect
     assert threads == {"kraken-feed": {"evlab-lab-lab"}, "replayed": {"evlab-lab-lab"}}
     assert evlab_threads() == [] and not lab.loop.running
+
+
+def test_a_labs_feed_can_be_stopped_from_blocking_code_and_the_lab_loop_goes_on():
+    with Lab(record=False) as lab:
+        feed = lab.live("btcusd_1m", exchange="polygon", rate=None, limit=20)
+        feed.stop_in_thread()  # the feed runs on lab.loop: stopped there, the loop left running
+        assert not feed.running and lab.loop.running
+        replay = lab.replay(datasets.load("btcusd_1m").iloc[:5])
+        assert replay.wait(30).events == 5  # the lab's loop still serves its replays
+    assert not lab.loop.running

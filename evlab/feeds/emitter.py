@@ -292,13 +292,16 @@ class WebSocketEmitter:
         return thread
 
     def stop_in_thread(self, *, drain: bool = False, timeout: float | None = 30.0) -> None:
-        """Stop a feed started by ``start_in_thread`` and end its loop and thread (blocking)."""
-        background = self._background
-        if background is None:
-            return
+        """From blocking code: stop the feed on its loop (``start_in_thread``'s, a Lab's, any
+        other thread's) and wait for it; then end the loop ``start_in_thread`` made."""
+        loop = self._loop
+        if loop is not None and _running_loop() is loop:
+            raise RuntimeError(f"feed {self.name!r}: stop_in_thread() on the feed's own loop "
+                               f"would wait for itself: await stop() there")
         try:
-            if background.running:
-                background.run(self.stop(drain=drain), timeout)
+            if (self._reader is not None or self._delivery is not None) and loop is not None \
+                    and loop.is_running():
+                asyncio.run_coroutine_threadsafe(self.stop(drain=drain), loop).result(timeout)
         finally:
             self._end_background(timeout)
 
@@ -499,3 +502,10 @@ class WebSocketEmitter:
         state = "connected" if self.connected else "running" if self.running else "stopped"
         return (f"<WebSocketEmitter {self.name!r} {self.url} {state}: "
                 f"{self._stats['received']} received>")
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None

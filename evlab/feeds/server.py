@@ -38,7 +38,9 @@ running: bars due while the server was down are never sent (a reconnecting clien
 or at ``speed=1`` (live).
 
 **The end.** Without ``loop`` a stream ends with a normal close (1000) after its last bar and
-counts as finished (:meth:`FeedServer.wait_finished`). With ``loop=True`` it starts again from
+counts as finished (:meth:`FeedServer.wait_finished`); a ``WebSocketEmitter`` ends there too
+(its ``wait_finished()``). ``stop()`` closes with 1001 (going away), which clients reconnect
+after. With ``loop=True`` it starts again from
 the first bar, every time shifted by the dataset's span (first bar to one interval past the
 last), so times keep increasing.
 """
