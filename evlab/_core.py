@@ -23,7 +23,7 @@ import threading
 import time
 import types
 from itertools import count
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 if TYPE_CHECKING:
     from evlab.events import Event
@@ -95,7 +95,7 @@ else:
 
     def evlab_make(cls: type, plan: tuple[Any, ...], values: tuple[Any, ...]) -> Any:
         """A new ``cls`` instance without ``__init__``, filled as by ``evlab_fill``."""
-        new = object.__new__(cls)
+        new: Any = object.__new__(cls)
         evlab_fill(new, plan, values)
         return new
 
@@ -205,9 +205,10 @@ class Dispatcher:
         handled), e.g. for a fill executed at a later bar than its order.
         """
         outer = evlab_get_current()
-        event = self._begin(event, cause, outer)
-        if type(event) is _Refused:
-            return self._refuse(event.event)
+        stamped: Any = self._begin(event, cause, outer)
+        if type(stamped) is _Refused:
+            return self._refuse(cast("E", stamped.event))
+        event = stamped
         route: tuple = self._routes.get(evlab_type_of(event), self._default_route)
         next(route[3])
         evlab_set_current(event)
@@ -227,9 +228,10 @@ class Dispatcher:
     async def emit_async(self, event: E, *, cause: Event | None = None) -> E:
         """Dispatch ``event`` to every handler in order, sync ones called and async ones
         awaited; returns the stamped event after the last one. ``cause`` as in ``emit``."""
-        event = self._begin(event, cause, evlab_get_current())
-        if type(event) is _Refused:
-            return self._refuse(event.event)
+        stamped: Any = self._begin(event, cause, evlab_get_current())
+        if type(stamped) is _Refused:
+            return self._refuse(cast("E", stamped.event))
+        event = stamped
         route: tuple = self._routes.get(evlab_type_of(event), self._default_route)
         next(route[3])
         ordered: tuple = route[2]
@@ -256,7 +258,7 @@ class Dispatcher:
             if pending is not None:
                 await pending
 
-    def _begin(self, event: E, cause: Event | None, current: Any) -> E:
+    def _begin(self, event: E, cause: Event | None, current: Any) -> E | _Refused:
         """Stamp ``event`` (a copy if it was emitted before): seq, emission time, cause, bus,
         nesting depth (``current``: the event being handled). An event nested too deep comes
         back wrapped in ``_Refused``: it is not dispatched."""
@@ -286,7 +288,7 @@ class Dispatcher:
             evlab_put(self._o_cause, event, evlab_peek(self._o_seq, cause))
         if refused:
             next(self._routes.get(evlab_type_of(event), self._default_route)[3])  # counted
-            return _Refused(event)  # type: ignore[return-value]
+            return _Refused(event)
         return event
 
     def _refuse(self, event: E) -> E:

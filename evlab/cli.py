@@ -10,7 +10,10 @@ import logging
 import signal
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # imported when a command runs: ``evlab --help`` stays quick
+    from evlab.feeds.server import FeedServer
 
 __all__ = ["main", "build_parser"]
 
@@ -84,10 +87,7 @@ def _serve(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     return 0
 
 
-async def _run(server: object) -> None:
-    from evlab.feeds.server import FeedServer
-
-    assert isinstance(server, FeedServer)
+async def _run(server: FeedServer) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

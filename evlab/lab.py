@@ -1,11 +1,13 @@
 """Lab: one object per notebook session, and the single place to stop everything.
 
 A Lab owns a bus and its manager, a recorder (on by default), the strategies registered from
-cells, the feeds, servers, replays and charts started from it. Feeds and servers run on
-their own asyncio loops on daemon threads: a cell that starts one returns at once, and bars
-keep arriving while other cells run, even while a cell blocks (the kernel's own loop freezes
-then; a loop on another thread does not). Handlers of a live feed therefore run on the
-feed's thread; the bus, the recorder and the charts are thread-safe.
+cells, the feeds, servers, replays and charts started from it. Its feeds, servers and
+background replays all run on one asyncio loop on one daemon thread (a
+:class:`~evlab.feeds.loop.BackgroundLoop`, started on first use, ended by ``stop()``): a cell
+that starts one returns at once, and bars keep arriving while other cells run, even while a
+cell blocks (the kernel's own loop freezes then; a loop on another thread does not). Handlers
+of live feeds and replays therefore run on that thread; the bus, the recorder and the charts
+are thread-safe.
 
 Errors are never swallowed: every ErrorEvent (a failing strategy, a malformed message, a
 dropped connection that gave up) is counted in ``lab.errors`` and reported once per
@@ -19,12 +21,25 @@ import html
 import sys
 from collections import Counter
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
 
 from evlab.bus import EventBus
-from evlab.events import ErrorEvent, EventType, SystemEvent
+from evlab.events import ErrorEvent, Event, EventType, SystemEvent
+from evlab.feeds.loop import BackgroundLoop
 from evlab.manager import EventManager
 from evlab.strategies import Strategies
+
+if TYPE_CHECKING:  # imported where used: a Lab without charts needs no plotly
+    from evlab.feeds.adapters import ExchangeAdapter
+    from evlab.feeds.emitter import WebSocketEmitter
+    from evlab.feeds.handler import WebSocketHandler
+    from evlab.feeds.server import FeedServer
+    from evlab.plot import LiveChart
+    from evlab.recording import EventRecorder
+    from evlab.replay import Replayer
+    from evlab.widgets import BusMonitor
 
 __all__ = ["Lab"]
 
@@ -47,15 +62,17 @@ class Lab:
         self.bus = EventBus(name=name)
         self.manager = EventManager(self.bus)
         self.strategies = Strategies(self.manager, report=self._report_strategy)
-        self.recorder: Any = None
+        self.recorder: EventRecorder | None = None
         if record:
             from evlab.recording import EventRecorder
 
             self.recorder = EventRecorder(self.bus, max_events=max_events)
-        self.servers: list[Any] = []
-        self.feeds: list[Any] = []  # (emitter, handler) pairs
-        self.replays: list[Any] = []
-        self.charts: list[Any] = []
+        #: The one loop (and thread) of this lab's feeds, servers and background replays.
+        self.loop = BackgroundLoop(f"evlab-lab-{name}")
+        self.servers: list[FeedServer] = []
+        self.feeds: list[tuple[WebSocketEmitter, WebSocketHandler]] = []
+        self.replays: list[Replayer] = []
+        self.charts: list[LiveChart | BusMonitor] = []
         self.errors: Counter[tuple[str, str]] = Counter()
         self._reported: set[tuple[str, str]] = set()
         self._pending: list[str] = []  # reports made while no cell ran: shown by the next one
@@ -83,34 +100,38 @@ class Lab:
 
     # --- market data ---------------------------------------------------------------------
     def serve(self, dataset: Any = "btcusd_1m", *, exchange: str = "coinbase", **options: Any
-              ) -> Any:
-        """Start a local feed server for ``dataset`` on a background thread; returns it.
+              ) -> FeedServer:
+        """Start a local feed server for ``dataset`` on the lab's loop; returns it, listening.
 
         ``options`` go to ``FeedServer`` (``rate``, ``speed``, ``loop``, ``mode``, ``limit``).
         """
         from evlab.feeds.server import FeedServer
 
-        server = FeedServer(dataset, exchange=exchange, **options).start_in_thread()
+        server = FeedServer(dataset, exchange=exchange, **options)
+        self.loop.run(server.start())
         self.servers.append(server)
         return server
 
-    def connect(self, source: Any, *, symbols: Iterable[str] | None = None, name: str = "feed",
-                adapter: Any = None, **options: Any) -> Any:
-        """Connect a WebSocketEmitter (on its own thread) and a WebSocketHandler to the bus.
+    def connect(self, source: FeedServer | str, *, symbols: Iterable[str] | None = None,
+                name: str = "feed", adapter: str | ExchangeAdapter | None = None,
+                timeout: float | None = 30.0, **options: Any) -> WebSocketEmitter:
+        """Connect a WebSocketEmitter (on the lab's loop) and a WebSocketHandler to the bus.
 
         ``source`` is a FeedServer (its URL, adapter and symbols are used) or a ``ws://`` URL
-        with ``adapter=`` and ``symbols=``. Returns the emitter, already connected.
+        with ``adapter=`` and ``symbols=``. Returns the emitter, already connected
+        (TimeoutError if not within ``timeout`` seconds); ``options`` go to the emitter.
         """
         from evlab.feeds.emitter import WebSocketEmitter
         from evlab.feeds.handler import WebSocketHandler
+        from evlab.feeds.server import FeedServer
 
         subscriptions = None
-        if hasattr(source, "client_adapter"):  # a FeedServer
+        if isinstance(source, FeedServer):
             adapter = adapter or source.client_adapter()
             wanted = list(symbols) if symbols is not None else None
             subscriptions = source.subscribe_messages(wanted)
             url = source.url
-            # A finite replay closes normally after its last bar: that ends the feed.
+            # A looping replay never ends: a normal close there is worth a reconnect.
             options.setdefault("end_on_normal_close", not source.loop)
         else:
             url = source
@@ -120,7 +141,7 @@ class Lab:
                                    symbols=tuple(symbols or ()) if subscriptions is None else (),
                                    subscriptions=subscriptions, **options)
         try:
-            emitter.start_in_thread()
+            self.loop.run(emitter.start(timeout=timeout), timeout=None)  # start() times out
         except BaseException:
             self.bus.unregister(EventType.WEBSOCKET, handler.handle)
             raise
@@ -128,27 +149,28 @@ class Lab:
         return emitter
 
     def live(self, dataset: Any = "btcusd_1m", *, exchange: str = "coinbase", rate: float = 20,
-             symbols: Iterable[str] | None = None, **server_options: Any) -> Any:
+             symbols: Iterable[str] | None = None, **server_options: Any) -> WebSocketEmitter:
         """Serve ``dataset`` locally at ``rate`` bars/s and connect to it: a live feed, offline."""
         server = self.serve(dataset, exchange=exchange, rate=rate, **server_options)
         return self.connect(server, symbols=symbols, name=f"{exchange}-feed")
 
     def replay(self, source: Any, *, speed: float | None = None, background: bool = True,
-               **options: Any) -> Any:
+               **options: Any) -> Replayer:
         """Replay a recording, a bars DataFrame, a Parquet path or a dataset name into this
-        lab's bus; in the background by default (``pause()``/``resume()`` from other cells)."""
+        lab's bus: in the background on the lab's loop by default (``pause()``/``resume()``
+        from other cells), or here and now with ``background=False``."""
         from evlab.replay import Replayer
 
         replayer = Replayer(source, self.bus, **options)
         if background:
-            replayer.start(speed=speed)
+            replayer.start(speed=speed, loop=self.loop)
         else:
             replayer.run(speed=speed)
         self.replays.append(replayer)
         return replayer
 
     # --- views ---------------------------------------------------------------------------
-    def chart(self, symbol: str, **options: Any) -> Any:
+    def chart(self, symbol: str, **options: Any) -> LiveChart:
         """A live plotly chart of ``symbol`` (candles, signals, volume, equity)."""
         from evlab.plot import LiveChart
 
@@ -156,7 +178,7 @@ class Lab:
         self.charts.append(chart)
         return chart
 
-    def monitor(self, **options: Any) -> Any:
+    def monitor(self, **options: Any) -> BusMonitor:
         """The bus observability panel (events/s, handler latency, drops, gaps)."""
         from evlab.widgets import BusMonitor
 
@@ -165,7 +187,7 @@ class Lab:
         self.charts.append(monitor)
         return monitor
 
-    def frame(self) -> Any:
+    def frame(self) -> pd.DataFrame:
         """Everything recorded so far, one row per event (see ``EventRecorder.to_frame``)."""
         if self.recorder is None:
             raise RuntimeError("this Lab was made with record=False")
@@ -173,14 +195,18 @@ class Lab:
 
     # --- lifetime ------------------------------------------------------------------------
     def stop(self) -> None:
-        """Stop feeds, servers, replays and charts (in that order); the recording stays."""
+        """Stop feeds, servers, replays and charts (in that order), then the lab's loop and its
+        thread; the recording stays."""
         for emitter, handler in self.feeds:
-            emitter.stop_in_thread()
+            if self.loop.running:
+                self.loop.run(emitter.stop())
             self.bus.unregister(EventType.WEBSOCKET, handler.handle)
         for server in self.servers:
-            server.stop_in_thread()
+            if self.loop.running:
+                self.loop.run(server.stop())
         for replayer in self.replays:
             replayer.stop()
+        self.loop.stop()
         for view in self.charts:
             view.close()
         self.feeds, self.servers, self.replays, self.charts = [], [], [], []
@@ -199,14 +225,16 @@ class Lab:
         self.stop()
 
     # --- errors --------------------------------------------------------------------------
-    def _on_error(self, error: ErrorEvent) -> None:
+    def _on_error(self, error: Event) -> None:
+        assert isinstance(error, ErrorEvent)  # registered for EventType.ERROR only
         key = (error.handler or error.source or "bus", error.error_type)
         self.errors[key] += 1
         owner = (error.handler or "").split(".", 1)[0]
         if owner not in self.strategies:  # strategies report their own errors
             self._report_once(key, f"{key[0]}: {error.message}")
 
-    def _on_system(self, event: SystemEvent) -> None:
+    def _on_system(self, event: Event) -> None:
+        assert isinstance(event, SystemEvent)  # registered for EventType.SYSTEM only
         if event.kind == "gave_up":
             key = (event.source or "feed", "gave_up")
             self.errors[key] += 1

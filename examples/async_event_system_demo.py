@@ -67,8 +67,7 @@ async def run(exchange: str, bars: int, rate: float | None, fast: int, slow: int
         event_bus.register_async(EventType.WEBSOCKET, ws_handler.handle)
         ws_emitter = WebSocketEmitter("market_data_handler", server.url, event_bus=event_bus,
                                       adapter=server.client_adapter(),
-                                      subscriptions=server.subscribe_messages(),
-                                      end_on_normal_close=True)  # a replay ends; no retry
+                                      subscriptions=server.subscribe_messages())
 
         strategy = AsyncMovingAverageCrossStrategy(symbol, fast, slow)
         portfolio = Portfolio(CASH)
@@ -82,12 +81,11 @@ async def run(exchange: str, bars: int, rate: float | None, fast: int, slow: int
         log: list[Event] = []
         event_bus.register_all(log.append, priority=100)
         recorder = evlab.record(event_bus)
-        all_bars = asyncio.Event()
-        last_bar = int(server.bars.index[-1].value)
-        event_bus.register(EventType.BAR, lambda e: e.time_ns == last_bar and all_bars.set())
 
         await ws_emitter.start()
-        await asyncio.wait_for(all_bars.wait(), timeout=120)  # the last bar has been handled
+        # The server closes normally after its last bar: that ends the feed, once every
+        # message (and what its handlers emitted) has been delivered.
+        await ws_emitter.wait_finished(timeout=120)
         await ws_emitter.stop()
         feed = ws_emitter.get_stats()
         decoder = ws_handler.get_stats()
@@ -96,7 +94,7 @@ async def run(exchange: str, bars: int, rate: float | None, fast: int, slow: int
     counts = Counter(str(e.type) for e in log)
     fills = [e for e in log if isinstance(e, FillEvent)]
     received = [e for e in log if isinstance(e, BarEvent) and e.type == EventType.BAR]
-    by_seq = {e.seq: e for e in log}
+    by_seq = {e.seq: e for e in log if e.seq is not None}
     print(f"evlab async demo: {len(received)} {symbol} minute bars over ws://127.0.0.1 in "
           f"{exchange}'s format, {elapsed:.1f} s (Coinbase BTC/USD, Lean/Kaiko)")
     print("events: " + ", ".join(f"{n} {t}" for t, n in counts.items()))

@@ -5,7 +5,7 @@ reads what the kernel sends back (stdout, stderr, errors). What is checked is wh
 of a notebook relies on:
 
 * a cell that starts a feed returns at once, and bars keep arriving while a later cell
-  blocks; ``lab.stop()`` leaves no feed thread behind;
+  blocks; ``lab.stop()`` leaves no evlab thread behind;
 * re-running a strategy's cell replaces it, even while a feed delivers bars: one signal per
   bar, and the old objects are freed;
 * the live chart coalesces redraws (far fewer than bars) and draws every bar of its window;
@@ -123,7 +123,7 @@ print(json.dumps({"arrived": arrived, "grew": len(bars) - before,
 
 STOP = """
 lab.stop()
-left = [t.name for t in threading.enumerate() if t.name.startswith("evlab-feed")]
+left = [t.name for t in threading.enumerate() if t.name.startswith("evlab-")]
 print(json.dumps({"feed_threads": len(left), "connected": feed.connected,
                   "recorded_bars": int((lab.frame()["type"] == "bar").sum())}))
 """
@@ -136,7 +136,7 @@ def test_a_feed_started_in_a_cell_runs_while_another_cell_blocks(kernel):
 
     blocked = kernel.run(BLOCK).json()
     assert blocked["arrived"] and blocked["grew"] >= 100  # bars came while the cell blocked
-    assert blocked["threads"] == ["evlab-feed-binance-feed"]  # handlers run on the feed's thread
+    assert blocked["threads"] == ["evlab-lab-lab"]  # handlers run on the lab's one loop thread
 
     stopped = kernel.run(STOP).json()
     assert stopped == {"feed_threads": 0, "connected": False,

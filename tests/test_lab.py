@@ -1,12 +1,13 @@
-"""Lab: one object per session; feeds on background threads; stop() ends everything."""
+"""Lab: one object per session; its feeds, servers and replays on one background loop
+(one thread); stop() ends everything."""
 
 import threading
 
-from evlab import EventType, Lab, create_signal_event
+from evlab import EventType, Lab, create_signal_event, datasets
 
 
-def feed_threads():
-    return [t for t in threading.enumerate() if t.name.startswith("evlab-feed")]
+def evlab_threads():
+    return [t for t in threading.enumerate() if t.name.startswith("evlab-")]
 
 
 def test_a_live_feed_runs_in_the_background_and_stop_ends_it(capsys):
@@ -23,13 +24,14 @@ def test_a_live_feed_runs_in_the_background_and_stop_ends_it(capsys):
                 return create_signal_event("BUY", bar.close, bar.symbol, "momentum")
 
         emitter = lab.live("btcusd_1m", exchange="binance", rate=None, limit=200)
-        assert emitter.connected and feed_threads()  # the call returned; the feed goes on
+        assert emitter.connected  # the call returned; the feed goes on
+        assert [t.name for t in evlab_threads()] == ["evlab-lab-lab"]  # server + feed: 1 loop
         assert seen.wait(30)  # bars arrive while this thread blocks
         shown = lab._repr_html_()
         assert "momentum" in shown and "binance-feed" in shown and "connected" in shown
         lab.stop()
         frame = lab.frame()
-    assert feed_threads() == []
+    assert evlab_threads() == []
     assert not emitter.running
     bars = frame[frame["type"] == "bar"]
     signals = frame[frame["type"] == "signal"]
@@ -68,3 +70,29 @@ def test_hot_replacement_through_the_lab_changes_the_next_signals():
         lab.bus.emit(__import__("evlab").create_bar_event("X", 0, 1.0, 1.0, 1.0, 1.0, 1))
     assert [x.strategy_id for x in signals] == ["v1", "v2"]
     assert len(lab.strategies) == 1
+
+
+def test_feeds_servers_and_paced_replays_share_the_labs_one_loop_thread():
+    with Lab(record=False) as lab:
+        threads: dict[str, set[str]] = {}
+        lab.bus.register(EventType.BAR, lambda bar: threads.setdefault(
+            bar.source, set()).add(threading.current_thread().name))
+        feed = lab.live("btcusd_1m", exchange="kraken", rate=500, limit=40)
+        bars = datasets.load("btcusd_1m").iloc[:20]
+        replay = lab.replay(bars, speed=6_000, source_name="replayed")  # 10 ms between bars
+        assert [t.name for t in evlab_threads()] == ["evlab-lab-lab"]
+        assert replay.wait(30).events == 20
+        assert lab.loop.run(feed.wait_finished(30))["delivered"] == 42  # greeting, ack, 40 bars
+        assert not feed.running  # the finite stream ended the feed: no reconnect
+    assert threads == {"kraken-feed": {"evlab-lab-lab"}, "replayed": {"evlab-lab-lab"}}
+    assert evlab_threads() == [] and not lab.loop.running
+
+
+def test_a_labs_feed_can_be_stopped_from_blocking_code_and_the_lab_loop_goes_on():
+    with Lab(record=False) as lab:
+        feed = lab.live("btcusd_1m", exchange="polygon", rate=None, limit=20)
+        feed.stop_in_thread()  # the feed runs on lab.loop: stopped there, the loop left running
+        assert not feed.running and lab.loop.running
+        replay = lab.replay(datasets.load("btcusd_1m").iloc[:5])
+        assert replay.wait(30).events == 5  # the lab's loop still serves its replays
+    assert not lab.loop.running

@@ -1,9 +1,13 @@
-"""The README's quick start runs as written."""
+"""The README's code blocks run as written."""
 
 import contextlib
 import io
 import re
+import subprocess
+import sys
 from pathlib import Path
+
+from evlab import datasets
 
 README = (Path(__file__).resolve().parent.parent / "README.md").read_text()
 
@@ -17,3 +21,18 @@ def test_quick_start_runs_and_prints_the_signal():
     printed = out.getvalue()
     assert printed.startswith("SignalEvent(#2 ") and "signal_type='BUY'" in printed
     assert "price=151" in printed and "symbol='AAPL'" in printed
+
+
+def test_live_market_data_offline_runs_as_a_script_and_ends_with_the_stream(tmp_path):
+    """Pasted into a file and run with python, as a user would: it streams the 100 bars, the
+    server's normal close ends the feed (no reconnect, no re-stream) and the script exits."""
+    section = README.split("## Live market data, offline", 1)[1]
+    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    script = tmp_path / "live_offline.py"
+    script.write_text(code)
+    done = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=120)  # a safety net against a hang
+    assert done.returncode == 0, done.stderr
+    last = datasets.load("btcusd_1m").iloc[99]
+    assert done.stdout == f"100 bars of BTCUSDT, last close {last['close']}\n"
+    assert "reconnect" not in done.stderr and done.stderr == ""

@@ -2,10 +2,11 @@
 
 | module | holds |
 | --- | --- |
-| ``adapters/`` | one module per exchange behind ``ExchangeAdapter`` |
-| ``emitter.py`` (+ reader, buffer, backoff, threaded) | ``WebSocketEmitter`` |
+| ``adapters/`` | one module per exchange behind ``ExchangeAdapter``: its whole protocol |
+| ``emitter.py`` (+ ``buffer.py``, ``backoff.py``) | ``WebSocketEmitter``: one connection's life |
 | ``handler.py`` (+ ``continuity.py``) | ``WebSocketHandler``: decode, dedupe, report gaps |
-| ``server.py`` | ``FeedServer``: a local exchange replaying a dataset |
+| ``server.py`` (+ ``session.py``) | ``FeedServer``: a local exchange replaying a dataset |
+| ``loop.py`` | ``BackgroundLoop``: the loop on a thread that feeds, servers, replays, Labs use |
 """
 
 from evlab.feeds.backoff import Backoff, backoff_delay

@@ -3,9 +3,11 @@
 ``await emitter.start()`` returns once connected and subscribed; the feed then runs as two
 background tasks on the running loop (a notebook cell returns at once):
 
-* the **reader** connects, sends the subscriptions, and puts every frame, as a
-  ``WebSocketEvent`` (raw payload, receive time, source = the emitter's name), into a bounded
-  buffer;
+* the **connection** task lives the whole life of the feed's connection in one retry loop
+  (:meth:`WebSocketEmitter._connection`): connect (with the feed's ping, size and timeout
+  options), send the subscriptions, put every frame, as a ``WebSocketEvent`` (raw payload,
+  receive time, source = the emitter's name), into a bounded buffer; when the connection
+  ends, end the feed, give up, or wait and reconnect;
 * the **delivery** task takes events from the buffer and publishes each with
   ``await bus.emit_async(event)``, so async handlers (``WebSocketHandler.handle``) finish
   one message before the next starts.
@@ -15,10 +17,13 @@ reading the socket while the buffer is full, dropping nothing; ``"drop_oldest"``
 oldest buffered message and counts it. Either way at most ``buffer_size`` events are held.
 ``stats``: received == delivered + dropped + discarded (dropped by ``stop()``) + buffered.
 
-Reconnection (``backoff=``, see :mod:`evlab.feeds.backoff`): after a lost connection or a
-failed attempt the reader waits an exponentially growing, jittered, bounded delay and
-reconnects, re-sending its subscriptions; ``Backoff(max_retries=n)`` gives up after n
-failed attempts in a row (a successful connection resets the count).
+The end of a stream: a server that closes normally (code 1000) after its last message, as a
+finite local replay does, ends the feed (SYSTEM ``"ended"``; :meth:`wait_finished` returns
+once everything received is delivered). ``end_on_normal_close=False`` reconnects instead, for a
+live exchange that closes normally for maintenance. Any other close, or a failed attempt,
+reconnects (``backoff=``, see :mod:`evlab.feeds.backoff`): an exponentially growing, jittered,
+bounded delay, then the subscriptions again; ``Backoff(max_retries=n)`` gives up after n failed
+attempts in a row (a successful connection resets the count).
 
 SYSTEM events (``source`` = the emitter's name, ``data`` a dict) travel through the same
 buffer, in order with the messages:
@@ -28,9 +33,7 @@ buffer, in order with the messages:
 * ``"disconnected"``: ``url``, ``code``, ``reason``;
 * ``"reconnecting"``: ``url``, ``attempt``, ``delay`` (s), ``max_retries``, ``error``;
 * ``"gave_up"``: ``url``, ``attempts``, ``error`` (the feed ends);
-* ``"ended"``: ``url``, ``code``, ``reason``: with ``end_on_normal_close=True``, the server
-  closed normally (1000), which a finite local replay does after its last bar: the feed
-  ends there instead of reconnecting (and replaying the stream from its start again);
+* ``"ended"``: ``url``, ``code``, ``reason``: the server closed normally (the feed ends);
 * ``"stopped"``: published by ``stop()`` itself, with the final ``stats``.
 
 A frame larger than ``max_size`` makes websockets close the connection (code 1009): the
@@ -39,8 +42,14 @@ emitter publishes an ``ErrorEvent`` (``error_type="MessageTooBig"``), counts it 
 
 ``adapter=`` (a name or an ``ExchangeAdapter``) builds the subscriptions from ``symbols`` and
 ``channels`` and is registered under the emitter's name, so a ``WebSocketHandler`` built
-without an adapter decodes this feed's messages with it. From a plain script or a blocking
-thread, use ``start_in_thread()``/``stop_in_thread()`` (see :mod:`evlab.feeds.threaded`).
+without an adapter decodes this feed's messages with it.
+
+From a plain script or blocking code, ``start_in_thread()`` runs the feed on a
+:class:`~evlab.feeds.loop.BackgroundLoop` of its own and returns its thread once connected;
+``stop_in_thread()`` (or ``await stop()`` from any other loop) stops the feed, then that loop.
+Handlers then run on the feed's thread (the bus is thread-safe), and the buffer policy still
+applies, because delivery waits for the handlers. Never call ``start_in_thread`` while the
+server runs on the caller's own loop: that loop could not accept the connection.
 """
 
 from __future__ import annotations
@@ -49,17 +58,29 @@ import asyncio
 import contextvars
 import logging
 import random
+import threading
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
+from websockets.frames import CloseCode
+
 from evlab.bus import EventBus
-from evlab.events import Event, WebSocketEvent, _from_ns, create_system_event
+from evlab.events import (
+    Event,
+    WebSocketEvent,
+    _from_ns,
+    create_error_event,
+    create_system_event,
+    create_websocket_event,
+)
 from evlab.feeds.adapters import ExchangeAdapter
 from evlab.feeds.backoff import Backoff
 from evlab.feeds.buffer import FeedBuffer, Overflow
-from evlab.feeds.reader import FeedTasks
+from evlab.feeds.loop import BackgroundLoop
 from evlab.feeds.sources import adapter_for_source, register_source, resolve_adapter, validate_url
-from evlab.feeds.threaded import ThreadedFeed
 
 __all__ = ["WebSocketEmitter", "adapter_for_source"]
 
@@ -68,7 +89,7 @@ logger = logging.getLogger("evlab")
 StatsPredicate = Callable[[dict[str, Any]], bool]
 
 
-class WebSocketEmitter(FeedTasks, ThreadedFeed):
+class WebSocketEmitter:
     """A WebSocket connection that publishes every message as a WebSocketEvent (see module)."""
 
     def __init__(self, name: str, url: str, event_bus: EventBus | None = None, *,
@@ -81,11 +102,11 @@ class WebSocketEmitter(FeedTasks, ThreadedFeed):
                  max_size: int | None = 2**20, open_timeout: float | None = 10.0,
                  close_timeout: float | None = 5.0,
                  connect_options: dict[str, Any] | None = None,
-                 end_on_normal_close: bool = False) -> None:
+                 end_on_normal_close: bool = True) -> None:
         """Subscribe via ``adapter`` + ``symbols``/``channels``, or send raw ``subscriptions``.
 
-        ``end_on_normal_close``: a normal close (1000) by the server ends the feed (a finite
-        local replay) instead of starting a reconnect (what a live exchange needs).
+        ``end_on_normal_close``: a normal close (1000) by the server ends the feed (the end of
+        a finite stream); False reconnects after it too (a live exchange's maintenance close).
         """
         self.name = name
         self.url = validate_url(url)
@@ -105,6 +126,7 @@ class WebSocketEmitter(FeedTasks, ThreadedFeed):
         self.buffer_size = buffer_size
         self.overflow = overflow
         self.backoff = backoff or Backoff()
+        self.end_on_normal_close = end_on_normal_close
         self._rng = rng or random.Random()
         self.connect_options: dict[str, Any] = {
             "ping_interval": ping_interval, "ping_timeout": ping_timeout, "max_size": max_size,
@@ -118,15 +140,15 @@ class WebSocketEmitter(FeedTasks, ThreadedFeed):
             "received": 0, "delivered": 0, "dropped": 0, "discarded": 0, "errors": 0,
             "oversized": 0, "reconnects": 0, "connections": 0, "connected": False,
             "last_message_ns": None, "last_error": None}
-        self.end_on_normal_close = end_on_normal_close
         self._ended = False  # the server closed normally and end_on_normal_close is set
-        self._reading = False  # the reader task is connecting, connected or waiting to retry
+        self._reading = False  # the connection task is connecting, connected or waiting
         self._buffer: FeedBuffer | None = None
         self._reader: asyncio.Task[None] | None = None
         self._delivery: asyncio.Task[None] | None = None
         self._in_flight: Event | None = None
         self._waiters: list[tuple[StatsPredicate, asyncio.Future[None]]] = []
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._background: BackgroundLoop | None = None  # the loop start_in_thread made
 
     def set_event_bus(self, event_bus: EventBus) -> None:
         """Publish on ``event_bus`` (EventManager calls this for registered components)."""
@@ -135,7 +157,7 @@ class WebSocketEmitter(FeedTasks, ThreadedFeed):
     # --- state ---------------------------------------------------------------------------
     @property
     def running(self) -> bool:
-        """True from ``start()`` until ``stop()`` (or until the feed gave up and drained)."""
+        """True from ``start()`` until ``stop()``, or until the feed ended and delivered all."""
         return any(t is not None and not t.done() for t in (self._reader, self._delivery))
 
     @property
@@ -183,6 +205,15 @@ class WebSocketEmitter(FeedTasks, ThreadedFeed):
             raise ConnectionError(f"WebSocketEmitter {self.name!r}: could not connect to "
                                   f"{self.url}: {stats['last_error']}")
 
+    async def wait_finished(self, timeout: float | None = None) -> dict[str, Any]:
+        """Wait until the feed has ended by itself (the stream's normal end, or it gave up)
+        and every message it received is delivered, or until it is stopped; returns the stats.
+
+        TimeoutError after ``timeout`` seconds (None: no limit; a feed told to reconnect
+        forever may never end).
+        """
+        return await self.wait_stats(lambda s: not s["running"], timeout)
+
     # --- lifecycle -----------------------------------------------------------------------
     async def start(self, *, timeout: float | None = None) -> None:
         """Connect and subscribe, then return; the feed keeps running in background tasks.
@@ -203,7 +234,7 @@ class WebSocketEmitter(FeedTasks, ThreadedFeed):
             # Fresh contexts: a feed started from inside a handler must not inherit its event.
             self._delivery = loop.create_task(self._deliver(), name=f"evlab:{self.name}:deliver",
                                               context=contextvars.Context())
-            self._reader = loop.create_task(self._read(), name=f"evlab:{self.name}:read",
+            self._reader = loop.create_task(self._connection(), name=f"evlab:{self.name}:read",
                                             context=contextvars.Context())
         try:
             await self.wait_connected(timeout)
@@ -218,16 +249,23 @@ class WebSocketEmitter(FeedTasks, ThreadedFeed):
     async def stop(self, *, drain: bool = False) -> None:
         """Close the connection and end both tasks; ``drain=True`` first delivers the buffer.
 
-        Buffered messages not delivered are counted in ``stats["discarded"]``.
+        Buffered messages not delivered are counted in ``stats["discarded"]``. From another
+        loop than the feed's, the stop runs on the feed's loop (and ends the loop
+        ``start_in_thread`` made).
         """
-        if self._reader is None and self._delivery is None:
+        loop, bus = self._loop, self.event_bus
+        if (self._reader is None and self._delivery is None) or loop is None or bus is None:
             return
-        if self._loop is not asyncio.get_running_loop():
-            await self._stop_elsewhere(drain)
+        if loop is not asyncio.get_running_loop():
+            if loop.is_closed() or not loop.is_running():
+                raise RuntimeError(f"feed {self.name!r} runs on a loop that is no longer running")
+            await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(self.stop(drain=drain),
+                                                                       loop))
+            self._end_background()
             return
         was_connected = self.connected
         await self._finish_tasks(drain=drain)
-        await self.event_bus.emit_async(create_system_event(  # type: ignore[union-attr]
+        await bus.emit_async(create_system_event(
             "stopped", f"{self.name}: stopped", {"url": self.url, "was_connected": was_connected,
                                                  "stats": self.get_stats()}, source=self.name))
 
@@ -237,6 +275,194 @@ class WebSocketEmitter(FeedTasks, ThreadedFeed):
 
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
+
+    def start_in_thread(self, *, timeout: float | None = None) -> threading.Thread:
+        """Run the feed on a background loop of its own; returns its thread once connected."""
+        if self._background is not None and self._background.running:
+            raise RuntimeError(f"feed {self.name!r} already runs in thread "
+                               f"{self._background.name}")
+        background = self._background = BackgroundLoop(f"evlab-feed-{self.name}")
+        try:
+            background.run(self.start(timeout=timeout), timeout=None)  # start() has its own
+        except BaseException:
+            self._end_background()
+            raise
+        thread = background.thread
+        assert thread is not None  # it just ran start()
+        return thread
+
+    def stop_in_thread(self, *, drain: bool = False, timeout: float | None = 30.0) -> None:
+        """From blocking code: stop the feed on its loop (``start_in_thread``'s, a Lab's, any
+        other thread's) and wait for it; then end the loop ``start_in_thread`` made."""
+        loop = self._loop
+        if loop is not None and _running_loop() is loop:
+            raise RuntimeError(f"feed {self.name!r}: stop_in_thread() on the feed's own loop "
+                               f"would wait for itself: await stop() there")
+        try:
+            if (self._reader is not None or self._delivery is not None) and loop is not None \
+                    and loop.is_running():
+                asyncio.run_coroutine_threadsafe(self.stop(drain=drain), loop).result(timeout)
+        finally:
+            self._end_background(timeout)
+
+    def _end_background(self, timeout: float | None = 10.0) -> None:
+        background, self._background = self._background, None
+        if background is not None:
+            background.stop(timeout)
+
+    # --- the connection: one retry loop --------------------------------------------------
+    async def _connection(self) -> None:
+        """Connect, subscribe and read until the connection ends; then end, give up, or wait
+        under the backoff policy and go round again."""
+        attempt = 0  # failed attempts since the last successful subscription
+        policy = self.backoff
+        try:
+            while True:
+                if await self._session(attempt):
+                    attempt = 0
+                if self._ended:
+                    return
+                attempt += 1
+                error = self._stats["last_error"]
+                if not policy.allows(attempt):
+                    logger.error("feed %s: giving up on %s after %d failed retries: %s", self.name,
+                                 self.url, attempt - 1, error)
+                    await self._notice("gave_up", f"gave up reconnecting to {self.url}",
+                                       attempts=attempt - 1, error=error)
+                    return
+                delay = policy.delay(attempt, self._rng)
+                self._stats["reconnects"] += 1
+                logger.warning("feed %s: reconnecting to %s in %.3g s (attempt %d): %s",
+                               self.name, self.url, delay, attempt, error)
+                await self._notice("reconnecting", f"reconnecting in {delay:.3g} s (attempt "
+                                   f"{attempt})", attempt=attempt, delay=delay,
+                                   max_retries=policy.max_retries, error=error)
+                await asyncio.sleep(delay)
+        finally:
+            self._stats["connected"] = self._reading = False
+            if self._buffer is not None:
+                self._buffer.close()
+            self._notify()
+
+    async def _session(self, attempt: int) -> bool:
+        """One connection: connect, subscribe, read until it closes; True if it subscribed."""
+        try:
+            ws = await connect(self.url, **self.connect_options)
+        except Exception as exc:  # OSError, InvalidHandshake, TimeoutError, InvalidProxy...
+            self._stats["last_error"] = f"{type(exc).__name__}: {exc}"
+            logger.info("feed %s: cannot connect to %s: %s: %s", self.name, self.url,
+                        type(exc).__name__, exc)
+            return False
+        subscribed = False
+        try:
+            for message in self._subscribe_messages():
+                await ws.send(message)
+            subscribed = True
+            self._stats["connected"] = True
+            self._stats["connections"] += 1
+            logger.info("feed %s: connected to %s", self.name, self.url)
+            await self._notice("connected", f"connected to {self.url}", attempt=attempt,
+                               connections=self._stats["connections"])
+            self._notify()
+            await self._pump(ws)
+        except ConnectionClosed as exc:
+            await self._closed(exc, subscribed)
+        except Exception as exc:  # a bug (ours or an adapter's): log it, reconnect
+            logger.exception("feed %s: session failed", self.name)
+            self._stats["errors"] += 1
+            await self._lost(subscribed, CloseCode.INTERNAL_ERROR, f"{type(exc).__name__}: {exc}")
+        finally:
+            self._stats["connected"] = False
+            await ws.close()
+        return subscribed
+
+    async def _pump(self, ws: ClientConnection) -> None:
+        stats, put, name = self._stats, self._put, self.name
+        while True:
+            frame = await ws.recv()
+            event = create_websocket_event(name, frame, time.time_ns())
+            stats["received"] += 1
+            stats["last_message_ns"] = event.received_ns
+            await put(event)
+            if self._waiters:
+                self._notify()
+
+    async def _closed(self, exc: ConnectionClosed, subscribed: bool) -> None:
+        frame = exc.sent if exc.rcvd is None else exc.rcvd
+        code = frame.code if frame is not None else CloseCode.ABNORMAL_CLOSURE
+        reason = frame.reason if frame is not None else "connection lost"
+        if exc.sent is not None and exc.sent.code == CloseCode.MESSAGE_TOO_BIG:
+            code, reason = CloseCode.MESSAGE_TOO_BIG, exc.sent.reason
+            limit = self.connect_options.get("max_size")
+            self._stats["oversized"] += 1
+            self._stats["errors"] += 1
+            logger.error("feed %s: message larger than max_size=%s: %s", self.name, limit, reason)
+            await self._put(create_error_event(
+                f"{self.name}: a message exceeded max_size={limit} bytes ({reason}); "
+                f"websockets closed the connection (1009), reconnecting",
+                error_type="MessageTooBig", source=self.name))
+        await self._lost(subscribed, code, reason)
+        if (self.end_on_normal_close and exc.rcvd is not None
+                and exc.rcvd.code == CloseCode.NORMAL_CLOSURE):
+            self._ended = True
+            logger.info("feed %s: the server ended the stream: %s", self.name, reason)
+            await self._notice("ended", f"the server ended the stream ({reason})",
+                               code=int(code), reason=reason)
+
+    async def _lost(self, subscribed: bool, code: int, reason: str) -> None:
+        """Record why the connection ended; publish "disconnected" if it had been up."""
+        self._stats["last_error"] = f"connection closed: {int(code)} {reason}".rstrip()
+        if subscribed:  # a normal close (1000) is news, not trouble
+            level = logging.INFO if code == CloseCode.NORMAL_CLOSURE else logging.WARNING
+            logger.log(level, "feed %s: disconnected from %s: %s %s", self.name, self.url,
+                       int(code), reason)
+            self._stats["connected"] = False
+            await self._notice("disconnected", f"disconnected ({int(code)} {reason})",
+                               code=int(code), reason=reason)
+
+    # --- delivery ------------------------------------------------------------------------
+    async def _deliver(self) -> None:
+        buffer, bus, stats = self._buffer, self.event_bus, self._stats
+        assert buffer is not None and bus is not None  # set by start()
+        try:
+            while (event := await buffer.get()) is not None:
+                self._in_flight = event
+                try:
+                    await bus.emit_async(event)
+                except Exception:  # handlers' errors are the bus's business: this is a bug
+                    logger.exception("feed %s: could not publish %r", self.name, event)
+                self._in_flight = None
+                if isinstance(event, WebSocketEvent):
+                    stats["delivered"] += 1
+                    if self._waiters:
+                        self._notify()
+        finally:
+            # The feed ended by itself and all is delivered: wake wait_finished (running is
+            # False once this task is done, so check on the next turn of the loop).
+            asyncio.get_running_loop().call_soon(self._notify)
+
+    # --- helpers -------------------------------------------------------------------------
+    async def _put(self, event: Event) -> None:
+        buffer = self._buffer
+        assert buffer is not None  # set by start()
+        dropped = await buffer.put(event)
+        if isinstance(dropped, WebSocketEvent):
+            self._stats["dropped"] += 1
+        elif dropped is not None:
+            logger.warning("feed %s: buffer full of notices, dropped %r", self.name, dropped)
+
+    async def _notice(self, kind: str, text: str, **data: Any) -> None:
+        """Queue a SYSTEM event of ``kind`` (see the module doc), in order with the messages."""
+        await self._put(create_system_event(kind, f"{self.name}: {text}".rstrip(),
+                                            {"url": self.url, **data}, source=self.name))
+
+    def _subscribe_messages(self) -> list[str | bytes]:
+        if self.subscriptions is not None:
+            return list(self.subscriptions)
+        if self.adapter is None or not self.symbols:
+            return []
+        return list(self.adapter.subscribe_messages(self.symbols, self.channels,
+                                                    interval_s=self.interval_s))
 
     async def _finish_tasks(self, *, drain: bool) -> None:
         tasks = [t for t in (self._reader, self._delivery) if t is not None]
@@ -276,3 +502,10 @@ class WebSocketEmitter(FeedTasks, ThreadedFeed):
         state = "connected" if self.connected else "running" if self.running else "stopped"
         return (f"<WebSocketEmitter {self.name!r} {self.url} {state}: "
                 f"{self._stats['received']} received>")
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None

@@ -13,16 +13,19 @@ The embedded default that the demo, the notebooks and the tests use; nothing lea
     ...
     server.close()
 
-**Protocol.** A client sends the exchange's own subscribe message (``adapter.parse_subscribe``
-reads it) and gets the exchange's acknowledgement (``adapter.subscribe_ack``), then the bars of
-the symbols it named, each encoded once by ``adapter.encode_bar``. Symbols are the exchange's
-spelling (:attr:`FeedServer.symbols`; ``BTC-USD`` is binance ``BTCUSDT``, kraken ``BTC/USD``).
-An unknown symbol, a malformed request or a trades-only request gets an error message in the
-exchange's style. Alpaca/Polygon ``auth`` and Kraken ``ping`` are answered; alpaca, polygon and
-kraken greet a new connection as they do. Binance stream URLs (``/ws/btcusdt@kline_1m``, and
-combined ``/stream?streams=...``) subscribe by path, without a request. The bar length the
-request names is not checked (a warning is logged): the dataset's bars are what is served.
-Coinbase candles carry no interval: clients decode with :meth:`FeedServer.client_adapter`.
+**Protocol.** Everything about the exchange comes from its adapter
+(:mod:`evlab.feeds.adapters`): a client is greeted as the exchange greets (``welcome``), sends
+the exchange's own subscribe message (``parse_subscribe``) and gets its acknowledgement
+(``subscribe_ack``), then the bars of the symbols it named, each encoded once
+(``encode_bar``). Symbols are the exchange's spelling (:attr:`FeedServer.symbols`,
+``wire_symbol``: ``BTC-USD`` is binance ``BTCUSDT``, kraken ``BTC/USD``). An unknown symbol,
+a malformed request or a trades-only request gets an error message in the exchange's style
+(``error_frame``); auth and ping requests are answered (``control_reply``); Binance stream
+URLs (``/ws/btcusdt@kline_1m``, combined ``/stream?streams=...``) subscribe by path
+(``path_subscribe``). The bar length the request names is not checked (a warning is logged):
+the dataset's bars are what is served. Coinbase candles carry no interval: clients decode
+with :meth:`FeedServer.client_adapter`. Per connection, a
+:class:`~evlab.feeds.session.ClientSession` does the talking.
 
 **Modes.** ``"replay"`` (default): every subscription streams the dataset from its first bar,
 so N bars sent are N bars received, in order. ``"live"``: one shared timeline starts with the
@@ -35,7 +38,9 @@ running: bars due while the server was down are never sent (a reconnecting clien
 or at ``speed=1`` (live).
 
 **The end.** Without ``loop`` a stream ends with a normal close (1000) after its last bar and
-counts as finished (:meth:`FeedServer.wait_finished`). With ``loop=True`` it starts again from
+counts as finished (:meth:`FeedServer.wait_finished`); a ``WebSocketEmitter`` ends there too
+(its ``wait_finished()``). ``stop()`` closes with 1001 (going away), which clients reconnect
+after. With ``loop=True`` it starts again from
 the first bar, every time shifted by the dataset's span (first bar to one interval past the
 last), so times keep increasing.
 """
@@ -49,21 +54,25 @@ import os
 import threading
 from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass
-from typing import Any, Self
+from typing import Any, Self, TypeVar
 
+import numpy as np
 import pandas as pd
-from websockets.asyncio.server import Server, serve
+from websockets.asyncio.server import Server, ServerConnection, serve
 
 from evlab.feeds import _frames
-from evlab.feeds._pacing import Clock, ManualClock, MonotonicClock, Schedule
-from evlab.feeds._session import FeedSession
-from evlab.feeds.adapters import ADAPTERS, ExchangeAdapter, get_adapter
+from evlab.feeds._pacing import Clock, ManualClock, MonotonicClock, Schedule, wake
+from evlab.feeds.adapters import ExchangeAdapter, adapter_class
+from evlab.feeds.loop import BackgroundLoop
+from evlab.feeds.session import ClientSession
 
 __all__ = ["FeedServer", "ClientStats", "Clock", "ManualClock", "MonotonicClock"]
 
 log = logging.getLogger("evlab.feeds.server")
 
 _MODES = ("replay", "live")
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,16 +85,16 @@ class ClientStats:
     bars_sent: int
 
 
-class FeedServer(FeedSession):
+class FeedServer:
     """Serve a dataset's bars over WebSocket in one exchange's format (see the module doc).
 
     ``dataset``: a shipped dataset name, a CSV/Parquet path or a bars DataFrame (``symbol``
     filters it, or names the symbol of a frame without a symbol column; ``limit`` keeps the
     first bars). ``rate`` (bars/s) and ``speed`` are exclusive. ``symbol_map`` maps dataset
-    symbols to the exchange's (defaults: :func:`evlab.feeds._frames.default_wire_symbol`).
-    ``interval_s`` overrides the bar length (a shipped dataset's documented one, else the
-    largest step all gaps are multiples of). ``clock`` (tests) paces streams and the live
-    timeline: pass a :class:`ManualClock` to step time by hand.
+    symbols to the exchange's (default: the adapter's ``wire_symbol``). ``interval_s``
+    overrides the bar length (a shipped dataset's documented one, else the largest step all
+    gaps are multiples of). ``clock`` (tests) paces streams and the live timeline: pass a
+    :class:`ManualClock` to step time by hand.
     """
 
     def __init__(self, dataset: str | os.PathLike[str] | pd.DataFrame = "btcusd_1m", *,
@@ -95,9 +104,7 @@ class FeedServer(FeedSession):
                  limit: int | None = None, symbol: str | None = None,
                  interval_s: int | None = None, clock: Clock | None = None) -> None:
         exchange = exchange.lower()
-        if exchange not in ADAPTERS:
-            raise ValueError(f"unknown exchange {exchange!r}: expected one of "
-                             f"{', '.join(ADAPTERS)}")
+        venue = adapter_class(exchange)  # ValueError for an unknown exchange
         if mode not in _MODES:
             raise ValueError(f"mode must be 'replay' or 'live', got {mode!r}")
         if rate is not None and speed is not None:
@@ -112,25 +119,26 @@ class FeedServer(FeedSession):
         self.dataset = dataset if isinstance(dataset, str) else (
             "<DataFrame>" if isinstance(dataset, pd.DataFrame) else os.fspath(dataset))
         bars, documented = _frames.load_bars(dataset, symbol)
-        self._table = table = _frames.BarTable(bars, symbol=symbol, limit=limit,
-                                               interval_s=interval_s or documented)
+        #: The bars served, as arrays (what sessions stream).
+        self.table = table = _frames.BarTable(bars, symbol=symbol, limit=limit,
+                                              interval_s=interval_s or documented)
         mapping = dict(symbol_map or {})
-        self._wire = [mapping.get(s) or _frames.default_wire_symbol(exchange, s)
-                      for s in table.symbols]
+        self._wire = [mapping.get(s) or venue.wire_symbol(s) for s in table.symbols]
         if len(set(self._wire)) != len(self._wire):
             raise ValueError(f"symbol_map maps two dataset symbols to one: {self._wire}")
         self._codes = {s: i for i, s in enumerate(self._wire)}
         #: Constructor options of the adapter that decodes this server's messages.
-        self.adapter_options: dict[str, Any] = (
-            {"candle_interval_s": table.interval_s} if exchange == "coinbase" else {})
-        self._adapter = get_adapter(exchange, **self.adapter_options)
-        self._cache = _frames.FrameCache(table, exchange, self._wire, self.adapter_options)
-        self._combined = None
-        self._clock = clock if clock is not None else MonotonicClock()
+        self.adapter_options: dict[str, Any] = venue.server_options(table.interval_s)
+        #: The adapter that answers clients' requests (encoding uses one per frame cache).
+        self.adapter = venue(**self.adapter_options)
+        self._caches: dict[frozenset[tuple[str, Any]], _frames.FrameCache] = {}
+        self.frames()  # encode now: a format that cannot carry these bars fails here
+        #: The clock that paces streams and the live timeline.
+        self.clock: Clock = clock if clock is not None else MonotonicClock()
         self._port = port
         self._server: Server | None = None
         self._aloop: asyncio.AbstractEventLoop | None = None
-        self._clients = {}
+        self._clients: dict[int, ClientSession] = {}
         self._ids = itertools.count(1)
         self._bars_sent = 0
         self._finished = 0
@@ -142,8 +150,7 @@ class FeedServer(FeedSession):
         self._live_next = 0
         self._live_done = False
         self._publisher: asyncio.Task[None] | None = None
-        # background-thread mode
-        self._thread: threading.Thread | None = None
+        self._background: BackgroundLoop | None = None  # the loop start_in_thread made
 
     # --- what is served ------------------------------------------------------------------------
     @property
@@ -165,12 +172,17 @@ class FeedServer(FeedSession):
     @property
     def dataset_symbols(self) -> list[str]:
         """The dataset's own symbols, in the order of :attr:`symbols`."""
-        return list(self._table.symbols)
+        return list(self.table.symbols)
+
+    @property
+    def interval_s(self) -> int:
+        """The bar length in seconds (documented, given, or inferred from the bars' times)."""
+        return self.table.interval_s
 
     @property
     def bars(self) -> pd.DataFrame:
         """The bars served (after ``symbol``/``limit``), with the exchange symbol in ``symbol``."""
-        t = self._table
+        t = self.table
         frame = pd.DataFrame(t.values, columns=["open", "high", "low", "close", "volume"],
                              index=pd.DatetimeIndex(pd.to_datetime(t.times, utc=True),
                                                     name="time"))
@@ -179,7 +191,7 @@ class FeedServer(FeedSession):
 
     def client_adapter(self) -> ExchangeAdapter:
         """A fresh adapter that decodes this server's messages (coinbase: the candle length)."""
-        return get_adapter(self.exchange, **self.adapter_options)
+        return adapter_class(self.exchange)(**self.adapter_options)
 
     def subscribe_messages(self, symbols: list[str] | None = None) -> list[str]:
         """The frames a client sends to get the bars of ``symbols`` (default: all served).
@@ -192,6 +204,44 @@ class FeedServer(FeedSession):
             return adapter.subscribe_messages(wanted, ("bars",), interval_s=self.interval_s)
         except ValueError:
             return adapter.subscribe_messages(wanted, ("bars",))
+
+    # --- what sessions share -------------------------------------------------------------------
+    def code(self, symbol: str) -> int | None:
+        """The table code of exchange symbol ``symbol``, None if it is not served."""
+        return self._codes.get(symbol)
+
+    def frames(self, options: Mapping[str, Any] | None = None) -> _frames.FrameCache:
+        """Every bar pre-encoded by an adapter with ``options`` on top of the server's (binance
+        combined streams wrap theirs), encoded once per set of options."""
+        key = frozenset((options or {}).items())
+        cache = self._caches.get(key)
+        if cache is None:
+            venue, base = adapter_class(self.exchange), self.adapter_options
+            cache = self._caches[key] = _frames.FrameCache(
+                self.table, self._wire, lambda: venue(**base, **(options or {})))
+        return cache
+
+    def schedule(self, times: np.ndarray) -> Schedule:
+        """When each of a replay stream's bars (``times``) is due under this server's pacing."""
+        return Schedule.build(times, self.table.span_ns, self.rate, self.speed, self.loop)
+
+    @property
+    def live_done(self) -> bool:
+        """Live mode: the timeline has published its last bar."""
+        return self._live_done
+
+    def sent(self, n: int) -> None:
+        """Count ``n`` bar frames handed to a client socket."""
+        self._bars_sent += n
+
+    def stream_finished(self) -> None:
+        """A stream reached its end: count it and wake whoever waits for it."""
+        self._finished += 1
+        waiters, self._finish_waiters = self._finish_waiters, []
+        for fut in waiters:
+            wake(fut)
+        with self._finish_cond:
+            self._finish_cond.notify_all()
 
     # --- counters --------------------------------------------------------------------------------
     @property
@@ -244,11 +294,11 @@ class FeedServer(FeedSession):
         if self._server is not None:
             return self
         self._aloop = asyncio.get_running_loop()
-        self._server = await serve(self._handle, self.host, self._port, compression=None,
+        self._server = await serve(self._connection, self.host, self._port, compression=None,
                                    ping_interval=None, write_limit=2**18)
         self._port = self._server.sockets[0].getsockname()[1]
         if self.mode == "live":
-            now = self._clock.now()
+            now = self.clock.now()
             if self._t0 is None:
                 self._t0 = now
             if not self._live_done:
@@ -277,54 +327,36 @@ class FeedServer(FeedSession):
         await self.stop()
 
     def start_in_thread(self, timeout: float = 30.0) -> Self:
-        """Run the server on its own event loop in a daemon thread; return once listening."""
-        if self._thread is not None:
+        """Run the server on a background loop of its own (a daemon thread); return once
+        listening. ``stop_in_thread()`` (alias ``close()``) ends both."""
+        if self._background is not None:
             return self
-        ready = threading.Event()
-        failure: list[BaseException] = []
-        loop = asyncio.new_event_loop()
-
-        def run() -> None:
-            asyncio.set_event_loop(loop)
-            try:
-                loop.run_until_complete(self.start())
-            except BaseException as exc:
-                failure.append(exc)
-                ready.set()
-                loop.close()
-                return
-            ready.set()
-            try:
-                loop.run_forever()
-            finally:
-                loop.run_until_complete(loop.shutdown_asyncgens())
-                loop.close()
-
-        thread = threading.Thread(target=run, name=f"evlab-feed-{self.exchange}", daemon=True)
-        thread.start()
-        if not ready.wait(timeout):
-            raise TimeoutError(f"feed server did not start within {timeout} s")
-        if failure:
-            raise failure[0]
-        self._thread = thread
+        background = BackgroundLoop(f"evlab-server-{self.exchange}")
+        try:
+            background.run(self.start(), timeout)
+        except BaseException:
+            background.stop()
+            raise
+        self._background = background
         return self
 
     def stop_in_thread(self, timeout: float = 30.0) -> None:
-        """Stop a server started by :meth:`start_in_thread` and end its thread."""
-        thread, self._thread = self._thread, None
-        if thread is None:
+        """Stop a server started by :meth:`start_in_thread` and end its loop and thread."""
+        background, self._background = self._background, None
+        if background is None:
             return
-        loop = self._aloop
-        assert loop is not None
-        asyncio.run_coroutine_threadsafe(self.stop(), loop).result(timeout)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(timeout)
+        try:
+            background.run(self.stop(), timeout)
+        finally:
+            background.stop(timeout)
 
     close = stop_in_thread
 
-    def call(self, coro: Coroutine[Any, Any, Any], timeout: float | None = None) -> Any:
-        """Thread mode: run ``coro`` (e.g. ``server.drop_connections()``) on the server's loop."""
+    def call(self, coro: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
+        """From another thread: run ``coro`` (e.g. ``server.drop_connections()``) on the
+        server's loop and return its result."""
         if self._aloop is None:
+            coro.close()
             raise RuntimeError("the server has not been started")
         return asyncio.run_coroutine_threadsafe(coro, self._aloop).result(timeout)
 
@@ -337,7 +369,35 @@ class FeedServer(FeedSession):
     def __repr__(self) -> str:
         state = self.url if self.running else "stopped"
         return (f"FeedServer({self.dataset!r}, exchange={self.exchange!r}, mode={self.mode!r}, "
-                f"{len(self._table)} bars, {state})")
+                f"{len(self.table)} bars, {state})")
+
+    # --- connections and the live timeline -------------------------------------------------------
+    async def _connection(self, ws: ServerConnection) -> None:
+        session = ClientSession(self, next(self._ids), ws)
+        self._clients[session.id] = session
+        try:
+            await session.serve()
+        finally:
+            self._clients.pop(session.id, None)
+            await session.close()
+
+    async def _publish(self) -> None:
+        """The live timeline: at each bar's due time, hand it to the clients subscribed to it."""
+        t, sched, clock = self.table, self._live, self.clock
+        assert self._t0 is not None  # set by start()
+        n, t0, g = len(t), self._t0, self._live_next
+        while g < sched.total:
+            await clock.sleep_until(t0 + sched.offset(g))
+            k, i = divmod(g, n)
+            end = min(max(g + 1, sched.due(clock.now() - t0)), (k + 1) * n)
+            codes = t.codes[i:i + end - g].tolist()
+            for session in list(self._clients.values()):
+                session.publish(k, i, i + end - g, codes)
+            g = self._live_next = end
+        self._live_done = True
+        self.stream_finished()
+        for session in list(self._clients.values()):
+            session.end()
 
     # --- fault injection ----------------------------------------------------------------------
     def inject(self, raw: str | bytes, *, binary: bool = False) -> None:
@@ -350,17 +410,17 @@ class FeedServer(FeedSession):
         else:
             self._inject(frame)
 
+    def _inject(self, frame: bytes) -> None:
+        for session in self._clients.values():
+            session.inject(frame)
+
     async def drop_connections(self) -> int:
         """Cut every client connection abruptly (no close frame: the client sees 1006)."""
-        clients = list(self._clients.values())
-        for c in clients:
-            transport = getattr(c.ws, "transport", None)
-            if transport is not None:
-                transport.abort()
-            else:  # pragma: no cover - websockets without a transport attribute
-                await c.ws.close(1011, "connection dropped")
-        await asyncio.gather(*(c.ws.wait_closed() for c in clients), return_exceptions=True)
-        return len(clients)
+        sessions = list(self._clients.values())
+        for session in sessions:
+            session.abort()
+        await asyncio.gather(*(s.ws.wait_closed() for s in sessions), return_exceptions=True)
+        return len(sessions)
 
 
 def _on_loop(loop: asyncio.AbstractEventLoop) -> bool:

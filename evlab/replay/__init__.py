@@ -46,15 +46,15 @@ Unknown dataset names, frames missing columns, unreadable files raise ``ValueErr
 
 **Running.** ``run(speed=None)`` emits with ``bus.emit`` as fast as possible; ``speed=k``
 sleeps so that event-time deltas / k elapse in wall time (anchored at the first event and
-again after each pause, so a pause never makes it rush). ``start()`` runs it on a daemon
-thread (sync handlers run there; async ones go by the bus's rules), ``run_async()`` on the
-running loop with ``emit_async``. ``pause()``/``resume()``/``stop()`` work from any thread,
-cell or handler and take effect before the next event; ``step(n)`` emits the next ``n``
-(when idle, or while a background run is paused); ``progress`` is ``(done, total)``.
-``stop()`` keeps the position (``run()`` goes on; ``rewind()`` starts over). Every run
-returns a ``ReplaySummary`` (events per type, event-time span, wall seconds, rate) and
-shows a ``tqdm.auto`` bar when it has ``Replayer.PROGRESS_MIN`` (10,000) events or more
-(``progress=True/False`` to force), updated once per chunk.
+again after each pause, so a pause never makes it rush). ``start()`` runs ``run_async()`` on
+a background loop (a Lab's, or one of its own on a daemon thread: handlers run there),
+``run_async()`` on the running loop with ``emit_async``. ``pause()``/``resume()``/``stop()``
+work from any thread, cell or handler and take effect before the next event; ``step(n)``
+emits the next ``n`` (when idle, or while a background run is paused); ``progress`` is
+``(done, total)``. ``stop()`` keeps the position (``run()`` goes on; ``rewind()`` starts
+over). Every run returns a ``ReplaySummary`` (events per type, event-time span, wall
+seconds, rate) and shows a ``tqdm.auto`` bar when it has ``Replayer.PROGRESS_MIN`` (10,000)
+events or more (``progress=True/False`` to force), updated once per chunk.
 """
 
 from evlab.replay.replayer import Progress, Replayer, ReplaySummary

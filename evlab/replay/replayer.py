@@ -6,6 +6,8 @@ pacing, pausing and the background thread behave.
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import logging
 import threading
 import time
@@ -14,6 +16,7 @@ from typing import Any
 
 from evlab.bus import EventBus
 from evlab.events import Event
+from evlab.feeds.loop import BackgroundLoop
 from evlab.replay.control import Control, Pacer
 from evlab.replay.sources import make_plan
 from evlab.replay.summary import Progress, ReplaySummary, Tally
@@ -64,7 +67,9 @@ class Replayer:
         self._parked = threading.Event()  # set while a paused run waits for resume()
         self._active = False
         self._run_thread: int | None = None
-        self._thread: threading.Thread | None = None
+        self._background: BackgroundLoop | None = None  # where start() runs
+        self._task: concurrent.futures.Future[None] | None = None
+        self._own_thread: threading.Thread | None = None  # the thread of a loop start() made
         self._error: BaseException | None = None
         self.summary: ReplaySummary | None = None
 
@@ -117,9 +122,9 @@ class Replayer:
         its own thread); True if no run is left.
         """
         self._ctl.stop()
-        thread = self._thread
-        if thread is not None and thread is not threading.current_thread() and timeout != 0:
-            thread.join(timeout)
+        background = self._background
+        if background is not None and not background.in_thread() and timeout != 0:
+            self.join(timeout)
         return not self._active
 
     def rewind(self) -> None:
@@ -148,31 +153,45 @@ class Replayer:
         finally:
             self._end()
 
-    def start(self, speed: float | None = None, *, progress: bool | None = None) -> Replayer:
-        """Run on a daemon thread and return at once (``wait()``, ``pause()``, ``stop()``)."""
+    def start(self, speed: float | None = None, *, progress: bool | None = None,
+              loop: BackgroundLoop | None = None) -> Replayer:
+        """Run in the background and return at once (``wait()``, ``pause()``, ``stop()``).
+
+        The run is ``run_async`` on ``loop`` (a Lab's, shared with its feeds), or on a
+        :class:`~evlab.feeds.loop.BackgroundLoop` of its own that ends with the run.
+        """
         self._begin()
         self._error = None
+        owned = loop is None
+        background = BackgroundLoop(f"evlab-replay-{self.name}") if loop is None else loop
 
-        def main() -> None:
+        async def main() -> None:
             try:
-                self._run(speed, progress)
+                await self._run_async(speed, progress)
             except BaseException as exc:
                 self._error = exc
                 logger.error("replay %s failed: %r", self.name, exc, exc_info=exc)
             finally:
                 self._end()
+                if owned:
+                    background.stop()  # from its own thread: the loop ends after this task
 
-        self._thread = threading.Thread(target=main, daemon=True,
-                                        name=f"evlab-replay-{self.name}")
-        self._thread.start()
+        self._background = background
+        self._task = background.submit(main())
+        self._own_thread = background.thread if owned else None
         return self
 
     def join(self, timeout: float | None = None) -> bool:
-        """Wait for a background run to end; True if it has (or none was started)."""
-        if self._thread is not None:
-            self._thread.join(timeout)
-            return not self._thread.is_alive()
-        return True
+        """Wait for a background run to end (and the thread of its own loop, if it made one);
+        True if it has (or none was started)."""
+        task = self._task
+        if task is None:
+            return True
+        concurrent.futures.wait([task], timeout)
+        thread = self._own_thread
+        if task.done() and thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)
+        return task.done()
 
     def wait(self, timeout: float | None = None) -> ReplaySummary:
         """Wait for the background run and return its summary; re-raises its error;
@@ -338,6 +357,7 @@ class Replayer:
                     tally.add(lo, lo + n)
                 if bar is not None:
                     bar.update(n)
+                await asyncio.sleep(0)  # the loop's other tasks (a Lab's feeds) run between chunks
         finally:
             if bar is not None:
                 bar.close()

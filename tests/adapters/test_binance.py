@@ -182,15 +182,6 @@ def test_encoded_prices_are_decimal_strings(binance):
     assert (ev.low, ev.volume) == (0.00005, 1e-07)
 
 
-@pytest.mark.parametrize("side", ["BUY", "SELL"])
-def test_trade_round_trip(binance, side):
-    msg = binance.encode_trade("BTCUSDT", 1_475_798_400_123_000_000, 611.78, 0.25, side=side,
-                               trade_id=42)
-    [ev] = binance.parse(msg)
-    assert (ev.symbol, ev.time_ns, ev.price, ev.size, ev.side, ev.trade_id) == (
-        "BTCUSDT", 1_475_798_400_123_000_000, 611.78, 0.25, side, "42")
-
-
 def test_encode_refuses_what_the_format_cannot_carry(binance):
     with pytest.raises(ValueError, match="no kline interval of 7 s"):
         binance.encode_bar("BTCUSDT", 0, 1.0, 1.0, 1.0, 1.0, 1.0, interval_s=7)

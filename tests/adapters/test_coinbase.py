@@ -129,23 +129,6 @@ def test_candle_interval_must_match_the_adapter(coinbase):
         get_adapter(EX, candle_interval_s=0)
 
 
-@pytest.mark.parametrize("side", ["BUY", "SELL"])
-def test_trade_round_trip(coinbase, side):
-    t = ns(2016, 10, 7, 0, 0, 4, 123456)
-    msg = coinbase.encode_trade("BTC-USD", t, 611.78, 0.60046, side=side, trade_id=7)
-    assert orjson.loads(msg)["side"] == ("sell" if side == "BUY" else "buy")  # maker side
-    [ev] = coinbase.parse(msg)
-    assert (ev.symbol, ev.time_ns, ev.price, ev.size, ev.side, ev.trade_id) == (
-        "BTC-USD", t, 611.78, 0.60046, side, "7")
-
-
-def test_trade_time_keeps_nanoseconds(coinbase):
-    t = ns(2016, 10, 7) + 123_456_789
-    assert orjson.loads(coinbase.encode_trade("BTC-USD", t, 1.0, 1.0))["time"].endswith(
-        ".123456789Z")
-    assert coinbase.parse(coinbase.encode_trade("BTC-USD", t, 1.0, 1.0))[0].time_ns == t
-
-
 def test_subscribe_round_trip(coinbase):
     bars, trades = coinbase.subscribe_messages(["BTC-USD", "ETH-USD"], ["bars", "trades"])
     assert orjson.loads(bars)["channel"] == "candles"

@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from evlab.events import BarEvent
+from evlab.events import BarEvent, ErrorEvent
 from evlab.feeds.adapters import (
     ADAPTERS,
     AdapterError,
@@ -120,14 +120,29 @@ def test_subscribe_messages_validate_arguments(name):
 
 
 @pytest.mark.parametrize("name", ADAPTERS)
-def test_trade_round_trip_keeps_values(name):
+def test_the_server_side_speaks_what_the_client_side_reads(name):
+    """Greetings and replies to auth/ping parse as control frames; errors as ErrorEvents."""
     adapter = make(name)
-    t = ns(2016, 10, 7, 0, 0, 4, 250000)
-    [ev] = adapter.parse(adapter.encode_trade(SYMBOL[name], t, 611.78, 0.60046, side="SELL",
-                                              trade_id=12))
-    assert (ev.symbol, ev.time_ns, ev.price, ev.size, ev.trade_id) == (SYMBOL[name], t, 611.78,
-                                                                       0.60046, "12")
-    assert ev.side == (None if name in ("alpaca", "polygon") else "SELL")
+    for frame in adapter.welcome():
+        assert adapter.parse(frame) == []
+    for request in ('{"action": "auth", "key": "k", "secret": "s"}',
+                    '{"method": "ping", "req_id": 7}'):
+        for frame in adapter.control_reply(request):
+            assert adapter.parse(frame) == []
+    assert adapter.control_reply("not json") == adapter.control_reply("[1]") == []
+    [error] = adapter.parse(adapter.error_frame("unknown symbol 'X'", 3))
+    assert isinstance(error, ErrorEvent) and "unknown symbol 'X'" in error.message
+    assert error.error_type == "ExchangeError"
+
+
+@pytest.mark.parametrize(("name", "pair", "ticker"), [
+    ("binance", "BTCUSDT", "AAPL"), ("coinbase", "BTC-USD", "AAPL"),
+    ("kraken", "BTC/USD", "AAPL"), ("alpaca", "BTC/USD", "AAPL"), ("polygon", "BTC-USD", "AAPL"),
+])
+def test_wire_symbols(name, pair, ticker):
+    cls = type(make(name))
+    assert cls.wire_symbol("BTC-USD") == cls.wire_symbol("btc/usd") == pair
+    assert cls.wire_symbol("AAPL") == ticker
 
 
 def test_rfc3339_parsing():

@@ -183,12 +183,3 @@ def test_final_bars_alone_round_trip(kraken):
 def test_encode_refuses_intervals_kraken_has_not(kraken):
     with pytest.raises(ValueError, match="no ohlc interval of 1 s"):
         kraken.encode_bar("BTC/USD", 0, 1.0, 1.0, 1.0, 1.0, 1.0, interval_s=1)
-
-
-@pytest.mark.parametrize("side", ["BUY", "SELL"])
-def test_trade_round_trip(kraken, side):
-    t = ns(2023, 9, 25, 7, 49, 37) + 708_706_123
-    [ev] = kraken.parse(kraken.encode_trade("BTC/USD", t, 26_000.5, 0.015, side=side,
-                                            trade_id=99))
-    assert (ev.symbol, ev.time_ns, ev.price, ev.size, ev.side, ev.trade_id) == (
-        "BTC/USD", t, 26_000.5, 0.015, side, "99")

@@ -128,12 +128,3 @@ def test_encode_refuses_in_progress_bars(polygon):
         polygon.encode_bar("AAPL", *row, final=False)
     with pytest.raises(ValueError, match="not 300 s"):
         polygon.encode_bar("AAPL", *row, interval_s=300)
-
-
-def test_trade_round_trip(polygon):
-    t = 1_536_036_818_784_000_000
-    [ev] = polygon.parse(polygon.encode_trade("MSFT", t, 114.125, 100, trade_id="12345"))
-    assert (ev.symbol, ev.time_ns, ev.price, ev.size, ev.trade_id) == ("MSFT", t, 114.125, 100.0,
-                                                                       "12345")
-    with pytest.raises(ValueError, match="whole multiple"):
-        polygon.encode_trade("MSFT", t + 1, 114.125, 100)

@@ -550,22 +550,57 @@ async def test_stop_in_thread_from_blocking_code():
         assert not thread.is_alive() and not em.running
 
 
-async def test_a_normal_close_ends_the_feed_when_asked(feed_server):
+async def test_a_finite_stream_that_ends_normally_ends_the_feed(feed_server):
     server = await feed_server("btcusd_1m", exchange="binance", limit=5)
     bus = EventBus()
-    kinds = []
-    ended = asyncio.Event()
-
-    def on_system(event):
-        kinds.append(event.kind)
-        if event.kind == "ended":
-            ended.set()
-
-    bus.register(EventType.SYSTEM, on_system)
+    rec = Recorder(bus)
     emitter = WebSocketEmitter("finite", server.url, event_bus=bus, adapter="binance",
-                               symbols=server.symbols, end_on_normal_close=True)
+                               symbols=server.symbols)  # the default: the end is the end
     await emitter.start()
-    await asyncio.wait_for(ended.wait(), 30)
+    stats = await emitter.wait_finished(SAFETY)
+    assert not stats["running"] and not emitter.running
+    assert [e.kind for e in rec.system()] == ["connected", "disconnected", "ended"]
+    assert stats["delivered"] == 6 == stats["received"]  # the ack and the 5 bars, all delivered
+    assert stats["reconnects"] == 0 and server.streams_finished == 1
     await emitter.stop()
-    assert kinds[:3] == ["connected", "disconnected", "ended"]
-    assert "reconnecting" not in kinds and emitter.get_stats()["delivered"] == 6
+    assert [e.kind for e in rec.system()] == ["connected", "disconnected", "ended", "stopped"]
+    assert emitter.get_stats()["discarded"] == 0
+
+
+async def test_asked_to_reconnect_a_normal_close_starts_a_reconnect():
+    connections = []
+
+    async def handler(ws):
+        connections.append(ws)
+        await ws.send(f"stream{len(connections)}")
+        if len(connections) == 1:
+            await ws.close(1000, "maintenance")
+            return
+        await ws.wait_closed()
+
+    bus = EventBus()
+    rec = Recorder(bus)
+    async with server(handler) as url:
+        em = emitter(url, bus, end_on_normal_close=False)
+        await em.start()
+        await rec.until(lambda r: r.payloads() == ["stream1", "stream2"])
+        await em.stop()
+    kinds = [e.kind for e in rec.system()]
+    assert kinds == ["connected", "disconnected", "reconnecting", "connected", "stopped"]
+    assert rec.system("disconnected")[0].data == {"url": url, "code": 1000,
+                                                  "reason": "maintenance"}
+
+
+async def test_wait_finished_returns_on_stop_and_times_out_while_running():
+    async def handler(ws):
+        await ws.wait_closed()
+
+    bus = EventBus()
+    async with server(handler) as url:
+        em = emitter(url, bus)
+        await em.start()
+        with pytest.raises(TimeoutError):
+            await em.wait_finished(0)
+        waiting = asyncio.ensure_future(em.wait_finished(SAFETY))
+        await em.stop()
+        assert (await waiting)["running"] is False

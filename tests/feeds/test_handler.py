@@ -31,6 +31,7 @@ from evlab.feeds.backoff import Backoff
 from evlab.feeds.continuity import BarContinuity
 from evlab.feeds.emitter import WebSocketEmitter, adapter_for_source
 from evlab.feeds.handler import WebSocketHandler
+from tests.adapters._data import fixture
 from tests.feeds.support import Recorder
 
 T0 = 1_700_000_040 * 10**9  # a whole minute
@@ -232,11 +233,11 @@ async def test_exchange_errors_pass_through_and_control_frames_are_counted():
     bus, rec, handler = wired()
     await feed(bus, '{"code": 1, "msg": "Invalid value type: expected Boolean"}',
                '{"result": null, "id": 1}',
-               get_adapter("binance").encode_trade("BTCUSDT", T0, 100.0, 0.5, side="SELL"))
+               fixture("binance", "trade.json"))  # Binance's documented trade
     [error] = rec.of(ErrorEvent)
     assert error.error_type == "ExchangeError" and "Invalid value" in error.message
     [tick] = rec.of(TickEvent)
-    assert tick.side == "SELL" and tick.price == 100.0
+    assert tick.side == "SELL" and tick.price == 0.001  # m: the buyer made: the seller took
     stats = handler.get_stats()
     assert (stats["exchange_errors"], stats["control"], stats["errors"]) == (1, 1, 0)
 

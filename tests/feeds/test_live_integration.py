@@ -31,7 +31,7 @@ def wire(server, **options):
 @pytest.mark.parametrize("exchange", ADAPTERS)
 async def test_n_bars_sent_are_n_bar_events_received_in_order(feed_server, exchange):
     server = await feed_server("btcusd_1m", exchange=exchange, limit=60)
-    _, rec, emitter, handler = wire(server, end_on_normal_close=True)
+    _, rec, emitter, handler = wire(server)
     await emitter.start()
     await rec.until(lambda r: any(e.kind == "ended" for e in r.system()))
     await emitter.stop()

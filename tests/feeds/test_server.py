@@ -20,7 +20,9 @@ from websockets.sync.client import connect as sync_connect
 from benchmarks import bench_feed_server
 from evlab import datasets
 from evlab.cli import main as cli_main
-from evlab.events import BarEvent, BarUpdateEvent, ErrorEvent
+from evlab.events import BarEvent, BarUpdateEvent, ErrorEvent, create_bar_event, create_error_event
+from evlab.feeds import adapters
+from evlab.feeds.adapters import ExchangeAdapter, Subscribe
 from evlab.feeds.server import FeedServer, ManualClock
 
 EXCHANGES = ("binance", "coinbase", "kraken", "alpaca", "polygon")
@@ -371,6 +373,19 @@ async def test_binance_stream_urls_subscribe_by_path(feed_server):
     assert "stream" not in orjson.loads(raw[2][0])
 
 
+async def test_binance_combined_endpoint_wraps_streams_subscribed_by_message(feed_server):
+    """Binance's SDKs (binance-sdk-spot, binance-connector) connect to /stream, then send
+    SUBSCRIBE: the pushes are wrapped as combined-stream events, the ack is not."""
+    server = await feed_server("btcusd_1m", exchange="binance", limit=3)
+    adapter = server.client_adapter()
+    async with connect(f"{server.url}/stream") as ws:
+        await ws.send('{"method": "SUBSCRIBE", "params": ["btcusdt@kline_1m"], "id": 5}')
+        assert orjson.loads(await ws.recv()) == {"result": None, "id": 5}
+        bars, others, frames = await read_to_close(ws, adapter)
+    assert [as_row(b) for b in bars] == rows(n=3, wire={"BTC-USD": "BTCUSDT"}) and others == []
+    assert [orjson.loads(f)["stream"] for f in frames] == ["btcusdt@kline_1m"] * 3
+
+
 @pytest.mark.parametrize("exchange, hello, auth", [
     ("alpaca", [{"T": "success", "msg": "connected"}],
      [{"T": "success", "msg": "authenticated"}]),
@@ -434,6 +449,66 @@ async def test_csv_path_and_symbol_map(feed_server, tmp_path):
     assert [as_row(b) for b in bars] == [
         ("XETH/ZUSD", 1704067200 * 10**9, 10, 12, 9, 11, 5),
         ("XETH/ZUSD", 1704067500 * 10**9, 11, 13, 10, 12, 6.5)]
+
+
+# --- a sixth exchange: one adapter class and a registry line ------------------------------------
+
+class ToyAdapter(ExchangeAdapter):
+    """A made-up exchange: the feed server learns all it says from this one class."""
+
+    name = "toy"
+
+    def parse(self, payload, *, source=""):
+        obj = orjson.loads(payload)
+        if "bar" in obj:
+            s, t, o, h, lo, c, v = obj["bar"]
+            return [create_bar_event(s, t, o, h, lo, c, v, source=source or self.name)]
+        if "error" in obj:
+            return [create_error_event(obj["error"], error_type="ExchangeError",
+                                       payload=payload, source=source or self.name)]
+        return []  # hello, ack
+
+    def subscribe_messages(self, symbols, channels=("bars",), *, interval_s=60):
+        return [orjson.dumps({"op": "sub", "symbols": list(symbols)}).decode()]
+
+    def parse_subscribe(self, payload):
+        obj = orjson.loads(payload)
+        if obj.get("op") != "sub":
+            return None
+        return Subscribe(tuple(obj["symbols"]), ("bars",))
+
+    def subscribe_ack(self, request):
+        return [orjson.dumps({"ok": list(request.symbols)}).decode()]
+
+    def encode_bar(self, symbol, time_ns, open, high, low, close, volume, *, interval_s=60,
+                   final=True):
+        return orjson.dumps({"bar": [symbol, time_ns, open, high, low, close, volume]})
+
+    def error_frame(self, message, req_id=None):
+        return orjson.dumps({"error": message}).decode()
+
+    def welcome(self):
+        return ['{"hello": "toy"}']
+
+    @classmethod
+    def wire_symbol(cls, symbol):
+        return symbol.replace("-", "~")
+
+
+async def test_a_sixth_exchange_needs_only_its_adapter_and_a_registry_line(monkeypatch):
+    monkeypatch.setitem(adapters._REGISTRY, "toy", ToyAdapter)
+    async with FeedServer("btcusd_1m", exchange="toy", limit=5) as server:
+        assert server.symbols == ["BTC~USD"]
+        adapter = server.client_adapter()
+        async with connect(server.url) as ws:
+            assert orjson.loads(await ws.recv()) == {"hello": "toy"}
+            await ws.send('{"op": "sub", "symbols": ["BTC~USD", "DOGE~USD"]}')
+            [error] = adapter.parse(await ws.recv())
+            assert isinstance(error, ErrorEvent) and "unknown symbol 'DOGE~USD'" in error.message
+            assert orjson.loads(await ws.recv()) == {"ok": ["BTC~USD"]}
+            bars, others, _ = await read_to_close(ws, adapter)
+        assert ws.close_code == 1000 and others == []
+    assert [as_row(b) for b in bars] == rows(n=5, wire={"BTC-USD": "BTC~USD"})
 
 
 # --- background thread, command line, benchmark -----------------------------------------------

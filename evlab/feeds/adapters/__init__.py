@@ -1,7 +1,9 @@
-"""Exchange message adapters: one module per exchange behind :class:`ExchangeAdapter`.
+"""Exchange adapters: one module per exchange behind :class:`ExchangeAdapter`, each holding
+the exchange's whole protocol (what a client sends and parses, what the feed server sends).
 
 ``get_adapter("binance")`` returns a new adapter (adapters keep per-connection state, such
-as Kraken's running candles, so use one per connection).
+as Kraken's running candles, so use one per connection). A new exchange is a new module
+and one line in ``_REGISTRY`` below.
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ from .kraken import KrakenAdapter
 from .polygon import PolygonAdapter
 
 __all__ = [
-    "ADAPTERS", "CHANNELS", "AdapterError", "ExchangeAdapter", "Subscribe", "get_adapter",
+    "ADAPTERS", "CHANNELS", "AdapterError", "ExchangeAdapter", "Subscribe", "adapter_class",
+    "get_adapter",
     "AlpacaAdapter", "BinanceAdapter", "CoinbaseAdapter", "KrakenAdapter", "PolygonAdapter",
 ]
 
@@ -32,15 +35,19 @@ _REGISTRY: dict[str, type[ExchangeAdapter]] = {
 ADAPTERS: tuple[str, ...] = tuple(_REGISTRY)
 
 
+def adapter_class(name: str) -> type[ExchangeAdapter]:
+    """The adapter class of exchange ``name`` (one of ADAPTERS, any case); else ValueError."""
+    try:
+        return _REGISTRY[name.lower()]
+    except (KeyError, AttributeError):
+        raise ValueError(f"unknown exchange {name!r}: expected one of {', '.join(ADAPTERS)}"
+                         ) from None
+
+
 def get_adapter(name: str, **options: Any) -> ExchangeAdapter:
     """A new adapter for exchange ``name`` (one of ADAPTERS); ``options`` go to its constructor.
 
     Options: binance ``combined=True`` (wrap encoded messages as combined-stream payloads),
     coinbase ``candle_interval_s`` (candle length, default 300 s as Coinbase documents).
     """
-    try:
-        cls = _REGISTRY[name.lower()]
-    except (KeyError, AttributeError):
-        raise ValueError(f"unknown exchange {name!r}: expected one of {', '.join(ADAPTERS)}"
-                         ) from None
-    return cls(**options)
+    return adapter_class(name)(**options)

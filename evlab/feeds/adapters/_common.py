@@ -56,8 +56,18 @@ def loads(name: str, payload: str | bytes) -> Any:
 
 
 def dumps(obj: Any) -> str:
-    """JSON text for a client-side control frame."""
+    """JSON text for a control frame (a subscribe request, an ack, an error)."""
     return orjson.dumps(obj).decode()
+
+
+def request(payload: str | bytes) -> dict[str, Any] | None:
+    """A client's frame as a JSON object, or None (not JSON, not an object): for the control
+    requests a feed server answers if it knows them and ignores otherwise."""
+    try:
+        obj = orjson.loads(payload)
+    except orjson.JSONDecodeError:
+        return None
+    return obj if isinstance(obj, dict) else None
 
 
 def _bad(name: str, key: str, want: str, obj: Any, value: Any) -> AdapterError:

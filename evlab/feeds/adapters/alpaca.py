@@ -20,7 +20,6 @@ subscribe frame; credentials are not this adapter's business.
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Sequence
 from typing import Any
 
@@ -29,7 +28,7 @@ import orjson
 from evlab.events import Event, create_error_event, create_system_event
 
 from . import _common as c
-from .base import AdapterError, ExchangeAdapter, Subscribe
+from .base import AdapterError, ExchangeAdapter, Subscribe, split_pair
 
 _IGNORED = ("success", "subscription", "q")
 
@@ -38,10 +37,6 @@ class AlpacaAdapter(ExchangeAdapter):
     """Alpaca v2 stock stream: minute bars, daily/updated bars and trades."""
 
     name = "alpaca"
-
-    def __init__(self) -> None:
-        """A fresh adapter."""
-        self._ids = itertools.count(1)
 
     def parse(self, payload: str | bytes, *, source: str = "") -> list[Event]:
         """Decode one frame (an array of data points and control messages)."""
@@ -114,6 +109,27 @@ class AlpacaAdapter(ExchangeAdapter):
                           "quotes": [],
                           "bars": syms if "bars" in request.channels else []}])]
 
+    def welcome(self) -> list[str]:
+        """``[{"T": "success", "msg": "connected"}]``, sent on connect."""
+        return [c.dumps([{"T": "success", "msg": "connected"}])]
+
+    def control_reply(self, payload: str | bytes) -> list[str]:
+        """``authenticated`` to an ``auth`` action (a local server accepts any key)."""
+        obj = c.request(payload)
+        if obj is None or obj.get("action") != "auth":
+            return []
+        return [c.dumps([{"T": "success", "msg": "authenticated"}])]
+
+    def error_frame(self, message: str, req_id: int | str | None = None) -> str:
+        """An ``error`` control message (code 400: invalid syntax)."""
+        return c.dumps([{"T": "error", "code": 400, "msg": message}])
+
+    @classmethod
+    def wire_symbol(cls, symbol: str) -> str:
+        """``BTC-USD`` is ``BTC/USD`` (Alpaca's crypto pairs); a stock ticker as it is."""
+        pair = split_pair(symbol)
+        return symbol if pair is None else f"{pair[0]}/{pair[1]}"
+
     def encode_bar(self, symbol: str, time_ns: int, open: float, high: float, low: float,
                    close: float, volume: float, *, interval_s: int = 60,
                    final: bool = True) -> bytes:
@@ -125,14 +141,9 @@ class AlpacaAdapter(ExchangeAdapter):
         else:
             raise ValueError("alpaca streams final minute bars ('b') and partial daily bars "
                              f"('d'), not interval_s={interval_s} final={final}")
+        # n (trades) and vw (VWAP) are in Alpaca's bar schema and alpaca-py's Bar requires
+        # them; a dataset's bars know neither, so 0 and the close stand in (as Kraken's vwap).
         return orjson.dumps([{"T": kind, "S": symbol, "o": float(open), "h": float(high),
                               "l": float(low), "c": float(close), "v": c.num(volume),
-                              "t": c.rfc3339(time_ns, None)}])
+                              "t": c.rfc3339(time_ns, None), "n": 0, "vw": float(close)}])
 
-    def encode_trade(self, symbol: str, time_ns: int, price: float, size: float, *,
-                     side: str | None = None, trade_id: str | int | None = None) -> bytes:
-        """A ``"t"`` trade (the format has no aggressor side, so ``side`` is dropped)."""
-        tid = next(self._ids) if trade_id is None else int(trade_id)
-        return orjson.dumps([{"T": "t", "i": tid, "S": symbol, "x": "V", "p": float(price),
-                              "s": c.num(size), "t": c.rfc3339(time_ns, None), "c": ["@"],
-                              "z": "C"}])

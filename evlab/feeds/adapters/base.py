@@ -1,11 +1,17 @@
 """The one small interface every exchange adapter implements.
 
-An adapter translates between one exchange's documented WebSocket messages and evlab
-events, in both directions:
+An adapter owns one exchange's whole WebSocket protocol, both sides of it:
 
 * client side: ``parse`` (a received frame -> events) and ``subscribe_messages``;
-* server side, for a local feed server replaying a dataset in the exchange's format:
-  ``parse_subscribe``, ``subscribe_ack``, ``encode_bar`` and ``encode_trade``.
+* server side, for :class:`~evlab.feeds.server.FeedServer` replaying a dataset as that
+  exchange: ``parse_subscribe``, ``subscribe_ack``, ``encode_bar``, ``error_frame`` (all
+  required), and where the exchange has them, ``welcome`` (sent on connect),
+  ``control_reply`` (auth, ping), ``path_subscribe`` (subscribing by URL path),
+  ``wire_symbol`` (its spelling of ``BTC-USD``) and ``server_options`` (adapter options a
+  server's bars need).
+
+A new exchange is one module with one subclass, plus its line in the registry
+(:data:`evlab.feeds.adapters.ADAPTERS`); the feed server asks the adapter, never the name.
 
 Conventions shared by all adapters:
 
@@ -23,16 +29,26 @@ Conventions shared by all adapters:
 
 from __future__ import annotations
 
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from evlab.events import Event
 
-__all__ = ["AdapterError", "Subscribe", "ExchangeAdapter", "CHANNELS"]
+__all__ = ["AdapterError", "Subscribe", "ExchangeAdapter", "CHANNELS", "split_pair"]
 
 #: The channel names adapters understand: OHLCV bars and individual trades.
 CHANNELS = ("bars", "trades")
+
+_PAIR = re.compile(r"^([A-Za-z0-9]+)[-/_]([A-Za-z0-9]+)$")
+
+
+def split_pair(symbol: str) -> tuple[str, str] | None:
+    """``("BTC", "USD")`` for a currency pair ``BTC-USD``/``BTC/USD``/``btc_usd``; else None."""
+    m = _PAIR.match(symbol)
+    return None if m is None else (m.group(1).upper(), m.group(2).upper())
 
 
 class AdapterError(ValueError):
@@ -91,14 +107,36 @@ class ExchangeAdapter(ABC):
         """
 
     @abstractmethod
-    def encode_trade(self, symbol: str, time_ns: int, price: float, size: float, *,
-                     side: str | None = None, trade_id: str | int | None = None) -> bytes | str:
-        """Server side: one message in the exchange's format carrying this trade.
+    def error_frame(self, message: str, req_id: int | str | None = None) -> str:
+        """Server side: an error in the exchange's own style, which ``parse`` reads back as an
+        ``ErrorEvent`` (``req_id``: the request's id, echoed where the exchange does)."""
 
-        ``side`` is the aggressor side ("BUY"/"SELL"); feeds that always carry a side encode
-        ``None`` as "BUY", feeds without one drop it. A missing ``trade_id`` is numbered by the
-        adapter; formats with integer ids need an integer-like ``trade_id``.
-        """
+    def welcome(self) -> list[str]:
+        """Server side: what the exchange sends as soon as a client connects (default: none)."""
+        return []
+
+    def control_reply(self, payload: str | bytes) -> list[str]:
+        """Server side: replies to a non-subscribe request (auth, ping); [] if it has none."""
+        return []
+
+    def path_subscribe(self, path: str) -> tuple[str | None, dict[str, Any]]:
+        """Server side: what a connection's URL path means, for exchanges whose paths say
+        something: the subscribe frame it stands for (or None) and the adapter options the
+        connection's messages need ({}: the server's). By default, nothing."""
+        return None, {}
+
+    @classmethod
+    def wire_symbol(cls, symbol: str) -> str:
+        """The exchange's spelling of a dataset symbol: a pair ``BTC-USD`` (or ``BTC/USD``,
+        ``btc_usd``) as ``BASE-QUOTE`` by default; a stock ticker stays as it is."""
+        pair = split_pair(symbol)
+        return symbol if pair is None else f"{pair[0]}-{pair[1]}"
+
+    @classmethod
+    def server_options(cls, interval_s: int) -> dict[str, Any]:
+        """The constructor options of the adapter that encodes and decodes a feed server's
+        ``interval_s`` bars, where the messages cannot say it (default: none)."""
+        return {}
 
     # --- shared helpers -------------------------------------------------------------------
     def _source(self, source: str) -> str:

@@ -19,6 +19,7 @@ Stream names use the lower-case symbol; payloads carry it upper-case in ``"s"``.
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -27,7 +28,7 @@ import orjson
 from evlab.events import Event, create_error_event
 
 from . import _common as c
-from .base import AdapterError, ExchangeAdapter, Subscribe
+from .base import AdapterError, ExchangeAdapter, Subscribe, split_pair
 
 INTERVALS: dict[str, int] = {
     "1s": 1, "1m": 60, "3m": 180, "5m": 300, "15m": 900, "30m": 1800, "1h": 3600,
@@ -53,7 +54,7 @@ class BinanceAdapter(ExchangeAdapter):
     name = "binance"
 
     def __init__(self, *, combined: bool = False) -> None:
-        """``combined=True`` makes ``encode_*`` wrap messages as combined-stream payloads."""
+        """``combined=True`` makes ``encode_bar`` wrap messages as combined-stream payloads."""
         self.combined = combined
         self._ids = itertools.count(1)
 
@@ -144,6 +145,35 @@ class BinanceAdapter(ExchangeAdapter):
         """``{"result": null, "id": <id>}``."""
         return [c.dumps({"result": None, "id": request.req_id})]
 
+    def error_frame(self, message: str, req_id: int | str | None = None) -> str:
+        """``{"code": 2, "msg": .., "id": ..}``, Binance's error response to a request."""
+        return c.dumps({"code": 2, "msg": message, "id": req_id})
+
+    def path_subscribe(self, path: str) -> tuple[str | None, dict[str, Any]]:
+        """A raw stream URL ``/ws/<stream>[/<stream>]`` is the SUBSCRIBE it names; a combined
+        stream URL ``/stream[?streams=<a>/<b>]`` too, and every push on it is wrapped as
+        ``{"stream", "data"}``, also for streams subscribed later by message."""
+        head, _, query = path.partition("?")
+        if head.startswith("/ws/") and len(head) > 4:
+            streams, options = head[4:].split("/"), {}
+        elif head.rstrip("/") == "/stream":
+            found = re.search(r"(?:^|&)streams=([^&]+)", query)
+            streams, options = (found.group(1).split("/") if found else []), {"combined": True}
+        else:
+            return None, {}
+        params = [s for s in streams if s]
+        frame = c.dumps({"method": "SUBSCRIBE", "params": params, "id": None}) if params else None
+        return frame, options
+
+    @classmethod
+    def wire_symbol(cls, symbol: str) -> str:
+        """``BTC-USD`` is ``BTCUSDT`` (Binance quotes dollars in USDT); ``ETH-BTC`` ``ETHBTC``."""
+        pair = split_pair(symbol)
+        if pair is None:
+            return symbol
+        base, quote = pair
+        return base + ("USDT" if quote == "USD" else quote)
+
     def _wrap(self, stream: str, msg: dict[str, Any]) -> bytes:
         if self.combined:
             return orjson.dumps({"stream": stream, "data": msg})
@@ -163,11 +193,3 @@ class BinanceAdapter(ExchangeAdapter):
         msg = {"e": "kline", "E": end if final else t, "s": symbol, "k": k}
         return self._wrap(f"{symbol.lower()}@kline_{iv}", msg)
 
-    def encode_trade(self, symbol: str, time_ns: int, price: float, size: float, *,
-                     side: str | None = None, trade_id: str | int | None = None) -> bytes:
-        """A trade event; ``m`` (buyer is maker) is true for a SELL aggressor."""
-        t = c.whole(time_ns, _MS, "binance trade")
-        tid = next(self._ids) if trade_id is None else int(trade_id)
-        msg = {"e": "trade", "E": t, "s": symbol, "t": tid, "p": c.dec(price),
-               "q": c.dec(size), "T": t, "m": side == "SELL", "M": True}
-        return self._wrap(f"{symbol.lower()}@trade", msg)

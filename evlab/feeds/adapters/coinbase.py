@@ -164,6 +164,15 @@ class CoinbaseAdapter(ExchangeAdapter):
                                 "channels": [{"name": "matches", "product_ids": ids}]}))
         return out
 
+    def error_frame(self, message: str, req_id: int | str | None = None) -> str:
+        """An ``error`` message, as Coinbase answers a subscribe it refuses."""
+        return c.dumps({"type": "error", "message": "Failed to subscribe", "reason": message})
+
+    @classmethod
+    def server_options(cls, interval_s: int) -> dict[str, Any]:
+        """``candle_interval_s``: a candle message does not say its length."""
+        return {"candle_interval_s": interval_s}
+
     def encode_bar(self, symbol: str, time_ns: int, open: float, high: float, low: float,
                    close: float, volume: float, *, interval_s: int = 60,
                    final: bool = True) -> bytes:
@@ -184,12 +193,3 @@ class CoinbaseAdapter(ExchangeAdapter):
                              "timestamp": c.rfc3339(stamp, None), "sequence_num": next(self._seq),
                              "events": [{"type": "update", "candles": [candle]}]})
 
-    def encode_trade(self, symbol: str, time_ns: int, price: float, size: float, *,
-                     side: str | None = None, trade_id: str | int | None = None) -> bytes:
-        """A ``match`` message (its ``side`` is the maker's: the opposite of ``side``)."""
-        seq = next(self._seq)
-        return orjson.dumps({
-            "type": "match", "trade_id": seq if trade_id is None else int(trade_id),
-            "sequence": seq, "maker_order_id": "", "taker_order_id": "",
-            "time": c.rfc3339(time_ns, 6), "product_id": symbol, "size": c.dec(size),
-            "price": c.dec(price), "side": "buy" if side == "SELL" else "sell"})

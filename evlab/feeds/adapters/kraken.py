@@ -34,7 +34,7 @@ import orjson
 from evlab.events import Event, create_error_event, create_system_event
 
 from . import _common as c
-from .base import AdapterError, ExchangeAdapter, Subscribe
+from .base import AdapterError, ExchangeAdapter, Subscribe, split_pair
 
 INTERVALS_MIN = (1, 5, 15, 30, 60, 240, 1440, 10080, 21600)
 _NS = 1_000_000_000
@@ -49,6 +49,11 @@ def interval_minutes(interval_s: int) -> int:
     return minutes
 
 
+def _now() -> str:
+    """The wall clock as Kraken writes ``time_in``/``time_out``: RFC 3339, microseconds."""
+    return c.rfc3339(time.time_ns() // 1000 * 1000, 6)
+
+
 class KrakenAdapter(ExchangeAdapter):
     """Kraken v2 ohlc/trade channels (see the module docstring for bar finality)."""
 
@@ -58,6 +63,7 @@ class KrakenAdapter(ExchangeAdapter):
         """A fresh adapter with no running candles."""
         self._closer = c.BarCloser()
         self._ids = itertools.count(1)
+        self._connections = itertools.count(1)  # server side: the status greeting's ids
 
     def reset(self) -> None:
         """Forget the running candles."""
@@ -151,7 +157,7 @@ class KrakenAdapter(ExchangeAdapter):
 
     def subscribe_ack(self, request: Subscribe) -> list[str]:
         """One acknowledgement per symbol, as Kraken sends."""
-        now = c.rfc3339(time.time_ns(), 6)
+        now = _now()
         out = []
         for ch in request.channels:
             for sym in request.symbols:
@@ -165,6 +171,38 @@ class KrakenAdapter(ExchangeAdapter):
                     msg["req_id"] = request.req_id
                 out.append(c.dumps(msg))
         return out
+
+    def welcome(self) -> list[str]:
+        """The v2 ``status`` update Kraken greets every connection with."""
+        return [c.dumps({"channel": "status", "type": "update", "data": [{
+            "api_version": "v2", "connection_id": next(self._connections), "system": "online",
+            "version": "2.0.0"}]})]
+
+    def control_reply(self, payload: str | bytes) -> list[str]:
+        """``pong`` to a ``ping`` (echoing its ``req_id``)."""
+        obj = c.request(payload)
+        if obj is None or obj.get("method") != "ping":
+            return []
+        now = _now()
+        msg: dict[str, Any] = {"method": "pong", "time_in": now, "time_out": now}
+        if "req_id" in obj:
+            msg["req_id"] = obj["req_id"]
+        return [c.dumps(msg)]
+
+    def error_frame(self, message: str, req_id: int | str | None = None) -> str:
+        """A failed ``subscribe`` method response (``success: false``)."""
+        now = _now()
+        msg: dict[str, Any] = {"method": "subscribe", "success": False, "error": message,
+                               "time_in": now, "time_out": now}
+        if req_id is not None:
+            msg["req_id"] = req_id
+        return c.dumps(msg)
+
+    @classmethod
+    def wire_symbol(cls, symbol: str) -> str:
+        """``BTC-USD`` is ``BTC/USD`` (v2 writes pairs with a slash)."""
+        pair = split_pair(symbol)
+        return symbol if pair is None else f"{pair[0]}/{pair[1]}"
 
     def encode_bar(self, symbol: str, time_ns: int, open: float, high: float, low: float,
                    close: float, volume: float, *, interval_s: int = 60,
@@ -181,11 +219,3 @@ class KrakenAdapter(ExchangeAdapter):
                              "timestamp": c.rfc3339(end if final else time_ns, 9),
                              "data": [candle]})
 
-    def encode_trade(self, symbol: str, time_ns: int, price: float, size: float, *,
-                     side: str | None = None, trade_id: str | int | None = None) -> bytes:
-        """A ``trade`` update with one trade."""
-        tid = next(self._ids) if trade_id is None else int(trade_id)
-        trade = {"symbol": symbol, "side": "sell" if side == "SELL" else "buy",
-                 "price": float(price), "qty": float(size), "ord_type": "market",
-                 "trade_id": tid, "timestamp": c.rfc3339(time_ns, 6)}
-        return orjson.dumps({"channel": "trade", "type": "update", "data": [trade]})

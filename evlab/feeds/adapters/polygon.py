@@ -14,7 +14,6 @@ prices are JSON numbers, times are integer Unix *milliseconds*.
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Sequence
 from typing import Any
 
@@ -35,10 +34,6 @@ class PolygonAdapter(ExchangeAdapter):
     """Polygon stocks aggregates (AM/A) and trades (T)."""
 
     name = "polygon"
-
-    def __init__(self) -> None:
-        """A fresh adapter."""
-        self._seq = itertools.count(1)
 
     def parse(self, payload: str | bytes, *, source: str = "") -> list[Event]:
         """Decode one frame (an array of events and status messages)."""
@@ -118,6 +113,23 @@ class PolygonAdapter(ExchangeAdapter):
         return [c.dumps([{"ev": "status", "status": "success", "message": f"subscribed to: {t}"}
                          for t in topics])]
 
+    def welcome(self) -> list[str]:
+        """The ``connected`` status, sent on connect."""
+        return [c.dumps([{"ev": "status", "status": "connected",
+                          "message": "Connected Successfully"}])]
+
+    def control_reply(self, payload: str | bytes) -> list[str]:
+        """``auth_success`` to an ``auth`` action (a local server accepts any key)."""
+        obj = c.request(payload)
+        if obj is None or obj.get("action") != "auth":
+            return []
+        return [c.dumps([{"ev": "status", "status": "auth_success",
+                          "message": "authenticated"}])]
+
+    def error_frame(self, message: str, req_id: int | str | None = None) -> str:
+        """An ``error`` status message."""
+        return c.dumps([{"ev": "status", "status": "error", "message": message}])
+
     def encode_bar(self, symbol: str, time_ns: int, open: float, high: float, low: float,
                    close: float, volume: float, *, interval_s: int = 60,
                    final: bool = True) -> bytes:
@@ -130,16 +142,6 @@ class PolygonAdapter(ExchangeAdapter):
                                "c": float(close), "h": float(high), "l": float(low),
                                "s": s, "e": s + interval_s * 1000}
         return orjson.dumps([agg])
-
-    def encode_trade(self, symbol: str, time_ns: int, price: float, size: float, *,
-                     side: str | None = None, trade_id: str | int | None = None) -> bytes:
-        """A ``T`` trade (the format has no aggressor side, so ``side`` is dropped)."""
-        q = next(self._seq)
-        return orjson.dumps([{"ev": "T", "sym": symbol, "x": 4,
-                              "i": str(q if trade_id is None else trade_id), "z": 3,
-                              "p": float(price), "s": c.num(size), "c": [],
-                              "t": c.whole(time_ns, _MS, "polygon trade"), "q": q}])
-
 
 def _prefix(interval_s: int) -> str:
     try:

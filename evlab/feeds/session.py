@@ -1,0 +1,259 @@
+"""One client connection of the feed server: its greeting, subscriptions and bar streams.
+
+:class:`~evlab.feeds.server.FeedServer` makes one :class:`ClientSession` per connection and
+keeps what all clients share (the bars, their pre-encoded frames, the live timeline, the
+counters); a session asks the exchange's adapter how to answer each request, so nothing here
+knows an exchange by name. Frames are written straight to the socket, pre-framed and in
+batches, when nothing (compression, another extension) must transform them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Coroutine
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from websockets.asyncio.server import ServerConnection
+from websockets.exceptions import ConnectionClosed
+from websockets.protocol import State
+
+from evlab.feeds import _frames
+from evlab.feeds.adapters import AdapterError, Subscribe
+
+if TYPE_CHECKING:
+    from evlab.feeds.server import FeedServer
+
+__all__ = ["ClientSession"]
+
+log = logging.getLogger("evlab.feeds.server")
+
+_BATCH = 512  # frames per socket write
+
+
+class _Gone(Exception):
+    """The client's connection is no longer open."""
+
+
+class ClientSession:
+    """One connected client: what it subscribed to, its streams, and the frames it was sent."""
+
+    def __init__(self, server: FeedServer, cid: int, ws: ServerConnection) -> None:
+        self.server, self.id, self.ws = server, cid, ws
+        self.frames = server.frames()  # the encoded bars this client gets (per URL options)
+        self.codes: set[int] = set()  # the symbols subscribed to, as table codes
+        self.bars_sent = 0
+        self._streams = 0  # replay streams still running
+        self._pending: list[bytes] = []  # injected frames, sent before the next bars
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._buf: list[bytes] = []  # live mode: bars published, not yet written
+        self._wake = asyncio.Event()
+        self._ended = False  # live mode: the timeline is over
+        self._sender: asyncio.Task[None] | None = None
+        proto = getattr(ws, "protocol", None)
+        self._fast = (proto is not None and not proto.extensions
+                      and hasattr(ws, "transport") and hasattr(ws, "drain"))
+
+    # --- the connection ------------------------------------------------------------------
+    async def serve(self) -> None:
+        """Greet, take a subscription from the URL path if the exchange has those, then answer
+        every message until the connection closes."""
+        adapter, ws = self.server.adapter, self.ws
+        try:
+            for text in adapter.welcome():
+                await ws.send(text)
+            if ws.request is not None:
+                request, options = adapter.path_subscribe(ws.request.path)
+                if options:
+                    self.frames = self.server.frames(options)
+                if request is not None:
+                    await self.on_message(request, ack=False)
+            async for message in ws:
+                await self.on_message(message)
+        except ConnectionClosed:
+            pass
+
+    async def close(self) -> None:
+        """Cancel this client's streams and wait for them to end."""
+        tasks = [t for t in self._tasks if t is not asyncio.current_task()]
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def on_message(self, message: str | bytes, *, ack: bool = True) -> None:
+        """Answer one client frame: a subscribe request, a control request, or an error."""
+        server, adapter, ws = self.server, self.server.adapter, self.ws
+        try:
+            request = adapter.parse_subscribe(message)
+        except AdapterError as exc:
+            await ws.send(adapter.error_frame(str(exc)))
+            return
+        if request is None:
+            replies = adapter.control_reply(message)
+            if not replies:
+                log.debug("feed server: ignored %r", message[:200])
+            for text in replies:
+                await ws.send(text)
+            return
+        known = [s for s in request.symbols if server.code(s) is not None]
+        for s in request.symbols:
+            if server.code(s) is None:
+                await ws.send(adapter.error_frame(
+                    f"unknown symbol {s!r}: this server streams {', '.join(server.symbols)}",
+                    request.req_id))
+        if "bars" not in request.channels:
+            await ws.send(adapter.error_frame("this server streams bars only", request.req_id))
+            return
+        if not known:
+            return
+        if request.interval_s not in (None, server.interval_s):
+            log.warning("feed server: %s asked for %s s bars, serving %s s bars",
+                        ws.remote_address, request.interval_s, server.interval_s)
+        if ack:
+            granted = Subscribe(tuple(known), ("bars",), request.req_id, server.interval_s)
+            for text in adapter.subscribe_ack(granted):
+                await ws.send(text)
+        new = {c for s in known if (c := server.code(s)) is not None} - self.codes
+        self.codes |= new
+        if server.mode == "replay":
+            if new:
+                self._streams += 1
+                self._spawn(self._replay(frozenset(new)))
+        elif self._sender is None:
+            self._ended = server.live_done
+            self._sender = self._spawn(self._live_sender())
+            self._wake.set()
+
+    def inject(self, frame: bytes) -> None:
+        """Send ``frame`` as is before the next bars (if this client subscribed to any)."""
+        if self.codes:
+            self._pending.append(frame)
+
+    def abort(self) -> None:
+        """Cut the connection without a close frame (the client sees 1006)."""
+        self.ws.transport.abort()
+
+    # --- replay: this client's own stream ------------------------------------------------
+    async def _replay(self, codes: frozenset[int]) -> None:
+        server = self.server
+        table = server.table
+        rows = table.rows(codes)
+        stream = _Stream(self.frames, rows)
+        sched = server.schedule(table.times if rows is None else table.times[rows])
+        clock = server.clock
+        start, g = clock.now(), 0
+        try:
+            while g < sched.total:
+                if sched.offsets is None:
+                    end = g + stream.n
+                else:
+                    await clock.sleep_until(start + sched.offset(g))
+                    end = max(g + 1, sched.due(clock.now() - start))
+                end = int(min(end, g + stream.n, sched.total))  # at most one cycle a write
+                await self._write(stream.frames(g, end))
+                g = end
+            self._streams -= 1
+            if self._streams == 0:
+                server.stream_finished()
+                await self.ws.close(1000, "end of data")
+        except (ConnectionClosed, _Gone):
+            pass
+        except Exception:
+            log.exception("feed server: replay to client %d failed", self.id)
+            await self.ws.close(1011, "internal error")
+
+    # --- live: the server's shared timeline ----------------------------------------------
+    def publish(self, cycle: int, i: int, j: int, codes: list[int]) -> None:
+        """Live mode: rows ``i:j`` of timeline cycle ``cycle`` (their symbol ``codes``) are due."""
+        if not self.codes or self._ended:
+            return
+        frames = self.frames.cycle(cycle)[i:j]
+        if len(self.codes) < len(self.server.table.symbols):
+            frames = [f for f, c in zip(frames, codes, strict=True) if c in self.codes]
+        if frames:
+            self._buf.extend(frames)
+            self._wake.set()
+
+    def end(self) -> None:
+        """Live mode: the timeline is over; close once what was published is written."""
+        self._ended = True
+        if self._sender is None:
+            self._sender = self._spawn(self._live_sender())
+        self._wake.set()
+
+    async def _live_sender(self) -> None:
+        try:
+            while True:
+                await self._wake.wait()
+                self._wake.clear()
+                buf, self._buf = self._buf, []
+                if buf:
+                    await self._write(buf)
+                if self._ended and not self._buf:
+                    await self.ws.close(1000, "end of data")
+                    return
+        except (ConnectionClosed, _Gone):
+            pass
+
+    # --- writing -------------------------------------------------------------------------
+    async def _write(self, frames: list[bytes]) -> None:
+        """Hand injected frames, then ``frames``, to the socket, with flow control."""
+        if self._pending:
+            pending, self._pending = self._pending, []
+            await self._write_raw(pending)
+        for a in range(0, len(frames), _BATCH):
+            chunk = frames[a:a + _BATCH]
+            await self._write_raw(chunk)
+            self.bars_sent += len(chunk)
+            self.server.sent(len(chunk))
+
+    async def _write_raw(self, frames: list[bytes]) -> None:
+        ws = self.ws
+        if self._fast:
+            transport = ws.transport
+            if ws.protocol.state is not State.OPEN or transport.is_closing():
+                raise _Gone
+            transport.write(b"".join(frames))
+            await ws.drain()  # waits while the socket's buffer is above its high-water mark
+            await asyncio.sleep(0)  # let other clients and connections run between batches
+            return
+        for frame in frames:
+            payload, text = _frames.frame_payload(frame)
+            await ws.send(payload, text=text)
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+
+class _Stream:
+    """One replay subscription's frames: the rows of its symbols, cycle by cycle."""
+
+    def __init__(self, cache: _frames.FrameCache, rows: np.ndarray | None) -> None:
+        self.cache, self.rows = cache, rows
+        self.n = len(cache.table) if rows is None else len(rows)
+        self._k = -1
+        self._frames: list[bytes] = []
+
+    def cycle(self, k: int) -> list[bytes]:
+        if k != self._k:
+            frames = self.cache.cycle(k)
+            self._frames = frames if self.rows is None else [frames[i] for i in self.rows]
+            self._k = k
+        return self._frames
+
+    def frames(self, a: int, b: int) -> list[bytes]:
+        """Frames of stream positions ``a`` to ``b`` (exclusive; positions run across cycles)."""
+        out: list[bytes] = []
+        while a < b:
+            k, i = divmod(a, self.n)
+            j = min(self.n, i + b - a)
+            chunk = self.cycle(k)[i:j]
+            if not out and j - i == b - a:
+                return chunk
+            out.extend(chunk)
+            a += j - i
+        return out
