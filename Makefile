@@ -1,38 +1,49 @@
 # `make demo` and `make test` do all the set-up: they create (or reuse) .venv and install
-# evlab with what it needs, then run the demo or the whole test suite.
+# evlab with what each needs (the demo: evlab and its dependencies; the tests: also the test
+# tools, JupyterLab and Playwright), showing pip's progress, then run the demo or the suite.
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.evlab-installed
+SOURCES := pyproject.toml setup.py evlab/_core.py evlab/_core.pxd evlab/_cprims.pxd
+DEMO_STAMP := $(VENV)/.evlab-demo
+TEST_STAMP := $(VENV)/.evlab-test
 
-.PHONY: demo sync-demo test bench lint clean
+.PHONY: demo sync-demo test bench clean
 
-$(STAMP): pyproject.toml setup.py evlab/_core.py evlab/_core.pxd evlab/_cprims.pxd
+$(PY):
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test]'
-	touch $(STAMP)
+	$(PY) -m pip install --upgrade pip
 
-demo: $(STAMP)
+$(DEMO_STAMP): $(SOURCES) | $(PY)
+	$(PY) -m pip install -e .
+	touch $@
+
+$(TEST_STAMP): $(SOURCES) | $(PY)
+	$(PY) -m pip install -e '.[test]'
+	touch $@ $(DEMO_STAMP)
+
+demo: $(DEMO_STAMP)
 	$(PY) examples/async_event_system_demo.py
 
 CORE_TESTS := tests/test_bus.py tests/test_events.py tests/test_usage_guide.py \
 	tests/test_manager.py tests/test_handlers.py tests/test_dispatch_parity.py
 
-sync-demo: $(STAMP)
+sync-demo: $(DEMO_STAMP)
 	$(PY) examples/event_system_demo.py
 
-test: $(STAMP)
+test: $(TEST_STAMP)
 	command -v chromium >/dev/null || (apt-get update && apt-get install -y --no-install-recommends chromium)
 	$(PY) -m ruff check evlab tests benchmarks examples
 	$(PY) -m mypy evlab  # settings: [tool.mypy] in pyproject.toml
 	EVLAB_PURE_PYTHON=1 $(PY) -m pytest -q -p no:cacheprovider $(CORE_TESTS)
 	$(PY) -m pytest
 
-bench: $(STAMP)
+bench: $(TEST_STAMP)
 	$(PY) -m benchmarks.bench_dispatch
 	$(PY) -m benchmarks.bench_feed_server
+	$(PY) -m benchmarks.bench_ingest
 	$(PY) -m benchmarks.bench_record
+	$(PY) -m benchmarks.bench_replay
 	$(PY) -m benchmarks.bench_live_chart
 
 clean:

@@ -11,7 +11,6 @@ from evlab.core.events import *  # noqa: F403
 from evlab.core.events import __all__ as _core_all
 
 __version__ = "0.1.0"
-__all__ = [*_core_all, "__version__"]
 
 # Heavier parts (feeds, recording, plots) are imported on first use.
 _LAZY = {
@@ -31,7 +30,7 @@ _LAZY = {
     "BusMonitor": "evlab.widgets", "EventLog": "evlab.widgets",
 }
 # What __getattr__ loads on first use, as type checkers must see it (`X as X`: exported
-# under mypy --strict too).
+# under mypy --strict too); tests/test_package.py checks this list and _LAZY agree.
 if TYPE_CHECKING:
     from evlab import aio as aio
     from evlab import analytics as analytics
@@ -72,6 +71,14 @@ if TYPE_CHECKING:
 
 _SUBMODULES = {"aio", "analytics", "datasets", "execution", "feeds", "plot", "recording",
                "replay", "strategies", "widgets"}
+
+
+__all__ = [*_core_all, *_LAZY, "__version__"]  # `from evlab import *` and IPython see all
+
+
+def __dir__() -> list[str]:
+    """Every public name, loaded or not yet, so ``dir(evlab)`` and completion list them."""
+    return sorted({*globals(), *__all__, *_SUBMODULES} - {"TYPE_CHECKING"})
 
 
 def __getattr__(name: str) -> object:

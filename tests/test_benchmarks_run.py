@@ -1,16 +1,23 @@
 """Each benchmark runs once on tiny inputs, so it cannot rot. Nothing here is about time."""
 
 from benchmarks import bench_dispatch
+from evlab._accel import COMPILED
 
 
 def test_dispatch_benchmark_runs_every_contender(capsys):
     table = bench_dispatch.run(n=50, repeat=1)
     assert set(table) == {"sync, 1 handler", "sync, 10 handlers", "async, 1 handler",
-                          "async, 10 handlers"}
+                          "async, 10 handlers", "re-emit one prebuilt event, 1 handler",
+                          "build a bar from validated floats"}
+    fallback = {"evlab emit, interpreted core"} if COMPILED else set()
     assert set(table["sync, 1 handler"]) == {"bare loop", "evlab emit", "blinker send",
-                                             "pyee emit"}
+                                             "pyee emit", *fallback}
     assert set(table["async, 1 handler"]) == {"bare await loop", "evlab emit_async",
                                               "pyee AsyncIOEventEmitter"}
+    assert set(table["re-emit one prebuilt event, 1 handler"]) == {"bare loop", "evlab emit",
+                                                                   "blinker send"}
+    assert set(table["build a bar from validated floats"]) == {"dataclass(slots=True)",
+                                                               "evlab BarEvent"}
     assert all(rate > 0 for rates in table.values() for rate in rates.values())
     out = capsys.readouterr().out
     assert "x bare" in out and "evlab is" in out

@@ -97,6 +97,19 @@ async def test_replaying_the_raw_messages_reproduces_the_signals(live):
     assert rec.signals().index.equals(live.signals().index)  # event times, in order
 
 
+def test_a_sync_raw_replay_with_no_loop_reproduces_the_signals(live):
+    """``Replayer(...).run()`` from plain code: the decoder is async and there is no loop, so
+    each raw message runs its handler to completion inside ``emit`` (issue 9: the signals
+    once took the message, not the bar, as cause and the wall clock as time)."""
+    bus, rec, _keep = fresh(raw=True)
+    Replayer(live, bus, what="raw").run()
+    assert compare(live, rec, types=("bar", "signal")).empty
+    replayed = rec.to_frame()
+    signals = replayed[replayed["type"] == "signal"]
+    kinds = replayed.set_index("seq")["type"]
+    assert len(signals) >= 5 and (kinds[signals["cause"]] == "bar").all()
+
+
 async def test_replaying_every_root_reproduces_every_type(live):
     bus, rec, _keep = fresh(raw=True)
     await Replayer(live, bus).run_async()  # websocket messages and the feed's notices
