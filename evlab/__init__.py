@@ -6,7 +6,7 @@ The usage guide's names are importable from here and from ``evlab.core.events``.
 import importlib as _importlib
 from typing import TYPE_CHECKING
 
-from evlab.core import events as _core
+from evlab.core import events as _guide
 from evlab.core.events import *  # noqa: F403
 from evlab.core.events import __all__ as _core_all
 
@@ -14,7 +14,7 @@ __version__ = "0.1.0"
 
 # Heavier parts (feeds, recording, plots) are imported on first use.
 _LAZY = {
-    **_core._FEEDS,
+    **_guide._FEEDS,
     "EventRecorder": "evlab.recording", "record": "evlab.recording",
     "load_recording": "evlab.recording", "Recording": "evlab.recording",
     "RecordingError": "evlab.recording", "open_dataset": "evlab.recording",

@@ -102,6 +102,17 @@ def to_ns(timestamp: Any) -> int:
                     f"got {type(timestamp).__name__} {timestamp!r}")
 
 
+def _event_time(cls: type, time_ns: Any) -> int:
+    """An event's time: ``time_ns`` checked, or, for None, the event time of the event being
+    handled now (the wall clock outside handlers)."""
+    if time_ns is None:
+        cause = _current()
+        return cause.time_ns if cause is not None else time.time_ns()
+    if not isinstance(time_ns, int) or isinstance(time_ns, bool):
+        raise _bad(cls, "time_ns", time_ns, "must be an int (ns since epoch)")
+    return time_ns
+
+
 def _from_ns(ns: int) -> _dt.datetime:
     return _EPOCH + _dt.timedelta(microseconds=ns // 1000)
 
@@ -163,13 +174,10 @@ class Event:
     _depth: int | None = field(default=None, init=False, repr=False, compare=False)  # nesting
 
     def __post_init__(self) -> None:
+        # evlab's own classes get an __init__ that does this inline (_fast_init); this is for
+        # user subclasses built by dataclasses' own __init__.
         self._validate()
-        if self.time_ns is None:
-            cause = _current()
-            now = cause.time_ns if cause is not None else time.time_ns()
-            object.__setattr__(self, "time_ns", now)
-        elif not isinstance(self.time_ns, int) or isinstance(self.time_ns, bool):
-            raise _bad(type(self), "time_ns", self.time_ns, "must be an int (ns since epoch)")
+        object.__setattr__(self, "time_ns", _event_time(type(self), self.time_ns))
 
     def _validate(self) -> None:
         """Raise ValueError naming the field and the value if the event is malformed."""
@@ -255,7 +263,7 @@ def _copy_plan(cls: type) -> tuple[Any, Any]:
             _core.slots([getattr(cls, n) for n in _STAMPS]))
 
 
-def _slot_function(cls: type, params: str, values: dict[str, str], *, trusted: bool
+def _slot_function(cls: type[Event], params: str, values: dict[str, str], *, trusted: bool
                    ) -> Callable[..., Any]:
     """Compile a function that sets every slot of a ``cls`` event in one call of the core's
     slot primitives (``evlab._core.fill`` / ``make``; a frozen dataclass would pay an
@@ -268,6 +276,7 @@ def _slot_function(cls: type, params: str, values: dict[str, str], *, trusted: b
     """
     flds = fields(cls)
     namespace: dict[str, Any] = {"_fill": _core.fill, "_make": _core.make, "_cls": cls,
+                                 "_event_time": _event_time, "_validate": cls._validate,
                                  "_plan": _core.slots([getattr(cls, f.name) for f in flds])}
     items = []
     for f in flds:
@@ -284,8 +293,12 @@ def _slot_function(cls: type, params: str, values: dict[str, str], *, trusted: b
         source = (f"def _fn(rows):\n    for {params}, in rows:\n"
                   f"        yield _make(_cls, _plan, {row})\n")
     else:
-        source = (f"def _fn(self, {params}):\n    _fill(self, _plan, {row})\n"
-                  "    self.__post_init__()\n")
+        # __post_init__ inline: one frame less on every bar a feed builds.
+        source = (f"def _fn(self, {params}):\n"
+                  "    if time_ns is None or type(time_ns) is not int:\n"
+                  "        time_ns = _event_time(_cls, time_ns)\n"
+                  f"    _fill(self, _plan, {row})\n"
+                  "    _validate(self)\n")
     exec(source, namespace)  # trusted: field names of this module only
     return namespace["_fn"]  # type: ignore[no-any-return]
 
@@ -368,9 +381,11 @@ class BarEvent(Event):
         o, h, low, c, v = self.open, self.high, self.low, self.close, self.volume
         # Fast path for the usual case (floats, in order, finite: inf > h fails for inf and
         # every comparison fails for NaN); anything else takes the checks that explain.
-        if (type(o) is float and type(h) is float and type(low) is float and type(c) is float
-                and type(v) in _NUMBER and 0.0 < low <= o <= h < _INF and low <= c <= h
-                and 0 <= v < _INF and type(self.symbol) is str and self.symbol.strip()):
+        symbol = self.symbol
+        if (o.__class__ is h.__class__ is low.__class__ is c.__class__ is float
+                and (v.__class__ is float or v.__class__ is int)
+                and 0.0 < low <= o <= h < _INF and low <= c <= h and 0.0 <= v < _INF
+                and symbol.__class__ is str and symbol and not symbol.isspace()):
             return
         cls = type(self)
         _check_symbol(cls, self.symbol)
