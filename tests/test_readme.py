@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from evlab import datasets
+from tests.test_kernel import Kernel
 
 README = (Path(__file__).resolve().parent.parent / "README.md").read_text()
 
@@ -36,3 +37,36 @@ def test_live_market_data_offline_runs_as_a_script_and_ends_with_the_stream(tmp_
     last = datasets.load("btcusd_1m").iloc[99]
     assert done.stdout == f"100 bars of BTCUSDT, last close {last['close']}\n"
     assert "reconnect" not in done.stderr and done.stderr == ""
+
+
+def test_in_a_notebook_block_runs_on_a_real_kernel(tmp_path):
+    """Pasted into a cell of a real kernel: every call works, and ``lab.stop()`` ends it all."""
+    section = README.split("## In a notebook", 1)[1]
+    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    kernel = Kernel(str(tmp_path))
+    try:
+        kernel.run(code)
+        out = kernel.run("import threading\n"
+                         "print('sma' in lab.strategies, lab.loop.running, "
+                         "[t.name for t in threading.enumerate() if t.name.startswith('evlab')])")
+    finally:
+        kernel.shutdown()
+    assert out.stdout.strip() == "True False []"
+
+
+def test_the_two_commands_are_make_targets_that_install_then_run():
+    """The first block's commands, dry-run (``make -n``): each installs into .venv and runs
+    what the README says (running them for real is what CI and a user do)."""
+    block = re.search(r"```bash\n(.*?)```", README, re.S).group(1)
+    commands = [line.split("#")[0].strip() for line in block.splitlines() if line.strip()]
+    assert commands == ["make demo", "make test"]
+    root = Path(__file__).resolve().parent.parent
+    for command, runs in (("demo", "examples/async_event_system_demo.py"),
+                          ("test", "-m pytest")):
+        plan = subprocess.run(["make", "-n", "-B", command, "VENV=/nonexistent-venv"],
+                              cwd=root, capture_output=True, text=True, check=True).stdout
+        assert "-m venv /nonexistent-venv" in plan and "pip install -e" in plan
+        assert runs in plan
+    demo = subprocess.run(["make", "-n", "-B", "demo", "VENV=/nonexistent-venv"], cwd=root,
+                          capture_output=True, text=True, check=True).stdout
+    assert "[test]" not in demo  # the demo installs evlab, not the test tools
