@@ -15,4 +15,5 @@ cdef class Dispatcher:
     @cython.locals(depth=Py_ssize_t, refused=bint)
     cdef object _begin(self, object event, object cause, object current)
     cdef object _refuse(self, object event)
+    cdef int _dispatch(self, tuple handlers, tuple asyncs, object event, object outer) except -1
     cdef object _start(self, object handler, object event)

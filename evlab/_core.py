@@ -211,19 +211,23 @@ class Dispatcher:
         event = stamped
         route: tuple = self._routes.get(evlab_type_of(event), self._default_route)
         next(route[3])
+        self._dispatch(route[0], route[1], event, outer)
+        return event
+
+    def _dispatch(self, handlers: tuple, asyncs: tuple, event: Any, outer: Any) -> None:
+        """Call the sync ``handlers`` of ``event`` as the current event, each error reported
+        and the rest going on, then schedule the ``asyncs``; ``outer`` is restored."""
         evlab_set_current(event)
         try:
-            handlers: tuple = route[0]
             for handler in handlers:
                 try:
                     handler(event)
                 except Exception as exc:
                     self._handler_failed(handler, event, exc)
-            if route[1]:
-                self._schedule_async(route[1], event)
+            if asyncs:
+                self._schedule_async(asyncs, event)
         finally:
             evlab_set_current(outer)
-        return event
 
     async def emit_async(self, event: E, *, cause: Event | None = None) -> E:
         """Dispatch ``event`` to every handler in order, sync ones called and async ones
@@ -296,16 +300,8 @@ class Dispatcher:
         the report itself can be handled."""
         if isinstance(event, self._error_cls) and \
                 evlab_peek(self._o_depth, event) <= self.max_depth + 8:
-            outer = evlab_get_current()
-            evlab_set_current(event)
-            try:
-                for handler in self._routes.get(evlab_type_of(event), self._default_route)[0]:
-                    try:
-                        handler(event)
-                    except Exception as exc:
-                        self._handler_failed(handler, event, exc)
-            finally:
-                evlab_set_current(outer)
+            route: tuple = self._routes.get(evlab_type_of(event), self._default_route)
+            self._dispatch(route[0], (), event, evlab_get_current())
             return event
         self._too_deep(event)
         return event
