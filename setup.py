@@ -9,6 +9,6 @@ from setuptools import Extension, setup
 
 core = Extension("evlab._core", ["evlab/_core.py"], optional=True)
 setup(ext_modules=cythonize(
-    [core], language_level=3, quiet=True,
+    [core], language_level=3, quiet=True, force=True,  # force: directives change too
     # binding: methods are real functions (inspect.signature, bus.emit? in IPython)
     compiler_directives={"binding": True, "boundscheck": False, "wraparound": False}))

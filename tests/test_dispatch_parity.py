@@ -293,3 +293,32 @@ def test_weakly_held_components_stop_at_once_in_both() -> None:
         return [got, bus.get_stats()["dead_refs_cleaned"]]
 
     assert both(scenario) == [[1], 1]
+
+
+def test_emit_is_a_real_method_with_a_signature_a_docstring_and_overridable() -> None:
+    import inspect
+
+    def scenario(ns: types.SimpleNamespace) -> list[Any]:
+        seen: list[str] = []
+
+        class Logged(ns.bus.EventBus):  # type: ignore[name-defined,misc]
+            def emit(self, event: Any, *, cause: Any = None) -> Any:
+                seen.append(str(event.type))
+                return super().emit(event, cause=cause)
+
+        bus = Logged()
+
+        def broken(bar: Any) -> None:
+            raise RuntimeError("x")
+
+        bus.register(ns.events.EventType.BAR, broken)
+        bus.emit(_bar(ns))  # the error the bus publishes goes through the override too
+        sig = inspect.signature(ns.bus.EventBus.emit)
+        return [seen, list(sig.parameters), str(sig.parameters["cause"].kind),
+                (ns.bus.EventBus.emit.__doc__ or "").split("\n")[0],
+                list(inspect.signature(ns.bus.EventBus.emit_async).parameters)]
+
+    assert both(scenario) == [
+        ["bar", "error"], ["self", "event", "cause"], "KEYWORD_ONLY",
+        "Dispatch ``event`` to its handlers now (depth-first); returns the stamped event.",
+        ["self", "event", "cause"]]
