@@ -35,8 +35,8 @@ try:
 except ImportError:  # no Cython: the interpreted primitives below are used
     from evlab import _nocython as cython
 
-__all__ = ["COPY_PLANS", "MAX_DEPTH", "Dispatcher", "bind", "clone", "current", "fill", "make",
-           "slots"]
+__all__ = ["COPY_PLANS", "MAX_DEPTH", "Dispatcher", "bar_ok", "bind", "clone", "current",
+           "fill", "make", "slots"]
 
 _DONE = object()  # what a coroutine step gives once the coroutine has returned
 
@@ -46,6 +46,7 @@ MAX_DEPTH = 1000
 
 if cython.compiled:
     from cython.cimports.evlab._cprims import (  # C primitives: Cython only
+        evlab_bar_ok,
         evlab_clone,
         evlab_fill,
         evlab_get_current,
@@ -79,6 +80,13 @@ else:
         return descr
 
     evlab_is = isinstance
+    _INF = float("inf")
+
+    def evlab_bar_ok(o: Any, h: Any, low: Any, c: Any, v: Any) -> bool:
+        """The usual bar, checked in one go (see the C twin in _cprims.pxd)."""
+        return (o.__class__ is h.__class__ is low.__class__ is c.__class__ is float
+                and (v.__class__ is float or v.__class__ is int)
+                and 0.0 < low <= o <= h < _INF and low <= c <= h and 0.0 <= v < _INF)
     evlab_type_of = operator.attrgetter("type")
 
     evlab_now = time.time_ns
@@ -87,11 +95,11 @@ else:
         return tuple(slots)
 
     def evlab_fill(obj: Any, plan: tuple[Any, ...], values: tuple[Any, ...]) -> None:
-        """Write ``values`` into the slots of ``plan``."""
-        if len(values) != len(plan):
+        """Write ``values`` into the slots of ``plan``; the slots beyond them get None."""
+        if len(values) > len(plan):
             raise TypeError(f"evlab: {len(values)} values for {len(plan)} slots")
-        for where, value in zip(plan, values, strict=True):
-            evlab_put(where, obj, value)
+        for i, where in enumerate(plan):
+            evlab_put(where, obj, values[i] if i < len(values) else None)
 
     def evlab_make(cls: type, plan: tuple[Any, ...], values: tuple[Any, ...]) -> Any:
         """A new ``cls`` instance without ``__init__``, filled as by ``evlab_fill``."""
@@ -130,13 +138,20 @@ def slots(descriptors: list[Any]) -> Any:
 
 
 def fill(obj: Any, plan: Any, values: tuple[Any, ...]) -> None:
-    """Write ``values`` into the slots of ``plan`` of ``obj`` (a fast ``__init__``)."""
+    """Write ``values`` into the slots of ``plan`` of ``obj`` (a fast ``__init__``); the
+    slots of the plan beyond the values are set to None (the stamps of a new event)."""
     evlab_fill(obj, plan, values)
 
 
 def make(cls: type, plan: Any, values: tuple[Any, ...]) -> Any:
-    """A new ``cls`` instance, without ``__init__``, its ``plan`` slots set to ``values``."""
+    """A new ``cls`` instance, without ``__init__``, its slots set as by :func:`fill`."""
     return evlab_make(cls, plan, values)
+
+
+def bar_ok(o: Any, h: Any, low: Any, c: Any, v: Any) -> bool:
+    """True for the usual bar (exact floats, 0 < low <= open, close <= high, finite, volume
+    >= 0): the fast path of ``BarEvent``'s checks; False means "look closer"."""
+    return bool(evlab_bar_ok(o, h, low, c, v))
 
 
 #: class -> (slots a copy takes, slots it leaves None), registered by evlab.events.

@@ -78,19 +78,20 @@ cdef extern from *:
         return new;
     }
 
-    /* Write the items of tuple `values` into the slots at the offsets packed in `plan`. */
+    /* Write the items of tuple `values` into the slots at the offsets packed in `plan`;
+     * the slots of the plan beyond the values are set to None. */
     static int evlab_fill(PyObject *obj, PyObject *plan, PyObject *values) {
         const Py_ssize_t *off = (const Py_ssize_t *)PyBytes_AS_STRING(plan);
         Py_ssize_t n = PyBytes_GET_SIZE(plan) / (Py_ssize_t)sizeof(Py_ssize_t);
-        if (PyTuple_GET_SIZE(values) != n) {
-            PyErr_Format(PyExc_TypeError, "evlab: %zd values for %zd slots",
-                         PyTuple_GET_SIZE(values), n);
+        Py_ssize_t k = PyTuple_GET_SIZE(values);
+        if (k > n) {
+            PyErr_Format(PyExc_TypeError, "evlab: %zd values for %zd slots", k, n);
             return -1;
         }
         for (Py_ssize_t i = 0; i < n; i++) {
             PyObject **slot = (PyObject **)((char *)obj + off[i]);
             PyObject *old = *slot;
-            *slot = Py_NewRef(PyTuple_GET_ITEM(values, i));
+            *slot = Py_NewRef(i < k ? PyTuple_GET_ITEM(values, i) : Py_None);
             Py_XDECREF(old);
         }
         return 0;
@@ -103,6 +104,33 @@ cdef extern from *:
         if (new == NULL) return NULL;
         if (evlab_fill(new, plan, values) < 0) { Py_DECREF(new); return NULL; }
         return new;
+    }
+
+    /* The usual bar, checked in one go: open/high/low/close exact floats with
+     * 0 < low <= open, close <= high < inf, and volume a finite float or int >= 0.
+     * False sends the caller to the checks that explain what is wrong. */
+    static int evlab_bar_ok(PyObject *o, PyObject *h, PyObject *l, PyObject *c,
+                            PyObject *v) {
+        if (!PyFloat_CheckExact(o) || !PyFloat_CheckExact(h) || !PyFloat_CheckExact(l)
+                || !PyFloat_CheckExact(c))
+            return 0;
+        double fo = PyFloat_AS_DOUBLE(o), fh = PyFloat_AS_DOUBLE(h);
+        double fl = PyFloat_AS_DOUBLE(l), fc = PyFloat_AS_DOUBLE(c), fv;
+        if (PyFloat_CheckExact(v)) fv = PyFloat_AS_DOUBLE(v);
+        else if (PyLong_CheckExact(v)) {  /* any int is finite: only its sign matters */
+            fv = PyLong_AsDouble(v);
+            if (fv == -1.0 && PyErr_Occurred()) {  /* too large for a double */
+                PyErr_Clear();
+                PyObject *zero = PyLong_FromLong(0);
+                int positive = PyObject_RichCompareBool(v, zero, Py_GE);
+                Py_DECREF(zero);
+                if (positive < 0) { PyErr_Clear(); return 0; }
+                fv = positive ? 0.0 : -1.0;
+            }
+        }
+        else return 0;
+        return 0.0 < fl && fl <= fo && fo <= fh && fh < Py_HUGE_VAL && fl <= fc && fc <= fh
+            && 0.0 <= fv && fv < Py_HUGE_VAL;
     }
 
     /* One step of a coroutine: what it yielded, or `done` once it returned. */
@@ -123,6 +151,7 @@ cdef extern from *:
     object evlab_peek(Py_ssize_t offset, object obj)
     object evlab_send(object coro, object arg, object done)
     bint evlab_is(object obj, object cls)
+    bint evlab_bar_ok(object o, object h, object l, object c, object v)
     object evlab_type_of(object event)
     object evlab_now()
     object evlab_clone(object obj, bytes copied, bytes cleared)

@@ -47,6 +47,7 @@ __all__ = [
 ]
 
 _current = _core.current  # the event being handled now: set by the dispatch core
+_bar_ok = _core.bar_ok
 E = TypeVar("E", bound="Event")
 
 
@@ -149,8 +150,6 @@ def _check_choice(cls: type, name: str, value: Any, choices: tuple[str, ...]) ->
         raise _bad(cls, name, value, f"must be one of {', '.join(choices)}")
 
 
-_INF = math.inf
-_NUMBER = (float, int)
 
 
 @dataclass(frozen=True, slots=True, repr=False)
@@ -274,10 +273,13 @@ def _slot_function(cls: type[Event], params: str, values: dict[str, str], *, tru
     ``__init__`` that then validates. The source is made from this module's field names
     only, as dataclasses makes its own ``__init__``; nothing from outside reaches it.
     """
-    flds = fields(cls)
-    namespace: dict[str, Any] = {"_fill": _core.fill, "_make": _core.make, "_cls": cls,
-                                 "_event_time": _event_time, "_validate": cls._validate,
-                                 "_plan": _core.slots([getattr(cls, f.name) for f in flds])}
+    # The stamps go last in the plan and get no value: the core sets them to None.
+    flds = [f for f in fields(cls) if f.name not in _STAMPS]
+    stamps = [getattr(cls, name) for name in _STAMPS]
+    namespace: dict[str, Any] = {
+        "_fill": _core.fill, "_make": _core.make, "_cls": cls, "_event_time": _event_time,
+        "_validate": cls._validate,
+        "_plan": _core.slots([getattr(cls, f.name) for f in flds] + stamps)}
     items = []
     for f in flds:
         if f.default is not MISSING:
@@ -378,13 +380,10 @@ class BarEvent(Event):
         return self.volume
 
     def _validate(self) -> None:
-        o, h, low, c, v = self.open, self.high, self.low, self.close, self.volume
-        # Fast path for the usual case (floats, in order, finite: inf > h fails for inf and
-        # every comparison fails for NaN); anything else takes the checks that explain.
+        # Fast path for the usual case (floats, in order, finite; every comparison fails for
+        # NaN), checked in one call; anything else takes the checks that explain.
         symbol = self.symbol
-        if (o.__class__ is h.__class__ is low.__class__ is c.__class__ is float
-                and (v.__class__ is float or v.__class__ is int)
-                and 0.0 < low <= o <= h < _INF and low <= c <= h and 0.0 <= v < _INF
+        if (_bar_ok(self.open, self.high, self.low, self.close, self.volume)
                 and symbol.__class__ is str and symbol and not symbol.isspace()):
             return
         cls = type(self)

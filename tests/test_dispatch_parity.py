@@ -322,3 +322,32 @@ def test_emit_is_a_real_method_with_a_signature_a_docstring_and_overridable() ->
         ["bar", "error"], ["self", "event", "cause"], "KEYWORD_ONLY",
         "Dispatch ``event`` to its handlers now (depth-first); returns the stamped event.",
         ["self", "event", "cause"]]
+
+
+def test_the_fast_bar_check_agrees_with_the_full_one_in_both() -> None:
+    """``bar_ok`` (the fast path of BarEvent's checks) says yes only where the full checks
+    do, compiled and interpreted alike."""
+    nan, inf = float("nan"), float("inf")
+    cases = [(1.0, 2.0, 0.5, 1.5, 10), (1.0, 2.0, 0.5, 1.5, 10.0), (1.0, 1.0, 1.0, 1.0, 0),
+             (1, 2.0, 0.5, 1.5, 10), (1.0, 2.0, 0.5, 1.5, True), (1.0, 2.0, 0.5, 1.5, -1),
+             (1.0, 2.0, 0.5, 1.5, 10**400), (1.0, 2.0, 0.5, 1.5, -(10**400)),
+             (1.0, inf, 0.5, 1.5, 1.0), (nan, 2.0, 0.5, 1.5, 1.0), (1.0, 2.0, 0.0, 1.5, 1.0),
+             (3.0, 2.0, 0.5, 1.5, 1.0), (1.0, 2.0, 0.5, 2.5, 1.0), (1.0, 2.0, 0.5, 1.5, nan),
+             (1.0, 2.0, 0.5, 1.5, inf), (1.0, 0.4, 0.5, 0.45, 1.0), ("1", 2.0, 0.5, 1.5, 1)]
+
+    def scenario(ns: types.SimpleNamespace) -> list[Any]:
+        out = []
+        for case in cases:
+            try:
+                ns.events.BarEvent("X", *case, time_ns=0)
+                full = True
+            except (ValueError, OverflowError):
+                full = False
+            out.append((ns.core.bar_ok(*case), full))
+        return out
+
+    results = both(scenario)
+    assert all(full for fast, full in results if fast)  # fast yes => really valid
+    assert [fast for fast, _ in results] == [True, True, True, False, False, False, True,
+                                             False, False, False, False, False, False, False,
+                                             False, False, False]
