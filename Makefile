@@ -24,7 +24,7 @@ sync-demo: $(STAMP)
 
 test: $(STAMP)
 	command -v chromium >/dev/null || (apt-get update && apt-get install -y --no-install-recommends chromium)
-	$(PY) -m ruff check evlab tests benchmarks examples
+	$(PY) -m ruff check evlab tests benchmarks examples notebooks
 	EVLAB_PURE_PYTHON=1 $(PY) -m pytest -q -p no:cacheprovider $(CORE_TESTS)
 	$(PY) -m pytest
 
