@@ -42,7 +42,9 @@ import pandas as pd
 
 import evlab
 from evlab.core.events import (
+    BarEvent,
     ChainHandler,
+    ErrorEvent,
     EventBus,
     EventManager,
     EventType,
@@ -70,7 +72,7 @@ assert bar.timestamp == t0, "a bar's event time is its open time"
 assert bar.seq is None and bar.cause is None, "no stamp until the bus emits it"
 
 try:
-    bar.close = 700.0
+    bar.close = 700.0  # type: ignore[misc]  # frozen: this raises, on purpose
 except dataclasses.FrozenInstanceError:
     immutable = True
 assert immutable, "events cannot be changed after they are made"
@@ -90,7 +92,7 @@ assert "BarEvent.high" in problem, "a malformed event is refused, naming the fie
 
 # %%
 bus = EventBus()
-calls = []
+calls: list[str] = []
 
 bus.register(EventType.BAR, lambda e: calls.append("logger"), name="logger")
 bus.register(EventType.BAR, lambda e: calls.append("strategy"), name="strategy")
@@ -114,26 +116,27 @@ assert bus.handlers(EventType.BAR) == ["risk", "logger", "strategy"], "handlers(
 
 # %%
 bus = EventBus()
-trace = []
+trace: list[str] = []
 
-def strategy(bar):
+def strategy(bar: BarEvent) -> None:
     trace.append(f"strategy sees bar #{bar.seq}")
     bus.emit(create_signal_event(SignalEvent.BUY, bar.close, bar.symbol, "demo"))
     trace.append("strategy returns")
 
-def executor(signal):
+def executor(signal: SignalEvent) -> None:
     trace.append(f"executor sees signal #{signal.seq}")
 
-def bar_logger(bar):
+def bar_logger(bar: BarEvent) -> None:
     trace.append(f"logger sees bar #{bar.seq}")
 
-signals = []
+signals: list[SignalEvent] = []
 bus.register(EventType.BAR, strategy)
 bus.register(EventType.BAR, bar_logger)
 bus.register(EventType.SIGNAL, executor)
 bus.register(EventType.SIGNAL, signals.append)
 
-bar = bus.emit(create_bar_event("BTC-USD", t0, 611.0, 612.5, 610.2, 612.0, 3.5))
+bar = create_bar_event("BTC-USD", t0, 611.0, 612.5, 610.2, 612.0, 3.5)
+bus.emit(bar)
 trace
 
 # %%
@@ -142,6 +145,7 @@ assert trace == ["strategy sees bar #1", "executor sees signal #2", "strategy re
                  "logger sees bar #1"], "the signal is handled inside the bar's handler"
 assert signal.cause == bar.seq, "a signal's cause is the bar that triggered it"
 assert signal.timestamp == bar.timestamp, "it inherits the bar's event time"
+assert signal.emit_time is not None, "emitted, so stamped"
 assert signal.emit_time > bar.timestamp + dt.timedelta(days=365), "its emit time is the wall clock"
 
 
@@ -156,16 +160,16 @@ assert signal.emit_time > bar.timestamp + dt.timedelta(days=365), "its emit time
 
 # %%
 class BarCounter:
-    def __init__(self):
+    def __init__(self) -> None:
         self.bars = 0
 
-    def on_bar(self, event):
+    def on_bar(self, event: BarEvent) -> None:
         self.bars += 1
 
 bus = EventBus(use_weak_refs=True)
 counter = BarCounter()
 bus.register(EventType.BAR, counter.on_bar)
-lambda_calls = []
+lambda_calls: list[int | None] = []
 bus.register(EventType.BAR, lambda e: lambda_calls.append(e.seq))
 
 bus.emit(create_bar_event("BTC-USD", t0, 611.0, 612.5, 610.2, 612.0, 3.5))
@@ -182,14 +186,13 @@ assert stats["active_handlers"] == 1 and len(lambda_calls) == 2, "the lambda sti
 
 # %%
 class SimpleStrategy:
-    def __init__(self, symbol):
+    def __init__(self, symbol: str) -> None:
         self.symbol = symbol
-        self.event_bus = None
 
-    def set_event_bus(self, event_bus):
+    def set_event_bus(self, event_bus: EventBus) -> None:
         self.event_bus = event_bus
 
-    def on_bar(self, event):
+    def on_bar(self, event: BarEvent) -> None:
         if event.get_symbol() == self.symbol:
             self.event_bus.emit(create_signal_event(
                 SignalEvent.BUY, event.get_close(), self.symbol, "simple_strategy"))
@@ -197,7 +200,7 @@ class SimpleStrategy:
 bus = EventBus()
 manager = EventManager(bus)
 manager.register_component("strategy", SimpleStrategy("BTC-USD"), [EventType.BAR])
-signals = []
+signals = []  # a new list, for this bus
 bus.register(EventType.SIGNAL, signals.append)
 
 bus.emit(create_bar_event("BTC-USD", t0, 611.0, 612.5, 610.2, 612.0, 3.5))
@@ -215,16 +218,18 @@ assert manager.components == {"strategy": ("bar",)}, "the manager owns its compo
 
 # %%
 bus = EventBus()
-reached, errors = [], []
+reached: list[int | None] = []
+errors: list[ErrorEvent] = []
 
-def broken(bar):
+def broken(bar: BarEvent) -> None:
     raise ZeroDivisionError("a bug in a strategy")
 
 bus.register(EventType.BAR, broken, priority=1)
 bus.register(EventType.BAR, lambda e: reached.append(e.seq))
 bus.register(EventType.ERROR, errors.append)
 
-bar = bus.emit(create_bar_event("BTC-USD", t0, 611.0, 612.5, 610.2, 612.0, 3.5))
+bar = create_bar_event("BTC-USD", t0, 611.0, 612.5, 610.2, 612.0, 3.5)
+bus.emit(bar)
 
 # %%
 error = errors[0]
@@ -244,12 +249,13 @@ assert stats["events_emitted"] == {"bar": 1, "error": 1}
 
 # %%
 bus = EventBus()
-expensive, big = [], []
+expensive: list[BarEvent] = []
+big: list[BarEvent] = []
 
-def is_btc(event):
+def is_btc(event: BarEvent) -> bool:
     return event.get_symbol() == "BTC-USD"
 
-def above_615(event):
+def above_615(event: BarEvent) -> bool:
     return event.get_close() > 615
 
 btc_filter = FilterHandler("btc_filter", is_btc, lambda e: None)
@@ -280,13 +286,13 @@ manager = EventManager(bus)
 recorder = evlab.record(bus)
 
 class BuyThenExit:
-    def __init__(self):
+    def __init__(self) -> None:
         self.seen = 0
 
-    def set_event_bus(self, event_bus):
+    def set_event_bus(self, event_bus: EventBus) -> None:
         self.event_bus = event_bus
 
-    def on_bar(self, bar):
+    def on_bar(self, bar: BarEvent) -> None:
         self.seen += 1
         kind = {2: SignalEvent.BUY, 4: SignalEvent.EXIT}.get(self.seen)
         if kind:
@@ -310,16 +316,16 @@ frame[frame["type"].isin(["bar", "signal", "order", "fill"])][
 fills = recorder.fills()
 cause_of = dict(zip(frame["seq"], frame["cause"], strict=True))
 type_of = dict(zip(frame["seq"], frame["type"], strict=True))
-chain = [fills["seq"].iloc[0]]
-while pd.notna(cause_of[chain[-1]]):      # walk the causes back from the first fill
-    chain.append(cause_of[chain[-1]])
-chain.reverse()
-kinds = [type_of[s] for s in chain]
-print(" -> ".join(f"{k} #{s}" for k, s in zip(kinds, chain, strict=True)))
+lineage = [fills["seq"].iloc[0]]
+while pd.notna(cause_of[lineage[-1]]):      # walk the causes back from the first fill
+    lineage.append(cause_of[lineage[-1]])
+lineage.reverse()
+kinds = [type_of[s] for s in lineage]
+print(" -> ".join(f"{k} #{s}" for k, s in zip(kinds, lineage, strict=True)))
 assert kinds == ["bar", "signal", "order", "fill"], "a fill's causes lead back to its bar"
 assert len(fills) == 2 and portfolio.position("BTC-USD") == 0, "bought 2, then exited"
 assert fills.index[0] == bars.index[2], "the BUY on bar 2 filled at bar 3's open"
-assert evlab.plot.edges(frame)[:3] == list(pairwise(chain)), "(cause, effect) pairs"
+assert evlab.plot.edges(frame)[:3] == list(pairwise(lineage)), "(cause, effect) pairs"
 
 # %% [markdown]
 # `evlab.plot.flow` draws the same chains: one lane per event type, each event joined to its

@@ -31,11 +31,13 @@ import asyncio
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
+from typing import Any
 
 import pandas as pd
 
 import evlab
-from evlab import EventType, create_signal_event
+from evlab import BarEvent, Event, EventType, create_signal_event
 from evlab.plot import indicator_event
 
 lab = evlab.Lab()
@@ -49,16 +51,17 @@ lab
 # (`indicator_event`) and signals when the close crosses it.
 
 # %%
-window = deque(maxlen=20)
-state = {"above": None}
+SMA_BARS = 20
+window: deque[float] = deque(maxlen=SMA_BARS)
+state: dict[str, bool | None] = {"above": None}
 
 @lab.strategy("sma_cross")
-def sma_cross(bar):
+def sma_cross(bar: BarEvent) -> list[Event] | None:
     window.append(bar.close)
-    if len(window) < window.maxlen:
+    if len(window) < SMA_BARS:
         return None
     sma = sum(window) / len(window)
-    events = [indicator_event(bar.symbol, "sma_20", sma)]  # a line over the candles
+    events: list[Event] = [indicator_event(bar.symbol, "sma_20", sma)]  # a line on the chart
     above = bar.close > sma
     if state["above"] is not None and above != state["above"]:
         kind = "BUY" if above else "SELL"
@@ -74,19 +77,19 @@ def sma_cross(bar):
 
 # %%
 @lab.strategy("fragile")
-def fragile(bar):
+def fragile(bar: BarEvent) -> None:
     if bar.timestamp.minute == 59:
         raise ValueError(f"no reference price at {bar.timestamp:%H:%M}")
 
 
 # %%
-arrived = []  # every bar, appended on the feed's thread as it arrives
+arrived: list[BarEvent] = []  # every bar, appended on the feed's thread as it arrives
 lab.bus.register(EventType.BAR, arrived.append)
 
-def when_arrived(total):
+def when_arrived(total: int) -> threading.Event:
     """A threading.Event that is set once `total` bars have arrived."""
     done = threading.Event()
-    def check(bar):
+    def check(bar: BarEvent) -> None:
         if len(arrived) >= total:
             done.set()
     lab.bus.register(EventType.BAR, check, priority=-100)  # after arrived.append
@@ -94,7 +97,7 @@ def when_arrived(total):
         done.set()
     return done
 
-async def until(condition, timeout=30):
+async def until(condition: Callable[[], object], timeout: float = 30) -> None:
     """Wait for `condition()` without blocking the kernel's loop."""
     async with asyncio.timeout(timeout):
         while not condition():
@@ -161,11 +164,12 @@ print(f"{len(arrived) - before} bars arrived while the cell was blocked")
 
 # %%
 redraws_before = chart.redraws
-refreshes = []
+refreshes: list[dict[str, Any]] = []
 monitor.on_refresh.append(refreshes.append)
 
 target = len(arrived) + 50
-await until(lambda: len(arrived) >= target and refreshes)
+# (a cell may await at top level: ipykernel runs it inside its loop; mypy sees a module)
+await until(lambda: len(arrived) >= target and refreshes)  # type: ignore[top-level-await]
 print(chart, monitor, sep="\n")
 assert chart.redraws > redraws_before, "the chart redrew while the cell awaited"
 assert refreshes[-1]["total_events"] > 0, "the panel refreshed itself"
@@ -186,7 +190,7 @@ except RuntimeError as exc:
 print("asyncio.run:", refused)
 assert refused and "running event loop" in refused
 
-async def last_close():
+async def last_close() -> float:
     await asyncio.sleep(0.01)
     return arrived[-1].close
 

@@ -35,7 +35,7 @@ from pathlib import Path
 import pandas as pd
 
 import evlab
-from evlab import EventType
+from evlab import BarEvent, EventType, SignalEvent
 from evlab.examples import SmaCross
 
 scratch = tempfile.TemporaryDirectory(prefix="evlab-03-")  # removed at the end
@@ -62,10 +62,15 @@ SmaCross(fast=5, slow=20)
 live = evlab.Lab(name="live")
 live.add("sma", SmaCross(fast=5, slow=20))
 
-arrived = []
+arrived: list[BarEvent] = []
 all_bars = threading.Event()
-live.bus.register(EventType.BAR, lambda bar: arrived.append(bar) or
-                  (len(arrived) == 400 and all_bars.set()))
+
+def count(bar: BarEvent) -> None:
+    arrived.append(bar)
+    if len(arrived) == 400:
+        all_bars.set()
+
+live.bus.register(EventType.BAR, count)
 
 live.live("btcusd_1m", exchange="coinbase", rate=200, limit=400)
 assert all_bars.wait(timeout=60), "the feed delivered its 400 bars"
@@ -182,7 +187,7 @@ differences
 bus = evlab.EventBus()
 strategy = SmaCross(fast=5, slow=20)
 evlab.EventManager(bus).register_component("sma", strategy, [EventType.BAR])
-seen = []
+seen: list[SignalEvent] = []
 bus.register(EventType.SIGNAL, seen.append)
 
 stepper = evlab.Replayer(rec, bus, what="bars")

@@ -28,11 +28,12 @@
 import gc
 import inspect
 import weakref
+from typing import Any
 
 import pandas as pd
 
 import evlab
-from evlab import EventType, analytics, create_bar_event
+from evlab import EventBus, EventType, SignalEvent, analytics, create_bar_event
 from evlab.examples import SmaCross
 from evlab.execution import FillModel, FractionOfEquity, PaperBroker, Portfolio
 
@@ -46,7 +47,7 @@ bars.tail(3)
 # as fast as possible: see `03_record_and_replay`. A plain loop shows there is no magic.)
 
 # %%
-def play(bars, bus):
+def play(bars: pd.DataFrame, bus: EventBus) -> None:
     """Emit each row of a bars frame on `bus` as a BarEvent."""
     for time, row in zip(bars.index, bars.itertuples(index=False), strict=True):
         bus.emit(create_bar_event(row.symbol, time, row.open, row.high, row.low, row.close,
@@ -70,7 +71,7 @@ print(inspect.getsource(SmaCross.on_bar))
 
 # %%
 lab = evlab.Lab()
-signals = []
+signals: list[SignalEvent] = []
 lab.bus.register(EventType.SIGNAL, signals.append)
 lab
 
@@ -201,7 +202,7 @@ fig
 # deterministic, so the 20/50 run reproduces the backtest above exactly.
 
 # %%
-def backtest(fast, slow):
+def backtest(fast: int, slow: int) -> dict[str, Any]:
     lab = evlab.Lab(record=False)
     pf = Portfolio(100_000)
     lab.manager.register_component("portfolio", pf, [EventType.BAR, EventType.FILL], priority=20)
