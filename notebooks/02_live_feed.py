@@ -177,7 +177,9 @@ assert refreshes[-1]["total_events"] > 0, "the panel refreshed itself"
 # %% [markdown]
 # `asyncio.run()` cannot start a second loop inside the kernel's running loop: in a cell, use
 # `await`. Where synchronous code has to drive a coroutine to completion (in a cell or in a
-# plain script alike), `evlab.run(coro)` does it.
+# plain script alike), `evlab.run(coro)` does it, on a loop of its own; the kernel's loop
+# waits meanwhile, as during any blocking cell, and is given back untouched: `asyncio.run`
+# still fails in the next cell (run this notebook twice in one kernel: it still passes).
 
 # %%
 coro = asyncio.sleep(0)
