@@ -3,16 +3,17 @@
 ipykernel runs every cell inside an already running asyncio loop, so ``asyncio.run()``
 fails there ("cannot be called from a running event loop"). In a cell, prefer top-level
 ``await``; where a plain function must drive a coroutine to completion (a synchronous API
-over async code), :func:`run` nests the kernel's loop with ``nest-asyncio2``, the maintained
-fork of nest-asyncio: nest-asyncio 1.6 (unmaintained since January 2024) hangs a real
-JupyterLab session on ipykernel 7 (the next ``asyncio.run`` raises "cannot enter context:
-... is already entered" and later cells stay at ``[*]``), while the fork, which ipykernel
-7.4 itself depends on, does not. Outside a running loop :func:`run` is ``asyncio.run``.
+over async code), :func:`run` runs it on a fresh loop of its own on the calling thread, as
+``asyncio.run`` does in a script. The caller's loop is set aside for the call and put back
+after it: nothing is patched, so ``asyncio.run`` still fails in a cell afterwards and the
+kernel's loop is exactly as it was (nesting it with ``nest-asyncio2`` instead patched asyncio
+and every loop of the kernel's loop class for good, other threads' feed loops included).
 """
 
 from __future__ import annotations
 
 import asyncio
+from asyncio import events
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
@@ -22,12 +23,19 @@ T = TypeVar("T")
 
 
 def run(coro: Coroutine[Any, Any, T]) -> T:
-    """Run ``coro`` to completion and return its result, in a script or in a notebook cell."""
-    try:
-        loop = asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(coro)
-    import nest_asyncio2
+    """Run ``coro`` to completion on a new loop and return its result, in a script or a cell.
 
-    nest_asyncio2.apply(loop)
-    return loop.run_until_complete(coro)
+    Like ``asyncio.run``: tasks the coroutine leaves behind are cancelled and the loop is
+    closed. While it runs, the caller's loop (the kernel's, in a notebook) is paused, as
+    while any cell blocks, so the coroutine cannot await futures bound to that loop (asyncio
+    raises "attached to a different loop"); ``evlab.run`` may itself be called inside it.
+    """
+    outer = events._get_running_loop()
+    # Runner.run refuses to start while a loop runs on this thread; set it aside until the
+    # call returns. A loop_factory keeps Runner from replacing the thread's current loop.
+    events._set_running_loop(None)
+    try:
+        with asyncio.Runner(loop_factory=asyncio.new_event_loop) as runner:
+            return runner.run(coro)
+    finally:
+        events._set_running_loop(outer)

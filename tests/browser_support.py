@@ -61,18 +61,24 @@ class JupyterLab:
 
     def wait_ready(self, timeout: float) -> str:
         """Block until the server prints the URL it listens on; returns that base URL."""
-        while not self.url:
+        if not self.url:
+            self.url = self.wait_for(_URL, timeout).group(1)
+        return self.url
+
+    def wait_for(self, pattern: re.Pattern[str], timeout: float) -> re.Match[str]:
+        """Block until the server prints a line matching ``pattern`` (after those already
+        waited for); returns its match."""
+        while True:
             try:
                 line = self._queue.get(timeout=timeout)
             except queue.Empty:
-                raise TimeoutError(
-                    f"jupyter lab did not start in {timeout} s\n{self.log}") from None
+                raise TimeoutError(f"jupyter lab printed no {pattern.pattern!r} in {timeout} s"
+                                   f"\n{self.log}") from None
             if line is None:
                 raise RuntimeError(f"jupyter lab exited with {self.proc.wait()}\n{self.log}")
-            match = _URL.search(line)
+            match = pattern.search(line)
             if match:
-                self.url = match.group(1)
-        return self.url
+                return match
 
     def lab_url(self, path: str) -> str:
         """The JupyterLab URL that opens ``path`` (relative to the root), with the token."""

@@ -9,7 +9,8 @@ of a notebook relies on:
 * re-running a strategy's cell replaces it, even while a feed delivers bars: one signal per
   bar, and the old objects are freed;
 * the live chart coalesces redraws (far fewer than bars) and draws every bar of its window;
-* ``asyncio.run`` fails in a cell, top-level ``await`` and ``evlab.run`` work;
+* ``asyncio.run`` fails in a cell, top-level ``await`` and ``evlab.run`` work, and still
+  do after ``evlab.run`` returned: notebook 02 runs twice in one kernel;
 * an error inside a strategy on a live feed is shown once, counted, and the feed goes on;
 * the responsiveness cells also run unchanged as a plain script.
 
@@ -23,12 +24,17 @@ import re
 import subprocess
 import sys
 import textwrap
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
+import nbformat
 import pytest
 from jupyter_client.manager import start_new_kernel
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
+NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 
 
 @dataclass
@@ -39,9 +45,10 @@ class Cell:
     stderr: str = ""
     results: list[str] = field(default_factory=list)
 
-    def json(self) -> dict:
+    def json(self) -> dict[str, Any]:
         """The last line of stdout, parsed as JSON (each cell prints one at its end)."""
-        return json.loads(self.stdout.strip().splitlines()[-1])
+        parsed: dict[str, Any] = json.loads(self.stdout.strip().splitlines()[-1])
+        return parsed
 
 
 class Kernel:
@@ -82,7 +89,7 @@ class Kernel:
 
 
 @pytest.fixture
-def kernel(tmp_path):
+def kernel(tmp_path: Path) -> Iterator[Kernel]:
     k = Kernel(str(tmp_path))
     try:
         yield k
@@ -129,7 +136,7 @@ print(json.dumps({"feed_threads": len(left), "connected": feed.connected,
 """
 
 
-def test_a_feed_started_in_a_cell_runs_while_another_cell_blocks(kernel):
+def test_a_feed_started_in_a_cell_runs_while_another_cell_blocks(kernel: Kernel) -> None:
     started = kernel.run(START_FEED).json()
     assert started["connected"] and started["seconds"] < 5  # the cell returned at once
     assert started["bars"] < 2000  # ... long before the feed's end (20 s at 100 bars/s)
@@ -144,7 +151,7 @@ def test_a_feed_started_in_a_cell_runs_while_another_cell_blocks(kernel):
     assert stopped["recorded_bars"] >= 100 + started["bars"]  # the recording stays
 
 
-def test_the_same_cells_run_as_a_plain_script(tmp_path):
+def test_the_same_cells_run_as_a_plain_script(tmp_path: Path) -> None:
     script = tmp_path / "session.py"
     script.write_text("\n".join(textwrap.dedent(c) for c in (START_FEED, BLOCK, STOP)))
     done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
@@ -175,7 +182,7 @@ made.append(weakref.ref(lab.strategies.get("momentum")))
 """
 
 
-def test_rerunning_a_strategy_cell_replaces_it_even_while_a_feed_runs(kernel):
+def test_rerunning_a_strategy_cell_replaces_it_even_while_a_feed_runs(kernel: Kernel) -> None:
     kernel.run("""
         import gc, json, threading, weakref
         import evlab
@@ -223,7 +230,8 @@ def test_rerunning_a_strategy_cell_replaces_it_even_while_a_feed_runs(kernel):
 
 # --- coalescing -------------------------------------------------------------------------------
 
-def test_the_live_chart_coalesces_redraws_and_draws_every_bar_of_its_window(kernel):
+def test_the_live_chart_coalesces_redraws_and_draws_every_bar_of_its_window(
+        kernel: Kernel) -> None:
     kernel.run("""
         import asyncio, json, threading, time
         import numpy as np
@@ -266,11 +274,12 @@ def test_the_live_chart_coalesces_redraws_and_draws_every_bar_of_its_window(kern
 
 # --- asyncio in cells -------------------------------------------------------------------------
 
-def test_asyncio_run_fails_in_a_cell_but_await_and_evlab_run_work(kernel):
+def test_asyncio_run_fails_in_a_cell_but_await_and_evlab_run_work(kernel: Kernel) -> None:
     refused = kernel.run("""
         import asyncio
         import evlab
 
+        kernel_loop = asyncio.get_running_loop()
         coro = asyncio.sleep(0)
         try:
             asyncio.run(coro)
@@ -282,6 +291,26 @@ def test_asyncio_run_fails_in_a_cell_but_await_and_evlab_run_work(kernel):
     assert kernel.run("print(await asyncio.sleep(0.01, result=42))").stdout == "42\n"
     assert kernel.run("print(evlab.run(asyncio.sleep(0.01, result=7)))").stdout == "7\n"
     assert kernel.run("print(evlab.run(asyncio.sleep(0, result=8)))").stdout == "8\n"
+    # evlab.run left no trace: asyncio.run is refused in a cell as before
+    again = kernel.run("""
+        coro = asyncio.sleep(0)
+        try:
+            asyncio.run(coro)
+        except RuntimeError as exc:
+            coro.close()
+            print(exc)
+    """)
+    assert "cannot be called from a running event loop" in again.stdout
+    nested = kernel.run("""
+        def sync_api(x):  # a synchronous API over async code, called inside a coroutine
+            return evlab.run(asyncio.sleep(0.01, result=x))
+
+        async def outer():
+            return sync_api(2) + await asyncio.sleep(0.01, result=1)
+
+        print(evlab.run(outer()), asyncio.get_running_loop() is kernel_loop)
+    """)
+    assert nested.stdout == "3 True\n"
     # the nested loop left the kernel healthy: later cells, awaiting or not, still finish
     assert kernel.run("await asyncio.sleep(0); print('ok')", timeout=20).stdout == "ok\n"
     assert kernel.run("print(sum(range(4)))", timeout=20).stdout == "6\n"
@@ -289,7 +318,8 @@ def test_asyncio_run_fails_in_a_cell_but_await_and_evlab_run_work(kernel):
 
 # --- errors -----------------------------------------------------------------------------------
 
-def test_an_error_in_a_strategy_on_a_live_feed_is_shown_once_and_the_feed_goes_on(kernel):
+def test_an_error_in_a_strategy_on_a_live_feed_is_shown_once_and_the_feed_goes_on(
+        kernel: Kernel) -> None:
     kernel.run("""
         import json, threading
         import evlab
@@ -322,7 +352,8 @@ def test_an_error_in_a_strategy_on_a_live_feed_is_shown_once_and_the_feed_goes_o
     assert shown.count("evlab: strategy 'fragile' raised ValueError: a bug in the strategy") == 1
 
 
-def test_an_error_found_while_no_cell_runs_is_shown_by_the_next_cell(kernel, tmp_path):
+def test_an_error_found_while_no_cell_runs_is_shown_by_the_next_cell(
+        kernel: Kernel, tmp_path: Path) -> None:
     import os
 
     fifo = tmp_path / "reported"
@@ -363,3 +394,22 @@ def test_an_error_found_while_no_cell_runs_is_shown_by_the_next_cell(kernel, tmp
     line = "strategy 'late' raised KeyError"
     assert line not in quiet.stderr
     assert shown.stderr.count(line) == 1, shown.stderr
+
+
+def test_notebook_02_runs_twice_in_one_kernel(kernel: Kernel) -> None:
+    # Its cells show asyncio.run failing in a cell next to evlab.run working: that holds on
+    # the second run too only if the first evlab.run left the kernel's asyncio as it was.
+    cells = [c.source for c in nbformat.read(NOTEBOOKS / "02_live_feed.ipynb", as_version=4).cells
+             if c.cell_type == "code"]
+    for _ in range(2):
+        for source in cells:
+            kernel.run(source, timeout=120)  # the cells' asserts are the checks
+    refused = kernel.run("""
+        coro = asyncio.sleep(0)
+        try:
+            asyncio.run(coro)
+        except RuntimeError as exc:
+            coro.close()
+            print(exc)
+    """)
+    assert "cannot be called from a running event loop" in refused.stdout
