@@ -307,7 +307,7 @@ def _slot_function(cls: type[Event], params: str, values: dict[str, str], *, tru
 
 def _fast_init(cls: type) -> None:
     """Give ``cls`` an ``__init__`` with the dataclass's signature that sets its slots in one
-    call, then validates (``__post_init__``)."""
+    call, then validates (what ``__post_init__`` does, inline)."""
     positional: list[str] = []
     keywords: list[str] = []
     for f in fields(cls):
