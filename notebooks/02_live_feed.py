@@ -231,7 +231,9 @@ lab.strategies.list()
 assert when_arrived(600).wait(timeout=60), "the bounded feed delivered all its 600 bars"
 chart.flush()
 candles = chart.figure.data[0]
-bars = lab.recorder.bars("BTCUSDT").tail(chart.window)
+recorder = lab.recorder
+assert recorder is not None, "a Lab records by default"
+bars = recorder.bars("BTCUSDT").tail(chart.window)
 print(chart.stats)
 assert chart.redraws < len(arrived) / 5, "coalescing: far fewer redraws than bars"
 assert len(candles.x) == len(bars) == 500, "the window holds the last 500 bars"

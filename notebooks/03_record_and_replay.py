@@ -80,7 +80,9 @@ live.recorder
 # %%
 frame = live.frame()
 counts = frame["type"].value_counts()
-bars, signals = live.recorder.bars(), live.recorder.signals()
+recorder = live.recorder
+assert recorder is not None, "a Lab records by default"
+bars, signals = recorder.bars(), recorder.signals()
 print(counts.to_dict())
 assert counts["bar"] == 400 and counts["websocket"] >= 400 and counts["signal"] > 5
 cause_type = dict(zip(frame["seq"], frame["type"], strict=True))
@@ -97,7 +99,7 @@ signals.head()
 # sequence numbers, causes, raw payloads.
 
 # %%
-path = live.recorder.save(workdir / "session.parquet")
+path = recorder.save(workdir / "session.parquet")
 rec = evlab.load_recording(path)
 print(f"{path.name}: {path.stat().st_size:,} bytes")
 pd.testing.assert_frame_equal(rec.frame, live.frame())  # raises if anything differs
@@ -157,7 +159,7 @@ assert (candles.close == bars["close"].to_numpy()).all(), "the chart drew all 40
 differences = evlab.compare(rec, replay.recorder)
 assert differences.empty, "replayed signals == live signals, event times included"
 assert evlab.compare(rec, replay.recorder, types=["bar", "signal"]).empty
-assert len(replay.recorder.signals()) == len(signals)
+assert replay.recorder is not None and len(replay.recorder.signals()) == len(signals)
 differences
 
 # %% [markdown]

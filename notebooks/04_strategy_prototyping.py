@@ -28,7 +28,6 @@
 import gc
 import inspect
 import weakref
-from typing import Any
 
 import pandas as pd
 
@@ -49,9 +48,9 @@ bars.tail(3)
 # %%
 def play(bars: pd.DataFrame, bus: EventBus) -> None:
     """Emit each row of a bars frame on `bus` as a BarEvent."""
-    for time, row in zip(bars.index, bars.itertuples(index=False), strict=True):
-        bus.emit(create_bar_event(row.symbol, time, row.open, row.high, row.low, row.close,
-                                  row.volume, source="stocks_daily"))
+    for time, row in bars.iterrows():
+        bus.emit(create_bar_event(row["symbol"], time, row["open"], row["high"], row["low"],
+                                  row["close"], row["volume"], source="stocks_daily"))
 
 
 # %% [markdown]
@@ -163,6 +162,7 @@ assert stats["trades"] > 10
 
 # %%
 rec = bt.recorder
+assert rec is not None, "a Lab records by default"
 orders, recorded_fills = rec.orders(), rec.fills()
 signal_time = dict(zip(rec.signals()["seq"], rec.signals().index, strict=True))
 order_signal = dict(zip(orders["seq"], orders["cause"], strict=True))
@@ -202,7 +202,7 @@ fig
 # deterministic, so the 20/50 run reproduces the backtest above exactly.
 
 # %%
-def backtest(fast: int, slow: int) -> dict[str, Any]:
+def backtest(fast: int, slow: int) -> pd.Series:
     lab = evlab.Lab(record=False)
     pf = Portfolio(100_000)
     lab.manager.register_component("portfolio", pf, [EventType.BAR, EventType.FILL], priority=20)
