@@ -34,7 +34,7 @@ sync-demo: $(DEMO_STAMP)
 test: $(TEST_STAMP)
 	command -v chromium >/dev/null || (apt-get update && apt-get install -y --no-install-recommends chromium)
 	$(PY) -m ruff check evlab tests benchmarks examples notebooks
-	$(PY) -m mypy evlab  # settings: [tool.mypy] in pyproject.toml
+	$(PY) -m mypy evlab notebooks  # settings: [tool.mypy] in pyproject.toml
 	EVLAB_PURE_PYTHON=1 $(PY) -m pytest -q -p no:cacheprovider $(CORE_TESTS)
 	$(PY) -m pytest
 
