@@ -23,7 +23,7 @@ def test_a_live_feed_runs_in_the_background_and_stop_ends_it(capsys):
             if len(count) % 10 == 0:
                 return create_signal_event("BUY", bar.close, bar.symbol, "momentum")
 
-        emitter = lab.live("btcusd_1m", exchange="binance", rate=100, limit=1000)  # 10 s: live below
+        emitter = lab.live("btcusd_1m", exchange="binance", rate=100, limit=1000)  # lasts 10 s
         assert emitter.connected  # the call returned; the feed goes on
         assert [t.name for t in evlab_threads()] == ["evlab-lab-lab"]  # server + feed: 1 loop
         assert seen.wait(30)  # bars arrive while this thread blocks
