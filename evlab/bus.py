@@ -185,14 +185,31 @@ class EventBus(Dispatcher):
     """Routes events to the handlers registered for their type.
 
     ``use_weak_refs=True`` (the default) holds bound methods weakly, so components that are
-    deleted stop receiving events; functions and lambdas are always held strongly.
+    deleted stop receiving events; functions and lambdas are always held strongly, and so
+    are methods of wiring objects whose class says ``held_strongly = True`` (FilterHandler,
+    ChainHandler, WebSocketHandler: the usage guide registers ``handler.handle`` and keeps
+    nothing else, so inside a function they would be collected and every event lost).
     ``emit`` and ``emit_async`` come from the dispatch core (``evlab/_core.py``).
     """
 
-    def __init__(self, use_weak_refs: bool = True, *, name: str = "bus") -> None:
+    def __init__(self, use_weak_refs: bool = True, *, name: str = "bus",
+                 async_backlog: int = 100_000, async_timeout: float = 60.0,
+                 stuck_after: float = 5.0) -> None:
+        """``async_backlog``: events waiting per async handler scheduled by ``emit()``; when
+        full the oldest is dropped (counted, reported once). ``async_timeout``: how long
+        ``emit()`` in plain synchronous code (no event loop) waits for an async handler
+        before cancelling it with an ErrorEvent. ``stuck_after``: seconds one call may run
+        before ``get_stats()["stuck_handlers"]`` names it."""
         Dispatcher.__init__(self)
+        if async_backlog < 1:
+            raise ValueError(f"async_backlog must be >= 1, got {async_backlog!r}")
+        if not async_timeout > 0:
+            raise ValueError(f"async_timeout must be > 0 seconds, got {async_timeout!r}")
         self.use_weak_refs = use_weak_refs
         self.name = name
+        self.async_backlog = int(async_backlog)
+        self.async_timeout = float(async_timeout)
+        self.stuck_after = float(stuck_after)
         self._lock = threading.RLock()
         self._subs: list[Subscription] = []
         self._by_call: dict[int, Subscription] = {}  # id of what dispatch calls -> its sub
@@ -206,7 +223,9 @@ class EventBus(Dispatcher):
         self._other = _Counter()  # events of user-defined types nobody subscribed to
         self._route_info: dict[EventType | str, _Route] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._lanes: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _AsyncLane] = \
+        # Per loop, one lane per async handler: a handler that hangs holds up only itself.
+        self._lanes: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop,
+                                               dict[int, _AsyncLane]] = \
             weakref.WeakKeyDictionary()
         self._rebuild()
 
@@ -352,11 +371,18 @@ class EventBus(Dispatcher):
                 return
         self.emit(event)
 
-    async def drain(self) -> None:
-        """Wait until the async handlers scheduled by ``emit()`` on this loop have all run."""
-        lane = self._lanes.get(asyncio.get_running_loop())
-        if lane is not None:
-            await lane.drain()
+    async def drain(self, timeout: float | None = 60.0) -> None:
+        """Wait until the async handlers scheduled by ``emit()`` on this loop have all run;
+        TimeoutError naming the handlers still busy after ``timeout`` seconds (None: wait)."""
+        lanes = list(self._lanes.get(asyncio.get_running_loop(), {}).values())
+        try:
+            async with asyncio.timeout(timeout):
+                for lane in lanes:
+                    await lane.drain()
+        except TimeoutError:
+            busy = sorted({lane.name for lane in lanes if lane.task is not None})
+            raise TimeoutError(f"drain(): async handlers still busy after {timeout} s: "
+                               f"{', '.join(busy)}") from None
 
     def attach_loop(self, loop: asyncio.AbstractEventLoop | None = None) -> None:
         """Make ``loop`` (default: the running one) the home loop for other threads' emits."""
@@ -407,7 +433,11 @@ class EventBus(Dispatcher):
                 "total_errors": sum(errors.values()) + self._removed_errors,
                 "dead_refs_cleaned": self._dead_cleaned,
                 "too_deep": self._too_deep_count,
-                "pending_async": sum(len(lane.pending) for lane in list(self._lanes.values())),
+                "pending_async": sum(len(lane.pending) for lane in self._all_lanes()),
+                "async_dropped": {lane.name: lane.dropped for lane in self._all_lanes()
+                                  if lane.dropped},
+                "stuck_handlers": sorted({lane.name for lane in self._all_lanes()
+                                          if lane.running_for() > self.stuck_after}),
             }
 
     def __repr__(self) -> str:
@@ -430,7 +460,8 @@ class EventBus(Dispatcher):
         obj = getattr(handler, "__self__", None)
         func = getattr(handler, "__func__", None)
         if not (weak and obj is not None and func is not None
-                and not inspect.ismodule(obj) and not isinstance(obj, type)):
+                and not inspect.ismodule(obj) and not isinstance(obj, type)
+                and not getattr(type(obj), "held_strongly", False)):
             sub.target = handler
             return
         try:
@@ -509,15 +540,16 @@ class EventBus(Dispatcher):
                 sub.errors += 1
                 first = type(exc) not in sub.error_types
                 sub.error_types.add(type(exc))
+        text = _exception_text(exc)
         if first:  # a traceback once per handler and exception type, not one per event
-            logger.error("handler %s failed on %s #%s: %r (repeats are logged at DEBUG and "
-                         "counted in get_stats())", name, event.type, event.seq, exc,
+            logger.error("handler %s failed on %s #%s: %s (repeats are logged at DEBUG and "
+                         "counted in get_stats())", name, event.type, event.seq, text,
                          exc_info=exc)
         else:
-            logger.debug("handler %s failed on %s #%s: %r", name, event.type, event.seq, exc)
+            logger.debug("handler %s failed on %s #%s: %s", name, event.type, event.seq, text)
         if isinstance(event, ErrorEvent):
             return  # never publish errors about errors: that could loop
-        self.emit(create_error_event(f"{type(exc).__name__}: {exc}", error_type=type(exc).__name__,
+        self.emit(create_error_event(text, error_type=type(exc).__name__,
                                      handler=name, original=event, source=self.name))
 
     def _remember_loop(self) -> None:
@@ -530,23 +562,40 @@ class EventBus(Dispatcher):
         except RuntimeError:
             loop = None
         if loop is not None:
-            self._lane(loop).push(handlers, event)
+            self._enqueue(handlers, event, loop)
             return
         home = self._loop
         if home is not None and home.is_running() and not home.is_closed():
             home.call_soon_threadsafe(self._enqueue, handlers, event)
             return
-        # Plain synchronous code, no loop anywhere: run them to completion right here.
-        asyncio.run(self._run_async(handlers, event))
+        # Plain synchronous code, no loop anywhere: run them to completion right here, each
+        # within async_timeout (so emit() returns even if a handler never does).
+        asyncio.run(self._run_bounded(handlers, event))
 
-    def _enqueue(self, handlers: tuple[Handler, ...], event: Event) -> None:
-        self._lane(asyncio.get_running_loop()).push(handlers, event)
+    async def _run_bounded(self, handlers: tuple[Handler, ...], event: Event) -> None:
+        for handler in handlers:
+            try:
+                async with asyncio.timeout(self.async_timeout):
+                    await self._run_async((handler,), event)
+            except TimeoutError:
+                error = TimeoutError(f"async handler still running after {self.async_timeout}"
+                                     " s in emit() with no event loop: cancelled")
+                self._handler_failed(handler, event, error)
 
-    def _lane(self, loop: asyncio.AbstractEventLoop) -> _AsyncLane:
-        lane = self._lanes.get(loop)
-        if lane is None:
-            lane = self._lanes[loop] = _AsyncLane(self, loop)
-        return lane
+    def _enqueue(self, handlers: tuple[Handler, ...], event: Event,
+                 loop: asyncio.AbstractEventLoop | None = None) -> None:
+        loop = loop or asyncio.get_running_loop()
+        lanes = self._lanes.get(loop)
+        if lanes is None:
+            lanes = self._lanes[loop] = {}
+        for handler in handlers:
+            lane = lanes.get(id(handler))
+            if lane is None or lane.handler is not handler:
+                lane = lanes[id(handler)] = _AsyncLane(self, loop, handler)
+            lane.push(event)
+
+    def _all_lanes(self) -> list[_AsyncLane]:
+        return [lane for lanes in list(self._lanes.values()) for lane in list(lanes.values())]
 
     def _too_deep(self, event: Event) -> None:
         """Report an emission nested deeper than ``evlab._core.MAX_DEPTH``: not dispatched."""
@@ -566,35 +615,63 @@ class EventBus(Dispatcher):
 
 
 class _AsyncLane:
-    """Async handlers that ``emit()`` scheduled on one loop, run in order by one task.
+    """The events ``emit()`` scheduled for one async handler on one loop, run in order by one
+    task that exists only while there is work. At most ``bus.async_backlog`` wait: past
+    that the oldest is dropped, counted, and the first drop reported as an ErrorEvent."""
 
-    The task exists only while there is work: it starts with the first pending event and
-    ends when none is left, so no task outlives its loop and none is made per event.
-    """
-
-    def __init__(self, bus: EventBus, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(self, bus: EventBus, loop: asyncio.AbstractEventLoop, handler: Handler
+                 ) -> None:
         self.bus = bus
         self.loop = loop
-        self.pending: deque[tuple[tuple[Handler, ...], Event]] = deque()
+        self.handler = handler
+        sub = bus._by_call.get(id(handler))
+        self.name = sub.name if sub is not None else _describe(handler)
+        self.pending: deque[Event] = deque()
         self.task: asyncio.Task[None] | None = None
+        self.dropped = 0
+        self.started = 0.0  # monotonic start of the call running now, 0 when idle
 
-    def push(self, handlers: tuple[Handler, ...], event: Event) -> None:
-        self.pending.append((handlers, event))
+    def push(self, event: Event) -> None:
+        if len(self.pending) >= self.bus.async_backlog:
+            self.pending.popleft()
+            self.dropped += 1
+            if self.dropped == 1:
+                self.bus._handler_failed(self.handler, event, OverflowError(
+                    f"{self.bus.async_backlog} events waiting for this async handler: the "
+                    "oldest are dropped (counted in get_stats()['async_dropped'])"))
+        self.pending.append(event)
         if self.task is None:
             self.task = self.loop.create_task(self._run(),
-                                              name=f"evlab:{self.bus.name}:async-handlers")
+                                              name=f"evlab:{self.bus.name}:{self.name}")
+
+    def running_for(self) -> float:
+        """Seconds the current call has run (0 when idle)."""
+        return time.monotonic() - self.started if self.started else 0.0
 
     async def _run(self) -> None:
+        handlers = (self.handler,)
         try:
             while self.pending:
-                handlers, event = self.pending.popleft()
+                event = self.pending.popleft()
+                self.started = time.monotonic()
                 await self.bus._run_async(handlers, event)
+                self.started = 0.0
         finally:
+            self.started = 0.0
             self.task = None
 
     async def drain(self) -> None:
         while self.task is not None:
             await asyncio.wait({self.task})
+
+
+def _exception_text(exc: BaseException) -> str:
+    """``"Type: message"`` for an error report; never raises (a user's ``__str__`` may)."""
+    name = type(exc).__name__
+    try:
+        return f"{name}: {exc}"
+    except Exception:  # a broken __str__ must not break error reporting
+        return f"{name}: <str() of the exception failed>"
 
 
 def _dispatch_key(sub: Subscription) -> tuple[int, int]:

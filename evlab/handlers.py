@@ -4,7 +4,7 @@ handlers in order and stops at the first that returns False."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, ClassVar
 
 from evlab.events import Event
 
@@ -17,6 +17,8 @@ class FilterHandler:
     ``handle`` returns False for a rejected event (so a chain stops there), else what the
     handler returns. ``passed`` and ``rejected`` count the outcomes.
     """
+
+    held_strongly: ClassVar[bool] = True  # a wiring object: the bus keeps it (see EventBus)
 
     # Both take the events they are given (``def on_bar(bar: BarEvent)``): Any, as a
     # Callable[[Event], ...] would reject every function typed for one event class.
@@ -50,6 +52,8 @@ class ChainHandler:
     A handler returning None (or anything but ``False``) lets the event go on. Items may be
     FilterHandlers, other ChainHandlers or plain callables.
     """
+
+    held_strongly: ClassVar[bool] = True  # a wiring object: the bus keeps it (see EventBus)
 
     def __init__(self, name: str, handlers: Iterable[Any]) -> None:
         self.name = name

@@ -3,6 +3,7 @@
 import asyncio
 import datetime as dt
 import gc
+import json
 import logging
 import threading
 import weakref
@@ -541,3 +542,123 @@ def test_a_traceback_is_logged_once_per_handler_and_exception_type(caplog):
     assert len(errors) == 1 and errors[0].exc_info is not None
     assert len([r for r in caplog.records if r.levelno == logging.DEBUG]) == 4
     assert bus.get_stats()["handler_errors"] == {"broken": 5}
+
+
+# --- nothing silent, nothing unbounded (issue 10) -----------------------------------------
+
+async def test_a_hung_async_handler_holds_up_only_itself_and_its_backlog_is_bounded():
+    """One async BAR handler that never returns: an unrelated async SIGNAL handler still runs
+    every event, the BAR backlog stays at its bound (the oldest dropped, counted, reported
+    once), and the stats name the stuck handler."""
+    bus = EventBus(async_backlog=1500, stuck_after=0.0)
+    never = asyncio.Event()
+    signals, errors = [], []
+    all_signals = asyncio.Event()
+
+    async def hung(bar):
+        await never.wait()
+
+    async def on_signal(signal):
+        signals.append(signal.seq)
+        if len(signals) == 1000:
+            all_signals.set()
+
+    bus.register_async(EventType.BAR, hung)
+    bus.register_async(EventType.SIGNAL, on_signal)
+    bus.register(EventType.ERROR, lambda e: errors.append((e.error_type, e.handler)))
+    for i in range(3000):
+        bus.emit(bar())
+        if i % 3 == 0:
+            bus.emit(create_signal_event("BUY", 1.0, "X", "s"))
+    await asyncio.wait_for(all_signals.wait(), 30)
+    stats = bus.get_stats()
+    name = "test_a_hung_async_handler_holds_up_only_itself_and_its_backlog_is_bounded" \
+           ".<locals>.hung"
+    assert len(signals) == 1000
+    assert stats["async_dropped"] == {name: 1500}  # 3000 queued at once, 1500 kept
+    assert stats["pending_async"] == 1499  # one of them is the call that hangs
+    assert stats["stuck_handlers"] == [name]
+    assert errors == [("OverflowError", name)]  # reported once, counted always
+    with pytest.raises(TimeoutError, match="hung"):
+        await bus.drain(timeout=0.05)
+    never.set()
+    await bus.drain()
+    assert bus.get_stats()["pending_async"] == 0 and bus.get_stats()["stuck_handlers"] == []
+
+
+def test_emit_with_no_loop_returns_even_if_an_async_handler_never_does():
+    bus = EventBus(async_timeout=0.2)
+    errors = []
+
+    async def hung(bar):
+        await asyncio.Event().wait()
+
+    bus.register_async(EventType.BAR, hung)
+    bus.register(EventType.ERROR, lambda e: errors.append((e.error_type, e.original_seq)))
+    emitted = bus.emit(bar())  # returns: the handler is cancelled after async_timeout
+    assert errors == [("TimeoutError", emitted.seq)]
+    assert bus.get_stats()["handler_errors"] == {
+        "test_emit_with_no_loop_returns_even_if_an_async_handler_never_does.<locals>.hung": 1}
+
+
+@pytest.mark.parametrize("kind", ["sync", "async"])
+async def test_an_exception_whose_str_raises_is_still_reported(kind):
+    class Nasty(Exception):
+        def __str__(self):
+            raise RuntimeError("no text for you")
+
+        def __repr__(self):
+            raise RuntimeError("nor this")
+
+    bus = EventBus()
+    after, errors = [], []
+
+    def broken(event):
+        raise Nasty()
+
+    async def broken_async(event):
+        raise Nasty()
+
+    if kind == "sync":
+        bus.register(EventType.BAR, broken)
+    else:
+        bus.register_async(EventType.BAR, broken_async)
+    bus.register(EventType.BAR, lambda e: after.append(e.seq))
+    bus.register(EventType.ERROR, lambda e: errors.append((e.message, e.error_type)))
+    if kind == "sync":
+        bus.emit(bar())
+    else:
+        await bus.emit_async(bar())
+    assert after == [1]
+    assert errors == [("Nasty: <str() of the exception failed>", "Nasty")]
+
+
+def test_the_guides_wiring_inside_a_function_keeps_working():
+    """The usage guide registers ``handler.handle`` and keeps nothing else: inside a function
+    the handler object would be collected and every event lost. evlab's wiring objects are
+    held strongly, so the bars still arrive."""
+    import gc
+
+    from evlab.core.events import FilterHandler, WebSocketHandler, create_websocket_event
+    from tests.adapters._data import fixture_obj
+
+    bus = EventBus(use_weak_refs=True)
+    bars, apples = [], []
+
+    def setup(event_bus):
+        ws_handler = WebSocketHandler("market_data_handler", adapter="binance")
+        event_bus.register_async(EventType.WEBSOCKET, ws_handler.handle)
+        apple_filter = FilterHandler("apple_filter", lambda e: e.symbol == "AAPL",
+                                     apples.append)
+        event_bus.register(EventType.BAR, apple_filter.handle)
+
+    setup(bus)
+    gc.collect()
+    bus.register(EventType.BAR, bars.append)
+    kline = fixture_obj("binance", "kline.json")  # Binance's documented example, made final
+    kline["k"].update(l="0.0010", x=True)  # (the documented low is above its open)
+    bus.emit(create_websocket_event("feed", json.dumps(kline)))
+    bus.emit(create_bar_event("AAPL", 0, 1.0, 1.0, 1.0, 1.0, 1))
+    assert [b.symbol for b in bars] == ["BNBBTC", "AAPL"]  # decoded by the kept handler
+    assert [b.symbol for b in apples] == ["AAPL"]
+    assert bus.get_stats()["dead_refs_cleaned"] == 0

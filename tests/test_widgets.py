@@ -113,6 +113,28 @@ def test_monitor_counts_errors_and_shows_the_last_ones(fake):
     monitor.close()
 
 
+async def test_monitor_shows_a_stuck_async_handler_and_its_drops(fake):
+    bus = EventBus(async_backlog=5, stuck_after=0.0)
+    never, started = asyncio.Event(), asyncio.Event()
+
+    async def stuck_writer(b):
+        started.set()
+        await never.wait()
+
+    bus.register_async(EventType.BAR, stuck_writer)
+    monitor = BusMonitor(bus, clock=fake)
+    for i in range(10):
+        bus.emit(bar(i))
+    await asyncio.wait_for(started.wait(), 30)  # its first call is under way
+    snap = monitor.refresh()
+    name = "test_monitor_shows_a_stuck_async_handler_and_its_drops.<locals>.stuck_writer"
+    assert snap["stuck"] == [name] and snap["async_dropped"] == {name: 5}
+    assert "stuck" in monitor.widget.value and "stuck_writer" in monitor.widget.value
+    never.set()
+    await bus.drain()
+    monitor.close()
+
+
 def test_monitor_reads_feeds_tolerating_missing_counters(bus, fake):
     monitor = BusMonitor(bus, emitters=[Emitter()], handlers=[Decoder(), Broken()], clock=fake)
     snap = monitor.snapshot

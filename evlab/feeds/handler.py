@@ -23,7 +23,7 @@ It publishes on ``event_bus`` if given, else on the bus delivering the event
 from __future__ import annotations
 
 import datetime as _dt
-from typing import Any
+from typing import Any, ClassVar
 
 from evlab.bus import EventBus, current_bus
 from evlab.events import (
@@ -44,6 +44,8 @@ __all__ = ["WebSocketHandler"]
 
 class WebSocketHandler:
     """Turns raw WebSocket messages into BarEvents, TickEvents, ... through an exchange adapter."""
+
+    held_strongly: ClassVar[bool] = True  # a wiring object: the bus keeps it (see EventBus)
 
     def __init__(self, name: str, adapter: str | ExchangeAdapter | None = None, *,
                  event_bus: EventBus | None = None,

@@ -104,6 +104,9 @@ class BusMonitor:
             "dropped": _total(feeds, "dropped", 0),
             "reconnects": _total(feeds, "reconnects", self.system["reconnecting"]),
             "gaps": _total(feeds, "gaps", self.system["gap"]),
+            "stuck": list(stats.get("stuck_handlers", ())),
+            "async_dropped": dict(stats.get("async_dropped", {})),
+            "pending_async": stats.get("pending_async", 0),
         }
         self._time, self._emitted = now, dict(emitted)
         self._calls = {h["handler"]: h["calls"] for h in rows}
@@ -139,6 +142,13 @@ class BusMonitor:
             parts.append(table(("feed", *FEED_KEYS),
                                [(f["name"], *(fmt(f[k]) for k in FEED_KEYS)) for f in s["feeds"]],
                                numeric=(False, *[True] * len(FEED_KEYS)), title="feeds"))
+        if s["stuck"] or s["async_dropped"]:
+            names = sorted({*s["stuck"], *s["async_dropped"]})
+            parts.append(table(("async handler", "state", "dropped"),
+                               [(n, "stuck" if n in s["stuck"] else "",
+                                 fmt(s["async_dropped"].get(n, 0))) for n in names],
+                               numeric=(False, False, True),
+                               title=f"async handlers behind: {s['pending_async']:,} waiting"))
         summary = (f"errors {s['errors']:,} · dropped {s['dropped']:,} · reconnects "
                    f"{s['reconnects']:,} · gaps {s['gaps']:,}")
         parts.append(table(("last errors",), [(e,) for e in s["last_errors"]] or [("none",)],
