@@ -45,6 +45,7 @@ bench: $(TEST_STAMP)
 	$(PY) -m benchmarks.bench_record
 	$(PY) -m benchmarks.bench_replay
 	$(PY) -m benchmarks.bench_live_chart
+	$(PY) -m benchmarks.bench_hung_handler
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info

@@ -21,3 +21,15 @@ def test_dispatch_benchmark_runs_every_contender(capsys):
     assert all(rate > 0 for rates in table.values() for rate in rates.values())
     out = capsys.readouterr().out
     assert "x bare" in out and "evlab is" in out
+
+
+def test_hung_handler_benchmark_runs(capsys):
+    from benchmarks import bench_hung_handler
+
+    # The feed yields every 1,000 bars: a backlog of 1,000 holds a burst.
+    result = bench_hung_handler.run(seconds=0.2, every=0.05, backlog=1000)
+    ours = result["evlab"]
+    assert ours["counted"] == ours["emitted"]  # the other handler saw every bar
+    assert all(waiting <= 1000 for _, _, waiting in ours["rows"])
+    assert ours["dropped"] == ours["emitted"] - 1000  # one hangs, 999 wait, the rest drop
+    assert "unbounded asyncio.Queue" in capsys.readouterr().out
