@@ -31,5 +31,5 @@ def test_hung_handler_benchmark_runs(capsys):
     ours = result["evlab"]
     assert ours["counted"] == ours["emitted"]  # the other handler saw every bar
     assert all(waiting <= 1000 for _, _, waiting in ours["rows"])
-    assert ours["dropped"] == ours["emitted"] - 1000  # one hangs, 999 wait, the rest drop
+    assert ours["dropped"] == ours["emitted"] - 1001  # one hangs, 1,000 wait, the rest drop
     assert "unbounded asyncio.Queue" in capsys.readouterr().out
