@@ -13,7 +13,8 @@ table: the columns of each event class, appenders, the table as Arrow), ``column
 field's column and its kinds), ``convert.py`` (Arrow table -> DataFrame, -> events again),
 ``views.py`` (``bars()``, ``signals()`` ... and the notebook summary, written once for both
 classes), ``recording.py`` (``Recording``), ``storage.py`` (Parquet files and folders),
-``errors.py`` (``RecordingError``).
+``metadata.py`` (the metadata of a file, checked when it is read), ``errors.py``
+(``RecordingError``).
 
 How it works (and why):
 

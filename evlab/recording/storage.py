@@ -22,10 +22,11 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
-from evlab.recording.columns import KINDS, arrow_types, dict_array
+from evlab.recording.columns import arrow_types, dict_array
 from evlab.recording.errors import RecordingError
+from evlab.recording.metadata import check_metadata, check_rows
 from evlab.recording.recording import Recording
-from evlab.recording.table import base_schema, describe
+from evlab.recording.table import base_schema, describe, value_counts
 
 __all__ = ["FORMAT", "META_KEY", "load_recording", "open_dataset", "read_metadata",
            "write_table"]
@@ -78,10 +79,7 @@ def read_metadata(path: str | os.PathLike[str]) -> tuple[pa.Schema, dict[str, An
         got = meta.get("format") if isinstance(meta, dict) else meta
         raise RecordingError(f"{path}: unsupported evlab recording format {got!r} "
                              f"(this evlab reads format {FORMAT})")
-    columns = meta.get("columns")
-    if not isinstance(columns, dict) or not isinstance(meta.get("classes"), dict) or \
-            not all(k in KINDS for k in columns.values()):
-        raise RecordingError(f"{path}: its evlab metadata lacks valid 'columns'/'classes'")
+    check_metadata(path, meta)
     expected = _expected(meta)
     missing = [n for n, _ in expected if schema.get_field_index(n) < 0]
     if missing:
@@ -124,11 +122,13 @@ def open_dataset(path: str | os.PathLike[str]) -> ds.Dataset:
     return ds.dataset([str(f) for f in files], schema=schema, format="parquet")
 
 
-def _read(fragment: ds.Fragment, schema: pa.Schema) -> pa.Table:
+def _read(fragment: ds.Fragment, schema: pa.Schema, meta: dict[str, Any]) -> pa.Table:
     try:
-        return fragment.to_table(schema=schema)
+        table = fragment.to_table(schema=schema)
     except (pa.ArrowException, OSError) as exc:
         raise RecordingError(f"{fragment.path}: cannot read its rows (corrupt?): {exc}") from exc
+    check_rows(fragment.path, meta, list(value_counts(table["event_class"])))
+    return table
 
 
 def _in_seq_order(table: pa.Table) -> pa.Table:
@@ -166,7 +166,7 @@ def load_recording(path: str | os.PathLike[str]) -> Recording:
     for fragment in dataset.get_fragments():
         meta = by_path[fragment.path]
         sessions.setdefault(str(meta.get("session", "")), []).append(
-            (meta.get("part") or 0, meta, _read(fragment, schema)))
+            (meta.get("part") or 0, meta, _read(fragment, schema, meta)))
     tables, metas = {}, {}
     for sid, parts in sessions.items():
         parts.sort(key=lambda p: p[0])
@@ -174,7 +174,7 @@ def load_recording(path: str | os.PathLike[str]) -> Recording:
         metas[sid] = _merge([m for _, m, _ in parts], tables[sid])
     if len(sessions) == 1:
         (sid,) = sessions
-        return Recording(tables[sid], metas[sid])
+        return Recording(tables[sid], metas[sid], str(path))
     order = sorted(sessions, key=lambda s: (metas[s].get("start_ns") or 0,
                                             str(metas[s].get("created")), s))
     table = pa.concat_tables([tables[s] for s in order])
@@ -188,4 +188,4 @@ def load_recording(path: str | os.PathLike[str]) -> Recording:
         classes.update(metas[s]["classes"])
     meta = {"format": FORMAT, **describe(table), "columns": columns, "classes": classes,
             "sessions": {s: metas[s] for s in order}, "files": [str(f) for f in files]}
-    return Recording(table, meta)
+    return Recording(table, meta, str(path))
