@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import signal
+import subprocess
+import sys
+import warnings
 from pathlib import Path
 from typing import ClassVar
 
@@ -360,3 +364,50 @@ def test_a_required_field_missing_from_the_metadata_names_file_and_field(tmp_pat
                                              r"class evlab\.events:BarEvent: its required "
                                              r"field\(s\) close"):
         list(loaded.to_events())
+
+
+KILLED_MID_AUTOSAVE = """
+import os, signal, sys
+from evlab.bus import EventBus
+from evlab.recording import EventRecorder
+from tests.test_record import bar
+bus = EventBus()
+rec = EventRecorder(bus, autosave=sys.argv[1], flush_every=4)
+for i in range(4):
+    bus.emit(bar(i))  # part 1: written and renamed
+# the kill lands while part 2 is written: after its bytes, before its rename
+os.replace = lambda src, dst: os.kill(os.getpid(), signal.SIGKILL)
+for i in range(4, 8):
+    bus.emit(bar(i))
+"""
+
+
+def test_a_part_left_by_an_autosave_killed_mid_write_is_reported_then_removed(tmp_path):
+    folder = tmp_path / "autosave"
+    done = subprocess.run([sys.executable, "-c", KILLED_MID_AUTOSAVE, str(folder)],
+                          cwd=Path(__file__).resolve().parent.parent, timeout=60)
+    assert done.returncode == -signal.SIGKILL
+    (orphan,) = [p for p in folder.iterdir() if p.name.endswith(".tmp")]
+    assert orphan.name.startswith(".part-00002.parquet.")
+    with pytest.warns(UserWarning, match=r"1 unfinished file\(s\) left by an autosave killed "
+                                         r"mid-write, not read .*\.part-00002\.parquet\."):
+        loaded = load_recording(folder)
+    assert loaded.frame["seq"].tolist() == [1, 2, 3, 4] and orphan.exists()
+    with pytest.warns(UserWarning, match=r"removed 1 unfinished file\(s\) .*\.part-00002"):
+        rec = EventRecorder(EventBus(), autosave=folder)
+    rec.close()
+    assert sorted(p.name for p in folder.iterdir()) == ["part-00001.parquet"]
+
+
+def test_a_temporary_file_of_a_writer_still_running_is_left_alone(tmp_path):
+    bus = EventBus()
+    with record(bus, autosave=tmp_path, flush_every=2):
+        bus.emit(bar(0))
+        bus.emit(bar(1))
+    writing = tmp_path / f".part-00002.parquet.{os.getpid()}.tmp"  # this process: alive
+    writing.write_bytes(b"PAR1 half")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert len(load_recording(tmp_path)) == 2
+        EventRecorder(EventBus(), autosave=tmp_path).close()
+    assert writing.exists()

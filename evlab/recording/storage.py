@@ -13,6 +13,7 @@ target (``os.replace``), so a crash mid-write never leaves a truncated recording
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -28,11 +29,45 @@ from evlab.recording.metadata import check_metadata, check_rows
 from evlab.recording.recording import Recording
 from evlab.recording.table import base_schema, describe, value_counts
 
-__all__ = ["FORMAT", "META_KEY", "load_recording", "open_dataset", "read_metadata",
-           "write_table"]
+__all__ = ["FORMAT", "META_KEY", "load_recording", "open_dataset", "orphans", "read_metadata",
+           "remove_orphans", "write_table"]
 
 META_KEY = b"evlab"
 FORMAT = 1
+_TMP = ".tmp"  # a file being written is ``.<name>.<pid>.tmp`` until its rename
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: alive
+        return True
+    return True
+
+
+def orphans(folder: str | os.PathLike[str]) -> list[Path]:
+    """Temporary files in ``folder`` whose writer is dead (killed mid-write): never renamed,
+    so never part of the recording. A writer still running is left alone."""
+    found = []
+    for tmp in sorted(Path(folder).glob(f".*.parquet.*{_TMP}")):
+        pid = tmp.name.removesuffix(_TMP).rpartition(".")[2]
+        if pid.isdigit() and not _alive(int(pid)):
+            found.append(tmp)
+    return found
+
+
+def remove_orphans(folder: str | os.PathLike[str]) -> list[Path]:
+    """Delete ``orphans(folder)`` (a warning names them); returns what was removed."""
+    removed = orphans(folder)
+    for tmp in removed:
+        tmp.unlink(missing_ok=True)
+    if removed:
+        warnings.warn(f"{folder}: removed {len(removed)} unfinished file(s) left by an autosave "
+                      f"killed mid-write (their rows were not saved): "
+                      f"{', '.join(t.name for t in removed)}", UserWarning, stacklevel=3)
+    return removed
 
 
 def write_table(table: pa.Table, metadata: dict[str, Any], path: str | os.PathLike[str]) -> Path:
@@ -40,7 +75,7 @@ def write_table(table: pa.Table, metadata: dict[str, Any], path: str | os.PathLi
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     table = table.replace_schema_metadata({META_KEY: orjson.dumps(metadata)})
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}{_TMP}")
     try:
         with open(tmp, "wb") as f:
             pq.write_table(table, f, compression="zstd")
@@ -96,6 +131,12 @@ def recording_files(path: str | os.PathLike[str]) -> list[Path]:
     p = Path(path)
     if p.is_dir():
         files = sorted(f for f in p.rglob("*.parquet") if f.is_file())
+        left = [t for d in {p, *(f.parent for f in files)} for t in orphans(d)]
+        if left:  # reading does not delete: the next autosave to the folder does
+            warnings.warn(f"{p}: {len(left)} unfinished file(s) left by an autosave killed "
+                          f"mid-write, not read (the next autosave here removes them): "
+                          f"{', '.join(str(t.relative_to(p)) for t in sorted(left))}",
+                          UserWarning, stacklevel=3)
         if not files:
             raise RecordingError(f"{p}: no *.parquet recordings in this folder")
         return files
