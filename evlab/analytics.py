@@ -14,6 +14,11 @@ Returns are per bar (``equity.pct_change()``); with ``n`` returns and ``ppy`` ba
 (inferred from the median bar spacing by :func:`infer_periods_per_year`, or given as
 ``periods_per_year=``): annual return ``(final / initial) ** (ppy / n) - 1``, volatility
 ``std(returns) * sqrt(ppy)``, Sharpe ``(mean(returns) - risk_free / ppy) / std * sqrt(ppy)``.
+Annualising a short sample extrapolates it: a sample shorter than ``ANNUAL_MIN_YEARS`` (a
+quarter of a year: ``n / ppy < 0.25``) still gets the annual figures, but the summary's
+``short_sample`` is True, ``annual_caveat`` says why, and :func:`format_summary` prints it.
+An equity curve with a NaN or an infinity is an error (``ValueError`` naming its position),
+not a return.
 A trade is a round trip of one symbol from flat to flat (a fill that crosses zero closes one
 trade and opens the next, its commission split). Exposure: the fraction of equity times at
 which a position is held. Drawdowns are fractions of the running peak (<= 0).
@@ -27,12 +32,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["TRADE_COLUMNS", "equity_frame", "exposure", "format_summary", "from_portfolio",
-           "from_recording", "infer_periods_per_year", "summary", "trades"]
+__all__ = ["ANNUAL_MIN_YEARS", "TRADE_COLUMNS", "equity_frame", "exposure", "format_summary",
+           "from_portfolio", "from_recording", "infer_periods_per_year", "summary", "trades"]
 
 TRADING_DAYS = 252  # equities: bars per year of daily bars
 TRADING_SECONDS = 6.5 * 3600  # one regular US equity session
 _DAY = 86_400.0
+ANNUAL_MIN_YEARS = 0.25  # below it annual figures are flagged: 3 days to the 120th power
 _EPS = 1e-9
 TRADE_COLUMNS = ["symbol", "direction", "entry_time", "exit_time", "entry_price", "exit_price",
                  "quantity", "commission", "pnl", "return", "closed"]
@@ -63,7 +69,14 @@ def infer_periods_per_year(index: pd.DatetimeIndex) -> float:
 def _equity(equity: pd.Series) -> pd.Series:
     if not isinstance(equity.index, pd.DatetimeIndex) or equity.index.tz is None:
         raise ValueError("equity: need a Series on a timezone-aware DatetimeIndex")
-    equity = equity.astype("float64").sort_index(kind="stable")
+    equity = equity.astype("float64")
+    bad = np.flatnonzero(~np.isfinite(equity.to_numpy()))
+    if len(bad):
+        at = int(bad[0])
+        raise ValueError(f"equity: value {equity.iloc[at]} at position {at} "
+                         f"({equity.index[at]}) is not a number; {len(bad)} such value(s) "
+                         "in all (drop or fill them first)")
+    equity = equity.sort_index(kind="stable")
     return equity.groupby(level=0, sort=False).last().rename("equity")
 
 
@@ -195,8 +208,18 @@ def summary(fills: pd.DataFrame, equity: pd.Series, *, periods_per_year: float |
         "avg_trade_pnl": float(closed["pnl"].mean()) if len(closed) else np.nan,
         "avg_trade_return": float(closed["return"].mean()) if len(closed) else np.nan,
         "exposure": exposure(fills, times), "commission": commission,
+        "years": n / ppy, "short_sample": n / ppy < ANNUAL_MIN_YEARS,
+        "annual_caveat": _caveat(n / ppy),
     }
     return pd.Series(stats, name="summary", dtype=object)
+
+
+def _caveat(years: float) -> str:
+    if years >= ANNUAL_MIN_YEARS:
+        return ""
+    return (f"sample too short to annualise: {years * 365:.1f} days of bars, under "
+            f"{ANNUAL_MIN_YEARS * 365:.0f} (ANNUAL_MIN_YEARS = {ANNUAL_MIN_YEARS}); the annual "
+            "return, volatility and Sharpe are extrapolated and mean little")
 
 
 def format_summary(stats: pd.Series) -> str:
@@ -207,6 +230,7 @@ def format_summary(stats: pd.Series) -> str:
     def day(key: str) -> str:
         return f"{stats[key]:%Y-%m-%d}" if pd.notna(stats[key]) else "not yet"
 
+    caveat = [f"  caveat: {stats['annual_caveat']}"] if stats.get("annual_caveat") else []
     return "\n".join([
         f"  {day('start')} .. {day('end')}: {stats['periods']} bars, "
         f"{stats['periods_per_year']:,.0f} a year",
@@ -218,6 +242,7 @@ def format_summary(stats: pd.Series) -> str:
         f"  {stats['trades']} trades, win rate {stats['win_rate']:.1%}, "
         f"average trade {stats['avg_trade_pnl']:,.2f} ({pct('avg_trade_return')}), "
         f"exposure {stats['exposure']:.1%}, commission {stats['commission']:,.2f}",
+        *caveat,
     ])
 
 

@@ -12,7 +12,9 @@ shifting everything after it. The result has one row per difference:
   ``a`` or ``b`` column as ``field=value`` text).
 
 It is empty when the recordings match. ``position_a``/``position_b`` are the events'
-positions among the events of their type (0-based) on each side.
+positions among the events of their type (0-based) on each side. When one side has no
+events of a compared type that the other has (a replay that emitted no signal), a warning
+names the side and the types: every row is then a difference for that reason alone.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import difflib
 import os
 import sys
 import types as _types
+import warnings
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -63,12 +66,22 @@ def compare(a: Any, b: Any, types: str | Iterable[str] | None = ("signal",),
     else:
         wanted = [str(t) for t in types]
     rows: list[dict[str, Any]] = []
+    empty: dict[str, list[str]] = {"a": [], "b": []}  # types one side lacks, the other has
     for kind in wanted:
         part_a, part_b = (_of_type(fa, kind), _of_type(fb, kind)) if typed else (fa, fb)
+        if len(part_a) != len(part_b) and 0 in (len(part_a), len(part_b)):
+            empty["a" if len(part_a) == 0 else "b"].append(
+                f"{kind} ({len(part_a) or len(part_b):,} on the other side)")
         cols = _columns(kind, part_a, part_b, columns)
         rows.extend(_diff(kind, _keys(part_a, cols), _keys(part_b, cols), cols))
         if not typed:
             break
+    for side, kinds in empty.items():
+        if kinds:
+            held = ", ".join(_types_in(fa if side == "a" else fb)) if typed else "nothing"
+            warnings.warn(f"compare: {side} has no events of type {'; '.join(kinds)}; every "
+                          f"one is reported as only_{'b' if side == 'a' else 'a'} ({side} holds: "
+                          f"{held or 'no events'})", UserWarning, stacklevel=2)
     out = pd.DataFrame(rows, columns=list(OUT))
     for name in ("position_a", "position_b"):
         out[name] = out[name].astype("Int64")

@@ -248,3 +248,33 @@ def test_from_recording_tolerates_missing_and_prefixed_columns():
     with pytest.raises(ValueError, match="2 sessions"):
         analytics.from_recording(frame.assign(session=["a", "b"] * (len(frame) // 2)
                                               + ["a"] * (len(frame) % 2)))
+
+
+FILLS_NONE = fills_frame([])
+
+
+def test_a_sample_shorter_than_a_quarter_year_is_flagged_not_silently_annualised():
+    times = pd.date_range("2024-01-06", periods=3 * 1440, freq="min", tz="UTC")  # Sat..Mon
+    equity = pd.Series(np.linspace(100.0, 98.0, len(times)), index=times)
+    s = analytics.summary(FILLS_NONE, equity)
+    assert s["periods_per_year"] == 525_600 and s["short_sample"] is True
+    assert s["years"] == pytest.approx((len(times) - 1) / 525_600)
+    assert "sample too short to annualise: 3.0 days of bars, under 91" in s["annual_caveat"]
+    text = analytics.format_summary(s)
+    assert text.splitlines()[-1] == f"  caveat: {s['annual_caveat']}"
+    assert np.isfinite(s["annual_return"])  # still computed: the caveat says what it is worth
+    year = pd.Series(np.linspace(100.0, 120.0, 253), index=days(253))
+    long = analytics.summary(FILLS_NONE, year)
+    assert long["short_sample"] is False and long["annual_caveat"] == ""
+    assert "caveat" not in analytics.format_summary(long)
+    assert analytics.ANNUAL_MIN_YEARS == 0.25
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_a_nan_in_a_user_equity_curve_is_an_error_naming_its_position(bad):
+    equity = pd.Series([100.0, 110.0, bad, 121.0, 110.0], index=days(5))
+    with pytest.raises(ValueError, match=r"equity: value (nan|inf) at position 2 "
+                                         r"\(2024-01-03 .*\) is not a number"):
+        analytics.summary(FILLS_NONE, equity)
+    with pytest.raises(ValueError, match="position 2"):
+        analytics.equity_frame(equity)

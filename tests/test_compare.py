@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections import deque
 
 import pandas as pd
@@ -129,7 +130,8 @@ def test_missing_values_compare_equal_and_types_as_a_string():
             bus.emit(create_order_event("AAPL", "BUY", 10, timestamp=5))  # limit_price None
         recs.append(rec)
     assert compare(*recs, types="order").empty
-    assert len(compare(recs[0], EventRecorder(), types="order")) == 1  # only_a
+    with pytest.warns(UserWarning, match=r"compare: b has no events of type order"):
+        assert len(compare(recs[0], EventRecorder(), types="order")) == 1  # only_a
 
 
 def test_paths_and_bad_inputs(base, tmp_path):
@@ -144,3 +146,23 @@ def test_paths_and_bad_inputs(base, tmp_path):
 
 def test_module_is_callable_like_the_function(base):
     assert compare_module(base, session()).empty
+
+
+def test_a_side_without_the_compared_events_is_warned_about_naming_side_and_types(base):
+    bus = EventBus()  # the same bars replayed with no strategy: no signal at all
+    rec = EventRecorder(bus)
+    Replayer("stocks_daily", bus, symbols="AAPL", end="2002-01-01").run()
+    signals = len(base.signals())
+    assert signals > 0
+    with pytest.warns(UserWarning, match=rf"compare: b has no events of type signal "
+                                         rf"\({signals} on the other side\); every one is "
+                                         r"reported as only_a \(b holds: bar\)"):
+        diff = compare(base, rec)
+    assert (diff["status"] == "only_a").sum() == signals
+    with pytest.warns(UserWarning, match=rf"compare: a has no events of type signal "
+                                         rf"\({signals} on the other side\); every one is "
+                                         r"reported as only_b"):
+        compare(rec, base, types=["signal", "bar"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # both sides have bars: nothing to warn about
+        assert compare(rec, base, types="bar").empty

@@ -20,6 +20,7 @@ def test_sync_demo_prints_the_causal_chain_equity_and_analytics():
     account = out.split("analytics:\n")[1]
     assert "total return" in account and "Sharpe" in account and "max drawdown" in account
     assert "30 trades, win rate" in account
+    assert "caveat" not in account  # 13 years of daily bars: the annual figures stand
 
 
 def test_async_demo_runs_the_live_feed_offline_and_stops_cleanly(tmp_path):
@@ -31,6 +32,8 @@ def test_async_demo_runs_the_live_feed_offline_and_stops_cleanly(tmp_path):
     assert "4216 bar" in out and "decoder: 0 errors, 94 gaps" in out
     assert "-> bar #" in out and "-> fill #" in out
     assert "525,600 a year" in out  # three days incl. a weekend: a 24/7 market
+    account = out.split("analytics:\n")[1]
+    assert "caveat: sample too short to annualise: 2.9 days of bars, under 91" in account
     assert "stopped cleanly: 0 tasks left" in out
     page = html.read_text()
     assert "plotly" in page.lower() and '"type":"candlestick"' in page.replace(" ", "")

@@ -11,6 +11,7 @@ import heapq
 import itertools
 import math
 import threading
+import warnings
 from collections import Counter
 
 import numpy as np
@@ -18,6 +19,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import pytest
 
+import evlab
 from benchmarks import bench_live_chart
 from evlab import (
     EventBus,
@@ -520,3 +522,41 @@ def test_live_chart_benchmark_runs(capsys):
     assert {"bars", "redraws", "redraws_per_s", "max_redraws_in_1s", "window_complete",
             "chart_cpu_percent", "process_cpu_percent", "baseline_cpu_percent"} <= set(result)
     assert "redraws" in capsys.readouterr().out
+
+
+def test_a_chart_of_a_symbol_the_bus_never_sees_names_the_symbols_it_has(bus, fake):
+    c = make_chart(bus, fake)  # "BTC-USD", while the feed publishes Binance's names
+    bus.emit(bar(0, symbol="BTCUSDT"))
+    bus.emit(bar(0, symbol="ETHUSDT"))  # a multi-symbol feed: one bar each per interval
+    assert c.hint is None
+    with pytest.warns(UserWarning, match=r"LiveChart: no bars for 'BTC-USD'; the bus has bars "
+                                         r"for: BTCUSDT, ETHUSDT"):
+        bus.emit(bar(1, symbol="BTCUSDT"))
+    (note,) = c.figure.layout.annotations
+    assert note.text == c.hint and "BTCUSDT, ETHUSDT" in note.text
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # once: no second warning
+        bus.emit(bar(2, symbol="BTCUSDT"))
+        bus.emit(bar(3))  # the right symbol after all: the note goes
+    assert c.hint is None and c.figure.layout.annotations == ()
+    c.flush()
+    assert len(c.figure.data[0].x) == 1
+
+
+def test_a_multi_symbol_feed_gives_no_hint_when_the_symbol_comes(bus, fake):
+    c = make_chart(bus, fake)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for i in range(5):
+            bus.emit(bar(i, symbol="ETH-USD"))
+            bus.emit(bar(i))
+    assert c.hint is None
+
+
+def test_lab_chart_of_an_unpublished_symbol_warns(tmp_path):
+    with evlab.Lab(record=False) as lab:
+        c = lab.chart("BTC-USD")
+        lab.bus.emit(bar(0, symbol="BTCUSDT"))
+        with pytest.warns(UserWarning, match=r"no bars for 'BTC-USD'.*BTCUSDT"):
+            lab.bus.emit(bar(1, symbol="BTCUSDT"))
+        assert "BTCUSDT" in c.hint

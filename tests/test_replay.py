@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import threading
+import warnings
 from collections import deque
 from typing import ClassVar
 
@@ -16,6 +17,7 @@ import pytest
 from benchmarks import bench_replay
 from evlab import datasets
 from evlab.bus import EventBus
+from evlab.compare import compare
 from evlab.events import (
     BarEvent,
     Event,
@@ -30,6 +32,7 @@ from evlab.feeds import WebSocketHandler
 from evlab.feeds.adapters import get_adapter
 from evlab.recording import EventRecorder, RecordingError, load_recording, record
 from evlab.replay import Replayer, ReplaySummary
+from tests import test_parity as parity
 
 DAY = 86_400_000_000_000
 
@@ -679,3 +682,43 @@ def test_readme_record_save_replay_block_runs_as_pasted(tmp_path, monkeypatch, c
     assert len(signals) > 10 and (signals["signal_type"] == "BUY").all()
     pd.testing.assert_frame_equal(names["replayed"].signals().drop(columns=["seq", "cause"]),
                                   signals.drop(columns=["seq", "cause"]))
+
+
+# --- a default replay of a live session (recorded over the local feed server) ---------------
+
+live = parity.live  # the fixture: a live session over the local feed server, saved and loaded
+BARS, fresh = parity.BARS, parity.fresh
+
+
+def test_a_default_replay_of_a_live_session_without_a_decoder_replays_its_bars(live):
+    bus, rec, _ = fresh(raw=False)  # the strategy, and nothing to decode raw messages
+    raw = int((live.frame["type"] == "websocket").sum())
+    with pytest.warns(UserWarning, match=rf"Replayer: the bus has no WEBSOCKET handler to "
+                                         rf"decode recording \w+'s {raw:,} raw messages: "
+                                         rf"replaying its {BARS} recorded bars in their place "
+                                         r"\(what='bars'"):
+        replay = Replayer(live, bus)
+    summary = replay.run()
+    assert summary.by_type["bar"] == BARS and "websocket" not in summary.by_type
+    assert len(rec.signals()) >= 5
+    assert compare(live, rec, types=("bar", "signal")).empty
+
+
+def test_a_default_replay_with_a_decoder_still_replays_the_raw_messages(live):
+    bus, rec, _keep = fresh(raw=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        summary = Replayer(live, bus).run()
+    assert summary.by_type["websocket"] == int((live.frame["type"] == "websocket").sum())
+    assert "bar" not in summary.by_type  # the decoder makes them again
+    assert compare(live, rec, types=("bar", "signal")).empty
+
+
+def test_raw_messages_with_no_bars_and_no_decoder_say_what_is_missing():
+    bus = EventBus()
+    with record(bus) as raw_only:
+        for i in range(3):
+            bus.emit(create_websocket_event("binance", f'{{"i":{i}}}', 1_700_000_000 * 10**9 + i))
+    with pytest.warns(UserWarning, match=r"roots are 3 raw WebSocket messages and the bus has "
+                                         r"no WEBSOCKET handler .*subscribe a WebSocketHandler"):
+        Replayer(raw_only, EventBus())

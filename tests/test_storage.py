@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import signal
+import subprocess
+import sys
+import warnings
 from pathlib import Path
 from typing import ClassVar
 
+import orjson
 import pandas as pd
 import pyarrow as pa
 import pyarrow.dataset as ds
@@ -285,3 +290,124 @@ def test_a_recording_written_before_the_table_consolidation_still_loads():
     assert loaded.bars("AAPL")["close"].tolist() == [101.0]
     assert loaded.portfolio()["equity"].tolist() == [10_100.0]
     assert Replayer(path, EventBus(), what="bars").run().by_type == {"bar": 2}
+
+
+def _edited(tmp_path: Path, name: str, edit) -> Path:
+    """The fixture recording with its evlab metadata changed by ``edit(meta)``: a real file."""
+    table = pq.read_table(FIXTURES / "format1-2026-12.parquet")
+    meta = orjson.loads(table.schema.metadata[b"evlab"])
+    edit(meta)
+    path = tmp_path / f"{name}.parquet"
+    pq.write_table(table.replace_schema_metadata({b"evlab": orjson.dumps(meta)}), path)
+    return path
+
+
+def _bar_class(meta: dict) -> dict:
+    return meta["classes"]["evlab.events:BarEvent"]
+
+
+@pytest.mark.parametrize(("name", "edit", "field"), [
+    ("classes-list", lambda m: m.__setitem__("classes", [1]), r"'classes' must be an object"),
+    ("class-a-list", lambda m: m["classes"].__setitem__("evlab.events:BarEvent", [1]),
+     r"'classes'\['evlab.events:BarEvent'\] must be an object"),
+    ("fields-text", lambda m: _bar_class(m).__setitem__("fields", "x"),
+     r"\['fields'\] must be an object"),
+    ("no-fields", lambda m: _bar_class(m).pop("fields"), r"\['fields'\] must be an object"),
+    ("no-columns", lambda m: m.pop("columns"), r"'columns' must be an object"),
+    ("field-int", lambda m: _bar_class(m)["fields"].__setitem__("open", 3),
+     r"\['fields'\]\['open'\] must be a column name"),
+    ("field-unknown-column", lambda m: _bar_class(m)["fields"].__setitem__("open", "nope"),
+     r"\['fields'\]\['open'\]: column 'nope' is not in 'columns'"),
+    ("unknown-kind", lambda m: m["columns"].__setitem__("open", "float"),
+     r"'columns'\['open'\]: unknown kind 'float'"),
+    ("dropped-text", lambda m: m.__setitem__("dropped", "many"), r"'dropped' must be a whole"),
+    ("session-int", lambda m: m.__setitem__("session", 5), r"'session' must be a string"),
+    ("part-text", lambda m: m.__setitem__("part", "x"), r"'part' must be a whole number"),
+    ("start-text", lambda m: m.__setitem__("start_ns", "x"), r"'start_ns' must be an integer"),
+    ("sessions", lambda m: m.__setitem__("sessions", 3), r"'sessions' is computed"),
+    ("bad-class-name", lambda m: m["classes"].__setitem__("no colon", {}),
+     r"'classes'\['no colon'\]: a class name must be 'module:qualname'"),
+    ("class-missing", lambda m: m["classes"].pop("evlab.events:BarEvent"),
+     r"rows are of class\(es\) evlab.events:BarEvent that its evlab metadata 'classes' does "
+     "not describe"),
+])
+def test_edited_metadata_is_refused_at_load_naming_file_and_field(tmp_path, name, edit, field):
+    path = _edited(tmp_path, name, edit)
+    with pytest.raises(RecordingError, match=rf"{name}\.parquet: .*{field}"):
+        load_recording(path)
+
+
+def test_a_class_that_does_not_resolve_names_the_file(tmp_path):
+    def rename(meta: dict) -> None:
+        meta["classes"]["tests.gone:LabelEvent"] = meta["classes"].pop(
+            "tests.test_storage:LabelEvent")
+    table = pq.read_table(FIXTURES / "format1-2026-12.parquet")
+    names = table["event_class"].combine_chunks()
+    renamed = pa.DictionaryArray.from_arrays(names.indices, pa.array(
+        [n.replace("tests.test_storage:", "tests.gone:") for n in names.dictionary.to_pylist()]))
+    table = table.set_column(table.schema.get_field_index("event_class"), "event_class", renamed)
+    meta = orjson.loads(table.schema.metadata[b"evlab"])
+    rename(meta)
+    path = tmp_path / "renamed.parquet"
+    pq.write_table(table.replace_schema_metadata({b"evlab": orjson.dumps(meta)}), path)
+    loaded = load_recording(path)  # the rows load: only rebuilding that class needs it
+    assert loaded.frame["event_class"].astype(str).str.startswith("tests.gone:").sum() == 1
+    with pytest.raises(RecordingError, match=r"renamed\.parquet: cannot rebuild events of "
+                                             r"class tests\.gone:LabelEvent: it is not loaded"):
+        list(loaded.to_events())
+
+
+def test_a_required_field_missing_from_the_metadata_names_file_and_field(tmp_path):
+    path = _edited(tmp_path, "no-close", lambda m: _bar_class(m)["fields"].pop("close"))
+    loaded = load_recording(path)
+    with pytest.raises(RecordingError, match=r"no-close\.parquet: cannot rebuild events of "
+                                             r"class evlab\.events:BarEvent: its required "
+                                             r"field\(s\) close"):
+        list(loaded.to_events())
+
+
+KILLED_MID_AUTOSAVE = """
+import os, signal, sys
+from evlab.bus import EventBus
+from evlab.recording import EventRecorder
+from tests.test_record import bar
+bus = EventBus()
+rec = EventRecorder(bus, autosave=sys.argv[1], flush_every=4)
+for i in range(4):
+    bus.emit(bar(i))  # part 1: written and renamed
+# the kill lands while part 2 is written: after its bytes, before its rename
+os.replace = lambda src, dst: os.kill(os.getpid(), signal.SIGKILL)
+for i in range(4, 8):
+    bus.emit(bar(i))
+"""
+
+
+def test_a_part_left_by_an_autosave_killed_mid_write_is_reported_then_removed(tmp_path):
+    folder = tmp_path / "autosave"
+    done = subprocess.run([sys.executable, "-c", KILLED_MID_AUTOSAVE, str(folder)],
+                          cwd=Path(__file__).resolve().parent.parent, timeout=60)
+    assert done.returncode == -signal.SIGKILL
+    (orphan,) = [p for p in folder.iterdir() if p.name.endswith(".tmp")]
+    assert orphan.name.startswith(".part-00002.parquet.")
+    with pytest.warns(UserWarning, match=r"1 unfinished file\(s\) left by an autosave killed "
+                                         r"mid-write, not read .*\.part-00002\.parquet\."):
+        loaded = load_recording(folder)
+    assert loaded.frame["seq"].tolist() == [1, 2, 3, 4] and orphan.exists()
+    with pytest.warns(UserWarning, match=r"removed 1 unfinished file\(s\) .*\.part-00002"):
+        rec = EventRecorder(EventBus(), autosave=folder)
+    rec.close()
+    assert sorted(p.name for p in folder.iterdir()) == ["part-00001.parquet"]
+
+
+def test_a_temporary_file_of_a_writer_still_running_is_left_alone(tmp_path):
+    bus = EventBus()
+    with record(bus, autosave=tmp_path, flush_every=2):
+        bus.emit(bar(0))
+        bus.emit(bar(1))
+    writing = tmp_path / f".part-00002.parquet.{os.getpid()}.tmp"  # this process: alive
+    writing.write_bytes(b"PAR1 half")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert len(load_recording(tmp_path)) == 2
+        EventRecorder(EventBus(), autosave=tmp_path).close()
+    assert writing.exists()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import threading
 import time
+import warnings
 from collections.abc import Callable
 from typing import Any, Literal
 
@@ -42,6 +43,9 @@ class LiveChart:
     ``equity="auto"`` shows the equity panel when the first ``PortfolioEvent`` arrives.
     ``clock``/``schedule`` drive the throttle (default: the running loop, else timers).
     The chart holds its handlers strongly: it follows the bus until ``close()``.
+    Symbols are matched exactly: when another symbol's second bar arrives before any bar of
+    ``symbol`` (``"BTC-USD"`` asked, ``"BTCUSDT"`` published), a warning, once, and a note on
+    the chart (``hint``) name the symbols the bus has bars for.
     """
 
     def __init__(self, bus: EventBus, symbol: str, *, window: int = 500, max_fps: float = 10.0,
@@ -68,6 +72,9 @@ class LiveChart:
         #: called with the chart after each redraw, on the redrawing thread
         self.on_redraw: list[Callable[[LiveChart], Any]] = []
         self._equity_shown = equity is True
+        self.hint: str | None = None  # why the chart is empty, when it is shown on it
+        self._others: dict[str, int] = {}  # bars of other symbols, while none of ours came
+        self._own = False  # a bar (or bar update) of ``symbol`` has come
         self._overlay_index: dict[str, int] = {}
         self._filled: set[int] = set()  # marker/equity traces that hold points
         self._drawn = 0
@@ -98,12 +105,41 @@ class LiveChart:
         if e.symbol == self.symbol:
             assert e.time_ns is not None
             self.data.add_bar((e.time_ns, e.open, e.high, e.low, e.close, e.volume))
+            if not self._own:
+                self._first_own()
             self._coalescer.request()
+        elif not self._own:
+            self._other_symbol(e.symbol)
+
+    def _first_own(self) -> None:
+        self._own = True
+        self._others.clear()
+        if self.hint is not None:
+            self._show_hint(None)
+
+    def _other_symbol(self, symbol: str) -> None:
+        """A bar of another symbol while ours has none: its second bar means a whole bar
+        interval passed without one of ours (a multi-symbol feed sends each once per bar)."""
+        n = self._others[symbol] = self._others.get(symbol, 0) + 1
+        if n == 2 and self.hint is None:
+            seen = ", ".join(sorted(self._others))
+            hint = (f"no bars for {self.symbol!r}; the bus has bars for: {seen} "
+                    "(symbols match exactly, as the feed publishes them)")
+            warnings.warn(f"LiveChart: {hint}", UserWarning, stacklevel=2)
+            self._show_hint(hint)
+
+    def _show_hint(self, hint: str | None) -> None:
+        with self._draw_lock:
+            self.hint = hint
+            self.figure.layout.annotations = [] if hint is None else [go.layout.Annotation(
+                text=hint, xref="paper", yref="paper", x=0.5, y=0.5, showarrow=False)]
 
     def _on_bar_update(self, e: BarEvent) -> None:
         if e.symbol == self.symbol:
             assert e.time_ns is not None
             self.data.update_bar((e.time_ns, e.open, e.high, e.low, e.close, e.volume))
+            if not self._own:
+                self._first_own()
             self._coalescer.request()
 
     def _on_signal(self, e: SignalEvent) -> None:

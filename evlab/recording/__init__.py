@@ -13,7 +13,8 @@ table: the columns of each event class, appenders, the table as Arrow), ``column
 field's column and its kinds), ``convert.py`` (Arrow table -> DataFrame, -> events again),
 ``views.py`` (``bars()``, ``signals()`` ... and the notebook summary, written once for both
 classes), ``recording.py`` (``Recording``), ``storage.py`` (Parquet files and folders),
-``errors.py`` (``RecordingError``).
+``metadata.py`` (the metadata of a file, checked when it is read), ``errors.py``
+(``RecordingError``).
 
 How it works (and why):
 
@@ -51,7 +52,9 @@ How it works (and why):
   fsynced and renamed, so a part is whole or absent. An exception or Ctrl-C inside a
   ``with`` block closes the recorder, so everything recorded is on disk; if the kernel
   dies, at most the rows since the last part are lost. ``load_recording(folder)`` reads the
-  parts back as one session. With ``max_events``, rows reach a part before leaving memory.
+  parts back as one session. A part whose writer was killed mid-write stays a hidden
+  ``.part-*.tmp``: loading warns about it, the next autosave to that folder removes it
+  (with a warning naming it). With ``max_events``, rows reach a part before leaving memory.
 * **Back to events.** ``Recording.to_events()`` rebuilds the events from the columns, a
   batch at a time, for replays (about 3 us an event through the validating constructors,
   under 1 us with ``validate=False``).

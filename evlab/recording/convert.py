@@ -25,6 +25,7 @@ from evlab.recording.table import class_name
 
 __all__ = ["canonical", "iter_events", "resolver", "to_frame"]
 
+_STAMPED = ("time_ns", "source")  # rebuilt from the shared columns, not from ``fields``
 _BUILTIN = {class_name(c): c for c in vars(_events).values()
             if isinstance(c, type) and issubclass(c, Event)}
 
@@ -177,6 +178,13 @@ def iter_events(table: pa.Table, classes: Mapping[str, Any], kinds: Mapping[str,
         cls = resolve(name)
         init = {f.name: f for f in dataclasses.fields(cls) if f.init}
         fields = {f: c for f, c in classes.get(name, {}).get("fields", {}).items() if f in init}
+        unrecorded = [f for f, d in init.items() if f not in fields and f not in _STAMPED
+                      and d.default is dataclasses.MISSING
+                      and d.default_factory is dataclasses.MISSING]
+        if unrecorded:
+            raise RecordingError(f"cannot rebuild events of class {name}: its required "
+                                 f"field(s) {', '.join(unrecorded)} are not in the "
+                                 "recording's 'classes' metadata")
         tuples = {f for f, c in fields.items()
                   if kinds.get(c) == "json" and "tuple" in str(init[f].type)}
         specs.append((_builder(cls, ["time_ns", "source", *fields], validate), fields, tuples))

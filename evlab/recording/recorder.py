@@ -24,7 +24,7 @@ from evlab.events import Event, EventType
 from evlab.recording.columns import CHUNK
 from evlab.recording.convert import to_frame
 from evlab.recording.recording import Recording
-from evlab.recording.storage import FORMAT, write_table
+from evlab.recording.storage import FORMAT, remove_orphans, write_table
 from evlab.recording.table import EventTable, describe
 from evlab.recording.views import Views, summary_html, summary_text
 
@@ -83,6 +83,7 @@ class EventRecorder:
         self._exit_hook: Any = None
         if self.autosave is not None:
             self.autosave.mkdir(parents=True, exist_ok=True)
+            remove_orphans(self.autosave)
             numbers = [int(p.stem.split("-")[-1]) for p in self.autosave.glob("part-*.parquet")
                        if p.stem.split("-")[-1].isdigit()]
             self._part = max(numbers, default=0)

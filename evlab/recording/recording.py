@@ -11,6 +11,7 @@ import pyarrow as pa
 
 from evlab.events import Event, EventType
 from evlab.recording.convert import canonical, iter_events, resolver, to_frame
+from evlab.recording.errors import RecordingError
 from evlab.recording.views import Views, summary_html, summary_text
 
 __all__ = ["Recording"]
@@ -25,9 +26,11 @@ class Recording:
     events. ``frame`` is the frame itself, computed once; ``table`` the Arrow table.
     """
 
-    def __init__(self, table: pa.Table, metadata: dict[str, Any]) -> None:
+    def __init__(self, table: pa.Table, metadata: dict[str, Any],
+                 path: str | None = None) -> None:
         self.table: pa.Table = canonical(table)
         self.metadata: dict[str, Any] = metadata
+        self.path = path  # the file or folder it was read from: errors name it
 
     @cached_property
     def frame(self) -> pd.DataFrame:
@@ -63,9 +66,17 @@ class Recording:
         ``validate=False`` skips evlab's own classes' checks (about 4x faster): for
         recordings you trust.
         """
-        return iter_events(self.table, self.metadata.get("classes", {}),
-                           self.metadata.get("columns", {}), resolver(classes),
-                           validate=validate)
+        events = iter_events(self.table, self.metadata.get("classes", {}),
+                             self.metadata.get("columns", {}), resolver(classes),
+                             validate=validate)
+        return events if self.path is None else self._named(events)
+
+    def _named(self, events: Iterator[Event]) -> Iterator[Event]:
+        """``events``, with the file named in a ``RecordingError`` (a class not loaded)."""
+        try:
+            yield from events
+        except RecordingError as exc:
+            raise RecordingError(f"{self.path}: {exc}") from exc
 
     # --- views (one implementation: ``Views``) -----------------------------------------
     def view(self, event_type: EventType | str, columns: tuple[str, ...] | None = None,

@@ -13,6 +13,7 @@ target (``os.replace``), so a crash mid-write never leaves a truncated recording
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -22,16 +23,51 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
-from evlab.recording.columns import KINDS, arrow_types, dict_array
+from evlab.recording.columns import arrow_types, dict_array
 from evlab.recording.errors import RecordingError
+from evlab.recording.metadata import check_metadata, check_rows
 from evlab.recording.recording import Recording
-from evlab.recording.table import base_schema, describe
+from evlab.recording.table import base_schema, describe, value_counts
 
-__all__ = ["FORMAT", "META_KEY", "load_recording", "open_dataset", "read_metadata",
-           "write_table"]
+__all__ = ["FORMAT", "META_KEY", "load_recording", "open_dataset", "orphans", "read_metadata",
+           "remove_orphans", "write_table"]
 
 META_KEY = b"evlab"
 FORMAT = 1
+_TMP = ".tmp"  # a file being written is ``.<name>.<pid>.tmp`` until its rename
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: alive
+        return True
+    return True
+
+
+def orphans(folder: str | os.PathLike[str]) -> list[Path]:
+    """Temporary files in ``folder`` whose writer is dead (killed mid-write): never renamed,
+    so never part of the recording. A writer still running is left alone."""
+    found = []
+    for tmp in sorted(Path(folder).glob(f".*.parquet.*{_TMP}")):
+        pid = tmp.name.removesuffix(_TMP).rpartition(".")[2]
+        if pid.isdigit() and not _alive(int(pid)):
+            found.append(tmp)
+    return found
+
+
+def remove_orphans(folder: str | os.PathLike[str]) -> list[Path]:
+    """Delete ``orphans(folder)`` (a warning names them); returns what was removed."""
+    removed = orphans(folder)
+    for tmp in removed:
+        tmp.unlink(missing_ok=True)
+    if removed:
+        warnings.warn(f"{folder}: removed {len(removed)} unfinished file(s) left by an autosave "
+                      f"killed mid-write (their rows were not saved): "
+                      f"{', '.join(t.name for t in removed)}", UserWarning, stacklevel=3)
+    return removed
 
 
 def write_table(table: pa.Table, metadata: dict[str, Any], path: str | os.PathLike[str]) -> Path:
@@ -39,7 +75,7 @@ def write_table(table: pa.Table, metadata: dict[str, Any], path: str | os.PathLi
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     table = table.replace_schema_metadata({META_KEY: orjson.dumps(metadata)})
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}{_TMP}")
     try:
         with open(tmp, "wb") as f:
             pq.write_table(table, f, compression="zstd")
@@ -78,10 +114,7 @@ def read_metadata(path: str | os.PathLike[str]) -> tuple[pa.Schema, dict[str, An
         got = meta.get("format") if isinstance(meta, dict) else meta
         raise RecordingError(f"{path}: unsupported evlab recording format {got!r} "
                              f"(this evlab reads format {FORMAT})")
-    columns = meta.get("columns")
-    if not isinstance(columns, dict) or not isinstance(meta.get("classes"), dict) or \
-            not all(k in KINDS for k in columns.values()):
-        raise RecordingError(f"{path}: its evlab metadata lacks valid 'columns'/'classes'")
+    check_metadata(path, meta)
     expected = _expected(meta)
     missing = [n for n, _ in expected if schema.get_field_index(n) < 0]
     if missing:
@@ -98,6 +131,12 @@ def recording_files(path: str | os.PathLike[str]) -> list[Path]:
     p = Path(path)
     if p.is_dir():
         files = sorted(f for f in p.rglob("*.parquet") if f.is_file())
+        left = [t for d in {p, *(f.parent for f in files)} for t in orphans(d)]
+        if left:  # reading does not delete: the next autosave to the folder does
+            warnings.warn(f"{p}: {len(left)} unfinished file(s) left by an autosave killed "
+                          f"mid-write, not read (the next autosave here removes them): "
+                          f"{', '.join(str(t.relative_to(p)) for t in sorted(left))}",
+                          UserWarning, stacklevel=3)
         if not files:
             raise RecordingError(f"{p}: no *.parquet recordings in this folder")
         return files
@@ -124,11 +163,13 @@ def open_dataset(path: str | os.PathLike[str]) -> ds.Dataset:
     return ds.dataset([str(f) for f in files], schema=schema, format="parquet")
 
 
-def _read(fragment: ds.Fragment, schema: pa.Schema) -> pa.Table:
+def _read(fragment: ds.Fragment, schema: pa.Schema, meta: dict[str, Any]) -> pa.Table:
     try:
-        return fragment.to_table(schema=schema)
+        table = fragment.to_table(schema=schema)
     except (pa.ArrowException, OSError) as exc:
         raise RecordingError(f"{fragment.path}: cannot read its rows (corrupt?): {exc}") from exc
+    check_rows(fragment.path, meta, list(value_counts(table["event_class"])))
+    return table
 
 
 def _in_seq_order(table: pa.Table) -> pa.Table:
@@ -166,7 +207,7 @@ def load_recording(path: str | os.PathLike[str]) -> Recording:
     for fragment in dataset.get_fragments():
         meta = by_path[fragment.path]
         sessions.setdefault(str(meta.get("session", "")), []).append(
-            (meta.get("part") or 0, meta, _read(fragment, schema)))
+            (meta.get("part") or 0, meta, _read(fragment, schema, meta)))
     tables, metas = {}, {}
     for sid, parts in sessions.items():
         parts.sort(key=lambda p: p[0])
@@ -174,7 +215,7 @@ def load_recording(path: str | os.PathLike[str]) -> Recording:
         metas[sid] = _merge([m for _, m, _ in parts], tables[sid])
     if len(sessions) == 1:
         (sid,) = sessions
-        return Recording(tables[sid], metas[sid])
+        return Recording(tables[sid], metas[sid], str(path))
     order = sorted(sessions, key=lambda s: (metas[s].get("start_ns") or 0,
                                             str(metas[s].get("created")), s))
     table = pa.concat_tables([tables[s] for s in order])
@@ -188,4 +229,4 @@ def load_recording(path: str | os.PathLike[str]) -> Recording:
         classes.update(metas[s]["classes"])
     meta = {"format": FORMAT, **describe(table), "columns": columns, "classes": classes,
             "sessions": {s: metas[s] for s in order}, "files": [str(f) for f in files]}
-    return Recording(table, meta)
+    return Recording(table, meta, str(path))

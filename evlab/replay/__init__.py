@@ -16,7 +16,10 @@ replay reproduces a live session's signals exactly (``evlab.compare`` checks it)
 * ``"roots"`` (default): the events whose cause is not in the recording (no cause, or a
   cause that was not recorded): the bars of a bar replay, the WebSocketEvents and feed
   SystemEvents of a live session. Everything else (decoded bars, signals, orders, fills,
-  portfolio, errors) is what the handlers on the bus produce again.
+  portfolio, errors) is what the handlers on the bus produce again. If the bus has no
+  WEBSOCKET handler when the Replayer is made, nothing would decode the raw messages: the
+  recorded bars are replayed in their place, with a warning (no bars either: a warning
+  saying a WebSocketHandler is missing).
 * ``"raw"``: only the root WebSocketEvents: register a ``WebSocketHandler`` on the bus and
   the exchange adapter decodes them again (replay them with ``run_async``, or ``run`` from
   plain code, so its async ``handle`` runs by the bus's rules).

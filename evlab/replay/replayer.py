@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from evlab.bus import EventBus
-from evlab.events import Event
+from evlab.events import Event, EventType
 from evlab.feeds.loop import BackgroundLoop
 from evlab.replay.control import Control, Pacer
 from evlab.replay.sources import make_plan
@@ -54,7 +54,9 @@ class Replayer:
         self.bus = bus
         self.plan = make_plan(source, what=what, symbols=symbols, start=start, end=end,
                               order=order, validate=validate, classes=classes,
-                              source_name=source_name)
+                              source_name=source_name,
+                              decodes=any(sub.event_type == EventType.WEBSOCKET
+                                          for sub in bus.subscriptions))
         self.name = self.plan.name
         self.chunk = chunk
         self.progress_option = progress

@@ -8,6 +8,7 @@ shipped dataset. See the package docstring for the selection (``what``) and the 
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,8 +69,12 @@ class Plan:
 def make_plan(source: Any, *, what: str | Iterable[str] = "roots",
               symbols: str | Iterable[str] | None = None, start: Any = None, end: Any = None,
               order: str = "time", validate: bool = True, classes: Any = (),
-              source_name: str | None = None) -> Plan:
-    """The plan for ``source`` (see the package docstring for every option)."""
+              source_name: str | None = None, decodes: bool = True) -> Plan:
+    """The plan for ``source`` (see the package docstring for every option).
+
+    ``decodes``: the bus has a WEBSOCKET handler; without one, ``what="roots"`` replays a
+    live recording's decoded bars in place of its raw messages (with a warning).
+    """
     if order not in ORDERS:
         raise ValueError(f"order: must be one of {', '.join(ORDERS)}, got {order!r}")
     wanted = _what(what)
@@ -81,7 +86,8 @@ def make_plan(source: Any, *, what: str | Iterable[str] = "roots",
     if isinstance(source, (str, os.PathLike)):
         source = _load(source)
     if isinstance(source, Recording):
-        return _recording_plan(source, wanted, syms, window, order, validate, classes)
+        return _recording_plan(source, wanted, syms, window, order, validate, classes,
+                               decodes)
     if isinstance(source, _BarsFile):
         return _bars_plan(source.frame, source.label, source_name or source.source, wanted,
                           syms, window, order, validate)
@@ -205,9 +211,30 @@ def _roots(table: pa.Table, seq: np.ndarray) -> np.ndarray:
     return roots
 
 
+def _undecoded(roots: np.ndarray, types: np.ndarray, name: str) -> np.ndarray:
+    """Roots for a bus that cannot decode raw messages: the recorded bars in their place
+    (nothing would turn the messages into bars, so nothing downstream would run again)."""
+    raw = roots & (types == "websocket")
+    bars = types == "bar"
+    if not raw.any():
+        return roots
+    if not bars.any():
+        warnings.warn(f"Replayer: {name}'s roots are {int(raw.sum()):,} raw WebSocket "
+                      "messages and the bus has no WEBSOCKET handler to decode them: subscribe "
+                      "a WebSocketHandler first, or nothing is decoded", UserWarning,
+                      stacklevel=5)
+        return roots
+    warnings.warn(f"Replayer: the bus has no WEBSOCKET handler to decode {name}'s "
+                  f"{int(raw.sum()):,} raw messages: replaying its {int(bars.sum()):,} recorded "
+                  "bars in their place (what='bars' says so explicitly; what='raw' with a "
+                  "WebSocketHandler subscribed replays the messages)", UserWarning, stacklevel=5)
+    kept: np.ndarray = (roots & ~raw) | bars
+    return kept
+
+
 def _recording_plan(rec: Recording, what: Any, syms: list[str] | None,
                     window: tuple[int | None, int | None], order: str, validate: bool,
-                    classes: Any) -> Plan:
+                    classes: Any, decodes: bool = True) -> Plan:
     table = rec.table
     name = f"recording {rec.sessions[0]}" if len(rec.sessions) == 1 else "recording"
     seq = table["seq"].to_numpy()
@@ -216,6 +243,8 @@ def _recording_plan(rec: Recording, what: Any, syms: list[str] | None,
     types = type_names[kinds] if len(type_names) else np.array([], dtype=object)
     if what == "roots":
         keep = _roots(table, seq)
+        if not decodes:
+            keep = _undecoded(keep, types, name)
     elif what == "raw":
         keep = _roots(table, seq) & (types == "websocket")
     elif what == "bars":
