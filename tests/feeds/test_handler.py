@@ -295,3 +295,58 @@ def test_continuity_infers_the_smallest_step_per_symbol():
 def test_bad_bar_intervals_are_rejected(bad):
     with pytest.raises((ValueError, TypeError), match="bar_interval"):
         WebSocketHandler("h", "binance", bar_interval=bad)
+
+
+# --- issue 10: bogus bar times, re-sent bars ----------------------------------------------
+
+async def test_a_bar_from_the_future_is_an_error_and_does_not_silence_the_symbol():
+    bus, rec, handler = wired()
+    await feed(bus, kline(T0), kline(T0 + MIN), kline(T0 + 2 * MIN))
+    bogus = kline(T0).replace(str(T0 // 10**6).encode(), b"4611686018427", 1)
+    [raw] = await feed(bus, bogus)  # year 2116
+    await feed(bus, *(kline(T0 + (3 + i) * MIN) for i in range(50)))
+    [err] = rec.of(ErrorEvent)
+    assert err.error_type == "BarTimeAhead" and err.cause == raw.seq and err.payload == bogus
+    assert [b.time_ns for b in rec.of(BarEvent)] == [T0 + i * MIN for i in range(53)]
+    assert not [e for e in rec.of(SystemEvent) if e.kind == "gap"]
+    stats = handler.get_stats()
+    assert (stats["time_ahead"], stats["stale"], stats["errors"]) == (1, 0, 1)
+
+
+async def test_max_bar_ahead_is_configurable():
+    bus, rec, handler = wired(max_bar_ahead=dt.timedelta(days=400 * 365))
+    far = kline(T0).replace(str(T0 // 10**6).encode(), b"4611686018427", 1)
+    await feed(bus, far)
+    assert len(rec.of(BarEvent)) == 1 and handler.get_stats()["time_ahead"] == 0
+
+
+async def test_a_time_too_large_for_int64_ns_is_an_error_event_not_an_overflow():
+    bus, rec, handler = wired()
+    huge = kline(T0).replace(str(T0 // 10**6).encode(), b"9223372036854776", 1)
+    await feed(bus, huge, kline(T0))
+    [err] = rec.of(ErrorEvent)
+    assert err.payload == huge and handler.get_stats()["decode_errors"] == 1
+    assert [b.time_ns for b in rec.of(BarEvent)] == [T0]
+
+
+async def test_kraken_bars_resent_after_a_reconnect_count_as_duplicates_not_control():
+    adapter = get_adapter("kraken")
+    bus, rec, handler = wired(adapter)
+    frames = [adapter.encode_bar("BTC/USD", T0 + i * MIN, 1.0, 2.0, 0.5, 1.5, 10.0)
+              for i in range(3)]
+    await feed(bus, *frames)
+    await feed(bus, *frames)  # the snapshot a reconnect re-sends
+    stats = handler.get_stats()
+    assert len(rec.of(BarEvent)) == 3
+    assert (stats["duplicates"], stats["control"]) == (3, 0)
+
+
+async def test_a_bogus_kraken_bar_does_not_poison_the_adapters_own_tracker():
+    adapter = get_adapter("kraken")
+    bus, rec, handler = wired(adapter)
+    ok = [adapter.encode_bar("BTC/USD", T0 + i * MIN, 1.0, 2.0, 0.5, 1.5, 10.0)
+          for i in range(4)]
+    future = adapter.encode_bar("BTC/USD", 4611686018427 * 10**6, 1.0, 2.0, 0.5, 1.5, 10.0)
+    await feed(bus, ok[0], future, *ok[1:])
+    assert [b.time_ns for b in rec.of(BarEvent)] == [T0 + i * MIN for i in range(4)]
+    assert len(rec.of(ErrorEvent)) == 1 and handler.get_stats()["decode_errors"] == 1

@@ -35,6 +35,9 @@ _MS = 1_000_000
 # "1e308" is an attack or a bug, not a price).
 MAX_TIME_NS = (1 << 63) - 1
 MAX_VALUE = 1e18
+# A bar opening more than this after the wall clock is a bogus timestamp, not news: taking it
+# would mark every later real bar as already emitted (see BarCloser).
+MAX_AHEAD_NS = 86_400 * _NS
 # What every exchange documents for numbers sent as strings: plain ASCII decimals.
 # Python's float()/int() also take Arabic-Indic and fullwidth digits, "1_0", " 10 ", "1e3".
 _DECIMAL = re.compile(r"-?[0-9]{1,30}(?:\.[0-9]{1,30})?\Z")
@@ -301,11 +304,12 @@ class BarCloser:
     The last update seen for the earlier bar is then emitted again, as the final BarEvent.
     """
 
-    __slots__ = ("_done", "_open")
+    __slots__ = ("_done", "_open", "repeated")
 
     def __init__(self) -> None:
         self._open: dict[tuple[str, int], tuple[int, BarEvent]] = {}  # running bar per key
         self._done: dict[tuple[str, int], int] = {}  # start of the latest final bar per key
+        self.repeated = 0  # bars dropped because they were already emitted as final
 
     def reset(self) -> None:
         """Forget every open bar (e.g. after a reconnect)."""
@@ -316,6 +320,9 @@ class BarCloser:
              values: tuple[float, float, float, float, float], source: str,
              raw: Any) -> list[BarEvent]:
         """The events one received bar gives: [], [update], [final], or [earlier final, new]."""
+        if begin_ns > time.time_ns() + MAX_AHEAD_NS:
+            raise AdapterError(f"{name}: bar of {symbol!r} opens more than a day after the clock "
+                               f"({rfc3339(begin_ns)}) in {excerpt(raw)!r}")
         key = (symbol, interval_ns)
         pend = self._open.get(key)
         done = self._done.get(key, _NEVER)
@@ -331,6 +338,8 @@ class BarCloser:
             final = now_ns >= begin_ns + interval_ns or (pend is not None and begin_ns < pend[0])
             ev = bar(name, final, symbol, begin_ns, *values, source, raw)  # may raise
             out.append(ev)
+        else:
+            self.repeated += 1
         # commit only once nothing can raise any more
         if flush:
             del self._open[key]

@@ -56,6 +56,10 @@ class CoinbaseAdapter(ExchangeAdapter):
         """Forget the running candles."""
         self._closer.reset()
 
+    def repeated_bars(self) -> int:
+        """Bars re-sent after they were final (a reconnect's snapshot), dropped by parse."""
+        return self._closer.repeated
+
     # --- client side ----------------------------------------------------------------------
     def parse(self, payload: str | bytes, *, source: str = "") -> list[Event]:
         """Decode one Exchange feed message or Advanced Trade candles message."""
