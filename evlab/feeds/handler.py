@@ -148,11 +148,11 @@ class WebSocketHandler:
                               f"{self.max_bar_ahead_ns / 1e9:g} s after the feed's clock "
                               f"({clock} ns); dropped (max_bar_ahead=)")
             return False
-        verdict, gap = self.bars.check(bar.symbol, bar.time_ns)  # type: ignore[arg-type]
+        verdict, gaps = self.bars.check(bar.symbol, bar.time_ns)  # type: ignore[arg-type]
         if verdict != "new":
             self._stats[verdict if verdict == "stale" else "duplicates"] += 1
             return not self.drop_duplicates
-        if gap is not None and self.detect_gaps:
+        for gap in gaps if self.detect_gaps else ():
             self._stats["gaps"] += 1
             data = gap.to_dict()
             await bus.emit_async(SystemEvent(

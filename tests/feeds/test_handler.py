@@ -279,16 +279,37 @@ async def test_other_events_are_ignored():
 
 # --- the continuity tracker as a pure object ---------------------------------------------
 
-def test_continuity_infers_the_smallest_step_per_symbol():
+def test_continuity_infers_the_interval_per_symbol():
     track = BarContinuity()
-    assert track.check("A", 0) == ("new", None)
-    assert track.check("A", 3 * MIN) == ("new", None)  # first step: taken as the interval
-    assert track.check("A", 4 * MIN) == ("new", None)  # smaller step: the interval shrinks
-    verdict, gap = track.check("A", 7 * MIN)
+    assert track.check("A", 0) == ("new", [])
+    assert track.check("A", 3 * MIN) == ("new", [])  # first step: taken as the interval
+    verdict, [gap] = track.check("A", 4 * MIN)  # smaller step: 0 -> 3 had a hole after all
+    assert verdict == "new" and (gap.start_ns, gap.end_ns, gap.missing) == (MIN, 3 * MIN, 2)
+    verdict, [gap] = track.check("A", 7 * MIN)
     assert verdict == "new" and (gap.start_ns, gap.end_ns, gap.missing) == (5 * MIN, 7 * MIN, 2)
-    assert track.check("A", 7 * MIN) == ("duplicate", None)
-    assert track.check("A", 6 * MIN) == ("stale", None)
+    assert track.check("A", 7 * MIN) == ("duplicate", [])
+    assert track.check("A", 6 * MIN) == ("stale", [])
     assert track.last_time_ns("A") == 7 * MIN and track.last_time_ns("B") is None
+
+
+async def test_inferred_interval_reports_exactly_the_holes_of_a_stream_that_starts_with_one():
+    bus, rec, handler = wired()
+    await feed(bus, *(kline(T0 + m * MIN) for m in (0, 3, 8, 9)))
+    gaps = [e.data for e in rec.of(SystemEvent) if e.kind == "gap"]
+    ranges = [(g["start_ns"], g["end_ns"], g["missing_bars"], g["interval_s"]) for g in gaps]
+    assert ranges == [(T0 + MIN, T0 + 3 * MIN, 2, 60), (T0 + 4 * MIN, T0 + 8 * MIN, 4, 60)]
+    assert handler.get_stats()["gaps"] == 2
+
+
+def test_a_revised_gap_says_how_many_bars_were_already_reported():
+    track = BarContinuity()
+    track.check("A", 0)
+    track.check("A", 2 * MIN)  # interval 2 min, so far
+    _, [coarse] = track.check("A", 8 * MIN)  # [4, 8): 2 missing at 2 min
+    assert (coarse.start_ns, coarse.missing) == (4 * MIN, 2)
+    _, gaps = track.check("A", 9 * MIN)  # a 1-minute step: the interval was 1 min
+    assert [(g.start_ns, g.end_ns, g.missing, g.revised) for g in gaps] == [
+        (MIN, 2 * MIN, 1, 0), (3 * MIN, 8 * MIN, 5, 2)]
 
 
 @pytest.mark.parametrize("bad", [0, -1, "60s", dt.timedelta(0)])
