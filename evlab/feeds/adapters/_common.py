@@ -338,7 +338,8 @@ class BarCloser:
             final = now_ns >= begin_ns + interval_ns or (pend is not None and begin_ns < pend[0])
             ev = bar(name, final, symbol, begin_ns, *values, source, raw)  # may raise
             out.append(ev)
-        else:
+        else:  # a repeat is still validated: a corrupt one is an error, not a duplicate
+            bar(name, True, symbol, begin_ns, *values, source, raw)  # may raise
             self.repeated += 1
         # commit only once nothing can raise any more
         if flush:
