@@ -4,19 +4,23 @@ The tracker keeps the last final bar time of each symbol. A bar at the same time
 *duplicate* (a reconnected feed re-sends its last bar), an earlier one is *stale*; both are
 to be dropped. A later bar more than one interval after the last one reveals a *gap*: the
 bars in ``[last + interval, time)`` are missing. The interval is given, or inferred per
-symbol as the smallest step seen between consecutive bars (so a gap between a symbol's first
-two bars cannot be seen).
+symbol as the greatest common divisor of the steps seen between consecutive bars. While it
+is inferred, a step that shrinks it shows that earlier steps held holes too: those are
+reported then, late but exact (their first :data:`HISTORY` steps are remembered for this),
+with ``revised`` saying how many of their bars an earlier gap had already counted.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
+import math
 from dataclasses import dataclass
 from typing import Literal
 
 __all__ = ["BarContinuity", "Gap", "interval_ns"]
 
 _NS = 1_000_000_000
+HISTORY = 64  # steps per symbol remembered while the interval is inferred
 
 Verdict = Literal["new", "duplicate", "stale"]
 
@@ -45,6 +49,7 @@ class Gap:
     end_ns: int
     interval_ns: int
     missing: int
+    revised: int = 0  # bars of this range an earlier, coarser gap report already counted
 
     def to_dict(self) -> dict[str, object]:
         """The gap as the ``data`` of a SYSTEM ``"gap"`` event (times as UTC datetimes too)."""
@@ -52,7 +57,8 @@ class Gap:
         return {"symbol": self.symbol, "start_ns": self.start_ns, "end_ns": self.end_ns,
                 "start": epoch + _dt.timedelta(microseconds=self.start_ns // 1000),
                 "end": epoch + _dt.timedelta(microseconds=self.end_ns // 1000),
-                "interval_s": self.interval_ns / _NS, "missing_bars": self.missing}
+                "interval_s": self.interval_ns / _NS, "missing_bars": self.missing,
+                "revised_bars": self.revised}
 
 
 class BarContinuity:
@@ -62,28 +68,43 @@ class BarContinuity:
         """``interval``: the bar length (seconds or timedelta); None infers it per symbol."""
         self.interval_ns = interval_ns(interval)
         self._last: dict[str, int] = {}
-        self._step: dict[str, int] = {}
+        self._step: dict[str, int] = {}  # inferred interval per symbol
+        # while inferring: the first steps (start, end, bars already reported missing)
+        self._seen: dict[str, list[tuple[int, int, int]]] = {}
 
-    def check(self, symbol: str, time_ns: int) -> tuple[Verdict, Gap | None]:
-        """Classify a final bar of ``symbol`` opening at ``time_ns`` and record it if new."""
+    def check(self, symbol: str, time_ns: int) -> tuple[Verdict, list[Gap]]:
+        """Classify a final bar of ``symbol`` opening at ``time_ns``, record it if new, and
+        return the gaps it reveals (oldest first)."""
         last = self._last.get(symbol)
         if last is not None and time_ns <= last:
-            return ("duplicate" if time_ns == last else "stale"), None
+            return ("duplicate" if time_ns == last else "stale"), []
         self._last[symbol] = time_ns
         if last is None:
-            return "new", None
-        step = time_ns - last
-        interval = self.interval_ns
-        if interval is None:
-            known = self._step.get(symbol)
-            if known is None or step < known:
-                self._step[symbol] = step
-                return "new", None
-            interval = known
-        if step <= interval:
-            return "new", None
-        missing = -(-step // interval) - 1  # whole intervals strictly between the two bars
-        return "new", Gap(symbol, last + interval, time_ns, interval, missing)
+            return "new", []
+        if self.interval_ns is not None:
+            gap = _gap(symbol, last, time_ns, self.interval_ns, 0)
+            return "new", [] if gap is None else [gap]
+        return "new", self._infer(symbol, last, time_ns)
+
+    def _infer(self, symbol: str, last: int, time_ns: int) -> list[Gap]:
+        old = self._step.get(symbol)
+        step = math.gcd(old or 0, time_ns - last)
+        self._step[symbol] = step
+        seen = self._seen.setdefault(symbol, [])
+        out: list[Gap] = []
+        if old is not None and step < old:  # earlier steps held holes the old guess hid
+            for i, (a, b, told) in enumerate(seen):
+                gap = _gap(symbol, a, b, step, told)
+                if gap is not None:
+                    out.append(gap)
+                    seen[i] = (a, b, gap.missing)
+        first = old is not None  # the first step alone says nothing about holes
+        gap = _gap(symbol, last, time_ns, step, 0) if first else None
+        if gap is not None:
+            out.append(gap)
+        if len(seen) < HISTORY:
+            seen.append((last, time_ns, 0 if gap is None else gap.missing))
+        return out
 
     def last_time_ns(self, symbol: str) -> int | None:
         """The open time of the last final bar seen for ``symbol``."""
@@ -93,3 +114,13 @@ class BarContinuity:
         """Forget every symbol."""
         self._last.clear()
         self._step.clear()
+        self._seen.clear()
+
+
+def _gap(symbol: str, last: int, time_ns: int, interval: int, told: int) -> Gap | None:
+    """The bars missing strictly between ``last`` and ``time_ns`` beyond ``told`` already
+    reported, or None."""
+    missing = -(-(time_ns - last) // interval) - 1  # whole intervals strictly between
+    if missing <= told:
+        return None
+    return Gap(symbol, last + interval, time_ns, interval, missing, told)

@@ -14,7 +14,15 @@ ws_handler.handle)``. For each message ``handle``:
 * drops final bars that are not newer than the last bar of their symbol (duplicates after
   a reconnect, counted in ``duplicates``/``stale``) and, before a bar that follows a hole,
   publishes a SYSTEM event ``kind="gap"`` whose ``data`` names the symbol and the missing
-  range ``[start, end)`` (see :mod:`evlab.feeds.continuity`).
+  range ``[start, end)`` (see :mod:`evlab.feeds.continuity`);
+* refuses a final bar opening more than ``max_bar_ahead`` (default one day) after the feed's
+  clock (the later of the message's receive time and the wall clock): an ErrorEvent
+  ``error_type="BarTimeAhead"``, counted in ``time_ahead``, and the tracker does not move, so
+  one bogus timestamp cannot make every later real bar look stale.
+
+Every message that publishes nothing is counted under one reason: ``control``,
+``duplicates`` (bars the adapter or the tracker dropped as re-sent), ``stale``,
+``decode_errors``, ``no_adapter`` or ``time_ahead``.
 
 It publishes on ``event_bus`` if given, else on the bus delivering the event
 (:func:`evlab.bus.current_bus`), which is why ``handle`` is async.
@@ -23,6 +31,7 @@ It publishes on ``event_bus`` if given, else on the bus delivering the event
 from __future__ import annotations
 
 import datetime as _dt
+import time
 from typing import Any, ClassVar
 
 from evlab.bus import EventBus, current_bus
@@ -36,7 +45,7 @@ from evlab.events import (
     create_error_event,
 )
 from evlab.feeds.adapters import ExchangeAdapter
-from evlab.feeds.continuity import BarContinuity
+from evlab.feeds.continuity import BarContinuity, interval_ns
 from evlab.feeds.sources import adapter_for_source, resolve_adapter
 
 __all__ = ["WebSocketHandler"]
@@ -50,18 +59,23 @@ class WebSocketHandler:
     def __init__(self, name: str, adapter: str | ExchangeAdapter | None = None, *,
                  event_bus: EventBus | None = None,
                  bar_interval: float | _dt.timedelta | None = None,
-                 drop_duplicates: bool = True, detect_gaps: bool = True) -> None:
-        """``adapter``: exchange name or instance (None: the emitter's); ``bar_interval``: s."""
+                 drop_duplicates: bool = True, detect_gaps: bool = True,
+                 max_bar_ahead: float | _dt.timedelta = _dt.timedelta(days=1)) -> None:
+        """``adapter``: exchange name or instance (None: the emitter's); ``bar_interval``: s;
+        ``max_bar_ahead``: how far past the feed's clock a bar may open (seconds/timedelta)."""
         self.name = name
         self.adapter = resolve_adapter(adapter)
         self.event_bus = event_bus
         self.drop_duplicates = drop_duplicates
         self.detect_gaps = detect_gaps
         self.bars = BarContinuity(bar_interval)
+        ahead = interval_ns(max_bar_ahead)
+        assert ahead is not None  # only None maps to None
+        self.max_bar_ahead_ns = ahead
         self._stats: dict[str, Any] = {
             "messages": 0, "events": 0, "control": 0, "errors": 0, "decode_errors": 0,
             "no_adapter": 0, "exchange_errors": 0, "duplicates": 0, "stale": 0, "gaps": 0,
-            "ignored": 0, "last_error": None}
+            "time_ahead": 0, "ignored": 0, "last_error": None}
 
     def set_event_bus(self, event_bus: EventBus) -> None:
         """Publish on ``event_bus`` (EventManager calls this for registered components)."""
@@ -102,6 +116,7 @@ class WebSocketHandler:
                               f"no adapter for source {event.source!r}: build WebSocketHandler"
                               f"(..., adapter=...) or WebSocketEmitter(..., adapter=...)")
             return
+        repeated = adapter.repeated_bars()
         try:
             events = adapter.parse(event.payload, source=event.source or adapter.name)
         except Exception as exc:  # AdapterError; anything else is an adapter bug, same outcome
@@ -109,23 +124,35 @@ class WebSocketHandler:
             await self._error(bus, event, type(exc).__name__, str(exc))
             return
         if not events:
-            stats["control"] += 1
+            dropped = adapter.repeated_bars() - repeated
+            if dropped:  # re-sent bars the adapter already emitted as final
+                stats["duplicates"] += dropped
+            else:
+                stats["control"] += 1
         for out in events:
             if type(out) is not BarUpdateEvent and isinstance(out, BarEvent):
-                if not await self._check_bar(bus, out):
+                if not await self._check_bar(bus, event, out):
                     continue
             elif isinstance(out, ErrorEvent):
                 stats["exchange_errors"] += 1
             await bus.emit_async(out)
             stats["events"] += 1
 
-    async def _check_bar(self, bus: EventBus, bar: BarEvent) -> bool:
+    async def _check_bar(self, bus: EventBus, event: WebSocketEvent, bar: BarEvent) -> bool:
         """Track ``bar``; False if it is to be dropped. Publishes a gap it reveals."""
-        verdict, gap = self.bars.check(bar.symbol, bar.time_ns)  # type: ignore[arg-type]
+        clock = max(event.received_ns, time.time_ns())
+        if bar.time_ns > clock + self.max_bar_ahead_ns:  # type: ignore[operator]
+            self._stats["time_ahead"] += 1
+            await self._error(bus, event, "BarTimeAhead",
+                              f"{bar.symbol}: bar opens at {bar.time_ns} ns, more than "
+                              f"{self.max_bar_ahead_ns / 1e9:g} s after the feed's clock "
+                              f"({clock} ns); dropped (max_bar_ahead=)")
+            return False
+        verdict, gaps = self.bars.check(bar.symbol, bar.time_ns)  # type: ignore[arg-type]
         if verdict != "new":
             self._stats[verdict if verdict == "stale" else "duplicates"] += 1
             return not self.drop_duplicates
-        if gap is not None and self.detect_gaps:
+        for gap in gaps if self.detect_gaps else ():
             self._stats["gaps"] += 1
             data = gap.to_dict()
             await bus.emit_async(SystemEvent(

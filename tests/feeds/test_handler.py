@@ -279,19 +279,95 @@ async def test_other_events_are_ignored():
 
 # --- the continuity tracker as a pure object ---------------------------------------------
 
-def test_continuity_infers_the_smallest_step_per_symbol():
+def test_continuity_infers_the_interval_per_symbol():
     track = BarContinuity()
-    assert track.check("A", 0) == ("new", None)
-    assert track.check("A", 3 * MIN) == ("new", None)  # first step: taken as the interval
-    assert track.check("A", 4 * MIN) == ("new", None)  # smaller step: the interval shrinks
-    verdict, gap = track.check("A", 7 * MIN)
+    assert track.check("A", 0) == ("new", [])
+    assert track.check("A", 3 * MIN) == ("new", [])  # first step: taken as the interval
+    verdict, [gap] = track.check("A", 4 * MIN)  # smaller step: 0 -> 3 had a hole after all
+    assert verdict == "new" and (gap.start_ns, gap.end_ns, gap.missing) == (MIN, 3 * MIN, 2)
+    verdict, [gap] = track.check("A", 7 * MIN)
     assert verdict == "new" and (gap.start_ns, gap.end_ns, gap.missing) == (5 * MIN, 7 * MIN, 2)
-    assert track.check("A", 7 * MIN) == ("duplicate", None)
-    assert track.check("A", 6 * MIN) == ("stale", None)
+    assert track.check("A", 7 * MIN) == ("duplicate", [])
+    assert track.check("A", 6 * MIN) == ("stale", [])
     assert track.last_time_ns("A") == 7 * MIN and track.last_time_ns("B") is None
+
+
+async def test_inferred_interval_reports_exactly_the_holes_of_a_stream_that_starts_with_one():
+    bus, rec, handler = wired()
+    await feed(bus, *(kline(T0 + m * MIN) for m in (0, 3, 8, 9)))
+    gaps = [e.data for e in rec.of(SystemEvent) if e.kind == "gap"]
+    ranges = [(g["start_ns"], g["end_ns"], g["missing_bars"], g["interval_s"]) for g in gaps]
+    assert ranges == [(T0 + MIN, T0 + 3 * MIN, 2, 60), (T0 + 4 * MIN, T0 + 8 * MIN, 4, 60)]
+    assert handler.get_stats()["gaps"] == 2
+
+
+def test_a_revised_gap_says_how_many_bars_were_already_reported():
+    track = BarContinuity()
+    track.check("A", 0)
+    track.check("A", 2 * MIN)  # interval 2 min, so far
+    _, [coarse] = track.check("A", 8 * MIN)  # [4, 8): 2 missing at 2 min
+    assert (coarse.start_ns, coarse.missing) == (4 * MIN, 2)
+    _, gaps = track.check("A", 9 * MIN)  # a 1-minute step: the interval was 1 min
+    assert [(g.start_ns, g.end_ns, g.missing, g.revised) for g in gaps] == [
+        (MIN, 2 * MIN, 1, 0), (3 * MIN, 8 * MIN, 5, 2)]
 
 
 @pytest.mark.parametrize("bad", [0, -1, "60s", dt.timedelta(0)])
 def test_bad_bar_intervals_are_rejected(bad):
     with pytest.raises((ValueError, TypeError), match="bar_interval"):
         WebSocketHandler("h", "binance", bar_interval=bad)
+
+
+# --- issue 10: bogus bar times, re-sent bars ----------------------------------------------
+
+async def test_a_bar_from_the_future_is_an_error_and_does_not_silence_the_symbol():
+    bus, rec, handler = wired()
+    await feed(bus, kline(T0), kline(T0 + MIN), kline(T0 + 2 * MIN))
+    bogus = kline(T0).replace(str(T0 // 10**6).encode(), b"4611686018427", 1)
+    [raw] = await feed(bus, bogus)  # year 2116
+    await feed(bus, *(kline(T0 + (3 + i) * MIN) for i in range(50)))
+    [err] = rec.of(ErrorEvent)
+    assert err.error_type == "BarTimeAhead" and err.cause == raw.seq and err.payload == bogus
+    assert [b.time_ns for b in rec.of(BarEvent)] == [T0 + i * MIN for i in range(53)]
+    assert not [e for e in rec.of(SystemEvent) if e.kind == "gap"]
+    stats = handler.get_stats()
+    assert (stats["time_ahead"], stats["stale"], stats["errors"]) == (1, 0, 1)
+
+
+async def test_max_bar_ahead_is_configurable():
+    bus, rec, handler = wired(max_bar_ahead=dt.timedelta(days=400 * 365))
+    far = kline(T0).replace(str(T0 // 10**6).encode(), b"4611686018427", 1)
+    await feed(bus, far)
+    assert len(rec.of(BarEvent)) == 1 and handler.get_stats()["time_ahead"] == 0
+
+
+async def test_a_time_too_large_for_int64_ns_is_an_error_event_not_an_overflow():
+    bus, rec, handler = wired()
+    huge = kline(T0).replace(str(T0 // 10**6).encode(), b"9223372036854776", 1)
+    await feed(bus, huge, kline(T0))
+    [err] = rec.of(ErrorEvent)
+    assert err.payload == huge and handler.get_stats()["decode_errors"] == 1
+    assert [b.time_ns for b in rec.of(BarEvent)] == [T0]
+
+
+async def test_kraken_bars_resent_after_a_reconnect_count_as_duplicates_not_control():
+    adapter = get_adapter("kraken")
+    bus, rec, handler = wired(adapter)
+    frames = [adapter.encode_bar("BTC/USD", T0 + i * MIN, 1.0, 2.0, 0.5, 1.5, 10.0)
+              for i in range(3)]
+    await feed(bus, *frames)
+    await feed(bus, *frames)  # the snapshot a reconnect re-sends
+    stats = handler.get_stats()
+    assert len(rec.of(BarEvent)) == 3
+    assert (stats["duplicates"], stats["control"]) == (3, 0)
+
+
+async def test_a_bogus_kraken_bar_does_not_poison_the_adapters_own_tracker():
+    adapter = get_adapter("kraken")
+    bus, rec, handler = wired(adapter)
+    ok = [adapter.encode_bar("BTC/USD", T0 + i * MIN, 1.0, 2.0, 0.5, 1.5, 10.0)
+          for i in range(4)]
+    future = adapter.encode_bar("BTC/USD", 4611686018427 * 10**6, 1.0, 2.0, 0.5, 1.5, 10.0)
+    await feed(bus, ok[0], future, *ok[1:])
+    assert [b.time_ns for b in rec.of(BarEvent)] == [T0 + i * MIN for i in range(4)]
+    assert len(rec.of(ErrorEvent)) == 1 and handler.get_stats()["decode_errors"] == 1

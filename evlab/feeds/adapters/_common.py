@@ -29,6 +29,19 @@ from .base import AdapterError
 EXCERPT = 120
 _NS = 1_000_000_000
 _NEVER = -(1 << 80)  # "no final bar yet": earlier than any time
+_MS = 1_000_000
+# Sane ranges, the same for every exchange: times from 1970 up to what int64 ns can hold
+# (events carry int64 ns), and prices/sizes below 1e18 (no exchange quotes anything larger;
+# "1e308" is an attack or a bug, not a price).
+MAX_TIME_NS = (1 << 63) - 1
+MAX_VALUE = 1e18
+# A bar opening more than this after the wall clock is a bogus timestamp, not news: taking it
+# would mark every later real bar as already emitted (see BarCloser).
+MAX_AHEAD_NS = 86_400 * _NS
+# What every exchange documents for numbers sent as strings: plain ASCII decimals.
+# Python's float()/int() also take Arabic-Indic and fullwidth digits, "1_0", " 10 ", "1e3".
+_DECIMAL = re.compile(r"-?[0-9]{1,30}(?:\.[0-9]{1,30})?\Z")
+_UNSIGNED = re.compile(r"[0-9]{1,20}\Z")
 
 
 def excerpt(payload: Any, limit: int = EXCERPT) -> str:
@@ -101,29 +114,61 @@ def get_int(name: str, obj: Any, key: str) -> int:
     return value
 
 
+def _sane(name: str, obj: Any, key: str, value: Any, out: float) -> float:
+    if not math.isfinite(out) or abs(out) >= MAX_VALUE:
+        raise _bad(name, key, f"finite and below {MAX_VALUE:g}", obj, value)
+    return out
+
+
 def get_num(name: str, obj: Any, key: str) -> float:
-    """A required finite JSON number (as float)."""
+    """A required finite JSON number (as float), below :data:`MAX_VALUE` in magnitude."""
     value = field(name, obj, key)
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise _bad(name, key, "a JSON number", obj, value)
-    value = float(value)
-    if not math.isfinite(value):
-        raise _bad(name, key, "finite", obj, value)
-    return value
+    return _sane(name, obj, key, value, float(value))
+
+
+def parse_decimal(text: str) -> float:
+    """The strict decimal parser every adapter uses: ASCII ``-?digits[.digits]`` only."""
+    if not _DECIMAL.match(text):
+        raise ValueError(f"not an ASCII decimal: {text!r}")
+    return float(text)
 
 
 def get_dec(name: str, obj: Any, key: str) -> float:
-    """A required decimal number sent as a JSON string (``"0.0010"``), as float."""
+    """A required decimal number sent as a JSON string (``"0.0010"``), as float.
+
+    Only plain ASCII decimals below :data:`MAX_VALUE`, as the exchanges document them.
+    """
     value = field(name, obj, key)
     if not isinstance(value, str):
         raise _bad(name, key, "a decimal string", obj, value)
     try:
-        out = float(value)
+        out = parse_decimal(value)
     except ValueError:
-        raise _bad(name, key, "a decimal string", obj, value) from None
-    if not math.isfinite(out):
-        raise _bad(name, key, "a finite decimal string", obj, value)
-    return out
+        raise _bad(name, key, "a decimal string of ASCII digits", obj, value) from None
+    return _sane(name, obj, key, value, out)
+
+
+def checked_ns(name: str, obj: Any, key: str, value: Any, time_ns: int) -> int:
+    """``time_ns`` if it lies in 1970 .. int64 ns, else AdapterError naming the field."""
+    if not 0 <= time_ns <= MAX_TIME_NS:
+        raise _bad(name, key, "a time from 1970 that fits int64 nanoseconds", obj, value)
+    return time_ns
+
+
+def get_time_ms(name: str, obj: Any, key: str) -> int:
+    """A required time in integer milliseconds since the epoch, as ns (range-checked)."""
+    value = get_int(name, obj, key)
+    return checked_ns(name, obj, key, value, value * _MS)
+
+
+def get_time_s_str(name: str, obj: Any, key: str) -> int:
+    """A required time in UNIX seconds sent as an ASCII digit string, as ns (range-checked)."""
+    value = get_str(name, obj, key)
+    if not _UNSIGNED.match(value):
+        raise _bad(name, key, "UNIX seconds as ASCII digits", obj, value)
+    return checked_ns(name, obj, key, value, int(value) * _NS)
 
 
 def get_list(name: str, obj: Any, key: str) -> list[Any]:
@@ -138,7 +183,7 @@ def get_time(name: str, obj: Any, key: str) -> int:
     """A required RFC 3339 timestamp field, as ns since the epoch."""
     value = get_str(name, obj, key)
     try:
-        return rfc3339_ns(value)
+        return checked_ns(name, obj, key, value, rfc3339_ns(value))
     except ValueError:
         raise _bad(name, key, "an RFC 3339 timestamp", obj, value) from None
 
@@ -176,7 +221,10 @@ def whole(time_ns: int, unit_ns: int, what: str) -> int:
 # --- RFC 3339 ------------------------------------------------------------------------------
 
 _RFC3339 = re.compile(
-    r"(\d{4})-(\d\d)-(\d\d)[Tt ](\d\d):(\d\d):(\d\d)(?:\.(\d{1,9}))?([Zz]|[+-]\d\d:\d\d)\Z"
+    # [0-9], not \d: \d also matches Arabic-Indic and other Unicode digits
+    r"([0-9]{4})-([0-9]{2})-([0-9]{2})[Tt ]([0-9]{2}):([0-9]{2}):([0-9]{2})"
+    r"(?:\.([0-9]{1,9}))?([Zz]|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])\Z",
+    re.ASCII,
 )
 
 
@@ -256,11 +304,12 @@ class BarCloser:
     The last update seen for the earlier bar is then emitted again, as the final BarEvent.
     """
 
-    __slots__ = ("_done", "_open")
+    __slots__ = ("_done", "_open", "repeated")
 
     def __init__(self) -> None:
         self._open: dict[tuple[str, int], tuple[int, BarEvent]] = {}  # running bar per key
         self._done: dict[tuple[str, int], int] = {}  # start of the latest final bar per key
+        self.repeated = 0  # bars dropped because they were already emitted as final
 
     def reset(self) -> None:
         """Forget every open bar (e.g. after a reconnect)."""
@@ -271,6 +320,9 @@ class BarCloser:
              values: tuple[float, float, float, float, float], source: str,
              raw: Any) -> list[BarEvent]:
         """The events one received bar gives: [], [update], [final], or [earlier final, new]."""
+        if begin_ns > time.time_ns() + MAX_AHEAD_NS:
+            raise AdapterError(f"{name}: bar of {symbol!r} opens more than a day after the clock "
+                               f"({rfc3339(begin_ns)}) in {excerpt(raw)!r}")
         key = (symbol, interval_ns)
         pend = self._open.get(key)
         done = self._done.get(key, _NEVER)
@@ -286,6 +338,9 @@ class BarCloser:
             final = now_ns >= begin_ns + interval_ns or (pend is not None and begin_ns < pend[0])
             ev = bar(name, final, symbol, begin_ns, *values, source, raw)  # may raise
             out.append(ev)
+        else:  # a repeat is still validated: a corrupt one is an error, not a duplicate
+            bar(name, True, symbol, begin_ns, *values, source, raw)  # may raise
+            self.repeated += 1
         # commit only once nothing can raise any more
         if flush:
             del self._open[key]

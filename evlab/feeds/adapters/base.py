@@ -76,6 +76,10 @@ class ExchangeAdapter(ABC):
     def reset(self) -> None:  # noqa: B027 - optional hook: stateless adapters keep the no-op
         """Forget per-connection state (open bars); call after a reconnect."""
 
+    def repeated_bars(self) -> int:
+        """How many re-sent bars ``parse`` has dropped as already emitted (0: it drops none)."""
+        return 0
+
     @abstractmethod
     def parse(self, payload: str | bytes, *, source: str = "") -> list[Event]:
         """Decode one WebSocket message into events ([] for control frames).

@@ -84,14 +84,14 @@ class BinanceAdapter(ExchangeAdapter):
             closed = c.field(n, k, "x")
             if not isinstance(closed, bool):
                 raise AdapterError(f"{n}: field 'x' must be true/false in {c.excerpt(obj)!r}")
-            return [c.bar(n, closed, c.get_str(n, k, "s"), c.get_int(n, k, "t") * _MS, *vals,
+            return [c.bar(n, closed, c.get_str(n, k, "s"), c.get_time_ms(n, k, "t"), *vals,
                           src, obj)]
         if etype in ("trade", "aggTrade"):
             maker = c.field(n, obj, "m")
             if not isinstance(maker, bool):
                 raise AdapterError(f"{n}: field 'm' must be true/false in {c.excerpt(obj)!r}")
             tid = c.get_int(n, obj, "t" if etype == "trade" else "a")
-            return [c.tick(n, c.get_str(n, obj, "s"), c.get_int(n, obj, "T") * _MS,
+            return [c.tick(n, c.get_str(n, obj, "s"), c.get_time_ms(n, obj, "T"),
                            c.get_dec(n, obj, "p"), c.get_dec(n, obj, "q"),
                            "SELL" if maker else "BUY", str(tid), src, obj)]
         if etype is not None:

@@ -56,6 +56,10 @@ class CoinbaseAdapter(ExchangeAdapter):
         """Forget the running candles."""
         self._closer.reset()
 
+    def repeated_bars(self) -> int:
+        """Bars re-sent after they were final (a reconnect's snapshot), dropped by parse."""
+        return self._closer.repeated
+
     # --- client side ----------------------------------------------------------------------
     def parse(self, payload: str | bytes, *, source: str = "") -> list[Event]:
         """Decode one Exchange feed message or Advanced Trade candles message."""
@@ -98,15 +102,12 @@ class CoinbaseAdapter(ExchangeAdapter):
         out: list[Event] = []
         for event in c.get_list(n, obj, "events"):
             for k in c.get_list(n, event, "candles"):
-                start = c.get_str(n, k, "start")
-                if not (start.isascii() and start.isdigit()):
-                    raise AdapterError(f"{n}: field 'start' must be UNIX seconds, got "
-                                       f"{start!r} in {c.excerpt(k)!r}")
+                start = c.get_time_s_str(n, k, "start")
                 vals = (c.get_dec(n, k, "open"), c.get_dec(n, k, "high"),
                         c.get_dec(n, k, "low"), c.get_dec(n, k, "close"),
                         c.get_dec(n, k, "volume"))
                 out.extend(self._closer.push(n, step, now, c.get_str(n, k, "product_id"),
-                                             int(start) * _NS, vals, src, k))
+                                             start, vals, src, k))
         return out
 
     def subscribe_messages(self, symbols: Sequence[str], channels: Sequence[str] = ("bars",),

@@ -69,6 +69,10 @@ class KrakenAdapter(ExchangeAdapter):
         """Forget the running candles."""
         self._closer.reset()
 
+    def repeated_bars(self) -> int:
+        """Bars re-sent after they were final (a reconnect's snapshot), dropped by parse."""
+        return self._closer.repeated
+
     # --- client side ----------------------------------------------------------------------
     def parse(self, payload: str | bytes, *, source: str = "") -> list[Event]:
         """Decode one v2 channel message or method response."""

@@ -46,7 +46,7 @@ class PolygonAdapter(ExchangeAdapter):
         for obj in arr:
             ev = c.get_str(n, obj, "ev")
             if ev in _BAR_EVS:
-                out.append(c.bar(n, True, c.get_str(n, obj, "sym"), c.get_int(n, obj, "s") * _MS,
+                out.append(c.bar(n, True, c.get_str(n, obj, "sym"), c.get_time_ms(n, obj, "s"),
                                  c.get_num(n, obj, "o"), c.get_num(n, obj, "h"),
                                  c.get_num(n, obj, "l"), c.get_num(n, obj, "c"),
                                  c.get_num(n, obj, "v"), src, obj))
@@ -54,7 +54,7 @@ class PolygonAdapter(ExchangeAdapter):
                 tid = c.field(n, obj, "i")
                 if not isinstance(tid, (str, int)) or isinstance(tid, bool):
                     raise AdapterError(f"{n}: field 'i' must be a trade id in {c.excerpt(obj)!r}")
-                out.append(c.tick(n, c.get_str(n, obj, "sym"), c.get_int(n, obj, "t") * _MS,
+                out.append(c.tick(n, c.get_str(n, obj, "sym"), c.get_time_ms(n, obj, "t"),
                                   c.get_num(n, obj, "p"), c.get_num(n, obj, "s"), None,
                                   str(tid), src, obj))
             elif ev == "status":

@@ -1,0 +1,69 @@
+# ruff: noqa: RUF001 - the look-alike digits are the point of these tests
+"""Issue 10 item 7: every adapter accepts only the plain ASCII numbers and sane times the
+exchanges document; Python's looser float()/int()/\\d would let the rest through."""
+
+from __future__ import annotations
+
+import pytest
+
+from evlab.events import BarEvent
+from evlab.feeds.adapters import AdapterError
+from evlab.feeds.adapters._common import parse_decimal, rfc3339_ns
+
+from ._data import ns
+from .test_common import make
+
+T = ns(2024, 1, 2, 3, 4)
+
+
+def encoded(name: str) -> str:
+    out = make(name).encode_bar("X", T, 177.5, 178.5, 176.5, 177.25, 12.5)
+    return out.decode() if isinstance(out, bytes) else out
+
+
+def parses(name: str, text: str) -> list:
+    return make(name).parse(text, source=name)
+
+
+# (adapter, the text of a valid field, what a loose parser took for it)
+LOOSE = [
+    *[(n, '"177.5"', bad) for n in ("binance", "coinbase") for bad in (
+        '"١٧٧.٥"', '"１７７.５"', '"17_7.5"', '" 177.5 "', '"1e308"', '"177.5e0"', '"+177.5"',
+        '"inf"', '"nan"', '"0x1p7"')],
+    *[(n, "177.5", "1e308") for n in ("kraken", "alpaca", "polygon")],
+    ("binance", '"t":1704164640000', '"t":4611686018427387'),  # > int64 ns
+    ("binance", '"t":1704164640000', '"t":-60000'),  # 1969
+    ("polygon", '"s":1704164640000', '"s":9223372036854776'),
+    ("coinbase", '"start":"1704164640"', '"start":"١٧٠٤١٦٤٦٤٠"'),
+    ("coinbase", '"start":"1704164640"', '"start":"99999999999999"'),
+    ("alpaca", '"2024-01-02T03:04:00Z"', '"٢٠٢٤-01-02T03:04:00Z"'),
+    ("alpaca", '"2024-01-02T03:04:00Z"', '"2024-01-02T03:04:00+99:99"'),
+    ("alpaca", '"2024-01-02T03:04:00Z"', '"1969-12-31T23:59:00Z"'),
+    ("kraken", '"interval_begin":"2024-01-02T03:04:00.000000000Z"',
+     '"interval_begin":"2024-01-02T03:04:00.000000000+24:00"'),
+    ("coinbase", '"timestamp":"2024-01-02T03:05:00Z"', '"timestamp":"2024-01-02T03:05:00+99:99"'),
+]
+
+
+@pytest.mark.parametrize(("name", "good", "bad"), LOOSE)
+def test_loose_numbers_and_times_are_rejected(name, good, bad):
+    text = encoded(name)
+    assert good in text
+    assert any(isinstance(e, BarEvent) for e in parses(name, text))  # the valid one decodes
+    with pytest.raises(AdapterError):
+        parses(name, text.replace(good, bad, 1))
+
+
+@pytest.mark.parametrize("text", ["١٧٧.٦", "１０", "1_0", " 10 ", "1e308", "10.", ".5", ""])
+def test_parse_decimal_is_ascii_only(text):
+    with pytest.raises(ValueError):
+        parse_decimal(text)
+    assert parse_decimal("-0.0010") == -0.001 and parse_decimal("177") == 177.0
+
+
+def test_rfc3339_offsets_in_range():
+    assert rfc3339_ns("2024-01-02T03:04:00+01:30") == T - 5400 * 10**9 + 0
+    for bad in ("2024-01-02T03:04:00+24:00", "2024-01-02T03:04:00+01:60",
+                "٢٠٢٤-01-02T03:04:00Z", "2024-01-02T03:04:00.١Z"):
+        with pytest.raises(ValueError):
+            rfc3339_ns(bad)
