@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import re
-import sys
 
 import orjson
 import pytest
@@ -19,7 +17,6 @@ from websockets.sync.client import connect as sync_connect
 
 from benchmarks import bench_feed_server
 from evlab import datasets
-from evlab.cli import main as cli_main
 from evlab.events import BarEvent, BarUpdateEvent, ErrorEvent, create_bar_event, create_error_event
 from evlab.feeds import adapters
 from evlab.feeds.adapters import ExchangeAdapter, Subscribe
@@ -511,7 +508,7 @@ async def test_a_sixth_exchange_needs_only_its_adapter_and_a_registry_line(monke
     assert [as_row(b) for b in bars] == rows(n=5, wire={"BTC-USD": "BTC~USD"})
 
 
-# --- background thread, command line, benchmark -----------------------------------------------
+# --- background thread, benchmark -----------------------------------------------
 
 def test_background_thread_mode_from_plain_sync_code():
     server = FeedServer("btcusd_1m", exchange="binance", limit=20)
@@ -534,40 +531,6 @@ def test_background_thread_mode_from_plain_sync_code():
         assert server.port == port and server.running
     finally:
         server.close()
-
-
-async def test_cli_serve_prints_its_url_and_streams():
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "evlab.cli", "serve", "--port", "0", "--exchange", "binance",
-        "--limit", "5", stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
-    try:
-        async with asyncio.timeout(TIMEOUT):
-            line = (await proc.stdout.readline()).decode()
-        url = re.search(r"ws://127\.0\.0\.1:\d+", line)
-        assert url, line
-        server = FeedServer("btcusd_1m", exchange="binance", limit=5)  # for its messages only
-        async with connect(url.group(0)) as ws:
-            await subscribe(ws, server)
-            bar = await next_bar(ws, server.client_adapter())
-        assert as_row(bar) == rows(n=1, wire={"BTC-USD": "BTCUSDT"})[0]
-    finally:
-        proc.terminate()
-        async with asyncio.timeout(TIMEOUT):
-            await proc.communicate()
-    assert proc.returncode == 0
-
-
-def test_cli_datasets_lists_the_shipped_data(capsys):
-    assert cli_main(["datasets"]) == 0
-    out = capsys.readouterr().out
-    assert all(name in out for name in ("btcusd_1m", "btcusd_1s", "stocks_daily"))
-
-
-def test_cli_serve_reports_bad_arguments(capsys):
-    assert cli_main(["serve", "--dataset", "stocks_daily", "--exchange", "polygon"]) == 2
-    assert "polygon cannot stream" in capsys.readouterr().err
-    with pytest.raises(SystemExit):
-        cli_main(["serve", "--rate", "1", "--speed", "2"])
 
 
 def test_benchmark_runs_every_contender():
