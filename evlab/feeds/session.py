@@ -137,7 +137,7 @@ class ClientSession:
         """Send ``frame`` as is before the next bars (if this client subscribed to any)."""
         if self.codes and not self._ended:
             if len(self._pending) >= self.server.client_queue:
-                self.drop_slow()
+                self.drop_slow(len(self._pending) + 1)
                 return
             self._pending.append(frame)
 
@@ -185,17 +185,17 @@ class ClientSession:
         if not frames:
             return
         if len(self._buf) + len(frames) > self.server.client_queue:
-            self.drop_slow()
+            self.drop_slow(len(self._buf) + len(frames))
             return
         self._buf.extend(frames)
         self.queue_peak = max(self.queue_peak, len(self._buf))
         self._wake.set()
 
-    def drop_slow(self) -> None:
+    def drop_slow(self, unsent: int) -> None:
         """Cut a client that does not read: its unsent frames would exceed the server's
         ``client_queue``. Counted in ``server.clients_dropped``; the client sees 1006."""
-        log.warning("feed server: client %d does not keep up (%d frames unsent): dropped",
-                    self.id, len(self._buf))
+        log.warning("feed server: client %d does not keep up (%d frames unsent, "
+                    "client_queue=%d): dropped", self.id, unsent, self.server.client_queue)
         self._buf = []
         self._ended = True
         self.server.dropped_slow(self)
