@@ -1,7 +1,9 @@
 """WebSocketEmitter: a live WebSocket feed publishing every message on the bus.
 
-``await emitter.start()`` returns once connected and subscribed; the feed then runs as two
-background tasks on the running loop (a notebook cell returns at once):
+``await emitter.start()`` returns once connected and subscribed (TimeoutError after
+``start_timeout``, 30 s, unless told to retry forever with ``None``); the feed then runs as two
+background tasks on the running loop (a notebook cell returns at once). ``stop()`` returns
+within about a second whatever the state (see :meth:`WebSocketEmitter.stop`):
 
 * the **connection** task lives the whole life of the feed's connection in one retry loop
   (:meth:`WebSocketEmitter._connection`): connect (with the feed's ping, size and timeout
