@@ -46,6 +46,7 @@ bench: $(TEST_STAMP)
 	$(PY) -m benchmarks.bench_replay
 	$(PY) -m benchmarks.bench_live_chart
 	$(PY) -m benchmarks.bench_hung_handler
+	$(PY) -m benchmarks.bench_slow_client
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info

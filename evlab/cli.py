@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import errno
 import logging
 import signal
 import sys
@@ -17,12 +18,30 @@ if TYPE_CHECKING:  # imported when a command runs: ``evlab --help`` stays quick
 
 __all__ = ["main", "build_parser"]
 
+# What --help shows (plain text: argparse prints it as written, so no reST markup here).
+DESCRIPTION = """\
+evlab: an event bus for event-driven trading research in Jupyter.
+
+commands:
+  evlab serve      stream a dataset's bars as an exchange's live WebSocket feed,
+                   on 127.0.0.1, until Ctrl-C (evlab serve --help for its options)
+  evlab datasets   list the shipped market data, its sources and licences
+
+examples:
+  evlab serve --dataset btcusd_1m --exchange binance --rate 50
+  evlab serve --port 0 --mode live --speed 60     (any free port, a shared timeline)
+  python -m evlab.cli datasets
+"""
+
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``evlab`` command (its sub-commands and their options)."""
+    from evlab import __version__
     from evlab.feeds.adapters import ADAPTERS
 
-    parser = argparse.ArgumentParser(prog="evlab", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="evlab", description=DESCRIPTION,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"evlab {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     serve = sub.add_parser(
@@ -82,9 +101,26 @@ def _serve(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     except (ValueError, FileNotFoundError) as exc:
         print(f"evlab serve: {exc}", file=sys.stderr)
         return 2
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(_run(server))
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(_run(server))
+    except OSError as exc:  # the port or address cannot be bound: one line, with the fix
+        print(f"evlab serve: {_bind_error(exc, args.host, args.port)}", file=sys.stderr)
+        return 1
     return 0
+
+
+def _bind_error(exc: OSError, host: str, port: int) -> str:
+    """What went wrong binding ``host:port``, and what to do about it."""
+    if exc.errno == errno.EADDRINUSE:
+        return (f"port {port} on {host} is already in use (another evlab serve?): stop it, "
+                f"or pick another port with --port N (--port 0 picks a free one)")
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return (f"not allowed to bind port {port} on {host} (ports below 1024 need root): "
+                f"pick another with --port N (--port 0 picks a free one)")
+    if exc.errno == errno.EADDRNOTAVAIL:
+        return f"cannot bind {host}: not an address of this machine (try --host 127.0.0.1)"
+    return f"cannot listen on {host}:{port}: {exc.strerror or exc}"
 
 
 async def _run(server: FeedServer) -> None:
@@ -120,7 +156,8 @@ def _datasets(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     with contextlib.suppress(BrokenPipeError):
         print(table[["symbols", "frequency", "rows", "start", "end"]].to_string())
         for name, row in table.iterrows():
-            print(f"  {name}: {row['description']} ({row['licence']})")
+            about = str(row["description"]).rstrip(".")
+            print(f"  {name}: {about}. Licence: {row['licence']}")
     return 0
 
 

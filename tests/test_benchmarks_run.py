@@ -33,3 +33,13 @@ def test_hung_handler_benchmark_runs(capsys):
     assert all(waiting <= 1000 for _, _, waiting in ours["rows"])
     assert ours["dropped"] == ours["emitted"] - 1001  # one hangs, 1,000 wait, the rest drop
     assert "unbounded asyncio.Queue" in capsys.readouterr().out
+
+
+def test_slow_client_benchmark_runs(capsys):
+    from benchmarks import bench_slow_client
+
+    result = bench_slow_client.run(seconds=0.5, every=0.1, client_queue=100)
+    rows = result["rows"]
+    assert rows and all(r["rss"] > 0 for r in rows)
+    assert all(r["queue_peak"] <= 100 for r in rows)  # the bound held for the client
+    assert "never reads" in capsys.readouterr().out

@@ -1,7 +1,9 @@
 """WebSocketEmitter: a live WebSocket feed publishing every message on the bus.
 
-``await emitter.start()`` returns once connected and subscribed; the feed then runs as two
-background tasks on the running loop (a notebook cell returns at once):
+``await emitter.start()`` returns once connected and subscribed (TimeoutError after
+``start_timeout``, 30 s, unless told to retry forever with ``None``); the feed then runs as two
+background tasks on the running loop (a notebook cell returns at once). ``stop()`` returns
+within about a second whatever the state (see :meth:`WebSocketEmitter.stop`):
 
 * the **connection** task lives the whole life of the feed's connection in one retry loop
   (:meth:`WebSocketEmitter._connection`): connect (with the feed's ping, size and timeout
@@ -60,8 +62,10 @@ import logging
 import random
 import threading
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
@@ -88,6 +92,20 @@ logger = logging.getLogger("evlab")
 
 StatsPredicate = Callable[[dict[str, Any]], bool]
 
+#: How long ``stop()`` waits for the server to answer its close frame before cutting the
+#: connection (counted in ``stats["closes_abandoned"]``): a stalled server or a socket full of
+#: unread messages never answers, and stopping must not wait ``close_timeout`` for that.
+STOP_CLOSE_TIMEOUT = 0.5
+#: How long ``stop()`` waits for cancelled tasks (a handler that swallows cancellation).
+_CANCEL_GRACE = 0.5
+
+
+class _FromEmitter:
+    """``start()``'s default timeout: the emitter's ``start_timeout``."""
+
+
+_START_TIMEOUT = _FromEmitter()
+
 
 class WebSocketEmitter:
     """A WebSocket connection that publishes every message as a WebSocketEvent (see module)."""
@@ -102,11 +120,14 @@ class WebSocketEmitter:
                  max_size: int | None = 2**20, open_timeout: float | None = 10.0,
                  close_timeout: float | None = 5.0,
                  connect_options: dict[str, Any] | None = None,
-                 end_on_normal_close: bool = True) -> None:
+                 end_on_normal_close: bool = True,
+                 start_timeout: float | None = 30.0) -> None:
         """Subscribe via ``adapter`` + ``symbols``/``channels``, or send raw ``subscriptions``.
 
         ``end_on_normal_close``: a normal close (1000) by the server ends the feed (the end of
         a finite stream); False reconnects after it too (a live exchange's maintenance close).
+        ``start_timeout``: how long ``start()`` waits for the first connection by default
+        (None: retry until it connects, for a long-running live session).
         """
         self.name = name
         self.url = validate_url(url)
@@ -127,6 +148,9 @@ class WebSocketEmitter:
         self.overflow = overflow
         self.backoff = backoff or Backoff()
         self.end_on_normal_close = end_on_normal_close
+        if start_timeout is not None and not start_timeout > 0:
+            raise ValueError(f"start_timeout must be positive or None, got {start_timeout!r}")
+        self.start_timeout = start_timeout
         self._rng = rng or random.Random()
         self.connect_options: dict[str, Any] = {
             "ping_interval": ping_interval, "ping_timeout": ping_timeout, "max_size": max_size,
@@ -136,10 +160,13 @@ class WebSocketEmitter:
             register_source(name, self.adapter)
             if self.symbols:
                 self._subscribe_messages()  # fail now on bad symbols/channels/interval
+        self._warn_if_it_subscribes_to_nothing()
         self._stats: dict[str, Any] = {
             "received": 0, "delivered": 0, "dropped": 0, "discarded": 0, "errors": 0,
             "oversized": 0, "reconnects": 0, "connections": 0, "connected": False,
+            "closes_abandoned": 0, "drains_abandoned": 0,
             "last_message_ns": None, "last_error": None}
+        self._stopping = False  # stop() is closing the connection: close it quickly
         self._ended = False  # the server closed normally and end_on_normal_close is set
         self._reading = False  # the connection task is connecting, connected or waiting
         self._buffer: FeedBuffer | None = None
@@ -149,6 +176,26 @@ class WebSocketEmitter:
         self._waiters: list[tuple[StatsPredicate, asyncio.Future[None]]] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._background: BackgroundLoop | None = None  # the loop start_in_thread made
+
+    def _warn_if_it_subscribes_to_nothing(self) -> None:
+        """Say once, at construction, that this feed will subscribe to nothing or cannot be
+        decoded: otherwise it connects and receives nothing, or only NoAdapter errors."""
+        if self.subscriptions is not None or self.symbols:
+            return
+        if self.adapter is None:
+            text = ("no adapter= and no symbols=, so it subscribes to nothing and cannot decode "
+                    "what it gets (a WebSocketHandler without an adapter of its own makes each "
+                    "message a NoAdapter ErrorEvent). Pass adapter='binance' (or another "
+                    "exchange) and symbols=[...], or subscriptions=[...] (subscriptions=[] when "
+                    "the URL itself subscribes)")
+        else:
+            request, _ = self.adapter.path_subscribe(urlsplit(self.url).path or "/")
+            if request is not None:
+                return  # the URL names the streams (a Binance /ws/btcusdt@kline_1m URL)
+            text = (f"no symbols=, so it subscribes to nothing and the {self.adapter.name} "
+                    f"server sends it no bars. Pass symbols=[...], or subscriptions=[...] "
+                    f"(subscriptions=[] when the URL itself subscribes)")
+        warnings.warn(f"WebSocketEmitter {self.name!r}: {text}", UserWarning, stacklevel=3)
 
     def set_event_bus(self, event_bus: EventBus) -> None:
         """Publish on ``event_bus`` (EventManager calls this for registered components)."""
@@ -200,8 +247,10 @@ class WebSocketEmitter:
         """Wait until connected and subscribed; ConnectionError if the feed ended instead."""
         if self._reader is None:
             raise RuntimeError(f"WebSocketEmitter {self.name!r} is not started")
+        before = self._stats["connections"]
         stats = await self.wait_stats(lambda s: s["connected"] or not self._reading, timeout)
-        if not stats["connected"]:
+        # connected, even if it has dropped again since (the wake-up takes a turn of the loop)
+        if not stats["connected"] and stats["connections"] == before:
             raise ConnectionError(f"WebSocketEmitter {self.name!r}: could not connect to "
                                   f"{self.url}: {stats['last_error']}")
 
@@ -215,43 +264,54 @@ class WebSocketEmitter:
         return await self.wait_stats(lambda s: not s["running"], timeout)
 
     # --- lifecycle -----------------------------------------------------------------------
-    async def start(self, *, timeout: float | None = None) -> None:
+    async def start(self, *, timeout: float | _FromEmitter | None = _START_TIMEOUT) -> None:
         """Connect and subscribe, then return; the feed keeps running in background tasks.
 
         Failed first attempts are retried under ``backoff``; if it gives up, or ``timeout``
-        seconds pass first, the emitter is stopped and ConnectionError/TimeoutError raised.
+        seconds pass first (default: the emitter's ``start_timeout``, 30 s; None: no limit),
+        the emitter is stopped and ConnectionError/TimeoutError raised.
         """
+        limit = self.start_timeout if isinstance(timeout, _FromEmitter) else timeout
         if self.event_bus is None:
             raise RuntimeError(f"WebSocketEmitter {self.name!r} has no bus: pass event_bus=")
         if self.running and self._loop is not asyncio.get_running_loop():
             raise RuntimeError(f"WebSocketEmitter {self.name!r} already runs on another loop")
         if not self.running:
-            await self._finish_tasks(drain=False)
+            await self._finish_tasks(drain=None)
             loop = self._loop = asyncio.get_running_loop()
             self._buffer = FeedBuffer(self.buffer_size, self.overflow)
             self._reading = True
-            self._ended = False
+            self._ended = self._stopping = False
             # Fresh contexts: a feed started from inside a handler must not inherit its event.
             self._delivery = loop.create_task(self._deliver(), name=f"evlab:{self.name}:deliver",
                                               context=contextvars.Context())
             self._reader = loop.create_task(self._connection(), name=f"evlab:{self.name}:read",
                                             context=contextvars.Context())
         try:
-            await self.wait_connected(timeout)
+            await self.wait_connected(limit)
         except TimeoutError:
             await self.stop()
-            raise TimeoutError(f"WebSocketEmitter {self.name!r}: not connected to {self.url} "
-                               f"within {timeout} s: {self._stats['last_error']}") from None
+            raise TimeoutError(
+                f"WebSocketEmitter {self.name!r}: not connected to {self.url} within {limit:g} s "
+                f"({self._stats['reconnects'] + 1} attempts; last error: "
+                f"{self._stats['last_error']}). Is the server running? start(timeout=None) or "
+                f"WebSocketEmitter(..., start_timeout=None) retries until it connects"
+            ) from None
         except BaseException:
             await self.stop()
             raise
 
-    async def stop(self, *, drain: bool = False) -> None:
-        """Close the connection and end both tasks; ``drain=True`` first delivers the buffer.
+    async def stop(self, *, drain: bool = False, drain_timeout: float = 5.0) -> None:
+        """Close the connection and end both tasks; ``drain=True`` first delivers the buffer,
+        for at most ``drain_timeout`` seconds (a hung handler: counted in
+        ``stats["drains_abandoned"]``, the rest discarded).
 
-        Buffered messages not delivered are counted in ``stats["discarded"]``. From another
-        loop than the feed's, the stop runs on the feed's loop (and ends the loop
-        ``start_in_thread`` made).
+        Returns within about a second otherwise, whatever the state: a server that does not
+        answer the close frame within ``STOP_CLOSE_TIMEOUT`` (stalled, or behind a socket full
+        of unread messages) is cut off, counted in ``stats["closes_abandoned"]``. Buffered
+        messages not delivered are counted in ``stats["discarded"]``. From another loop than
+        the feed's, the stop runs on the feed's loop (and ends the loop ``start_in_thread``
+        made).
         """
         loop, bus = self._loop, self.event_bus
         if (self._reader is None and self._delivery is None) or loop is None or bus is None:
@@ -259,12 +319,12 @@ class WebSocketEmitter:
         if loop is not asyncio.get_running_loop():
             if loop.is_closed() or not loop.is_running():
                 raise RuntimeError(f"feed {self.name!r} runs on a loop that is no longer running")
-            await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(self.stop(drain=drain),
-                                                                       loop))
+            await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(
+                self.stop(drain=drain, drain_timeout=drain_timeout), loop))
             self._end_background()
             return
         was_connected = self.connected
-        await self._finish_tasks(drain=drain)
+        await self._finish_tasks(drain=drain_timeout if drain else None)
         await bus.emit_async(create_system_event(
             "stopped", f"{self.name}: stopped", {"url": self.url, "was_connected": was_connected,
                                                  "stats": self.get_stats()}, source=self.name))
@@ -276,8 +336,10 @@ class WebSocketEmitter:
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
 
-    def start_in_thread(self, *, timeout: float | None = None) -> threading.Thread:
-        """Run the feed on a background loop of its own; returns its thread once connected."""
+    def start_in_thread(self, *, timeout: float | _FromEmitter | None = _START_TIMEOUT
+                        ) -> threading.Thread:
+        """Run the feed on a background loop of its own; returns its thread once connected
+        (``timeout`` as for :meth:`start`)."""
         if self._background is not None and self._background.running:
             raise RuntimeError(f"feed {self.name!r} already runs in thread "
                                f"{self._background.name}")
@@ -291,7 +353,8 @@ class WebSocketEmitter:
         assert thread is not None  # it just ran start()
         return thread
 
-    def stop_in_thread(self, *, drain: bool = False, timeout: float | None = 30.0) -> None:
+    def stop_in_thread(self, *, drain: bool = False, drain_timeout: float = 5.0,
+                       timeout: float | None = 30.0) -> None:
         """From blocking code: stop the feed on its loop (``start_in_thread``'s, a Lab's, any
         other thread's) and wait for it; then end the loop ``start_in_thread`` made."""
         loop = self._loop
@@ -301,7 +364,8 @@ class WebSocketEmitter:
         try:
             if (self._reader is not None or self._delivery is not None) and loop is not None \
                     and loop.is_running():
-                asyncio.run_coroutine_threadsafe(self.stop(drain=drain), loop).result(timeout)
+                asyncio.run_coroutine_threadsafe(
+                    self.stop(drain=drain, drain_timeout=drain_timeout), loop).result(timeout)
         finally:
             self._end_background(timeout)
 
@@ -332,6 +396,7 @@ class WebSocketEmitter:
                     return
                 delay = policy.delay(attempt, self._rng)
                 self._stats["reconnects"] += 1
+                self._notify()
                 logger.warning("feed %s: reconnecting to %s in %.3g s (attempt %d): %s",
                                self.name, self.url, delay, attempt, error)
                 await self._notice("reconnecting", f"reconnecting in {delay:.3g} s (attempt "
@@ -373,8 +438,22 @@ class WebSocketEmitter:
             await self._lost(subscribed, CloseCode.INTERNAL_ERROR, f"{type(exc).__name__}: {exc}")
         finally:
             self._stats["connected"] = False
-            await ws.close()
+            await self._close(ws)
         return subscribed
+
+    async def _close(self, ws: ClientConnection) -> None:
+        """Close ``ws``; while stopping, cut it if the server does not answer at once."""
+        if not self._stopping:
+            await ws.close()  # websockets waits up to close_timeout for the handshake
+            return
+        try:
+            async with asyncio.timeout(STOP_CLOSE_TIMEOUT):
+                await ws.close()
+        except TimeoutError:
+            ws.transport.abort()
+            self._stats["closes_abandoned"] += 1
+            logger.info("feed %s: the server did not answer the close within %g s: cut off",
+                        self.name, STOP_CLOSE_TIMEOUT)
 
     async def _pump(self, ws: ClientConnection) -> None:
         stats, put, name = self._stats, self._put, self.name
@@ -445,7 +524,12 @@ class WebSocketEmitter:
     async def _put(self, event: Event) -> None:
         buffer = self._buffer
         assert buffer is not None  # set by start()
-        dropped = await buffer.put(event)
+        try:
+            dropped = await buffer.put(event)
+        except asyncio.CancelledError:  # stopped while waiting for room: this one is lost too
+            if isinstance(event, WebSocketEvent):
+                self._stats["discarded"] += 1
+            raise
         if isinstance(dropped, WebSocketEvent):
             self._stats["dropped"] += 1
         elif dropped is not None:
@@ -464,17 +548,33 @@ class WebSocketEmitter:
         return list(self.adapter.subscribe_messages(self.symbols, self.channels,
                                                     interval_s=self.interval_s))
 
-    async def _finish_tasks(self, *, drain: bool) -> None:
+    async def _finish_tasks(self, *, drain: float | None) -> None:
+        """End the reader (its close bounded), then the delivery: at once, or once it has
+        delivered the buffer if ``drain`` (seconds at most) is given."""
         tasks = [t for t in (self._reader, self._delivery) if t is not None]
+        self._stopping = True
         if self._reader is not None:
             self._reader.cancel()
-            await asyncio.wait([self._reader])
-        if self._delivery is not None and not drain:
-            self._delivery.cancel()
+            # its close is bounded by STOP_CLOSE_TIMEOUT; the grace covers a hung put
+            await asyncio.wait([self._reader], timeout=STOP_CLOSE_TIMEOUT + _CANCEL_GRACE)
+        delivery = self._delivery
+        if delivery is not None and drain is not None:
+            if self._buffer is not None:
+                self._buffer.close()  # deliver what is buffered, then end
+            _, late = await asyncio.wait([delivery], timeout=drain)
+            if late:
+                self._stats["drains_abandoned"] += 1
+                logger.warning("feed %s: stop(drain=True): not delivered within %g s (a hung "
+                               "handler?); the rest is discarded", self.name, drain)
+        if delivery is not None:
+            delivery.cancel()
         if tasks:
-            await asyncio.wait(tasks)
+            _, stuck = await asyncio.wait(tasks, timeout=_CANCEL_GRACE)
+            for task in stuck:
+                logger.error("feed %s: task %s ignores cancellation; left running", self.name,
+                             task.get_name())
         for task in tasks:
-            if not task.cancelled() and task.exception() is not None:
+            if task.done() and not task.cancelled() and task.exception() is not None:
                 logger.error("feed %s: task %s failed", self.name, task.get_name(),
                              exc_info=task.exception())
         if self._buffer is not None:

@@ -94,7 +94,10 @@ class FeedServer:
     symbols to the exchange's (default: the adapter's ``wire_symbol``). ``interval_s``
     overrides the bar length (a shipped dataset's documented one, else the largest step all
     gaps are multiples of). ``clock`` (tests) paces streams and the live timeline: pass a
-    :class:`ManualClock` to step time by hand.
+    :class:`ManualClock` to step time by hand. ``client_queue``: the most frames waiting
+    for one client (live mode); a client that falls further behind (it does not read) is cut
+    off and counted in :attr:`clients_dropped`. ``max_clients``: connections past it are
+    closed at once with 1013 (try again later), counted in :attr:`connections_refused`.
     """
 
     def __init__(self, dataset: str | os.PathLike[str] | pd.DataFrame = "btcusd_1m", *,
@@ -102,7 +105,8 @@ class FeedServer:
                  rate: float | None = None, speed: float | None = None, loop: bool = False,
                  mode: str = "replay", symbol_map: Mapping[str, str] | None = None,
                  limit: int | None = None, symbol: str | None = None,
-                 interval_s: int | None = None, clock: Clock | None = None) -> None:
+                 interval_s: int | None = None, clock: Clock | None = None,
+                 client_queue: int = 10_000, max_clients: int = 100) -> None:
         exchange = exchange.lower()
         venue = adapter_class(exchange)  # ValueError for an unknown exchange
         if mode not in _MODES:
@@ -135,6 +139,13 @@ class FeedServer:
         self.frames()  # encode now: a format that cannot carry these bars fails here
         #: The clock that paces streams and the live timeline.
         self.clock: Clock = clock if clock is not None else MonotonicClock()
+        for name, limit in (("client_queue", client_queue), ("max_clients", max_clients)):
+            if not (isinstance(limit, int) and limit >= 1):
+                raise ValueError(f"{name} must be an int >= 1, got {limit!r}")
+        self.client_queue, self.max_clients = client_queue, max_clients
+        self._dropped_slow = 0
+        self._refused = 0
+        self._queue_peak = 0
         self._port = port
         self._server: Server | None = None
         self._aloop: asyncio.AbstractEventLoop | None = None
@@ -260,6 +271,26 @@ class FeedServer:
         return len(self._clients)
 
     @property
+    def clients_dropped(self) -> int:
+        """Clients cut off for falling more than ``client_queue`` frames behind."""
+        return self._dropped_slow
+
+    @property
+    def connections_refused(self) -> int:
+        """Connections closed at once because ``max_clients`` were connected."""
+        return self._refused
+
+    @property
+    def queue_peak(self) -> int:
+        """The most frames that ever waited for one client at once (at most ``client_queue``)."""
+        return max([self._queue_peak, *(c.queue_peak for c in self._clients.values())])
+
+    def dropped_slow(self, session: ClientSession) -> None:
+        """Count ``session`` as cut off for not reading (its session calls this)."""
+        self._dropped_slow += 1
+        self._queue_peak = max(self._queue_peak, session.queue_peak)
+
+    @property
     def streams_finished(self) -> int:
         """Streams that reached the end: one per client (replay) or the timeline (live)."""
         return self._finished
@@ -373,12 +404,19 @@ class FeedServer:
 
     # --- connections and the live timeline -------------------------------------------------------
     async def _connection(self, ws: ServerConnection) -> None:
+        if len(self._clients) >= self.max_clients:
+            self._refused += 1
+            log.warning("feed server: %d clients connected (max_clients): refused %s",
+                        len(self._clients), ws.remote_address)
+            await ws.close(1013, f"too many clients (max {self.max_clients}): try again later")
+            return
         session = ClientSession(self, next(self._ids), ws)
         self._clients[session.id] = session
         try:
             await session.serve()
         finally:
             self._clients.pop(session.id, None)
+            self._queue_peak = max(self._queue_peak, session.queue_peak)
             await session.close()
 
     async def _publish(self) -> None:

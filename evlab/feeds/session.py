@@ -30,6 +30,8 @@ __all__ = ["ClientSession"]
 log = logging.getLogger("evlab.feeds.server")
 
 _BATCH = 512  # frames per socket write
+#: Error replies to one subscribe message, before one frame sums up the rest.
+MAX_ERROR_REPLIES = 10
 
 
 class _Gone(Exception):
@@ -44,6 +46,7 @@ class ClientSession:
         self.frames = server.frames()  # the encoded bars this client gets (per URL options)
         self.codes: set[int] = set()  # the symbols subscribed to, as table codes
         self.bars_sent = 0
+        self.queue_peak = 0  # live mode: the most frames waiting for this client at once
         self._streams = 0  # replay streams still running
         self._pending: list[bytes] = []  # injected frames, sent before the next bars
         self._tasks: set[asyncio.Task[None]] = set()
@@ -97,11 +100,15 @@ class ClientSession:
                 await ws.send(text)
             return
         known = [s for s in request.symbols if server.code(s) is not None]
-        for s in request.symbols:
-            if server.code(s) is None:
-                await ws.send(adapter.error_frame(
-                    f"unknown symbol {s!r}: this server streams {', '.join(server.symbols)}",
-                    request.req_id))
+        unknown = [s for s in request.symbols if server.code(s) is None]
+        for s in unknown[:MAX_ERROR_REPLIES]:
+            await ws.send(adapter.error_frame(
+                f"unknown symbol {s!r}: this server streams {', '.join(server.symbols)}",
+                request.req_id))
+        if len(unknown) > MAX_ERROR_REPLIES:  # one request cannot make megabytes of replies
+            await ws.send(adapter.error_frame(
+                f"and {len(unknown) - MAX_ERROR_REPLIES:,} more unknown symbols (not listed)",
+                request.req_id))
         if "bars" not in request.channels:
             await ws.send(adapter.error_frame("this server streams bars only", request.req_id))
             return
@@ -110,12 +117,13 @@ class ClientSession:
         if request.interval_s not in (None, server.interval_s):
             log.warning("feed server: %s asked for %s s bars, serving %s s bars",
                         ws.remote_address, request.interval_s, server.interval_s)
+        # subscribed before the ack goes out: a client that has its ack is in the timeline
+        new = {c for s in known if (c := server.code(s)) is not None} - self.codes
+        self.codes |= new
         if ack:
             granted = Subscribe(tuple(known), ("bars",), request.req_id, server.interval_s)
             for text in adapter.subscribe_ack(granted):
                 await ws.send(text)
-        new = {c for s in known if (c := server.code(s)) is not None} - self.codes
-        self.codes |= new
         if server.mode == "replay":
             if new:
                 self._streams += 1
@@ -127,7 +135,10 @@ class ClientSession:
 
     def inject(self, frame: bytes) -> None:
         """Send ``frame`` as is before the next bars (if this client subscribed to any)."""
-        if self.codes:
+        if self.codes and not self._ended:
+            if len(self._pending) >= self.server.client_queue:
+                self.drop_slow(len(self._pending) + 1)
+                return
             self._pending.append(frame)
 
     def abort(self) -> None:
@@ -171,9 +182,24 @@ class ClientSession:
         frames = self.frames.cycle(cycle)[i:j]
         if len(self.codes) < len(self.server.table.symbols):
             frames = [f for f, c in zip(frames, codes, strict=True) if c in self.codes]
-        if frames:
-            self._buf.extend(frames)
-            self._wake.set()
+        if not frames:
+            return
+        if len(self._buf) + len(frames) > self.server.client_queue:
+            self.drop_slow(len(self._buf) + len(frames))
+            return
+        self._buf.extend(frames)
+        self.queue_peak = max(self.queue_peak, len(self._buf))
+        self._wake.set()
+
+    def drop_slow(self, unsent: int) -> None:
+        """Cut a client that does not read: its unsent frames would exceed the server's
+        ``client_queue``. Counted in ``server.clients_dropped``; the client sees 1006."""
+        log.warning("feed server: client %d does not keep up (%d frames unsent, "
+                    "client_queue=%d): dropped", self.id, unsent, self.server.client_queue)
+        self._buf = []
+        self._ended = True
+        self.server.dropped_slow(self)
+        self.abort()
 
     def end(self) -> None:
         """Live mode: the timeline is over; close once what was published is written."""

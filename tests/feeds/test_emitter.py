@@ -7,12 +7,18 @@ No mocks, no sleeps for synchronisation: tests wait on bus events or emitter sta
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
+import hashlib
 import itertools
 import random
 import re
+import socket
+import subprocess
+import sys
 import threading
 import time
+import warnings
 from http import HTTPStatus
 
 import orjson
@@ -53,7 +59,10 @@ def other_tasks() -> set[asyncio.Task]:
 
 
 def emitter(url: str, bus: EventBus, **options) -> WebSocketEmitter:
+    """A feed of raw messages: these servers send without being asked (``subscriptions=[]``)."""
     options.setdefault("backoff", FAST)
+    if "adapter" not in options:
+        options.setdefault("subscriptions", [])
     return WebSocketEmitter("feed", url, event_bus=bus, **options)
 
 
@@ -450,7 +459,7 @@ def test_only_ws_and_wss_urls_are_accepted(url):
 
 def test_ws_and_wss_urls_are_accepted():
     for url in ("ws://127.0.0.1:9000", "wss://exchange.com/ws/market-data", "WSS://Host/x"):
-        assert WebSocketEmitter("feed", url, event_bus=EventBus()).url == url
+        assert WebSocketEmitter("feed", url, event_bus=EventBus(), subscriptions=[]).url == url
 
 
 def test_bad_options_are_rejected_at_construction():
@@ -469,7 +478,7 @@ def test_bad_options_are_rejected_at_construction():
 
 async def test_start_without_a_bus_is_a_clear_error():
     with pytest.raises(RuntimeError, match="no bus"):
-        await WebSocketEmitter("f", "ws://127.0.0.1:1").start()
+        await WebSocketEmitter("f", "ws://127.0.0.1:1", subscriptions=[]).start()
 
 
 def test_backoff_schedule_grows_exponentially_is_jittered_and_bounded():
@@ -604,3 +613,181 @@ async def test_wait_finished_returns_on_stop_and_times_out_while_running():
         waiting = asyncio.ensure_future(em.wait_finished(SAFETY))
         await em.stop()
         assert (await waiting)["running"] is False
+
+
+# --- nothing waits forever: start() times out, stop() is prompt in every state ------------------
+
+def closed_port_url() -> str:
+    """A ws:// URL of a 127.0.0.1 port nothing listens on (connections are refused)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return f"ws://127.0.0.1:{s.getsockname()[1]}"
+
+
+async def test_start_to_a_closed_port_times_out_by_default_with_a_clear_error():
+    assert WebSocketEmitter("f", "ws://h", EventBus(), subscriptions=[]).start_timeout == 30.0
+    url = closed_port_url()
+    em = emitter(url, EventBus(), start_timeout=0.3)
+    with pytest.raises(TimeoutError) as failure:
+        await asyncio.wait_for(em.start(), SAFETY)  # no timeout given: the default applies
+    text = str(failure.value)
+    assert f"not connected to {url} within 0.3 s" in text
+    assert "ConnectionRefusedError" in text and "start(timeout=None)" in text
+    assert not em.running
+    assert not [t for t in other_tasks() if t.get_name().startswith("evlab")]
+
+
+async def test_retrying_forever_is_opt_in():
+    em = emitter(closed_port_url(), EventBus(), start_timeout=None)
+    starting = asyncio.ensure_future(em.start())
+    await em.wait_stats(lambda s: s["reconnects"] >= 3, SAFETY)
+    assert not starting.done()  # still trying
+    await asyncio.wait_for(em.stop(), SAFETY)
+    with pytest.raises(ConnectionError, match="ConnectionRefusedError"):
+        await starting
+
+
+def hung_handler(bus: EventBus) -> asyncio.Event:
+    """An async WEBSOCKET handler that never returns (until the returned event is set)."""
+    never = asyncio.Event()
+
+    async def hang(event):
+        await never.wait()
+
+    bus.register_async(EventType.WEBSOCKET, hang)
+    return never
+
+
+async def test_stop_is_prompt_when_the_consumer_has_fallen_behind():
+    async def flood(ws):
+        for i in range(20_000):
+            await ws.send(f"m{i}")
+        await ws.wait_closed()
+
+    bus = EventBus()
+    hung_handler(bus)
+    async with server(flood) as url:
+        em = emitter(url, bus, buffer_size=1)
+        await em.start()
+        # one in the hung handler, one buffered, the next waits for room; the socket fills up
+        await em.wait_stats(lambda s: s["received"] == 2, SAFETY)
+        await asyncio.wait_for(em.stop(), SAFETY)
+    stats = em.get_stats()
+    # the server's close frame sat behind unread messages: the close was cut, and counted
+    assert stats["closes_abandoned"] == 1 and not stats["running"]
+    assert stats["delivered"] == 0 and stats["discarded"] == stats["received"] >= 2
+
+
+async def test_stop_is_prompt_when_the_server_stalls():
+    writers: list[asyncio.StreamWriter] = []
+
+    async def stalled(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """Accept the WebSocket handshake, then never read or answer anything again."""
+        writers.append(writer)
+        head = (await reader.readuntil(b"\r\n\r\n")).decode()
+        key = re.search(r"(?im)^sec-websocket-key:\s*(\S+)", head).group(1)
+        accept = base64.b64encode(hashlib.sha1(
+            (key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11").encode()).digest()).decode()
+        writer.write(f"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: "
+                     f"Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n\r\n".encode())
+
+    srv = await asyncio.start_server(stalled, "127.0.0.1", 0)
+    try:
+        port = srv.sockets[0].getsockname()[1]
+        em = emitter(f"ws://127.0.0.1:{port}", EventBus())
+        await em.start()
+        await asyncio.wait_for(em.stop(), SAFETY)
+        assert em.get_stats()["closes_abandoned"] == 1 and not em.running
+    finally:
+        for writer in writers:
+            writer.close()
+        srv.close()
+        await srv.wait_closed()
+
+
+async def test_a_normal_stop_completes_the_close_handshake():
+    async def handler(ws):
+        await ws.send("x")
+        await ws.wait_closed()
+
+    bus = EventBus()
+    rec = Recorder(bus)
+    async with server(handler) as url:
+        em = emitter(url, bus)
+        await em.start()
+        await rec.until(lambda r: r.payloads() == ["x"])
+        await em.stop()
+    assert em.get_stats()["closes_abandoned"] == 0
+
+
+async def test_stop_drain_with_a_hung_handler_gives_up_after_its_timeout():
+    async def handler(ws):
+        for i in range(3):
+            await ws.send(f"m{i}")
+        await ws.wait_closed()
+
+    bus = EventBus()
+    hung_handler(bus)
+    async with server(handler) as url:
+        em = emitter(url, bus)
+        await em.start()
+        await em.wait_stats(lambda s: s["received"] == 3, SAFETY)
+        await asyncio.wait_for(em.stop(drain=True, drain_timeout=0.2), SAFETY)
+    stats = em.get_stats()
+    assert stats["drains_abandoned"] == 1 and not stats["running"]
+    assert (stats["delivered"], stats["discarded"]) == (0, 3)
+
+
+# --- an emitter that would subscribe to nothing says so, once ---------------------------------
+
+def test_an_emitter_without_adapter_or_symbols_warns_naming_them():
+    with pytest.warns(UserWarning, match="no adapter= and no symbols=") as caught:
+        WebSocketEmitter("exchange_feed", "wss://exchange.com/ws/market-data", EventBus())
+    assert len(caught) == 1 and caught[0].filename == __file__  # points at the caller
+    with pytest.warns(UserWarning, match="no symbols=, so it subscribes to nothing"):
+        WebSocketEmitter("f", "ws://h", EventBus(), adapter="binance")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        WebSocketEmitter("f", "ws://h/ws/btcusdt@kline_1m", EventBus(), adapter="binance")
+        WebSocketEmitter("f", "ws://h", EventBus(), subscriptions=[])
+        WebSocketEmitter("f", "ws://h", EventBus(), adapter="binance", symbols=["BTCUSDT"])
+
+
+GUIDE_WITHOUT_ADAPTER = """
+import asyncio, json
+from evlab.core.events import EventBus, EventType, WebSocketEmitter, WebSocketHandler
+from evlab.feeds.server import FeedServer
+
+async def main():
+    event_bus, errors = EventBus(), []
+    event_bus.register(EventType.ERROR, errors.append)
+    async with FeedServer("btcusd_1m", exchange="binance", limit=100) as server:
+        ws_handler = WebSocketHandler("market_data_handler")
+        event_bus.register_async(EventType.WEBSOCKET, ws_handler.handle)
+        ws_emitter = WebSocketEmitter("exchange_feed", server.url + "/ws/btcusdt@kline_1m",
+                                      event_bus=event_bus)
+        await ws_emitter.start()
+        await ws_emitter.wait_finished(timeout=60)
+    return len([e for e in errors if e.error_type == "NoAdapter"])
+"""
+
+
+def test_the_warning_shows_once_in_a_script():
+    script = GUIDE_WITHOUT_ADAPTER + "print(json.dumps({'no_adapter': asyncio.run(main())}))\n"
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            timeout=120, check=True)
+    assert orjson.loads(result.stdout.splitlines()[-1]) == {"no_adapter": 100}
+    assert result.stderr.count("no adapter= and no symbols=") == 1
+
+
+def test_the_warning_shows_once_in_a_notebook(tmp_path):
+    from tests.test_kernel import Kernel
+
+    kernel = Kernel(str(tmp_path))
+    try:
+        kernel.run(GUIDE_WITHOUT_ADAPTER)
+        cell = kernel.run("print(json.dumps({'no_adapter': await main()}))")
+    finally:
+        kernel.shutdown()
+    assert cell.json() == {"no_adapter": 100}
+    assert cell.stderr.count("no adapter= and no symbols=") == 1

@@ -7,9 +7,10 @@ closes), and paced or live streams run on a ManualClock moved by hand.
 from __future__ import annotations
 
 import asyncio
+import base64
 import itertools
-import re
-import sys
+import os
+import socket
 
 import orjson
 import pytest
@@ -19,7 +20,6 @@ from websockets.sync.client import connect as sync_connect
 
 from benchmarks import bench_feed_server
 from evlab import datasets
-from evlab.cli import main as cli_main
 from evlab.events import BarEvent, BarUpdateEvent, ErrorEvent, create_bar_event, create_error_event
 from evlab.feeds import adapters
 from evlab.feeds.adapters import ExchangeAdapter, Subscribe
@@ -511,7 +511,7 @@ async def test_a_sixth_exchange_needs_only_its_adapter_and_a_registry_line(monke
     assert [as_row(b) for b in bars] == rows(n=5, wire={"BTC-USD": "BTC~USD"})
 
 
-# --- background thread, command line, benchmark -----------------------------------------------
+# --- background thread, benchmark -----------------------------------------------
 
 def test_background_thread_mode_from_plain_sync_code():
     server = FeedServer("btcusd_1m", exchange="binance", limit=20)
@@ -536,40 +536,6 @@ def test_background_thread_mode_from_plain_sync_code():
         server.close()
 
 
-async def test_cli_serve_prints_its_url_and_streams():
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "evlab.cli", "serve", "--port", "0", "--exchange", "binance",
-        "--limit", "5", stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
-    try:
-        async with asyncio.timeout(TIMEOUT):
-            line = (await proc.stdout.readline()).decode()
-        url = re.search(r"ws://127\.0\.0\.1:\d+", line)
-        assert url, line
-        server = FeedServer("btcusd_1m", exchange="binance", limit=5)  # for its messages only
-        async with connect(url.group(0)) as ws:
-            await subscribe(ws, server)
-            bar = await next_bar(ws, server.client_adapter())
-        assert as_row(bar) == rows(n=1, wire={"BTC-USD": "BTCUSDT"})[0]
-    finally:
-        proc.terminate()
-        async with asyncio.timeout(TIMEOUT):
-            await proc.communicate()
-    assert proc.returncode == 0
-
-
-def test_cli_datasets_lists_the_shipped_data(capsys):
-    assert cli_main(["datasets"]) == 0
-    out = capsys.readouterr().out
-    assert all(name in out for name in ("btcusd_1m", "btcusd_1s", "stocks_daily"))
-
-
-def test_cli_serve_reports_bad_arguments(capsys):
-    assert cli_main(["serve", "--dataset", "stocks_daily", "--exchange", "polygon"]) == 2
-    assert "polygon cannot stream" in capsys.readouterr().err
-    with pytest.raises(SystemExit):
-        cli_main(["serve", "--rate", "1", "--speed", "2"])
-
-
 def test_benchmark_runs_every_contender():
     table = bench_feed_server.run(n=50, repeat=1, show=False)
     assert set(table) == {"coinbase", "binance"}
@@ -587,3 +553,89 @@ def test_ingest_benchmark_runs_both_contenders():
         assert set(rates) == {"bare websockets + orjson.loads",
                               "evlab emitter -> handler -> on_bar"}
         assert all(rate > 0 for rate in rates.values())
+
+
+# --- bounds: a client that never reads, too many clients, a huge subscribe ----------------------
+
+async def raw_subscribe(port: int, subscribe_text: str) -> socket.socket:
+    """A raw TCP client: WebSocket handshake, one subscribe frame, then the acknowledgement
+    read; it reads nothing more (a client that never reads its bars)."""
+    loop = asyncio.get_running_loop()
+    sock = socket.create_connection(("127.0.0.1", port))
+    sock.setblocking(False)
+    key = base64.b64encode(os.urandom(16)).decode()
+    await loop.sock_sendall(sock, (
+        f"GET / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
+        f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    ).encode())
+    payload, mask = subscribe_text.encode(), os.urandom(4)
+    masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+    assert len(payload) < 126
+    await loop.sock_sendall(sock, bytes((0x81, 0x80 | len(payload))) + mask + masked)
+    got = b""
+    async with asyncio.timeout(TIMEOUT):
+        while b'"result"' not in got:  # binance's ack: {"result": null, "id": 1}
+            got += await loop.sock_recv(sock, 4096)
+    return sock
+
+
+async def read_until_cut(sock: socket.socket) -> None:
+    """Read (at last) until the server has cut the connection."""
+    loop = asyncio.get_running_loop()
+    async with asyncio.timeout(TIMEOUT):
+        try:
+            while await loop.sock_recv(sock, 1 << 16):
+                pass
+        except ConnectionResetError:
+            pass
+
+
+async def test_a_live_client_that_never_reads_is_cut_off_at_its_queue_bound(feed_server):
+    clock = ManualClock()
+    server = await feed_server("btcusd_1m", exchange="binance", mode="live", rate=1, limit=500,
+                               loop=True, clock=clock, client_queue=1000)
+    sock = await raw_subscribe(server.port, server.subscribe_messages()[0])
+    try:
+        assert server.clients == 1
+        clock.advance(20_000)  # 20,000 bars due at once: far more than the queue holds
+        await read_until_cut(sock)
+    finally:
+        sock.close()
+    assert server.clients_dropped == 1
+    assert 0 < server.queue_peak <= 1000  # frames waiting for it, never more than the bound
+    assert server.bars_sent < 20_000
+
+
+async def test_connections_past_max_clients_are_refused_with_1013(feed_server):
+    server = await feed_server("btcusd_1m", exchange="binance", limit=5, max_clients=2)
+    async with connect(server.url) as a, connect(server.url) as b, connect(server.url) as c:
+        with pytest.raises(ConnectionClosedError) as refused:
+            async with asyncio.timeout(TIMEOUT):
+                await c.recv()
+        assert refused.value.rcvd.code == 1013 and "max 2" in refused.value.rcvd.reason
+        await subscribe(a, server)  # the first two are served as usual
+        assert as_row(await next_bar(a, server.client_adapter())) == rows(
+            n=1, wire={"BTC-USD": "BTCUSDT"})[0]
+        del b
+    assert server.connections_refused == 1
+
+
+async def test_one_huge_subscribe_gets_a_bounded_number_of_replies(feed_server):
+    server = await feed_server("btcusd_1m", exchange="binance", limit=5)
+    adapter = server.client_adapter()
+    names = [f"X{i:05d}" for i in range(50_000)]  # 0.8 MB
+    huge = orjson.dumps({"method": "SUBSCRIBE", "id": 1,
+                         "params": [f"{n.lower()}@kline_1m" for n in names]}).decode()
+    assert len(huge) > 750_000
+    async with connect(server.url, max_size=None) as ws:
+        await ws.send(huge)
+        await subscribe(ws, server)  # then a good one: its ack ends the error replies
+        replies = []
+        async with asyncio.timeout(TIMEOUT):
+            while '"result"' not in (message := await ws.recv()):
+                replies.append(message)
+    errors = [e for r in replies for e in adapter.parse(r)]
+    assert len(errors) == 11 and all(isinstance(e, ErrorEvent) for e in errors)
+    assert "unknown symbol 'X00000'" in errors[0].message
+    assert "and 49,990 more unknown symbols" in errors[-1].message
+    assert sum(map(len, replies)) < 10_000
