@@ -70,11 +70,10 @@ class _Counter:
     consumes one tick, which ``value`` subtracts again.
     """
 
-    __slots__ = ("_lock", "_reads", "bump", "count")
+    __slots__ = ("_lock", "_reads", "count")
 
     def __init__(self) -> None:
         self.count = itertools.count()  # dispatch advances it directly
-        self.bump = self.count.__next__
         self._reads = 0
         self._lock = threading.Lock()
 
@@ -221,7 +220,6 @@ class EventBus(Dispatcher):
         self._batch_depth = 0  # > 0 inside batch(): route rebuilds wait for its end
         self._removed_errors = 0  # errors of handlers since removed, still in the totals
         self._other = _Counter()  # events of user-defined types nobody subscribed to
-        self._route_info: dict[EventType | str, _Route] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         # Per loop, one lane per async handler: a handler that hangs holds up only itself.
         self._lanes: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop,
@@ -529,7 +527,6 @@ class EventBus(Dispatcher):
         self._routes = {t: (r.sync, r.asyncs, r.ordered, r.count) for t, r in info.items()}
         self._default_route = (everyone.sync, everyone.asyncs, everyone.ordered,
                                self._other.count)
-        self._route_info = info
 
     def _handler_failed(self, handler: Handler, event: Event, exc: Exception) -> None:
         sub = self._by_call.get(id(handler))
