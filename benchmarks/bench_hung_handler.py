@@ -14,25 +14,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import resource
 import time
 from typing import Any
 
-from benchmarks.common import machine
+from benchmarks.common import machine, rss_mib
 from evlab.bus import EventBus
 from evlab.events import BarEvent, EventType, create_bar_event
 
 T0 = 1_700_000_000 * 10**9
-
-
-def rss_mib() -> float:
-    """Resident set size of this process now, in MiB (Linux /proc; peak RSS elsewhere)."""
-    try:
-        with open("/proc/self/statm") as f:
-            pages = int(f.read().split()[1])
-        return pages * resource.getpagesize() / 2**20
-    except OSError:
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _bar(i: int) -> BarEvent:

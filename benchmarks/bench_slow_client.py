@@ -17,13 +17,12 @@ import asyncio
 import base64
 import multiprocessing as mp
 import os
-import resource
 import socket
 import time
 from multiprocessing.connection import Connection
 from typing import Any
 
-from benchmarks.common import machine
+from benchmarks.common import machine, rss_mib
 
 
 def _serve(conn: Connection, rate: float, client_queue: int) -> None:
@@ -43,12 +42,6 @@ def _serve(conn: Connection, rate: float, client_queue: int) -> None:
         await server.stop()
 
     asyncio.run(main())
-
-
-def rss_mib(pid: int) -> float:
-    """Resident set size of process ``pid``, in MiB (Linux /proc)."""
-    with open(f"/proc/{pid}/statm") as f:
-        return int(f.read().split()[1]) * resource.getpagesize() / 2**20
 
 
 def _subscribe_and_never_read(port: int, text: str) -> socket.socket:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import os
 import platform
+import resource
 import time
 from collections.abc import Callable
 from typing import Any
@@ -33,3 +34,13 @@ def print_table(title: str, rows: list[tuple[str, float, str]]) -> None:
     width = max(len(r[0]) for r in rows)
     for name, rate, note in rows:
         print(f"  {name:<{width}}  {rate:>14,.0f} /s  {note}")
+
+
+def rss_mib(pid: int | str = "self") -> float:
+    """Resident set size of process ``pid`` (default: this one) now, in MiB, from Linux's
+    /proc; where there is none, this process's peak RSS."""
+    try:
+        with open(f"/proc/{pid}/statm") as f:
+            return int(f.read().split()[1]) * resource.getpagesize() / 2**20
+    except OSError:
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
