@@ -40,7 +40,10 @@ buffer, in order with the messages:
 
 A frame larger than ``max_size`` makes websockets close the connection (code 1009): the
 emitter publishes an ``ErrorEvent`` (``error_type="MessageTooBig"``), counts it in
-``stats["oversized"]`` and ``stats["errors"]``, and reconnects.
+``stats["oversized"]`` and ``stats["errors"]``, and reconnects. A text frame that is not valid
+UTF-8 does not cost the connection (websockets alone would close it, code 1007): it becomes
+one ``ErrorEvent`` (``error_type="InvalidUTF8"``, ``payload`` = its bytes), in order with the
+messages, counted in ``stats["invalid_text"]`` and ``stats["errors"]`` (not in ``received``).
 
 ``adapter=`` (a name or an ``ExchangeAdapter``) builds the subscriptions from ``symbols`` and
 ``channels`` and is registered under the emitter's name, so a ``WebSocketHandler`` built
@@ -67,7 +70,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
-from websockets.asyncio.client import ClientConnection, connect
+from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 from websockets.frames import CloseCode
 
@@ -83,6 +86,7 @@ from evlab.events import (
 from evlab.feeds.adapters import ExchangeAdapter
 from evlab.feeds.backoff import Backoff
 from evlab.feeds.buffer import FeedBuffer, Overflow
+from evlab.feeds.connection import FeedConnection
 from evlab.feeds.loop import BackgroundLoop
 from evlab.feeds.sources import adapter_for_source, register_source, resolve_adapter, validate_url
 
@@ -163,8 +167,8 @@ class WebSocketEmitter:
         self._warn_if_it_subscribes_to_nothing()
         self._stats: dict[str, Any] = {
             "received": 0, "delivered": 0, "dropped": 0, "discarded": 0, "errors": 0,
-            "oversized": 0, "reconnects": 0, "connections": 0, "connected": False,
-            "closes_abandoned": 0, "drains_abandoned": 0,
+            "oversized": 0, "invalid_text": 0, "reconnects": 0, "connections": 0,
+            "connected": False, "closes_abandoned": 0, "drains_abandoned": 0,
             "last_message_ns": None, "last_error": None}
         self._stopping = False  # stop() is closing the connection: close it quickly
         self._ended = False  # the server closed normally and end_on_normal_close is set
@@ -412,7 +416,9 @@ class WebSocketEmitter:
     async def _session(self, attempt: int) -> bool:
         """One connection: connect, subscribe, read until it closes; True if it subscribed."""
         try:
-            ws = await connect(self.url, **self.connect_options)
+            ws = await connect(self.url, create_connection=FeedConnection,
+                               **self.connect_options)
+            assert isinstance(ws, FeedConnection)  # what create_connection made
         except Exception as exc:  # OSError, InvalidHandshake, TimeoutError, InvalidProxy...
             self._stats["last_error"] = f"{type(exc).__name__}: {exc}"
             logger.info("feed %s: cannot connect to %s: %s: %s", self.name, self.url,
@@ -441,7 +447,7 @@ class WebSocketEmitter:
             await self._close(ws)
         return subscribed
 
-    async def _close(self, ws: ClientConnection) -> None:
+    async def _close(self, ws: FeedConnection) -> None:
         """Close ``ws``; while stopping, cut it if the server does not answer at once."""
         if not self._stopping:
             await ws.close()  # websockets waits up to close_timeout for the handshake
@@ -455,16 +461,29 @@ class WebSocketEmitter:
             logger.info("feed %s: the server did not answer the close within %g s: cut off",
                         self.name, STOP_CLOSE_TIMEOUT)
 
-    async def _pump(self, ws: ClientConnection) -> None:
+    async def _pump(self, ws: FeedConnection) -> None:
         stats, put, name = self._stats, self._put, self.name
         while True:
-            frame = await ws.recv()
+            frame, valid = await ws.recv_payload()
+            if not valid:
+                await self._invalid_text(frame)
+                continue
             event = create_websocket_event(name, frame, time.time_ns())
             stats["received"] += 1
             stats["last_message_ns"] = event.received_ns
             await put(event)
             if self._waiters:
                 self._notify()
+
+    async def _invalid_text(self, payload: str | bytes) -> None:
+        """A text frame that is not UTF-8: one ErrorEvent with its bytes; the feed goes on."""
+        self._stats["invalid_text"] += 1
+        self._stats["errors"] += 1
+        self._stats["last_error"] = "a text frame that is not valid UTF-8"
+        await self._put(create_error_event(
+            f"{self.name}: a text frame of {len(payload):,} bytes is not valid UTF-8; its "
+            f"bytes are in payload", error_type="InvalidUTF8", payload=payload,
+            source=self.name))
 
     async def _closed(self, exc: ConnectionClosed, subscribed: bool) -> None:
         frame = exc.sent if exc.rcvd is None else exc.rcvd

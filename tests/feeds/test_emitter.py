@@ -26,7 +26,7 @@ import pytest
 from websockets.asyncio.server import serve
 
 from evlab.bus import EventBus
-from evlab.events import ErrorEvent, EventType, WebSocketEvent
+from evlab.events import ErrorEvent, EventType, SystemEvent, WebSocketEvent
 from evlab.feeds.backoff import Backoff, backoff_delay
 from evlab.feeds.emitter import WebSocketEmitter
 from tests.feeds.support import SAFETY, Recorder
@@ -324,6 +324,38 @@ async def test_an_oversized_frame_is_an_error_event_then_reconnect_losing_nothin
     assert rec.system("disconnected")[0].data["code"] == 1009
     stats = em.get_stats()
     assert stats["oversized"] == 1 and stats["errors"] == 1
+    assert stats["received"] == stats["delivered"] == 3
+
+
+async def test_a_text_frame_with_invalid_utf8_is_one_error_event_and_the_connection_stays():
+    bad = b'{"e":"kline","s":"BTC\xffUSDT"}'
+    connections = 0
+
+    async def handler(ws):
+        nonlocal connections
+        connections += 1
+        await ws.send("good1")
+        await ws.send(bad, text=True)  # a text frame whose bytes are not UTF-8
+        await ws.send(b"\xc3\xa9 binary")  # valid UTF-8, but a binary frame: stays bytes
+        await ws.send("good2 \u00e9")
+        await ws.wait_closed()
+
+    bus = EventBus()
+    rec = Recorder(bus)
+    async with server(handler) as url:
+        em = emitter(url, bus)
+        await em.start()
+        await rec.until(lambda r: "good2 \u00e9" in r.payloads())
+        await em.stop()
+    assert rec.payloads() == ["good1", b"\xc3\xa9 binary", "good2 \u00e9"]
+    errors = rec.of(ErrorEvent)
+    assert len(errors) == 1 and errors[0].error_type == "InvalidUTF8"
+    assert errors[0].payload == bad and errors[0].source == em.name
+    kinds = [type(e).__name__ for e in rec.events if not isinstance(e, SystemEvent)]
+    assert kinds == ["WebSocketEvent", "ErrorEvent", "WebSocketEvent", "WebSocketEvent"]
+    assert connections == 1 and rec.system("disconnected") == []
+    stats = em.get_stats()
+    assert stats["invalid_text"] == 1 and stats["errors"] == 1
     assert stats["received"] == stats["delivered"] == 3
 
 

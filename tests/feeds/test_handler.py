@@ -123,7 +123,7 @@ async def test_bad_messages_become_error_events_with_their_payload_and_the_feed_
                                        else {}))
     bus, rec, handler = wired(adapter)
     async with server(server_side) as url:
-        em = WebSocketEmitter("feed", url, event_bus=bus)
+        em = WebSocketEmitter("feed", url, event_bus=bus, subscriptions=[])  # the server sends
         await em.start()
         await rec.until(lambda r: r.of(BarEvent))
         await em.stop()
@@ -150,7 +150,8 @@ async def test_without_any_adapter_each_message_is_a_no_adapter_error():
 
     bus, rec, handler = wired(adapter=None)
     async with server(server_side) as url:
-        em = WebSocketEmitter("raw_feed_without_adapter", url, event_bus=bus)
+        with pytest.warns(UserWarning, match="subscribes to nothing and cannot decode"):
+            em = WebSocketEmitter("raw_feed_without_adapter", url, event_bus=bus)
         await em.start()
         await rec.until(lambda r: r.of(ErrorEvent))
         await em.stop()
