@@ -100,6 +100,12 @@ def field(name: str, obj: Any, key: str) -> Any:
 
 def get_str(name: str, obj: Any, key: str) -> str:
     """A required non-empty string field."""
+    try:  # the fast path, for the messages that are fine; anything odd is judged below
+        value = obj[key]
+        if type(value) is str and value:
+            return value
+    except (KeyError, TypeError, IndexError):
+        pass
     value = field(name, obj, key)
     if not isinstance(value, str) or not value:
         raise _bad(name, key, "a non-empty string", obj, value)
@@ -108,6 +114,12 @@ def get_str(name: str, obj: Any, key: str) -> str:
 
 def get_int(name: str, obj: Any, key: str) -> int:
     """A required integer field (JSON number without fraction)."""
+    try:
+        value = obj[key]
+        if type(value) is int:
+            return value
+    except (KeyError, TypeError, IndexError):
+        pass
     value = field(name, obj, key)
     if not isinstance(value, int) or isinstance(value, bool):
         raise _bad(name, key, "an integer", obj, value)
@@ -135,11 +147,22 @@ def parse_decimal(text: str) -> float:
     return float(text)
 
 
+_is_decimal = _DECIMAL.match
+
+
 def get_dec(name: str, obj: Any, key: str) -> float:
     """A required decimal number sent as a JSON string (``"0.0010"``), as float.
 
     Only plain ASCII decimals below :data:`MAX_VALUE`, as the exchanges document them.
     """
+    try:  # the fast path (decoding is hot): at most 30 digits, so never inf or nan
+        value = obj[key]
+        if type(value) is str and _is_decimal(value):
+            out = float(value)
+            if -MAX_VALUE < out < MAX_VALUE:
+                return out
+    except (KeyError, TypeError, IndexError):
+        pass
     value = field(name, obj, key)
     if not isinstance(value, str):
         raise _bad(name, key, "a decimal string", obj, value)
@@ -160,7 +183,10 @@ def checked_ns(name: str, obj: Any, key: str, value: Any, time_ns: int) -> int:
 def get_time_ms(name: str, obj: Any, key: str) -> int:
     """A required time in integer milliseconds since the epoch, as ns (range-checked)."""
     value = get_int(name, obj, key)
-    return checked_ns(name, obj, key, value, value * _MS)
+    ns = value * _MS
+    if 0 <= ns <= MAX_TIME_NS:
+        return ns
+    return checked_ns(name, obj, key, value, ns)
 
 
 def get_time_s_str(name: str, obj: Any, key: str) -> int:
