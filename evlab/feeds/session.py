@@ -10,6 +10,7 @@ batches, when nothing (compression, another extension) must transform them.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any
@@ -50,6 +51,7 @@ class ClientSession:
         self._streams = 0  # replay streams still running
         self._pending: list[bytes] = []  # injected frames, sent before the next bars
         self._tasks: set[asyncio.Task[None]] = set()
+        self._heartbeat: asyncio.Task[None] | None = None  # the heartbeats channel's sender
         self._buf: list[bytes] = []  # live mode: bars published, not yet written
         self._wake = asyncio.Event()
         self._ended = False  # live mode: the timeline is over
@@ -109,6 +111,10 @@ class ClientSession:
             await ws.send(adapter.error_frame(
                 f"and {len(unknown) - MAX_ERROR_REPLIES:,} more unknown symbols (not listed)",
                 request.req_id))
+        if "heartbeats" in request.channels:
+            await self._heartbeats(request, ack)
+            if not request.symbols and "bars" not in request.channels:
+                return
         if "bars" not in request.channels:
             await ws.send(adapter.error_frame("this server streams bars only", request.req_id))
             return
@@ -132,6 +138,28 @@ class ClientSession:
             self._ended = server.live_done
             self._sender = self._spawn(self._live_sender())
             self._wake.set()
+
+    async def _heartbeats(self, request: Subscribe, ack: bool) -> None:
+        """Acknowledge a heartbeats subscription and send one heartbeat a second from now on."""
+        if ack:
+            for text in self.server.adapter.subscribe_ack(
+                    Subscribe((), ("heartbeats",), request.req_id, None)):
+                await self.ws.send(text)
+        if self._heartbeat is None:
+            self._heartbeat = self._spawn(self._beat())
+
+    async def _beat(self) -> None:
+        adapter, clock = self.server.adapter, self.server.clock
+        start = clock.now()
+        try:
+            for counter in itertools.count():
+                text = adapter.heartbeat(counter)
+                if text is None:
+                    return
+                await self.ws.send(text)
+                await clock.sleep_until(start + counter + 1)
+        except ConnectionClosed:
+            pass
 
     def inject(self, frame: bytes) -> None:
         """Send ``frame`` as is before the next bars (if this client subscribed to any)."""

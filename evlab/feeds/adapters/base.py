@@ -123,6 +123,11 @@ class ExchangeAdapter(ABC):
         """Server side: replies to a non-subscribe request (auth, ping); [] if it has none."""
         return []
 
+    def heartbeat(self, counter: int) -> str | None:
+        """Server side: the ``counter``-th message of the exchange's heartbeats channel (sent
+        once a second to a client that subscribed to ``"heartbeats"``); None: it has none."""
+        return None
+
     def path_subscribe(self, path: str) -> tuple[str | None, dict[str, Any]]:
         """Server side: what a connection's URL path means, for exchanges whose paths say
         something: the subscribe frame it stands for (or None) and the adapter options the

@@ -138,6 +138,8 @@ class CoinbaseAdapter(ExchangeAdapter):
         if "channel" in obj:  # Advanced Trade: one channel per message
             if obj["channel"] == "candles":
                 chans["bars"] = None
+            elif obj["channel"] == "heartbeats":  # what Coinbase recommends: keeps it open
+                chans["heartbeats"] = None
             elif obj["channel"] in ("market_trades", "ticker"):
                 chans["trades"] = None
         for ch in obj.get("channels") or []:  # Exchange: names or {"name", "product_ids"}
@@ -160,10 +162,26 @@ class CoinbaseAdapter(ExchangeAdapter):
                 "channel": "subscriptions", "client_id": "",
                 "timestamp": c.rfc3339(time.time_ns(), None), "sequence_num": next(self._seq),
                 "events": [{"subscriptions": {"candles": ids}}]}))
+        if "heartbeats" in request.channels:
+            out.append(c.dumps({
+                "channel": "subscriptions", "client_id": "",
+                "timestamp": c.rfc3339(time.time_ns(), None), "sequence_num": next(self._seq),
+                "events": [{"subscriptions": {"heartbeats": ["heartbeats"]}}]}))
         if "trades" in request.channels:
             out.append(c.dumps({"type": "subscriptions",
                                 "channels": [{"name": "matches", "product_ids": ids}]}))
         return out
+
+    def heartbeat(self, counter: int) -> str:
+        """An Advanced Trade ``heartbeats`` message (the counter is a string, as the official
+        SDK types it; ``current_time`` in the Go format Coinbase prints)."""
+        now = time.time_ns()
+        secs, frac = divmod(now, _NS)
+        go_time = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(secs)) + f".{frac:09d} +0000 UTC"
+        return c.dumps({"channel": "heartbeats", "client_id": "",
+                        "timestamp": c.rfc3339(now, None), "sequence_num": next(self._seq),
+                        "events": [{"current_time": go_time,
+                                    "heartbeat_counter": str(counter)}]})
 
     def error_frame(self, message: str, req_id: int | str | None = None) -> str:
         """An ``error`` message, as Coinbase answers a subscribe it refuses."""

@@ -1,0 +1,90 @@
+"""The feed server against the exchanges' own client libraries, each used through its normal
+API with only the URL overridden (see ``venvs.py`` for why each runs in a venv of its own).
+
+What every client parses must equal the dataset the server streams.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pandas as pd
+import pytest
+
+from evlab import datasets
+from evlab.feeds.server import FeedServer
+from tests.clients.venvs import run_client
+
+N = 5  # bars each client reads
+
+
+@pytest.fixture(scope="module")
+def bars() -> pd.DataFrame:
+    return datasets.load("btcusd_1m").iloc[:N]
+
+
+@pytest.fixture(scope="module")
+def server_url() -> Iterator[object]:
+    """A factory: the URL of a feed server speaking ``exchange`` (one per exchange)."""
+    servers: dict[str, FeedServer] = {}
+
+    def url(exchange: str) -> str:
+        if exchange not in servers:
+            servers[exchange] = FeedServer("btcusd_1m", exchange=exchange).start_in_thread()
+        return servers[exchange].url
+
+    try:
+        yield url
+    finally:
+        for server in servers.values():
+            server.close()
+
+
+def binance_bars(parsed: list[dict], bars: pd.DataFrame) -> None:
+    """Binance klines as a client parsed them, against the dataset's bars."""
+    assert len(parsed) == len(bars)
+    for k, (time, row) in zip(parsed, bars.iterrows(), strict=True):
+        assert k["s"] == "BTCUSDT" and k["x"] is True
+        assert k["t"] == time.value // 1_000_000
+        got = [float(k[f]) for f in ("o", "h", "l", "c", "v")]
+        assert got == [row.open, row.high, row.low, row.close, row.volume]
+
+
+@pytest.mark.parametrize("client, script", [
+    ("python-binance", "klines_python_binance"),  # /ws/<stream>: subscribed by the path
+    ("binance-connector", "klines_binance_connector"),  # /stream + SUBSCRIBE: combined envelopes
+    ("binance-sdk-spot", "klines_binance_sdk_spot"),  # Binance's current official SDK
+])
+def test_binance_clients_parse_the_dataset_bars(client, script, server_url, bars):
+    binance_bars(run_client(client, script, server_url("binance"), "BTCUSDT", str(N)), bars)
+
+
+def same_bar(got: list[float], time_ns: int, row: pd.Series, got_time_ns: int) -> None:
+    assert got_time_ns == time_ns
+    assert got == [row.open, row.high, row.low, row.close, row.volume]
+
+
+def test_coinbase_advanced_py_with_heartbeats_parses_the_candles(server_url, bars):
+    out = run_client("coinbase-advanced-py", "candles_coinbase_advanced", server_url("coinbase"),
+                     "BTC-USD", str(N))
+    for candle, (time, row) in zip(out["candles"], bars.iterrows(), strict=True):
+        assert candle["product_id"] == "BTC-USD"
+        same_bar([float(candle[f]) for f in ("open", "high", "low", "close", "volume")],
+                 time.value, row, int(candle["start"]) * 1_000_000_000)
+    assert not [m for m in out["others"] if m.get("type") == "error"], out["others"]
+    acks = [m["events"][0]["subscriptions"] for m in out["others"]
+            if m.get("channel") == "subscriptions"]
+    assert {"heartbeats": ["heartbeats"]} in acks and {"candles": ["BTC-USD"]} in acks
+    beats = [m for m in out["others"] if m.get("channel") == "heartbeats"]
+    assert beats and beats[0]["events"][0]["heartbeat_counter"] == "0"
+
+
+def test_python_kraken_sdk_parses_the_ohlc_bars(server_url, bars):
+    out = run_client("python-kraken-sdk", "ohlc_python_kraken_sdk", server_url("kraken"),
+                     "BTC/USD", str(N))
+    for bar, (time, row) in zip(out["bars"], bars.iterrows(), strict=True):
+        assert bar["symbol"] == "BTC/USD" and bar["interval"] == 1
+        same_bar([bar[f] for f in ("open", "high", "low", "close", "volume")], time.value, row,
+                 pd.Timestamp(bar["interval_begin"]).value)
+    [ack] = [m for m in out["others"] if m.get("method") == "subscribe"]
+    assert ack["success"] is True and ack["result"]["channel"] == "ohlc"
