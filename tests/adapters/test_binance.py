@@ -103,7 +103,7 @@ def test_error_message_gives_error_event(binance):
     (lambda m: m.update(T="1672515782136"), r"field 'T' must be an integer"),
     (lambda m: m.update(m="true"), r"field 'm' must be true/false"),
     (lambda m: m.pop("s"), r"missing field 's'"),
-    (lambda m: m.update(e="depthUpdate"), r"unknown event type 'depthUpdate'"),
+    (lambda m: m.update(e="24hrTicker"), r"unknown event type '24hrTicker'"),
 ])
 def test_bad_trades_raise_with_a_clear_message(binance, mutate, pattern):
     msg = fixture_obj(EX, "trade.json")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from evlab.events import BarEvent, BarUpdateEvent, ErrorEvent, TickEvent
+from evlab.events import BarEvent, BarUpdateEvent, ErrorEvent, QuoteEvent, TickEvent
 from evlab.feeds.adapters import AdapterError, Subscribe, get_adapter
 
 from ._data import btc_bars, fixture, fixture_obj, ns, same_bar
@@ -50,11 +50,15 @@ def test_last_match_is_a_trade_too(coinbase):
 
 
 def test_documented_ticker(coinbase):
-    [ev] = coinbase.parse(fixture(EX, "ticker.json"))
+    ev, quote = coinbase.parse(fixture(EX, "ticker.json"))
+    assert isinstance(ev, TickEvent) and isinstance(quote, QuoteEvent)
     assert (ev.symbol, ev.price, ev.size, ev.trade_id) == ("ETH-USD", 1285.22, 11.4396987,
                                                            "370843401")
     assert ev.time_ns == ns(2022, 10, 19, 23, 28, 22, 61769)
     assert ev.side == "BUY"  # the ticker's side is the taker side
+    assert (quote.symbol, quote.bid, quote.bid_size, quote.ask, quote.ask_size) == (
+        "ETH-USD", 1285.04, 0.46688654, 1285.27, 1.5663704)
+    assert quote.time_ns == ev.time_ns
 
 
 @pytest.mark.parametrize("name", ["heartbeat.json", "subscriptions.json",
