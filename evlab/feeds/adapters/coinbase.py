@@ -93,13 +93,13 @@ class CoinbaseAdapter(ExchangeAdapter):
             side = c.taker_side(n, obj, "side")
             symbol = c.get_str(n, obj, "product_id")
             when = c.get_time(n, obj, "time")
-            sizes = [c.get_dec(n, obj, key) if key in obj else None
-                     for key in ("best_bid_size", "best_ask_size")]
+            bid_size = c.get_dec(n, obj, "best_bid_size") if "best_bid_size" in obj else None
+            ask_size = c.get_dec(n, obj, "best_ask_size") if "best_ask_size" in obj else None
             return [c.tick(n, symbol, when, c.get_dec(n, obj, "price"),
                            c.get_dec(n, obj, "last_size"), side,
                            str(c.get_int(n, obj, "trade_id")), src, obj),
                     c.quote(n, symbol, when, c.get_dec(n, obj, "best_bid"),
-                            c.get_dec(n, obj, "best_ask"), *sizes, src, obj)]
+                            c.get_dec(n, obj, "best_ask"), bid_size, ask_size, src, obj)]
         if kind in _IGNORED:
             return []
         if kind == "error":
