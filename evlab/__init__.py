@@ -24,7 +24,7 @@ _LAZY = {
     "Position": "evlab.execution", "FillModel": "evlab.execution",
     "FixedQuantity": "evlab.execution", "FixedCash": "evlab.execution",
     "FractionOfEquity": "evlab.execution",
-    "Strategies": "evlab.strategies",
+    "Strategies": "evlab.strategies", "OrderBooks": "evlab.books", "OrderBook": "evlab.books",
     "FeedServer": "evlab.feeds.server",
     "LiveChart": "evlab.plot", "indicator_event": "evlab.plot.indicators",
     "BusMonitor": "evlab.widgets", "EventLog": "evlab.widgets",
@@ -34,6 +34,7 @@ _LAZY = {
 if TYPE_CHECKING:
     from evlab import aio as aio
     from evlab import analytics as analytics
+    from evlab import books as books
     from evlab import datasets as datasets
     from evlab import execution as execution
     from evlab import feeds as feeds
@@ -43,6 +44,8 @@ if TYPE_CHECKING:
     from evlab import strategies as strategies
     from evlab import widgets as widgets
     from evlab.aio import run as run
+    from evlab.books import OrderBook as OrderBook
+    from evlab.books import OrderBooks as OrderBooks
     from evlab.compare import compare as compare
     from evlab.execution import FillModel as FillModel
     from evlab.execution import FixedCash as FixedCash
@@ -69,7 +72,7 @@ if TYPE_CHECKING:
     from evlab.widgets import BusMonitor as BusMonitor
     from evlab.widgets import EventLog as EventLog
 
-_SUBMODULES = {"aio", "analytics", "datasets", "execution", "feeds", "plot", "recording",
+_SUBMODULES = {"aio", "analytics", "books", "datasets", "execution", "feeds", "plot", "recording",
                "replay", "strategies", "widgets"}
 
 

@@ -25,6 +25,8 @@ __all__ = [
     "BarEvent",
     "BarUpdateEvent",
     "TickEvent",
+    "QuoteEvent",
+    "BookEvent",
     "SignalEvent",
     "OrderEvent",
     "FillEvent",
@@ -37,6 +39,8 @@ __all__ = [
     "create_bar_event",
     "create_bar_update_event",
     "create_tick_event",
+    "create_quote_event",
+    "create_book_event",
     "create_signal_event",
     "create_order_event",
     "create_fill_event",
@@ -57,6 +61,8 @@ class EventType(StrEnum):
     BAR = "bar"
     BAR_UPDATE = "bar_update"
     TICK = "tick"
+    QUOTE = "quote"
+    BOOK = "book"
     SIGNAL = "signal"
     ORDER = "order"
     FILL = "fill"
@@ -73,6 +79,7 @@ def current_event() -> Event | None:
 
 _EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.UTC)
 _US = _dt.timedelta(microseconds=1)
+_INF = math.inf
 
 
 def to_ns(timestamp: Any) -> int:
@@ -446,6 +453,150 @@ class TickEvent(Event):
 
 
 @dataclass(frozen=True, slots=True, repr=False)
+class QuoteEvent(Event):
+    """The best bid and ask of ``symbol`` (a venue's quote, or the top of an order book).
+
+    ``bid_size``/``ask_size`` are ``None`` where the venue quotes prices only (Coinbase
+    Exchange's 2021 ``ticker``). ``bid == ask`` (a locked quote) is allowed, ``bid > ask``
+    (a crossed one) is not.
+    """
+
+    type: ClassVar[EventType] = EventType.QUOTE
+
+    symbol: str
+    bid: float
+    ask: float
+    bid_size: float | None = None
+    ask_size: float | None = None
+
+    def get_symbol(self) -> str:
+        return self.symbol
+
+    def get_bid(self) -> float:
+        return self.bid
+
+    def get_ask(self) -> float:
+        return self.ask
+
+    def get_bid_size(self) -> float | None:
+        return self.bid_size
+
+    def get_ask_size(self) -> float | None:
+        return self.ask_size
+
+    @property
+    def mid(self) -> float:
+        """The mid price, ``(bid + ask) / 2``."""
+        return (self.bid + self.ask) / 2
+
+    @property
+    def spread(self) -> float:
+        """``ask - bid``."""
+        return self.ask - self.bid
+
+    def _validate(self) -> None:
+        bid, ask, bs, az = self.bid, self.ask, self.bid_size, self.ask_size
+        symbol = self.symbol
+        # The usual case in one expression (every comparison fails for NaN).
+        if (bid.__class__ is float and ask.__class__ is float and 0.0 < bid <= ask < _INF
+                and (bs is None or (bs.__class__ is float and 0.0 <= bs < _INF))
+                and (az is None or (az.__class__ is float and 0.0 <= az < _INF))
+                and symbol.__class__ is str and symbol and not symbol.isspace()):
+            return
+        cls = type(self)
+        _check_symbol(cls, symbol)
+        _check_price(cls, "bid", bid)
+        _check_price(cls, "ask", ask)
+        for name in ("bid_size", "ask_size"):
+            value = getattr(self, name)
+            if value is not None:
+                _check_amount(cls, name, value)
+        if bid > ask:
+            raise _bad(cls, "bid", bid, f"must not exceed ask ({ask!r}): a crossed quote")
+
+
+
+@dataclass(frozen=True, slots=True, repr=False)
+class BookEvent(Event):
+    """Order-book levels of ``symbol``: a whole book (``snapshot=True``) or changed levels.
+
+    ``bids``/``asks`` hold ``(price, size)`` pairs; in an update, size 0 deletes the level
+    and any other size replaces it. ``first_update_id``/``last_update_id`` are the
+    exchange's sequence ids where it sends them (Binance ``U``/``u``; a snapshot's
+    ``lastUpdateId``), else None. A snapshot may not be crossed (best bid >= best ask).
+    """
+
+    type: ClassVar[EventType] = EventType.BOOK
+
+    symbol: str
+    bids: tuple[tuple[float, float], ...] = ()
+    asks: tuple[tuple[float, float], ...] = ()
+    snapshot: bool = False
+    first_update_id: int | None = None
+    last_update_id: int | None = None
+
+    def get_symbol(self) -> str:
+        return self.symbol
+
+    def get_bids(self) -> tuple[tuple[float, float], ...]:
+        return self.bids
+
+    def get_asks(self) -> tuple[tuple[float, float], ...]:
+        return self.asks
+
+    def get_snapshot(self) -> bool:
+        return self.snapshot
+
+    def get_first_update_id(self) -> int | None:
+        return self.first_update_id
+
+    def get_last_update_id(self) -> int | None:
+        return self.last_update_id
+
+    def _validate(self) -> None:
+        cls = type(self)
+        symbol = self.symbol
+        if not (symbol.__class__ is str and symbol and not symbol.isspace()):
+            _check_symbol(cls, symbol)
+        for name in ("bids", "asks"):
+            side = getattr(self, name)
+            if side.__class__ is not tuple:
+                raise _bad(cls, name, side, "must be a tuple of (price, size) tuples")
+            for level in side:
+                # the usual level in one expression; anything else is explained below
+                if (level.__class__ is tuple and len(level) == 2
+                        and level[0].__class__ is float and level[1].__class__ is float
+                        and 0.0 < level[0] < _INF and 0.0 <= level[1] < _INF):
+                    continue
+                _check_level(cls, name, level)
+        if self.snapshot.__class__ is not bool:
+            raise _bad(cls, "snapshot", self.snapshot, "must be True or False")
+        for name in ("first_update_id", "last_update_id"):
+            value = getattr(self, name)
+            if value is not None and (value.__class__ is not int or value < 0):
+                raise _bad(cls, name, value, "must be a non-negative int or None")
+        first, last = self.first_update_id, self.last_update_id
+        if first is not None and last is not None and first > last:
+            raise _bad(cls, "first_update_id", first,
+                       f"must not exceed last_update_id ({last!r})")
+        if self.snapshot:
+            bids = [p for p, q in self.bids if q > 0]
+            asks = [p for p, q in self.asks if q > 0]
+            if bids and asks and max(bids) >= min(asks):
+                raise _bad(cls, "bids", max(bids),
+                           f"best bid must be below the best ask ({min(asks)!r}): a crossed book")
+
+
+
+def _check_level(cls: type, name: str, level: Any) -> None:
+    """Explain what is wrong with one ``(price, size)`` level of a book side."""
+    if not isinstance(level, tuple) or len(level) != 2:
+        raise _bad(cls, name, level, "each level must be a (price, size) tuple")
+    _check_price(cls, f"{name} price", level[0])
+    _check_amount(cls, f"{name} size", level[1])
+
+
+@dataclass(frozen=True, slots=True, repr=False)
 class SignalEvent(Event):
     """A strategy's decision to buy, sell or exit ``symbol`` at about ``price``."""
 
@@ -696,8 +847,8 @@ class SystemEvent(Event):
         return self.data
 
 
-for _cls in (BarEvent, BarUpdateEvent, TickEvent, SignalEvent, OrderEvent, FillEvent,
-             PortfolioEvent, WebSocketEvent, ErrorEvent, SystemEvent):
+for _cls in (BarEvent, BarUpdateEvent, TickEvent, QuoteEvent, BookEvent, SignalEvent,
+             OrderEvent, FillEvent, PortfolioEvent, WebSocketEvent, ErrorEvent, SystemEvent):
     _fast_init(_cls)
 _core.bind(Event, ErrorEvent)
 
@@ -726,6 +877,40 @@ def create_tick_event(symbol: str, timestamp: Any, price: float, size: float, *,
                       source: str = "") -> TickEvent:
     """A validated trade print."""
     return TickEvent(symbol, price, size, side, trade_id, time_ns=to_ns(timestamp), source=source)
+
+
+def create_quote_event(symbol: str, timestamp: Any, bid: float, ask: float,
+                       bid_size: float | None = None, ask_size: float | None = None, *,
+                       source: str = "") -> QuoteEvent:
+    """A validated best bid/ask; ``timestamp`` None takes the event time of the event being
+    handled (a quote decoded from a message that names no time takes its receive time)."""
+    return QuoteEvent(symbol, bid, ask, bid_size, ask_size, time_ns=_time(timestamp),
+                      source=source)
+
+
+def create_book_event(symbol: str, timestamp: Any, bids: Iterable[Sequence[float]] = (),
+                      asks: Iterable[Sequence[float]] = (), *, snapshot: bool = False,
+                      first_update_id: int | None = None, last_update_id: int | None = None,
+                      source: str = "") -> BookEvent:
+    """Validated book levels: ``bids``/``asks`` are ``(price, size)`` pairs (size 0 deletes
+    a level of an update); ``snapshot=True`` for a whole book. ``timestamp`` as for quotes."""
+    return BookEvent(symbol, _levels(bids), _levels(asks), snapshot, first_update_id,
+                     last_update_id, time_ns=_time(timestamp), source=source)
+
+
+def _levels(side: Iterable[Sequence[float]]) -> tuple[tuple[float, float], ...]:
+    """Levels as a tuple of ``(float, float)``; ints become floats, anything else is left
+    for ``BookEvent``'s checks to name."""
+    if isinstance(side, (str, bytes)) or not isinstance(side, Iterable):
+        return side  # BookEvent names the bad value
+    out: list[Any] = []
+    for level in side:
+        if isinstance(level, (list, tuple)) and len(level) == 2:
+            p, q = level
+            out.append((float(p) if type(p) is int else p, float(q) if type(q) is int else q))
+        else:
+            out.append(level)
+    return tuple(out)
 
 
 def create_signal_event(signal_type: str, price: float, symbol: str, strategy_id: str, *,

@@ -43,3 +43,20 @@ def test_slow_client_benchmark_runs(capsys):
     assert rows and all(r["rss"] > 0 for r in rows)
     assert all(r["queue_peak"] <= 100 for r in rows)  # the bound held for the client
     assert "never reads" in capsys.readouterr().out
+
+
+def test_books_benchmark_runs(capsys):
+    from benchmarks import bench_books
+
+    table = bench_books.run(n=300, repeat=1, frames=200)
+    assert set(table["OrderBooks alone (level changes/s)"]) == {
+        "OrderBooks via bus.emit", "OrderBooks.on_book called directly"}
+    for exchange in ("coinbase", "binance"):
+        rates = table[f"{exchange} capture replayed"]
+        assert {"adapter + OrderBooks (book updates)",
+                "adapter + OrderBooks (level changes)"} <= set(rates)
+    assert all(rate > 0 for rates in table.values() for rate in rates.values())
+    # the replay really built books: the capture's updates reached OrderBooks
+    replay, updates, levels = bench_books.capture_replay("coinbase", 200)
+    assert updates > 0 and levels >= updates and len(replay()) > 0
+    assert "target" in capsys.readouterr().out

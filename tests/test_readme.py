@@ -70,3 +70,16 @@ def test_the_two_commands_are_make_targets_that_install_then_run():
     demo = subprocess.run(["make", "-n", "-B", "demo", "VENV=/nonexistent-venv"], cwd=root,
                           capture_output=True, text=True, check=True).stdout
     assert "[test]" not in demo  # the demo installs evlab, not the test tools
+
+
+def test_quotes_and_order_books_block_runs_and_prints_the_book():
+    section = README.split("## Quotes and order books", 1)[1]
+    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        exec(compile(code, "README.md", "exec"), {})  # the project's own documentation
+    lines = out.getvalue().splitlines()
+    assert lines[0].startswith("QuoteEvent(#2 ") and "bid=100.0" in lines[0]
+    assert "bid=99.5" in lines[1] and "ask=100.4" in lines[1]  # the diff moved the top
+    assert lines[2] == "99.5 100.4 99.95 0.9000000000000057 [(99.5, 1.0)]"
+    assert lines[3].split() == ["bid_price", "bid_size", "ask_price", "ask_size"]

@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 import orjson
 import pytest
 
-from evlab.events import BarEvent, BarUpdateEvent, ErrorEvent, EventType, TickEvent
+from evlab.bus import EventBus
+from evlab.events import (
+    BarEvent,
+    BarUpdateEvent,
+    BookEvent,
+    ErrorEvent,
+    EventType,
+    SystemEvent,
+    TickEvent,
+    create_websocket_event,
+)
 from evlab.feeds.adapters import AdapterError, Subscribe, get_adapter
+from tests.books.captures import BINANCE_HTTP, BINANCE_WS, http_responses, ws_frames
 
 from ._data import btc_bars, fixture, fixture_obj, same_bar
 
@@ -103,7 +116,7 @@ def test_error_message_gives_error_event(binance):
     (lambda m: m.update(T="1672515782136"), r"field 'T' must be an integer"),
     (lambda m: m.update(m="true"), r"field 'm' must be true/false"),
     (lambda m: m.pop("s"), r"missing field 's'"),
-    (lambda m: m.update(e="depthUpdate"), r"unknown event type 'depthUpdate'"),
+    (lambda m: m.update(e="24hrTicker"), r"unknown event type '24hrTicker'"),
 ])
 def test_bad_trades_raise_with_a_clear_message(binance, mutate, pattern):
     msg = fixture_obj(EX, "trade.json")
@@ -187,3 +200,101 @@ def test_encode_refuses_what_the_format_cannot_carry(binance):
         binance.encode_bar("BTCUSDT", 0, 1.0, 1.0, 1.0, 1.0, 1.0, interval_s=7)
     with pytest.raises(ValueError, match="not a whole multiple of 1000000 ns"):
         binance.encode_bar("BTCUSDT", 1_500, 1.0, 1.0, 1.0, 1.0, 1.0)
+
+
+# --- depth, quotes, server notices (issue 12) -------------------------------------------------
+
+def test_documented_depth_update_is_a_book_update_with_its_ids(binance):
+    [ev] = binance.parse(fixture(EX, "depth_update.json"))
+    assert isinstance(ev, BookEvent) and not ev.snapshot
+    assert (ev.symbol, ev.bids, ev.asks) == ("BNBBTC", ((0.0024, 10.0),), ((0.0026, 100.0),))
+    assert (ev.first_update_id, ev.last_update_id) == (157, 160)
+    assert ev.time_ns == 1672515782136 * 1_000_000
+
+
+def test_documented_partial_depth_needs_the_combined_stream_for_its_symbol(binance):
+    payload = fixture(EX, "partial_depth.json")
+    with pytest.raises(AdapterError, match="names no symbol"):
+        binance.parse(payload)
+    wrapped = b'{"stream":"bnbbtc@depth5@100ms","data":' + payload + b"}"
+    [ev] = binance.parse(wrapped)
+    assert isinstance(ev, BookEvent) and ev.snapshot
+    assert (ev.symbol, ev.bids, ev.asks, ev.last_update_id) == (
+        "BNBBTC", ((0.0024, 10.0),), ((0.0026, 100.0),), 160)
+
+
+def test_documented_book_ticker_is_a_quote_at_the_receive_time(binance):
+    bus = EventBus()
+    quotes = []
+    bus.register(EventType.QUOTE, quotes.append)
+
+    def decode(raw):
+        for ev in binance.parse(raw.payload):
+            bus.emit(ev)
+
+    bus.register(EventType.WEBSOCKET, decode)
+    bus.emit(create_websocket_event("feed", fixture(EX, "book_ticker.json"), 1_700_000_000_123))
+    [q] = quotes
+    assert (q.symbol, q.bid, q.bid_size, q.ask, q.ask_size) == (
+        "BNBUSDT", 25.3519, 31.21, 25.3652, 40.66)
+    assert q.time_ns == 1_700_000_000_123  # the payload has no time: its receive time
+
+
+def test_documented_server_shutdown_is_a_system_notice(binance):
+    for payload in (fixture(EX, "server_shutdown.json"),
+                    orjson.dumps(fixture_obj(EX, "server_shutdown.json")["data"])):
+        [ev] = binance.parse(payload)
+        assert isinstance(ev, SystemEvent) and ev.kind == "server_shutdown"
+        assert ev.time_ns == 1770123456789 * 1_000_000
+
+
+def test_time_unit_microsecond_reads_microseconds():
+    micro = get_adapter(EX, time_unit="MICROSECOND")
+    msg = fixture_obj(EX, "trade.json")
+    msg["T"] = 1672515782136123
+    [ev] = micro.parse(orjson.dumps(msg))
+    assert ev.time_ns == 1672515782136123 * 1000
+    depth = fixture_obj(EX, "depth_update.json")
+    depth["E"] = 1672515782136001
+    [book] = get_adapter(EX, time_unit="microsecond").parse(orjson.dumps(depth))
+    assert book.time_ns == 1672515782136001 * 1000
+    with pytest.raises(ValueError, match="time_unit must be one of MILLISECOND, MICROSECOND"):
+        get_adapter(EX, time_unit="NANOSECOND")
+
+
+def test_rest_depth_snapshot_takes_its_symbol_from_the_url(binance):
+    (_, url, body), *_ = http_responses(BINANCE_HTTP)
+    [ev] = binance.parse_rest(url, body)
+    assert ev.snapshot and ev.symbol == "NKNUSDT" and ev.last_update_id == 499869752
+    assert ev.bids[:2] == ((0.3521, 672.0), (0.352, 1144.0)) and ev.asks[0] == (0.3525, 3959.0)
+    assert (len(ev.bids), len(ev.asks)) == (609, 1000)
+    with pytest.raises(AdapterError, match="not a depth snapshot request"):
+        binance.parse_rest("https://api.binance.com/api/v3/ticker", body)
+
+
+def test_every_captured_frame_decodes():
+    binance = get_adapter(EX)
+    kinds = Counter(type(ev).__name__ for _, p in ws_frames(BINANCE_WS) for ev in binance.parse(p))
+    assert kinds == {"BookEvent": 177, "QuoteEvent": 84, "TickEvent": 2, "BarUpdateEvent": 2}
+
+
+@pytest.mark.parametrize(("change", "pattern"), [
+    ({"b": [["0.0024", "-10"]]}, "bids size: must not be negative"),
+    ({"b": [["0.0024"]]}, r"\[price, size\] pairs"),
+    ({"a": [["1e3", "10"]]}, r"\[price, size\] pairs"),
+    ({"U": 161}, "first_update_id: must not exceed last_update_id"),
+    ({"b": [["0.0030", "1"]], "a": [["0.0020", "1"]]}, None),  # an update may cross: books judge
+])
+def test_bad_depth_updates_raise_with_a_clear_message(binance, change, pattern):
+    msg = {**fixture_obj(EX, "depth_update.json"), **change}
+    if pattern is None:
+        assert binance.parse(orjson.dumps(msg))
+        return
+    with pytest.raises(AdapterError, match=pattern):
+        binance.parse(orjson.dumps(msg))
+
+
+def test_a_crossed_book_ticker_is_an_error(binance):
+    msg = {**fixture_obj(EX, "book_ticker.json"), "b": "25.40000000"}
+    with pytest.raises(AdapterError, match="crossed quote"):
+        binance.parse(orjson.dumps(msg))

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 import orjson
 import pytest
 
-from evlab.events import BarEvent, BarUpdateEvent, ErrorEvent, TickEvent
+from evlab.events import BarEvent, BarUpdateEvent, BookEvent, ErrorEvent, QuoteEvent, TickEvent
 from evlab.feeds.adapters import AdapterError, Subscribe, get_adapter
+from tests.books.captures import COINBASE_WS, ws_frames
 
 from ._data import btc_bars, fixture, fixture_obj, ns, same_bar
 
@@ -50,11 +53,15 @@ def test_last_match_is_a_trade_too(coinbase):
 
 
 def test_documented_ticker(coinbase):
-    [ev] = coinbase.parse(fixture(EX, "ticker.json"))
+    ev, quote = coinbase.parse(fixture(EX, "ticker.json"))
+    assert isinstance(ev, TickEvent) and isinstance(quote, QuoteEvent)
     assert (ev.symbol, ev.price, ev.size, ev.trade_id) == ("ETH-USD", 1285.22, 11.4396987,
                                                            "370843401")
     assert ev.time_ns == ns(2022, 10, 19, 23, 28, 22, 61769)
     assert ev.side == "BUY"  # the ticker's side is the taker side
+    assert (quote.symbol, quote.bid, quote.bid_size, quote.ask, quote.ask_size) == (
+        "ETH-USD", 1285.04, 0.46688654, 1285.27, 1.5663704)
+    assert quote.time_ns == ev.time_ns
 
 
 @pytest.mark.parametrize("name", ["heartbeat.json", "subscriptions.json",
@@ -183,3 +190,46 @@ def test_non_object_and_malformed(coinbase):
         coinbase.parse(b'[{"type": "match"}]')
     with pytest.raises(AdapterError, match="malformed JSON"):
         coinbase.parse(b"{'type': 'match'}")
+
+
+# --- level2 and the 2021 ticker (issue 12) ----------------------------------------------------
+
+def test_documented_level2_snapshot_and_update(coinbase):
+    [snap] = coinbase.parse(fixture(EX, "level2_snapshot.json"))
+    assert isinstance(snap, BookEvent) and snap.snapshot
+    assert (snap.symbol, snap.bids, snap.asks) == ("BTC-USD", ((10101.10, 0.45054140),),
+                                                   ((10102.55, 0.57753524),))
+    assert snap.first_update_id is None and snap.last_update_id is None  # level2 has no ids
+    [upd] = coinbase.parse(fixture(EX, "l2update.json"))
+    assert isinstance(upd, BookEvent) and not upd.snapshot
+    assert (upd.symbol, upd.bids, upd.asks) == ("BTC-USD", ((10101.8, 0.162567),), ())
+    assert upd.time_ns == ns(2019, 8, 14, 20, 42, 27, 265000)
+
+
+def test_captured_ticker_of_2021_is_a_quote_without_sizes(coinbase):
+    frames = ws_frames(COINBASE_WS)
+    payload = next(p for _, p in frames if '"type":"ticker"' in p)
+    trade, quote = coinbase.parse(payload)
+    assert isinstance(trade, TickEvent) and isinstance(quote, QuoteEvent)
+    assert (quote.symbol, quote.bid, quote.ask) == ("BAND-GBP", 14.755, 14.806)
+    assert quote.bid_size is None and quote.ask_size is None
+    assert quote.time_ns == trade.time_ns == ns(2021, 4, 17, 16, 43, 30, 244075)
+
+
+def test_every_captured_frame_decodes():
+    coinbase = get_adapter(EX)
+    kinds = Counter(type(ev).__name__ for _, p in ws_frames(COINBASE_WS)
+                    for ev in coinbase.parse(p))
+    # 10 snapshots + 9,719 l2updates; 107 tickers give a trade and a quote each; 107 matches
+    assert kinds == {"BookEvent": 9729, "TickEvent": 214, "QuoteEvent": 107}
+
+
+@pytest.mark.parametrize(("changes", "pattern"), [
+    ([["buy", "10101.8", "-1"]], "bids size: must not be negative"),
+    ([["bid", "10101.8", "1"]], "changes"),
+    ([["buy", "NaN", "1"]], "changes"),
+])
+def test_bad_l2updates_raise_with_a_clear_message(coinbase, changes, pattern):
+    msg = {**fixture_obj(EX, "l2update.json"), "changes": changes}
+    with pytest.raises(AdapterError, match=pattern):
+        coinbase.parse(orjson.dumps(msg))

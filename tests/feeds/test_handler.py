@@ -89,7 +89,7 @@ BAD = {
         "wrong type": orjson.dumps({**orjson.loads(kline(T0)), "k": {
             **orjson.loads(kline(T0))["k"], "o": 1.0}}).decode(),
         "missing field": '{"e": "kline", "E": 1, "s": "BTCUSDT"}',
-        "unknown type": '{"e": "depthUpdate", "E": 1, "s": "BTCUSDT"}',
+        "unknown type": '{"e": "24hrTicker", "E": 1, "s": "BTCUSDT"}',
     },
     "coinbase": {
         "malformed JSON": "not json at all",

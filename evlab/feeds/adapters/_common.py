@@ -18,6 +18,8 @@ import orjson
 
 from evlab.events import (
     BarEvent,
+    BookEvent,
+    QuoteEvent,
     TickEvent,
     create_bar_event,
     create_bar_update_event,
@@ -189,6 +191,12 @@ def get_time_ms(name: str, obj: Any, key: str) -> int:
     return checked_ns(name, obj, key, value, ns)
 
 
+def get_time_us(name: str, obj: Any, key: str) -> int:
+    """A required time in integer microseconds since the epoch, as ns (range-checked)."""
+    value = get_int(name, obj, key)
+    return checked_ns(name, obj, key, value, value * 1000)
+
+
 def get_time_s_str(name: str, obj: Any, key: str) -> int:
     """A required time in UNIX seconds sent as an ASCII digit string, as ns (range-checked)."""
     value = get_str(name, obj, key)
@@ -203,6 +211,41 @@ def get_list(name: str, obj: Any, key: str) -> list[Any]:
     if not isinstance(value, list):
         raise _bad(name, key, "an array", obj, value)
     return value
+
+
+def levels(name: str, obj: Any, key: str) -> tuple[tuple[float, float], ...]:
+    """A required array of ``[price, size]`` decimal-string pairs, as ``(float, float)``
+    tuples (strict ASCII decimals; the signs and ranges are BookEvent's to check)."""
+    out = []
+    match = _DECIMAL.match
+    for level in get_list(name, obj, key):
+        if level.__class__ is list and len(level) == 2:
+            p, q = level
+            if p.__class__ is str and q.__class__ is str and match(p) and match(q):
+                out.append((float(p), float(q)))
+                continue
+        raise _bad(name, key, "[price, size] pairs of decimal strings", obj, level)
+    return tuple(out)
+
+
+def side_levels(name: str, obj: Any, key: str, sides: tuple[str, str]
+                ) -> tuple[tuple[tuple[float, float], ...], tuple[tuple[float, float], ...]]:
+    """A required array of ``[side, price, size]`` changes split into (bids, asks); ``sides``
+    names the bid side and the ask side as the exchange spells them (``("buy", "sell")``)."""
+    bids, asks = [], []
+    match = _DECIMAL.match
+    for change in get_list(name, obj, key):
+        if change.__class__ is list and len(change) == 3:
+            side, p, q = change
+            if p.__class__ is str and q.__class__ is str and match(p) and match(q):
+                if side == sides[0]:
+                    bids.append((float(p), float(q)))
+                    continue
+                if side == sides[1]:
+                    asks.append((float(p), float(q)))
+                    continue
+        raise _bad(name, key, f"[{sides[0]!r}|{sides[1]!r}, price, size] changes", obj, change)
+    return tuple(bids), tuple(asks)
 
 
 def get_time(name: str, obj: Any, key: str) -> int:
@@ -306,6 +349,26 @@ def tick(name: str, symbol: str, time_ns: int, price: float, size: float, side: 
                                  source=source)
     except ValueError as exc:
         raise AdapterError(f"{name}: invalid trade ({exc}) in {excerpt(raw)!r}") from None
+
+
+def book(name: str, symbol: str, time_ns: int | None, bids: tuple[tuple[float, float], ...],
+         asks: tuple[tuple[float, float], ...], snapshot: bool, first_id: int | None,
+         last_id: int | None, source: str, raw: Any) -> BookEvent:
+    """A validated BookEvent (``time_ns`` None: the receive time); else AdapterError."""
+    try:
+        return BookEvent(symbol, bids, asks, snapshot, first_id, last_id, time_ns=time_ns,
+                         source=source)
+    except ValueError as exc:
+        raise AdapterError(f"{name}: invalid book levels ({exc}) in {excerpt(raw)!r}") from None
+
+
+def quote(name: str, symbol: str, time_ns: int | None, bid: float, ask: float,
+          bid_size: float | None, ask_size: float | None, source: str, raw: Any) -> QuoteEvent:
+    """A validated QuoteEvent (``time_ns`` None: the receive time); else AdapterError."""
+    try:
+        return QuoteEvent(symbol, bid, ask, bid_size, ask_size, time_ns=time_ns, source=source)
+    except ValueError as exc:
+        raise AdapterError(f"{name}: invalid quote ({exc}) in {excerpt(raw)!r}") from None
 
 
 def taker_side(name: str, obj: Any, key: str, *, maker: bool = False) -> str:

@@ -1,15 +1,27 @@
-"""Binance spot WebSocket market streams: ``<symbol>@kline_<interval>`` and ``<symbol>@trade``.
+"""Binance spot WebSocket market streams: klines, trades, depth (diff and partial), bookTicker.
 
 Format (https://developers.binance.com/docs/binance-spot-api-docs/web-socket-streams,
 source https://github.com/binance/binance-spot-api-docs/blob/master/web-socket-streams.md):
 
 * raw streams send the event object; combined streams wrap it as
   ``{"stream": "<streamName>", "data": <rawPayload>}``; both are accepted;
-* prices and quantities are decimal *strings*, times are integer *milliseconds*;
+* prices and quantities are decimal *strings*, times are integer *milliseconds*, or
+  microseconds on a connection opened with ``timeUnit=MICROSECOND`` (build the adapter with
+  ``time_unit="MICROSECOND"``, as Binance names it);
 * kline ``k.x`` ("is this kline closed?"): ``true`` gives a final ``BarEvent``, ``false`` an
   in-progress ``BarUpdateEvent``; the event time is the kline start time ``k.t``;
 * trade (and aggTrade) ``m`` is "is the buyer the market maker?": ``m=true`` means the
   aggressor sold, so ``side="SELL"``; the event time is the trade time ``T``;
+* diff depth ``depthUpdate`` -> ``BookEvent`` (an update, ``first_update_id=U``,
+  ``last_update_id=u``, event time ``E``); partial depth ``<symbol>@depth<N>`` (``lastUpdateId``,
+  ``bids``, ``asks``: no symbol and no time in the payload, so only on a combined stream,
+  whose stream name gives the symbol) -> a snapshot ``BookEvent`` at the receive time;
+* the REST depth snapshot (``GET /api/v3/depth?symbol=...``) that diff depth needs is read
+  by ``parse_rest(url, body)``: the symbol comes from the URL, as the body names none;
+* ``bookTicker`` (``u, s, b, B, a, A``, no event type and no time) -> ``QuoteEvent`` at the
+  receive time;
+* ``serverShutdown`` -> a SYSTEM event ``kind="server_shutdown"`` (Binance is about to close
+  the connection: reconnect);
 * ``{"result": null, "id": 1}`` (subscribe ack) gives []; ``{"code": .., "msg": ..}`` and
   ``{"error": {...}}`` give an ``ErrorEvent``.
 
@@ -22,10 +34,11 @@ import itertools
 import re
 from collections.abc import Sequence
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import orjson
 
-from evlab.events import Event, create_error_event
+from evlab.events import BookEvent, Event, SystemEvent, create_error_event
 
 from . import _common as c
 from .base import AdapterError, ExchangeAdapter, Subscribe, split_pair
@@ -37,6 +50,8 @@ INTERVALS: dict[str, int] = {
 }
 _NAMES = {v: k for k, v in INTERVALS.items()}
 _MS = 1_000_000
+TIME_UNITS = ("MILLISECOND", "MICROSECOND")  # Binance's timeUnit values
+_PARTIAL_DEPTH = re.compile(r"([a-z0-9]+)@depth(?:5|10|20)(?:@100ms|@1000ms)?\Z")
 
 
 def interval_name(interval_s: int) -> str:
@@ -53,9 +68,17 @@ class BinanceAdapter(ExchangeAdapter):
 
     name = "binance"
 
-    def __init__(self, *, combined: bool = False) -> None:
-        """``combined=True`` makes ``encode_bar`` wrap messages as combined-stream payloads."""
+    def __init__(self, *, combined: bool = False, time_unit: str = "MILLISECOND") -> None:
+        """``combined=True`` makes ``encode_bar`` wrap messages as combined-stream payloads;
+        ``time_unit``: ``"MILLISECOND"`` (Binance's default) or ``"MICROSECOND"`` (a
+        connection opened with ``timeUnit=MICROSECOND``), any case."""
+        unit = time_unit.upper() if isinstance(time_unit, str) else time_unit
+        if unit not in TIME_UNITS:
+            raise ValueError(f"time_unit must be one of {', '.join(TIME_UNITS)}, "
+                             f"got {time_unit!r}")
         self.combined = combined
+        self.time_unit = unit
+        self._time = c.get_time_ms if unit == "MILLISECOND" else c.get_time_us
         self._ids = itertools.count(1)
 
     # --- client side ----------------------------------------------------------------------
@@ -63,20 +86,61 @@ class BinanceAdapter(ExchangeAdapter):
         """Decode one raw or combined stream message (see the module docstring)."""
         obj = c.loads(self.name, payload)
         src = self._source(source)
+        stream = None
         if isinstance(obj, dict) and "stream" in obj and "data" in obj:
-            c.get_str(self.name, obj, "stream")
+            stream = c.get_str(self.name, obj, "stream")
             obj = obj["data"]
+        if obj.__class__ is dict:
+            return self._one(obj, src, payload, stream)
         items = obj if isinstance(obj, list) else [obj]
         out: list[Event] = []
         for item in items:
-            out.extend(self._one(item, src, payload))
+            out.extend(self._one(item, src, payload, stream))
         return out
 
-    def _one(self, obj: Any, src: str, payload: str | bytes) -> list[Event]:
+    def parse_rest(self, url: str, body: str | bytes, *, source: str = "") -> list[Event]:
+        """Decode a REST response the book protocol needs: the depth snapshot of
+        ``GET /api/v3/depth?symbol=<SYMBOL>`` (its ``lastUpdateId`` becomes the snapshot
+        ``BookEvent``'s ``last_update_id``; the symbol is the URL's, the body names none).
+        Other URLs raise AdapterError."""
+        n = self.name
+        parts = urlsplit(url)
+        symbols = parse_qs(parts.query).get("symbol")
+        if not parts.path.endswith("/depth") or not symbols:
+            raise AdapterError(f"{n}: not a depth snapshot request: {c.excerpt(url)!r}")
+        obj = c.loads(n, body)
+        if not isinstance(obj, dict):
+            raise AdapterError(f"{n}: expected a JSON object, got {c.excerpt(obj)!r}")
+        if "code" in obj and "msg" in obj:
+            return [create_error_event(f"binance error: {obj['msg']}", error_type="ExchangeError",
+                                       payload=body, source=self._source(source))]
+        return [self._depth_snapshot(obj, symbols[0], self._source(source))]
+
+    def _depth_snapshot(self, obj: Any, symbol: str, src: str) -> BookEvent:
+        n = self.name
+        return c.book(n, symbol, None, c.levels(n, obj, "bids"), c.levels(n, obj, "asks"), True,
+                      None, c.get_int(n, obj, "lastUpdateId"), src, obj)
+
+    def _one(self, obj: Any, src: str, payload: str | bytes, stream: str | None) -> list[Event]:
         n = self.name
         if not isinstance(obj, dict):
             raise AdapterError(f"{n}: expected a JSON object, got {c.excerpt(obj)!r}")
         etype = obj.get("e")
+        if etype == "depthUpdate":
+            return [c.book(n, c.get_str(n, obj, "s"), self._time(n, obj, "E"),
+                           c.levels(n, obj, "b"), c.levels(n, obj, "a"), False,
+                           c.get_int(n, obj, "U"), c.get_int(n, obj, "u"), src, obj)]
+        if etype is None and "A" in obj and "u" in obj:  # bookTicker: no "e", no time
+            return [c.quote(n, c.get_str(n, obj, "s"), None, c.get_dec(n, obj, "b"),
+                            c.get_dec(n, obj, "a"), c.get_dec(n, obj, "B"),
+                            c.get_dec(n, obj, "A"), src, obj)]
+        if etype is None and "lastUpdateId" in obj:  # partial depth: the stream names it
+            found = _PARTIAL_DEPTH.match(stream or "")
+            if found is None:
+                raise AdapterError(f"{n}: a partial depth payload names no symbol; read it on "
+                                   f"a combined stream (/stream?streams=<symbol>@depth<N>), "
+                                   f"got stream {stream!r} in {c.excerpt(obj)!r}")
+            return [self._depth_snapshot(obj, found.group(1).upper(), src)]
         if etype == "kline":
             k = c.field(n, obj, "k")
             vals = (c.get_dec(n, k, "o"), c.get_dec(n, k, "h"), c.get_dec(n, k, "l"),
@@ -84,16 +148,20 @@ class BinanceAdapter(ExchangeAdapter):
             closed = c.field(n, k, "x")
             if not isinstance(closed, bool):
                 raise AdapterError(f"{n}: field 'x' must be true/false in {c.excerpt(obj)!r}")
-            return [c.bar(n, closed, c.get_str(n, k, "s"), c.get_time_ms(n, k, "t"), *vals,
+            return [c.bar(n, closed, c.get_str(n, k, "s"), self._time(n, k, "t"), *vals,
                           src, obj)]
         if etype in ("trade", "aggTrade"):
             maker = c.field(n, obj, "m")
             if not isinstance(maker, bool):
                 raise AdapterError(f"{n}: field 'm' must be true/false in {c.excerpt(obj)!r}")
             tid = c.get_int(n, obj, "t" if etype == "trade" else "a")
-            return [c.tick(n, c.get_str(n, obj, "s"), c.get_time_ms(n, obj, "T"),
+            return [c.tick(n, c.get_str(n, obj, "s"), self._time(n, obj, "T"),
                            c.get_dec(n, obj, "p"), c.get_dec(n, obj, "q"),
                            "SELL" if maker else "BUY", str(tid), src, obj)]
+        if etype == "serverShutdown":
+            return [SystemEvent("server_shutdown", "binance: the server is about to close the "
+                                "connection (serverShutdown); reconnect", dict(obj),
+                                time_ns=self._time(n, obj, "E"), source=src)]
         if etype is not None:
             raise AdapterError(f"{n}: unknown event type {etype!r} in {c.excerpt(obj)!r}")
         if "result" in obj and "id" in obj:

@@ -5,7 +5,13 @@ https://docs.cdp.coinbase.com/exchange/websocket-feed/channels):
 
 * ``match``/``last_match`` -> ``TickEvent``; ``side`` there is the *maker* order's side, so
   the aggressor is the other one (``"sell"`` -> ``"BUY"``);
-* ``ticker`` -> ``TickEvent`` from ``price``/``last_size``; its ``side`` is the taker side;
+* ``ticker`` -> ``TickEvent`` from ``price``/``last_size`` (its ``side`` is the taker side)
+  and a ``QuoteEvent`` from ``best_bid``/``best_ask`` with ``best_bid_size``/``best_ask_size``;
+  the ticker of 2021 (the shipped capture) sends no sizes: that quote's sizes are ``None``;
+* ``level2``: ``snapshot`` (``bids``/``asks`` of ``[price, size]``, no time: the receive
+  time) -> a snapshot ``BookEvent``; ``l2update`` (``changes`` of ``[side, price, size]``,
+  ``"buy"`` a bid, size 0 removes the level) -> an update ``BookEvent`` at ``time``; the
+  channel has no sequence ids, so updates apply in arrival order after the snapshot;
 * prices/sizes are decimal strings, ``time`` is RFC 3339 with microseconds;
 * ``subscriptions``, ``heartbeat`` and ``status`` give []; ``error`` gives an ``ErrorEvent``.
 
@@ -76,11 +82,24 @@ class CoinbaseAdapter(ExchangeAdapter):
             return [c.tick(n, c.get_str(n, obj, "product_id"), c.get_time(n, obj, "time"),
                            c.get_dec(n, obj, "price"), c.get_dec(n, obj, "size"), side,
                            str(c.get_int(n, obj, "trade_id")), src, obj)]
+        if kind == "l2update":
+            bids, asks = c.side_levels(n, obj, "changes", ("buy", "sell"))
+            return [c.book(n, c.get_str(n, obj, "product_id"), c.get_time(n, obj, "time"),
+                           bids, asks, False, None, None, src, obj)]
+        if kind == "snapshot":
+            return [c.book(n, c.get_str(n, obj, "product_id"), None, c.levels(n, obj, "bids"),
+                           c.levels(n, obj, "asks"), True, None, None, src, obj)]
         if kind == "ticker":
             side = c.taker_side(n, obj, "side")
-            return [c.tick(n, c.get_str(n, obj, "product_id"), c.get_time(n, obj, "time"),
-                           c.get_dec(n, obj, "price"), c.get_dec(n, obj, "last_size"), side,
-                           str(c.get_int(n, obj, "trade_id")), src, obj)]
+            symbol = c.get_str(n, obj, "product_id")
+            when = c.get_time(n, obj, "time")
+            bid_size = c.get_dec(n, obj, "best_bid_size") if "best_bid_size" in obj else None
+            ask_size = c.get_dec(n, obj, "best_ask_size") if "best_ask_size" in obj else None
+            return [c.tick(n, symbol, when, c.get_dec(n, obj, "price"),
+                           c.get_dec(n, obj, "last_size"), side,
+                           str(c.get_int(n, obj, "trade_id")), src, obj),
+                    c.quote(n, symbol, when, c.get_dec(n, obj, "best_bid"),
+                            c.get_dec(n, obj, "best_ask"), bid_size, ask_size, src, obj)]
         if kind in _IGNORED:
             return []
         if kind == "error":

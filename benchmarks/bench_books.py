@@ -1,0 +1,216 @@
+"""Order books: ``OrderBooks`` alone (level changes/s), and a capture's raw messages replayed
+through the exchange adapter and ``OrderBooks`` (book updates/s), against cryptofeed's own
+playback of the same capture where cryptofeed is installed.
+
+* ``OrderBooks alone``: prebuilt ``BookEvent`` updates (1 to 8 levels each, around a book of
+  1,000 levels a side, mostly existing prices, some new and deleted) emitted on a bus with
+  an ``OrderBooks`` on it; counted in level changes. Target: >= 500,000 level changes/s.
+* ``adapter + OrderBooks``: every frame of a shipped capture (``datasets/cryptofeed_captures``)
+  decoded by the adapter and each event emitted on that bus (the REST snapshots too, for
+  Binance), as a replay of the raw messages does; counted in BookEvents (book updates) and
+  level changes. Target: >= 200,000 book updates/s.
+* ``cryptofeed playback``: ``cryptofeed.raw_data_collection.playback`` of the same capture with
+  a book callback, measured in the same run where ``import cryptofeed`` works (an optional
+  peer, not a dependency). Its playback also needs the session's ``<EXCHANGE>.<n>`` file (the
+  subscription configuration and the symbol-list responses), which the shipped captures do
+  not include, so until that file is shipped the peer reports "not measured" and why.
+
+    python -m benchmarks.bench_books            # full sizes
+    python -m benchmarks.bench_books --quick    # tiny inputs (what the test suite runs)
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from benchmarks.common import best_rate, print_table
+from evlab.books import OrderBooks
+from evlab.bus import EventBus
+from evlab.events import BookEvent, create_book_event
+from evlab.feeds.adapters import get_adapter
+
+CAPTURES = Path(__file__).resolve().parents[1] / "datasets" / "cryptofeed_captures"
+LEVELS_TARGET = 500_000
+UPDATES_TARGET = 200_000
+
+
+def synthetic_updates(n: int, seed: int = 7) -> tuple[BookEvent, list[BookEvent], int]:
+    """A snapshot of 1,000 levels a side and ``n`` sequenced updates; their level count."""
+    rng = random.Random(seed)
+    tick = 0.01
+    bids = [(round(100.0 - i * tick, 2), float(rng.randint(1, 50))) for i in range(1, 1001)]
+    asks = [(round(100.0 + i * tick, 2), float(rng.randint(1, 50))) for i in range(1001)]
+    snap = create_book_event("SYN", 0, bids, asks, snapshot=True, last_update_id=0)
+    updates, levels = [], 0
+    for i in range(1, n + 1):
+        k = rng.randint(1, 8)
+        bid_side = [(round(100.0 - rng.randint(1, 1100) * tick, 2),
+                     0.0 if rng.random() < 0.15 else float(rng.randint(1, 50)))
+                    for _ in range(k // 2)]
+        ask_side = [(round(100.0 + rng.randint(0, 1100) * tick, 2),
+                     0.0 if rng.random() < 0.15 else float(rng.randint(1, 50)))
+                    for _ in range(k - k // 2)]
+        updates.append(BookEvent("SYN", tuple(bid_side), tuple(ask_side), False, i, i,
+                                 time_ns=i))
+        levels += k
+    return snap, updates, levels
+
+
+def bench_alone(n: int, repeat: int) -> dict[str, float]:
+    """Level changes per second: OrderBooks on a bus, and its handler called directly."""
+    snap, updates, levels = synthetic_updates(n)
+
+    def via_bus() -> None:
+        bus = EventBus()
+        OrderBooks(bus)
+        bus.emit(snap)
+        emit = bus.emit
+        for ev in updates:
+            emit(ev)
+
+    def direct() -> None:
+        books = OrderBooks()
+        books.on_book(snap)
+        on_book = books.on_book
+        for ev in updates:
+            on_book(ev)
+
+    return {"OrderBooks via bus.emit": best_rate(via_bus, levels, repeat),
+            "OrderBooks.on_book called directly": best_rate(direct, levels, repeat)}
+
+
+def read_capture(name: str) -> list[str]:
+    """The received payloads of a capture file, in order (format: its SOURCE.md)."""
+    out = []
+    for line in (CAPTURES / name).read_text().splitlines()[1:]:
+        if line and " <- " not in line:
+            out.append(line.partition(": ")[2])
+    return out
+
+
+def read_rest(name: str) -> list[tuple[float, str, str]]:
+    out = []
+    for line in (CAPTURES / name).read_text().splitlines():
+        if line:
+            url, _, rest = line.partition(" -> ")
+            stamp, _, body = rest.partition(": ")
+            out.append((float(stamp), url, body))
+    return out
+
+
+def capture_replay(exchange: str, frames: int | None) -> tuple[Callable[[], Any], int, int]:
+    """A function replaying one capture through adapter + OrderBooks, and the book updates
+    and level changes it makes."""
+    if exchange == "coinbase":
+        payloads = read_capture("COINBASE.ws.28.0")
+        rest: list[tuple[float, str, str]] = []
+    else:
+        payloads = read_capture("BINANCE.ws.1.0")
+        rest = read_rest("BINANCE.http.0.0")
+    if frames is not None:
+        payloads = payloads[:frames]
+
+    def replay() -> OrderBooks:
+        bus = EventBus()
+        books = OrderBooks(bus)
+        adapter = get_adapter(exchange)
+        emit = bus.emit
+        if rest:  # the snapshots first: every later diff then applies or is dropped as old
+            for _, url, body in rest:
+                for ev in adapter.parse_rest(url, body):  # type: ignore[attr-defined]
+                    emit(ev)
+        parse = adapter.parse
+        for payload in payloads:
+            for ev in parse(payload):
+                emit(ev)
+        return books
+
+    books = replay()
+    return replay, books.stats["events"], books.stats["levels"]
+
+
+def bench_capture(exchange: str, repeat: int, frames: int | None) -> dict[str, float]:
+    replay, updates, levels = capture_replay(exchange, frames)
+    rate = best_rate(replay, updates, repeat)
+    return {"adapter + OrderBooks (book updates)": rate,
+            "adapter + OrderBooks (level changes)": rate * levels / max(updates, 1)}
+
+
+def bench_cryptofeed(exchange: str, repeat: int) -> float | None:
+    """Book updates/s of cryptofeed's playback of the same capture, or None without it."""
+    try:
+        from cryptofeed.defines import L2_BOOK  # type: ignore[import-not-found]
+        from cryptofeed.raw_data_collection import playback  # type: ignore[import-not-found]
+    except ImportError:
+        return None
+    name = {"coinbase": "COINBASE", "binance": "BINANCE"}[exchange]
+    config = sorted(CAPTURES.glob(f"{name}.[0-9]*"))
+    config = [f for f in config if ".ws." not in f.name and ".http." not in f.name]
+    if not config:
+        return None  # playback reads its subscription from this file: not shipped
+    counted = [0]
+
+    async def book(*_: Any) -> None:
+        counted[0] += 1
+
+    best = float("inf")
+    for _ in range(repeat):
+        counted[0] = 0
+        t0 = time.perf_counter()
+        files = [str(f) for f in (*config, *CAPTURES.glob(f"{name}.*.*"))]
+        playback(name, files, callbacks={L2_BOOK: book})
+        best = min(best, time.perf_counter() - t0)
+    return counted[0] / best if counted[0] else None
+
+
+def run(n: int = 200_000, repeat: int = 5, *, frames: int | None = None,
+        show: bool = True) -> dict[str, dict[str, float]]:
+    """Every contender, in one run: ``n`` synthetic updates; ``frames`` of each capture."""
+    table: dict[str, dict[str, float]] = {"OrderBooks alone (level changes/s)":
+                                          bench_alone(n, repeat)}
+    for exchange in ("coinbase", "binance"):
+        rates = bench_capture(exchange, repeat, frames)
+        peer = bench_cryptofeed(exchange, 1 if frames else repeat)
+        if peer is not None:
+            rates["cryptofeed playback (book callbacks)"] = peer
+        table[f"{exchange} capture replayed"] = rates
+    if show:
+        alone = table["OrderBooks alone (level changes/s)"]
+        print_table(f"OrderBooks alone, {n:,} updates (level changes/s; target "
+                    f">= {LEVELS_TARGET:,})",
+                    [(k, v, f"{v / LEVELS_TARGET:5.2f}x target") for k, v in alone.items()])
+        for title, rates in table.items():
+            if title.startswith("OrderBooks"):
+                continue
+            base = rates["adapter + OrderBooks (book updates)"]
+            rows = []
+            for k, v in rates.items():
+                note = (f"{v / UPDATES_TARGET:5.2f}x target" if k.endswith("(book updates)")
+                        else "" if "level" in k else f"evlab is {base / v:6.1f}x this")
+                rows.append((k, v, note))
+            print_table(f"{title} (/s; target >= {UPDATES_TARGET:,} book updates/s)", rows)
+        if all(len(r) == 2 for t, r in table.items() if not t.startswith("OrderBooks")):
+            print("\ncryptofeed playback not measured: cryptofeed is not installed in this "
+                  "environment, or the captures' <EXCHANGE>.<n> configuration file its "
+                  "playback needs is not shipped")
+    return table
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="tiny inputs, one repeat")
+    parser.add_argument("-n", type=int, default=200_000, help="synthetic updates")
+    args = parser.parse_args()
+    if args.quick:
+        run(n=300, repeat=1, frames=200)
+    else:
+        run(n=args.n)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,7 @@
+"""Order books: ``OrderBooks`` (the component, ``orderbooks.py``) keeps one ``OrderBook``
+(``book.py``) per symbol from the ``BookEvent``s on a bus."""
+
+from evlab.books.book import OrderBook
+from evlab.books.orderbooks import OrderBooks
+
+__all__ = ["OrderBook", "OrderBooks"]

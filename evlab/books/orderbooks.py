@@ -1,0 +1,246 @@
+"""OrderBooks: a component that keeps one OrderBook per symbol from BookEvents.
+
+    books = evlab.OrderBooks(bus)      # listens to EventType.BOOK on ``bus``
+    books["BTCUSDT"].best_bid, books["BTCUSDT"].bids(5), books["BTCUSDT"].to_frame(10)
+
+Sequencing, from the fields each BookEvent carries (so no exchange is named here):
+
+* **Updates with sequence ids** (``first_update_id``/``last_update_id``: Binance's diff depth
+  ``U``/``u``) follow Binance's "How to manage a local order book correctly": until a
+  snapshot arrives they are buffered (at most ``max_buffer`` per symbol, the oldest dropped
+  and counted); a snapshot whose ``last_update_id`` is below the first buffered ``U`` is too
+  old (counted, a ``book_gap`` asks for another); buffered updates with ``u <=
+  lastUpdateId`` are dropped, the first applied must have ``U <= lastUpdateId + 1``, and
+  every later one ``U <= previous u + 1`` (``u`` not above the book's id: already applied,
+  ignored). A hole is a gap.
+* **Updates without ids** (Coinbase Exchange ``level2``) apply in arrival order after the
+  product's snapshot; one before any snapshot is counted (``before_snapshot``) and dropped.
+* **Snapshots** replace the book; one older than the book's id is ignored (``old_snapshots``).
+
+On a gap the book is marked stale, later updates are buffered again, and a SYSTEM event
+``kind="book_gap"`` is published with ``data={"symbol", "reason", "expected", "first_update_id",
+"last_update_id", "resync": True}``: that event is the resync hook, what a live emitter
+listens to in order to fetch a new snapshot (``needs_snapshot`` lists those symbols). An
+update that leaves the book crossed (best bid >= best ask) publishes an ``ErrorEvent``
+(``error_type="CrossedBook"``) and marks the book stale until the next snapshot. Whenever a
+live book's top changes (best price or its size), one ``QuoteEvent`` is published (at most
+one per BookEvent; none while a side is empty or the book is stale). Every outcome is
+counted in ``stats``.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterator
+from typing import Any, ClassVar
+
+from evlab.books.book import OrderBook
+from evlab.events import (
+    BookEvent,
+    EventType,
+    QuoteEvent,
+    SystemEvent,
+    create_error_event,
+)
+
+__all__ = ["OrderBooks"]
+
+
+class OrderBooks:
+    """One ``OrderBook`` per symbol, kept from the ``BookEvent``s of a bus (see the module doc).
+
+    ``OrderBooks(bus)`` registers itself for ``EventType.BOOK``; built without a bus it is a
+    component for ``EventManager`` (``on_book``, ``set_event_bus``). ``max_buffer`` bounds the
+    updates buffered per symbol while it waits for a snapshot.
+    """
+
+    held_strongly: ClassVar[bool] = True  # a component users query: the bus keeps it
+
+    def __init__(self, bus: Any = None, *, name: str = "orderbooks",
+                 max_buffer: int = 10_000) -> None:
+        if not isinstance(max_buffer, int) or isinstance(max_buffer, bool) or max_buffer < 1:
+            raise ValueError(f"max_buffer must be a positive int, got {max_buffer!r}")
+        self.name = name
+        self.max_buffer = max_buffer
+        self.bus: Any = None
+        self._books: dict[str, OrderBook] = {}
+        self._buffers: dict[str, deque[BookEvent]] = {}
+        self.stats: dict[str, int] = dict.fromkeys((
+            "events", "snapshots", "updates", "levels", "buffered", "buffer_dropped",
+            "ignored", "gaps", "stale_snapshots", "old_snapshots", "before_snapshot",
+            "crossed", "quotes"), 0)
+        if bus is not None:
+            self.set_event_bus(bus)
+            bus.register(EventType.BOOK, self.on_book)
+
+    def set_event_bus(self, bus: Any) -> None:
+        """Publish quotes, gaps and errors on ``bus`` (EventManager calls this)."""
+        self.bus = bus
+
+    # --- reading -------------------------------------------------------------------------
+    def __getitem__(self, symbol: str) -> OrderBook:
+        try:
+            return self._books[symbol]
+        except KeyError:
+            known = ", ".join(sorted(self._books)) or "none yet"
+            raise KeyError(f"no order book for {symbol!r} (books: {known})") from None
+
+    def __contains__(self, symbol: object) -> bool:
+        return symbol in self._books
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._books)
+
+    def __len__(self) -> int:
+        return len(self._books)
+
+    @property
+    def symbols(self) -> list[str]:
+        """The symbols that have a book, in the order they first appeared."""
+        return list(self._books)
+
+    @property
+    def needs_snapshot(self) -> list[str]:
+        """Symbols whose book waits for a (new) snapshot: none yet, or out of sync."""
+        return [s for s, b in self._books.items() if not b.synced]
+
+    def get_stats(self) -> dict[str, int]:
+        """A copy of the counters."""
+        return dict(self.stats)
+
+    def __repr__(self) -> str:
+        stale = sum(b.stale for b in self._books.values())
+        return (f"<OrderBooks {len(self._books)} books ({stale} stale), "
+                f"{self.stats['events']} events, {self.stats['gaps']} gaps>")
+
+    # --- the handler ---------------------------------------------------------------------
+    def on_book(self, event: BookEvent) -> None:
+        """Apply one BookEvent under its sequencing rule (see the module doc)."""
+        stats = self.stats
+        stats["events"] += 1
+        book = self._books.get(event.symbol)
+        if book is None:
+            book = self._books[event.symbol] = OrderBook(event.symbol)
+        before = book.top()
+        if event.snapshot:
+            changed = self._snapshot(book, event)
+        elif event.last_update_id is not None and event.first_update_id is not None:
+            changed = self._sequenced(book, event)
+        elif book.synced:
+            changed = self._apply(book, event)
+        else:
+            stats["before_snapshot"] += 1
+            changed = False
+        if changed:
+            self._after(book, event, before)
+
+    def _snapshot(self, book: OrderBook, event: BookEvent) -> bool:
+        stats = self.stats
+        last = event.last_update_id
+        if book.synced and last is not None and book.update_id is not None \
+                and last < book.update_id:
+            stats["old_snapshots"] += 1
+            return False
+        buffer = self._buffers.get(book.symbol)
+        if last is not None and buffer and last < buffer[0].first_update_id:  # type: ignore[operator]
+            stats["stale_snapshots"] += 1
+            self._gap(book, event, "snapshot_too_old", last + 1, buffer[0])
+            return False
+        stats["snapshots"] += 1
+        book.clear()
+        book.apply(event.bids, event.asks)
+        book.update_id = last
+        book.time_ns = event.time_ns
+        book.stale = False
+        book.synced = True
+        book.crossed = False
+        book.updates += 1
+        stats["levels"] += len(event.bids) + len(event.asks)
+        if buffer:
+            pending = list(buffer)
+            buffer.clear()
+            for diff in pending:
+                if book.synced:
+                    self._sequenced(book, diff)
+                else:  # a gap among the buffered updates: buffer the rest again
+                    self._buffer(book, diff)
+        return True
+
+    def _sequenced(self, book: OrderBook, event: BookEvent) -> bool:
+        """Binance's rule for an update ``U..u`` (``first_update_id..last_update_id``)."""
+        if not book.synced:
+            self._buffer(book, event)
+            return False
+        last = event.last_update_id
+        current = book.update_id
+        if current is not None:
+            if last <= current:  # type: ignore[operator]
+                self.stats["ignored"] += 1
+                return False
+            if event.first_update_id > current + 1:  # type: ignore[operator]
+                self._gap(book, event, "missed_updates", current + 1, event)
+                self._buffer(book, event)
+                return False
+        self._apply(book, event)
+        book.update_id = last
+        return True
+
+    def _apply(self, book: OrderBook, event: BookEvent) -> bool:
+        book.apply(event.bids, event.asks)
+        book.time_ns = event.time_ns
+        book.updates += 1
+        stats = self.stats
+        stats["updates"] += 1
+        stats["levels"] += len(event.bids) + len(event.asks)
+        return True
+
+    def _buffer(self, book: OrderBook, event: BookEvent) -> None:
+        buffer = self._buffers.get(book.symbol)
+        if buffer is None:
+            buffer = self._buffers[book.symbol] = deque(maxlen=self.max_buffer)
+        if len(buffer) == self.max_buffer:
+            self.stats["buffer_dropped"] += 1  # the oldest goes: a snapshot will be needed
+        buffer.append(event)
+        self.stats["buffered"] += 1
+
+    def _after(self, book: OrderBook, event: BookEvent, before: tuple[Any, ...]) -> None:
+        """The checks after a change: crossed book, then the quote if the top moved."""
+        if book.is_crossed():
+            self.stats["crossed"] += 1
+            if not book.crossed:
+                book.crossed = True
+                book.stale = True
+                self._publish(create_error_event(
+                    f"{book.symbol}: the book is crossed after an update (best bid "
+                    f"{book.best_bid} >= best ask {book.best_ask}); stale until the next "
+                    "snapshot", error_type="CrossedBook", handler=self.name, original=event,
+                    source=self.name))
+            return
+        book.crossed = False
+        if book.stale:
+            return
+        top = book.top()
+        if top != before and top[0] is not None and top[2] is not None:
+            self.stats["quotes"] += 1
+            self._publish(QuoteEvent(book.symbol, top[0], top[2], top[1], top[3],
+                                     time_ns=event.time_ns, source=self.name))
+
+    def _gap(self, book: OrderBook, event: BookEvent, reason: str, expected: int,
+             culprit: BookEvent) -> None:
+        """Mark ``book`` out of sync and ask for a new snapshot (the ``book_gap`` event)."""
+        self.stats["gaps"] += 1
+        book.stale = True
+        book.synced = False
+        data = {"symbol": book.symbol, "reason": reason, "expected": expected,
+                "first_update_id": culprit.first_update_id,
+                "last_update_id": culprit.last_update_id, "resync": True}
+        what = ("the snapshot is older than the buffered updates" if reason == "snapshot_too_old"
+                else "updates are missing")
+        self._publish(SystemEvent(
+            "book_gap", f"{book.symbol}: {what} (expected id {expected}, got "
+            f"{culprit.first_update_id}..{culprit.last_update_id}); stale until a new snapshot",
+            data, time_ns=event.time_ns, source=self.name))
+
+    def _publish(self, event: Any) -> None:
+        if self.bus is not None:
+            self.bus.emit(event)

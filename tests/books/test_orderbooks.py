@@ -1,0 +1,341 @@
+"""OrderBooks: books built from the shipped captures, checked against hand-worked states and
+against the exchanges' rules applied by a plain reference; bad input counted and published."""
+
+from __future__ import annotations
+
+import pytest
+
+import evlab
+from evlab import EventBus, EventType, OrderBooks, create_book_event, create_websocket_event
+from evlab.events import BookEvent, ErrorEvent, QuoteEvent, SystemEvent
+from evlab.feeds.adapters import get_adapter
+from evlab.feeds.handler import WebSocketHandler
+
+from .captures import BINANCE_HTTP, BINANCE_WS, COINBASE_WS, http_responses, ws_frames
+
+
+class Session:
+    """A bus wired as the usage guide wires a feed (a WebSocketHandler on EventType.WEBSOCKET)
+    with an OrderBooks on it, and every quote, system event and error kept."""
+
+    def __init__(self, exchange: str) -> None:
+        self.bus = EventBus()
+        self.adapter = get_adapter(exchange)
+        self.handler = WebSocketHandler("feed", self.adapter)
+        self.bus.register_async(EventType.WEBSOCKET, self.handler.handle)
+        self.books = OrderBooks(self.bus)
+        self.quotes: list[QuoteEvent] = []
+        self.system: list[SystemEvent] = []
+        self.errors: list[ErrorEvent] = []
+        self.bus.register(EventType.QUOTE, self.quotes.append)
+        self.bus.register(EventType.SYSTEM, self.system.append)
+        self.bus.register(EventType.ERROR, self.errors.append)
+
+    async def frame(self, received_ns: int, payload: str | bytes) -> None:
+        await self.bus.emit_async(create_websocket_event("feed", payload, received_ns))
+
+    def rest(self, url: str, body: str) -> None:
+        """What the emitter will do with a fetched depth snapshot (a later slice)."""
+        for ev in self.adapter.parse_rest(url, body):
+            self.bus.emit(ev)
+
+    @property
+    def gaps(self) -> list[SystemEvent]:
+        return [e for e in self.system if e.kind == "book_gap"]
+
+
+def binance_timeline():
+    """The Binance session's frames and REST snapshots, in the order they were received."""
+    items = [(t, 0, p) for t, p in ws_frames(BINANCE_WS)]
+    items += [(t, 1, (url, body)) for t, url, body in http_responses(BINANCE_HTTP)]
+    return sorted(items, key=lambda item: item[0])
+
+
+async def replay_binance(session: Session, until: float | None = None) -> None:
+    for t, kind, item in binance_timeline():
+        if until is not None and t > until * 1e9:
+            return
+        if kind:
+            session.rest(*item)
+        else:
+            await session.frame(t, item)
+
+
+class Reference:
+    """The rules as the exchanges write them, applied naively (dicts, sort when read)."""
+
+    def __init__(self) -> None:
+        self.books: dict[str, tuple[dict[float, float], dict[float, float], list[int]]] = {}
+        self.pending: dict[str, list[BookEvent]] = {}
+
+    def feed(self, ev: BookEvent) -> None:
+        if ev.snapshot:
+            bids, asks = dict(ev.bids), dict(ev.asks)
+            self.books[ev.symbol] = (bids, asks, [ev.last_update_id or 0])
+            for diff in self.pending.pop(ev.symbol, []):
+                self.feed(diff)
+            return
+        if ev.symbol not in self.books:
+            self.pending.setdefault(ev.symbol, []).append(ev)
+            return
+        bids, asks, last = self.books[ev.symbol]
+        if ev.last_update_id is not None:
+            if ev.last_update_id <= last[0]:
+                return
+            assert ev.first_update_id <= last[0] + 1, "the capture has no gap"
+            last[0] = ev.last_update_id
+        for side, levels in ((bids, ev.bids), (asks, ev.asks)):
+            for p, q in levels:
+                if q == 0:
+                    side.pop(p, None)
+                else:
+                    side[p] = q
+
+    def sides(self, symbol: str) -> tuple[list[tuple[float, float]], list[tuple[float, float]]]:
+        bids, asks, _ = self.books[symbol]
+        return sorted(bids.items(), reverse=True), sorted(asks.items())
+
+
+# --- books from the captures ---------------------------------------------------------------
+
+async def test_binance_books_after_given_frames_are_the_hand_worked_ones():
+    s = Session("binance")
+    # NKNUSDT: the snapshot (lastUpdateId 499869752) arrived at .320639; the diff 750..752
+    # received before it was buffered, then dropped (u <= lastUpdateId); 753..754, 755..757
+    # and 758..759 apply.
+    await replay_binance(s, until=1633998512.9)
+    nkn = s.books["NKNUSDT"]
+    assert not nkn.stale and nkn.update_id == 499869759
+    assert nkn.top() == (0.3521, 672.0, 0.3525, 3959.0)  # the snapshot's top: untouched
+    levels = dict(nkn.bids())
+    assert levels[0.352] == 1290.0  # snapshot 1144, diff 755..757 says 1290
+    assert levels[0.3517] == 4265.0  # new in 753..754
+    assert levels[0.3492] == 19253.0 and levels[0.3481] == 9965.0  # 758..759 (were 20539, 8686)
+    assert dict(nkn.asks())[0.3529] == 10968.0
+    assert s.books.stats["ignored"] >= 1 and s.books.stats["gaps"] == 0
+
+    # BLZETH: ask 0.00006615 (1528 in the snapshot) is deleted by 628, set again by 631..632
+    # and deleted by 633..634.
+    s = Session("binance")
+    await replay_binance(s, until=1633998522.1)
+    assert 6.615e-05 not in dict(s.books["BLZETH"].asks())
+    await replay_binance(s := Session("binance"), until=1633998524.1)
+    assert dict(s.books["BLZETH"].asks())[6.615e-05] == 1528.0
+    await replay_binance(s := Session("binance"), until=1633998524.6)
+    assert 6.615e-05 not in dict(s.books["BLZETH"].asks())
+
+
+async def test_binance_capture_books_equal_the_rules_applied_naively():
+    s = Session("binance")
+    ref = Reference()
+    s.bus.register(EventType.BOOK, ref.feed)
+    await replay_binance(s)
+    assert s.books.symbols == ["NKNUSDT", "BLZETH", "LRCBTC", "RUNEEUR"]  # first seen order
+    for symbol in s.books:
+        book = s.books[symbol]
+        assert (book.bids(), book.asks()) == ref.sides(symbol), symbol
+        assert not book.stale and not book.crossed
+    stats = s.books.stats
+    assert (stats["snapshots"], stats["gaps"], stats["crossed"], stats["updates"]) == (4, 0, 0, 172)
+    assert stats["ignored"] == 5  # the diffs the snapshots already held
+    assert s.errors == [] and s.gaps == []
+    # bookTicker quotes (84) plus one quote each time a book's top changed
+    ours = [q for q in s.quotes if q.source == "orderbooks"]
+    assert len(ours) == stats["quotes"] > 0 and len(s.quotes) == 84 + len(ours)
+    last = next(q for q in reversed(ours) if q.symbol == "NKNUSDT")
+    assert (last.bid, last.ask) == (s.books["NKNUSDT"].best_bid, s.books["NKNUSDT"].best_ask)
+
+
+async def test_coinbase_level2_books_equal_the_rules_applied_naively():
+    s = Session("coinbase")
+    ref = Reference()
+    s.bus.register(EventType.BOOK, ref.feed)
+    frames = ws_frames(COINBASE_WS)
+    for t, payload in frames:
+        await s.frame(t, payload)
+    assert len(s.books) == 10
+    for symbol in s.books:
+        assert (s.books[symbol].bids(), s.books[symbol].asks()) == ref.sides(symbol), symbol
+    stats = s.books.stats
+    assert (stats["snapshots"], stats["updates"], stats["gaps"]) == (10, 9719, 0)
+    assert stats["before_snapshot"] == 0 and s.errors == []
+    # The ticker quotes of 2021 carry no sizes; the books' quotes do.
+    tickers = [q for q in s.quotes if q.source != "orderbooks"]
+    assert len(tickers) == 107 and all(q.bid_size is None for q in tickers)
+    assert all(q.bid_size is not None for q in s.quotes if q.source == "orderbooks")
+
+
+async def test_coinbase_first_update_is_hand_worked():
+    s = Session("coinbase")
+    frames = ws_frames(COINBASE_WS)
+    first = next(i for i, (_, p) in enumerate(frames) if '"l2update"' in p)
+    for t, payload in frames[:first + 1]:
+        await s.frame(t, payload)
+    # {"type":"l2update","product_id":"SKL-BTC","changes":[["sell","0.00001306","660.5"]]}
+    assert dict(s.books["SKL-BTC"].asks())[1.306e-05] == 660.5
+
+
+# --- the book's interface --------------------------------------------------------------------
+
+def small_book() -> tuple[EventBus, OrderBooks, list[QuoteEvent]]:
+    bus = EventBus()
+    books = OrderBooks(bus)
+    quotes: list[QuoteEvent] = []
+    bus.register(EventType.QUOTE, quotes.append)
+    bus.emit(create_book_event("XY", 1, [(100.0, 1.0), (99.0, 2.0), (98.0, 3.0)],
+                               [(101.0, 1.5), (102.0, 2.5)], snapshot=True, last_update_id=10))
+    return bus, books, quotes
+
+
+def test_reading_a_book():
+    _, books, quotes = small_book()
+    book = books["XY"]
+    assert (book.best_bid, book.best_ask, book.mid, book.spread) == (100.0, 101.0, 100.5, 1.0)
+    assert book.bids(2) == [(100.0, 1.0), (99.0, 2.0)] and book.asks(5) == [(101.0, 1.5),
+                                                                              (102.0, 2.5)]
+    frame = book.to_frame(3)
+    assert list(frame.columns) == ["bid_price", "bid_size", "ask_price", "ask_size"]
+    assert frame["bid_price"].tolist() == [100.0, 99.0, 98.0]
+    assert frame["ask_size"].iloc[:2].tolist() == [1.5, 2.5] and frame["ask_size"].isna().iloc[2]
+    assert [(q.bid, q.bid_size, q.ask, q.ask_size) for q in quotes] == [(100.0, 1.0, 101.0, 1.5)]
+    with pytest.raises(KeyError, match=r"no order book for 'ZZ' \(books: XY\)"):
+        books["ZZ"]
+    with pytest.raises(ValueError, match="depth must be a non-negative int"):
+        book.to_frame(-1)
+
+
+def test_one_quote_per_book_event_and_only_when_the_top_changes():
+    bus, _books, quotes = small_book()
+    bus.emit(create_book_event("XY", 2, [(98.0, 7.0)], [], first_update_id=11, last_update_id=11))
+    assert len(quotes) == 1  # a deeper level: no quote
+    bus.emit(create_book_event("XY", 3, [(100.0, 0.0), (100.5, 4.0)], [(101.0, 9.0)],
+                               first_update_id=12, last_update_id=13))
+    assert len(quotes) == 2  # three levels changed, the top moved: one quote
+    assert (quotes[-1].bid, quotes[-1].bid_size, quotes[-1].ask, quotes[-1].ask_size) == (
+        100.5, 4.0, 101.0, 9.0)
+    assert quotes[-1].time_ns == 3 and quotes[-1].cause is not None
+
+
+# --- bad input: counted, published, never a wrong book without the stale flag --------------
+
+def recorder(bus: EventBus) -> dict[str, list]:
+    kept: dict[str, list] = {"system": [], "error": []}
+    bus.register(EventType.SYSTEM, kept["system"].append)
+    bus.register(EventType.ERROR, kept["error"].append)
+    return kept
+
+
+def test_out_of_sequence_diff_is_a_gap_then_a_new_snapshot_resyncs():
+    bus, books, _quotes = small_book()
+    kept = recorder(bus)
+    bus.emit(create_book_event("XY", 2, [(99.5, 1.0)], [], first_update_id=13, last_update_id=14))
+    book = books["XY"]
+    assert book.stale and books.needs_snapshot == ["XY"] and books.stats["gaps"] == 1
+    [gap] = kept["system"]
+    assert gap.kind == "book_gap" and gap.data == {
+        "symbol": "XY", "reason": "missed_updates", "expected": 11, "first_update_id": 13,
+        "last_update_id": 14, "resync": True}
+    assert dict(book.bids()).get(99.5) is None  # the diff after the hole was not applied
+    # later diffs wait for the snapshot; the new snapshot takes the ones after it
+    bus.emit(create_book_event("XY", 3, [(99.7, 1.0)], [], first_update_id=15, last_update_id=15))
+    bus.emit(create_book_event("XY", 4, [(100.0, 5.0)], [(101.0, 1.0)], snapshot=True,
+                               last_update_id=14))
+    assert not book.stale and book.update_id == 15 and dict(book.bids())[99.7] == 1.0
+    assert book.top() == (100.0, 5.0, 101.0, 1.0)
+
+
+def test_a_snapshot_older_than_the_buffered_diffs_asks_for_another():
+    bus = EventBus()
+    books = OrderBooks(bus)
+    kept = recorder(bus)
+    bus.emit(create_book_event("XY", 1, [(99.0, 1.0)], [], first_update_id=50, last_update_id=52))
+    bus.emit(create_book_event("XY", 2, [(100.0, 1.0)], [(101.0, 1.0)], snapshot=True,
+                               last_update_id=40))
+    book = books["XY"]
+    assert book.stale and books.stats["stale_snapshots"] == 1 and book.bids() == []
+    [gap] = kept["system"]
+    assert gap.data["reason"] == "snapshot_too_old" and gap.data["resync"]
+    bus.emit(create_book_event("XY", 3, [(100.0, 1.0)], [(101.0, 1.0)], snapshot=True,
+                               last_update_id=51))
+    assert not book.stale and book.update_id == 52 and book.bids() == [(100.0, 1.0),
+                                                                      (99.0, 1.0)]
+
+
+def test_a_crossed_book_is_an_error_and_stale_until_the_next_snapshot():
+    bus, books, quotes = small_book()
+    kept = recorder(bus)
+    bus.emit(create_book_event("XY", 2, [(101.5, 1.0)], [], first_update_id=11, last_update_id=11))
+    book = books["XY"]
+    [err] = kept["error"]
+    assert err.error_type == "CrossedBook" and "crossed" in err.message
+    assert book.stale and book.crossed and books.stats["crossed"] == 1
+    assert len(quotes) == 1  # no quote from a crossed book
+    bus.emit(create_book_event("XY", 3, [(101.5, 0.0)], [], first_update_id=12, last_update_id=12))
+    assert book.stale and not book.crossed and len(quotes) == 1  # still stale
+    bus.emit(create_book_event("XY", 4, [(100.0, 1.0)], [(101.0, 1.0)], snapshot=True,
+                               last_update_id=12))
+    assert not book.stale and len(quotes) == 2
+
+
+async def test_a_negative_size_is_an_error_and_the_next_diff_reveals_the_gap():
+    s = Session("binance")
+    s.rest("https://api.binance.com/api/v3/depth?symbol=BNBBTC&limit=5",
+           '{"lastUpdateId":100,"bids":[["0.0024","10"]],"asks":[["0.0026","100"]]}')
+    bad = ('{"e":"depthUpdate","E":1672515782136,"s":"BNBBTC","U":101,"u":102,'
+           '"b":[["0.0024","-5"]],"a":[]}')
+    good = ('{"e":"depthUpdate","E":1672515782236,"s":"BNBBTC","U":103,"u":104,'
+            '"b":[["0.0023","5"]],"a":[]}')
+    await s.frame(1, bad)
+    [err] = s.errors
+    assert "must not be negative" in err.message and err.payload == bad
+    assert s.handler.stats["decode_errors"] == 1
+    await s.frame(2, good)
+    book = s.books["BNBBTC"]
+    assert book.stale and [g.data["expected"] for g in s.gaps] == [101]
+
+
+async def test_a_crossed_quote_is_an_error_carrying_its_payload():
+    s = Session("binance")
+    crossed = '{"u":400900217,"s":"BNBUSDT","b":"25.4","B":"31.21","a":"25.3","A":"40.66"}'
+    await s.frame(1, crossed)
+    [err] = s.errors
+    assert "crossed quote" in err.message and err.payload == crossed and s.quotes == []
+
+
+def test_coinbase_update_before_its_snapshot_is_counted_not_applied():
+    bus = EventBus()
+    books = OrderBooks(bus)
+    bus.emit(create_book_event("BTC-USD", 1, [(100.0, 1.0)], []))
+    assert books["BTC-USD"].stale and books["BTC-USD"].bids() == []
+    assert books.stats["before_snapshot"] == 1
+
+
+def test_the_buffer_is_bounded_and_counts_what_it_drops():
+    bus = EventBus()
+    books = OrderBooks(bus, max_buffer=3)
+    for i in range(5):
+        bus.emit(create_book_event("XY", i, [(99.0, 1.0 + i)], [], first_update_id=10 + i,
+                                   last_update_id=10 + i))
+    assert books.stats["buffered"] == 5 and books.stats["buffer_dropped"] == 2
+    with pytest.raises(ValueError, match="max_buffer must be a positive int"):
+        OrderBooks(bus, max_buffer=0)
+
+
+def test_quote_and_book_events_record_and_replay(tmp_path):
+    bus, _books, _quotes = small_book()
+    with evlab.record(bus) as rec:
+        bus.emit(create_book_event("XY", 5, [(100.0, 0.0)], [], first_update_id=11,
+                                   last_update_id=11))
+        bus.emit(evlab.create_quote_event("AB", 6, 1.0, 1.5))  # no sizes
+    rec.save(tmp_path / "s.parquet")
+    session = evlab.load_recording(tmp_path / "s.parquet")
+    assert list(session.to_events()) == list(rec.to_events())
+    book_ev, quote_ev, ticker = list(session.to_events())
+    assert book_ev.bids == ((100.0, 0.0),) and book_ev.last_update_id == 11
+    assert quote_ev.bid == 99.0 and ticker.bid_size is None and ticker.ask_size is None
+    fresh = EventBus()
+    replayed = OrderBooks(fresh)
+    fresh.emit(create_book_event("XY", 1, [(100.0, 1.0), (99.0, 2.0)], [(101.0, 1.5)],
+                                 snapshot=True, last_update_id=10))
+    evlab.Replayer(session, fresh).run()
+    assert replayed["XY"].bids() == [(99.0, 2.0)]
