@@ -88,3 +88,12 @@ def test_python_kraken_sdk_parses_the_ohlc_bars(server_url, bars):
                  pd.Timestamp(bar["interval_begin"]).value)
     [ack] = [m for m in out["others"] if m.get("method") == "subscribe"]
     assert ack["success"] is True and ack["result"]["channel"] == "ohlc"
+
+
+def test_polygon_api_client_parses_the_minute_aggregates(server_url, bars):
+    out = run_client("polygon-api-client", "aggregates_polygon", server_url("polygon"),
+                     "BTC-USD", str(N))
+    for agg, (time, row) in zip(out, bars.iterrows(), strict=True):
+        assert agg["symbol"] == "BTC-USD"
+        same_bar([agg[f] for f in ("open", "high", "low", "close", "volume")], time.value, row,
+                 agg["start"] * 1_000_000)
