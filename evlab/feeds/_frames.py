@@ -164,7 +164,9 @@ class FrameCache:
         encode, final, iv = adapter.encode_bar, self.final, t.interval_s
         shift = k * t.span_ns
         syms = [self.wire_symbols[c] for c in t.codes.tolist()]
-        frames = [ws_frame(encode(s, ts + shift, *vals, interval_s=iv, final=final))
+        binary = adapter.binary
+        frames = [ws_frame(encode(s, ts + shift, *vals, interval_s=iv, final=final),
+                           binary=binary)
                   for s, ts, vals in zip(syms, t.times.tolist(), t.values, strict=True)]
         self._cycles[k] = frames
         while len(self._cycles) > self.keep:

@@ -221,6 +221,13 @@ class FeedServer:
         """The table code of exchange symbol ``symbol``, None if it is not served."""
         return self._codes.get(symbol)
 
+    def connection_adapter(self, options: Mapping[str, Any]) -> ExchangeAdapter:
+        """The adapter that speaks to one connection: the server's own, or (URL path or
+        headers asked for ``options``) one built with them on top of the server's."""
+        if not options:
+            return self.adapter
+        return adapter_class(self.exchange)(**self.adapter_options, **options)
+
     def frames(self, options: Mapping[str, Any] | None = None) -> _frames.FrameCache:
         """Every bar pre-encoded by an adapter with ``options`` on top of the server's (binance
         combined streams wrap theirs), encoded once per set of options."""

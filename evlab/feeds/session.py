@@ -45,6 +45,7 @@ class ClientSession:
     def __init__(self, server: FeedServer, cid: int, ws: ServerConnection) -> None:
         self.server, self.id, self.ws = server, cid, ws
         self.frames = server.frames()  # the encoded bars this client gets (per URL options)
+        self.adapter = server.adapter  # what speaks to this client (per URL/header options)
         self.codes: set[int] = set()  # the symbols subscribed to, as table codes
         self.bars_sent = 0
         self.queue_peak = 0  # live mode: the most frames waiting for this client at once
@@ -64,16 +65,19 @@ class ClientSession:
     async def serve(self) -> None:
         """Greet, take a subscription from the URL path if the exchange has those, then answer
         every message until the connection closes."""
-        adapter, ws = self.server.adapter, self.ws
+        server, ws = self.server, self.ws
         try:
-            for text in adapter.welcome():
-                await ws.send(text)
-            if ws.request is not None:
-                request, options = adapter.path_subscribe(ws.request.path)
+            request = None
+            if ws.request is not None:  # the URL path and headers may choose the encoding
+                request, options = server.adapter.path_subscribe(ws.request.path)
+                options = {**options, **server.adapter.header_options(ws.request.headers)}
                 if options:
-                    self.frames = self.server.frames(options)
-                if request is not None:
-                    await self.on_message(request, ack=False)
+                    self.frames = server.frames(options)
+                    self.adapter = server.connection_adapter(options)
+            for text in self.adapter.welcome():
+                await ws.send(text)
+            if request is not None:
+                await self.on_message(request, ack=False)
             async for message in ws:
                 await self.on_message(message)
         except ConnectionClosed:
@@ -88,7 +92,7 @@ class ClientSession:
 
     async def on_message(self, message: str | bytes, *, ack: bool = True) -> None:
         """Answer one client frame: a subscribe request, a control request, or an error."""
-        server, adapter, ws = self.server, self.server.adapter, self.ws
+        server, adapter, ws = self.server, self.adapter, self.ws
         try:
             request = adapter.parse_subscribe(message)
         except AdapterError as exc:
@@ -142,14 +146,14 @@ class ClientSession:
     async def _heartbeats(self, request: Subscribe, ack: bool) -> None:
         """Acknowledge a heartbeats subscription and send one heartbeat a second from now on."""
         if ack:
-            for text in self.server.adapter.subscribe_ack(
+            for text in self.adapter.subscribe_ack(
                     Subscribe((), ("heartbeats",), request.req_id, None)):
                 await self.ws.send(text)
         if self._heartbeat is None:
             self._heartbeat = self._spawn(self._beat())
 
     async def _beat(self) -> None:
-        adapter, clock = self.server.adapter, self.server.clock
+        adapter, clock = self.adapter, self.server.clock
         start = clock.now()
         try:
             for counter in itertools.count():

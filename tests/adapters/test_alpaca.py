@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import msgpack
 import orjson
 import pytest
 
@@ -146,3 +147,51 @@ def test_encode_refuses_bars_alpaca_does_not_stream(alpaca):
         alpaca.encode_bar("AAPL", *row, final=False)
     with pytest.raises(ValueError, match="interval_s=1 "):
         alpaca.encode_bar("AAPL", *row, interval_s=1)
+
+
+# --- MessagePack, as alpaca-py asks for it --------------------------------------------------
+
+def test_the_msgpack_content_type_chooses_messagepack(alpaca):
+    assert alpaca.header_options({"Content-Type": "application/msgpack"}) == {"msgpack": True}
+    assert alpaca.header_options({"Content-Type": "application/json"}) == {}
+    assert alpaca.header_options({}) == {}
+
+
+def test_msgpack_bars_round_trip_with_timestamps():
+    packed = get_adapter(EX, msgpack=True)
+    assert packed.binary and not get_adapter(EX).binary
+    for row in btc_bars("1m"):
+        msg = packed.encode_bar("BTC/USD", *row)
+        [raw] = msgpack.unpackb(msg)
+        assert raw["t"] == msgpack.Timestamp.from_unix_nano(row[0])  # extension -1, not text
+        assert set(raw) == {"T", "S", "o", "h", "l", "c", "v", "t", "n", "vw"}
+        [ev] = packed.parse(msg)
+        assert type(ev) is BarEvent and same_bar(ev, "BTC/USD", row)
+
+
+def test_msgpack_control_frames_both_ways():
+    packed = get_adapter(EX, msgpack=True)
+    assert msgpack.unpackb(packed.welcome()[0]) == [{"T": "success", "msg": "connected"}]
+    auth = msgpack.packb({"action": "auth", "key": "k", "secret": "s"})
+    assert msgpack.unpackb(packed.control_reply(auth)[0]) == [
+        {"T": "success", "msg": "authenticated"}]
+    req = packed.parse_subscribe(msgpack.packb({"action": "subscribe", "bars": ["BTC/USD"]}))
+    assert req == Subscribe(("BTC/USD",), ("bars",), None, 60)
+    [ack] = packed.subscribe_ack(req)
+    assert msgpack.unpackb(ack)[0]["bars"] == ["BTC/USD"] and packed.parse(ack) == []
+    [err] = packed.parse(packed.error_frame("bad"))
+    assert type(err) is ErrorEvent and "bad" in err.message
+
+
+@pytest.mark.parametrize("payload, pattern", [
+    (b"\xc1", "malformed MessagePack"),  # a byte MessagePack never uses
+    (msgpack.packb([{"T": "b"}]) + b"\x00", "malformed MessagePack"),  # extra data
+    ('[{"T": "b"}]', "must be bytes"),  # JSON text on a MessagePack connection
+    (msgpack.packb([{"T": "b", "S": "X", "t": msgpack.Timestamp(-1, 0), "o": 1.0, "h": 1.0,
+                     "l": 1.0, "c": 1.0, "v": 1.0}]), "from 1970"),
+])
+def test_bad_msgpack_frames_raise_a_clear_error(payload, pattern):
+    packed = get_adapter(EX, msgpack=True)
+    with pytest.raises(AdapterError, match=pattern):
+        packed.parse(payload)
+    assert packed.control_reply(payload) == []  # a server answers nothing, and goes on

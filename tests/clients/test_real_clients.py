@@ -16,6 +16,7 @@ from evlab.feeds.server import FeedServer
 from tests.clients.venvs import run_client
 
 N = 5  # bars each client reads
+RATE = 200  # bars per second the servers send
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +31,11 @@ def server_url() -> Iterator[object]:
 
     def url(exchange: str) -> str:
         if exchange not in servers:
-            servers[exchange] = FeedServer("btcusd_1m", exchange=exchange).start_in_thread()
+            # Paced as a live feed is: a client that stops reading to close (alpaca-py's
+            # legacy websockets queues 32 messages, then reads no further) still gets the
+            # server's close frame.
+            servers[exchange] = FeedServer("btcusd_1m", exchange=exchange,
+                                           rate=RATE).start_in_thread()
         return servers[exchange].url
 
     try:
@@ -97,3 +102,12 @@ def test_polygon_api_client_parses_the_minute_aggregates(server_url, bars):
         assert agg["symbol"] == "BTC-USD"
         same_bar([agg[f] for f in ("open", "high", "low", "close", "volume")], time.value, row,
                  agg["start"] * 1_000_000)
+
+
+def test_alpaca_py_parses_the_bars_it_asked_for_in_messagepack(server_url, bars):
+    out = run_client("alpaca-py", "bars_alpaca_py", server_url("alpaca"), "BTC/USD", str(N))
+    for bar, (time, row) in zip(out, bars.iterrows(), strict=True):
+        assert bar["symbol"] == "BTC/USD"
+        same_bar([bar[f] for f in ("open", "high", "low", "close", "volume")], time.value, row,
+                 pd.Timestamp(bar["timestamp"]).value)
+        assert bar["trade_count"] == 0 and bar["vwap"] == row.close  # n and vw, as Alpaca sends

@@ -16,13 +16,20 @@ prices/volumes are JSON numbers; ``t`` is RFC 3339 with up to nanosecond precisi
 
 The client must authenticate (``{"action": "auth", "key": .., "secret": ..}``) before its
 subscribe frame; credentials are not this adapter's business.
+
+**MessagePack.** A client that connects with ``Content-Type: application/msgpack`` (alpaca-py
+does) gets every frame, both ways, as binary MessagePack instead of JSON text, with ``t`` as
+a MessagePack Timestamp (extension -1) rather than an RFC 3339 string:
+``AlpacaAdapter(msgpack=True)`` speaks it (the feed server picks it per connection from the
+handshake's headers, :meth:`AlpacaAdapter.header_options`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
+import msgpack
 import orjson
 
 from evlab.events import Event, create_error_event, create_system_event
@@ -31,6 +38,20 @@ from . import _common as c
 from .base import AdapterError, ExchangeAdapter, Subscribe, split_pair
 
 _IGNORED = ("success", "subscription", "q")
+_MSGPACK = "application/msgpack"
+
+
+def _unpack(name: str, payload: str | bytes) -> Any:
+    """One MessagePack frame, or AdapterError (unpackb bounds every length by the frame's, and
+    websockets bounds the frame by ``max_size``; extension types other than -1 stay opaque)."""
+    if not isinstance(payload, (bytes, bytearray, memoryview)):
+        raise AdapterError(f"{name}: a MessagePack frame must be bytes, got "
+                           f"{type(payload).__name__}")
+    try:
+        return msgpack.unpackb(payload, strict_map_key=True)
+    except (ValueError, TypeError, msgpack.UnpackException) as exc:  # ExtraData, FormatError
+        raise AdapterError(f"{name}: malformed MessagePack ({type(exc).__name__}: {exc}) in "
+                           f"{c.excerpt(payload)!r}") from None
 
 
 class AlpacaAdapter(ExchangeAdapter):
@@ -38,10 +59,28 @@ class AlpacaAdapter(ExchangeAdapter):
 
     name = "alpaca"
 
+    def __init__(self, *, msgpack: bool = False) -> None:
+        """``msgpack=True``: frames are MessagePack, as alpaca-py asks for (module doc)."""
+        self.msgpack = msgpack
+        self.binary = msgpack
+
+    def _load(self, payload: str | bytes) -> Any:
+        return _unpack(self.name, payload) if self.msgpack else c.loads(self.name, payload)
+
+    def _dump(self, obj: Any) -> str | bytes:
+        return msgpack.packb(obj) if self.msgpack else c.dumps(obj)
+
+    def _time(self, obj: Any) -> int:
+        """``t`` as ns: RFC 3339 text, or a MessagePack Timestamp in MessagePack frames."""
+        value = obj.get("t") if isinstance(obj, dict) else None
+        if self.msgpack and isinstance(value, msgpack.Timestamp):
+            return c.checked_ns(self.name, obj, "t", value, value.to_unix_nano())
+        return c.get_time(self.name, obj, "t")
+
     def parse(self, payload: str | bytes, *, source: str = "") -> list[Event]:
         """Decode one frame (an array of data points and control messages)."""
         n = self.name
-        arr = c.loads(n, payload)
+        arr = self._load(payload)
         src = self._source(source)
         if not isinstance(arr, list):
             raise AdapterError(f"{n}: expected a JSON array of messages, got {c.excerpt(arr)!r}")
@@ -49,12 +88,12 @@ class AlpacaAdapter(ExchangeAdapter):
         for obj in arr:
             kind = c.get_str(n, obj, "T")
             if kind in ("b", "d", "u"):
-                out.append(c.bar(n, kind == "b", c.get_str(n, obj, "S"), c.get_time(n, obj, "t"),
+                out.append(c.bar(n, kind == "b", c.get_str(n, obj, "S"), self._time(obj),
                                  c.get_num(n, obj, "o"), c.get_num(n, obj, "h"),
                                  c.get_num(n, obj, "l"), c.get_num(n, obj, "c"),
                                  c.get_num(n, obj, "v"), src, obj))
             elif kind == "t":
-                out.append(c.tick(n, c.get_str(n, obj, "S"), c.get_time(n, obj, "t"),
+                out.append(c.tick(n, c.get_str(n, obj, "S"), self._time(obj),
                                   c.get_num(n, obj, "p"), c.get_num(n, obj, "s"), None,
                                   str(c.get_int(n, obj, "i")), src, obj))
             elif kind in _IGNORED:
@@ -87,7 +126,7 @@ class AlpacaAdapter(ExchangeAdapter):
     def parse_subscribe(self, payload: str | bytes) -> Subscribe | None:
         """The ``bars``/``trades`` lists of a ``subscribe`` action (None for auth etc.)."""
         n = self.name
-        obj = c.loads(n, payload)
+        obj = self._load(payload)
         if not isinstance(obj, dict) or obj.get("action") != "subscribe":
             return None
         symbols: dict[str, None] = {}
@@ -101,28 +140,36 @@ class AlpacaAdapter(ExchangeAdapter):
                 chans.append(chan)
         return Subscribe(tuple(symbols), tuple(chans), None, 60 if "bars" in chans else None)
 
-    def subscribe_ack(self, request: Subscribe) -> list[str]:
+    def subscribe_ack(self, request: Subscribe) -> list[str | bytes]:
         """The ``subscription`` control message listing the current subscriptions."""
         syms = list(request.symbols)
-        return [c.dumps([{"T": "subscription",
+        return [self._dump([{"T": "subscription",
                           "trades": syms if "trades" in request.channels else [],
                           "quotes": [],
                           "bars": syms if "bars" in request.channels else []}])]
 
-    def welcome(self) -> list[str]:
+    def welcome(self) -> list[str | bytes]:
         """``[{"T": "success", "msg": "connected"}]``, sent on connect."""
-        return [c.dumps([{"T": "success", "msg": "connected"}])]
+        return [self._dump([{"T": "success", "msg": "connected"}])]
 
-    def control_reply(self, payload: str | bytes) -> list[str]:
+    def control_reply(self, payload: str | bytes) -> list[str | bytes]:
         """``authenticated`` to an ``auth`` action (a local server accepts any key)."""
-        obj = c.request(payload)
-        if obj is None or obj.get("action") != "auth":
+        try:
+            obj = self._load(payload) if self.msgpack else c.request(payload)
+        except AdapterError:
             return []
-        return [c.dumps([{"T": "success", "msg": "authenticated"}])]
+        if not isinstance(obj, dict) or obj.get("action") != "auth":
+            return []
+        return [self._dump([{"T": "success", "msg": "authenticated"}])]
 
-    def error_frame(self, message: str, req_id: int | str | None = None) -> str:
+    def error_frame(self, message: str, req_id: int | str | None = None) -> str | bytes:
         """An ``error`` control message (code 400: invalid syntax)."""
-        return c.dumps([{"T": "error", "code": 400, "msg": message}])
+        return self._dump([{"T": "error", "code": 400, "msg": message}])
+
+    def header_options(self, headers: Mapping[str, str]) -> dict[str, Any]:
+        """``msgpack=True`` for a handshake with ``Content-Type: application/msgpack``."""
+        kind = headers.get("Content-Type") or ""
+        return {"msgpack": True} if kind.split(";")[0].strip().lower() == _MSGPACK else {}
 
     @classmethod
     def wire_symbol(cls, symbol: str) -> str:
@@ -143,7 +190,11 @@ class AlpacaAdapter(ExchangeAdapter):
                              f"('d'), not interval_s={interval_s} final={final}")
         # n (trades) and vw (VWAP) are in Alpaca's bar schema and alpaca-py's Bar requires
         # them; a dataset's bars know neither, so 0 and the close stand in (as Kraken's vwap).
-        return orjson.dumps([{"T": kind, "S": symbol, "o": float(open), "h": float(high),
-                              "l": float(low), "c": float(close), "v": c.num(volume),
-                              "t": c.rfc3339(time_ns, None), "n": 0, "vw": float(close)}])
+        bar = {"T": kind, "S": symbol, "o": float(open), "h": float(high), "l": float(low),
+               "c": float(close), "v": c.num(volume), "t": c.rfc3339(time_ns, None), "n": 0,
+               "vw": float(close)}
+        if self.msgpack:
+            bar["t"] = msgpack.Timestamp.from_unix_nano(time_ns)
+            return msgpack.packb([bar])
+        return orjson.dumps([bar])
 

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -72,6 +72,8 @@ class ExchangeAdapter(ABC):
     """Decode and encode one exchange's WebSocket messages (see the module docstring)."""
 
     name: str = ""
+    #: Server side: ``encode_bar`` makes binary frames (Alpaca's MessagePack), not text.
+    binary: bool = False
 
     def reset(self) -> None:  # noqa: B027 - optional hook: stateless adapters keep the no-op
         """Forget per-connection state (open bars); call after a reconnect."""
@@ -97,8 +99,9 @@ class ExchangeAdapter(ABC):
         """Server side: the request in a client frame, or None if it is not a subscribe."""
 
     @abstractmethod
-    def subscribe_ack(self, request: Subscribe) -> list[str]:
-        """Server side: the frames the exchange sends to acknowledge ``request``."""
+    def subscribe_ack(self, request: Subscribe) -> Sequence[str | bytes]:
+        """Server side: the frames the exchange sends to acknowledge ``request`` (bytes: a
+        binary frame, as with :attr:`binary`)."""
 
     @abstractmethod
     def encode_bar(self, symbol: str, time_ns: int, open: float, high: float, low: float,
@@ -111,22 +114,27 @@ class ExchangeAdapter(ABC):
         """
 
     @abstractmethod
-    def error_frame(self, message: str, req_id: int | str | None = None) -> str:
+    def error_frame(self, message: str, req_id: int | str | None = None) -> str | bytes:
         """Server side: an error in the exchange's own style, which ``parse`` reads back as an
         ``ErrorEvent`` (``req_id``: the request's id, echoed where the exchange does)."""
 
-    def welcome(self) -> list[str]:
+    def welcome(self) -> Sequence[str | bytes]:
         """Server side: what the exchange sends as soon as a client connects (default: none)."""
         return []
 
-    def control_reply(self, payload: str | bytes) -> list[str]:
+    def control_reply(self, payload: str | bytes) -> Sequence[str | bytes]:
         """Server side: replies to a non-subscribe request (auth, ping); [] if it has none."""
         return []
 
-    def heartbeat(self, counter: int) -> str | None:
+    def heartbeat(self, counter: int) -> str | bytes | None:
         """Server side: the ``counter``-th message of the exchange's heartbeats channel (sent
         once a second to a client that subscribed to ``"heartbeats"``); None: it has none."""
         return None
+
+    def header_options(self, headers: Mapping[str, str]) -> dict[str, Any]:
+        """Server side: the adapter options a connection's handshake headers ask for (Alpaca:
+        ``Content-Type: application/msgpack``); by default none."""
+        return {}
 
     def path_subscribe(self, path: str) -> tuple[str | None, dict[str, Any]]:
         """Server side: what a connection's URL path means, for exchanges whose paths say
