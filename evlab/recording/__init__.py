@@ -61,10 +61,12 @@ How it works (and why):
 """
 
 from evlab.recording.errors import RecordingError
+from evlab.recording.lazy import LazyRecording, open_recording
 from evlab.recording.recorder import RECORDER_PRIORITY, EventRecorder, record
 from evlab.recording.recording import Recording
 from evlab.recording.storage import load_recording, open_dataset
 from evlab.recording.views import RecordedEvents
 
-__all__ = ["RECORDER_PRIORITY", "EventRecorder", "RecordedEvents", "Recording",
-           "RecordingError", "load_recording", "open_dataset", "record"]
+__all__ = ["RECORDER_PRIORITY", "EventRecorder", "LazyRecording", "RecordedEvents",
+           "Recording", "RecordingError", "load_recording", "open_dataset", "open_recording",
+           "record"]

@@ -7,7 +7,10 @@ holds JSON: ``format``, ``version``, ``session``, ``created``, ``rows``, ``start
 ``bus`` (``bus.get_stats()`` at writing time) and ``part`` (autosave parts only).
 
 Files are written to a hidden temporary name, flushed to disk, then renamed over the
-target (``os.replace``), so a crash mid-write never leaves a truncated recording.
+target (``os.replace``), so a crash mid-write never leaves a truncated recording. Rows go in
+row groups of at most ``ROW_GROUP_ROWS`` with min/max statistics on every column (seq and
+event time included): what ``open_recording`` streams, a row group at a time, and orders
+by without reading ahead.
 """
 
 from __future__ import annotations
@@ -29,11 +32,14 @@ from evlab.recording.metadata import check_metadata, check_rows
 from evlab.recording.recording import Recording
 from evlab.recording.table import base_schema, describe, value_counts
 
-__all__ = ["FORMAT", "META_KEY", "load_recording", "open_dataset", "orphans", "read_metadata",
-           "remove_orphans", "write_table"]
+__all__ = ["FORMAT", "META_KEY", "ROW_GROUP_ROWS", "assemble", "load_recording", "open_dataset", "orphans", "read_metadata",
+           "remove_orphans", "session_order", "write_table"]
 
 META_KEY = b"evlab"
 FORMAT = 1
+# Rows per Parquet row group: what a streaming reader holds at once (~13 MB of bars), and
+# large enough that a group's fixed cost (a footer entry, a read call) stays negligible.
+ROW_GROUP_ROWS = 131_072
 _TMP = ".tmp"  # a file being written is ``.<name>.<pid>.tmp`` until its rename
 
 
@@ -78,7 +84,8 @@ def write_table(table: pa.Table, metadata: dict[str, Any], path: str | os.PathLi
     tmp = path.with_name(f".{path.name}.{os.getpid()}{_TMP}")
     try:
         with open(tmp, "wb") as f:
-            pq.write_table(table, f, compression="zstd")
+            pq.write_table(table, f, compression="zstd", row_group_size=ROW_GROUP_ROWS,
+                           write_statistics=True)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -203,11 +210,29 @@ def load_recording(path: str | os.PathLike[str]) -> Recording:
     schema = _schema(Path(path), checked)
     dataset = ds.dataset([str(f) for f in files], schema=schema, format="parquet")
     by_path = {str(f): meta for f, (_, meta) in zip(files, checked, strict=True)}
+    read = [(by_path[fragment.path], _read(fragment, schema, by_path[fragment.path]))
+            for fragment in dataset.get_fragments()]
+    return assemble(path, files, read)
+
+
+def session_order(parts: dict[str, list[dict[str, Any]]]) -> list[str]:
+    """Session ids, earliest first (first event time, creation time, id): the order of a
+    folder of sessions, loaded or streamed. ``parts``: each session's file metadata."""
+    def key(sid: str) -> tuple[int, str, str]:
+        starts = [m["start_ns"] for m in parts[sid] if m.get("start_ns") is not None]
+        first = min(parts[sid], key=lambda m: m.get("part") or 0)
+        return (min(starts) if starts else 0, str(first.get("created")), sid)
+    return sorted(parts, key=key)
+
+
+def assemble(path: str | os.PathLike[str], files: list[Path],
+             read: list[tuple[dict[str, Any], pa.Table]]) -> Recording:
+    """One Recording of the tables read from ``files`` (with each file's metadata): a
+    session's parts in part then seq order, several sessions one after the other."""
     sessions: dict[str, list[tuple[int, dict[str, Any], pa.Table]]] = {}
-    for fragment in dataset.get_fragments():
-        meta = by_path[fragment.path]
+    for meta, table in read:
         sessions.setdefault(str(meta.get("session", "")), []).append(
-            (meta.get("part") or 0, meta, _read(fragment, schema, meta)))
+            (meta.get("part") or 0, meta, table))
     tables, metas = {}, {}
     for sid, parts in sessions.items():
         parts.sort(key=lambda p: p[0])
@@ -216,8 +241,7 @@ def load_recording(path: str | os.PathLike[str]) -> Recording:
     if len(sessions) == 1:
         (sid,) = sessions
         return Recording(tables[sid], metas[sid], str(path))
-    order = sorted(sessions, key=lambda s: (metas[s].get("start_ns") or 0,
-                                            str(metas[s].get("created")), s))
+    order = session_order({s: [m for _, m, _ in parts] for s, parts in sessions.items()})
     table = pa.concat_tables([tables[s] for s in order])
     lengths = [tables[s].num_rows for s in order]
     codes = np.repeat(np.arange(len(order), dtype="i4"), lengths)

@@ -21,12 +21,15 @@ import pyarrow.parquet as pq
 
 from evlab.events import Event, EventType, to_ns
 from evlab.recording import EventRecorder, Recording, load_recording
+from evlab.recording.lazy import LazyRecording, open_recording
 from evlab.recording.convert import canonical, iter_events, resolver
 from evlab.replay.bars import VALUES, BarColumns, check, from_frame
+from evlab.replay.roots import SeqRanges
 
 __all__ = ["Plan", "make_plan"]
 
 WHAT = ("roots", "raw", "bars", "all")
+STREAM_ROWS = 2_000_000  # a recording path with more rows is streamed, not loaded
 ORDERS = ("time", "recorded")
 _BAR_CLASS = "evlab.events:BarEvent"
 _PARQUET = (".parquet", ".pq", ".parq")
@@ -47,6 +50,15 @@ class Plan:
 
     def __len__(self) -> int:
         return len(self.times)
+
+    def time_at(self, pos: int) -> int:
+        """The event time (ns) of position ``pos``."""
+        return int(self.times[pos])
+
+    def kind_codes(self, lo: int, hi: int) -> np.ndarray:
+        """The type codes (into ``type_names``) of positions ``[lo, hi)``."""
+        codes: np.ndarray = self.kinds[lo:hi]
+        return codes
 
     def pump(self, lo: int, hi: int, emit: Callable[[Event], Any], interrupt: list[Any],
              done: list[int]) -> None:
@@ -85,6 +97,11 @@ def make_plan(source: Any, *, what: str | Iterable[str] = "roots",
         source = source.snapshot()
     if isinstance(source, (str, os.PathLike)):
         source = _load(source)
+    if isinstance(source, LazyRecording):
+        from evlab.replay.stream import stream_plan
+
+        return stream_plan(source, wanted, syms, window, order, validate, resolver(classes),
+                           decodes)
     if isinstance(source, Recording):
         return _recording_plan(source, wanted, syms, window, order, validate, classes,
                                decodes)
@@ -127,7 +144,7 @@ def _load(path: str | os.PathLike[str]) -> Any:
 
     p = Path(path).expanduser()
     if p.is_dir():
-        return load_recording(p)
+        return _recording(p)
     if p.is_file() and _is_parquet(p):
         try:
             meta = pq.read_schema(p).metadata or {}
@@ -135,11 +152,17 @@ def _load(path: str | os.PathLike[str]) -> Any:
             raise ValueError(f"{p}: not a readable Parquet file (corrupt or truncated?): "
                              f"{exc}") from exc
         if b"evlab" in meta:
-            return load_recording(p)
+            return _recording(p)
     bars = datasets.load(path)  # a file of bars or a dataset name; bad names raise here
     if p.exists() or not isinstance(path, str):
         return _BarsFile(bars, str(p), p.name.split(".")[0])
     return _BarsFile(bars, f"dataset {path!r}", path)
+
+
+def _recording(p: Path) -> Recording | LazyRecording:
+    """The recording at ``p``: streamed above ``STREAM_ROWS`` rows, else loaded."""
+    lazy = open_recording(p)
+    return lazy if len(lazy) > STREAM_ROWS else load_recording(p)
 
 
 def _is_parquet(p: Path) -> bool:
@@ -198,38 +221,78 @@ def _strings(column: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
     return codes, np.array(arr.dictionary.to_pylist(), dtype=object)
 
 
-def _roots(table: pa.Table, seq: np.ndarray) -> np.ndarray:
-    """Rows whose cause is not an event of the recording (none, or not recorded)."""
+def _types(table: pa.Table) -> np.ndarray:
+    kinds, names = _strings(table["type"])
+    return names[kinds] if len(names) else np.array([], dtype=object)
+
+
+def _times(table: pa.Table) -> np.ndarray:
+    times: np.ndarray = table["event_time"].cast(pa.int64()).to_numpy()
+    return times
+
+
+def roots_of(table: pa.Table, ranges: SeqRanges | None) -> np.ndarray:
+    """Rows whose cause is not an event of their session (none, or not recorded): causes
+    looked up in ``ranges`` (the session's seqs), else in the table's own (per session)."""
     cause: np.ndarray = table["cause"].fill_null(-1).to_numpy()
-    if "session" not in table.column_names:
-        return (cause < 0) | ~np.isin(cause, seq)
+    if ranges is not None or "session" not in table.column_names:
+        seqs = ranges if ranges is not None else SeqRanges.of(table["seq"].to_numpy())
+        return (cause < 0) | ~seqs.contains(cause)
     sessions, _ = _strings(table["session"])
+    seq = table["seq"].to_numpy()
     roots: np.ndarray = cause < 0
     for s in np.unique(sessions):
         rows = sessions == s
-        roots[rows] |= ~np.isin(cause[rows], seq[rows])
+        roots[rows] |= ~SeqRanges.of(seq[rows]).contains(cause[rows])
     return roots
 
 
-def _undecoded(roots: np.ndarray, types: np.ndarray, name: str) -> np.ndarray:
-    """Roots for a bus that cannot decode raw messages: the recorded bars in their place
-    (nothing would turn the messages into bars, so nothing downstream would run again)."""
-    raw = roots & (types == "websocket")
-    bars = types == "bar"
-    if not raw.any():
-        return roots
-    if not bars.any():
-        warnings.warn(f"Replayer: {name}'s roots are {int(raw.sum()):,} raw WebSocket "
+def substitute_bars(raw: int, bars: int, name: str) -> bool:
+    """For a bus that cannot decode raw messages (``raw`` root WebSocketEvents): replay the
+    ``bars`` recorded bars in their place? Says so (nothing would turn the messages into
+    bars, so nothing downstream would run again)."""
+    if not raw:
+        return False
+    if not bars:
+        warnings.warn(f"Replayer: {name}'s roots are {raw:,} raw WebSocket "
                       "messages and the bus has no WEBSOCKET handler to decode them: subscribe "
                       "a WebSocketHandler first, or nothing is decoded", UserWarning,
                       stacklevel=5)
-        return roots
+        return False
     warnings.warn(f"Replayer: the bus has no WEBSOCKET handler to decode {name}'s "
-                  f"{int(raw.sum()):,} raw messages: replaying its {int(bars.sum()):,} recorded "
+                  f"{raw:,} raw messages: replaying its {bars:,} recorded "
                   "bars in their place (what='bars' says so explicitly; what='raw' with a "
                   "WebSocketHandler subscribed replays the messages)", UserWarning, stacklevel=5)
-    kept: np.ndarray = (roots & ~raw) | bars
-    return kept
+    return True
+
+
+def select(table: pa.Table, what: Any, syms: list[str] | None,
+           window: tuple[int | None, int | None], roots: np.ndarray | None,
+           substitute: bool = False) -> np.ndarray:
+    """The rows of a recording table that a replay of ``what`` emits (see the package
+    docstring): ``roots`` from ``roots_of`` for "roots" and "raw"; ``substitute``: recorded
+    bars in place of the raw messages (``substitute_bars``)."""
+    types = _types(table)
+    keep: np.ndarray
+    if what == "roots":
+        assert roots is not None
+        keep = roots
+        if substitute:
+            keep = (roots & (types != "websocket")) | (types == "bar")
+    elif what == "raw":
+        assert roots is not None
+        keep = roots & (types == "websocket")
+    elif what == "bars":
+        keep = types == "bar"
+    elif what == "all":
+        keep = np.ones(table.num_rows, dtype=bool)
+    else:
+        keep = np.isin(types, list(what))
+    keep &= _window(_times(table), window)
+    if syms is not None:
+        sym_codes, sym_names = _strings(table["symbol"])
+        keep &= (sym_codes < 0) | np.isin(sym_names, syms)[sym_codes]
+    return keep
 
 
 def _recording_plan(rec: Recording, what: Any, syms: list[str] | None,
@@ -237,36 +300,41 @@ def _recording_plan(rec: Recording, what: Any, syms: list[str] | None,
                     classes: Any, decodes: bool = True) -> Plan:
     table = rec.table
     name = f"recording {rec.sessions[0]}" if len(rec.sessions) == 1 else "recording"
-    seq = table["seq"].to_numpy()
-    kinds, type_names = _strings(table["type"])
-    times = table["event_time"].cast(pa.int64()).to_numpy()
-    types = type_names[kinds] if len(type_names) else np.array([], dtype=object)
-    if what == "roots":
-        keep = _roots(table, seq)
-        if not decodes:
-            keep = _undecoded(keep, types, name)
-    elif what == "raw":
-        keep = _roots(table, seq) & (types == "websocket")
-    elif what == "bars":
-        keep = types == "bar"
-    elif what == "all":
-        keep = np.ones(len(seq), dtype=bool)
-    else:
-        keep = np.isin(types, list(what))
-    keep &= _window(times, window)
-    sym_codes, sym_names = _strings(table["symbol"])
-    if syms is not None:
-        keep &= (sym_codes < 0) | np.isin(sym_names, syms)[sym_codes]
-    rows = np.flatnonzero(keep)
+    roots = roots_of(table, None) if what in ("roots", "raw") else None
+    substitute = False
+    if what == "roots" and not decodes:
+        types = _types(table)
+        substitute = substitute_bars(int((roots & (types == "websocket")).sum()),  # type: ignore[operator]
+                                     int((types == "bar").sum()), name)
+    rows = np.flatnonzero(select(table, what, syms, window, roots, substitute))
     if order == "time":
-        rows = rows[np.lexsort((rows, seq[rows], times[rows]))]
+        # stable: ties keep the rows' order (seq order; sessions one after the other)
+        rows = rows[np.argsort(_times(table)[rows], kind="stable")]
     if not len(rows):
         raise _nothing(name, what)
-    cls_codes, cls_names = _strings(table["event_class"])
     resolve = resolver(classes)
+    cls_codes, cls_names = _strings(table["event_class"])
     for code in np.unique(cls_codes[rows]).tolist():
         resolve(cls_names[code])  # fail now, naming the class, rather than mid-replay
-    meta = rec.metadata
+    return table_plan(name, table, rows, rec.metadata, resolve, validate)
+
+
+def table_plan(name: str, table: pa.Table, rows: np.ndarray, meta: dict[str, Any],
+               resolve: Callable[[str], type], validate: bool,
+               type_names: list[str] | None = None) -> Plan:
+    """The plan of ``table``'s ``rows`` (positions, in replay order) of a canonical
+    recording table: bars by the fast path, other classes by ``convert.iter_events``.
+    ``type_names``: number the types as in this list (a streamed replay's windows)."""
+    seq = table["seq"].to_numpy()
+    kinds, names = _strings(table["type"])
+    if type_names is None:
+        type_names = list(names)
+    else:
+        codes = {t: i for i, t in enumerate(type_names)}
+        kinds = np.array([codes[t] for t in names] + [-1], dtype=np.int32)[kinds]
+    times = _times(table)
+    cls_codes, cls_names = _strings(table["event_class"])
+    sym_codes, sym_names = _strings(table["symbol"])
     generic = _generic(table, rows, seq, meta, resolve, validate, name)
     is_bar = (cls_names == _BAR_CLASS)[cls_codes[rows]]
     bars = _recorded_bars(table, rows, meta, sym_codes, sym_names) if is_bar.any() else None
@@ -279,7 +347,7 @@ def _recording_plan(rec: Recording, what: Any, syms: list[str] | None,
             return bars.chunk(lo, hi)  # type: ignore[return-value]  # read only, as above
         return generic(lo, hi)
 
-    return Plan(name, times[rows], kinds[rows], list(type_names), chunk,
+    return Plan(name, times[rows], kinds[rows], type_names, chunk,
                 None if bars is None else bars.pump, is_bar)
 
 
