@@ -59,10 +59,10 @@ if TYPE_CHECKING:
     from evlab.plot import LiveChart as LiveChart
     from evlab.plot.indicators import indicator_event as indicator_event
     from evlab.recording import EventRecorder as EventRecorder
+    from evlab.recording import LazyRecording as LazyRecording
     from evlab.recording import Recording as Recording
     from evlab.recording import RecordingError as RecordingError
     from evlab.recording import load_recording as load_recording
-    from evlab.recording import LazyRecording as LazyRecording
     from evlab.recording import open_dataset as open_dataset
     from evlab.recording import open_recording as open_recording
     from evlab.recording import record as record

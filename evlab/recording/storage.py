@@ -32,8 +32,8 @@ from evlab.recording.metadata import check_metadata, check_rows
 from evlab.recording.recording import Recording
 from evlab.recording.table import base_schema, describe, value_counts
 
-__all__ = ["FORMAT", "META_KEY", "ROW_GROUP_ROWS", "assemble", "load_recording", "open_dataset", "orphans", "read_metadata",
-           "remove_orphans", "session_order", "write_table"]
+__all__ = ["FORMAT", "META_KEY", "ROW_GROUP_ROWS", "assemble", "load_recording", "open_dataset",
+           "orphans", "read_metadata", "remove_orphans", "session_order", "write_table"]
 
 META_KEY = b"evlab"
 FORMAT = 1
@@ -76,15 +76,17 @@ def remove_orphans(folder: str | os.PathLike[str]) -> list[Path]:
     return removed
 
 
-def write_table(table: pa.Table, metadata: dict[str, Any], path: str | os.PathLike[str]) -> Path:
-    """Write ``table`` with ``metadata`` to ``path`` atomically (temp file, fsync, rename)."""
+def write_table(table: pa.Table, metadata: dict[str, Any], path: str | os.PathLike[str], *,
+                row_group_rows: int = ROW_GROUP_ROWS) -> Path:
+    """Write ``table`` with ``metadata`` to ``path`` atomically (temp file, fsync, rename),
+    in row groups of at most ``row_group_rows`` rows."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     table = table.replace_schema_metadata({META_KEY: orjson.dumps(metadata)})
     tmp = path.with_name(f".{path.name}.{os.getpid()}{_TMP}")
     try:
         with open(tmp, "wb") as f:
-            pq.write_table(table, f, compression="zstd", row_group_size=ROW_GROUP_ROWS,
+            pq.write_table(table, f, compression="zstd", row_group_size=row_group_rows,
                            write_statistics=True)
             f.flush()
             os.fsync(f.fileno())

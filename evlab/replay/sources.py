@@ -12,7 +12,7 @@ import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NamedTuple, cast
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 import numpy as np
 import pandas as pd
@@ -21,10 +21,13 @@ import pyarrow.parquet as pq
 
 from evlab.events import Event, EventType, to_ns
 from evlab.recording import EventRecorder, Recording, load_recording
-from evlab.recording.lazy import LazyRecording, open_recording
 from evlab.recording.convert import canonical, iter_events, resolver
+from evlab.recording.lazy import LazyRecording, open_recording
 from evlab.replay.bars import VALUES, BarColumns, check, from_frame
 from evlab.replay.roots import SeqRanges
+
+if TYPE_CHECKING:
+    from evlab.replay.stream import StreamPlan
 
 __all__ = ["Plan", "make_plan"]
 
@@ -81,7 +84,7 @@ class Plan:
 def make_plan(source: Any, *, what: str | Iterable[str] = "roots",
               symbols: str | Iterable[str] | None = None, start: Any = None, end: Any = None,
               order: str = "time", validate: bool = True, classes: Any = (),
-              source_name: str | None = None, decodes: bool = True) -> Plan:
+              source_name: str | None = None, decodes: bool = True) -> Plan | StreamPlan:
     """The plan for ``source`` (see the package docstring for every option).
 
     ``decodes``: the bus has a WEBSOCKET handler; without one, ``what="roots"`` replays a
@@ -237,7 +240,8 @@ def roots_of(table: pa.Table, ranges: SeqRanges | None) -> np.ndarray:
     cause: np.ndarray = table["cause"].fill_null(-1).to_numpy()
     if ranges is not None or "session" not in table.column_names:
         seqs = ranges if ranges is not None else SeqRanges.of(table["seq"].to_numpy())
-        return (cause < 0) | ~seqs.contains(cause)
+        found: np.ndarray = (cause < 0) | ~seqs.contains(cause)
+        return found
     sessions, _ = _strings(table["session"])
     seq = table["seq"].to_numpy()
     roots: np.ndarray = cause < 0
@@ -302,9 +306,9 @@ def _recording_plan(rec: Recording, what: Any, syms: list[str] | None,
     name = f"recording {rec.sessions[0]}" if len(rec.sessions) == 1 else "recording"
     roots = roots_of(table, None) if what in ("roots", "raw") else None
     substitute = False
-    if what == "roots" and not decodes:
+    if roots is not None and what == "roots" and not decodes:
         types = _types(table)
-        substitute = substitute_bars(int((roots & (types == "websocket")).sum()),  # type: ignore[operator]
+        substitute = substitute_bars(int((roots & (types == "websocket")).sum()),
                                      int((types == "bar").sum()), name)
     rows = np.flatnonzero(select(table, what, syms, window, roots, substitute))
     if order == "time":

@@ -34,8 +34,8 @@ from evlab.events import Event
 from evlab.recording.convert import canonical
 from evlab.recording.errors import RecordingError
 from evlab.recording.lazy import LazyRecording, RowGroup, Session
-from evlab.replay.roots import SeqRanges
 from evlab.recording.table import value_counts
+from evlab.replay.roots import SeqRanges
 from evlab.replay.sources import Plan, _times, roots_of, select, table_plan
 
 __all__ = ["StreamPlan", "stream_plan"]
@@ -239,19 +239,35 @@ class StreamPlan:
         return self.total
 
     def _restart(self) -> None:
-        self._merge = _Merge(self._streams(), self.order, self._max_rows, self.stats)
-        self._tables = self._merge.tables()
+        self._reread()
         self._windows: list[tuple[int, Plan]] = []
         self._end = 0  # the position after the last window made
 
+    def _reread(self, skip: int = 0) -> None:
+        """Read the streams from their start again, the first ``skip`` rows dropped."""
+        self._merge = _Merge(self._streams(), self.order, self._max_rows, self.stats)
+        self._tables = self._merge.tables()
+        self._skip = skip
+
     def _window(self) -> bool:
-        table = next(self._tables, None)
-        if table is None:
-            if self._end != self.total:
-                raise RecordingError(f"{self.lazy.path}: {self._end:,} events read, "
-                                     f"{self.total:,} counted when the replay was made: "
-                                     "was the recording changed meanwhile?")
-            return False
+        while True:
+            try:
+                table = next(self._tables, None)
+            except BaseException:
+                # the windows made stay; a retry reads up to here again, then fails or goes on
+                self._reread(self._end)
+                raise
+            if table is None:
+                if self._end != self.total:
+                    raise RecordingError(f"{self.lazy.path}: {self._end:,} events read, "
+                                         f"{self.total:,} counted when the replay was made: "
+                                         "was the recording changed meanwhile?")
+                return False
+            if self._skip:
+                dropped = min(self._skip, table.num_rows)
+                table, self._skip = table.slice(dropped), self._skip - dropped
+            if table.num_rows:
+                break
         table = canonical(table)
         plan = table_plan(self.name, table, np.arange(table.num_rows), self.lazy.metadata,
                           self._resolve, self._validate, self.type_names)
@@ -261,38 +277,53 @@ class StreamPlan:
         self.stats["max_rows_held"] = max(self.stats["max_rows_held"], held)
         return True
 
-    def _cover(self, lo: int, hi: int) -> list[tuple[int, Plan]]:
-        """The windows holding positions ``[lo, hi)``, made as needed; older ones dropped."""
-        if self._windows and lo < self._windows[0][0] or not self._windows and lo < self._end:
-            self._restart()
-        while self._windows and self._windows[0][0] + len(self._windows[0][1]) <= lo:
-            self._windows.pop(0)
-        while self._end < hi and self._window():
-            while self._windows and self._windows[0][0] + len(self._windows[0][1]) <= lo:
-                self._windows.pop(0)
-        return [(b, p) for b, p in self._windows if b < hi and b + len(p) > lo]
+    def _at(self, pos: int, keep: int) -> tuple[int, Plan]:
+        """The window holding position ``pos``, made as needed; windows wholly before
+        ``keep`` (where the current call began) are dropped."""
+        windows = self._windows
+        if (windows and keep < windows[0][0]) or (not windows and keep < self._end):
+            self._restart()  # rewound: the stream starts over
+            windows = self._windows
+        while True:
+            while windows and windows[0][0] + len(windows[0][1]) <= keep:
+                windows.pop(0)
+            for base, plan in windows:
+                if base <= pos < base + len(plan):
+                    return base, plan
+            if not self._window():
+                raise IndexError(f"{self.name}: position {pos} is past the end ({self.total})")
+
+    def _parts(self, lo: int, hi: int) -> Iterator[tuple[Plan, int, int]]:
+        """``(window, a, b)``: the windows' positions ``[a, b)`` covering ``[lo, hi)``, each
+        window made only when the one before is used up."""
+        pos = lo
+        while pos < hi:
+            base, plan = self._at(pos, lo)
+            b = min(hi - base, len(plan))
+            yield plan, pos - base, b
+            pos = base + b
 
     def time_at(self, pos: int) -> int:
-        for base, plan in self._cover(pos, pos + 1):
-            return plan.time_at(pos - base)
-        raise IndexError(pos)
+        base, plan = self._at(pos, pos)
+        return plan.time_at(pos - base)
 
     def kind_codes(self, lo: int, hi: int) -> np.ndarray:
-        parts = [p.kind_codes(max(lo - b, 0), min(hi - b, len(p))) for b, p in self._cover(lo, hi)]
+        parts = [plan.kind_codes(a, b) for plan, a, b in self._parts(lo, hi)]
         return np.concatenate(parts) if parts else np.empty(0, dtype=np.int32)
 
     def chunk(self, lo: int, hi: int) -> list[Event]:
         out: list[Event] = []
-        for base, plan in self._cover(lo, hi):
-            out.extend(plan.chunk(max(lo - base, 0), min(hi - base, len(plan))))
+        for plan, a, b in self._parts(lo, hi):
+            out.extend(plan.chunk(a, b))
         return out
 
     def pump(self, lo: int, hi: int, emit: Callable[[Event], Any], interrupt: list[Any],
              done: list[int]) -> None:
+        """``Plan.pump`` window by window: a window is read only once the events before it
+        are emitted, so an unreadable row group stops the run after them."""
         total = 0
         try:
-            for base, plan in self._cover(lo, hi):
-                a, b = max(lo - base, 0), min(hi - base, len(plan))
+            for plan, a, b in self._parts(lo, hi):
                 done[0] = 0
                 try:
                     plan.pump(a, b, emit, interrupt, done)

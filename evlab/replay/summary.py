@@ -8,8 +8,6 @@ from typing import Any, NamedTuple
 import numpy as np
 import pandas as pd
 
-from evlab.replay.sources import Plan
-
 __all__ = ["Progress", "ReplaySummary", "Tally"]
 
 
