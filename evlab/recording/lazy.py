@@ -14,6 +14,7 @@ how big the read would be.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -159,7 +160,7 @@ class LazyRecording:
             self.metadata["classes"].update(meta["classes"])
         self._meta_of = {f: m for s in sessions
                          for m, f in zip(s.metas, s.files, strict=True)}
-        self._open: dict[Path, pq.ParquetFile] = {}
+        self._local = threading.local()  # open files, per thread: replays may share this
 
     def __len__(self) -> int:
         return sum(g.rows for s in self.sessions for g in s.groups)
@@ -207,20 +208,27 @@ class LazyRecording:
                   else pa.nulls(table.num_rows, f.type) for f in fields]
         return pa.Table.from_arrays(arrays, schema=pa.schema(fields))
 
+    def _files(self) -> dict[Path, pq.ParquetFile]:
+        files: dict[Path, pq.ParquetFile] | None = getattr(self._local, "files", None)
+        if files is None:
+            files = self._local.files = {}
+        return files
+
     def _file(self, path: Path) -> pq.ParquetFile:
-        pf = self._open.get(path)
+        files = self._files()
+        pf = files.get(path)
         if pf is None:
-            if len(self._open) >= _OPEN_FILES:
-                oldest = next(iter(self._open))
-                self._open.pop(oldest).close()
-            pf = self._open[path] = pq.ParquetFile(path)
+            if len(files) >= _OPEN_FILES:
+                files.pop(next(iter(files))).close()
+            pf = files[path] = pq.ParquetFile(path)
         return pf
 
     def close(self) -> None:
-        """Close the files kept open between reads (reading again reopens them)."""
-        for pf in self._open.values():
+        """Close the files this thread keeps open between reads (reading reopens them)."""
+        files = self._files()
+        for pf in files.values():
             pf.close()
-        self._open.clear()
+        files.clear()
 
     def batches(self, session: Session, columns: Iterable[str] | None = None
                 ) -> Iterator[tuple[RowGroup, pa.Table]]:

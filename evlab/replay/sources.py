@@ -323,12 +323,16 @@ def _recording_plan(rec: Recording, what: Any, syms: list[str] | None,
     return table_plan(name, table, rows, rec.metadata, resolve, validate)
 
 
-def table_plan(name: str, table: pa.Table, rows: np.ndarray, meta: dict[str, Any],
+def table_plan(name: str, table: pa.Table, rows: np.ndarray | None, meta: dict[str, Any],
                resolve: Callable[[str], type], validate: bool,
                type_names: list[str] | None = None) -> Plan:
-    """The plan of ``table``'s ``rows`` (positions, in replay order) of a canonical
-    recording table: bars by the fast path, other classes by ``convert.iter_events``.
-    ``type_names``: number the types as in this list (a streamed replay's windows)."""
+    """The plan of ``table``'s ``rows`` (positions, in replay order; None: every row as it
+    is) of a canonical recording table: bars by the fast path, other classes by
+    ``convert.iter_events``. ``type_names``: number the types as in this list (a streamed
+    replay's windows)."""
+    pick: Any = slice(None) if rows is None else rows  # a view of every row, or a selection
+    if rows is None:
+        rows = np.arange(table.num_rows)
     seq = table["seq"].to_numpy()
     kinds, names = _strings(table["type"])
     if type_names is None:
@@ -340,22 +344,24 @@ def table_plan(name: str, table: pa.Table, rows: np.ndarray, meta: dict[str, Any
     cls_codes, cls_names = _strings(table["event_class"])
     sym_codes, sym_names = _strings(table["symbol"])
     generic = _generic(table, rows, seq, meta, resolve, validate, name)
-    is_bar = (cls_names == _BAR_CLASS)[cls_codes[rows]]
-    bars = _recorded_bars(table, rows, meta, sym_codes, sym_names) if is_bar.any() else None
+    is_bar = (cls_names == _BAR_CLASS)[cls_codes[pick]]
+    every = bool(is_bar.all())
+    bars = _recorded_bars(table, pick, meta, sym_codes, sym_names) if is_bar.any() else None
     if bars is not None and validate:
         at = np.flatnonzero(is_bar)
-        check(bars.take(at), lambda i: f"{name}: bar seq {int(seq[rows[at[i]]])}")
+        check(bars if every else bars.take(at),
+              lambda i: f"{name}: bar seq {int(seq[rows[at[i]]])}")
 
     def chunk(lo: int, hi: int) -> list[Event]:
-        if bars is not None and is_bar[lo:hi].all():
+        if bars is not None and (every or is_bar[lo:hi].all()):
             return bars.chunk(lo, hi)  # type: ignore[return-value]  # read only, as above
         return generic(lo, hi)
 
-    return Plan(name, times[rows], kinds[rows], type_names, chunk,
-                None if bars is None else bars.pump, is_bar)
+    return Plan(name, times[pick], kinds[pick], type_names, chunk,
+                None if bars is None else bars.pump, None if every else is_bar)
 
 
-def _recorded_bars(table: pa.Table, rows: np.ndarray, meta: dict[str, Any],
+def _recorded_bars(table: pa.Table, rows: Any, meta: dict[str, Any],
                    sym_codes: np.ndarray, sym_names: np.ndarray) -> BarColumns:
     fields = meta.get("classes", {}).get(_BAR_CLASS, {}).get("fields", {})
     values = {}

@@ -35,6 +35,7 @@ from evlab.recording.convert import canonical
 from evlab.recording.errors import RecordingError
 from evlab.recording.lazy import LazyRecording, RowGroup, Session
 from evlab.recording.table import value_counts
+from evlab.replay.ahead import ReadAhead
 from evlab.replay.roots import SeqRanges
 from evlab.replay.sources import Plan, _times, roots_of, select, table_plan
 
@@ -245,37 +246,43 @@ class StreamPlan:
 
     def _reread(self, skip: int = 0) -> None:
         """Read the streams from their start again, the first ``skip`` rows dropped."""
-        self._merge = _Merge(self._streams(), self.order, self._max_rows, self.stats)
-        self._tables = self._merge.tables()
-        self._skip = skip
+        old = getattr(self, "_ahead", None)
+        if old is not None:
+            old.stop()
+        merge = _Merge(self._streams(), self.order, self._max_rows, self.stats)
+        self._merge = merge
+        self._ahead = ReadAhead(self._plans(merge, skip), count=len,
+                                name=f"evlab-stream-{self.name}")
+
+    def _plans(self, merge: _Merge, skip: int) -> Iterator[Plan]:
+        """The windows, made on the read-ahead thread (holds no reference to ``self``)."""
+        name, meta, resolve = self.name, self.lazy.metadata, self._resolve
+        validate, type_names = self._validate, self.type_names
+        return _windows(merge, skip, name, meta, resolve, validate, type_names)
 
     def _window(self) -> bool:
-        while True:
-            try:
-                table = next(self._tables, None)
-            except BaseException:
-                # the windows made stay; a retry reads up to here again, then fails or goes on
-                self._reread(self._end)
-                raise
-            if table is None:
-                if self._end != self.total:
-                    raise RecordingError(f"{self.lazy.path}: {self._end:,} events read, "
-                                         f"{self.total:,} counted when the replay was made: "
-                                         "was the recording changed meanwhile?")
-                return False
-            if self._skip:
-                dropped = min(self._skip, table.num_rows)
-                table, self._skip = table.slice(dropped), self._skip - dropped
-            if table.num_rows:
-                break
-        table = canonical(table)
-        plan = table_plan(self.name, table, np.arange(table.num_rows), self.lazy.metadata,
-                          self._resolve, self._validate, self.type_names)
+        try:
+            plan = self._ahead.next()
+        except BaseException:
+            # the windows made stay; a retry reads up to here again, then fails or goes on
+            self._reread(self._end)
+            raise
+        if plan is None:
+            if self._end != self.total:
+                raise RecordingError(f"{self.lazy.path}: {self._end:,} events read, "
+                                     f"{self.total:,} counted when the replay was made: "
+                                     "was the recording changed meanwhile?")
+            return False
         self._windows.append((self._end, plan))
         self._end += len(plan)
-        held = self._merge.held + sum(len(p) for _, p in self._windows)
+        held = self._merge.held + self._ahead.rows_ahead + sum(len(p) for _, p in self._windows)
         self.stats["max_rows_held"] = max(self.stats["max_rows_held"], held)
         return True
+
+    def close(self) -> None:
+        """Stop reading ahead (the files stay closed until the replay goes on)."""
+        self._ahead.stop()
+        self.lazy.close()
 
     def _at(self, pos: int, keep: int) -> tuple[int, Plan]:
         """The window holding position ``pos``, made as needed; windows wholly before
@@ -333,6 +340,19 @@ class StreamPlan:
                     break
         finally:
             done[0] = total
+
+
+def _windows(merge: _Merge, skip: int, name: str, meta: dict[str, Any],
+             resolve: Callable[[str], type], validate: bool,
+             type_names: list[str]) -> Iterator[Plan]:
+    """Each table the merge releases as a window (``table_plan``), the first ``skip`` rows
+    left out (a retry after an error starts where the replay is)."""
+    for table in merge.tables():
+        if skip:
+            dropped = min(skip, table.num_rows)
+            table, skip = table.slice(dropped), skip - dropped
+        if table.num_rows:
+            yield table_plan(name, canonical(table), None, meta, resolve, validate, type_names)
 
 
 def stream_plan(lazy: LazyRecording, what: Any, syms: list[str] | None,
