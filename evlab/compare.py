@@ -93,14 +93,14 @@ def _frame(x: Any, types: Iterable[str] | None) -> tuple[pd.DataFrame, list[str]
     """``x``'s frame and the types it holds. A lazy recording (or a path to a big one) loads
     only the rows of ``types`` (all for None): a signal comparison of a 50M-event session
     holds its signals, not its bars."""
-    from evlab.recording import LazyRecording, load_recording
+    from evlab.recording import LazyRecording
     from evlab.replay.sources import STREAM_ROWS
 
     if isinstance(x, (str, os.PathLike)):
         from evlab.recording import open_recording
 
         lazy = open_recording(x)
-        x = lazy if len(lazy) > STREAM_ROWS else load_recording(x)
+        x = lazy if len(lazy) > STREAM_ROWS else lazy.load()
     if isinstance(x, LazyRecording):
         frame = x.load(None if types is None else [str(t) for t in types]).frame
         held = [t for t, n in x.metadata.get("counts", {}).items() if n]

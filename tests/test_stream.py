@@ -413,3 +413,24 @@ def test_a_big_recording_path_streams_and_a_small_one_loads(tmp_path, monkeypatc
     assert isinstance(rp.plan, StreamPlan)
     assert rp.run().events == 500 and rp.plan.stats["max_rows_held"] <= 2 * 64 + rp.chunk
     assert evlab.open_recording is open_recording
+
+
+# --- the README -------------------------------------------------------------------------------
+
+def test_readme_larger_than_memory_block_runs_as_pasted(tmp_path, monkeypatch, capsys):
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    section = readme.split("\n### Recordings larger than memory\n", 1)[1].split("\n## ", 1)[0]
+    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    monkeypatch.chdir(tmp_path)  # the block autosaves to runs/day where it runs
+    names: dict = {}
+    exec(compile(code, "README.md", "exec"), names)  # the project's own documentation
+    out = capsys.readouterr().out.splitlines()
+    rows = len(datasets.load("btcusd_1s"))
+    assert out[0].startswith(f"<LazyRecording runs/day: {rows:,} rows in 6 file(s)")
+    assert out[1].startswith(f"replayed {rows:,} events ({rows:,} bar)")
+    assert out[2] == str(names["replay"].plan.stats) and out[3] == "True"
+    assert names["replay"].plan.stats["row_groups_read"] == 6
+    pd.testing.assert_frame_equal(names["last"], load_recording("runs/day").bars().tail(3))

@@ -188,22 +188,28 @@ class LazyRecording:
     def read(self, group: RowGroup, columns: Iterable[str] | None = None) -> pa.Table:
         """The rows of ``group`` (``columns`` only, else all), with the recording's schema;
         ``RecordingError`` naming the file and the row group if they cannot be read."""
+        return self._read([group], columns)
+
+    def _read(self, groups: list[RowGroup], columns: Iterable[str] | None = None) -> pa.Table:
+        """The rows of ``groups`` (of one file), read in one call."""
         fields = [self.schema.field(c) for c in columns] if columns is not None else \
             list(self.schema)
+        path, rows = groups[0].file, sum(g.rows for g in groups)
         try:
-            pf = self._file(group.file)
+            pf = self._file(path)
             present = [f.name for f in fields if f.name in pf.schema_arrow.names]
-            table = pf.read_row_group(group.index, columns=present)
+            table = pf.read_row_groups([g.index for g in groups], columns=present)
         except (pa.ArrowException, OSError) as exc:
             self.close()
-            raise RecordingError(f"{group.file}: cannot read row group {group.index + 1} of "
-                                 f"{group.of} ({group.rows:,} rows; corrupt or truncated?): "
+            where = (f"row group {groups[0].index + 1} of {groups[0].of} ({rows:,} rows"
+                     if len(groups) == 1 else f"its rows ({rows:,}")
+            raise RecordingError(f"{path}: cannot read {where}; corrupt or truncated?): "
                                  f"{exc}") from exc
-        if table.num_rows != group.rows:
-            raise RecordingError(f"{group.file}: row group {group.index + 1} has "
-                                 f"{table.num_rows:,} rows, its footer says {group.rows:,}")
+        if table.num_rows != rows:
+            raise RecordingError(f"{path}: {table.num_rows:,} rows read, its footer says "
+                                 f"{rows:,}")
         if "event_class" in table.column_names:
-            check_rows(group.file, self.meta_of(group), list(value_counts(table["event_class"])))
+            check_rows(path, self._meta_of[path], list(value_counts(table["event_class"])))
         arrays = [table[f.name] if f.name in table.column_names
                   else pa.nulls(table.num_rows, f.type) for f in fields]
         return pa.Table.from_arrays(arrays, schema=pa.schema(fields))
@@ -220,7 +226,7 @@ class LazyRecording:
         if pf is None:
             if len(files) >= _OPEN_FILES:
                 files.pop(next(iter(files))).close()
-            pf = files[path] = pq.ParquetFile(path)
+            pf = files[path] = pq.ParquetFile(path, pre_buffer=True)  # one read per group
         return pf
 
     def close(self) -> None:
@@ -240,17 +246,20 @@ class LazyRecording:
     # --- loading ---------------------------------------------------------------------
     def load(self, types: Iterable[str] | None = None) -> Recording:
         """Read the rows (of event ``types`` only, if given) into a ``Recording``, exactly as
-        ``load_recording`` would (``types``: the same, less the rows of other types)."""
+        ``load_recording`` does (``types``: less the rows of other types, read and filtered a
+        row group at a time, so only the rows kept are held)."""
         wanted = None if types is None else pa.array(sorted({str(t) for t in types}))
         read = []
         for session in self.sessions:
-            by_file: dict[Path, list[pa.Table]] = {}
-            for group, table in self.batches(session):
-                if wanted is not None:
-                    table = table.filter(pc.is_in(table["type"].cast(pa.string()), wanted))
-                by_file.setdefault(group.file, []).append(table)
             for meta, f in zip(session.metas, session.files, strict=True):
-                tables = by_file.get(f) or [self.schema.empty_table()]
+                groups = [g for g in session.groups if g.file == f]
+                if not groups:
+                    tables = [self.schema.empty_table()]
+                elif wanted is None:
+                    tables = [self._read(groups)]
+                else:
+                    tables = [t.filter(pc.is_in(t["type"].cast(pa.string()), wanted))
+                              for t in (self.read(g) for g in groups)]
                 read.append((meta, pa.concat_tables(tables).unify_dictionaries()))
         return assemble(self.path, self.files, read)
 

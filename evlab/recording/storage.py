@@ -28,9 +28,9 @@ import pyarrow.parquet as pq
 
 from evlab.recording.columns import arrow_types, dict_array
 from evlab.recording.errors import RecordingError
-from evlab.recording.metadata import check_metadata, check_rows
+from evlab.recording.metadata import check_metadata
 from evlab.recording.recording import Recording
-from evlab.recording.table import base_schema, describe, value_counts
+from evlab.recording.table import base_schema, describe
 
 __all__ = ["FORMAT", "META_KEY", "ROW_GROUP_ROWS", "assemble", "load_recording", "open_dataset",
            "orphans", "read_metadata", "remove_orphans", "session_order", "write_table"]
@@ -172,15 +172,6 @@ def open_dataset(path: str | os.PathLike[str]) -> ds.Dataset:
     return ds.dataset([str(f) for f in files], schema=schema, format="parquet")
 
 
-def _read(fragment: ds.Fragment, schema: pa.Schema, meta: dict[str, Any]) -> pa.Table:
-    try:
-        table = fragment.to_table(schema=schema)
-    except (pa.ArrowException, OSError) as exc:
-        raise RecordingError(f"{fragment.path}: cannot read its rows (corrupt?): {exc}") from exc
-    check_rows(fragment.path, meta, list(value_counts(table["event_class"])))
-    return table
-
-
 def _in_seq_order(table: pa.Table) -> pa.Table:
     seq = table["seq"].to_numpy()
     if len(seq) > 1 and not bool(np.all(seq[1:] > seq[:-1])):
@@ -205,16 +196,12 @@ def load_recording(path: str | os.PathLike[str]) -> Recording:
 
     Rows of one session come back in seq order; several sessions come back one after the
     other (earliest first) with a ``session`` column. Raises ``RecordingError`` naming the
-    file for anything that is not a readable evlab recording.
+    file for anything that is not a readable evlab recording. (``open_recording(path)``
+    reads the same lazily; this is its ``load()``: one reader for both.)
     """
-    files = recording_files(path)
-    checked = [read_metadata(f) for f in files]
-    schema = _schema(Path(path), checked)
-    dataset = ds.dataset([str(f) for f in files], schema=schema, format="parquet")
-    by_path = {str(f): meta for f, (_, meta) in zip(files, checked, strict=True)}
-    read = [(by_path[fragment.path], _read(fragment, schema, by_path[fragment.path]))
-            for fragment in dataset.get_fragments()]
-    return assemble(path, files, read)
+    from evlab.recording.lazy import open_recording
+
+    return open_recording(path).load()
 
 
 def session_order(parts: dict[str, list[dict[str, Any]]]) -> list[str]:

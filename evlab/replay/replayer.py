@@ -29,8 +29,9 @@ logger = logging.getLogger("evlab")
 class Replayer:
     """Emits ``source``'s events on ``bus`` in their original order with their event times.
 
-    ``source``: a Recording or EventRecorder, a bars DataFrame, a path (recording, Parquet
-    or CSV of bars) or a shipped dataset name. Options (see the package docstring):
+    ``source``: a Recording or EventRecorder, a LazyRecording (``open_recording``: streamed
+    in bounded memory), a bars DataFrame, a path (recording: streamed when big; Parquet or
+    CSV of bars) or a shipped dataset name. Options (see the package docstring):
     ``what`` ("roots", "raw", "bars", "all" or a list of types), ``symbols``, ``start``/
     ``end`` (event times, end excluded), ``order`` ("time" or "recorded"), ``validate``,
     ``classes`` (user event classes), ``source_name`` (bars' ``source``), ``progress``

@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from evlab.events import Event, EventType, to_ns
-from evlab.recording import EventRecorder, Recording, load_recording
+from evlab.recording import EventRecorder, Recording
 from evlab.recording.convert import canonical, iter_events, resolver
 from evlab.recording.lazy import LazyRecording, open_recording
 from evlab.replay.bars import VALUES, BarColumns, check, from_frame
@@ -165,7 +165,7 @@ def _load(path: str | os.PathLike[str]) -> Any:
 def _recording(p: Path) -> Recording | LazyRecording:
     """The recording at ``p``: streamed above ``STREAM_ROWS`` rows, else loaded."""
     lazy = open_recording(p)
-    return lazy if len(lazy) > STREAM_ROWS else load_recording(p)
+    return lazy if len(lazy) > STREAM_ROWS else lazy.load()
 
 
 def _is_parquet(p: Path) -> bool:
