@@ -9,6 +9,7 @@ import warnings
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
@@ -434,3 +435,45 @@ def test_readme_larger_than_memory_block_runs_as_pasted(tmp_path, monkeypatch, c
     assert out[2] == str(names["replay"].plan.stats) and out[3] == "True"
     assert names["replay"].plan.stats["row_groups_read"] == 6
     pd.testing.assert_frame_equal(names["last"], load_recording("runs/day").bars().tail(3))
+
+
+def test_a_bad_bar_mid_stream_is_named_after_the_events_before_it(tmp_path):
+    rec = bars_session([T0 + i * MINUTE for i in range(500)], "AAPL")
+    table = rec.to_arrow()
+    close = table["close"].to_numpy().copy()
+    close[321] = -1.0  # seq 322, in the fourth row group of 100
+    bad = table.set_column(table.schema.get_field_index("close"), "close",
+                           pa.array(close))
+    path = write_table(bad, rec.metadata(table), tmp_path / "bad.parquet", row_group_rows=100)
+    with pytest.raises(ValueError, match=r"bar seq 322: .*close must be finite and > 0"):
+        Replayer(load_recording(path), EventBus())  # loaded: before the first event
+    bus = EventBus()
+    bars = collect(bus)
+    rp = Replayer(open_recording(path), bus, progress=False)
+    with pytest.raises(ValueError, match=r"bar seq 322: .*close must be finite and > 0"):
+        rp.run()
+    assert len(bars) == rp.progress.done == 300  # the windows before its own
+    assert Replayer(open_recording(path), EventBus(), validate=False).run().events == 500
+
+
+def stream_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name.startswith("evlab-stream-")]
+
+
+def test_the_read_ahead_thread_ends_with_the_replay_or_when_it_is_dropped(tmp_path):
+    import gc
+
+    path = save(bars_session([T0 + i * MINUTE for i in range(1_000)], "AAPL"),
+                tmp_path / "s.parquet", rows=100)
+    before = set(stream_threads())
+    rp = Replayer(open_recording(path), EventBus(), progress=False)
+    assert set(stream_threads()) == before  # nothing read until the replay asks
+    rp.run()
+    assert set(stream_threads()) == before  # finished: the thread has ended
+    rp = Replayer(open_recording(path), EventBus(), progress=False)
+    rp.step(5)  # the thread reads ahead, then waits for room
+    (thread,) = set(stream_threads()) - before
+    del rp
+    gc.collect()
+    thread.join(30)
+    assert not thread.is_alive()

@@ -86,12 +86,12 @@ class ReadAhead:
                 if not self._thread.is_alive() and self._queue.empty():
                     self._done = True
                     raise RuntimeError("the read-ahead thread ended without a result") from None
-        if item is _END:
+        if item is _END or isinstance(item, _Failed):
             self._done = True
+            self._thread.join(5.0)  # it has nothing left to do but return
+            if isinstance(item, _Failed):
+                raise item.exc
             return None
-        if isinstance(item, _Failed):
-            self._done = True
-            raise item.exc
         with self._lock:
             self._ahead[0] -= self._count(item)
         return item

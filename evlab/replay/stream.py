@@ -234,6 +234,7 @@ class StreamPlan:
         self.total, self.type_names = total, type_names
         self._resolve, self._validate, self._max_rows = resolve, validate, max_rows
         self.stats = stats
+        self._ahead: ReadAhead | None = None
         self._restart()
 
     def __len__(self) -> int:
@@ -245,14 +246,13 @@ class StreamPlan:
         self._end = 0  # the position after the last window made
 
     def _reread(self, skip: int = 0) -> None:
-        """Read the streams from their start again, the first ``skip`` rows dropped."""
-        old = getattr(self, "_ahead", None)
-        if old is not None:
-            old.stop()
-        merge = _Merge(self._streams(), self.order, self._max_rows, self.stats)
-        self._merge = merge
-        self._ahead = ReadAhead(self._plans(merge, skip), count=len,
-                                name=f"evlab-stream-{self.name}")
+        """Read the streams from their start again, the first ``skip`` rows dropped (the
+        read-ahead thread starts when the first window is asked for)."""
+        if self._ahead is not None:
+            self._ahead.stop()
+        self._ahead = None
+        self._skip = skip
+        self._merge = _Merge(self._streams(), self.order, self._max_rows, self.stats)
 
     def _plans(self, merge: _Merge, skip: int) -> Iterator[Plan]:
         """The windows, made on the read-ahead thread (holds no reference to ``self``)."""
@@ -261,8 +261,12 @@ class StreamPlan:
         return _windows(merge, skip, name, meta, resolve, validate, type_names)
 
     def _window(self) -> bool:
+        ahead = self._ahead
+        if ahead is None:
+            ahead = self._ahead = ReadAhead(self._plans(self._merge, self._skip), count=len,
+                                            name=f"evlab-stream-{self.name}")
         try:
-            plan = self._ahead.next()
+            plan = ahead.next()
         except BaseException:
             # the windows made stay; a retry reads up to here again, then fails or goes on
             self._reread(self._end)
@@ -275,14 +279,13 @@ class StreamPlan:
             return False
         self._windows.append((self._end, plan))
         self._end += len(plan)
-        held = self._merge.held + self._ahead.rows_ahead + sum(len(p) for _, p in self._windows)
+        held = self._merge.held + ahead.rows_ahead + sum(len(p) for _, p in self._windows)
         self.stats["max_rows_held"] = max(self.stats["max_rows_held"], held)
+        if self._end >= self.total and ahead.next() is not None:  # the end: the thread ends
+            raise RecordingError(f"{self.lazy.path}: more events than the {self.total:,} "
+                                 "counted when the replay was made: was the recording "
+                                 "changed meanwhile?")
         return True
-
-    def close(self) -> None:
-        """Stop reading ahead (the files stay closed until the replay goes on)."""
-        self._ahead.stop()
-        self.lazy.close()
 
     def _at(self, pos: int, keep: int) -> tuple[int, Plan]:
         """The window holding position ``pos``, made as needed; windows wholly before
