@@ -327,7 +327,7 @@ def table_plan(name: str, table: pa.Table, rows: np.ndarray | None, meta: dict[s
                resolve: Callable[[str], type], validate: bool,
                type_names: list[str] | None = None) -> Plan:
     """The plan of ``table``'s ``rows`` (positions, in replay order; None: every row as it
-    is) of a canonical recording table: bars by the fast path, other classes by
+    is) of a recording table: bars by the fast path, other classes by
     ``convert.iter_events``. ``type_names``: number the types as in this list (a streamed
     replay's windows)."""
     pick: Any = slice(None) if rows is None else rows  # a view of every row, or a selection
@@ -339,7 +339,8 @@ def table_plan(name: str, table: pa.Table, rows: np.ndarray | None, meta: dict[s
         type_names = list(names)
     else:
         codes = {t: i for i, t in enumerate(type_names)}
-        kinds = np.array([codes[t] for t in names] + [-1], dtype=np.int32)[kinds]
+        # a dictionary may hold types no row of the table has: those get -1, never used
+        kinds = np.array([codes.get(t, -1) for t in names] + [-1], dtype=np.int32)[kinds]
     times = _times(table)
     cls_codes, cls_names = _strings(table["event_class"])
     sym_codes, sym_names = _strings(table["symbol"])

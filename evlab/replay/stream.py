@@ -31,7 +31,6 @@ import numpy as np
 import pyarrow as pa
 
 from evlab.events import Event
-from evlab.recording.convert import canonical
 from evlab.recording.errors import RecordingError
 from evlab.recording.lazy import LazyRecording, RowGroup, Session
 from evlab.recording.table import value_counts
@@ -355,7 +354,7 @@ def _windows(merge: _Merge, skip: int, name: str, meta: dict[str, Any],
             dropped = min(skip, table.num_rows)
             table, skip = table.slice(dropped), skip - dropped
         if table.num_rows:
-            yield table_plan(name, canonical(table), None, meta, resolve, validate, type_names)
+            yield table_plan(name, table, None, meta, resolve, validate, type_names)
 
 
 def stream_plan(lazy: LazyRecording, what: Any, syms: list[str] | None,
