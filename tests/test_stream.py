@@ -8,6 +8,7 @@ import threading
 import warnings
 
 import numpy as np
+import orjson
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -477,3 +478,28 @@ def test_the_read_ahead_thread_ends_with_the_replay_or_when_it_is_dropped(tmp_pa
     gc.collect()
     thread.join(30)
     assert not thread.is_alive()
+
+
+def test_files_without_statistics_stream_while_in_order_and_refuse_disorder(tmp_path):
+    """Without min/max statistics the floor is the latest time read: in-order files stream
+    as before; times that go back across row groups are refused, never misordered."""
+    in_order = bars_session([T0 + i * MINUTE for i in range(300)], "AAPL")
+    table = in_order.to_arrow()
+    plain = tmp_path / "plain.parquet"
+    pq.write_table(table.replace_schema_metadata(
+        {b"evlab": orjson.dumps(in_order.metadata(table))}), plain, row_group_size=100,
+        write_statistics=False)
+    assert open_recording(plain).row_groups[0].min_time is None
+    streamed, _ = replayed(open_recording(plain))
+    assert [e.time_ns for e in streamed] == [T0 + i * MINUTE for i in range(300)]
+    back = bars_session([T0 + ((i + 150) % 300) * MINUTE for i in range(300)], "AAPL")
+    table = back.to_arrow()
+    mixed = tmp_path / "mixed.parquet"
+    pq.write_table(table.replace_schema_metadata(
+        {b"evlab": orjson.dumps(back.metadata(table))}), mixed, row_group_size=100,
+        write_statistics=False)
+    with pytest.raises(RecordingError, match=r"mixed.parquet: its row groups' statistics do "
+                                             r"not bound .*order='recorded'"):
+        replayed(open_recording(mixed))
+    assert len(replayed(open_recording(mixed), order="recorded")[0]) == 300
+    assert len(replayed(load_recording(mixed))[0]) == 300

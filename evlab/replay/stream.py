@@ -209,9 +209,11 @@ class _Merge:
             return self.waiting.slice(0, 0)
         first = (int(t[0]), int(r[0]), int(s[0]))
         if first < self.last:
+            files = self.streams[first[1]].session.files
             raise RecordingError(
-                f"a row group's statistics do not bound its event times (event time "
-                f"{first[0]} of seq {first[2]} after {self.last[0]}): replay with "
+                f"{files[0] if len(files) == 1 else files[0].parent}: its row groups' "
+                f"statistics do not bound their event times (no min/max written?): seq "
+                f"{first[2]} at {first[0]} comes after {self.last[0]}: replay with "
                 "order='recorded', or load_recording(path) to sort in memory")
         self.last = (int(t[k - 1]), int(r[k - 1]), int(s[k - 1]))
         table = self.waiting
