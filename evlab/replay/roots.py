@@ -62,8 +62,9 @@ class SeqRanges:
 
     def contains(self, values: np.ndarray) -> np.ndarray:
         """For each value, whether it is one of the seqs added."""
+        if not self._n:
+            return np.zeros(len(values), dtype=bool)
         starts, ends = self._starts[:self._n], self._ends[:self._n]
         at = np.searchsorted(starts, values, side="right") - 1
-        found: np.ndarray = (at >= 0) & (values <= ends[np.maximum(at, 0)]) if self._n else \
-            np.zeros(len(values), dtype=bool)
+        found: np.ndarray = (at >= 0) & (values <= ends[np.maximum(at, 0)])
         return found

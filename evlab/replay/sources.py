@@ -276,23 +276,29 @@ def select(table: pa.Table, what: Any, syms: list[str] | None,
     """The rows of a recording table that a replay of ``what`` emits (see the package
     docstring): ``roots`` from ``roots_of`` for "roots" and "raw"; ``substitute``: recorded
     bars in place of the raw messages (``substitute_bars``)."""
-    types = _types(table)
+    kinds, names = _strings(table["type"])
+
+    def of_type(*wanted: str) -> np.ndarray:  # on the codes: no string per row
+        codes = [i for i, n in enumerate(names) if n in wanted]
+        return np.isin(kinds, codes) if codes else np.zeros(len(kinds), dtype=bool)
+
     keep: np.ndarray
     if what == "roots":
         assert roots is not None
         keep = roots
         if substitute:
-            keep = (roots & (types != "websocket")) | (types == "bar")
+            keep = (roots & ~of_type("websocket")) | of_type("bar")
     elif what == "raw":
         assert roots is not None
-        keep = roots & (types == "websocket")
+        keep = roots & of_type("websocket")
     elif what == "bars":
-        keep = types == "bar"
+        keep = of_type("bar")
     elif what == "all":
         keep = np.ones(table.num_rows, dtype=bool)
     else:
-        keep = np.isin(types, list(what))
-    keep &= _window(_times(table), window)
+        keep = of_type(*what)
+    if window != (None, None):
+        keep &= _window(_times(table), window)
     if syms is not None:
         sym_codes, sym_names = _strings(table["symbol"])
         keep &= (sym_codes < 0) | np.isin(sym_names, syms)[sym_codes]
