@@ -341,6 +341,10 @@ def test_step_rewind_stop_and_run_again_on_a_lazy_source(tmp_path):
     bars.clear()
     rp.rewind()
     assert rp.run().events == 1_000 and [b.time_ns for b in bars] == times
+    for what in ("bars", "bar", ["bar", "signal"]):  # counted from the files' metadata
+        only = Replayer(open_recording(path), EventBus(), what=what, progress=False)
+        assert len(only) == 1_000 and only.run().events == 1_000
+    assert only.plan.stats["row_groups_read"] == 8  # the count read nothing
 
 
 def test_pause_step_resume_in_the_background_on_a_lazy_source(tmp_path):

@@ -81,8 +81,13 @@ class _Stream:
         lo, hi = self.window
         inside = (lo is None or (group.min_time is not None and group.min_time >= lo)) and \
             (hi is None or (group.max_time is not None and group.max_time < hi))
-        return (inside and self.syms is None and not self.substitute
-                and (self.what == "all" or (self.what == "roots" and not self.causes)))
+        if not inside or self.syms is not None or self.substitute:
+            return False
+        if self.what == "all" or (self.what == "roots" and not self.causes):
+            return True
+        held = set(self.lazy.meta_of(group).get("counts", {}))  # the types of its file
+        wanted = {"bar"} if self.what == "bars" else self.what
+        return isinstance(wanted, (set, frozenset)) and bool(held) and held <= wanted
 
     def _check(self, group: RowGroup, seq: np.ndarray) -> None:
         if not len(seq):
