@@ -507,3 +507,17 @@ def test_files_without_statistics_stream_while_in_order_and_refuse_disorder(tmp_
         replayed(open_recording(mixed))
     assert len(replayed(open_recording(mixed), order="recorded")[0]) == 300
     assert len(replayed(load_recording(mixed))[0]) == 300
+
+
+def test_a_lazy_recording_pickles_without_its_rows(tmp_path):
+    """A sweep ships sources to workers: a lazy recording goes as its footers, small."""
+    import pickle
+
+    times = [T0 + i * MINUTE for i in range(5_000)]
+    path = save(bars_session(times, "AAPL"), tmp_path / "s.parquet", rows=500)
+    lazy = open_recording(path)
+    replayed(lazy)  # files opened on this thread (and the read-ahead's)
+    shipped = pickle.dumps(lazy)
+    assert len(shipped) < path.stat().st_size / 4
+    streamed, rp = replayed(pickle.loads(shipped))
+    assert [e.time_ns for e in streamed] == times and len(rp) == 5_000

@@ -165,6 +165,16 @@ class LazyRecording:
     def __len__(self) -> int:
         return sum(g.rows for s in self.sessions for g in s.groups)
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled without its open files (a sweep ships it to workers: footers only)."""
+        state = dict(self.__dict__)
+        del state["_local"]
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._local = threading.local()
+
     @property
     def row_groups(self) -> list[RowGroup]:
         """Every row group, session by session, in file (part) order."""
