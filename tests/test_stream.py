@@ -521,3 +521,31 @@ def test_a_lazy_recording_pickles_without_its_rows(tmp_path):
     assert len(shipped) < path.stat().st_size / 4
     streamed, rp = replayed(pickle.loads(shipped))
     assert [e.time_ns for e in streamed] == times and len(rp) == 5_000
+
+
+def test_user_event_classes_and_bars_mixed_across_windows(tmp_path):
+    import dataclasses
+
+    @dataclasses.dataclass(frozen=True, slots=True, repr=False)
+    class Note(Event):
+        type = "note"
+        text: str = ""
+        level: int = 0
+
+    bus = EventBus()
+    with record(bus) as rec:
+        for i in range(700):
+            if i % 3 == 0:
+                bus.emit(Note(text=f"note {i}", level=i, time_ns=T0 + i * MINUTE))
+            else:
+                bus.emit(create_bar_event("AAPL", T0 + i * MINUTE, 10.0, 11.0, 9.0, 10.5, i))
+    path = save(rec, tmp_path / "notes.parquet", rows=64)
+    with pytest.raises(RecordingError, match="Note: it is not loaded"):
+        Replayer(open_recording(path), EventBus(), what="all")  # before any event
+    streamed, rp = replayed(open_recording(path), what="all", classes=[Note], chunk=100)
+    loaded, _ = replayed(load_recording(path), what="all", classes=[Note], chunk=100)
+    assert [(type(e), e.time_ns, getattr(e, "text", None), getattr(e, "volume", None))
+            for e in streamed] == [(type(e), e.time_ns, getattr(e, "text", None),
+                                    getattr(e, "volume", None)) for e in loaded]
+    assert rp.summary.by_type == {"bar": 466, "note": 234}
+    assert [e.level for e in streamed if isinstance(e, Note)] == list(range(0, 700, 3))
