@@ -31,6 +31,7 @@ from evlab.recording.recording import Recording
 from evlab.recording.storage import (
     _schema,
     assemble,
+    read_footer,
     read_metadata,
     recording_files,
     session_order,
@@ -92,14 +93,6 @@ def _groups(path: Path, footer: pq.FileMetaData) -> list[RowGroup]:
     return out
 
 
-def _footer(path: Path) -> pq.FileMetaData:
-    try:
-        return pq.read_metadata(path)
-    except (pa.ArrowException, OSError) as exc:
-        raise RecordingError(f"{path}: not a readable Parquet file "
-                             f"(corrupt or truncated?): {exc}") from exc
-
-
 def open_recording(path: str | os.PathLike[str], *, max_rows: int = MAX_ROWS) -> LazyRecording:
     """A recording file, an autosave folder or a folder of sessions, opened lazily.
 
@@ -111,7 +104,8 @@ def open_recording(path: str | os.PathLike[str], *, max_rows: int = MAX_ROWS) ->
     if isinstance(max_rows, bool) or not isinstance(max_rows, int) or max_rows < 1:
         raise ValueError(f"max_rows: must be a positive number of rows, got {max_rows!r}")
     files = recording_files(path)
-    checked = [read_metadata(f) for f in files]
+    footers = {f: read_footer(f) for f in files}
+    checked = [read_metadata(f, footers[f]) for f in files]
     schema = _schema(Path(path), checked)
     by_session: dict[str, list[tuple[int, dict[str, Any], Path]]] = {}
     for f, (_, meta) in zip(files, checked, strict=True):
@@ -120,11 +114,12 @@ def open_recording(path: str | os.PathLike[str], *, max_rows: int = MAX_ROWS) ->
     sessions = {}
     for sid, parts in by_session.items():
         parts.sort(key=lambda p: p[0])
-        groups = [g for _, _, f in parts for g in _groups(f, _footer(f))]
+        groups = [g for _, _, f in parts for g in _groups(f, footers[f])]
         sessions[sid] = Session(sid, [m for _, m, _ in parts], [f for _, _, f in parts],
                                 groups)
     order = session_order({s: sessions[s].metas for s in sessions})
-    return LazyRecording(Path(path), files, schema, [sessions[s] for s in order], max_rows)
+    return LazyRecording(Path(path), files, schema, [sessions[s] for s in order], max_rows,
+                         footers)
 
 
 class LazyRecording:
@@ -137,7 +132,8 @@ class LazyRecording:
     """
 
     def __init__(self, path: Path, files: list[Path], schema: pa.Schema,
-                 sessions: list[Session], max_rows: int = MAX_ROWS) -> None:
+                 sessions: list[Session], max_rows: int = MAX_ROWS,
+                 footers: dict[Path, pq.FileMetaData] | None = None) -> None:
         self.path = path
         self.max_rows = max_rows
         self.files = files
@@ -160,6 +156,7 @@ class LazyRecording:
             self.metadata["classes"].update(meta["classes"])
         self._meta_of = {f: m for s in sessions
                          for m, f in zip(s.metas, s.files, strict=True)}
+        self._footers = footers or {}  # so a file opened again is not parsed again
         self._local = threading.local()  # open files, per thread: replays may share this
 
     def __len__(self) -> int:
@@ -169,6 +166,7 @@ class LazyRecording:
         """Pickled without its open files (a sweep ships it to workers: footers only)."""
         state = dict(self.__dict__)
         del state["_local"]
+        state["_footers"] = {}  # read again where it lands
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -207,7 +205,8 @@ class LazyRecording:
         path, rows = groups[0].file, sum(g.rows for g in groups)
         try:
             pf = self._file(path)
-            present = [f.name for f in fields if f.name in pf.schema_arrow.names]
+            names = set(pf.schema_arrow.names)
+            present = [f.name for f in fields if f.name in names]
             table = pf.read_row_groups([g.index for g in groups], columns=present)
         except (pa.ArrowException, OSError) as exc:
             self.close()
@@ -236,7 +235,8 @@ class LazyRecording:
         if pf is None:
             if len(files) >= _OPEN_FILES:
                 files.pop(next(iter(files))).close()
-            pf = files[path] = pq.ParquetFile(path, pre_buffer=True)  # one read per group
+            pf = files[path] = pq.ParquetFile(path, metadata=self._footers.get(path),
+                                              pre_buffer=True)  # one read per group
         return pf
 
     def close(self) -> None:
@@ -261,8 +261,11 @@ class LazyRecording:
         wanted = None if types is None else pa.array(sorted({str(t) for t in types}))
         read = []
         for session in self.sessions:
+            of_file: dict[Path, list[RowGroup]] = {}
+            for g in session.groups:
+                of_file.setdefault(g.file, []).append(g)
             for meta, f in zip(session.metas, session.files, strict=True):
-                groups = [g for g in session.groups if g.file == f]
+                groups = of_file.get(f, [])
                 if not groups:
                     tables = [self.schema.empty_table()]
                 elif wanted is None:

@@ -33,7 +33,8 @@ from evlab.recording.recording import Recording
 from evlab.recording.table import base_schema, describe
 
 __all__ = ["FORMAT", "META_KEY", "ROW_GROUP_ROWS", "assemble", "load_recording", "open_dataset",
-           "orphans", "read_metadata", "remove_orphans", "session_order", "write_table"]
+           "orphans", "read_footer", "read_metadata", "remove_orphans", "session_order",
+           "write_table"]
 
 META_KEY = b"evlab"
 FORMAT = 1
@@ -102,12 +103,23 @@ def _expected(meta: dict[str, Any]) -> list[tuple[str, pa.DataType]]:
     return [*base[:-1], *fields, base[-1]]
 
 
-def read_metadata(path: str | os.PathLike[str]) -> tuple[pa.Schema, dict[str, Any]]:
-    """The schema and evlab metadata of one recording file, checked (RecordingError if bad)."""
+def read_footer(path: str | os.PathLike[str]) -> pq.FileMetaData:
+    """The Parquet footer of ``path`` (RecordingError if there is none to read)."""
     try:
-        schema = pq.read_schema(path)
+        return pq.read_metadata(path)
     except FileNotFoundError:
         raise RecordingError(f"{path}: no such file") from None
+    except (pa.ArrowException, OSError) as exc:
+        raise RecordingError(f"{path}: not a readable Parquet file "
+                             f"(corrupt or truncated?): {exc}") from exc
+
+
+def read_metadata(path: str | os.PathLike[str], footer: pq.FileMetaData | None = None
+                  ) -> tuple[pa.Schema, dict[str, Any]]:
+    """The schema and evlab metadata of one recording file (from its ``footer`` if read
+    already), checked (RecordingError if bad)."""
+    try:
+        schema = (footer or read_footer(path)).schema.to_arrow_schema()
     except (pa.ArrowException, OSError) as exc:
         raise RecordingError(f"{path}: not a readable Parquet file "
                              f"(corrupt or truncated?): {exc}") from exc
