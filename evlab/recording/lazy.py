@@ -29,12 +29,12 @@ from evlab.recording.errors import RecordingError
 from evlab.recording.metadata import check_rows
 from evlab.recording.recording import Recording
 from evlab.recording.storage import (
-    _schema,
     assemble,
     read_footer,
     read_metadata,
     recording_files,
     session_order,
+    unified_schema,
 )
 from evlab.recording.table import value_counts
 
@@ -106,7 +106,7 @@ def open_recording(path: str | os.PathLike[str], *, max_rows: int = MAX_ROWS) ->
     files = recording_files(path)
     footers = {f: read_footer(f) for f in files}
     checked = [read_metadata(f, footers[f]) for f in files]
-    schema = _schema(Path(path), checked)
+    schema = unified_schema(Path(path), checked)
     by_session: dict[str, list[tuple[int, dict[str, Any], Path]]] = {}
     for f, (_, meta) in zip(files, checked, strict=True):
         by_session.setdefault(str(meta.get("session", "")), []).append(

@@ -34,7 +34,7 @@ from evlab.recording.table import base_schema, describe
 
 __all__ = ["FORMAT", "META_KEY", "ROW_GROUP_ROWS", "assemble", "load_recording", "open_dataset",
            "orphans", "read_footer", "read_metadata", "remove_orphans", "session_order",
-           "write_table"]
+           "unified_schema", "write_table"]
 
 META_KEY = b"evlab"
 FORMAT = 1
@@ -166,7 +166,8 @@ def recording_files(path: str | os.PathLike[str]) -> list[Path]:
     return [p]
 
 
-def _schema(where: Path, checked: list[tuple[pa.Schema, dict[str, Any]]]) -> pa.Schema:
+def unified_schema(where: Path, checked: list[tuple[pa.Schema, dict[str, Any]]]) -> pa.Schema:
+    """One schema for the files ``checked`` (schema, metadata): every column any has."""
     try:
         unified = pa.unify_schemas([s.remove_metadata() for s, _ in checked])
     except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
@@ -180,7 +181,7 @@ def _schema(where: Path, checked: list[tuple[pa.Schema, dict[str, Any]]]) -> pa.
 def open_dataset(path: str | os.PathLike[str]) -> ds.Dataset:
     """A folder (or file) of recordings as one lazy ``pyarrow.dataset`` (every file checked)."""
     files = recording_files(path)
-    schema = _schema(Path(path), [read_metadata(f) for f in files])
+    schema = unified_schema(Path(path), [read_metadata(f) for f in files])
     return ds.dataset([str(f) for f in files], schema=schema, format="parquet")
 
 

@@ -229,7 +229,8 @@ def _types(table: pa.Table) -> np.ndarray:
     return names[kinds] if len(names) else np.array([], dtype=object)
 
 
-def _times(table: pa.Table) -> np.ndarray:
+def event_times(table: pa.Table) -> np.ndarray:
+    """The event times of a recording table's rows, int64 ns."""
     times: np.ndarray = table["event_time"].cast(pa.int64()).to_numpy()
     return times
 
@@ -298,7 +299,7 @@ def select(table: pa.Table, what: Any, syms: list[str] | None,
     else:
         keep = of_type(*what)
     if window != (None, None):
-        keep &= _window(_times(table), window)
+        keep &= _window(event_times(table), window)
     if syms is not None:
         sym_codes, sym_names = _strings(table["symbol"])
         keep &= (sym_codes < 0) | np.isin(sym_names, syms)[sym_codes]
@@ -319,7 +320,7 @@ def _recording_plan(rec: Recording, what: Any, syms: list[str] | None,
     rows = np.flatnonzero(select(table, what, syms, window, roots, substitute))
     if order == "time":
         # stable: ties keep the rows' order (seq order; sessions one after the other)
-        rows = rows[np.argsort(_times(table)[rows], kind="stable")]
+        rows = rows[np.argsort(event_times(table)[rows], kind="stable")]
     if not len(rows):
         raise _nothing(name, what)
     resolve = resolver(classes)
@@ -347,7 +348,7 @@ def table_plan(name: str, table: pa.Table, rows: np.ndarray | None, meta: dict[s
         codes = {t: i for i, t in enumerate(type_names)}
         # a dictionary may hold types no row of the table has: those get -1, never used
         kinds = np.array([codes.get(t, -1) for t in names] + [-1], dtype=np.int32)[kinds]
-    times = _times(table)
+    times = event_times(table)
     cls_codes, cls_names = _strings(table["event_class"])
     sym_codes, sym_names = _strings(table["symbol"])
     generic = _generic(table, rows, seq, meta, resolve, validate, name)

@@ -36,7 +36,7 @@ from evlab.recording.lazy import LazyRecording, RowGroup, Session
 from evlab.recording.table import value_counts
 from evlab.replay.ahead import ReadAhead
 from evlab.replay.roots import SeqRanges
-from evlab.replay.sources import Plan, _times, roots_of, select, table_plan
+from evlab.replay.sources import Plan, event_times, roots_of, select, table_plan
 
 __all__ = ["StreamPlan", "stream_plan"]
 
@@ -120,7 +120,7 @@ class _Stream:
         self._check(group, seq)
         self.next += 1
         if len(seq):
-            self.last_time = max(self.last_time, int(_times(table).max()))
+            self.last_time = max(self.last_time, int(event_times(table).max()))
         roots = None
         if self.what in ("roots", "raw"):
             if self.ranges is not None:
@@ -179,7 +179,7 @@ class _Merge:
                     yield released
 
     def _wait(self, stream: _Stream, group: RowGroup, table: pa.Table) -> None:
-        times, seq = _times(table), table["seq"].to_numpy()
+        times, seq = event_times(table), table["seq"].to_numpy()
         rank = np.full(len(seq), stream.rank, dtype=np.int64)
         if self.waiting is None or self.keys is None or not self.waiting.num_rows:
             self.waiting, self.keys = table, (times, rank, seq)
