@@ -44,6 +44,7 @@ bench: $(TEST_STAMP)
 	$(PY) -m benchmarks.bench_ingest
 	$(PY) -m benchmarks.bench_record
 	$(PY) -m benchmarks.bench_replay
+	$(PY) -m benchmarks.bench_stream_replay
 	$(PY) -m benchmarks.bench_live_chart
 	$(PY) -m benchmarks.bench_hung_handler
 	$(PY) -m benchmarks.bench_slow_client

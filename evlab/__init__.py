@@ -18,6 +18,7 @@ _LAZY = {
     "EventRecorder": "evlab.recording", "record": "evlab.recording",
     "load_recording": "evlab.recording", "Recording": "evlab.recording",
     "RecordingError": "evlab.recording", "open_dataset": "evlab.recording",
+    "open_recording": "evlab.recording", "LazyRecording": "evlab.recording",
     "Lab": "evlab.lab", "run": "evlab.aio",
     "Replayer": "evlab.replay", "ReplaySummary": "evlab.replay", "compare": "evlab.compare",
     "PaperBroker": "evlab.execution", "Portfolio": "evlab.execution",
@@ -61,10 +62,12 @@ if TYPE_CHECKING:
     from evlab.plot import LiveChart as LiveChart
     from evlab.plot.indicators import indicator_event as indicator_event
     from evlab.recording import EventRecorder as EventRecorder
+    from evlab.recording import LazyRecording as LazyRecording
     from evlab.recording import Recording as Recording
     from evlab.recording import RecordingError as RecordingError
     from evlab.recording import load_recording as load_recording
     from evlab.recording import open_dataset as open_dataset
+    from evlab.recording import open_recording as open_recording
     from evlab.recording import record as record
     from evlab.replay import Replayer as Replayer
     from evlab.replay import ReplaySummary as ReplaySummary

@@ -53,13 +53,14 @@ OUT = ("type", "status", "position_a", "position_b", "event_time", "symbol", "co
 def compare(a: Any, b: Any, types: str | Iterable[str] | None = ("signal",),
             columns: Sequence[str] | None = None) -> pd.DataFrame:
     """The differences between the events of ``types`` in ``a`` and ``b`` (EventRecorders,
-    Recordings, recording paths, or frames: ``rec.to_frame()`` or views like
-    ``rec.signals()``); an empty DataFrame when they match. ``types=None``: every type.
+    Recordings, lazy recordings (``open_recording``: only the rows of ``types`` are read),
+    recording paths, or frames: ``rec.to_frame()`` or views like ``rec.signals()``); an
+    empty DataFrame when they match. ``types=None``: every type.
     ``columns``: compare these columns (plus event time and symbol) instead of the defaults.
     """
-    fa, fb = _frame(a), _frame(b)
     if isinstance(types, str):
         types = (types,)
+    (fa, held_a), (fb, held_b) = _frame(a, types), _frame(b, types)
     typed = "type" in fa.columns and "type" in fb.columns
     if types is None:
         wanted = sorted(set(_types_in(fa)) | set(_types_in(fb))) if typed else ["*"]
@@ -78,7 +79,7 @@ def compare(a: Any, b: Any, types: str | Iterable[str] | None = ("signal",),
             break
     for side, kinds in empty.items():
         if kinds:
-            held = ", ".join(_types_in(fa if side == "a" else fb)) if typed else "nothing"
+            held = ", ".join(held_a if side == "a" else held_b) if typed else "nothing"
             warnings.warn(f"compare: {side} has no events of type {'; '.join(kinds)}; every "
                           f"one is reported as only_{'b' if side == 'a' else 'a'} ({side} holds: "
                           f"{held or 'no events'})", UserWarning, stacklevel=2)
@@ -88,13 +89,23 @@ def compare(a: Any, b: Any, types: str | Iterable[str] | None = ("signal",),
     return out
 
 
-def _frame(x: Any) -> pd.DataFrame:
-    if isinstance(x, pd.DataFrame):
-        frame = x
-    elif isinstance(x, (str, os.PathLike)):
-        from evlab.recording import load_recording
+def _frame(x: Any, types: Iterable[str] | None) -> tuple[pd.DataFrame, list[str]]:
+    """``x``'s frame and the types it holds. A lazy recording (or a path to a big one) loads
+    only the rows of ``types`` (all for None): a signal comparison of a 50M-event session
+    holds its signals, not its bars."""
+    from evlab.recording import LazyRecording
+    from evlab.replay.sources import STREAM_ROWS
 
-        frame = load_recording(x).frame
+    if isinstance(x, (str, os.PathLike)):
+        from evlab.recording import open_recording
+
+        lazy = open_recording(x)
+        x = lazy if len(lazy) > STREAM_ROWS else lazy.load()
+    if isinstance(x, LazyRecording):
+        frame = x.load(None if types is None else [str(t) for t in types]).frame
+        held = [t for t, n in x.metadata.get("counts", {}).items() if n]
+    elif isinstance(x, pd.DataFrame):
+        frame = x
     elif hasattr(x, "to_frame") and callable(x.to_frame):  # EventRecorder, Recording
         frame = x.to_frame()
     elif hasattr(x, "frame"):  # anything else that holds a recording's frame
@@ -105,7 +116,9 @@ def _frame(x: Any) -> pd.DataFrame:
         if not isinstance(frame.index, pd.DatetimeIndex):
             raise ValueError("compare: a frame needs an event_time column or index")
         frame = frame.reset_index(names="event_time")
-    return frame
+    if not isinstance(x, LazyRecording):
+        held = _types_in(frame) if "type" in frame.columns else []
+    return frame, held
 
 
 def _types_in(frame: pd.DataFrame) -> list[str]:

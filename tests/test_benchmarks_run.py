@@ -60,3 +60,16 @@ def test_books_benchmark_runs(capsys):
     replay, updates, levels = bench_books.capture_replay("coinbase", 200)
     assert updates > 0 and levels >= updates and len(replay()) > 0
     assert "target" in capsys.readouterr().out
+
+
+def test_stream_replay_benchmark_runs(tmp_path, capsys):
+    from benchmarks import bench_stream_replay
+
+    result = bench_stream_replay.run(n=3_000, memory_n=1_000, cache=tmp_path)
+    assert set(result["results"]) == {"stream 3,000", "stream 1,000", "in memory 1,000"}
+    for r in result["results"].values():
+        assert r["events"] in (3_000, 1_000) and r["rate"] > 0 and r["peak_rss_mib"] > 0
+    assert result["results"]["stream 3,000"]["stats"]["row_groups_read"] == 1
+    assert "peak RSS" in capsys.readouterr().out
+    again = bench_stream_replay.generate(tmp_path / "bars-3000.parquet", 3_000)
+    assert again.stat().st_mtime_ns == (tmp_path / "bars-3000.parquet").stat().st_mtime_ns

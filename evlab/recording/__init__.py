@@ -6,6 +6,7 @@
     rec.bars("AAPL")        # OHLCV indexed by event time; also ticks/signals/orders/fills/errors
     rec.save("run.parquet")
     rec2 = evlab.load_recording("run.parquet")   # or a folder: many sessions, autosave parts
+    big = evlab.open_recording("runs/")          # lazy: footers only; Replayer/compare stream it
     rec2.to_frame(), rec2.bars("AAPL"), list(rec2.to_events())   # the recorder's interface
 
 Where things are: ``recorder.py`` (``EventRecorder``, ``record``), ``table.py`` (its in-memory
@@ -13,6 +14,7 @@ table: the columns of each event class, appenders, the table as Arrow), ``column
 field's column and its kinds), ``convert.py`` (Arrow table -> DataFrame, -> events again),
 ``views.py`` (``bars()``, ``signals()`` ... and the notebook summary, written once for both
 classes), ``recording.py`` (``Recording``), ``storage.py`` (Parquet files and folders),
+``lazy.py`` (``open_recording``: a recording read a row group at a time),
 ``metadata.py`` (the metadata of a file, checked when it is read), ``errors.py``
 (``RecordingError``).
 
@@ -52,7 +54,9 @@ How it works (and why):
   fsynced and renamed, so a part is whole or absent. An exception or Ctrl-C inside a
   ``with`` block closes the recorder, so everything recorded is on disk; if the kernel
   dies, at most the rows since the last part are lost. ``load_recording(folder)`` reads the
-  parts back as one session. A part whose writer was killed mid-write stays a hidden
+  parts back as one session. Files are written in row groups of at most 131,072 rows with
+  min/max statistics (seq and event time included), which ``open_recording`` streams. A
+  part whose writer was killed mid-write stays a hidden
   ``.part-*.tmp``: loading warns about it, the next autosave to that folder removes it
   (with a warning naming it). With ``max_events``, rows reach a part before leaving memory.
 * **Back to events.** ``Recording.to_events()`` rebuilds the events from the columns, a
@@ -61,10 +65,12 @@ How it works (and why):
 """
 
 from evlab.recording.errors import RecordingError
+from evlab.recording.lazy import LazyRecording, open_recording
 from evlab.recording.recorder import RECORDER_PRIORITY, EventRecorder, record
 from evlab.recording.recording import Recording
 from evlab.recording.storage import load_recording, open_dataset
 from evlab.recording.views import RecordedEvents
 
-__all__ = ["RECORDER_PRIORITY", "EventRecorder", "RecordedEvents", "Recording",
-           "RecordingError", "load_recording", "open_dataset", "record"]
+__all__ = ["RECORDER_PRIORITY", "EventRecorder", "LazyRecording", "RecordedEvents",
+           "Recording", "RecordingError", "load_recording", "open_dataset", "open_recording",
+           "record"]

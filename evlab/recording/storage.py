@@ -7,7 +7,10 @@ holds JSON: ``format``, ``version``, ``session``, ``created``, ``rows``, ``start
 ``bus`` (``bus.get_stats()`` at writing time) and ``part`` (autosave parts only).
 
 Files are written to a hidden temporary name, flushed to disk, then renamed over the
-target (``os.replace``), so a crash mid-write never leaves a truncated recording.
+target (``os.replace``), so a crash mid-write never leaves a truncated recording. Rows go in
+row groups of at most ``ROW_GROUP_ROWS`` with min/max statistics on every column (seq and
+event time included): what ``open_recording`` streams, a row group at a time, and orders
+by without reading ahead.
 """
 
 from __future__ import annotations
@@ -25,15 +28,19 @@ import pyarrow.parquet as pq
 
 from evlab.recording.columns import arrow_types, dict_array
 from evlab.recording.errors import RecordingError
-from evlab.recording.metadata import check_metadata, check_rows
+from evlab.recording.metadata import check_metadata
 from evlab.recording.recording import Recording
-from evlab.recording.table import base_schema, describe, value_counts
+from evlab.recording.table import base_schema, describe
 
-__all__ = ["FORMAT", "META_KEY", "load_recording", "open_dataset", "orphans", "read_metadata",
-           "remove_orphans", "write_table"]
+__all__ = ["FORMAT", "META_KEY", "ROW_GROUP_ROWS", "assemble", "load_recording", "open_dataset",
+           "orphans", "read_footer", "read_metadata", "remove_orphans", "session_order",
+           "unified_schema", "write_table"]
 
 META_KEY = b"evlab"
 FORMAT = 1
+# Rows per Parquet row group: what a streaming reader holds at once (~13 MB of bars), and
+# large enough that a group's fixed cost (a footer entry, a read call) stays negligible.
+ROW_GROUP_ROWS = 131_072
 _TMP = ".tmp"  # a file being written is ``.<name>.<pid>.tmp`` until its rename
 
 
@@ -70,15 +77,18 @@ def remove_orphans(folder: str | os.PathLike[str]) -> list[Path]:
     return removed
 
 
-def write_table(table: pa.Table, metadata: dict[str, Any], path: str | os.PathLike[str]) -> Path:
-    """Write ``table`` with ``metadata`` to ``path`` atomically (temp file, fsync, rename)."""
+def write_table(table: pa.Table, metadata: dict[str, Any], path: str | os.PathLike[str], *,
+                row_group_rows: int = ROW_GROUP_ROWS) -> Path:
+    """Write ``table`` with ``metadata`` to ``path`` atomically (temp file, fsync, rename),
+    in row groups of at most ``row_group_rows`` rows."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     table = table.replace_schema_metadata({META_KEY: orjson.dumps(metadata)})
     tmp = path.with_name(f".{path.name}.{os.getpid()}{_TMP}")
     try:
         with open(tmp, "wb") as f:
-            pq.write_table(table, f, compression="zstd")
+            pq.write_table(table, f, compression="zstd", row_group_size=row_group_rows,
+                           write_statistics=True)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -93,12 +103,23 @@ def _expected(meta: dict[str, Any]) -> list[tuple[str, pa.DataType]]:
     return [*base[:-1], *fields, base[-1]]
 
 
-def read_metadata(path: str | os.PathLike[str]) -> tuple[pa.Schema, dict[str, Any]]:
-    """The schema and evlab metadata of one recording file, checked (RecordingError if bad)."""
+def read_footer(path: str | os.PathLike[str]) -> pq.FileMetaData:
+    """The Parquet footer of ``path`` (RecordingError if there is none to read)."""
     try:
-        schema = pq.read_schema(path)
+        return pq.read_metadata(path)
     except FileNotFoundError:
         raise RecordingError(f"{path}: no such file") from None
+    except (pa.ArrowException, OSError) as exc:
+        raise RecordingError(f"{path}: not a readable Parquet file "
+                             f"(corrupt or truncated?): {exc}") from exc
+
+
+def read_metadata(path: str | os.PathLike[str], footer: pq.FileMetaData | None = None
+                  ) -> tuple[pa.Schema, dict[str, Any]]:
+    """The schema and evlab metadata of one recording file (from its ``footer`` if read
+    already), checked (RecordingError if bad)."""
+    try:
+        schema = (footer or read_footer(path)).schema.to_arrow_schema()
     except (pa.ArrowException, OSError) as exc:
         raise RecordingError(f"{path}: not a readable Parquet file "
                              f"(corrupt or truncated?): {exc}") from exc
@@ -145,7 +166,8 @@ def recording_files(path: str | os.PathLike[str]) -> list[Path]:
     return [p]
 
 
-def _schema(where: Path, checked: list[tuple[pa.Schema, dict[str, Any]]]) -> pa.Schema:
+def unified_schema(where: Path, checked: list[tuple[pa.Schema, dict[str, Any]]]) -> pa.Schema:
+    """One schema for the files ``checked`` (schema, metadata): every column any has."""
     try:
         unified = pa.unify_schemas([s.remove_metadata() for s, _ in checked])
     except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
@@ -159,17 +181,8 @@ def _schema(where: Path, checked: list[tuple[pa.Schema, dict[str, Any]]]) -> pa.
 def open_dataset(path: str | os.PathLike[str]) -> ds.Dataset:
     """A folder (or file) of recordings as one lazy ``pyarrow.dataset`` (every file checked)."""
     files = recording_files(path)
-    schema = _schema(Path(path), [read_metadata(f) for f in files])
+    schema = unified_schema(Path(path), [read_metadata(f) for f in files])
     return ds.dataset([str(f) for f in files], schema=schema, format="parquet")
-
-
-def _read(fragment: ds.Fragment, schema: pa.Schema, meta: dict[str, Any]) -> pa.Table:
-    try:
-        table = fragment.to_table(schema=schema)
-    except (pa.ArrowException, OSError) as exc:
-        raise RecordingError(f"{fragment.path}: cannot read its rows (corrupt?): {exc}") from exc
-    check_rows(fragment.path, meta, list(value_counts(table["event_class"])))
-    return table
 
 
 def _in_seq_order(table: pa.Table) -> pa.Table:
@@ -196,18 +209,32 @@ def load_recording(path: str | os.PathLike[str]) -> Recording:
 
     Rows of one session come back in seq order; several sessions come back one after the
     other (earliest first) with a ``session`` column. Raises ``RecordingError`` naming the
-    file for anything that is not a readable evlab recording.
+    file for anything that is not a readable evlab recording. (``open_recording(path)``
+    reads the same lazily; this is its ``load()``: one reader for both.)
     """
-    files = recording_files(path)
-    checked = [read_metadata(f) for f in files]
-    schema = _schema(Path(path), checked)
-    dataset = ds.dataset([str(f) for f in files], schema=schema, format="parquet")
-    by_path = {str(f): meta for f, (_, meta) in zip(files, checked, strict=True)}
+    from evlab.recording.lazy import open_recording
+
+    return open_recording(path).load()
+
+
+def session_order(parts: dict[str, list[dict[str, Any]]]) -> list[str]:
+    """Session ids, earliest first (first event time, creation time, id): the order of a
+    folder of sessions, loaded or streamed. ``parts``: each session's file metadata."""
+    def key(sid: str) -> tuple[int, str, str]:
+        starts = [m["start_ns"] for m in parts[sid] if m.get("start_ns") is not None]
+        first = min(parts[sid], key=lambda m: m.get("part") or 0)
+        return (min(starts) if starts else 0, str(first.get("created")), sid)
+    return sorted(parts, key=key)
+
+
+def assemble(path: str | os.PathLike[str], files: list[Path],
+             read: list[tuple[dict[str, Any], pa.Table]]) -> Recording:
+    """One Recording of the tables read from ``files`` (with each file's metadata): a
+    session's parts in part then seq order, several sessions one after the other."""
     sessions: dict[str, list[tuple[int, dict[str, Any], pa.Table]]] = {}
-    for fragment in dataset.get_fragments():
-        meta = by_path[fragment.path]
+    for meta, table in read:
         sessions.setdefault(str(meta.get("session", "")), []).append(
-            (meta.get("part") or 0, meta, _read(fragment, schema, meta)))
+            (meta.get("part") or 0, meta, table))
     tables, metas = {}, {}
     for sid, parts in sessions.items():
         parts.sort(key=lambda p: p[0])
@@ -216,8 +243,7 @@ def load_recording(path: str | os.PathLike[str]) -> Recording:
     if len(sessions) == 1:
         (sid,) = sessions
         return Recording(tables[sid], metas[sid], str(path))
-    order = sorted(sessions, key=lambda s: (metas[s].get("start_ns") or 0,
-                                            str(metas[s].get("created")), s))
+    order = session_order({s: [m for _, m, _ in parts] for s, parts in sessions.items()})
     table = pa.concat_tables([tables[s] for s in order])
     lengths = [tables[s].num_rows for s in order]
     codes = np.repeat(np.arange(len(order), dtype="i4"), lengths)

@@ -1,6 +1,7 @@
 """Replay recorded or historical events on a bus, as they happened.
 
-    rp = Replayer(load_recording("live.parquet"), bus)   # or a bars DataFrame, a Parquet
+    rp = Replayer(load_recording("live.parquet"), bus)   # or open_recording(path), a bars
+                                                         # DataFrame, a Parquet
     rp.run()                   # as fast as possible       # or CSV path, "stocks_daily"
     rp.run(speed=10)           # event-time gaps / 10 in wall time
     rp.start(speed=60); rp.pause(); rp.step(3); rp.resume(); rp.wait()   # notebook cells
@@ -28,14 +29,22 @@ replay reproduces a live session's signals exactly (``evlab.compare`` checks it)
 * ``"all"``, an event type (``"signal"``) or a list of them (``["bar", "system"]``):
   exactly those events, whatever their cause.
 
+**Streamed** (``evlab.open_recording(path)``, or a recording path of more than
+``sources.STREAM_ROWS`` rows): the same selection and order, read a Parquet row group at a
+time in bounded memory (``stream.py``; ``plan.stats`` counts what it held). Sessions are
+merged by event time (ties: session order, then seq) under the floor the row groups'
+statistics give; rows of a session out of seq order, or event times out of order by more
+than the lazy recording's ``max_rows``, are a ``RecordingError`` naming the way on, never a
+silent reordering. Bars are checked a window at a time; roots are told by ``SeqRanges``.
+
 A DataFrame, file or dataset of bars replays its bars (``"raw"`` is an error there).
 ``symbols`` keeps those symbols (events without a symbol stay); ``start``/``end`` keep
 event times in ``[start, end)``.
 
 **Order.** ``order="time"`` (default): by event time; events with the same event time
 (several symbols' bars of one minute) keep their original order: by ``seq`` in a
-recording (then by row, for several sessions), by row in a DataFrame (or by its ``seq``
-column if it has one). The sort is stable, so the order is deterministic.
+recording (several sessions: by session, earliest first, then seq), by row in a DataFrame
+(or by its ``seq`` column if it has one). The sort is stable, so the order is deterministic.
 ``order="recorded"`` keeps a recording's rows (seq order) or a frame's rows as they are.
 
 **Checks.** Bars are checked once, vectorised, before anything is emitted, for what

@@ -29,8 +29,9 @@ logger = logging.getLogger("evlab")
 class Replayer:
     """Emits ``source``'s events on ``bus`` in their original order with their event times.
 
-    ``source``: a Recording or EventRecorder, a bars DataFrame, a path (recording, Parquet
-    or CSV of bars) or a shipped dataset name. Options (see the package docstring):
+    ``source``: a Recording or EventRecorder, a LazyRecording (``open_recording``: streamed
+    in bounded memory), a bars DataFrame, a path (recording: streamed when big; Parquet or
+    CSV of bars) or a shipped dataset name. Options (see the package docstring):
     ``what`` ("roots", "raw", "bars", "all" or a list of types), ``symbols``, ``start``/
     ``end`` (event times, end excluded), ``order`` ("time" or "recorded"), ``validate``,
     ``classes`` (user event classes), ``source_name`` (bars' ``source``), ``progress``
@@ -318,9 +319,9 @@ class Replayer:
 
     def _paced(self, events: list[Event], lo: int, pacer: Pacer, emit: Callable[[Event], Any],
                interrupt: list[Any], done: list[int]) -> None:
-        times, wait = self.plan.times, pacer.wait
+        time_at, wait = self.plan.time_at, pacer.wait
         for e in events:
-            wait(int(times[lo + done[0]]))
+            wait(time_at(lo + done[0]))
             if interrupt:
                 break
             emit(e)
@@ -330,8 +331,8 @@ class Replayer:
         self._run_thread = threading.get_ident()
         plan, ctl, total = self.plan, self._ctl, len(self.plan)
         pacer = None if speed is None else Pacer(speed, ctl, self._clock, self._sleep)
-        tally, emit, interrupt, times = Tally(plan), self.bus.emit_async, ctl.interrupt, \
-            plan.times
+        tally, emit, interrupt, time_at = Tally(plan), self.bus.emit_async, ctl.interrupt, \
+            plan.time_at
         bar = self._progress_bar(progress, total - self._pos)
         t0 = time.perf_counter()
         try:
@@ -349,7 +350,7 @@ class Replayer:
                 try:
                     for e in events:
                         if pacer is not None:
-                            await pacer.wait_async(int(times[lo + n]))
+                            await pacer.wait_async(time_at(lo + n))
                         if interrupt:
                             break
                         await emit(e)

@@ -12,7 +12,7 @@ import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NamedTuple, cast
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 import numpy as np
 import pandas as pd
@@ -20,13 +20,19 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from evlab.events import Event, EventType, to_ns
-from evlab.recording import EventRecorder, Recording, load_recording
+from evlab.recording import EventRecorder, Recording
 from evlab.recording.convert import canonical, iter_events, resolver
+from evlab.recording.lazy import LazyRecording, open_recording
 from evlab.replay.bars import VALUES, BarColumns, check, from_frame
+from evlab.replay.roots import SeqRanges
+
+if TYPE_CHECKING:
+    from evlab.replay.stream import StreamPlan
 
 __all__ = ["Plan", "make_plan"]
 
 WHAT = ("roots", "raw", "bars", "all")
+STREAM_ROWS = 2_000_000  # a recording path with more rows is streamed, not loaded
 ORDERS = ("time", "recorded")
 _BAR_CLASS = "evlab.events:BarEvent"
 _PARQUET = (".parquet", ".pq", ".parq")
@@ -47,6 +53,15 @@ class Plan:
 
     def __len__(self) -> int:
         return len(self.times)
+
+    def time_at(self, pos: int) -> int:
+        """The event time (ns) of position ``pos``."""
+        return int(self.times[pos])
+
+    def kind_codes(self, lo: int, hi: int) -> np.ndarray:
+        """The type codes (into ``type_names``) of positions ``[lo, hi)``."""
+        codes: np.ndarray = self.kinds[lo:hi]
+        return codes
 
     def pump(self, lo: int, hi: int, emit: Callable[[Event], Any], interrupt: list[Any],
              done: list[int]) -> None:
@@ -69,7 +84,7 @@ class Plan:
 def make_plan(source: Any, *, what: str | Iterable[str] = "roots",
               symbols: str | Iterable[str] | None = None, start: Any = None, end: Any = None,
               order: str = "time", validate: bool = True, classes: Any = (),
-              source_name: str | None = None, decodes: bool = True) -> Plan:
+              source_name: str | None = None, decodes: bool = True) -> Plan | StreamPlan:
     """The plan for ``source`` (see the package docstring for every option).
 
     ``decodes``: the bus has a WEBSOCKET handler; without one, ``what="roots"`` replays a
@@ -85,6 +100,11 @@ def make_plan(source: Any, *, what: str | Iterable[str] = "roots",
         source = source.snapshot()
     if isinstance(source, (str, os.PathLike)):
         source = _load(source)
+    if isinstance(source, LazyRecording):
+        from evlab.replay.stream import stream_plan
+
+        return stream_plan(source, wanted, syms, window, order, validate, resolver(classes),
+                           decodes)
     if isinstance(source, Recording):
         return _recording_plan(source, wanted, syms, window, order, validate, classes,
                                decodes)
@@ -127,7 +147,7 @@ def _load(path: str | os.PathLike[str]) -> Any:
 
     p = Path(path).expanduser()
     if p.is_dir():
-        return load_recording(p)
+        return _recording(p)
     if p.is_file() and _is_parquet(p):
         try:
             meta = pq.read_schema(p).metadata or {}
@@ -135,11 +155,17 @@ def _load(path: str | os.PathLike[str]) -> Any:
             raise ValueError(f"{p}: not a readable Parquet file (corrupt or truncated?): "
                              f"{exc}") from exc
         if b"evlab" in meta:
-            return load_recording(p)
+            return _recording(p)
     bars = datasets.load(path)  # a file of bars or a dataset name; bad names raise here
     if p.exists() or not isinstance(path, str):
         return _BarsFile(bars, str(p), p.name.split(".")[0])
     return _BarsFile(bars, f"dataset {path!r}", path)
+
+
+def _recording(p: Path) -> Recording | LazyRecording:
+    """The recording at ``p``: streamed above ``STREAM_ROWS`` rows, else loaded."""
+    lazy = open_recording(p)
+    return lazy if len(lazy) > STREAM_ROWS else lazy.load()
 
 
 def _is_parquet(p: Path) -> bool:
@@ -198,38 +224,86 @@ def _strings(column: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
     return codes, np.array(arr.dictionary.to_pylist(), dtype=object)
 
 
-def _roots(table: pa.Table, seq: np.ndarray) -> np.ndarray:
-    """Rows whose cause is not an event of the recording (none, or not recorded)."""
+def _types(table: pa.Table) -> np.ndarray:
+    kinds, names = _strings(table["type"])
+    return names[kinds] if len(names) else np.array([], dtype=object)
+
+
+def event_times(table: pa.Table) -> np.ndarray:
+    """The event times of a recording table's rows, int64 ns."""
+    times: np.ndarray = table["event_time"].cast(pa.int64()).to_numpy()
+    return times
+
+
+def roots_of(table: pa.Table, ranges: SeqRanges | None) -> np.ndarray:
+    """Rows whose cause is not an event of their session (none, or not recorded): causes
+    looked up in ``ranges`` (the session's seqs), else in the table's own (per session)."""
     cause: np.ndarray = table["cause"].fill_null(-1).to_numpy()
-    if "session" not in table.column_names:
-        return (cause < 0) | ~np.isin(cause, seq)
+    if ranges is not None or "session" not in table.column_names:
+        seqs = ranges if ranges is not None else SeqRanges.of(table["seq"].to_numpy())
+        found: np.ndarray = (cause < 0) | ~seqs.contains(cause)
+        return found
     sessions, _ = _strings(table["session"])
+    seq = table["seq"].to_numpy()
     roots: np.ndarray = cause < 0
     for s in np.unique(sessions):
         rows = sessions == s
-        roots[rows] |= ~np.isin(cause[rows], seq[rows])
+        roots[rows] |= ~SeqRanges.of(seq[rows]).contains(cause[rows])
     return roots
 
 
-def _undecoded(roots: np.ndarray, types: np.ndarray, name: str) -> np.ndarray:
-    """Roots for a bus that cannot decode raw messages: the recorded bars in their place
-    (nothing would turn the messages into bars, so nothing downstream would run again)."""
-    raw = roots & (types == "websocket")
-    bars = types == "bar"
-    if not raw.any():
-        return roots
-    if not bars.any():
-        warnings.warn(f"Replayer: {name}'s roots are {int(raw.sum()):,} raw WebSocket "
+def substitute_bars(raw: int, bars: int, name: str) -> bool:
+    """For a bus that cannot decode raw messages (``raw`` root WebSocketEvents): replay the
+    ``bars`` recorded bars in their place? Says so (nothing would turn the messages into
+    bars, so nothing downstream would run again)."""
+    if not raw:
+        return False
+    if not bars:
+        warnings.warn(f"Replayer: {name}'s roots are {raw:,} raw WebSocket "
                       "messages and the bus has no WEBSOCKET handler to decode them: subscribe "
                       "a WebSocketHandler first, or nothing is decoded", UserWarning,
                       stacklevel=5)
-        return roots
+        return False
     warnings.warn(f"Replayer: the bus has no WEBSOCKET handler to decode {name}'s "
-                  f"{int(raw.sum()):,} raw messages: replaying its {int(bars.sum()):,} recorded "
+                  f"{raw:,} raw messages: replaying its {bars:,} recorded "
                   "bars in their place (what='bars' says so explicitly; what='raw' with a "
                   "WebSocketHandler subscribed replays the messages)", UserWarning, stacklevel=5)
-    kept: np.ndarray = (roots & ~raw) | bars
-    return kept
+    return True
+
+
+def select(table: pa.Table, what: Any, syms: list[str] | None,
+           window: tuple[int | None, int | None], roots: np.ndarray | None,
+           substitute: bool = False) -> np.ndarray:
+    """The rows of a recording table that a replay of ``what`` emits (see the package
+    docstring): ``roots`` from ``roots_of`` for "roots" and "raw"; ``substitute``: recorded
+    bars in place of the raw messages (``substitute_bars``)."""
+    kinds, names = _strings(table["type"])
+
+    def of_type(*wanted: str) -> np.ndarray:  # on the codes: no string per row
+        codes = [i for i, n in enumerate(names) if n in wanted]
+        return np.isin(kinds, codes) if codes else np.zeros(len(kinds), dtype=bool)
+
+    keep: np.ndarray
+    if what == "roots":
+        assert roots is not None
+        keep = roots
+        if substitute:
+            keep = (roots & ~of_type("websocket")) | of_type("bar")
+    elif what == "raw":
+        assert roots is not None
+        keep = roots & of_type("websocket")
+    elif what == "bars":
+        keep = of_type("bar")
+    elif what == "all":
+        keep = np.ones(table.num_rows, dtype=bool)
+    else:
+        keep = of_type(*what)
+    if window != (None, None):
+        keep &= _window(event_times(table), window)
+    if syms is not None:
+        sym_codes, sym_names = _strings(table["symbol"])
+        keep &= (sym_codes < 0) | np.isin(sym_names, syms)[sym_codes]
+    return keep
 
 
 def _recording_plan(rec: Recording, what: Any, syms: list[str] | None,
@@ -237,53 +311,65 @@ def _recording_plan(rec: Recording, what: Any, syms: list[str] | None,
                     classes: Any, decodes: bool = True) -> Plan:
     table = rec.table
     name = f"recording {rec.sessions[0]}" if len(rec.sessions) == 1 else "recording"
-    seq = table["seq"].to_numpy()
-    kinds, type_names = _strings(table["type"])
-    times = table["event_time"].cast(pa.int64()).to_numpy()
-    types = type_names[kinds] if len(type_names) else np.array([], dtype=object)
-    if what == "roots":
-        keep = _roots(table, seq)
-        if not decodes:
-            keep = _undecoded(keep, types, name)
-    elif what == "raw":
-        keep = _roots(table, seq) & (types == "websocket")
-    elif what == "bars":
-        keep = types == "bar"
-    elif what == "all":
-        keep = np.ones(len(seq), dtype=bool)
-    else:
-        keep = np.isin(types, list(what))
-    keep &= _window(times, window)
-    sym_codes, sym_names = _strings(table["symbol"])
-    if syms is not None:
-        keep &= (sym_codes < 0) | np.isin(sym_names, syms)[sym_codes]
-    rows = np.flatnonzero(keep)
+    roots = roots_of(table, None) if what in ("roots", "raw") else None
+    substitute = False
+    if roots is not None and what == "roots" and not decodes:
+        types = _types(table)
+        substitute = substitute_bars(int((roots & (types == "websocket")).sum()),
+                                     int((types == "bar").sum()), name)
+    rows = np.flatnonzero(select(table, what, syms, window, roots, substitute))
     if order == "time":
-        rows = rows[np.lexsort((rows, seq[rows], times[rows]))]
+        # stable: ties keep the rows' order (seq order; sessions one after the other)
+        rows = rows[np.argsort(event_times(table)[rows], kind="stable")]
     if not len(rows):
         raise _nothing(name, what)
-    cls_codes, cls_names = _strings(table["event_class"])
     resolve = resolver(classes)
+    cls_codes, cls_names = _strings(table["event_class"])
     for code in np.unique(cls_codes[rows]).tolist():
         resolve(cls_names[code])  # fail now, naming the class, rather than mid-replay
-    meta = rec.metadata
+    return table_plan(name, table, rows, rec.metadata, resolve, validate)
+
+
+def table_plan(name: str, table: pa.Table, rows: np.ndarray | None, meta: dict[str, Any],
+               resolve: Callable[[str], type], validate: bool,
+               type_names: list[str] | None = None) -> Plan:
+    """The plan of ``table``'s ``rows`` (positions, in replay order; None: every row as it
+    is) of a recording table: bars by the fast path, other classes by
+    ``convert.iter_events``. ``type_names``: number the types as in this list (a streamed
+    replay's windows)."""
+    pick: Any = slice(None) if rows is None else rows  # a view of every row, or a selection
+    if rows is None:
+        rows = np.arange(table.num_rows)
+    seq = table["seq"].to_numpy()
+    kinds, names = _strings(table["type"])
+    if type_names is None:
+        type_names = list(names)
+    else:
+        codes = {t: i for i, t in enumerate(type_names)}
+        # a dictionary may hold types no row of the table has: those get -1, never used
+        kinds = np.array([codes.get(t, -1) for t in names] + [-1], dtype=np.int32)[kinds]
+    times = event_times(table)
+    cls_codes, cls_names = _strings(table["event_class"])
+    sym_codes, sym_names = _strings(table["symbol"])
     generic = _generic(table, rows, seq, meta, resolve, validate, name)
-    is_bar = (cls_names == _BAR_CLASS)[cls_codes[rows]]
-    bars = _recorded_bars(table, rows, meta, sym_codes, sym_names) if is_bar.any() else None
+    is_bar = (cls_names == _BAR_CLASS)[cls_codes[pick]]
+    every = bool(is_bar.all())
+    bars = _recorded_bars(table, pick, meta, sym_codes, sym_names) if is_bar.any() else None
     if bars is not None and validate:
         at = np.flatnonzero(is_bar)
-        check(bars.take(at), lambda i: f"{name}: bar seq {int(seq[rows[at[i]]])}")
+        check(bars if every else bars.take(at),
+              lambda i: f"{name}: bar seq {int(seq[rows[at[i]]])}")
 
     def chunk(lo: int, hi: int) -> list[Event]:
-        if bars is not None and is_bar[lo:hi].all():
+        if bars is not None and (every or is_bar[lo:hi].all()):
             return bars.chunk(lo, hi)  # type: ignore[return-value]  # read only, as above
         return generic(lo, hi)
 
-    return Plan(name, times[rows], kinds[rows], list(type_names), chunk,
-                None if bars is None else bars.pump, is_bar)
+    return Plan(name, times[pick], kinds[pick], type_names, chunk,
+                None if bars is None else bars.pump, None if every else is_bar)
 
 
-def _recorded_bars(table: pa.Table, rows: np.ndarray, meta: dict[str, Any],
+def _recorded_bars(table: pa.Table, rows: Any, meta: dict[str, Any],
                    sym_codes: np.ndarray, sym_names: np.ndarray) -> BarColumns:
     fields = meta.get("classes", {}).get(_BAR_CLASS, {}).get("fields", {})
     values = {}

@@ -8,8 +8,6 @@ from typing import Any, NamedTuple
 import numpy as np
 import pandas as pd
 
-from evlab.replay.sources import Plan
-
 __all__ = ["Progress", "ReplaySummary", "Tally"]
 
 
@@ -56,19 +54,20 @@ class ReplaySummary:
 
 
 class Tally:
-    """Events emitted by one run: counts per type and the positions spanned."""
+    """Events emitted by one run: counts per type and the event times spanned."""
 
-    def __init__(self, plan: Plan) -> None:
+    def __init__(self, plan: Any) -> None:
         self.plan = plan
         self.counts = np.zeros(len(plan.type_names), dtype=np.int64)
-        self.first: int | None = None
+        self.first: int | None = None  # event times (ns): a streamed plan forgets positions
         self.last: int | None = None
 
     def add(self, lo: int, hi: int) -> None:
         if hi > lo:
-            self.counts += np.bincount(self.plan.kinds[lo:hi], minlength=len(self.counts))
-            self.first = lo if self.first is None else self.first
-            self.last = hi - 1
+            self.counts += np.bincount(self.plan.kind_codes(lo, hi), minlength=len(self.counts))
+            if self.first is None:
+                self.first = self.plan.time_at(lo)
+            self.last = self.plan.time_at(hi - 1)
 
-    def time(self, pos: int | None) -> pd.Timestamp | None:
-        return None if pos is None else pd.Timestamp(int(self.plan.times[pos]), tz="UTC")
+    def time(self, ns: int | None) -> pd.Timestamp | None:
+        return None if ns is None else pd.Timestamp(ns, tz="UTC")
