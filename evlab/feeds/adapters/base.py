@@ -89,6 +89,18 @@ class ExchangeAdapter(ABC):
         Raises AdapterError on malformed input. ``source`` defaults to the adapter's name.
         """
 
+    def parse_rest(self, url: str, body: str | bytes, *, source: str = "") -> list[Event]:
+        """Decode a REST response the exchange's book protocol needs (Binance's depth
+        snapshot), ``url`` being the request's; exchanges without one raise AdapterError."""
+        raise AdapterError(f"{self.name}: no REST responses to decode (got one for "
+                           f"{url[:120]!r})")
+
+    def snapshot_requests(self, symbols: Sequence[str], channels: Sequence[str]) -> list[str]:
+        """The REST requests (path and query, e.g. ``/api/v3/depth?symbol=BTCUSDT&limit=1000``)
+        a client must make for ``channels`` of ``symbols`` (Binance diff depth needs a depth
+        snapshot); by default none."""
+        return []
+
     @abstractmethod
     def subscribe_messages(self, symbols: Sequence[str], channels: Sequence[str] = ("bars",),
                            *, interval_s: int = 60) -> list[str]:
