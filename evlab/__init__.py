@@ -27,6 +27,7 @@ _LAZY = {
     "FractionOfEquity": "evlab.execution",
     "Strategies": "evlab.strategies", "OrderBooks": "evlab.books", "OrderBook": "evlab.books",
     "FeedServer": "evlab.feeds.server",
+    "load_capture": "evlab.captures", "CaptureError": "evlab.captures",
     "LiveChart": "evlab.plot", "indicator_event": "evlab.plot.indicators",
     "BusMonitor": "evlab.widgets", "EventLog": "evlab.widgets",
 }
@@ -47,6 +48,8 @@ if TYPE_CHECKING:
     from evlab.aio import run as run
     from evlab.books import OrderBook as OrderBook
     from evlab.books import OrderBooks as OrderBooks
+    from evlab.captures import CaptureError as CaptureError
+    from evlab.captures import load_capture as load_capture
     from evlab.compare import compare as compare
     from evlab.execution import FillModel as FillModel
     from evlab.execution import FixedCash as FixedCash

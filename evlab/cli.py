@@ -30,6 +30,7 @@ commands:
 examples:
   evlab serve --dataset btcusd_1m --exchange binance --rate 50
   evlab serve --port 0 --mode live --speed 60     (any free port, a shared timeline)
+  evlab serve --capture BINANCE.ws.1.0 --http BINANCE.http.0.0 --speed 10
   python -m evlab.cli datasets
 """
 
@@ -50,8 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
                     "format, until Ctrl-C. Clients subscribe with the exchange's own message.")
     serve.add_argument("--dataset", default="btcusd_1m",
                        help="a shipped dataset name or a CSV/Parquet path (default: btcusd_1m)")
-    serve.add_argument("--exchange", default="coinbase", choices=ADAPTERS,
-                       help="message format (default: coinbase)")
+    serve.add_argument("--exchange", choices=ADAPTERS,
+                       help="message format (default: coinbase; with --capture, the capture's)")
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8765,
                        help="port to bind; 0 picks a free one (default: 8765)")
@@ -68,6 +69,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--limit", type=int, help="serve only the first N bars")
     serve.add_argument("--symbol-map", action="append", default=[], metavar="DATASET=WIRE",
                        help="exchange symbol for a dataset symbol (repeatable)")
+    serve.add_argument("--capture", metavar="WS_PATH",
+                       help="serve a captured session instead of bars: a cryptofeed capture "
+                            "file or an evlab recording (its messages verbatim, at the recorded "
+                            "pace times --speed; REST answered on the same port)")
+    serve.add_argument("--http", metavar="HTTP_PATH",
+                       help="with --capture: the capture's REST responses (cryptofeed .http file)")
     serve.add_argument("-v", "--verbose", action="store_true", help="log connections")
     serve.set_defaults(func=_serve)
 
@@ -94,8 +101,13 @@ def _serve(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         if not sep or not key or not value:
             parser.error(f"--symbol-map expects DATASET=WIRE, got {item!r}")
         mapping[key] = value
+    if args.capture is not None:
+        return _serve_capture(args)
+    if args.http is not None:
+        parser.error("--http goes with --capture")
     try:
-        server = FeedServer(args.dataset, exchange=args.exchange, host=args.host, port=args.port,
+        server = FeedServer(args.dataset, exchange=args.exchange or "coinbase", host=args.host,
+                            port=args.port,
                             rate=args.rate, speed=args.speed, loop=args.loop, mode=args.mode,
                             symbol_map=mapping, limit=args.limit, symbol=args.symbol)
     except (ValueError, FileNotFoundError) as exc:
@@ -105,6 +117,42 @@ def _serve(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         with contextlib.suppress(KeyboardInterrupt):
             asyncio.run(_run(server))
     except OSError as exc:  # the port or address cannot be bound: one line, with the fix
+        print(f"evlab serve: {_bind_error(exc, args.host, args.port)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _serve_capture(args: argparse.Namespace) -> int:
+    from evlab.feeds.capture_server import CaptureServer
+
+    if args.rate is not None:
+        print("evlab serve: --capture is paced by --speed (the recorded pace), not --rate",
+              file=sys.stderr)
+        return 2
+    try:
+        server = CaptureServer(args.capture, http=args.http, host=args.host, port=args.port,
+                               speed=args.speed, exchange=args.exchange)
+    except (ValueError, FileNotFoundError) as exc:
+        print(f"evlab serve: {exc}", file=sys.stderr)
+        return 2
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(sig, stop.set)
+        async with server:
+            print(f"evlab capture server listening on {server.url} (REST: {server.http_url})",
+                  flush=True)
+            print(f"  {server!r}", flush=True)
+            print("  Ctrl-C to stop", flush=True)
+            await stop.wait()
+
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(run())
+    except OSError as exc:
         print(f"evlab serve: {_bind_error(exc, args.host, args.port)}", file=sys.stderr)
         return 1
     return 0

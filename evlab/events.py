@@ -32,6 +32,7 @@ __all__ = [
     "FillEvent",
     "PortfolioEvent",
     "WebSocketEvent",
+    "RestResponseEvent",
     "ErrorEvent",
     "SystemEvent",
     "current_event",
@@ -45,6 +46,7 @@ __all__ = [
     "create_order_event",
     "create_fill_event",
     "create_websocket_event",
+    "create_rest_event",
     "create_error_event",
     "create_system_event",
     "trusted",
@@ -792,6 +794,29 @@ class WebSocketEvent(Event):
 
 
 @dataclass(frozen=True, slots=True, repr=False)
+class RestResponseEvent(WebSocketEvent):
+    """The body of a REST response a feed needed (a Binance depth snapshot) and the ``url`` it
+    answered, as received.
+
+    Raw venue input like the socket's messages, so it is one of them: ``EventType.WEBSOCKET``,
+    published in order with the messages. The guide's wiring (a ``WebSocketHandler`` on
+    ``EventType.WEBSOCKET``) decodes it with the adapter's ``parse_rest``, a recorder keeps it
+    and ``Replayer(..., what="raw")`` replays it. The URL is kept because a response may not
+    say what it answers (a Binance depth snapshot names no symbol; its URL does).
+    """
+
+    url: str = ""
+
+    def get_url(self) -> str:
+        return self.url
+
+    def _validate(self) -> None:
+        WebSocketEvent._validate(self)
+        if not isinstance(self.url, str) or not self.url:
+            raise _bad(type(self), "url", self.url, "must be the request's URL (a string)")
+
+
+@dataclass(frozen=True, slots=True, repr=False)
 class ErrorEvent(Event):
     """Something went wrong: a handler raised, or a message could not be decoded.
 
@@ -848,7 +873,8 @@ class SystemEvent(Event):
 
 
 for _cls in (BarEvent, BarUpdateEvent, TickEvent, QuoteEvent, BookEvent, SignalEvent,
-             OrderEvent, FillEvent, PortfolioEvent, WebSocketEvent, ErrorEvent, SystemEvent):
+             OrderEvent, FillEvent, PortfolioEvent, WebSocketEvent, RestResponseEvent, ErrorEvent,
+             SystemEvent):
     _fast_init(_cls)
 _core.bind(Event, ErrorEvent)
 
@@ -943,6 +969,13 @@ def create_websocket_event(source: str, payload: str | bytes,
     """A raw WebSocket message; its event time is its receive time."""
     now = time.time_ns() if received_ns is None else received_ns
     return WebSocketEvent(payload, now, time_ns=now, source=source)
+
+
+def create_rest_event(source: str, url: str, body: str | bytes,
+                      received_ns: int | None = None) -> RestResponseEvent:
+    """A REST response's ``body`` as received for ``url``; its event time is its receive time."""
+    now = time.time_ns() if received_ns is None else received_ns
+    return RestResponseEvent(body, now, url, time_ns=now, source=source)
 
 
 def create_error_event(message: str, *, error_type: str = "Error", handler: str | None = None,

@@ -74,9 +74,10 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 from websockets.frames import CloseCode
 
-from evlab.bus import EventBus
+from evlab.bus import EventBus, Subscription
 from evlab.events import (
     Event,
+    EventType,
     WebSocketEvent,
     _from_ns,
     create_error_event,
@@ -88,6 +89,7 @@ from evlab.feeds.backoff import Backoff
 from evlab.feeds.buffer import FeedBuffer, Overflow
 from evlab.feeds.connection import FeedConnection
 from evlab.feeds.loop import BackgroundLoop
+from evlab.feeds.rest import RestSnapshots, rest_base
 from evlab.feeds.sources import adapter_for_source, register_source, resolve_adapter, validate_url
 
 __all__ = ["WebSocketEmitter", "adapter_for_source"]
@@ -125,13 +127,17 @@ class WebSocketEmitter:
                  close_timeout: float | None = 5.0,
                  connect_options: dict[str, Any] | None = None,
                  end_on_normal_close: bool = True,
-                 start_timeout: float | None = 30.0) -> None:
+                 start_timeout: float | None = 30.0, rest_url: str | None = None,
+                 rest_retries: int = 3) -> None:
         """Subscribe via ``adapter`` + ``symbols``/``channels``, or send raw ``subscriptions``.
 
         ``end_on_normal_close``: a normal close (1000) by the server ends the feed (the end of
         a finite stream); False reconnects after it too (a live exchange's maintenance close).
         ``start_timeout``: how long ``start()`` waits for the first connection by default
         (None: retry until it connects, for a long-running live session).
+        ``rest_url``: where the REST snapshots the adapter's book protocol needs are fetched
+        (default: the socket's host over http/https); ``rest_retries``: retries per fetch
+        (see :mod:`evlab.feeds.rest`).
         """
         self.name = name
         self.url = validate_url(url)
@@ -169,7 +175,16 @@ class WebSocketEmitter:
             "received": 0, "delivered": 0, "dropped": 0, "discarded": 0, "errors": 0,
             "oversized": 0, "invalid_text": 0, "reconnects": 0, "connections": 0,
             "connected": False, "closes_abandoned": 0, "drains_abandoned": 0,
+            "rest_fetched": 0, "rest_errors": 0, "rest_refetches": 0,
             "last_message_ns": None, "last_error": None}
+        requests = [] if self.adapter is None else self.adapter.snapshot_requests(
+            self._subscribe_messages(), urlsplit(self.url).path or "/")
+        #: The REST snapshots this feed fetches (None: its subscriptions need none).
+        self.rest: RestSnapshots | None = None if not requests else RestSnapshots(
+            name, rest_url or rest_base(self.url), requests, self._put, self._stats,
+            backoff=self.backoff, rng=self._rng, timeout=open_timeout, retries=rest_retries,
+            max_size=max_size)
+        self._gap_subscription: Subscription | None = None
         self._stopping = False  # stop() is closing the connection: close it quickly
         self._ended = False  # the server closed normally and end_on_normal_close is set
         self._reading = False  # the connection task is connecting, connected or waiting
@@ -291,6 +306,10 @@ class WebSocketEmitter:
                                               context=contextvars.Context())
             self._reader = loop.create_task(self._connection(), name=f"evlab:{self.name}:read",
                                             context=contextvars.Context())
+            if self.rest is not None and self._gap_subscription is None:  # resync on a gap
+                self._gap_subscription = self.event_bus.subscribe(
+                    EventType.SYSTEM, self.rest.on_system, name=f"{self.name}:book_gap",
+                    weak=False)
         try:
             await self.wait_connected(limit)
         except TimeoutError:
@@ -389,6 +408,8 @@ class WebSocketEmitter:
                 if await self._session(attempt):
                     attempt = 0
                 if self._ended:
+                    if self.rest is not None:  # the stream ended: deliver its snapshots too
+                        await self.rest.wait()
                     return
                 attempt += 1
                 error = self._stats["last_error"]
@@ -435,6 +456,8 @@ class WebSocketEmitter:
             await self._notice("connected", f"connected to {self.url}", attempt=attempt,
                                connections=self._stats["connections"])
             self._notify()
+            if self.rest is not None:
+                self.rest.fetch_all()  # the books' snapshots, on every (re)connection
             await self._pump(ws)
         except ConnectionClosed as exc:
             await self._closed(exc, subscribed)
@@ -572,6 +595,11 @@ class WebSocketEmitter:
         delivered the buffer if ``drain`` (seconds at most) is given."""
         tasks = [t for t in (self._reader, self._delivery) if t is not None]
         self._stopping = True
+        if self.rest is not None:
+            self.rest.cancel()
+        if self._gap_subscription is not None:
+            self._gap_subscription.cancel()
+            self._gap_subscription = None
         if self._reader is not None:
             self._reader.cancel()
             # its close is bounded by STOP_CLOSE_TIMEOUT; the grace covers a hung put

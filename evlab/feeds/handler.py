@@ -7,7 +7,8 @@ ws_handler.handle)``. For each message ``handle``:
   ``WebSocketEmitter`` named like the event's ``source`` was built with
   (:func:`evlab.feeds.sources.adapter_for_source`); with neither it publishes an
   ``ErrorEvent`` "no adapter for source ..." (``error_type="NoAdapter"``);
-* decodes it (``adapter.parse``) and publishes each event with ``await bus.emit_async``,
+* decodes it (``adapter.parse``; a ``RestResponseEvent``, the REST response a feed fetched,
+  with ``adapter.parse_rest``) and publishes each event with ``await bus.emit_async``,
   so their cause is the ``WebSocketEvent``. A malformed or unknown message becomes an
   ``ErrorEvent`` carrying the raw payload (``error_type`` = the exception's class), is
   counted, and the feed goes on;
@@ -40,6 +41,7 @@ from evlab.events import (
     BarUpdateEvent,
     ErrorEvent,
     Event,
+    RestResponseEvent,
     SystemEvent,
     WebSocketEvent,
     create_error_event,
@@ -118,7 +120,11 @@ class WebSocketHandler:
             return
         repeated = adapter.repeated_bars()
         try:
-            events = adapter.parse(event.payload, source=event.source or adapter.name)
+            if type(event) is RestResponseEvent:  # a snapshot the feed fetched
+                events = adapter.parse_rest(event.url, event.payload,
+                                            source=event.source or adapter.name)
+            else:
+                events = adapter.parse(event.payload, source=event.source or adapter.name)
         except Exception as exc:  # AdapterError; anything else is an adapter bug, same outcome
             stats["decode_errors"] += 1
             await self._error(bus, event, type(exc).__name__, str(exc))

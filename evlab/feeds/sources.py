@@ -3,7 +3,9 @@
 A :class:`~evlab.feeds.emitter.WebSocketEmitter` built with ``adapter=`` registers its adapter
 under its own name, which is the ``source`` of every ``WebSocketEvent`` it publishes; a
 :class:`~evlab.feeds.handler.WebSocketHandler` built without an adapter looks it up here.
-A later emitter of the same name replaces the entry.
+A later emitter of the same name replaces the entry. A source named for an exchange
+(``"binance"``, as :func:`evlab.load_capture` names a capture's events) that no emitter
+registered is decoded by that exchange's adapter.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import logging
 import threading
 from urllib.parse import urlsplit
 
-from evlab.feeds.adapters import ExchangeAdapter, get_adapter
+from evlab.feeds.adapters import ADAPTERS, ExchangeAdapter, get_adapter
 
 __all__ = ["adapter_for_source", "register_source", "resolve_adapter", "validate_url"]
 
@@ -42,9 +44,14 @@ def register_source(source: str, adapter: ExchangeAdapter) -> None:
 
 
 def adapter_for_source(source: str) -> ExchangeAdapter | None:
-    """The adapter registered for ``source`` (a feed's name), or None."""
+    """The adapter registered for ``source`` (a feed's name); else, for a source named for an
+    exchange (a loaded capture's ``"binance"``), that exchange's adapter, registered under
+    the name from then on; else None."""
     with _LOCK:
-        return _SOURCES.get(source)
+        adapter = _SOURCES.get(source)
+        if adapter is None and source in ADAPTERS:
+            adapter = _SOURCES[source] = get_adapter(source)
+        return adapter
 
 
 def validate_url(url: str) -> str:

@@ -14,12 +14,13 @@ from evlab.events import (
     BookEvent,
     ErrorEvent,
     EventType,
+    RestResponseEvent,
     SystemEvent,
     TickEvent,
     create_websocket_event,
 )
 from evlab.feeds.adapters import AdapterError, Subscribe, get_adapter
-from tests.books.captures import BINANCE_HTTP, BINANCE_WS, http_responses, ws_frames
+from tests.books import capture
 
 from ._data import btc_bars, fixture, fixture_obj, same_bar
 
@@ -263,7 +264,8 @@ def test_time_unit_microsecond_reads_microseconds():
 
 
 def test_rest_depth_snapshot_takes_its_symbol_from_the_url(binance):
-    (_, url, body), *_ = http_responses(BINANCE_HTTP)
+    rest = next(e for e in capture("binance") if isinstance(e, RestResponseEvent))
+    url, body = rest.url, rest.payload
     [ev] = binance.parse_rest(url, body)
     assert ev.snapshot and ev.symbol == "NKNUSDT" and ev.last_update_id == 499869752
     assert ev.bids[:2] == ((0.3521, 672.0), (0.352, 1144.0)) and ev.asks[0] == (0.3525, 3959.0)
@@ -274,7 +276,8 @@ def test_rest_depth_snapshot_takes_its_symbol_from_the_url(binance):
 
 def test_every_captured_frame_decodes():
     binance = get_adapter(EX)
-    kinds = Counter(type(ev).__name__ for _, p in ws_frames(BINANCE_WS) for ev in binance.parse(p))
+    kinds = Counter(type(ev).__name__ for e in capture("binance")
+                    if not isinstance(e, RestResponseEvent) for ev in binance.parse(e.payload))
     assert kinds == {"BookEvent": 177, "QuoteEvent": 84, "TickEvent": 2, "BarUpdateEvent": 2}
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from evlab.events import BarEvent, BarUpdateEvent, BookEvent, ErrorEvent, QuoteEvent, TickEvent
 from evlab.feeds.adapters import AdapterError, Subscribe, get_adapter
-from tests.books.captures import COINBASE_WS, ws_frames
+from tests.books import capture
 
 from ._data import btc_bars, fixture, fixture_obj, ns, same_bar
 
@@ -207,8 +207,7 @@ def test_documented_level2_snapshot_and_update(coinbase):
 
 
 def test_captured_ticker_of_2021_is_a_quote_without_sizes(coinbase):
-    frames = ws_frames(COINBASE_WS)
-    payload = next(p for _, p in frames if '"type":"ticker"' in p)
+    payload = next(e.payload for e in capture("coinbase") if '"type":"ticker"' in e.payload)
     trade, quote = coinbase.parse(payload)
     assert isinstance(trade, TickEvent) and isinstance(quote, QuoteEvent)
     assert (quote.symbol, quote.bid, quote.ask) == ("BAND-GBP", 14.755, 14.806)
@@ -218,8 +217,8 @@ def test_captured_ticker_of_2021_is_a_quote_without_sizes(coinbase):
 
 def test_every_captured_frame_decodes():
     coinbase = get_adapter(EX)
-    kinds = Counter(type(ev).__name__ for _, p in ws_frames(COINBASE_WS)
-                    for ev in coinbase.parse(p))
+    kinds = Counter(type(ev).__name__ for e in capture("coinbase")
+                    for ev in coinbase.parse(e.payload))
     # 10 snapshots + 9,719 l2updates; 107 tickers give a trade and a quote each; 107 matches
     assert kinds == {"BookEvent": 9729, "TickEvent": 214, "QuoteEvent": 107}
 

@@ -6,12 +6,19 @@ from __future__ import annotations
 import pytest
 
 import evlab
-from evlab import EventBus, EventType, OrderBooks, create_book_event, create_websocket_event
+from evlab import (
+    EventBus,
+    EventType,
+    OrderBooks,
+    create_book_event,
+    create_rest_event,
+    create_websocket_event,
+)
 from evlab.events import BookEvent, ErrorEvent, QuoteEvent, SystemEvent
 from evlab.feeds.adapters import get_adapter
 from evlab.feeds.handler import WebSocketHandler
 
-from .captures import BINANCE_HTTP, BINANCE_WS, COINBASE_WS, http_responses, ws_frames
+from . import capture
 
 
 class Session:
@@ -34,31 +41,21 @@ class Session:
     async def frame(self, received_ns: int, payload: str | bytes) -> None:
         await self.bus.emit_async(create_websocket_event("feed", payload, received_ns))
 
-    def rest(self, url: str, body: str) -> None:
-        """What the emitter will do with a fetched depth snapshot (a later slice)."""
-        for ev in self.adapter.parse_rest(url, body):
-            self.bus.emit(ev)
+    async def rest(self, received_ns: int, url: str, body: str) -> None:
+        """A fetched REST response, as an emitter publishes it (the handler decodes it)."""
+        await self.bus.emit_async(create_rest_event("feed", url, body, received_ns))
 
     @property
     def gaps(self) -> list[SystemEvent]:
         return [e for e in self.system if e.kind == "book_gap"]
 
 
-def binance_timeline():
-    """The Binance session's frames and REST snapshots, in the order they were received."""
-    items = [(t, 0, p) for t, p in ws_frames(BINANCE_WS)]
-    items += [(t, 1, (url, body)) for t, url, body in http_responses(BINANCE_HTTP)]
-    return sorted(items, key=lambda item: item[0])
-
-
 async def replay_binance(session: Session, until: float | None = None) -> None:
-    for t, kind, item in binance_timeline():
-        if until is not None and t > until * 1e9:
+    """The Binance session's frames and REST snapshots, in the order they were received."""
+    for event in capture("binance"):
+        if until is not None and event.time_ns > until * 1e9:
             return
-        if kind:
-            session.rest(*item)
-        else:
-            await session.frame(t, item)
+        await session.bus.emit_async(event)
 
 
 class Reference:
@@ -150,9 +147,8 @@ async def test_coinbase_level2_books_equal_the_rules_applied_naively():
     s = Session("coinbase")
     ref = Reference()
     s.bus.register(EventType.BOOK, ref.feed)
-    frames = ws_frames(COINBASE_WS)
-    for t, payload in frames:
-        await s.frame(t, payload)
+    for event in capture("coinbase"):
+        await s.bus.emit_async(event)
     assert len(s.books) == 10
     for symbol in s.books:
         assert (s.books[symbol].bids(), s.books[symbol].asks()) == ref.sides(symbol), symbol
@@ -167,10 +163,10 @@ async def test_coinbase_level2_books_equal_the_rules_applied_naively():
 
 async def test_coinbase_first_update_is_hand_worked():
     s = Session("coinbase")
-    frames = ws_frames(COINBASE_WS)
-    first = next(i for i, (_, p) in enumerate(frames) if '"l2update"' in p)
-    for t, payload in frames[:first + 1]:
-        await s.frame(t, payload)
+    frames = capture("coinbase")
+    first = next(i for i, e in enumerate(frames) if '"l2update"' in e.payload)
+    for event in frames[:first + 1]:
+        await s.bus.emit_async(event)
     # {"type":"l2update","product_id":"SKL-BTC","changes":[["sell","0.00001306","660.5"]]}
     assert dict(s.books["SKL-BTC"].asks())[1.306e-05] == 660.5
 
@@ -279,8 +275,8 @@ def test_a_crossed_book_is_an_error_and_stale_until_the_next_snapshot():
 
 async def test_a_negative_size_is_an_error_and_the_next_diff_reveals_the_gap():
     s = Session("binance")
-    s.rest("https://api.binance.com/api/v3/depth?symbol=BNBBTC&limit=5",
-           '{"lastUpdateId":100,"bids":[["0.0024","10"]],"asks":[["0.0026","100"]]}')
+    await s.rest(0, "https://api.binance.com/api/v3/depth?symbol=BNBBTC&limit=5",
+                 '{"lastUpdateId":100,"bids":[["0.0024","10"]],"asks":[["0.0026","100"]]}')
     bad = ('{"e":"depthUpdate","E":1672515782136,"s":"BNBBTC","U":101,"u":102,'
            '"b":[["0.0024","-5"]],"a":[]}')
     good = ('{"e":"depthUpdate","E":1672515782236,"s":"BNBBTC","U":103,"u":104,'

@@ -34,6 +34,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from evlab.events import Event
 
@@ -89,6 +90,19 @@ class ExchangeAdapter(ABC):
         Raises AdapterError on malformed input. ``source`` defaults to the adapter's name.
         """
 
+    def parse_rest(self, url: str, body: str | bytes, *, source: str = "") -> list[Event]:
+        """Decode a REST response the exchange's book protocol needs (Binance's depth
+        snapshot), ``url`` being the request's; exchanges without one raise AdapterError."""
+        raise AdapterError(f"{self.name}: no REST responses to decode (got one for "
+                           f"{url[:120]!r})")
+
+    def snapshot_requests(self, subscriptions: Sequence[str | bytes], path: str = "/"
+                          ) -> list[tuple[str, str]]:
+        """``(symbol, request)`` for each REST request (path and query) a client must make to
+        keep the books that its ``subscriptions`` (the frames it sends) and URL ``path`` ask
+        for (Binance diff depth needs a depth snapshot); by default none."""
+        return []
+
     @abstractmethod
     def subscribe_messages(self, symbols: Sequence[str], channels: Sequence[str] = ("bars",),
                            *, interval_s: int = 60) -> list[str]:
@@ -141,6 +155,31 @@ class ExchangeAdapter(ABC):
         something: the subscribe frame it stands for (or None) and the adapter options the
         connection's messages need ({}: the server's). By default, nothing."""
         return None, {}
+
+    # --- server side, serving a captured session (evlab.feeds.capture_server) ------------
+    def capture_stream(self, payload: str | bytes) -> tuple[str, str, str | bytes] | None:
+        """Server side: a captured message's stream key (what subscriptions are matched on),
+        its stream name and its bare payload (verbatim); None for a control message (an ack)
+        that is not served. Exchanges without capture serving raise ValueError."""
+        raise ValueError(f"{self.name}: serving a captured session is not supported yet")
+
+    def capture_frame(self, stream: str, bare: str | bytes, options: Mapping[str, Any]
+                      ) -> str | bytes:
+        """Server side: a captured message as the connection's endpoint (``options``, from
+        ``path_subscribe``) sends it; by default as captured."""
+        return bare
+
+    def capture_subscribe(self, payload: str | bytes) -> tuple[list[str], Sequence[str | bytes]
+                                                               ] | None:
+        """Server side: the stream keys a client's subscribe message asks for and the replies
+        to send; None if it is not a subscribe."""
+        raise ValueError(f"{self.name}: serving a captured session is not supported yet")
+
+    def rest_key(self, url: str) -> str:
+        """Server side: which captured REST response answers a request for ``url`` (a path
+        and query, or a full URL): by default the same path and query."""
+        parts = urlsplit(url)
+        return f"{parts.path}?{'&'.join(sorted(parts.query.split('&')))}"
 
     @classmethod
     def wire_symbol(cls, symbol: str) -> str:

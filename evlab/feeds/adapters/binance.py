@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -52,6 +52,18 @@ _NAMES = {v: k for k, v in INTERVALS.items()}
 _MS = 1_000_000
 TIME_UNITS = ("MILLISECOND", "MICROSECOND")  # Binance's timeUnit values
 _PARTIAL_DEPTH = re.compile(r"([a-z0-9]+)@depth(?:5|10|20)(?:@100ms|@1000ms)?\Z")
+
+
+_ENVELOPE = re.compile(r'\{"stream":"([^"\\]+)","data":')
+
+
+def _stream_key(stream: str) -> str:
+    """A stream name as subscriptions match it: lower-case, without the update speed
+    (``BTCUSDT@depth@100ms`` and ``btcusdt@depth`` carry the same messages)."""
+    name = stream.lower()
+    for speed in ("@100ms", "@1000ms"):
+        name = name.removesuffix(speed)
+    return name
 
 
 def interval_name(interval_s: int) -> str:
@@ -232,6 +244,81 @@ class BinanceAdapter(ExchangeAdapter):
         params = [s for s in streams if s]
         frame = c.dumps({"method": "SUBSCRIBE", "params": params, "id": None}) if params else None
         return frame, options
+
+    # --- server side: a captured session ---------------------------------------------------
+    def snapshot_requests(self, subscriptions: Sequence[str | bytes], path: str = "/"
+                          ) -> list[tuple[str, str]]:
+        """``(symbol, request)`` for each diff depth stream that ``subscriptions`` (SUBSCRIBE
+        frames) or the URL ``path`` name: ``/api/v3/depth?symbol=<SYMBOL>&limit=1000``, the
+        snapshot Binance's book rules need."""
+        frames = list(subscriptions)
+        by_path, _ = self.path_subscribe(path)
+        if by_path is not None:
+            frames.append(by_path)
+        out: dict[str, str] = {}
+        for frame in frames:
+            obj = c.request(frame)
+            params = obj.get("params") if obj is not None and obj.get("method") == \
+                "SUBSCRIBE" else None
+            for stream in params if isinstance(params, list) else ():
+                if isinstance(stream, str) and _stream_key(stream).endswith("@depth"):
+                    symbol = stream.partition("@")[0].upper()
+                    out[symbol] = f"/api/v3/depth?symbol={symbol}&limit=1000"
+        return list(out.items())
+
+    def capture_stream(self, payload: str | bytes) -> tuple[str, str, str | bytes] | None:
+        """A combined-stream envelope gives its stream and its ``data`` (sliced verbatim); a
+        bare payload's stream is named from its symbol and type; acks and errors: None."""
+        text = payload.decode() if isinstance(payload, bytes) else payload
+        found = _ENVELOPE.match(text)
+        if found is not None and text.endswith("}"):
+            stream = found.group(1)
+            return _stream_key(stream), stream, text[found.end():-1]
+        obj = c.loads(self.name, text)
+        if isinstance(obj, dict) and "stream" in obj and "data" in obj:
+            stream = c.get_str(self.name, obj, "stream")
+            return _stream_key(stream), stream, orjson.dumps(obj["data"]).decode()
+        if not isinstance(obj, dict) or "result" in obj or "code" in obj or "error" in obj:
+            return None
+        symbol = str(obj.get("s", "")).lower()
+        kind = obj.get("e")
+        if kind is None and "A" in obj:
+            stream = f"{symbol}@bookTicker"
+        elif kind == "depthUpdate":
+            stream = f"{symbol}@depth"
+        elif kind == "kline":
+            stream = f"{symbol}@kline_{c.field(self.name, obj, 'k').get('i', '')}"
+        elif kind in ("trade", "aggTrade"):
+            stream = f"{symbol}@{kind}"
+        else:
+            return None
+        return _stream_key(stream), stream, text
+
+    def capture_frame(self, stream: str, bare: str | bytes, options: Mapping[str, Any]
+                      ) -> str | bytes:
+        """Wrapped as ``{"stream", "data"}`` on a combined-stream connection, else bare."""
+        if not options.get("combined"):
+            return bare
+        data = bare.decode() if isinstance(bare, bytes) else bare
+        return f'{{"stream":{orjson.dumps(stream).decode()},"data":{data}}}'
+
+    def capture_subscribe(self, payload: str | bytes) -> tuple[list[str], Sequence[str | bytes]
+                                                               ] | None:
+        """A ``SUBSCRIBE``'s streams (any Binance stream name) and its ack."""
+        obj = c.request(payload)
+        if obj is None or obj.get("method") != "SUBSCRIBE":
+            return None
+        streams = [s for s in c.get_list(self.name, obj, "params") if isinstance(s, str)]
+        return [_stream_key(s) for s in streams], [c.dumps({"result": None, "id": obj.get("id")})]
+
+    def rest_key(self, url: str) -> str:
+        """A depth request is answered by the captured depth of its symbol, whatever its
+        ``limit`` (the capture holds the levels it holds)."""
+        parts = urlsplit(url)
+        symbols = parse_qs(parts.query).get("symbol")
+        if parts.path.endswith("/depth") and symbols:
+            return f"/api/v3/depth?symbol={symbols[0].upper()}"
+        return super().rest_key(url)
 
     @classmethod
     def wire_symbol(cls, symbol: str) -> str:

@@ -1,0 +1,263 @@
+"""A captured (or recorded) session served again as the exchange served it, on 127.0.0.1.
+
+    server = CaptureServer("BINANCE.ws.1.0", http="BINANCE.http.0.0", speed=10)
+    async with server: ...          # or server.start_in_thread(); evlab serve --capture ...
+
+The session is a ``Recording``: :func:`evlab.load_capture`'s, or one of a live evlab session
+(its raw ``WebSocketEvent``s and the ``RestResponseEvent``s its emitter fetched). What is
+served:
+
+* **WebSocket**: each client gets its own replay of the captured messages of the streams it
+  subscribed to (by message, or by URL path where the exchange has those), each payload
+  verbatim, wrapped as the endpoint the client chose does it (the adapter's
+  ``capture_frame``: Binance ``/stream`` envelopes ``{"stream": .., "data": ..}``, bare
+  payloads on ``/ws``), at the recorded pace divided by ``speed`` (None: as fast as the client
+  reads). The replay starts at the first subscription; the connection is closed normally
+  (1000) after the last message. Which stream a message belongs to, and what a subscribe
+  asks for, come from the adapter (``capture_stream``, ``capture_subscribe``); serving is
+  implemented for Binance (other exchanges raise ValueError, naming it).
+* **REST**, on the same port (a plain HTTP request, answered in websockets' ``process_request``
+  hook): a request is answered with a captured response to the same request (the adapter's
+  ``rest_key``: Binance depth by symbol, whatever the ``limit``), the responses to one request
+  in the order they were captured, the last one again once they run out; anything else gets
+  404 with the exchange's error body.
+
+Sends await the socket (back-pressure): nothing queues without bound.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import os
+from collections import defaultdict
+from pathlib import Path
+from typing import Any, Self
+
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.datastructures import Headers
+from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
+
+from evlab.events import RestResponseEvent, WebSocketEvent
+from evlab.feeds.adapters import ADAPTERS, ExchangeAdapter, get_adapter
+from evlab.feeds.loop import BackgroundLoop
+from evlab.recording import Recording, load_recording
+
+__all__ = ["CaptureServer"]
+
+log = logging.getLogger("evlab.feeds.server")
+
+_NS = 1_000_000_000
+
+
+class CaptureServer:
+    """Serve ``capture`` (a Recording, a cryptofeed capture file or an evlab recording path)
+    as its exchange served it (see the module doc). ``http``: the capture's REST file (with a
+    capture path); ``exchange``: the protocol (default: the events' source, when it names an
+    exchange); ``speed``: the recorded pace times this (None: unpaced)."""
+
+    def __init__(self, capture: Recording | str | os.PathLike[str], *,
+                 http: str | os.PathLike[str] | None = None, exchange: str | None = None,
+                 host: str = "127.0.0.1", port: int = 0, speed: float | None = None,
+                 max_clients: int = 100) -> None:
+        if speed is not None and not speed > 0:
+            raise ValueError(f"speed must be positive, got {speed!r}")
+        recording = capture if isinstance(capture, Recording) else _read(capture, http)
+        events = [e for e in recording.to_events() if isinstance(e, WebSocketEvent)]
+        if not events:
+            raise ValueError("the session holds no raw WebSocket messages to serve")
+        name = (exchange or events[0].source).lower()
+        if name not in ADAPTERS:
+            raise ValueError(f"the session's source is {events[0].source!r}, not an exchange: "
+                             f"pass exchange= (one of {', '.join(ADAPTERS)})")
+        self.exchange, self.host, self.speed, self.max_clients = name, host, speed, max_clients
+        self.adapter: ExchangeAdapter = get_adapter(name)
+        #: ``(time_ns, stream key, stream name, bare payload)`` of every message served.
+        self.messages: list[tuple[int, str, str, str | bytes]] = []
+        self._rest: dict[str, list[str | bytes]] = defaultdict(list)
+        skipped = 0
+        for e in events:
+            if type(e) is RestResponseEvent:
+                self._rest[self.adapter.rest_key(e.url)].append(e.payload)
+                continue
+            found = self.adapter.capture_stream(e.payload)
+            if found is None:
+                skipped += 1
+                continue
+            self.messages.append((int(e.time_ns or 0), *found))
+        #: Control messages of the session (acks) that are not served.
+        self.skipped = skipped
+        self._answered: dict[str, int] = defaultdict(int)
+        self.rest_served = 0
+        self.rest_missed = 0
+        self._port = port
+        self._server: Server | None = None
+        self._clients = 0
+        self._ids = itertools.count(1)
+        self.streams_finished = 0
+        self._background: BackgroundLoop | None = None
+
+    @property
+    def url(self) -> str:
+        """``ws://host:port`` (the port is known once started)."""
+        return f"ws://{self.host}:{self._port}"
+
+    @property
+    def http_url(self) -> str:
+        """``http://host:port``: where the REST requests go (the same port)."""
+        return f"http://{self.host}:{self._port}"
+
+    @property
+    def streams(self) -> list[str]:
+        """The stream names the session holds, in the order they first appear."""
+        return list(dict.fromkeys(m[2] for m in self.messages))
+
+    # --- lifecycle -----------------------------------------------------------------------
+    async def start(self) -> Self:
+        """Listen (WebSocket and REST on one port)."""
+        if self._server is None:
+            self._server = await serve(self._connection, self.host, self._port,
+                                       process_request=self._http, compression=None,
+                                       ping_interval=None)
+            self._port = self._server.sockets[0].getsockname()[1]
+        return self
+
+    async def stop(self) -> None:
+        """Stop listening and close every connection."""
+        server, self._server = self._server, None
+        if server is not None:
+            server.close()
+            await server.wait_closed()
+
+    async def __aenter__(self) -> Self:
+        return await self.start()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    def start_in_thread(self, timeout: float = 30.0) -> Self:
+        """Run on a background loop of its own; ``stop_in_thread()`` ends both."""
+        if self._background is None:
+            background = BackgroundLoop(f"evlab-capture-{self.exchange}")
+            background.run(self.start(), timeout)
+            self._background = background
+        return self
+
+    def stop_in_thread(self, timeout: float = 30.0) -> None:
+        """Stop a server started by :meth:`start_in_thread`, and its loop."""
+        background, self._background = self._background, None
+        if background is not None:
+            try:
+                background.run(self.stop(), timeout)
+            finally:
+                background.stop(timeout)
+
+    def __repr__(self) -> str:
+        state = self.url if self._server is not None else "stopped"
+        return (f"<CaptureServer {self.exchange}: {len(self.messages):,} messages of "
+                f"{len(self.streams)} streams, {sum(map(len, self._rest.values()))} REST "
+                f"responses, {state}>")
+
+    # --- REST ----------------------------------------------------------------------------
+    def _http(self, connection: ServerConnection, request: Request) -> Response | None:
+        if "websocket" in request.headers.get("Upgrade", "").lower():
+            return None  # a WebSocket handshake: go on
+        key = self.adapter.rest_key(request.path)
+        answers = self._rest.get(key)
+        if not answers:
+            self.rest_missed += 1
+            body = self.adapter.error_frame(f"this capture holds no response to {request.path}")
+            return _response(connection, 404, body)
+        n = self._answered[key]
+        self._answered[key] = n + 1
+        self.rest_served += 1
+        return _response(connection, 200, answers[min(n, len(answers) - 1)])
+
+    # --- WebSocket -----------------------------------------------------------------------
+    async def _connection(self, ws: ServerConnection) -> None:
+        if self._clients >= self.max_clients:
+            await ws.close(1013, f"too many clients (max {self.max_clients}): try again later")
+            return
+        self._clients += 1
+        wanted: set[str] = set()
+        started = asyncio.Event()
+        path = ws.request.path if ws.request is not None else "/"
+        by_path, options = self.adapter.path_subscribe(path)
+        replay = asyncio.get_running_loop().create_task(self._replay(ws, wanted, started,
+                                                                     options))
+        try:
+            if by_path is not None:
+                await self._subscribe(ws, by_path, wanted, started, ack=False)
+            async for message in ws:
+                await self._subscribe(ws, message, wanted, started)
+        except ConnectionClosed:
+            pass
+        finally:
+            self._clients -= 1
+            if not replay.done():
+                replay.cancel()
+            await asyncio.gather(replay, return_exceptions=True)
+
+    async def _subscribe(self, ws: ServerConnection, message: str | bytes, wanted: set[str],
+                         started: asyncio.Event, *, ack: bool = True) -> None:
+        adapter = self.adapter
+        try:
+            request = adapter.capture_subscribe(message)
+        except ValueError as exc:
+            await ws.send(adapter.error_frame(str(exc)))
+            return
+        if request is None:
+            for reply in adapter.control_reply(message):
+                await ws.send(reply)
+            return
+        keys, replies = request
+        wanted.update(keys)  # before the ack: a client that has its ack gets the messages
+        if ack:
+            for reply in replies:
+                await ws.send(reply)
+        started.set()
+
+    async def _replay(self, ws: ServerConnection, wanted: set[str], started: asyncio.Event,
+                      options: dict[str, Any]) -> None:
+        await started.wait()
+        frame, speed, loop = self.adapter.capture_frame, self.speed, asyncio.get_running_loop()
+        t0 = self.messages[0][0]
+        start = loop.time()
+        try:
+            for t, key, stream, bare in self.messages:
+                if key not in wanted:
+                    continue
+                if speed is not None:
+                    delay = start + (t - t0) / (_NS * speed) - loop.time()
+                    if delay > 0:
+                        await asyncio.sleep(delay)
+                await ws.send(frame(stream, bare, options))
+            self.streams_finished += 1
+            await ws.close(1000, "end of data")
+        except ConnectionClosed:
+            pass
+
+
+def _read(path: str | os.PathLike[str], http: str | os.PathLike[str] | None) -> Recording:
+    """An evlab recording (Parquet file or folder), else a cryptofeed capture file."""
+    from evlab.captures import load_capture
+
+    p = Path(path)
+    if p.is_dir() or p.suffix.lower() in (".parquet", ".pq", ".parq"):
+        if http is not None:
+            raise ValueError("http=: an evlab recording holds its REST responses itself")
+        return load_recording(p)
+    return load_capture(p, http)
+
+
+def _response(connection: ServerConnection, status: int, body: str | bytes) -> Response:
+    """A JSON response (``Connection: close``, as websockets answers plain HTTP)."""
+    data = body.encode() if isinstance(body, str) else bytes(body)
+    response = connection.respond(status, "")
+    headers = Headers([(k, v) for k, v in response.headers.raw_items()
+                       if k.lower() not in ("content-length", "content-type")])
+    headers["Content-Type"] = "application/json"
+    headers["Content-Length"] = str(len(data))
+    return Response(response.status_code, response.reason_phrase, headers, data)

@@ -1,0 +1,217 @@
+"""A capture served as the exchange served it (CaptureServer, ``evlab serve --capture``), and the
+emitter fetching the REST snapshots its books need from it: real sockets on 127.0.0.1."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import sys
+import urllib.error
+import urllib.request
+
+import orjson
+import pytest
+from websockets.asyncio.client import connect
+
+import evlab
+from evlab import EventBus, EventType, OrderBooks, Replayer, WebSocketEmitter, WebSocketHandler
+from evlab.events import ErrorEvent, RestResponseEvent, WebSocketEvent
+from evlab.feeds.backoff import Backoff
+from evlab.feeds.capture_server import CaptureServer
+from tests.books import CAPTURES, capture, load_shipped
+
+SYMBOLS = ("nknusdt", "blzeth", "lrcbtc", "runeeur")
+DEPTH = json.dumps({"method": "SUBSCRIBE", "params": [f"{s}@depth@100ms" for s in SYMBOLS],
+                    "id": 1})
+
+
+def binance_server(**options) -> CaptureServer:
+    return CaptureServer(CAPTURES / "BINANCE.ws.1.0", http=CAPTURES / "BINANCE.http.0.0",
+                         **options)
+
+
+def captured(stream: str) -> list[dict]:
+    """The captured envelopes of one stream (the capture is of a combined stream)."""
+    out = [orjson.loads(e.payload) for e in capture("binance") if type(e) is WebSocketEvent]
+    return [o for o in out if o["stream"] == stream]
+
+
+def get(url: str) -> tuple[int, bytes]:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
+async def test_stream_endpoint_sends_the_subscribed_streams_verbatim_in_envelopes():
+    async with binance_server() as server, connect(server.url + "/stream") as ws:
+        await ws.send(json.dumps({"method": "SUBSCRIBE", "id": 7,
+                                  "params": ["nknusdt@depth@100ms", "blzeth@bookTicker"]}))
+        got = [m async for m in ws]  # the server closes (1000) after the last message
+    assert got[0] == '{"result":null,"id":7}'
+    wanted = [e.payload for e in capture("binance") if type(e) is WebSocketEvent
+              and re.match(r'\{"stream":"(nknusdt@depth@100ms|blzeth@bookTicker)"', e.payload)]
+    assert got[1:] == wanted and len(wanted) == len(captured("nknusdt@depth@100ms")) + len(
+        captured("blzeth@bookTicker"))
+
+
+async def test_raw_endpoint_sends_bare_payloads_of_the_streams_its_path_names():
+    async with binance_server() as server, \
+            connect(server.url + "/ws/lrcbtc@depth@100ms/lrcbtc@aggTrade") as ws:
+        got = [orjson.loads(m) for m in [m async for m in ws]]
+    expected = [o["data"] for o in captured("lrcbtc@depth@100ms") + captured("lrcbtc@aggTrade")]
+    assert sorted(got, key=lambda o: o["E"]) == sorted(expected, key=lambda o: o["E"])
+    assert got and all(o["s"] == "LRCBTC" for o in got)
+
+
+async def test_rest_requests_are_answered_from_the_capture_on_the_same_port():
+    async with binance_server() as server:
+        status, body = await asyncio.to_thread(
+            get, server.http_url + "/api/v3/depth?symbol=BLZETH&limit=5000")
+        assert status == 200
+        [rest] = [e for e in capture("binance") if type(e) is RestResponseEvent
+                  and "BLZETH" in e.url]
+        assert body.decode() == rest.payload  # verbatim
+        status, body = await asyncio.to_thread(get, server.http_url + "/api/v3/depth?symbol=X")
+        assert status == 404 and b"no response to /api/v3/depth?symbol=X" in body
+        assert (server.rest_served, server.rest_missed) == (1, 1)
+
+
+async def test_speed_paces_the_recorded_session():
+    """The session spans 30 s; at speed 1000 it takes about 30 ms, so it must arrive, in order."""
+    async with binance_server(speed=1000) as server, connect(server.url + "/stream") as ws:
+        await ws.send(DEPTH)
+        got = [m async for m in ws][1:]
+    assert [orjson.loads(m)["data"]["u"] for m in got] == [
+        orjson.loads(e.payload)["data"]["u"] for e in capture("binance")
+        if type(e) is WebSocketEvent and "@depth" in e.payload[:40]]
+
+
+def test_other_exchanges_and_non_exchange_sources_are_refused_by_name():
+    with pytest.raises(ValueError, match="coinbase: serving a captured session is not supported"):
+        CaptureServer(CAPTURES / "COINBASE.ws.28.0")
+    with pytest.raises(ValueError, match="not an exchange: pass exchange="):
+        CaptureServer(evlab.load_capture(CAPTURES / "BINANCE.ws.1.0", source="feed"))
+    with pytest.raises(ValueError, match="speed must be positive"):
+        binance_server(speed=0)
+
+
+# --- the emitter fetches the snapshots its books need -------------------------------------
+
+def wired() -> tuple[EventBus, OrderBooks, WebSocketHandler]:
+    bus = EventBus()
+    handler = WebSocketHandler("market_data_handler")
+    bus.register_async(EventType.WEBSOCKET, handler.handle)
+    return bus, OrderBooks(bus), handler
+
+
+async def replayed_books() -> OrderBooks:
+    bus, books, _ = wired()
+    await Replayer(load_shipped("binance"), bus, what="raw").run_async()
+    return books
+
+
+async def test_emitter_fetches_depth_snapshots_and_builds_the_captured_books():
+    async with binance_server(speed=100) as server:
+        bus, books, handler = wired()
+        with evlab.record(bus) as rec:
+            feed = WebSocketEmitter("feed", server.url + "/stream", bus, adapter="binance",
+                                    subscriptions=[DEPTH])
+            assert sorted(feed.rest.requests) == ["BLZETH", "LRCBTC", "NKNUSDT", "RUNEEUR"]
+            await feed.start()
+            stats = await feed.wait_finished(60)
+    assert stats["rest_fetched"] == 4 and stats["rest_errors"] == 0 and server.rest_served == 4
+    assert stats["received"] == stats["delivered"]
+    expected = await replayed_books()
+    for symbol in expected:
+        assert (books[symbol].bids(), books[symbol].asks()) == (expected[symbol].bids(),
+                                                                expected[symbol].asks()), symbol
+        assert not books[symbol].stale
+    assert books.stats["snapshots"] == 4 and handler.stats["errors"] == 0
+    # the recording of this live session replays the same way: its REST responses are in it
+    session = rec.snapshot()
+    kept = [e for e in session.to_events() if type(e) is RestResponseEvent]
+    assert sorted(e.url.rsplit("=", 2)[1].split("&")[0] for e in kept) == sorted(expected)
+    bus2, again, _ = wired()
+    await Replayer(session, bus2, what="raw").run_async()
+    for symbol in expected:
+        assert (again[symbol].bids(), again[symbol].asks()) == (books[symbol].bids(),
+                                                                books[symbol].asks())
+    # and the feed server serves that recording like the capture
+    async with CaptureServer(session, exchange="binance") as replay_server:
+        status, body = await asyncio.to_thread(
+            get, replay_server.http_url + "/api/v3/depth?symbol=NKNUSDT")
+        async with connect(replay_server.url + "/ws/nknusdt@depth") as ws:
+            bare = [orjson.loads(m) async for m in ws]
+    assert status == 200 and orjson.loads(body)["lastUpdateId"] == 499869752
+    assert bare == [o["data"] for o in captured("nknusdt@depth@100ms")]
+
+
+async def test_a_book_gap_fetches_that_symbol_again(tmp_path):
+    """A capture whose NKNUSDT diffs skip ids: the book's book_gap makes the emitter fetch
+    NKNUSDT's snapshot again (the server answers with the capture's next response)."""
+    lines = (CAPTURES / "BINANCE.ws.1.0").read_text().splitlines()
+    first = next(i for i, line in enumerate(lines) if "nknusdt@depth" in line and '"U":499869753'
+                 in line)
+    del lines[first]  # 753..754 is lost: 755 follows 752, a gap once the snapshot (752) is in
+    ws_path = tmp_path / "BINANCE.ws.1.0"
+    ws_path.write_text("\n".join(lines) + "\n")
+    http = (CAPTURES / "BINANCE.http.0.0").read_text().splitlines()
+    nkn = next(line for line in http if "symbol=NKNUSDT" in line)
+    # a second snapshot, later than every diff, for the refetch (made up for this test)
+    later = nkn.replace('"lastUpdateId":499869752', '"lastUpdateId":499869800')
+    (tmp_path / "BINANCE.http.0.0").write_text(nkn + "\n" + later + "\n")
+    server = CaptureServer(ws_path, http=tmp_path / "BINANCE.http.0.0", speed=20)
+    async with server:
+        bus, books, _ = wired()
+        gaps = []
+        bus.register(EventType.SYSTEM, lambda e: gaps.append(e) if e.kind == "book_gap" else None)
+        feed = WebSocketEmitter("feed", server.url + "/stream", bus, adapter="binance",
+                                subscriptions=[DEPTH])
+        await feed.start()
+        stats = await feed.wait_finished(60)
+    assert [g.data["symbol"] for g in gaps] == ["NKNUSDT"]
+    assert stats["rest_refetches"] == 1 and stats["rest_fetched"] == 5
+    assert not books["NKNUSDT"].stale and books["NKNUSDT"].update_id >= 499869800
+
+
+async def test_a_rest_host_that_never_answers_is_one_error_after_bounded_retries():
+    async with binance_server() as server:
+        dead = server.http_url.rsplit(":", 1)[0] + ":9"  # discard port: nothing listens
+        bus, _, _ = wired()
+        errors: list[ErrorEvent] = []
+        bus.register(EventType.ERROR, errors.append)
+        feed = WebSocketEmitter("feed", server.url + "/stream", bus, adapter="binance",
+                                subscriptions=[DEPTH], rest_url=dead, rest_retries=1,
+                                backoff=Backoff(initial=0.01, maximum=0.02))
+        await feed.start()
+        stats = await feed.wait_finished(60)
+    failed = [e for e in errors if e.error_type == "RestFetchFailed"]
+    assert len(failed) == 4 and stats["rest_errors"] == 4 and stats["rest_fetched"] == 0
+    assert "after 2 attempts" in failed[0].message and ":9/api/v3/depth?symbol=" in \
+        failed[0].message
+
+
+async def test_evlab_serve_capture_answers_both_on_one_port():
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "evlab.cli", "serve", "--port", "0", "--capture",
+        str(CAPTURES / "BINANCE.ws.1.0"), "--http", str(CAPTURES / "BINANCE.http.0.0"),
+        "--speed", "10", stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    try:
+        async with asyncio.timeout(60):
+            line = (await proc.stdout.readline()).decode()
+        url = re.search(r"ws://127\.0\.0\.1:\d+", line)
+        assert url, line
+        status, body = await asyncio.to_thread(
+            get, url.group(0).replace("ws://", "http://") + "/api/v3/depth?symbol=RUNEEUR")
+        assert status == 200 and orjson.loads(body)["lastUpdateId"] == 15602511
+        async with connect(url.group(0) + "/ws/nknusdt@depth@100ms") as ws:
+            first = orjson.loads(await ws.recv())
+        assert first == captured("nknusdt@depth@100ms")[0]["data"]
+    finally:
+        proc.terminate()
+        async with asyncio.timeout(60):
+            await proc.communicate()
+    assert proc.returncode == 0
