@@ -138,7 +138,8 @@ class CaptureServer:
         await self.stop()
 
     def start_in_thread(self, timeout: float = 30.0) -> Self:
-        """Run on a background loop of its own; ``stop_in_thread()`` ends both."""
+        """Run on a background loop of its own; ``stop_in_thread()`` (alias ``close()``) ends
+        both."""
         if self._background is None:
             background = BackgroundLoop(f"evlab-capture-{self.exchange}")
             background.run(self.start(), timeout)
@@ -153,6 +154,8 @@ class CaptureServer:
                 background.run(self.stop(), timeout)
             finally:
                 background.stop(timeout)
+
+    close = stop_in_thread  # as FeedServer's
 
     def __repr__(self) -> str:
         state = self.url if self._server is not None else "stopped"

@@ -6,6 +6,7 @@ What every client parses must equal the dataset the server streams.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import pandas as pd
@@ -111,3 +112,27 @@ def test_alpaca_py_parses_the_bars_it_asked_for_in_messagepack(server_url, bars)
         same_bar([bar[f] for f in ("open", "high", "low", "close", "volume")], time.value, row,
                  pd.Timestamp(bar["timestamp"]).value)
         assert bar["trade_count"] == 0 and bar["vwap"] == row.close  # n and vw, as Alpaca sends
+
+
+# --- a captured order-book session, served again ---------------------------------------------
+
+def test_python_binance_reads_a_served_capture_as_binance_served_it():
+    """REST snapshot and diff stream of the shipped Binance capture, through python-binance's
+    get_order_book and depth_socket: what it parses is what the capture holds."""
+    from evlab.events import RestResponseEvent, WebSocketEvent
+    from evlab.feeds.capture_server import CaptureServer
+    from tests.books import CAPTURES, capture
+
+    server = CaptureServer(CAPTURES / "BINANCE.ws.1.0", http=CAPTURES / "BINANCE.http.0.0",
+                           speed=50).start_in_thread()
+    try:
+        out = run_client("python-binance", "depth_python_binance", server.url,
+                         server.http_url, "NKNUSDT", "3")
+    finally:
+        server.close()
+    events = capture("binance")
+    [rest] = [e for e in events if type(e) is RestResponseEvent and "NKNUSDT" in e.url]
+    assert out["snapshot"] == json.loads(rest.payload)
+    diffs = [json.loads(e.payload) for e in events if type(e) is WebSocketEvent]
+    wanted = [o["data"] for o in diffs if o["stream"] == "nknusdt@depth@100ms"][:3]
+    assert out["diffs"] == wanted and len(wanted) == 3
