@@ -277,7 +277,7 @@ def test_a_crossed_book_is_an_error_and_stale_until_the_next_snapshot():
     assert not book.stale and len(quotes) == 2
 
 
-async def test_a_negative_size_is_an_error_and_the_next_diff_reveals_the_gap():
+async def test_a_negative_size_is_an_error_and_marks_the_book_stale_at_once():
     s = Session("binance")
     s.rest("https://api.binance.com/api/v3/depth?symbol=BNBBTC&limit=5",
            '{"lastUpdateId":100,"bids":[["0.0024","10"]],"asks":[["0.0026","100"]]}')
@@ -288,10 +288,14 @@ async def test_a_negative_size_is_an_error_and_the_next_diff_reveals_the_gap():
     await s.frame(1, bad)
     [err] = s.errors
     assert "must not be negative" in err.message and err.payload == bad
-    assert s.handler.stats["decode_errors"] == 1
-    await s.frame(2, good)
+    assert s.handler.stats["decode_errors"] == 1 and s.handler.stats["book_errors"] == 1
     book = s.books["BNBBTC"]
-    assert book.stale and [g.data["expected"] for g in s.gaps] == [101]
+    assert book.stale and [g.data["reason"] for g in s.gaps] == ["bad_update"]  # no wait
+    await s.frame(2, good)  # buffered until a new snapshot: no second gap
+    assert book.stale and len(s.gaps) == 1 and book.bids() == [(0.0024, 10.0)]
+    s.rest("https://api.binance.com/api/v3/depth?symbol=BNBBTC&limit=5",
+           '{"lastUpdateId":103,"bids":[["0.0024","5"]],"asks":[["0.0026","100"]]}')
+    assert not book.stale and book.bids() == [(0.0024, 5.0), (0.0023, 5.0)]
 
 
 async def test_a_crossed_quote_is_an_error_carrying_its_payload():
@@ -339,3 +343,33 @@ def test_quote_and_book_events_record_and_replay(tmp_path):
                                  snapshot=True, last_update_id=10))
     evlab.Replayer(session, fresh).run()
     assert replayed["XY"].bids() == [(99.0, 2.0)]
+
+
+async def test_a_bad_coinbase_level2_update_marks_that_book_stale_until_a_new_snapshot():
+    # level2 has no ids, so no later update could reveal the lost change: the decode error
+    # itself (a BookDataError naming the product) is what marks the book stale.
+    s = Session("coinbase")
+    snap = ('{"type":"snapshot","product_id":"BTC-USD","bids":[["10101.10","0.45054140"]],'
+            '"asks":[["10102.55","0.57753524"]]}')
+    bad = ('{"type":"l2update","product_id":"BTC-USD","changes":[["buy","10101.80","-1"]],'
+           '"time":"2019-08-14T20:42:27.265Z"}')
+    good = ('{"type":"l2update","product_id":"BTC-USD","changes":[["buy","10101.80","0.162567"]],'
+            '"time":"2019-08-14T20:42:28.265Z"}')
+    other = ('{"type":"snapshot","product_id":"ETH-USD","bids":[["200.10","1.0"]],'
+             '"asks":[["200.20","1.0"]]}')
+    await s.frame(1, snap)
+    await s.frame(2, other)
+    book = s.books["BTC-USD"]
+    assert not book.stale and len(s.quotes) == 2
+    await s.frame(3, bad)
+    [err] = s.errors
+    assert err.error_type == "BookDataError" and err.payload == bad
+    assert book.stale and [g.data["symbol"] for g in s.gaps] == ["BTC-USD"]
+    assert s.gaps[0].data["reason"] == "bad_update" and "negative" in s.gaps[0].data["error"]
+    assert not s.books["ETH-USD"].stale  # only the book the message was about
+    assert s.books.stats["bad_updates"] == 1 and s.handler.stats["book_errors"] == 1
+    await s.frame(4, good)  # not applied to a book known to be wrong
+    assert book.bids() == [(10101.10, 0.4505414)] and s.books.stats["before_snapshot"] == 1
+    await s.frame(5, snap)
+    await s.frame(6, good)
+    assert not book.stale and book.bids() == [(10101.80, 0.162567), (10101.10, 0.4505414)]

@@ -37,7 +37,7 @@ import orjson
 from evlab.events import Event, create_error_event
 
 from . import _common as c
-from .base import AdapterError, ExchangeAdapter, Subscribe
+from .base import AdapterError, BookDataError, ExchangeAdapter, Subscribe
 
 _NS = 1_000_000_000
 _IGNORED = ("subscriptions", "heartbeat", "status")
@@ -83,12 +83,20 @@ class CoinbaseAdapter(ExchangeAdapter):
                            c.get_dec(n, obj, "price"), c.get_dec(n, obj, "size"), side,
                            str(c.get_int(n, obj, "trade_id")), src, obj)]
         if kind == "l2update":
-            bids, asks = c.side_levels(n, obj, "changes", ("buy", "sell"))
-            return [c.book(n, c.get_str(n, obj, "product_id"), c.get_time(n, obj, "time"),
-                           bids, asks, False, None, None, src, obj)]
+            symbol = c.get_str(n, obj, "product_id")
+            try:
+                bids, asks = c.side_levels(n, obj, "changes", ("buy", "sell"))
+                return [c.book(n, symbol, c.get_time(n, obj, "time"), bids, asks, False, None,
+                               None, src, obj)]
+            except AdapterError as exc:  # that book misses a change: it must go stale
+                raise BookDataError(str(exc), symbol) from None
         if kind == "snapshot":
-            return [c.book(n, c.get_str(n, obj, "product_id"), None, c.levels(n, obj, "bids"),
-                           c.levels(n, obj, "asks"), True, None, None, src, obj)]
+            symbol = c.get_str(n, obj, "product_id")
+            try:
+                return [c.book(n, symbol, None, c.levels(n, obj, "bids"),
+                               c.levels(n, obj, "asks"), True, None, None, src, obj)]
+            except AdapterError as exc:
+                raise BookDataError(str(exc), symbol) from None
         if kind == "ticker":
             side = c.taker_side(n, obj, "side")
             symbol = c.get_str(n, obj, "product_id")
