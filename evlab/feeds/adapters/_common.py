@@ -353,11 +353,12 @@ def tick(name: str, symbol: str, time_ns: int, price: float, size: float, side: 
 
 def book(name: str, symbol: str, time_ns: int | None, bids: tuple[tuple[float, float], ...],
          asks: tuple[tuple[float, float], ...], snapshot: bool, first_id: int | None,
-         last_id: int | None, source: str, raw: Any) -> BookEvent:
+         last_id: int | None, source: str, raw: Any, checksum: int | None = None,
+         checksum_rule: str | None = None) -> BookEvent:
     """A validated BookEvent (``time_ns`` None: the receive time); else AdapterError."""
     try:
-        return BookEvent(symbol, bids, asks, snapshot, first_id, last_id, time_ns=time_ns,
-                         source=source)
+        return BookEvent(symbol, bids, asks, snapshot, first_id, last_id, checksum,
+                         checksum_rule, time_ns=time_ns, source=source)
     except ValueError as exc:
         raise AdapterError(f"{name}: invalid book levels ({exc}) in {excerpt(raw)!r}") from None
 
