@@ -3,6 +3,7 @@ against the exchanges' rules applied by a plain reference; bad input counted and
 
 from __future__ import annotations
 
+import orjson
 import pytest
 
 import evlab
@@ -10,6 +11,7 @@ from evlab import EventBus, EventType, OrderBooks, create_book_event, create_web
 from evlab.events import BookEvent, ErrorEvent, QuoteEvent, SystemEvent
 from evlab.feeds.adapters import get_adapter
 from evlab.feeds.handler import WebSocketHandler
+from tests.adapters._data import fixture
 
 from .captures import BINANCE_HTTP, BINANCE_WS, COINBASE_WS, http_responses, ws_frames
 
@@ -373,3 +375,23 @@ async def test_a_bad_coinbase_level2_update_marks_that_book_stale_until_a_new_sn
     await s.frame(5, snap)
     await s.frame(6, good)
     assert not book.stale and book.bids() == [(10101.80, 0.162567), (10101.10, 0.4505414)]
+
+
+async def test_coinbase_advanced_level2_builds_a_book():
+    s = Session("coinbase")
+    snap = orjson.loads(fixture("coinbase", "l2_data.json"))
+    snap["events"][0]["updates"].append({"side": "offer", "event_time": "1970-01-01T00:00:00Z",
+                                         "price_level": "21922.5", "new_quantity": "1.25"})
+    await s.frame(1, orjson.dumps(snap))
+    update = {"channel": "l2_data", "client_id": "", "timestamp": "2023-02-09T20:32:51Z",
+              "sequence_num": 1, "events": [{"type": "update", "product_id": "BTC-USD",
+                                             "updates": [
+        {"side": "bid", "event_time": "2023-02-09T20:32:50.9Z", "price_level": "21921.73",
+         "new_quantity": "0"},
+        {"side": "offer", "event_time": "2023-02-09T20:32:50.9Z", "price_level": "21922.1",
+         "new_quantity": "0.5"}]}]}
+    await s.frame(2, orjson.dumps(update))
+    book = s.books["BTC-USD"]
+    assert not book.stale and book.bids() == [(21921.3, 0.02)]
+    assert book.asks() == [(21922.1, 0.5), (21922.5, 1.25)]
+    assert [(q.bid, q.ask) for q in s.quotes] == [(21921.73, 21922.5), (21921.3, 21922.1)]
