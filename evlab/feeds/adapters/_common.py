@@ -12,6 +12,7 @@ import math
 import re
 import time
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -297,15 +298,24 @@ _RFC3339 = re.compile(
 )
 
 
+@lru_cache(maxsize=1024)
+def _day_start(y: str, mo: str, d: str) -> int:
+    """UNIX seconds at the start of a calendar day (validated: no February 30th); cached, as a
+    feed's timestamps share their few days."""
+    day = _dt.date(int(y), int(mo), int(d))
+    return calendar.timegm((day.year, day.month, day.day, 0, 0, 0))
+
+
 def rfc3339_ns(text: str) -> int:
     """Nanoseconds since the epoch for an RFC 3339 timestamp (up to 9 fraction digits)."""
     m = _RFC3339.match(text)
     if m is None:
         raise ValueError(f"not an RFC 3339 timestamp: {text!r}")
     y, mo, d, hh, mm, ss, frac, tz = m.groups()
-    parts = (int(y), int(mo), int(d), int(hh), int(mm), int(ss))
-    _dt.datetime(*parts)  # validates the calendar fields
-    secs = calendar.timegm(parts)
+    h, mi, sec = int(hh), int(mm), int(ss)
+    if h > 23 or mi > 59 or sec > 59:
+        raise ValueError(f"time of day out of range in {text!r}")
+    secs = _day_start(y, mo, d) + h * 3600 + mi * 60 + sec
     if tz not in ("Z", "z"):
         off = int(tz[1:3]) * 3600 + int(tz[4:6]) * 60
         secs -= off if tz[0] == "+" else -off

@@ -82,6 +82,35 @@ def book_checksum(book: OrderBook, price_decimals: int, qty_decimals: int) -> in
     return zlib.crc32(text.encode())
 
 
+class _Checksum:
+    """:func:`book_checksum` with each value's digits remembered (the top of a book repeats
+    its prices and sizes from one update to the next, and formatting is the costly part)."""
+
+    __slots__ = ("_digits", "price", "qty")
+    _LIMIT = 1 << 16  # remembered values, per rule, before starting afresh
+
+    def __init__(self, price_decimals: int, qty_decimals: int) -> None:
+        self.price, self.qty = price_decimals, qty_decimals
+        self._digits: tuple[dict[float, str], dict[float, str]] = ({}, {})
+
+    def __call__(self, book: OrderBook) -> int:
+        prices, qtys = self._digits
+        if len(prices) + len(qtys) > self._LIMIT:
+            prices.clear()
+            qtys.clear()
+        parts = []
+        for p, q in book.asks(CHECKSUM_LEVELS) + book.bids(CHECKSUM_LEVELS):
+            text = prices.get(p)
+            if text is None:
+                text = prices[p] = _digits(p, self.price)
+            parts.append(text)
+            text = qtys.get(q)
+            if text is None:
+                text = qtys[q] = _digits(q, self.qty)
+            parts.append(text)
+        return zlib.crc32("".join(parts).encode())
+
+
 def checksum_factory(args: str) -> ChecksumRule:
     """The rule ``"kraken:<price decimals>:<qty decimals>:<depth>"`` names."""
     try:
@@ -92,7 +121,7 @@ def checksum_factory(args: str) -> ChecksumRule:
     if not (0 <= price <= 30 and 0 <= qty <= 30 and depth in BOOK_DEPTHS):
         raise ValueError(f"kraken checksum rule: decimals must be 0..30 and depth one of "
                          f"{BOOK_DEPTHS}, got {args!r}")
-    return ChecksumRule(f"kraken:{args}", lambda book: book_checksum(book, price, qty), depth)
+    return ChecksumRule(f"kraken:{args}", _Checksum(price, qty), depth)
 
 
 register_checksum("kraken", checksum_factory)
