@@ -266,14 +266,19 @@ class KrakenAdapter(ExchangeAdapter):
     def _rule(self, symbol: str, payload: str | bytes, snapshot: bool, levels: int
               ) -> str | None:
         """The checksum rule of ``symbol``'s book (None before its first snapshot): decimals
-        are the longest fractions seen so far, the depth the ack's or the snapshot's."""
+        are the longest fractions its snapshots showed (10 or more levels a side: the pair's
+        full precision, in practice; a shorter count gives a mismatch, so a resubscription,
+        whose snapshot is read again), the depth the ack's or the first snapshot's."""
         known = self._decimals.get(symbol)
-        if known is None and not snapshot:
-            return None
-        price, qty = _decimals(payload, "price"), _decimals(payload, "qty")
-        if known is not None:
-            price, qty = max(price, known[0]), max(qty, known[1])
-        self._decimals[symbol] = (price, qty)
+        if not snapshot:
+            if known is None:
+                return None
+            price, qty = known  # an update's few values add nothing: not scanned (hot path)
+        else:
+            price, qty = _decimals(payload, "price"), _decimals(payload, "qty")
+            if known is not None:
+                price, qty = max(price, known[0]), max(qty, known[1])
+            self._decimals[symbol] = (price, qty)
         depth = self._depths.get(symbol)
         if depth is None:
             depth = next((d for d in BOOK_DEPTHS if d >= levels), BOOK_DEPTHS[-1])
