@@ -588,8 +588,8 @@ class BookEvent(Event):
                        f"must not exceed last_update_id ({last!r})")
         checksum, rule = self.checksum, self.checksum_rule
         if checksum is not None or rule is not None:
-            if checksum.__class__ is not int or not 0 <= checksum < 1 << 64:
-                raise _bad(cls, "checksum", checksum, "must be a non-negative int below 2**64 "
+            if checksum.__class__ is not int or not 0 <= checksum < 1 << 63:  # int64 in files
+                raise _bad(cls, "checksum", checksum, "must be a non-negative int below 2**63 "
                            "(with checksum_rule)")
             if rule.__class__ is not str or not rule:
                 raise _bad(cls, "checksum_rule", rule, "must name a checksum rule (with "
