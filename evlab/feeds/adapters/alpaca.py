@@ -73,7 +73,7 @@ def _taker(name: str, obj: dict[str, Any]) -> str | None:
         return None
     side = _TAKER.get(tks) if isinstance(tks, str) else None
     if side is None:
-        raise c._bad(name, "tks", '"B" or "S"', obj, tks)
+        raise c.bad_field(name, "tks", '"B" or "S"', obj, tks)
     return side
 
 
@@ -136,7 +136,7 @@ class AlpacaAdapter(ExchangeAdapter):
                 trade = self._trade(obj, "i", "p", "s", src)
                 action = c.field(n, obj, "a")
                 if action not in ("C", "E"):
-                    raise c._bad(n, "a", '"C" (cancel) or "E" (error)', obj, action)
+                    raise c.bad_field(n, "a", '"C" (cancel) or "E" (error)', obj, action)
                 what = "cancelled" if action == "C" else "an error"
                 out.append(SystemEvent(
                     "trade_cancel", f"{trade.symbol}: trade {trade.trade_id} ({trade.size:g} @ "

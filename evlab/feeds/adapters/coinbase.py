@@ -67,7 +67,7 @@ def _l2_levels(name: str, event: Any, updates: list[Any]
                ) -> tuple[tuple[tuple[float, float], ...], tuple[tuple[float, float], ...]]:
     """An ``l2_data`` event's ``updates`` split into (bids, asks) of ``(price, size)``."""
     bids, asks = [], []
-    match = c._is_decimal
+    match = c.is_decimal
     for u in updates:
         if u.__class__ is dict:
             side, p, q = u.get("side"), u.get("price_level"), u.get("new_quantity")
@@ -78,7 +78,7 @@ def _l2_levels(name: str, event: Any, updates: list[Any]
                 if side == "offer":
                     asks.append((float(p), float(q)))
                     continue
-        raise c._bad(name, "updates", '{"side": "bid"|"offer", "price_level", "new_quantity"} '
+        raise c.bad_field(name, "updates", '{"side": "bid"|"offer", "price_level", "new_quantity"} '
                      "levels of decimal strings", event, u)
     return tuple(bids), tuple(asks)
 
@@ -192,7 +192,7 @@ class CoinbaseAdapter(ExchangeAdapter):
         for event in c.get_list(n, obj, "events"):
             kind = c.field(n, event, "type")
             if kind not in ("snapshot", "update"):
-                raise c._bad(n, "type", '"snapshot" or "update"', event, kind)
+                raise c.bad_field(n, "type", '"snapshot" or "update"', event, kind)
             symbol = c.get_str(n, event, "product_id")
             try:
                 updates = c.get_list(n, event, "updates")
@@ -215,7 +215,7 @@ class CoinbaseAdapter(ExchangeAdapter):
                 maker = c.field(n, t, "side")
                 side = _MAKER.get(maker) if isinstance(maker, str) else None
                 if side is None:
-                    raise c._bad(n, "side", '"BUY" or "SELL"', t, maker)
+                    raise c.bad_field(n, "side", '"BUY" or "SELL"', t, maker)
                 out.append(c.tick(n, c.get_str(n, t, "product_id"), c.get_time(n, t, "time"),
                                   c.get_dec(n, t, "price"), c.get_dec(n, t, "size"), side,
                                   c.get_str(n, t, "trade_id"), src, t))

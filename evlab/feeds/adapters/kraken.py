@@ -31,7 +31,7 @@ https://docs.kraken.com/api/docs/guides/spot-ws-book-v2): ``snapshot``/``update`
 carrying Kraken's ``checksum``, a CRC32 of the top 10 levels (asks low to high, then bids
 high to low, each price and qty as the wire writes them with ``.`` removed and leading zeros
 stripped). The wire carries JSON numbers at the pair's full precision, so the adapter learns
-each pair's decimals from the longest fractions the book messages show (the checksum guide's
+each pair's decimals from the longest fractions its snapshots show (the checksum guide's
 example sends decimal strings: both are read) and the subscribed depth from the subscribe
 ack (else the snapshot's size), and names the rule ``"kraken:<price decimals>:<qty
 decimals>:<depth>"`` (registered in :mod:`evlab.books.checksum`), which ``OrderBooks`` runs
@@ -146,7 +146,7 @@ def _book_levels(name: str, obj: Any, key: str) -> tuple[tuple[float, float], ..
             if p is not None and q is not None:
                 out.append((_number(name, level, "price"), _number(name, level, "qty")))
                 continue
-        raise c._bad(name, key, '{"price", "qty"} levels', obj, level)
+        raise c.bad_field(name, key, '{"price", "qty"} levels', obj, level)
     return tuple(out)
 
 
