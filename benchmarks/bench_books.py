@@ -9,6 +9,10 @@ playback of the same capture where cryptofeed is installed.
   decoded by the adapter and each event emitted on that bus (the REST snapshots too, for
   Binance), as a replay of the raw messages does; counted in BookEvents (book updates) and
   level changes. Target: >= 200,000 book updates/s.
+* ``kraken book messages``: a synthetic Kraken v2 ``book`` session (a 10-level snapshot and
+  updates of 1 to 3 levels, each with the CRC32 checksum Kraken would send) decoded by the
+  adapter into an ``OrderBooks`` that checks every checksum; and, for the checksum's own
+  cost, the decoded events through ``OrderBooks`` with and without their checksums.
 * ``cryptofeed playback``: ``cryptofeed.raw_data_collection.playback`` of the same capture with
   a book callback, measured in the same run where ``import cryptofeed`` works (an optional
   peer, not a dependency). Its playback also needs the session's ``<EXCHANGE>.<n>`` file (the
@@ -27,6 +31,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+import orjson
 
 from benchmarks.common import best_rate, print_table
 from evlab.books import OrderBooks
@@ -82,6 +88,81 @@ def bench_alone(n: int, repeat: int) -> dict[str, float]:
 
     return {"OrderBooks via bus.emit": best_rate(via_bus, levels, repeat),
             "OrderBooks.on_book called directly": best_rate(direct, levels, repeat)}
+
+
+def kraken_session(n: int, seed: int = 11) -> list[bytes]:
+    """A Kraken v2 book session: a snapshot of 10 levels a side and ``n`` updates, each with
+    the checksum of the book (kept at depth 10, as Kraken keeps it) after it."""
+    from evlab.books import OrderBook
+    from evlab.feeds.adapters.kraken import book_checksum
+
+    rng = random.Random(seed)
+    book = OrderBook("BTC/USD")
+
+    def qty() -> float:
+        return rng.randint(1, 10**9) / 1e8
+
+    bids = [(round(45000.0 - i / 10, 1), qty()) for i in range(10)]
+    asks = [(round(45000.1 + i / 10, 1), qty()) for i in range(10)]
+
+    def message(kind: str, b: list[tuple[float, float]], a: list[tuple[float, float]]) -> bytes:
+        book.apply(b, a)  # again for the changes already applied: the same result
+        book.truncate(10)
+        return orjson.dumps({"channel": "book", "type": kind, "data": [{
+            "symbol": "BTC/USD", "bids": [{"price": p, "qty": q} for p, q in b],
+            "asks": [{"price": p, "qty": q} for p, q in a],
+            "checksum": book_checksum(book, 1, 8), "timestamp": "2023-10-06T17:35:55.440295Z"}]})
+
+    out = [message("snapshot", bids, asks)]
+    for _ in range(n):
+        changes: tuple[list[tuple[float, float]], list[tuple[float, float]]] = ([], [])
+        for _ in range(rng.randint(1, 3)):
+            side = rng.random() < 0.5
+            best = book.best_bid if side else book.best_ask
+            if best is None:
+                continue
+            step = rng.randint(-1, 12) / 10
+            price = round(best - step if side else best + step, 1)
+            if price <= 0 or (book.best_ask is not None and side and price >= book.best_ask) \
+                    or (book.best_bid is not None and not side and price <= book.best_bid):
+                continue
+            change = (price, 0.0 if rng.random() < 0.2 else qty())
+            changes[0 if side else 1].append(change)
+            book.apply([change] if side else [], [] if side else [change])  # the next sees it
+        out.append(message("update", *changes))
+    return out
+
+
+def bench_kraken(n: int, repeat: int) -> dict[str, float]:
+    """Book updates/s of a Kraken session: decoded and checked, and the checks' own cost."""
+    import dataclasses
+
+    session = kraken_session(n)
+    adapter = get_adapter("kraken")
+    events = [ev for payload in session for ev in adapter.parse(payload)]
+    bare = [dataclasses.replace(ev, checksum=None, checksum_rule=None) for ev in events]
+
+    def decoded() -> None:
+        bus = EventBus()
+        books = OrderBooks(bus)
+        parse, emit = get_adapter("kraken").parse, bus.emit
+        for payload in session:
+            for ev in parse(payload):
+                emit(ev)
+        assert books.stats["checksums"] == len(session), books.stats
+
+    def books_only(evs: list[BookEvent]) -> Callable[[], None]:
+        def run() -> None:
+            books = OrderBooks()
+            on_book = books.on_book
+            for ev in evs:
+                on_book(ev)
+        return run
+
+    return {"adapter + OrderBooks, checksums checked": best_rate(decoded, len(session), repeat),
+            "OrderBooks.on_book, checksums checked": best_rate(books_only(events), len(events),
+                                                               repeat),
+            "OrderBooks.on_book, no checksums": best_rate(books_only(bare), len(bare), repeat)}
 
 
 def read_capture(name: str) -> list[str]:
@@ -179,13 +260,14 @@ def run(n: int = 200_000, repeat: int = 5, *, frames: int | None = None,
         if peer is not None:
             rates["cryptofeed playback (book callbacks)"] = peer
         table[f"{exchange} capture replayed"] = rates
+    kraken = table["kraken book session"] = bench_kraken(n // 10, repeat)
     if show:
         alone = table["OrderBooks alone (level changes/s)"]
         print_table(f"OrderBooks alone, {n:,} updates (level changes/s; target "
                     f">= {LEVELS_TARGET:,})",
                     [(k, v, f"{v / LEVELS_TARGET:5.2f}x target") for k, v in alone.items()])
         for title, rates in table.items():
-            if title.startswith("OrderBooks"):
+            if title.startswith(("OrderBooks", "kraken")):
                 continue
             base = rates["adapter + OrderBooks (book updates)"]
             rows = []
@@ -194,7 +276,12 @@ def run(n: int = 200_000, repeat: int = 5, *, frames: int | None = None,
                         else "" if "level" in k else f"evlab is {base / v:6.1f}x this")
                 rows.append((k, v, note))
             print_table(f"{title} (/s; target >= {UPDATES_TARGET:,} book updates/s)", rows)
-        if all(len(r) == 2 for t, r in table.items() if not t.startswith("OrderBooks")):
+        checked = kraken["OrderBooks.on_book, checksums checked"]
+        print_table(f"kraken book session, {n // 10:,} updates (book updates/s; target "
+                    f">= {UPDATES_TARGET:,})",
+                    [(k, v, f"{v / UPDATES_TARGET:5.2f}x target" if k.startswith("adapter")
+                      else f"{v / checked:5.2f}x checked") for k, v in kraken.items()])
+        if all(len(r) == 2 for t, r in table.items() if t.endswith("capture replayed")):
             print("\ncryptofeed playback not measured: cryptofeed is not installed in this "
                   "environment, or the captures' <EXCHANGE>.<n> configuration file its "
                   "playback needs is not shipped")

@@ -526,6 +526,11 @@ class BookEvent(Event):
     and any other size replaces it. ``first_update_id``/``last_update_id`` are the
     exchange's sequence ids where it sends them (Binance ``U``/``u``; a snapshot's
     ``lastUpdateId``), else None. A snapshot may not be crossed (best bid >= best ask).
+
+    ``checksum`` is the exchange's checksum of its book once this event is applied (Kraken
+    v2's CRC32), ``checksum_rule`` the name of the rule that computes it from a book, as
+    registered in :mod:`evlab.books.checksum` (``"kraken:1:8:10"``): ``OrderBooks`` checks
+    its own book against it. Both or neither.
     """
 
     type: ClassVar[EventType] = EventType.BOOK
@@ -536,6 +541,8 @@ class BookEvent(Event):
     snapshot: bool = False
     first_update_id: int | None = None
     last_update_id: int | None = None
+    checksum: int | None = None
+    checksum_rule: str | None = None
 
     def get_symbol(self) -> str:
         return self.symbol
@@ -581,6 +588,14 @@ class BookEvent(Event):
         if first is not None and last is not None and first > last:
             raise _bad(cls, "first_update_id", first,
                        f"must not exceed last_update_id ({last!r})")
+        checksum, rule = self.checksum, self.checksum_rule
+        if checksum is not None or rule is not None:
+            if checksum.__class__ is not int or not 0 <= checksum < 1 << 63:  # int64 in files
+                raise _bad(cls, "checksum", checksum, "must be a non-negative int below 2**63 "
+                           "(with checksum_rule)")
+            if rule.__class__ is not str or not rule:
+                raise _bad(cls, "checksum_rule", rule, "must name a checksum rule (with "
+                           "checksum)")
         if self.snapshot:
             bids = [p for p, q in self.bids if q > 0]
             asks = [p for p, q in self.asks if q > 0]
@@ -917,11 +932,14 @@ def create_quote_event(symbol: str, timestamp: Any, bid: float, ask: float,
 def create_book_event(symbol: str, timestamp: Any, bids: Iterable[Sequence[float]] = (),
                       asks: Iterable[Sequence[float]] = (), *, snapshot: bool = False,
                       first_update_id: int | None = None, last_update_id: int | None = None,
+                      checksum: int | None = None, checksum_rule: str | None = None,
                       source: str = "") -> BookEvent:
     """Validated book levels: ``bids``/``asks`` are ``(price, size)`` pairs (size 0 deletes
-    a level of an update); ``snapshot=True`` for a whole book. ``timestamp`` as for quotes."""
+    a level of an update); ``snapshot=True`` for a whole book. ``timestamp`` as for quotes;
+    ``checksum``/``checksum_rule``: the exchange's checksum of its book after this event."""
     return BookEvent(symbol, _levels(bids), _levels(asks), snapshot, first_update_id,
-                     last_update_id, time_ns=_time(timestamp), source=source)
+                     last_update_id, checksum, checksum_rule, time_ns=_time(timestamp),
+                     source=source)
 
 
 def _levels(side: Iterable[Sequence[float]]) -> tuple[tuple[float, float], ...]:

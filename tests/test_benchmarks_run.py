@@ -47,6 +47,8 @@ def test_slow_client_benchmark_runs(capsys):
 
 def test_books_benchmark_runs(capsys):
     from benchmarks import bench_books
+    from evlab import EventBus, OrderBooks
+    from evlab.feeds.adapters import get_adapter
 
     table = bench_books.run(n=300, repeat=1, frames=200)
     assert set(table["OrderBooks alone (level changes/s)"]) == {
@@ -55,7 +57,19 @@ def test_books_benchmark_runs(capsys):
         rates = table[f"{exchange} capture replayed"]
         assert {"adapter + OrderBooks (book updates)",
                 "adapter + OrderBooks (level changes)"} <= set(rates)
+    assert set(table["kraken book session"]) == {
+        "adapter + OrderBooks, checksums checked", "OrderBooks.on_book, checksums checked",
+        "OrderBooks.on_book, no checksums"}
     assert all(rate > 0 for rates in table.values() for rate in rates.values())
+    # the Kraken session is one Kraken would send: every checksum matches the built book
+    session = bench_books.kraken_session(50)
+    bus = EventBus()
+    books = OrderBooks(bus)
+    adapter = get_adapter("kraken")
+    for payload in session:
+        for ev in adapter.parse(payload):
+            bus.emit(ev)
+    assert books.stats["checksums"] == 51 and books.stats["checksum_mismatches"] == 0
     # the replay really built books: the capture's updates reached OrderBooks
     replay, updates, levels = bench_books.capture_replay("coinbase", 200)
     assert updates > 0 and levels >= updates and len(replay()) > 0

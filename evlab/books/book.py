@@ -130,6 +130,20 @@ class OrderBook:
                 elif side.pop(price, None) is not None:
                     prices.remove(price)
 
+    def truncate(self, depth: int) -> None:
+        """Keep only the best ``depth`` levels a side (for venues that send no deletion for a
+        level pushed out of a subscriber's depth, as Kraken documents)."""
+        bid_prices, ask_prices = self._bid_prices, self._ask_prices
+        extra = len(bid_prices) - depth
+        if extra > 0:  # the worst bids are the lowest: the list's start
+            for price in bid_prices[:extra]:
+                del self._bids[price]
+            del bid_prices[:extra]
+        if len(ask_prices) > depth:  # the worst asks are the highest: the list's end
+            for price in ask_prices[depth:]:
+                del self._asks[price]
+            del ask_prices[depth:]
+
     def is_crossed(self) -> bool:
         """True when both sides hold levels and the best bid is not below the best ask."""
         bp, ap = self._bid_prices, self._ask_prices

@@ -16,16 +16,26 @@ Sequencing, from the fields each BookEvent carries (so no exchange is named here
 * **Updates without ids** (Coinbase Exchange ``level2``) apply in arrival order after the
   product's snapshot; one before any snapshot is counted (``before_snapshot``) and dropped.
 * **Snapshots** replace the book; one older than the book's id is ignored (``old_snapshots``).
+* **Checksums** (``BookEvent.checksum``, Kraken v2): after applying the event the book is
+  trimmed to the rule's depth and its checksum computed by the rule the event names
+  (:mod:`evlab.books.checksum`; the venue's adapter registers it, so nothing here knows a
+  venue); a mismatch is a gap (``reason="checksum_mismatch"``), and updates are dropped
+  (``before_snapshot``) until a new snapshot, as for level2 feeds without ids.
+* **Bad messages**: a message the adapter could not decode but that concerned one symbol's
+  book (``BookDataError``) reaches ``on_system`` as a SYSTEM event ``kind="book_error"`` from
+  the ``WebSocketHandler``; the book it names has missed a change, so that too is a gap
+  (``reason="bad_update"``).
 
 On a gap the book is marked stale, later updates are buffered again, and a SYSTEM event
-``kind="book_gap"`` is published with ``data={"symbol", "reason", "expected", "first_update_id",
-"last_update_id", "resync": True}``: that event is the resync hook, what a live emitter
-listens to in order to fetch a new snapshot (``needs_snapshot`` lists those symbols). An
-update that leaves the book crossed (best bid >= best ask) publishes an ``ErrorEvent``
-(``error_type="CrossedBook"``) and marks the book stale until the next snapshot. Whenever a
-live book's top changes (best price or its size), one ``QuoteEvent`` is published (at most
-one per BookEvent; none while a side is empty or the book is stale). Every outcome is
-counted in ``stats``.
+``kind="book_gap"`` is published with ``data={"symbol", "reason", "expected",
+"first_update_id", "last_update_id", "resync": True}`` (checksum gaps carry
+``expected``/``computed`` checksums instead of ids, bad-message gaps the decode ``error``):
+that event is the resync hook, what a live emitter listens to in order to fetch a new
+snapshot (``needs_snapshot`` lists those symbols). An update that leaves the book crossed
+(best bid >= best ask) publishes an ``ErrorEvent`` (``error_type="CrossedBook"``) and marks
+the book stale until the next snapshot. Whenever a live book's top changes (best price or
+its size), one ``QuoteEvent`` is published (at most one per BookEvent; none while a side is
+empty or the book is stale). Every outcome is counted in ``stats``.
 """
 
 from __future__ import annotations
@@ -35,6 +45,7 @@ from collections.abc import Iterator
 from typing import Any, ClassVar
 
 from evlab.books.book import OrderBook
+from evlab.books.checksum import checksum_rule
 from evlab.events import (
     BookEvent,
     EventType,
@@ -49,9 +60,10 @@ __all__ = ["OrderBooks"]
 class OrderBooks:
     """One ``OrderBook`` per symbol, kept from the ``BookEvent``s of a bus (see the module doc).
 
-    ``OrderBooks(bus)`` registers itself for ``EventType.BOOK``; built without a bus it is a
-    component for ``EventManager`` (``on_book``, ``set_event_bus``). ``max_buffer`` bounds the
-    updates buffered per symbol while it waits for a snapshot.
+    ``OrderBooks(bus)`` registers itself for ``EventType.BOOK`` and ``EventType.SYSTEM``;
+    built without a bus it is a component for ``EventManager`` (``on_book``, ``on_system``,
+    ``set_event_bus``: register it for both types). ``max_buffer`` bounds the updates
+    buffered per symbol while it waits for a snapshot.
     """
 
     held_strongly: ClassVar[bool] = True  # a component users query: the bus keeps it
@@ -68,10 +80,13 @@ class OrderBooks:
         self.stats: dict[str, int] = dict.fromkeys((
             "events", "snapshots", "updates", "levels", "buffered", "buffer_dropped",
             "ignored", "gaps", "stale_snapshots", "old_snapshots", "before_snapshot",
-            "crossed", "quotes"), 0)
+            "crossed", "quotes", "checksums", "checksum_mismatches", "unchecked",
+            "bad_updates"), 0)
+        self._unknown_rules: set[str] = set()  # reported once each
         if bus is not None:
             self.set_event_bus(bus)
             bus.register(EventType.BOOK, self.on_book)
+            bus.register(EventType.SYSTEM, self.on_system)
 
     def set_event_bus(self, bus: Any) -> None:
         """Publish quotes, gaps and errors on ``bus`` (EventManager calls this)."""
@@ -132,7 +147,53 @@ class OrderBooks:
             stats["before_snapshot"] += 1
             changed = False
         if changed:
+            if event.checksum is not None and not self._checksum_ok(book, event):
+                return
             self._after(book, event, before)
+
+    def on_system(self, event: SystemEvent) -> None:
+        """A ``book_error`` (a bad message about one symbol's book, from the
+        ``WebSocketHandler``) marks that book stale: a gap (other SYSTEM events: ignored)."""
+        if event.kind != "book_error":
+            return
+        data = event.data if isinstance(event.data, dict) else {}
+        symbol = data.get("symbol")
+        if not isinstance(symbol, str) or not symbol:
+            return
+        self.stats["bad_updates"] += 1
+        book = self._books.get(symbol)
+        if book is None:
+            book = self._books[symbol] = OrderBook(symbol)  # stale until its first snapshot
+        if book.synced:
+            self._gap(book, event, "bad_update", "a message about it could not be decoded "
+                      f"({data.get('error', '')})", error=data.get("error"))
+
+    def _checksum_ok(self, book: OrderBook, event: BookEvent) -> bool:
+        """Check ``book`` against the checksum ``event`` carries; a mismatch is a gap."""
+        spec = event.checksum_rule
+        assert spec is not None  # BookEvent requires a rule with a checksum
+        try:
+            rule = checksum_rule(spec)
+        except ValueError as exc:  # not evidence against the book: counted, reported once
+            self.stats["unchecked"] += 1
+            if spec not in self._unknown_rules:
+                self._unknown_rules.add(spec)
+                self._publish(create_error_event(
+                    f"{book.symbol}: {exc}; its checksums are not checked",
+                    error_type="UnknownChecksumRule", handler=self.name, original=event,
+                    source=self.name))
+            return True
+        if rule.depth is not None:
+            book.truncate(rule.depth)
+        computed = rule.compute(book)
+        if computed == event.checksum:
+            self.stats["checksums"] += 1
+            return True
+        self.stats["checksum_mismatches"] += 1
+        self._gap(book, event, "checksum_mismatch", f"its {rule.name} checksum is {computed}, "
+                  f"the exchange's {event.checksum}", expected=event.checksum,
+                  computed=computed)
+        return False
 
     def _snapshot(self, book: OrderBook, event: BookEvent) -> bool:
         stats = self.stats
@@ -144,7 +205,7 @@ class OrderBooks:
         buffer = self._buffers.get(book.symbol)
         if last is not None and buffer and last < buffer[0].first_update_id:  # type: ignore[operator]
             stats["stale_snapshots"] += 1
-            self._gap(book, event, "snapshot_too_old", last + 1, buffer[0])
+            self._id_gap(book, event, "snapshot_too_old", last + 1, buffer[0])
             return False
         stats["snapshots"] += 1
         book.clear()
@@ -178,7 +239,7 @@ class OrderBooks:
                 self.stats["ignored"] += 1
                 return False
             if event.first_update_id > current + 1:  # type: ignore[operator]
-                self._gap(book, event, "missed_updates", current + 1, event)
+                self._id_gap(book, event, "missed_updates", current + 1, event)
                 self._buffer(book, event)
                 return False
         self._apply(book, event)
@@ -225,21 +286,25 @@ class OrderBooks:
             self._publish(QuoteEvent(book.symbol, top[0], top[2], top[1], top[3],
                                      time_ns=event.time_ns, source=self.name))
 
-    def _gap(self, book: OrderBook, event: BookEvent, reason: str, expected: int,
-             culprit: BookEvent) -> None:
+    def _id_gap(self, book: OrderBook, event: BookEvent, reason: str, expected: int,
+                culprit: BookEvent) -> None:
+        """A gap in the exchange's sequence ids (Binance's rule)."""
+        what = ("the snapshot is older than the buffered updates" if reason == "snapshot_too_old"
+                else "updates are missing")
+        self._gap(book, event, reason, f"{what} (expected id {expected}, got "
+                  f"{culprit.first_update_id}..{culprit.last_update_id})", expected=expected,
+                  first_update_id=culprit.first_update_id,
+                  last_update_id=culprit.last_update_id)
+
+    def _gap(self, book: OrderBook, event: Any, reason: str, what: str, **details: Any) -> None:
         """Mark ``book`` out of sync and ask for a new snapshot (the ``book_gap`` event)."""
         self.stats["gaps"] += 1
         book.stale = True
         book.synced = False
-        data = {"symbol": book.symbol, "reason": reason, "expected": expected,
-                "first_update_id": culprit.first_update_id,
-                "last_update_id": culprit.last_update_id, "resync": True}
-        what = ("the snapshot is older than the buffered updates" if reason == "snapshot_too_old"
-                else "updates are missing")
+        data = {"symbol": book.symbol, "reason": reason, **details, "resync": True}
         self._publish(SystemEvent(
-            "book_gap", f"{book.symbol}: {what} (expected id {expected}, got "
-            f"{culprit.first_update_id}..{culprit.last_update_id}); stale until a new snapshot",
-            data, time_ns=event.time_ns, source=self.name))
+            "book_gap", f"{book.symbol}: {what}; stale until a new snapshot", data,
+            time_ns=event.time_ns, source=self.name))
 
     def _publish(self, event: Any) -> None:
         if self.bus is not None:

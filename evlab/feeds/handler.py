@@ -12,6 +12,9 @@ ws_handler.handle)``. For each message ``handle``:
   so their cause is the ``WebSocketEvent``. A malformed or unknown message becomes an
   ``ErrorEvent`` carrying the raw payload (``error_type`` = the exception's class), is
   counted, and the feed goes on;
+  a malformed book message of a known symbol (``BookDataError``) is also followed by a SYSTEM
+  event ``kind="book_error"`` (``data={"symbol", "error"}``, counted in ``book_errors``), on
+  which ``OrderBooks`` marks that book stale;
 * drops final bars that are not newer than the last bar of their symbol (duplicates after
   a reconnect, counted in ``duplicates``/``stale``) and, before a bar that follows a hole,
   publishes a SYSTEM event ``kind="gap"`` whose ``data`` names the symbol and the missing
@@ -46,7 +49,7 @@ from evlab.events import (
     WebSocketEvent,
     create_error_event,
 )
-from evlab.feeds.adapters import ExchangeAdapter
+from evlab.feeds.adapters import BookDataError, ExchangeAdapter
 from evlab.feeds.continuity import BarContinuity, interval_ns
 from evlab.feeds.sources import adapter_for_source, resolve_adapter
 
@@ -77,7 +80,7 @@ class WebSocketHandler:
         self._stats: dict[str, Any] = {
             "messages": 0, "events": 0, "control": 0, "errors": 0, "decode_errors": 0,
             "no_adapter": 0, "exchange_errors": 0, "duplicates": 0, "stale": 0, "gaps": 0,
-            "time_ahead": 0, "ignored": 0, "last_error": None}
+            "time_ahead": 0, "ignored": 0, "book_errors": 0, "last_error": None}
 
     def set_event_bus(self, event_bus: EventBus) -> None:
         """Publish on ``event_bus`` (EventManager calls this for registered components)."""
@@ -128,6 +131,12 @@ class WebSocketHandler:
         except Exception as exc:  # AdapterError; anything else is an adapter bug, same outcome
             stats["decode_errors"] += 1
             await self._error(bus, event, type(exc).__name__, str(exc))
+            if isinstance(exc, BookDataError):  # that book missed a change: OrderBooks hears it
+                stats["book_errors"] += 1
+                await bus.emit_async(SystemEvent(
+                    "book_error", f"{exc.symbol}: a book message could not be decoded",
+                    {"symbol": exc.symbol, "error": str(exc)}, time_ns=event.time_ns,
+                    source=event.source or self.name))
             return
         if not events:
             dropped = adapter.repeated_bars() - repeated

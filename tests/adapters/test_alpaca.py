@@ -6,7 +6,14 @@ import msgpack
 import orjson
 import pytest
 
-from evlab.events import BarEvent, BarUpdateEvent, ErrorEvent, SystemEvent, TickEvent
+from evlab.events import (
+    BarEvent,
+    BarUpdateEvent,
+    ErrorEvent,
+    QuoteEvent,
+    SystemEvent,
+    TickEvent,
+)
 from evlab.feeds.adapters import AdapterError, Subscribe, get_adapter
 
 from ._data import btc_bars, fixture, fixture_obj, ns, same_bar, stock_days
@@ -54,10 +61,93 @@ def test_documented_trade(alpaca):
     assert alpaca.parse(frame("trade.json")) == [ev]
 
 
-@pytest.mark.parametrize("name", ["connected.json", "authenticated.json", "subscription.json",
-                                  "stream_quotes.json"])
-def test_control_messages_and_quotes_give_nothing(alpaca, name):
+@pytest.mark.parametrize("name", ["connected.json", "authenticated.json", "subscription.json"])
+def test_control_messages_give_nothing(alpaca, name):
     assert alpaca.parse(fixture(EX, name)) == []
+
+
+def test_documented_quotes(alpaca):
+    [q] = alpaca.parse(frame("quote.json"))
+    assert isinstance(q, QuoteEvent) and q.symbol == "AMD"
+    assert (q.bid, q.bid_size, q.ask, q.ask_size) == (87.66, 1.0, 87.68, 4.0)
+    assert q.time_ns == ns(2021, 2, 22, 15, 51, 45, 335689) + 322
+    first, second, third = alpaca.parse(fixture(EX, "stream_quotes.json"))
+    assert [e.ask for e in (first, second, third)] == [87.67, 87.68, 87.67]
+    assert first.time_ns == ns(2021, 2, 22, 15, 51, 45, 335567) + 700
+
+
+def test_documented_crypto_trade_carries_the_taker_side(alpaca):
+    [t] = alpaca.parse(frame("crypto_trade.json"))
+    assert (t.symbol, t.price, t.size, t.side, t.trade_id) == (
+        "AVAX/USD", 47.299, 29.205707815, "SELL", "3447222699101865076")
+    buy = fixture_obj(EX, "crypto_trade.json")
+    buy["tks"] = "B"
+    [t] = alpaca.parse(orjson.dumps([buy]))
+    assert t.side == "BUY"
+
+
+def test_a_correction_carries_the_original_and_the_corrected_trade(alpaca):
+    [ev] = alpaca.parse(frame("correction.json"))
+    assert isinstance(ev, SystemEvent) and ev.kind == "trade_correction"
+    original, corrected = ev.data["original"], ev.data["corrected"]
+    assert isinstance(original, TickEvent) and isinstance(corrected, TickEvent)
+    assert (original.symbol, original.trade_id, original.price, original.size) == (
+        "EEM", "52983525033527", 39.1582, 440000.0)
+    assert (corrected.trade_id, corrected.price, corrected.size) == (
+        "52983525034326", 39.1809, 440000.0)
+    assert original.time_ns == corrected.time_ns == ev.time_ns == ns(2021, 2, 22, 20, 0, 0, 78)
+    assert ev.data["original_conditions"] == [" ", "7", "V"] and ev.data["tape"] == "B"
+    assert "corrected to trade 52983525034326" in ev.message
+
+
+def test_a_cancel_error_carries_the_trade_and_its_action(alpaca):
+    [ev] = alpaca.parse(frame("cancel_error.json"))
+    assert isinstance(ev, SystemEvent) and ev.kind == "trade_cancel"
+    trade = ev.data["trade"]
+    assert (trade.symbol, trade.trade_id, trade.price, trade.size) == ("IBM", "52983525033527",
+                                                                       122.75, 200.0)
+    assert ev.data["action"] == "C" and "cancelled" in ev.message
+
+
+def test_corrections_and_cancels_record_and_load(alpaca, tmp_path):
+    import evlab
+
+    bus = evlab.EventBus()
+    with evlab.record(bus) as rec:
+        for ev in alpaca.parse(frame("correction.json", "cancel_error.json")):
+            bus.emit(ev)
+    rec.save(tmp_path / "a.parquet")
+    correction, cancel = evlab.load_recording(tmp_path / "a.parquet").to_events()
+    assert correction.kind == "trade_correction" and cancel.kind == "trade_cancel"
+    assert correction.data["corrected"]["price"] == 39.1809  # as JSON: the trade's fields
+    assert cancel.data["trade"]["trade_id"] == "52983525033527"
+
+
+@pytest.mark.parametrize(("name", "mutate", "pattern"), [
+    ("quote.json", lambda m: m.update(bp=88.0), r"invalid quote \(QuoteEvent.bid"),
+    ("quote.json", lambda m: m.update(bs=-1), r"invalid quote \(QuoteEvent.bid_size"),
+    ("quote.json", lambda m: m.pop("ap"), r"missing field 'ap'"),
+    ("crypto_trade.json", lambda m: m.update(tks="X"), r"field 'tks' must be \"B\" or \"S\""),
+    ("correction.json", lambda m: m.update(cp="39.18"), r"field 'cp' must be a JSON number"),
+    ("correction.json", lambda m: m.pop("oi"), r"missing field 'oi'"),
+    ("cancel_error.json", lambda m: m.update(a="D"), r"field 'a' must be \"C\" \(cancel\)"),
+    ("cancel_error.json", lambda m: m.update(s=-200), r"invalid trade"),
+])
+def test_bad_quotes_corrections_and_cancels_raise(alpaca, name, mutate, pattern):
+    msg = fixture_obj(EX, name)
+    mutate(msg)
+    with pytest.raises(AdapterError, match=pattern):
+        alpaca.parse(orjson.dumps([msg]))
+
+
+def test_quotes_corrections_and_cancels_in_messagepack(alpaca):
+    packed = get_adapter(EX, msgpack=True)
+    items = [fixture_obj(EX, n) for n in ("quote.json", "crypto_trade.json", "correction.json",
+                                          "cancel_error.json")]
+    as_json = alpaca.parse(orjson.dumps(items))
+    for item, ev in zip(items, as_json, strict=True):  # t as a MessagePack Timestamp
+        item["t"] = msgpack.Timestamp.from_unix_nano(ev.time_ns)
+    assert packed.parse(msgpack.packb(items)) == as_json
 
 
 def test_documented_error(alpaca):
@@ -76,8 +166,9 @@ def test_documented_trading_halt_is_a_system_event(alpaca):
 def test_mixed_array_keeps_order(alpaca):
     mixed = b'[{"T":"success","msg":"authenticated"},' + fixture(EX, "bar.json").strip() + b"," \
         + fixture(EX, "quote.json").strip() + b"," + fixture(EX, "trade.json").strip() + b"]"
-    bar, trade = alpaca.parse(mixed)
+    bar, quote, trade = alpaca.parse(mixed)
     assert (type(bar), bar.symbol) == (BarEvent, "SPY")
+    assert (type(quote), quote.symbol) == (QuoteEvent, "AMD")
     assert (type(trade), trade.symbol) == (TickEvent, "AAPL")
 
 

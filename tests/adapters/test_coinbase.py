@@ -8,7 +8,7 @@ import orjson
 import pytest
 
 from evlab.events import BarEvent, BarUpdateEvent, BookEvent, ErrorEvent, QuoteEvent, TickEvent
-from evlab.feeds.adapters import AdapterError, Subscribe, get_adapter
+from evlab.feeds.adapters import AdapterError, BookDataError, Subscribe, get_adapter
 from tests.books import capture
 
 from ._data import btc_bars, fixture, fixture_obj, ns, same_bar
@@ -65,7 +65,7 @@ def test_documented_ticker(coinbase):
 
 
 @pytest.mark.parametrize("name", ["heartbeat.json", "subscriptions.json",
-                                  "heartbeats_advanced.json"])
+                                  "heartbeats_advanced.json", "status_advanced.json"])
 def test_control_messages_give_nothing(coinbase, name):
     assert coinbase.parse(fixture(EX, name)) == []
 
@@ -171,7 +171,7 @@ def test_parse_documented_subscribe_requests(coinbase):
     ("match.json", lambda m: m.update(time="yesterday"), r"must be an RFC 3339 timestamp"),
     ("match.json", lambda m: m.update(type="received"), r"unknown message type 'received'"),
     ("ticker.json", lambda m: m.pop("last_size"), r"missing field 'last_size'"),
-    ("candles.json", lambda m: m.update(channel="l2_data"), r"unknown channel 'l2_data'"),
+    ("candles.json", lambda m: m.update(channel="level3"), r"unknown channel 'level3'"),
     ("candles.json", lambda m: m.update(events={}), r"field 'events' must be an array"),
     ("candles.json", lambda m: m["events"][0]["candles"][0].update(start="soon"),
      r"field 'start' must be UNIX seconds"),
@@ -232,3 +232,87 @@ def test_bad_l2updates_raise_with_a_clear_message(coinbase, changes, pattern):
     msg = {**fixture_obj(EX, "l2update.json"), "changes": changes}
     with pytest.raises(AdapterError, match=pattern):
         coinbase.parse(orjson.dumps(msg))
+
+
+def test_bad_l2updates_are_book_data_errors_naming_the_product(coinbase):
+    msg = {**fixture_obj(EX, "l2update.json"), "changes": [["buy", "10101.8", "-1"]]}
+    with pytest.raises(BookDataError) as caught:
+        coinbase.parse(orjson.dumps(msg))
+    assert caught.value.symbol == "BTC-USD"
+
+
+# --- Advanced Trade level2, market_trades, ticker, status ---------------------------------------
+
+def test_documented_advanced_level2_snapshot(coinbase):
+    [snap] = coinbase.parse(fixture(EX, "l2_data.json"))
+    assert isinstance(snap, BookEvent) and snap.snapshot and snap.symbol == "BTC-USD"
+    assert snap.bids == ((21921.73, 0.06317902), (21921.3, 0.02)) and snap.asks == ()
+    assert snap.time_ns == ns(2023, 2, 9, 20, 32, 50, 714964) + 855  # the envelope's
+    assert snap.first_update_id is None and snap.last_update_id is None
+
+
+def test_advanced_level2_update_is_at_the_engines_event_time(coinbase):
+    msg = fixture_obj(EX, "l2_data.json")
+    event = msg["events"][0]
+    event["type"] = "update"
+    event["updates"] = [
+        {"side": "offer", "event_time": "2023-02-09T20:32:50.7Z", "price_level": "21925.5",
+         "new_quantity": "1.5"},
+        {"side": "bid", "event_time": "2023-02-09T20:32:50.71Z", "price_level": "21921.3",
+         "new_quantity": "0"}]
+    [upd] = coinbase.parse(orjson.dumps(msg))
+    assert not upd.snapshot and upd.bids == ((21921.3, 0.0),) and upd.asks == ((21925.5, 1.5),)
+    assert upd.time_ns == ns(2023, 2, 9, 20, 32, 50, 710000)
+
+
+def test_documented_market_trade_side_is_the_makers(coinbase):
+    [t] = coinbase.parse(fixture(EX, "market_trades.json"))
+    assert isinstance(t, TickEvent)
+    # "side refers to the makers side": a resting buy was hit, the aggressor sold
+    assert (t.symbol, t.price, t.size, t.side, t.trade_id) == ("ETH-USD", 1260.01, 0.3,
+                                                               "SELL", "000000000")
+    assert t.time_ns == ns(2019, 8, 14, 20, 42, 27, 265000)
+
+
+def test_documented_advanced_ticker_is_a_quote(coinbase):
+    [q] = coinbase.parse(fixture(EX, "ticker_advanced.json"))
+    assert isinstance(q, QuoteEvent) and q.symbol == "BTC-USD"
+    assert (q.bid, q.bid_size, q.ask, q.ask_size) == (21931.98, 8000.21, 21933.98, 8038.07770938)
+    assert q.time_ns == ns(2023, 2, 9, 20, 30, 37, 167359) + 596
+    batch = {**fixture_obj(EX, "ticker_advanced.json"), "channel": "ticker_batch"}
+    assert coinbase.parse(orjson.dumps(batch)) == []  # no best bid/ask in ticker_batch
+
+
+@pytest.mark.parametrize(("name", "mutate", "pattern"), [
+    ("l2_data.json", lambda m: m["events"][0]["updates"][0].update(side="ask"), r"'updates'"),
+    ("l2_data.json", lambda m: m["events"][0]["updates"][0].update(new_quantity="-1"),
+     r"bids size: must not be negative"),
+    ("l2_data.json", lambda m: m["events"][0]["updates"][0].update(price_level=21921.73),
+     r"'updates'"),
+    ("l2_data.json", lambda m: m["events"][0].update(type="partial"),
+     r"field 'type' must be \"snapshot\" or \"update\""),
+    ("l2_data.json", lambda m: m["events"][0].pop("product_id"), r"missing field 'product_id'"),
+    ("market_trades.json", lambda m: m["events"][0]["trades"][0].update(side="buy"),
+     r"field 'side' must be \"BUY\" or \"SELL\""),
+    ("market_trades.json", lambda m: m["events"][0]["trades"][0].update(size="-0.3"),
+     r"invalid trade"),
+    ("market_trades.json", lambda m: m["events"][0]["trades"][0].update(trade_id=7),
+     r"field 'trade_id' must be a non-empty string"),
+    ("ticker_advanced.json", lambda m: m["events"][0]["tickers"][0].update(best_bid="21940"),
+     r"invalid quote \(QuoteEvent.bid"),
+    ("ticker_advanced.json", lambda m: m["events"][0]["tickers"][0].pop("best_ask_quantity"),
+     r"missing field 'best_ask_quantity'"),
+])
+def test_bad_advanced_messages_raise_with_a_clear_message(coinbase, name, mutate, pattern):
+    msg = fixture_obj(EX, name)
+    mutate(msg)
+    with pytest.raises(AdapterError, match=pattern):
+        coinbase.parse(orjson.dumps(msg))
+
+
+def test_a_bad_advanced_level2_update_names_its_product(coinbase):
+    msg = fixture_obj(EX, "l2_data.json")
+    msg["events"][0]["updates"][1]["new_quantity"] = "lots"
+    with pytest.raises(BookDataError) as caught:
+        coinbase.parse(orjson.dumps(msg))
+    assert caught.value.symbol == "BTC-USD"

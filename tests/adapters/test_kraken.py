@@ -5,8 +5,16 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from evlab.events import BarEvent, BarUpdateEvent, ErrorEvent, SystemEvent, TickEvent
-from evlab.feeds.adapters import AdapterError, Subscribe, get_adapter
+from evlab.events import (
+    BarEvent,
+    BarUpdateEvent,
+    BookEvent,
+    ErrorEvent,
+    QuoteEvent,
+    SystemEvent,
+    TickEvent,
+)
+from evlab.feeds.adapters import AdapterError, BookDataError, Subscribe, get_adapter
 
 from ._data import btc_bars, fixture, fixture_obj, ns, same_bar
 
@@ -122,7 +130,7 @@ def test_failed_request_is_an_error_event(kraken):
      r"field 'qty' must be a JSON number, got bool"),
     ("trade_update.json", lambda m: m["data"][0].update(timestamp=1695628177),
      r"field 'timestamp' must be a non-empty string"),
-    ("trade_update.json", lambda m: m.update(channel="book"), r"unknown channel 'book'"),
+    ("trade_update.json", lambda m: m.update(channel="level3"), r"unknown channel 'level3'"),
 ])
 def test_bad_messages_raise_with_a_clear_message(kraken, name, mutate, pattern):
     msg = fixture_obj(EX, name)
@@ -183,3 +191,80 @@ def test_final_bars_alone_round_trip(kraken):
 def test_encode_refuses_intervals_kraken_has_not(kraken):
     with pytest.raises(ValueError, match="no ohlc interval of 1 s"):
         kraken.encode_bar("BTC/USD", 0, 1.0, 1.0, 1.0, 1.0, 1.0, interval_s=1)
+
+
+def test_documented_book_snapshot_and_update(kraken):
+    assert kraken.parse(fixture(EX, "book_subscribe_ack.json")) == []
+    [snap] = kraken.parse(fixture(EX, "book_snapshot.json"))
+    assert isinstance(snap, BookEvent) and snap.snapshot and snap.symbol == "MATIC/USD"
+    assert snap.bids[0] == (0.5666, 4831.75496356) and snap.bids[-1] == (0.5657, 606.70854372)
+    assert snap.asks[0] == (0.5668, 4410.79769741) and len(snap.bids) == len(snap.asks) == 10
+    assert snap.time_ns == ns(2023, 10, 6, 17, 35, 55, 440295)
+    # the pair's decimals are the longest fractions on the wire; the depth is the ack's
+    assert (snap.checksum, snap.checksum_rule) == (2439117997, "kraken:4:8:10")
+    [upd] = kraken.parse(fixture(EX, "book_update.json"))
+    assert not upd.snapshot and upd.bids == ((0.5657, 1098.3947558),) and upd.asks == ()
+    assert (upd.checksum, upd.checksum_rule) == (2114181697, "kraken:4:8:10")
+
+
+def test_checksum_guide_example_reads_decimal_strings(kraken):
+    [snap] = kraken.parse(fixture(EX, "book_checksum_example.json"))
+    assert snap.bids[0] == (45283.5, 0.1) and snap.asks[0] == (45285.2, 0.001)
+    assert snap.time_ns is not None  # no timestamp in the example: the receive time
+    # no ack seen: the depth is the smallest subscribable one that holds the snapshot
+    assert (snap.checksum, snap.checksum_rule) == (3310070434, "kraken:1:8:10")
+
+
+def test_book_depth_comes_from_the_subscribe_ack(kraken):
+    ack = fixture_obj(EX, "book_subscribe_ack.json")
+    ack["result"]["depth"] = 25
+    kraken.parse(orjson.dumps(ack))
+    [snap] = kraken.parse(fixture(EX, "book_snapshot.json"))
+    assert snap.checksum_rule == "kraken:4:8:25"
+
+
+def test_an_update_before_any_snapshot_carries_no_rule(kraken):
+    [upd] = kraken.parse(fixture(EX, "book_update.json"))
+    assert upd.checksum is None and upd.checksum_rule is None
+
+
+def test_documented_ticker_is_a_quote(kraken):
+    [q] = kraken.parse(fixture(EX, "ticker_snapshot.json"))
+    assert isinstance(q, QuoteEvent) and q.symbol == "ALGO/USD"
+    assert (q.bid, q.bid_size, q.ask, q.ask_size) == (0.10025, 740.0, 0.10036, 1361.44813783)
+    stamped = fixture_obj(EX, "ticker_snapshot.json")
+    stamped["data"][0]["timestamp"] = "2023-09-25T09:04:31.742599Z"
+    [q] = kraken.parse(orjson.dumps(stamped))
+    assert q.time_ns == ns(2023, 9, 25, 9, 4, 31, 742599)
+
+
+@pytest.mark.parametrize(("mutate", "pattern"), [
+    (lambda d: d["bids"][0].update(qty=-1.0), r"must not be negative"),
+    (lambda d: d["bids"][0].update(price="0x1"), r"field 'price' must be a decimal string"),
+    (lambda d: d["asks"].append([0.57, 1.0]), r"'asks' must be \{\"price\", \"qty\"\} levels"),
+    (lambda d: d["asks"][0].pop("qty"), r"'asks' must be \{\"price\", \"qty\"\} levels"),
+    (lambda d: d.update(checksum="2439117997"), r"field 'checksum' must be an integer"),
+    (lambda d: d.pop("checksum"), r"missing field 'checksum'"),
+    (lambda d: d["bids"][0].update(price=1e300), r"field 'price' must be finite and below"),
+])
+def test_bad_book_levels_are_book_data_errors_naming_the_pair(kraken, mutate, pattern):
+    msg = fixture_obj(EX, "book_snapshot.json")
+    mutate(msg["data"][0])
+    with pytest.raises(BookDataError, match=pattern) as caught:
+        kraken.parse(orjson.dumps(msg))
+    assert caught.value.symbol == "MATIC/USD"
+
+
+@pytest.mark.parametrize(("name", "mutate", "pattern"), [
+    ("book_snapshot.json", lambda m: m.update(type="partial"), r"book 'type' must be"),
+    ("book_snapshot.json", lambda m: m["data"][0].pop("symbol"), r"missing field 'symbol'"),
+    ("ticker_snapshot.json", lambda m: m["data"][0].update(bid=0.2),
+     r"invalid quote \(QuoteEvent.bid"),
+    ("ticker_snapshot.json", lambda m: m["data"][0].update(ask_qty="1"),
+     r"field 'ask_qty' must be a JSON number"),
+])
+def test_bad_book_and_ticker_messages_raise(kraken, name, mutate, pattern):
+    msg = fixture_obj(EX, name)
+    mutate(msg)
+    with pytest.raises(AdapterError, match=pattern):
+        kraken.parse(orjson.dumps(msg))

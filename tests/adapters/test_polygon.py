@@ -5,7 +5,7 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from evlab.events import BarEvent, ErrorEvent, TickEvent
+from evlab.events import BarEvent, ErrorEvent, QuoteEvent, SystemEvent, TickEvent
 from evlab.feeds.adapters import AdapterError, Subscribe, get_adapter
 
 from ._data import btc_bars, fixture, fixture_obj, same_bar
@@ -46,11 +46,39 @@ def test_documented_trade(polygon):
     assert ev.time_ns == 1_536_036_818_784_000_000
 
 
-def test_status_and_quotes_give_nothing(polygon):
+def test_control_statuses_give_nothing(polygon):
     assert polygon.parse(fixture(EX, "auth_success.json")) == []
-    assert polygon.parse(frame("quote.json")) == []
     assert polygon.parse(b'[{"ev":"status","status":"success","message":"subscribed to: AM.*"}]'
                          ) == []
+    assert polygon.parse(b'[{"ev":"status","status":"connected","message":"Connected '
+                         b'Successfully"}]') == []
+
+
+def test_documented_quote(polygon):
+    [q] = polygon.parse(frame("quote.json"))
+    assert isinstance(q, QuoteEvent) and q.symbol == "MSFT"
+    assert (q.bid, q.bid_size, q.ask, q.ask_size) == (114.125, 100.0, 114.128, 160.0)
+    assert q.time_ns == 1_536_036_818_784_000_000
+
+
+def test_max_connections_before_the_close_is_an_error_event(polygon):
+    payload = fixture(EX, "max_connections.json")
+    [ev] = polygon.parse(payload)
+    assert isinstance(ev, ErrorEvent) and ev.payload == payload
+    assert ev.message.startswith("polygon max_connections: Maximum number of websocket")
+
+
+def test_an_unknown_status_is_a_system_event_not_nothing(polygon):
+    [ev] = polygon.parse(b'[{"ev":"status","status":"maintenance","message":"back soon"}]')
+    assert isinstance(ev, SystemEvent) and ev.kind == "exchange_status"
+    assert ev.message == "polygon maintenance: back soon"
+
+
+def test_a_numeric_trade_id_is_read_too(polygon):
+    msg = fixture_obj(EX, "trade.json")
+    msg["i"] = 12345
+    [t] = polygon.parse(orjson.dumps([msg]))
+    assert t.trade_id == "12345"
 
 
 def test_failed_auth_is_an_error_event(polygon):
@@ -64,7 +92,7 @@ def test_array_of_mixed_events(polygon):
     events = polygon.parse(frame("aggregate_minute.json", "quote.json", "trade.json",
                                  "aggregate_second.json"))
     assert [(type(ev), ev.symbol) for ev in events] == [
-        (BarEvent, "GTE"), (TickEvent, "MSFT"), (BarEvent, "SPCE")]
+        (BarEvent, "GTE"), (QuoteEvent, "MSFT"), (TickEvent, "MSFT"), (BarEvent, "SPCE")]
 
 
 @pytest.mark.parametrize(("name", "mutate", "pattern"), [
@@ -76,6 +104,10 @@ def test_array_of_mixed_events(polygon):
     ("aggregate_minute.json", lambda m: m.update(h=0.4), r"invalid bar .*high"),
     ("aggregate_minute.json", lambda m: m.pop("s"), r"missing field 's'"),
     ("aggregate_minute.json", lambda m: m.update(ev="XA"), r"unknown event type 'XA'"),
+    ("quote.json", lambda m: m.update(bp=115.0), r"invalid quote \(QuoteEvent.bid"),
+    ("quote.json", lambda m: m.update(bs="100"), r"field 'bs' must be a JSON number"),
+    ("quote.json", lambda m: m.pop("ap"), r"missing field 'ap'"),
+    ("quote.json", lambda m: m.update(t=-1), r"field 't' must be a time from 1970"),
 ])
 def test_bad_messages_raise_with_a_clear_message(polygon, name, mutate, pattern):
     msg = fixture_obj(EX, name)

@@ -3,6 +3,7 @@ against the exchanges' rules applied by a plain reference; bad input counted and
 
 from __future__ import annotations
 
+import orjson
 import pytest
 
 import evlab
@@ -17,6 +18,7 @@ from evlab import (
 from evlab.events import BookEvent, ErrorEvent, QuoteEvent, SystemEvent
 from evlab.feeds.adapters import get_adapter
 from evlab.feeds.handler import WebSocketHandler
+from tests.adapters._data import fixture
 
 from . import capture
 
@@ -273,7 +275,7 @@ def test_a_crossed_book_is_an_error_and_stale_until_the_next_snapshot():
     assert not book.stale and len(quotes) == 2
 
 
-async def test_a_negative_size_is_an_error_and_the_next_diff_reveals_the_gap():
+async def test_a_negative_size_is_an_error_and_marks_the_book_stale_at_once():
     s = Session("binance")
     await s.rest(0, "https://api.binance.com/api/v3/depth?symbol=BNBBTC&limit=5",
                  '{"lastUpdateId":100,"bids":[["0.0024","10"]],"asks":[["0.0026","100"]]}')
@@ -284,10 +286,14 @@ async def test_a_negative_size_is_an_error_and_the_next_diff_reveals_the_gap():
     await s.frame(1, bad)
     [err] = s.errors
     assert "must not be negative" in err.message and err.payload == bad
-    assert s.handler.stats["decode_errors"] == 1
-    await s.frame(2, good)
+    assert s.handler.stats["decode_errors"] == 1 and s.handler.stats["book_errors"] == 1
     book = s.books["BNBBTC"]
-    assert book.stale and [g.data["expected"] for g in s.gaps] == [101]
+    assert book.stale and [g.data["reason"] for g in s.gaps] == ["bad_update"]  # no wait
+    await s.frame(2, good)  # buffered until a new snapshot: no second gap
+    assert book.stale and len(s.gaps) == 1 and book.bids() == [(0.0024, 10.0)]
+    await s.rest(3, "https://api.binance.com/api/v3/depth?symbol=BNBBTC&limit=5",
+                 '{"lastUpdateId":103,"bids":[["0.0024","5"]],"asks":[["0.0026","100"]]}')
+    assert not book.stale and book.bids() == [(0.0024, 5.0), (0.0023, 5.0)]
 
 
 async def test_a_crossed_quote_is_an_error_carrying_its_payload():
@@ -335,3 +341,53 @@ def test_quote_and_book_events_record_and_replay(tmp_path):
                                  snapshot=True, last_update_id=10))
     evlab.Replayer(session, fresh).run()
     assert replayed["XY"].bids() == [(99.0, 2.0)]
+
+
+async def test_a_bad_coinbase_level2_update_marks_that_book_stale_until_a_new_snapshot():
+    # level2 has no ids, so no later update could reveal the lost change: the decode error
+    # itself (a BookDataError naming the product) is what marks the book stale.
+    s = Session("coinbase")
+    snap = ('{"type":"snapshot","product_id":"BTC-USD","bids":[["10101.10","0.45054140"]],'
+            '"asks":[["10102.55","0.57753524"]]}')
+    bad = ('{"type":"l2update","product_id":"BTC-USD","changes":[["buy","10101.80","-1"]],'
+           '"time":"2019-08-14T20:42:27.265Z"}')
+    good = ('{"type":"l2update","product_id":"BTC-USD","changes":[["buy","10101.80","0.162567"]],'
+            '"time":"2019-08-14T20:42:28.265Z"}')
+    other = ('{"type":"snapshot","product_id":"ETH-USD","bids":[["200.10","1.0"]],'
+             '"asks":[["200.20","1.0"]]}')
+    await s.frame(1, snap)
+    await s.frame(2, other)
+    book = s.books["BTC-USD"]
+    assert not book.stale and len(s.quotes) == 2
+    await s.frame(3, bad)
+    [err] = s.errors
+    assert err.error_type == "BookDataError" and err.payload == bad
+    assert book.stale and [g.data["symbol"] for g in s.gaps] == ["BTC-USD"]
+    assert s.gaps[0].data["reason"] == "bad_update" and "negative" in s.gaps[0].data["error"]
+    assert not s.books["ETH-USD"].stale  # only the book the message was about
+    assert s.books.stats["bad_updates"] == 1 and s.handler.stats["book_errors"] == 1
+    await s.frame(4, good)  # not applied to a book known to be wrong
+    assert book.bids() == [(10101.10, 0.4505414)] and s.books.stats["before_snapshot"] == 1
+    await s.frame(5, snap)
+    await s.frame(6, good)
+    assert not book.stale and book.bids() == [(10101.80, 0.162567), (10101.10, 0.4505414)]
+
+
+async def test_coinbase_advanced_level2_builds_a_book():
+    s = Session("coinbase")
+    snap = orjson.loads(fixture("coinbase", "l2_data.json"))
+    snap["events"][0]["updates"].append({"side": "offer", "event_time": "1970-01-01T00:00:00Z",
+                                         "price_level": "21922.5", "new_quantity": "1.25"})
+    await s.frame(1, orjson.dumps(snap))
+    update = {"channel": "l2_data", "client_id": "", "timestamp": "2023-02-09T20:32:51Z",
+              "sequence_num": 1, "events": [{"type": "update", "product_id": "BTC-USD",
+                                             "updates": [
+        {"side": "bid", "event_time": "2023-02-09T20:32:50.9Z", "price_level": "21921.73",
+         "new_quantity": "0"},
+        {"side": "offer", "event_time": "2023-02-09T20:32:50.9Z", "price_level": "21922.1",
+         "new_quantity": "0.5"}]}]}
+    await s.frame(2, orjson.dumps(update))
+    book = s.books["BTC-USD"]
+    assert not book.stale and book.bids() == [(21921.3, 0.02)]
+    assert book.asks() == [(21922.1, 0.5), (21922.5, 1.25)]
+    assert [(q.bid, q.ask) for q in s.quotes] == [(21921.73, 21922.5), (21921.3, 21922.1)]

@@ -11,15 +11,15 @@ from __future__ import annotations
 from typing import Any
 
 from .alpaca import AlpacaAdapter
-from .base import CHANNELS, AdapterError, ExchangeAdapter, Subscribe
+from .base import CHANNELS, AdapterError, BookDataError, ExchangeAdapter, Subscribe
 from .binance import BinanceAdapter
 from .coinbase import CoinbaseAdapter
 from .kraken import KrakenAdapter
 from .polygon import PolygonAdapter
 
 __all__ = [
-    "ADAPTERS", "CHANNELS", "AdapterError", "ExchangeAdapter", "Subscribe", "adapter_class",
-    "get_adapter",
+    "ADAPTERS", "CHANNELS", "AdapterError", "BookDataError", "ExchangeAdapter", "Subscribe",
+    "adapter_class", "get_adapter",
     "AlpacaAdapter", "BinanceAdapter", "CoinbaseAdapter", "KrakenAdapter", "PolygonAdapter",
 ]
 

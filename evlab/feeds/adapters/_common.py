@@ -12,6 +12,7 @@ import math
 import re
 import time
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -85,7 +86,8 @@ def request(payload: str | bytes) -> dict[str, Any] | None:
     return obj if isinstance(obj, dict) else None
 
 
-def _bad(name: str, key: str, want: str, obj: Any, value: Any) -> AdapterError:
+def bad_field(name: str, key: str, want: str, obj: Any, value: Any) -> AdapterError:
+    """The error for field ``key`` of ``obj``: it must be ``want``, and is ``value``."""
     got = f"{type(value).__name__} {excerpt(value, 40)}"
     return AdapterError(f"{name}: field {key!r} must be {want}, got {got} in {excerpt(obj)!r}")
 
@@ -110,7 +112,7 @@ def get_str(name: str, obj: Any, key: str) -> str:
         pass
     value = field(name, obj, key)
     if not isinstance(value, str) or not value:
-        raise _bad(name, key, "a non-empty string", obj, value)
+        raise bad_field(name, key, "a non-empty string", obj, value)
     return value
 
 
@@ -124,13 +126,13 @@ def get_int(name: str, obj: Any, key: str) -> int:
         pass
     value = field(name, obj, key)
     if not isinstance(value, int) or isinstance(value, bool):
-        raise _bad(name, key, "an integer", obj, value)
+        raise bad_field(name, key, "an integer", obj, value)
     return value
 
 
 def _sane(name: str, obj: Any, key: str, value: Any, out: float) -> float:
     if not math.isfinite(out) or abs(out) >= MAX_VALUE:
-        raise _bad(name, key, f"finite and below {MAX_VALUE:g}", obj, value)
+        raise bad_field(name, key, f"finite and below {MAX_VALUE:g}", obj, value)
     return out
 
 
@@ -138,7 +140,7 @@ def get_num(name: str, obj: Any, key: str) -> float:
     """A required finite JSON number (as float), below :data:`MAX_VALUE` in magnitude."""
     value = field(name, obj, key)
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise _bad(name, key, "a JSON number", obj, value)
+        raise bad_field(name, key, "a JSON number", obj, value)
     return _sane(name, obj, key, value, float(value))
 
 
@@ -149,7 +151,7 @@ def parse_decimal(text: str) -> float:
     return float(text)
 
 
-_is_decimal = _DECIMAL.match
+is_decimal = _DECIMAL.match
 
 
 def get_dec(name: str, obj: Any, key: str) -> float:
@@ -159,7 +161,7 @@ def get_dec(name: str, obj: Any, key: str) -> float:
     """
     try:  # the fast path (decoding is hot): at most 30 digits, so never inf or nan
         value = obj[key]
-        if type(value) is str and _is_decimal(value):
+        if type(value) is str and is_decimal(value):
             out = float(value)
             if -MAX_VALUE < out < MAX_VALUE:
                 return out
@@ -167,18 +169,18 @@ def get_dec(name: str, obj: Any, key: str) -> float:
         pass
     value = field(name, obj, key)
     if not isinstance(value, str):
-        raise _bad(name, key, "a decimal string", obj, value)
+        raise bad_field(name, key, "a decimal string", obj, value)
     try:
         out = parse_decimal(value)
     except ValueError:
-        raise _bad(name, key, "a decimal string of ASCII digits", obj, value) from None
+        raise bad_field(name, key, "a decimal string of ASCII digits", obj, value) from None
     return _sane(name, obj, key, value, out)
 
 
 def checked_ns(name: str, obj: Any, key: str, value: Any, time_ns: int) -> int:
     """``time_ns`` if it lies in 1970 .. int64 ns, else AdapterError naming the field."""
     if not 0 <= time_ns <= MAX_TIME_NS:
-        raise _bad(name, key, "a time from 1970 that fits int64 nanoseconds", obj, value)
+        raise bad_field(name, key, "a time from 1970 that fits int64 nanoseconds", obj, value)
     return time_ns
 
 
@@ -201,7 +203,7 @@ def get_time_s_str(name: str, obj: Any, key: str) -> int:
     """A required time in UNIX seconds sent as an ASCII digit string, as ns (range-checked)."""
     value = get_str(name, obj, key)
     if not _UNSIGNED.match(value):
-        raise _bad(name, key, "UNIX seconds as ASCII digits", obj, value)
+        raise bad_field(name, key, "UNIX seconds as ASCII digits", obj, value)
     return checked_ns(name, obj, key, value, int(value) * _NS)
 
 
@@ -209,7 +211,7 @@ def get_list(name: str, obj: Any, key: str) -> list[Any]:
     """A required JSON array field."""
     value = field(name, obj, key)
     if not isinstance(value, list):
-        raise _bad(name, key, "an array", obj, value)
+        raise bad_field(name, key, "an array", obj, value)
     return value
 
 
@@ -224,7 +226,7 @@ def levels(name: str, obj: Any, key: str) -> tuple[tuple[float, float], ...]:
             if p.__class__ is str and q.__class__ is str and match(p) and match(q):
                 out.append((float(p), float(q)))
                 continue
-        raise _bad(name, key, "[price, size] pairs of decimal strings", obj, level)
+        raise bad_field(name, key, "[price, size] pairs of decimal strings", obj, level)
     return tuple(out)
 
 
@@ -244,7 +246,7 @@ def side_levels(name: str, obj: Any, key: str, sides: tuple[str, str]
                 if side == sides[1]:
                     asks.append((float(p), float(q)))
                     continue
-        raise _bad(name, key, f"[{sides[0]!r}|{sides[1]!r}, price, size] changes", obj, change)
+        raise bad_field(name, key, f"[{sides[0]!r}|{sides[1]!r}, price, size] changes", obj, change)
     return tuple(bids), tuple(asks)
 
 
@@ -254,7 +256,7 @@ def get_time(name: str, obj: Any, key: str) -> int:
     try:
         return checked_ns(name, obj, key, value, rfc3339_ns(value))
     except ValueError:
-        raise _bad(name, key, "an RFC 3339 timestamp", obj, value) from None
+        raise bad_field(name, key, "an RFC 3339 timestamp", obj, value) from None
 
 
 # --- numbers out -----------------------------------------------------------------------
@@ -297,15 +299,24 @@ _RFC3339 = re.compile(
 )
 
 
+@lru_cache(maxsize=1024)
+def _day_start(y: str, mo: str, d: str) -> int:
+    """UNIX seconds at the start of a calendar day (validated: no February 30th); cached, as a
+    feed's timestamps share their few days."""
+    day = _dt.date(int(y), int(mo), int(d))
+    return calendar.timegm((day.year, day.month, day.day, 0, 0, 0))
+
+
 def rfc3339_ns(text: str) -> int:
     """Nanoseconds since the epoch for an RFC 3339 timestamp (up to 9 fraction digits)."""
     m = _RFC3339.match(text)
     if m is None:
         raise ValueError(f"not an RFC 3339 timestamp: {text!r}")
     y, mo, d, hh, mm, ss, frac, tz = m.groups()
-    parts = (int(y), int(mo), int(d), int(hh), int(mm), int(ss))
-    _dt.datetime(*parts)  # validates the calendar fields
-    secs = calendar.timegm(parts)
+    h, mi, sec = int(hh), int(mm), int(ss)
+    if h > 23 or mi > 59 or sec > 59:
+        raise ValueError(f"time of day out of range in {text!r}")
+    secs = _day_start(y, mo, d) + h * 3600 + mi * 60 + sec
     if tz not in ("Z", "z"):
         off = int(tz[1:3]) * 3600 + int(tz[4:6]) * 60
         secs -= off if tz[0] == "+" else -off
@@ -353,11 +364,12 @@ def tick(name: str, symbol: str, time_ns: int, price: float, size: float, side: 
 
 def book(name: str, symbol: str, time_ns: int | None, bids: tuple[tuple[float, float], ...],
          asks: tuple[tuple[float, float], ...], snapshot: bool, first_id: int | None,
-         last_id: int | None, source: str, raw: Any) -> BookEvent:
+         last_id: int | None, source: str, raw: Any, checksum: int | None = None,
+         checksum_rule: str | None = None) -> BookEvent:
     """A validated BookEvent (``time_ns`` None: the receive time); else AdapterError."""
     try:
-        return BookEvent(symbol, bids, asks, snapshot, first_id, last_id, time_ns=time_ns,
-                         source=source)
+        return BookEvent(symbol, bids, asks, snapshot, first_id, last_id, checksum,
+                         checksum_rule, time_ns=time_ns, source=source)
     except ValueError as exc:
         raise AdapterError(f"{name}: invalid book levels ({exc}) in {excerpt(raw)!r}") from None
 
@@ -379,7 +391,7 @@ def taker_side(name: str, obj: Any, key: str, *, maker: bool = False) -> str:
     """
     value = field(name, obj, key)
     if value not in ("buy", "sell"):
-        raise _bad(name, key, '"buy" or "sell"', obj, value)
+        raise bad_field(name, key, '"buy" or "sell"', obj, value)
     buy = (value == "buy") != maker
     return "BUY" if buy else "SELL"
 

@@ -10,8 +10,19 @@ prices/volumes are JSON numbers; ``t`` is RFC 3339 with up to nanosecond precisi
 * ``"d"`` daily bar is documented as "a partial bar up to the current time": a
   ``BarUpdateEvent``; so is ``"u"`` (the ``updatedBars`` channel, which re-sends a minute bar
   corrected by late trades), so that a final bar is never emitted twice;
-* ``"t"`` trade -> ``TickEvent`` (``side`` is None: stock trades carry no aggressor side);
-* ``"success"``/``"subscription"`` control messages and ``"q"`` quotes give [];
+* ``"t"`` trade -> ``TickEvent``: stock trades carry no aggressor side (``side`` None); crypto
+  trades (https://docs.alpaca.markets/docs/real-time-crypto-pricing-data) carry the taker side
+  ``tks``, ``"B"`` (buyer) or ``"S"`` (seller), as ``"BUY"``/``"SELL"``;
+* ``"q"`` quote -> ``QuoteEvent`` (``bp``/``bs``, ``ap``/``as``) at ``t``;
+* ``"c"`` trade correction (SIP; fields as alpaca-py's ``TRADE_CORRECTION_MAPPING`` names them:
+  ``oi``/``op``/``os``/``oc`` the original trade, ``ci``/``cp``/``cs``/``cc`` the corrected one)
+  -> a SYSTEM event ``kind="trade_correction"`` whose ``data`` holds both trades as
+  ``TickEvent``s (``"original"``, ``"corrected"``) and their conditions; a strategy that
+  keeps trades replaces one by the other;
+* ``"x"`` trade cancel/error (``i``, ``p``, ``s``, ``a``: ``"C"`` cancel, ``"E"`` error) -> a
+  SYSTEM event ``kind="trade_cancel"`` whose ``data`` holds the trade (``"trade"``) and
+  ``"action"``;
+* ``"success"``/``"subscription"`` control messages give [];
   ``"s"`` (trading status, e.g. a halt) gives a ``SystemEvent``; ``"error"`` an ``ErrorEvent``.
 
 The client must authenticate (``{"action": "auth", "key": .., "secret": ..}``) before its
@@ -32,12 +43,13 @@ from typing import Any
 import msgpack
 import orjson
 
-from evlab.events import Event, create_error_event, create_system_event
+from evlab.events import Event, SystemEvent, TickEvent, create_error_event, create_system_event
 
 from . import _common as c
 from .base import AdapterError, ExchangeAdapter, Subscribe, split_pair
 
-_IGNORED = ("success", "subscription", "q")
+_IGNORED = ("success", "subscription")
+_TAKER = {"B": "BUY", "S": "SELL"}  # crypto trades' tks
 _MSGPACK = "application/msgpack"
 
 
@@ -54,8 +66,19 @@ def _unpack(name: str, payload: str | bytes) -> Any:
                            f"{c.excerpt(payload)!r}") from None
 
 
+def _taker(name: str, obj: dict[str, Any]) -> str | None:
+    """A crypto trade's taker side (``tks``), or None for a stock trade (it has none)."""
+    tks = obj.get("tks")
+    if tks is None:
+        return None
+    side = _TAKER.get(tks) if isinstance(tks, str) else None
+    if side is None:
+        raise c.bad_field(name, "tks", '"B" or "S"', obj, tks)
+    return side
+
+
 class AlpacaAdapter(ExchangeAdapter):
-    """Alpaca v2 stock stream: minute bars, daily/updated bars and trades."""
+    """Alpaca v2 stock (and crypto) stream: bars, trades, quotes, corrections and cancels."""
 
     name = "alpaca"
 
@@ -93,9 +116,34 @@ class AlpacaAdapter(ExchangeAdapter):
                                  c.get_num(n, obj, "l"), c.get_num(n, obj, "c"),
                                  c.get_num(n, obj, "v"), src, obj))
             elif kind == "t":
-                out.append(c.tick(n, c.get_str(n, obj, "S"), self._time(obj),
-                                  c.get_num(n, obj, "p"), c.get_num(n, obj, "s"), None,
-                                  str(c.get_int(n, obj, "i")), src, obj))
+                out.append(self._trade(obj, "i", "p", "s", src, _taker(n, obj)))
+            elif kind == "q":
+                out.append(c.quote(n, c.get_str(n, obj, "S"), self._time(obj),
+                                   c.get_num(n, obj, "bp"), c.get_num(n, obj, "ap"),
+                                   c.get_num(n, obj, "bs"), c.get_num(n, obj, "as"), src, obj))
+            elif kind == "c":
+                original = self._trade(obj, "oi", "op", "os", src)
+                corrected = self._trade(obj, "ci", "cp", "cs", src)
+                out.append(SystemEvent(
+                    "trade_correction", f"{original.symbol}: trade {original.trade_id} "
+                    f"({original.size:g} @ {original.price:g}) corrected to trade "
+                    f"{corrected.trade_id} ({corrected.size:g} @ {corrected.price:g})",
+                    {"original": original, "corrected": corrected,
+                     "original_conditions": obj.get("oc"), "corrected_conditions": obj.get("cc"),
+                     "exchange": obj.get("x"), "tape": obj.get("z")},
+                    time_ns=original.time_ns, source=src))
+            elif kind == "x":
+                trade = self._trade(obj, "i", "p", "s", src)
+                action = c.field(n, obj, "a")
+                if action not in ("C", "E"):
+                    raise c.bad_field(n, "a", '"C" (cancel) or "E" (error)', obj, action)
+                what = "cancelled" if action == "C" else "an error"
+                out.append(SystemEvent(
+                    "trade_cancel", f"{trade.symbol}: trade {trade.trade_id} ({trade.size:g} @ "
+                    f"{trade.price:g}) is {what}", {"trade": trade, "action": action,
+                                                    "exchange": obj.get("x"),
+                                                    "tape": obj.get("z")},
+                    time_ns=trade.time_ns, source=src))
             elif kind in _IGNORED:
                 continue
             elif kind == "s":
@@ -108,6 +156,14 @@ class AlpacaAdapter(ExchangeAdapter):
             else:
                 raise AdapterError(f"{n}: unknown message type {kind!r} in {c.excerpt(obj)!r}")
         return out
+
+    def _trade(self, obj: Any, tid: str, price: str, size: str, src: str,
+               side: str | None = None) -> TickEvent:
+        """The trade whose id, price and size are ``obj``'s fields ``tid``, ``price``, ``size``
+        (a trade, or either side of a correction)."""
+        n = self.name
+        return c.tick(n, c.get_str(n, obj, "S"), self._time(obj), c.get_num(n, obj, price),
+                      c.get_num(n, obj, size), side, str(c.get_int(n, obj, tid)), src, obj)
 
     def subscribe_messages(self, symbols: Sequence[str], channels: Sequence[str] = ("bars",),
                            *, interval_s: int = 60) -> list[str]:

@@ -24,7 +24,8 @@ Conventions shared by all adapters:
   the feed does not say;
 * control frames (subscription acks, heartbeats, status) give ``[]``; errors the exchange
   reports give an ``ErrorEvent`` keeping the raw payload; anything malformed or unknown
-  raises :class:`AdapterError`.
+  raises :class:`AdapterError`, and a malformed book message whose symbol is known raises
+  :class:`BookDataError` (that symbol's book missed a change).
 """
 
 from __future__ import annotations
@@ -38,7 +39,8 @@ from urllib.parse import urlsplit
 
 from evlab.events import Event
 
-__all__ = ["AdapterError", "Subscribe", "ExchangeAdapter", "CHANNELS", "split_pair"]
+__all__ = ["AdapterError", "BookDataError", "Subscribe", "ExchangeAdapter", "CHANNELS",
+           "split_pair"]
 
 #: The channel names adapters understand: OHLCV bars and individual trades.
 CHANNELS = ("bars", "trades")
@@ -57,6 +59,16 @@ class AdapterError(ValueError):
 
     The text names the problem and quotes a short excerpt of the payload.
     """
+
+
+class BookDataError(AdapterError):
+    """A book message of one symbol could not be decoded (a negative size, a bad level): that
+    symbol's book has missed a change. ``symbol`` names it, so the ``WebSocketHandler`` can
+    publish a SYSTEM ``book_error`` that makes ``OrderBooks`` mark the book stale."""
+
+    def __init__(self, message: str, symbol: str) -> None:
+        super().__init__(message)
+        self.symbol = symbol
 
 
 @dataclass(frozen=True, slots=True)

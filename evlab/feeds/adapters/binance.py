@@ -41,7 +41,7 @@ import orjson
 from evlab.events import BookEvent, Event, SystemEvent, create_error_event
 
 from . import _common as c
-from .base import AdapterError, ExchangeAdapter, Subscribe, split_pair
+from .base import AdapterError, BookDataError, ExchangeAdapter, Subscribe, split_pair
 
 INTERVALS: dict[str, int] = {
     "1s": 1, "1m": 60, "3m": 180, "5m": 300, "15m": 900, "30m": 1800, "1h": 3600,
@@ -130,8 +130,11 @@ class BinanceAdapter(ExchangeAdapter):
 
     def _depth_snapshot(self, obj: Any, symbol: str, src: str) -> BookEvent:
         n = self.name
-        return c.book(n, symbol, None, c.levels(n, obj, "bids"), c.levels(n, obj, "asks"), True,
-                      None, c.get_int(n, obj, "lastUpdateId"), src, obj)
+        try:
+            return c.book(n, symbol, None, c.levels(n, obj, "bids"), c.levels(n, obj, "asks"),
+                          True, None, c.get_int(n, obj, "lastUpdateId"), src, obj)
+        except AdapterError as exc:
+            raise BookDataError(str(exc), symbol) from None
 
     def _one(self, obj: Any, src: str, payload: str | bytes, stream: str | None) -> list[Event]:
         n = self.name
@@ -139,9 +142,13 @@ class BinanceAdapter(ExchangeAdapter):
             raise AdapterError(f"{n}: expected a JSON object, got {c.excerpt(obj)!r}")
         etype = obj.get("e")
         if etype == "depthUpdate":
-            return [c.book(n, c.get_str(n, obj, "s"), self._time(n, obj, "E"),
-                           c.levels(n, obj, "b"), c.levels(n, obj, "a"), False,
-                           c.get_int(n, obj, "U"), c.get_int(n, obj, "u"), src, obj)]
+            symbol = c.get_str(n, obj, "s")
+            try:
+                return [c.book(n, symbol, self._time(n, obj, "E"), c.levels(n, obj, "b"),
+                               c.levels(n, obj, "a"), False, c.get_int(n, obj, "U"),
+                               c.get_int(n, obj, "u"), src, obj)]
+            except AdapterError as exc:  # that book misses a change: it must go stale
+                raise BookDataError(str(exc), symbol) from None
         if etype is None and "A" in obj and "u" in obj:  # bookTicker: no "e", no time
             return [c.quote(n, c.get_str(n, obj, "s"), None, c.get_dec(n, obj, "b"),
                             c.get_dec(n, obj, "a"), c.get_dec(n, obj, "B"),

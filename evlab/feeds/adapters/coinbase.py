@@ -1,4 +1,4 @@
-"""Coinbase: Exchange feed ``matches``/``ticker`` channels, plus Advanced Trade ``candles``.
+"""Coinbase: the Exchange feed's trades, quotes and level2, and Advanced Trade's channels.
 
 Trades (Coinbase Exchange, wss://ws-feed.exchange.coinbase.com,
 https://docs.cdp.coinbase.com/exchange/websocket-feed/channels):
@@ -14,6 +14,23 @@ https://docs.cdp.coinbase.com/exchange/websocket-feed/channels):
   channel has no sequence ids, so updates apply in arrival order after the snapshot;
 * prices/sizes are decimal strings, ``time`` is RFC 3339 with microseconds;
 * ``subscriptions``, ``heartbeat`` and ``status`` give []; ``error`` gives an ``ErrorEvent``.
+
+Advanced Trade (wss://advanced-trade-ws.coinbase.com, same channels page as the candles
+below): every message is ``{"channel", "timestamp", "sequence_num", "events": [...]}``:
+
+* ``l2_data`` (the ``level2`` channel): each event (``snapshot``/``update``, ``product_id``,
+  ``updates`` of ``{side: "bid"|"offer", event_time, price_level, new_quantity}``,
+  ``new_quantity`` "0" removing the level) -> a ``BookEvent``; a snapshot at the envelope
+  ``timestamp`` (its levels' ``event_time`` is the epoch, as documented), an update at its last
+  level's ``event_time`` (the matching engine's); no ids (``sequence_num`` counts a
+  connection's messages of every channel), so updates apply in arrival order;
+* ``market_trades``: each trade -> ``TickEvent`` at ``time``; its ``side`` is the *maker's*
+  (the docs: "refers to the makers side"), so the aggressor is the other one;
+* ``ticker``: each ticker -> ``QuoteEvent`` from ``best_bid``/``best_ask`` and their
+  ``_quantity`` at the envelope ``timestamp``; its ``price`` is the last trade's, but the
+  message carries no size or id of that trade, so no ``TickEvent`` comes of it;
+  ``ticker_batch`` (no best bid/ask, as documented) gives [];
+* ``heartbeats``, ``subscriptions`` and ``status`` (product listings) give [].
 
 Bars: the Exchange feed has no bar channel, so bars use Coinbase's documented candle message,
 the Advanced Trade ``candles`` channel (wss://advanced-trade-ws.coinbase.com,
@@ -37,16 +54,37 @@ import orjson
 from evlab.events import Event, create_error_event
 
 from . import _common as c
-from .base import AdapterError, ExchangeAdapter, Subscribe
+from .base import AdapterError, BookDataError, ExchangeAdapter, Subscribe
 
 _NS = 1_000_000_000
 _IGNORED = ("subscriptions", "heartbeat", "status")
-_AT_IGNORED = ("subscriptions", "heartbeats")
+_AT_IGNORED = ("subscriptions", "heartbeats", "status", "ticker_batch")
+_MAKER = {"BUY": "SELL", "SELL": "BUY"}  # market_trades' side is the maker's
 _TRADE_CHANNELS = ("matches", "ticker", "full")
 
 
+def _l2_levels(name: str, event: Any, updates: list[Any]
+               ) -> tuple[tuple[tuple[float, float], ...], tuple[tuple[float, float], ...]]:
+    """An ``l2_data`` event's ``updates`` split into (bids, asks) of ``(price, size)``."""
+    bids, asks = [], []
+    match = c.is_decimal
+    for u in updates:
+        if u.__class__ is dict:
+            side, p, q = u.get("side"), u.get("price_level"), u.get("new_quantity")
+            if p.__class__ is str and q.__class__ is str and match(p) and match(q):
+                if side == "bid":
+                    bids.append((float(p), float(q)))
+                    continue
+                if side == "offer":
+                    asks.append((float(p), float(q)))
+                    continue
+        raise c.bad_field(name, "updates", '{"side": "bid"|"offer", "price_level", "new_quantity"} '
+                     "levels of decimal strings", event, u)
+    return tuple(bids), tuple(asks)
+
+
 class CoinbaseAdapter(ExchangeAdapter):
-    """Coinbase Exchange trades and Advanced Trade candles (see the module docstring)."""
+    """Coinbase Exchange and Advanced Trade market data (see the module docstring)."""
 
     name = "coinbase"
 
@@ -83,12 +121,20 @@ class CoinbaseAdapter(ExchangeAdapter):
                            c.get_dec(n, obj, "price"), c.get_dec(n, obj, "size"), side,
                            str(c.get_int(n, obj, "trade_id")), src, obj)]
         if kind == "l2update":
-            bids, asks = c.side_levels(n, obj, "changes", ("buy", "sell"))
-            return [c.book(n, c.get_str(n, obj, "product_id"), c.get_time(n, obj, "time"),
-                           bids, asks, False, None, None, src, obj)]
+            symbol = c.get_str(n, obj, "product_id")
+            try:
+                bids, asks = c.side_levels(n, obj, "changes", ("buy", "sell"))
+                return [c.book(n, symbol, c.get_time(n, obj, "time"), bids, asks, False, None,
+                               None, src, obj)]
+            except AdapterError as exc:  # that book misses a change: it must go stale
+                raise BookDataError(str(exc), symbol) from None
         if kind == "snapshot":
-            return [c.book(n, c.get_str(n, obj, "product_id"), None, c.levels(n, obj, "bids"),
-                           c.levels(n, obj, "asks"), True, None, None, src, obj)]
+            symbol = c.get_str(n, obj, "product_id")
+            try:
+                return [c.book(n, symbol, None, c.levels(n, obj, "bids"),
+                               c.levels(n, obj, "asks"), True, None, None, src, obj)]
+            except AdapterError as exc:
+                raise BookDataError(str(exc), symbol) from None
         if kind == "ticker":
             side = c.taker_side(n, obj, "side")
             symbol = c.get_str(n, obj, "product_id")
@@ -112,6 +158,17 @@ class CoinbaseAdapter(ExchangeAdapter):
     def _advanced(self, obj: dict[str, Any], src: str) -> list[Event]:
         n = self.name
         channel = obj["channel"]
+        if channel == "l2_data":
+            return self._l2_data(obj, src)
+        if channel == "market_trades":
+            return self._market_trades(obj, src)
+        if channel == "ticker":
+            when = c.get_time(n, obj, "timestamp")
+            return [c.quote(n, c.get_str(n, t, "product_id"), when, c.get_dec(n, t, "best_bid"),
+                            c.get_dec(n, t, "best_ask"), c.get_dec(n, t, "best_bid_quantity"),
+                            c.get_dec(n, t, "best_ask_quantity"), src, t)
+                    for event in c.get_list(n, obj, "events")
+                    for t in c.get_list(n, event, "tickers")]
         if channel in _AT_IGNORED:
             return []
         if channel != "candles":
@@ -127,6 +184,41 @@ class CoinbaseAdapter(ExchangeAdapter):
                         c.get_dec(n, k, "volume"))
                 out.extend(self._closer.push(n, step, now, c.get_str(n, k, "product_id"),
                                              start, vals, src, k))
+        return out
+
+    def _l2_data(self, obj: dict[str, Any], src: str) -> list[Event]:
+        n = self.name
+        out: list[Event] = []
+        for event in c.get_list(n, obj, "events"):
+            kind = c.field(n, event, "type")
+            if kind not in ("snapshot", "update"):
+                raise c.bad_field(n, "type", '"snapshot" or "update"', event, kind)
+            symbol = c.get_str(n, event, "product_id")
+            try:
+                updates = c.get_list(n, event, "updates")
+                bids, asks = _l2_levels(n, event, updates)
+                if kind == "snapshot" or not updates:
+                    when = c.get_time(n, obj, "timestamp")
+                else:
+                    when = c.get_time(n, updates[-1], "event_time")
+                out.append(c.book(n, symbol, when, bids, asks, kind == "snapshot", None, None,
+                                  src, event))
+            except AdapterError as exc:  # that book misses a change: it must go stale
+                raise BookDataError(str(exc), symbol) from None
+        return out
+
+    def _market_trades(self, obj: dict[str, Any], src: str) -> list[Event]:
+        n = self.name
+        out: list[Event] = []
+        for event in c.get_list(n, obj, "events"):
+            for t in c.get_list(n, event, "trades"):
+                maker = c.field(n, t, "side")
+                side = _MAKER.get(maker) if isinstance(maker, str) else None
+                if side is None:
+                    raise c.bad_field(n, "side", '"BUY" or "SELL"', t, maker)
+                out.append(c.tick(n, c.get_str(n, t, "product_id"), c.get_time(n, t, "time"),
+                                  c.get_dec(n, t, "price"), c.get_dec(n, t, "size"), side,
+                                  c.get_str(n, t, "trade_id"), src, t))
         return out
 
     def subscribe_messages(self, symbols: Sequence[str], channels: Sequence[str] = ("bars",),

@@ -1,4 +1,4 @@
-"""Kraken spot WebSocket API v2 (wss://ws.kraken.com/v2): ``ohlc`` and ``trade`` channels.
+"""Kraken spot WebSocket API v2 (wss://ws.kraken.com/v2): ``ohlc``, ``trade``, ``ticker``, ``book``.
 
 Format (https://docs.kraken.com/api/docs/websocket-v2/ohlc, .../trade, .../status,
 .../heartbeat): JSON objects ``{"channel", "type": "snapshot"|"update", "data": [...]}``;
@@ -20,24 +20,139 @@ Trades: ``side`` is the taker side; ``timestamp`` is the trade time. ``heartbeat
 ``online`` ``status`` and successful method responses (subscribe acks, pong) give [];
 a ``status`` with another ``system`` state gives a ``SystemEvent``; ``success: false``
 gives an ``ErrorEvent``.
+
+Ticker (https://docs.kraken.com/api/docs/websocket-v2/ticker): ``bid``/``bid_qty``/``ask``/
+``ask_qty`` -> ``QuoteEvent`` at ``timestamp`` where the message has one, else the receive
+time (the documented example has none).
+
+Book (https://docs.kraken.com/api/docs/websocket-v2/book and the checksum guide,
+https://docs.kraken.com/api/docs/guides/spot-ws-book-v2): ``snapshot``/``update`` ->
+``BookEvent`` (``qty`` 0 removes a level) at ``timestamp`` (receive time without one),
+carrying Kraken's ``checksum``, a CRC32 of the top 10 levels (asks low to high, then bids
+high to low, each price and qty as the wire writes them with ``.`` removed and leading zeros
+stripped). The wire carries JSON numbers at the pair's full precision, so the adapter learns
+each pair's decimals from the longest fractions its snapshots show (the checksum guide's
+example sends decimal strings: both are read) and the subscribed depth from the subscribe
+ack (else the snapshot's size), and names the rule ``"kraken:<price decimals>:<qty
+decimals>:<depth>"`` (registered in :mod:`evlab.books.checksum`), which ``OrderBooks`` runs
+on its own book: a mismatch marks it stale and publishes a ``book_gap``; resubscribing gives
+the new snapshot.
 """
 
 from __future__ import annotations
 
 import itertools
+import re
 import time
+import zlib
 from collections.abc import Sequence
 from typing import Any
 
 import orjson
 
+from evlab.books.book import OrderBook
+from evlab.books.checksum import ChecksumRule, register_checksum
 from evlab.events import Event, create_error_event, create_system_event
 
 from . import _common as c
-from .base import AdapterError, ExchangeAdapter, Subscribe, split_pair
+from .base import AdapterError, BookDataError, ExchangeAdapter, Subscribe, split_pair
 
 INTERVALS_MIN = (1, 5, 15, 30, 60, 240, 1440, 10080, 21600)
+BOOK_DEPTHS = (10, 25, 100, 500, 1000)  # the depths a book subscription may ask for
+CHECKSUM_LEVELS = 10  # Kraken's checksum covers the top 10 levels a side, whatever the depth
 _NS = 1_000_000_000
+_MAX = c.MAX_VALUE
+# The fraction digits of every price/qty a book message writes (number or decimal string).
+_FRACTIONS = {key: (re.compile(rf'"{key}"\s*:\s*"?-?[0-9]+(?:\.([0-9]+))?'),
+                    re.compile(rf'"{key}"\s*:\s*"?-?[0-9]+(?:\.([0-9]+))?'.encode()))
+              for key in ("price", "qty")}
+
+
+def _digits(value: float, decimals: int) -> str:
+    """A price or qty as Kraken's checksum writes it: ``decimals`` places, no ``.``, no
+    leading zeros (``0.05000`` -> ``5000``)."""
+    return f"{value:.{decimals}f}".replace(".", "").lstrip("0")
+
+
+def book_checksum(book: OrderBook, price_decimals: int, qty_decimals: int) -> int:
+    """Kraken's CRC32 of ``book``: the top 10 asks (low to high) then the top 10 bids (high to
+    low), each price then qty as :func:`_digits` writes them, concatenated."""
+    text = "".join(_digits(p, price_decimals) + _digits(q, qty_decimals)
+                   for p, q in book.asks(CHECKSUM_LEVELS) + book.bids(CHECKSUM_LEVELS))
+    return zlib.crc32(text.encode())
+
+
+class _Checksum:
+    """:func:`book_checksum` with each value's digits remembered (the top of a book repeats
+    its prices and sizes from one update to the next, and formatting is the costly part)."""
+
+    __slots__ = ("_digits", "price", "qty")
+    _LIMIT = 1 << 16  # remembered values, per rule, before starting afresh
+
+    def __init__(self, price_decimals: int, qty_decimals: int) -> None:
+        self.price, self.qty = price_decimals, qty_decimals
+        self._digits: tuple[dict[float, str], dict[float, str]] = ({}, {})
+
+    def __call__(self, book: OrderBook) -> int:
+        prices, qtys = self._digits
+        if len(prices) + len(qtys) > self._LIMIT:
+            prices.clear()
+            qtys.clear()
+        parts = []
+        for p, q in book.asks(CHECKSUM_LEVELS) + book.bids(CHECKSUM_LEVELS):
+            text = prices.get(p)
+            if text is None:
+                text = prices[p] = _digits(p, self.price)
+            parts.append(text)
+            text = qtys.get(q)
+            if text is None:
+                text = qtys[q] = _digits(q, self.qty)
+            parts.append(text)
+        return zlib.crc32("".join(parts).encode())
+
+
+def checksum_factory(args: str) -> ChecksumRule:
+    """The rule ``"kraken:<price decimals>:<qty decimals>:<depth>"`` names."""
+    try:
+        price, qty, depth = (int(a) for a in args.split(":"))
+    except ValueError:
+        raise ValueError(f"kraken checksum rule takes <price decimals>:<qty decimals>:<depth>, "
+                         f"got {args!r}") from None
+    if not (0 <= price <= 30 and 0 <= qty <= 30 and depth in BOOK_DEPTHS):
+        raise ValueError(f"kraken checksum rule: decimals must be 0..30 and depth one of "
+                         f"{BOOK_DEPTHS}, got {args!r}")
+    return ChecksumRule(f"kraken:{args}", _Checksum(price, qty), depth)
+
+
+register_checksum("kraken", checksum_factory)
+
+
+def _decimals(payload: str | bytes, key: str) -> int:
+    """The longest fraction any ``key`` field of ``payload`` writes (0 for whole numbers)."""
+    pattern = _FRACTIONS[key][0 if isinstance(payload, str) else 1]
+    return max((len(f) for f in pattern.findall(payload)), default=0)  # type: ignore[arg-type]
+
+
+def _book_levels(name: str, obj: Any, key: str) -> tuple[tuple[float, float], ...]:
+    """``[{"price", "qty"}, ...]`` as ``(price, qty)`` floats: JSON numbers, as the channel
+    documents them, or decimal strings, as the checksum guide's example writes them."""
+    out = []
+    for level in c.get_list(name, obj, key):
+        if level.__class__ is dict:
+            p, q = level.get("price"), level.get("qty")
+            if p.__class__ is float and q.__class__ is float and p < _MAX and q < _MAX:
+                out.append((p, q))  # the usual level; signs are BookEvent's to check
+                continue
+            if p is not None and q is not None:
+                out.append((_number(name, level, "price"), _number(name, level, "qty")))
+                continue
+        raise c.bad_field(name, key, '{"price", "qty"} levels', obj, level)
+    return tuple(out)
+
+
+def _number(name: str, obj: Any, key: str) -> float:
+    """A JSON number, or a decimal string, as float (range-checked as every adapter does)."""
+    return c.get_dec(name, obj, key) if isinstance(obj[key], str) else c.get_num(name, obj, key)
 
 
 def interval_minutes(interval_s: int) -> int:
@@ -55,7 +170,7 @@ def _now() -> str:
 
 
 class KrakenAdapter(ExchangeAdapter):
-    """Kraken v2 ohlc/trade channels (see the module docstring for bar finality)."""
+    """Kraken v2 ohlc/trade/ticker/book channels (see the module docstring)."""
 
     name = "kraken"
 
@@ -64,6 +179,8 @@ class KrakenAdapter(ExchangeAdapter):
         self._closer = c.BarCloser()
         self._ids = itertools.count(1)
         self._connections = itertools.count(1)  # server side: the status greeting's ids
+        self._depths: dict[str, int] = {}  # book depth per pair, from the subscribe acks
+        self._decimals: dict[str, tuple[int, int]] = {}  # (price, qty) decimals per pair
 
     def reset(self) -> None:
         """Forget the running candles."""
@@ -92,6 +209,16 @@ class KrakenAdapter(ExchangeAdapter):
                                   c.taker_side(n, t, "side"), str(c.get_int(n, t, "trade_id")),
                                   src, t))
             return out
+        if channel == "book":
+            return self._book(obj, payload, src)
+        if channel == "ticker":
+            out = []
+            for t in c.get_list(n, obj, "data"):
+                when = c.get_time(n, t, "timestamp") if "timestamp" in t else None
+                out.append(c.quote(n, c.get_str(n, t, "symbol"), when, c.get_num(n, t, "bid"),
+                                   c.get_num(n, t, "ask"), c.get_num(n, t, "bid_qty"),
+                                   c.get_num(n, t, "ask_qty"), src, t))
+            return out
         if channel == "heartbeat":
             return []
         if channel == "status":
@@ -106,8 +233,58 @@ class KrakenAdapter(ExchangeAdapter):
                 text = f"kraken {obj['method']} failed: {obj.get('error', '')}"
                 return [create_error_event(text, error_type="ExchangeError", payload=payload,
                                            source=src)]
+            result = obj.get("result")
+            if obj["method"] == "subscribe" and isinstance(result, dict) \
+                    and result.get("channel") == "book":  # the depth the checksum rule needs
+                depth, symbol = result.get("depth", BOOK_DEPTHS[0]), result.get("symbol")
+                if depth in BOOK_DEPTHS and isinstance(symbol, str):
+                    self._depths[symbol] = depth
             return []  # subscribe/unsubscribe ack, pong
         raise AdapterError(f"{n}: unknown channel {channel!r} in {c.excerpt(obj)!r}")
+
+    def _book(self, obj: dict[str, Any], payload: str | bytes, src: str) -> list[Event]:
+        n = self.name
+        kind = obj.get("type")
+        if kind not in ("snapshot", "update"):
+            raise AdapterError(f"{n}: book 'type' must be \"snapshot\" or \"update\" in "
+                               f"{c.excerpt(obj)!r}")
+        snapshot = kind == "snapshot"
+        out: list[Event] = []
+        for d in c.get_list(n, obj, "data"):
+            symbol = c.get_str(n, d, "symbol")
+            try:
+                bids, asks = _book_levels(n, d, "bids"), _book_levels(n, d, "asks")
+                checksum = c.get_int(n, d, "checksum")
+                when = c.get_time(n, d, "timestamp") if "timestamp" in d else None
+                rule = self._rule(symbol, payload, snapshot, max(len(bids), len(asks)))
+                out.append(c.book(n, symbol, when, bids, asks, snapshot, None, None, src, d,
+                                  checksum if rule is not None else None, rule))
+            except AdapterError as exc:  # that book misses a change: it must go stale
+                raise BookDataError(str(exc), symbol) from None
+        return out
+
+    def _rule(self, symbol: str, payload: str | bytes, snapshot: bool, levels: int
+              ) -> str | None:
+        """The checksum rule of ``symbol``'s book (None before its first snapshot): decimals
+        are the longest fractions its snapshots showed (10 or more levels a side: the pair's
+        full precision, in practice; a shorter count gives a mismatch, so a resubscription,
+        whose snapshot is read again), the depth the ack's or the first snapshot's."""
+        known = self._decimals.get(symbol)
+        if not snapshot:
+            if known is None:
+                return None
+            price, qty = known  # an update's few values add nothing: not scanned (hot path)
+        else:
+            price, qty = _decimals(payload, "price"), _decimals(payload, "qty")
+            if known is not None:
+                price, qty = max(price, known[0]), max(qty, known[1])
+            self._decimals[symbol] = (price, qty)
+        depth = self._depths.get(symbol)
+        if depth is None:
+            depth = next((d for d in BOOK_DEPTHS if d >= levels), BOOK_DEPTHS[-1])
+            if snapshot:
+                self._depths[symbol] = depth
+        return f"kraken:{price}:{qty}:{depth}"
 
     def _ohlc(self, obj: dict[str, Any], src: str) -> list[Event]:
         n = self.name

@@ -7,9 +7,13 @@ prices are JSON numbers, times are integer Unix *milliseconds*.
 
 * ``"AM"`` (per-minute) and ``"A"`` (per-second) aggregates are emitted once per finished
   window: final ``BarEvent``; the event time is ``s``, the window's start;
-* ``"T"`` trade -> ``TickEvent`` at ``t`` (no aggressor side in the feed), id ``i``;
-* ``"status"`` messages (connected, auth_success, subscribed) give []; a status of
-  ``auth_failed``/``auth_timeout``/``error`` gives an ``ErrorEvent``; ``"Q"`` quotes give [].
+* ``"T"`` trade -> ``TickEvent`` at ``t`` (no aggressor side in the feed), id ``i`` (the spec
+  types it a string, older feeds sent a number: both are read);
+* ``"Q"`` quote -> ``QuoteEvent`` (``bp``/``bs``, ``ap``/``as``) at ``t``;
+* ``"status"`` messages ``connected``, ``auth_success`` and ``success`` (subscribed) give [];
+  ``auth_failed``/``auth_timeout``/``error`` and ``max_connections`` (sent just before the
+  server closes a connection over the account's limit) give an ``ErrorEvent``; any other
+  status a SYSTEM event ``kind="exchange_status"`` (so none is dropped unseen).
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from typing import Any
 
 import orjson
 
-from evlab.events import Event, create_error_event
+from evlab.events import Event, create_error_event, create_system_event
 
 from . import _common as c
 from .base import AdapterError, ExchangeAdapter, Subscribe
@@ -27,11 +31,12 @@ from .base import AdapterError, ExchangeAdapter, Subscribe
 _MS = 1_000_000
 _BAR_EVS = {"AM": 60, "A": 1}  # event type -> window length in seconds
 _PREFIX = {60: "AM", 1: "A"}
-_FAILED = ("auth_failed", "auth_timeout", "error")
+_FAILED = ("auth_failed", "auth_timeout", "error", "max_connections")
+_FINE = ("connected", "auth_success", "success")
 
 
 class PolygonAdapter(ExchangeAdapter):
-    """Polygon stocks aggregates (AM/A) and trades (T)."""
+    """Polygon stocks aggregates (AM/A), trades (T), quotes (Q) and status messages."""
 
     name = "polygon"
 
@@ -57,13 +62,19 @@ class PolygonAdapter(ExchangeAdapter):
                 out.append(c.tick(n, c.get_str(n, obj, "sym"), c.get_time_ms(n, obj, "t"),
                                   c.get_num(n, obj, "p"), c.get_num(n, obj, "s"), None,
                                   str(tid), src, obj))
+            elif ev == "Q":
+                out.append(c.quote(n, c.get_str(n, obj, "sym"), c.get_time_ms(n, obj, "t"),
+                                   c.get_num(n, obj, "bp"), c.get_num(n, obj, "ap"),
+                                   c.get_num(n, obj, "bs"), c.get_num(n, obj, "as"), src, obj))
             elif ev == "status":
                 status = c.get_str(n, obj, "status")
+                text = f"polygon {status}: {obj.get('message', '')}"
                 if status in _FAILED:
-                    text = f"polygon {status}: {obj.get('message', '')}"
                     out.append(create_error_event(text, error_type="ExchangeError",
                                                   payload=payload, source=src))
-            elif ev != "Q":
+                elif status not in _FINE:
+                    out.append(create_system_event("exchange_status", text, obj, source=src))
+            else:
                 raise AdapterError(f"{n}: unknown event type {ev!r} in {c.excerpt(obj)!r}")
         return out
 
