@@ -36,12 +36,12 @@ from pathlib import Path
 from typing import Any, Self
 
 from websockets.asyncio.server import Server, ServerConnection, serve
-from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from evlab.events import RestResponseEvent, WebSocketEvent
 from evlab.feeds.adapters import ADAPTERS, ExchangeAdapter, get_adapter
+from evlab.feeds.http import is_upgrade, json_response
 from evlab.feeds.loop import BackgroundLoop
 from evlab.recording import Recording, load_recording
 
@@ -165,18 +165,18 @@ class CaptureServer:
 
     # --- REST ----------------------------------------------------------------------------
     def _http(self, connection: ServerConnection, request: Request) -> Response | None:
-        if "websocket" in request.headers.get("Upgrade", "").lower():
+        if is_upgrade(request):
             return None  # a WebSocket handshake: go on
         key = self.adapter.rest_key(request.path)
         answers = self._rest.get(key)
         if not answers:
             self.rest_missed += 1
             body = self.adapter.error_frame(f"this capture holds no response to {request.path}")
-            return _response(connection, 404, body)
+            return json_response(connection, 404, body)
         n = self._answered[key]
         self._answered[key] = n + 1
         self.rest_served += 1
-        return _response(connection, 200, answers[min(n, len(answers) - 1)])
+        return json_response(connection, 200, answers[min(n, len(answers) - 1)])
 
     # --- WebSocket -----------------------------------------------------------------------
     async def _connection(self, ws: ServerConnection) -> None:
@@ -253,14 +253,3 @@ def _read(path: str | os.PathLike[str], http: str | os.PathLike[str] | None) -> 
             raise ValueError("http=: an evlab recording holds its REST responses itself")
         return load_recording(p)
     return load_capture(p, http)
-
-
-def _response(connection: ServerConnection, status: int, body: str | bytes) -> Response:
-    """A JSON response (``Connection: close``, as websockets answers plain HTTP)."""
-    data = body.encode() if isinstance(body, str) else bytes(body)
-    response = connection.respond(status, "")
-    headers = Headers([(k, v) for k, v in response.headers.raw_items()
-                       if k.lower() not in ("content-length", "content-type")])
-    headers["Content-Type"] = "application/json"
-    headers["Content-Length"] = str(len(data))
-    return Response(response.status_code, response.reason_phrase, headers, data)

@@ -59,10 +59,12 @@ from typing import Any, Self, TypeVar
 import numpy as np
 import pandas as pd
 from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.http11 import Request, Response
 
 from evlab.feeds import _frames
 from evlab.feeds._pacing import Clock, ManualClock, MonotonicClock, Schedule, wake
 from evlab.feeds.adapters import ExchangeAdapter, adapter_class
+from evlab.feeds.http import is_upgrade, json_response
 from evlab.feeds.loop import BackgroundLoop
 from evlab.feeds.session import ClientSession
 
@@ -145,6 +147,9 @@ class FeedServer:
         self.client_queue, self.max_clients = client_queue, max_clients
         self._dropped_slow = 0
         self._refused = 0
+        #: Plain HTTP requests answered with the exchange's REST, and those it does not serve.
+        self.rest_served = 0
+        self.rest_missed = 0
         self._queue_peak = 0
         self._port = port
         self._server: Server | None = None
@@ -326,6 +331,22 @@ class FeedServer:
         with self._finish_cond:
             return self._finish_cond.wait_for(lambda: self._finished >= count, timeout)
 
+    # --- REST, on the same port ---------------------------------------------------------------
+    def _http(self, connection: ServerConnection, request: Request) -> Response | None:
+        """Answer a plain HTTP request with the exchange's REST (the adapter's ``rest_reply``:
+        Binance ``exchangeInfo``...), or 404 in the exchange's error style; a WebSocket
+        handshake goes on."""
+        if is_upgrade(request):
+            return None
+        body = self.adapter.rest_reply(request.path, list(zip(self._wire, self.table.symbols,
+                                                              strict=True)))
+        if body is None:
+            self.rest_missed += 1
+            return json_response(connection, 404, self.adapter.error_frame(
+                f"this feed server does not serve {request.path}"))
+        self.rest_served += 1
+        return json_response(connection, 200, body)
+
     # --- lifecycle ----------------------------------------------------------------------------
     async def start(self) -> Self:
         """Listen (on the same port as before after a stop) and, in live mode, run the timeline."""
@@ -333,7 +354,8 @@ class FeedServer:
             return self
         self._aloop = asyncio.get_running_loop()
         self._server = await serve(self._connection, self.host, self._port, compression=None,
-                                   ping_interval=None, write_limit=2**18)
+                                   ping_interval=None, write_limit=2**18,
+                                   process_request=self._http)
         self._port = self._server.sockets[0].getsockname()[1]
         if self.mode == "live":
             now = self.clock.now()

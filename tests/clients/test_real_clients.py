@@ -114,6 +114,14 @@ def test_alpaca_py_parses_the_bars_it_asked_for_in_messagepack(server_url, bars)
         assert bar["trade_count"] == 0 and bar["vwap"] == row.close  # n and vw, as Alpaca sends
 
 
+
+def test_ccxt_binance_loads_markets_over_rest_and_watches_the_bars(server_url, bars):
+    """ccxt reads exchangeInfo from the server's REST (same port), then watch_ohlcv."""
+    out = run_client("ccxt", "ohlcv_ccxt", "binance", server_url("binance"), "BTC/USDT", str(N))
+    assert out["market"] == "BTCUSDT"
+    for candle, (time, row) in zip(out["bars"], bars.iterrows(), strict=True):
+        same_bar(candle[1:], time.value, row, candle[0] * 1_000_000)
+
 # --- a captured order-book session, served again ---------------------------------------------
 
 def test_python_binance_reads_a_served_capture_as_binance_served_it():

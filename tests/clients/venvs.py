@@ -32,6 +32,7 @@ CLIENTS: dict[str, tuple[str, ...]] = {
     "coinbase-advanced-py": ("coinbase-advanced-py==1.8.4",),
     "polygon-api-client": ("polygon-api-client==1.16.3",),
     "alpaca-py": ("alpaca-py==0.44.0",),
+    "ccxt": ("ccxt==4.5.90",),
 }
 
 INSTALL_TIMEOUT = 900  # s: a cold pip cache on a slow link; a safety net, not a measurement

@@ -11,6 +11,8 @@ import base64
 import itertools
 import os
 import socket
+import urllib.error
+import urllib.request
 
 import orjson
 import pytest
@@ -639,3 +641,37 @@ async def test_one_huge_subscribe_gets_a_bounded_number_of_replies(feed_server):
     assert "unknown symbol 'X00000'" in errors[0].message
     assert "and 49,990 more unknown symbols" in errors[-1].message
     assert sum(map(len, replies)) < 10_000
+
+
+# --- REST on the same port ------------------------------------------------------------------
+
+def _get(url: str) -> tuple[int, dict]:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return response.status, orjson.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, orjson.loads(exc.read())
+
+
+async def test_binance_rest_lists_the_served_pairs_and_refuses_the_rest_by_name(feed_server):
+    server = await feed_server("btcusd_1m", exchange="binance")
+    http = server.url.replace("ws://", "http://")
+    status, info = await asyncio.to_thread(_get, http + "/api/v3/exchangeInfo")
+    assert status == 200 and [s["symbol"] for s in info["symbols"]] == ["BTCUSDT"]
+    [market] = info["symbols"]
+    assert (market["baseAsset"], market["quoteAsset"], market["status"]) == (
+        "BTC", "USDT", "TRADING")
+    assert {f["filterType"] for f in market["filters"]} >= {"PRICE_FILTER", "LOT_SIZE"}
+    status, body = await asyncio.to_thread(_get, http + "/api/v3/klines?symbol=BTCUSDT")
+    assert status == 404 and "/api/v3/klines" in body["msg"]
+    assert (server.rest_served, server.rest_missed) == (1, 1)
+    async with connect(server.url) as ws:  # the socket on the same port is unaffected
+        await ws.send(server.subscribe_messages()[0])
+        assert orjson.loads(await ws.recv())["result"] is None
+
+
+async def test_an_exchange_without_rest_answers_404(feed_server):
+    server = await feed_server("btcusd_1m", exchange="kraken")
+    status, _ = await asyncio.to_thread(
+        _get, server.url.replace("ws://", "http://") + "/0/public/AssetPairs")
+    assert status == 404 and server.rest_missed == 1

@@ -187,6 +187,12 @@ class ExchangeAdapter(ABC):
         to send; None if it is not a subscribe."""
         raise ValueError(f"{self.name}: serving a captured session is not supported yet")
 
+    def rest_reply(self, path: str, symbols: Sequence[tuple[str, str]]) -> str | None:
+        """Server side: the body answering a REST request for ``path`` (path and query) that
+        clients make beside the socket (market lists, server time), for the served
+        ``symbols`` as (exchange spelling, dataset symbol) pairs; None: not served (404)."""
+        return None
+
     def rest_key(self, url: str) -> str:
         """Server side: which captured REST response answers a request for ``url`` (a path
         and query, or a full URL): by default the same path and query."""

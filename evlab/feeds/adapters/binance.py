@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import itertools
 import re
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -327,6 +328,26 @@ class BinanceAdapter(ExchangeAdapter):
             return f"/api/v3/depth?symbol={symbols[0].upper()}"
         return super().rest_key(url)
 
+    def rest_reply(self, path: str, symbols: Sequence[tuple[str, str]]) -> str | None:
+        """``/api/v3/exchangeInfo`` (the served pairs, as ccxt's ``load_markets`` reads them),
+        ``/api/v3/ping`` and ``/api/v3/time``; other paths: None."""
+        route = urlsplit(path).path.rstrip("/")
+        if route == "/api/v3/ping":
+            return "{}"
+        now_ms = time.time_ns() // 1_000_000
+        if route == "/api/v3/time":
+            return c.dumps({"serverTime": now_ms})
+        if route != "/api/v3/exchangeInfo":
+            return None
+        markets = []
+        for wire, symbol in symbols:
+            pair = split_pair(symbol)
+            if pair is None or not wire.startswith(pair[0]):
+                continue  # not a currency pair: Binance lists none such
+            markets.append(_exchange_info_symbol(wire, pair[0], wire[len(pair[0]):]))
+        return c.dumps({"timezone": "UTC", "serverTime": now_ms, "rateLimits": [],
+                        "exchangeFilters": [], "symbols": markets})
+
     @classmethod
     def wire_symbol(cls, symbol: str) -> str:
         """``BTC-USD`` is ``BTCUSDT`` (Binance quotes dollars in USDT); ``ETH-BTC`` ``ETHBTC``."""
@@ -355,3 +376,29 @@ class BinanceAdapter(ExchangeAdapter):
         msg = {"e": "kline", "E": end if final else t, "s": symbol, "k": k}
         return self._wrap(f"{symbol.lower()}@kline_{iv}", msg)
 
+
+
+def _exchange_info_symbol(symbol: str, base: str, quote: str) -> dict[str, Any]:
+    """One ``symbols`` entry of ``exchangeInfo``: Binance's documented fields, with the filters
+    of a spot pair quoted to 8 decimals (what the served bars need; nothing here trades)."""
+    return {
+        "symbol": symbol, "status": "TRADING", "baseAsset": base, "baseAssetPrecision": 8,
+        "quoteAsset": quote, "quotePrecision": 8, "quoteAssetPrecision": 8,
+        "baseCommissionPrecision": 8, "quoteCommissionPrecision": 8,
+        "orderTypes": ["LIMIT", "LIMIT_MAKER", "MARKET", "STOP_LOSS_LIMIT", "TAKE_PROFIT_LIMIT"],
+        "icebergAllowed": True, "ocoAllowed": True, "otoAllowed": True,
+        "quoteOrderQtyMarketAllowed": True, "allowTrailingStop": True,
+        "cancelReplaceAllowed": True, "isSpotTradingAllowed": True,
+        "isMarginTradingAllowed": False,
+        "filters": [
+            {"filterType": "PRICE_FILTER", "minPrice": "0.00000001",
+             "maxPrice": "1000000.00000000", "tickSize": "0.00000001"},
+            {"filterType": "LOT_SIZE", "minQty": "0.00000001", "maxQty": "9000000.00000000",
+             "stepSize": "0.00000001"},
+            {"filterType": "NOTIONAL", "minNotional": "1.00000000", "applyMinToMarket": True,
+             "maxNotional": "9000000.00000000", "applyMaxToMarket": False,
+             "avgPriceMins": 5},
+        ],
+        "permissions": [], "permissionSets": [["SPOT"]],
+        "defaultSelfTradePreventionMode": "EXPIRE_MAKER",
+        "allowedSelfTradePreventionModes": ["EXPIRE_TAKER", "EXPIRE_MAKER", "EXPIRE_BOTH"]}
