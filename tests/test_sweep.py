@@ -4,6 +4,7 @@ LocalCluster (two worker processes, shared by this module's tests)."""
 from __future__ import annotations
 
 import concurrent.futures
+import itertools
 import json
 import logging
 import subprocess
@@ -338,3 +339,85 @@ def test_an_address_without_dask_installed_says_how_to_install_it() -> None:
                           check=True)
     assert "needs dask distributed, which is not installed: pip install 'evlab[dask]'" \
         in done.stdout
+
+
+# --- walk-forward -----------------------------------------------------------------------
+WF_GRID = {"fast": [10, 20], "slow": [50, 100]}
+
+
+def test_windows_by_time_span_tile_the_data_and_by_bars_count_bar_times() -> None:
+    from evlab.sweeps.windows import cut, span
+
+    times = IBM.times()
+    by_time = cut(times, span("train", "730D"), span("test", "365D"), span("step", "365D"),
+                  "ibm")
+    assert len(by_time) == 11
+    day = 86_400 * 10**9
+    for a, b in itertools.pairwise(by_time):
+        assert a.test_end == b.test_start, "test windows tile, no gap, no overlap"
+    assert all(w.train_end - w.train_start == 730 * day for w in by_time)
+    by_bars = cut(times, span("train", 500), span("test", 250), span("step", 250), "ibm")
+    for w in by_bars:
+        in_train = ((times >= w.train_start) & (times < w.train_end)).sum()
+        in_test = ((times >= w.test_start) & (times < w.test_end)).sum()
+        assert (in_train, in_test) == (500, 250)
+    assert len(by_bars) == (len(times) - 500) // 250
+
+
+@pytest.mark.parametrize(("options", "message"), [
+    ({"train": "7300D", "test": "365D"}, "no window fits.*3,270 bar times from 2000-03-01"),
+    ({"train": 0, "test": 10}, "train: a positive number of bars"),
+    ({"train": "soon", "test": 10}, "train: a number of bars or a time span"),
+    ({"train": "730D", "test": "-1D"}, "test: a positive time span"),
+    ({"train": "730D", "test": "365D", "step": "100D"}, "test windows would overlap"),
+    ({"train": "1D", "test": "365D"}, "has 1 bar time.* to train on"),
+    ({"train": "730D", "test": "365D", "objective": "sharp"}, "objective: a metric"),
+])
+def test_walk_forward_windows_that_do_not_fit_are_clear_errors(options: dict[str, object],
+                                                                message: str) -> None:
+    with pytest.raises((TypeError, ValueError), match=message):
+        evlab.walk_forward(SmaCross, WF_GRID, IBM, progress=False, **options)  # type: ignore[arg-type]
+
+
+def test_walk_forward_picks_the_best_on_training_and_trades_it_on_the_next_window() -> None:
+    study = evlab.walk_forward(SmaCross, WF_GRID, IBM, train="730D", test="365D",
+                               progress=False)
+    choices = study.choices
+    assert len(choices) == 11 and choices["error"].isna().all()
+    for k in (0, 5, 10):  # a window's choice is the best of a sweep on its training span
+        w = choices.loc[k]
+        window = Source("stocks_daily", symbols="IBM", start=w["train_start"],
+                        end=w["train_end"])
+        fit = evlab.sweep(SmaCross, WF_GRID, window, progress=False)
+        best = fit.loc[fit["sharpe"].idxmax()]
+        assert (w["param_fast"], w["param_slow"]) == (best["fast"], best["slow"])
+        assert w["train_sharpe"] == best["sharpe"]
+        test = Source("stocks_daily", symbols="IBM", start=w["test_start"],
+                      end=w["test_end"], warmup=w["train_start"])
+        chosen = {"fast": int(best["fast"]), "slow": int(best["slow"])}
+        by_hand = run_one(SmaCross, chosen, test, equity=True)
+        assert w["test_sharpe"] == by_hand["sharpe"]
+        assert study.test.loc[k, "final_equity"] == by_hand["final_equity"]
+    equity = study.equity
+    assert equity.index.is_monotonic_increasing and equity.index.is_unique
+    assert equity.index[0] == choices.loc[0, "test_start"]
+    growth = (1 + study.test["total_return"]).prod()
+    assert equity.iloc[-1] == pytest.approx(100_000 * growth), "the test runs compounded"
+    fig = study.plot()
+    assert fig.data[0].name == "out-of-sample equity" and len(fig.layout.shapes) == 11
+    assert "fast=" in fig.layout.annotations[0].text
+
+
+def test_walk_forward_by_bar_counts_without_warmup_and_on_a_cluster(client: object) -> None:
+    options = {"train": 500, "test": 500, "warmup": None, "progress": False}
+    here = evlab.walk_forward(SmaCross, WF_GRID, AAPL, **options)  # type: ignore[arg-type]
+    there = evlab.walk_forward(SmaCross, WF_GRID, AAPL, client=client,
+                               **options)  # type: ignore[arg-type]
+    same_rows(here.train, there.train)
+    pd.testing.assert_frame_equal(here.choices, there.choices)
+    pd.testing.assert_series_equal(here.equity, there.equity)
+    assert (here.test["events"] == 500).all(), "no warm-up: the test bars only"
+    lowest = evlab.walk_forward(SmaCross, WF_GRID, AAPL, objective="max_drawdown",
+                                maximize=False, **options)  # type: ignore[arg-type]
+    assert (lowest.choices["train_max_drawdown"] <= here.train.groupby("window")[
+        "max_drawdown"].max().to_numpy()).all()
