@@ -43,3 +43,15 @@ def test_slow_client_benchmark_runs(capsys):
     assert rows and all(r["rss"] > 0 for r in rows)
     assert all(r["queue_peak"] <= 100 for r in rows)  # the bound held for the client
     assert "never reads" in capsys.readouterr().out
+
+
+def test_sweep_benchmark_runs_both_engines_and_probes_the_scheduler(capsys):
+    from benchmarks import bench_sweep
+
+    result = bench_sweep.run(runs=3, empty=4, batch=3, batches=2)
+    assert result["runs"] == 3 and result["serial"] > 0 and result["parallel"] > 0
+    assert result["ratio"] == result["parallel"] / result["serial"]
+    assert [count for count, _, _ in result["memory"]] == [0, 3, 6]
+    assert all(rss > 0 for _, rss, _ in result["memory"])
+    out = capsys.readouterr().out
+    assert "ratio cluster / serial" in out and "per 1,000 runs" in out
