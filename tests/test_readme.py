@@ -70,3 +70,30 @@ def test_the_two_commands_are_make_targets_that_install_then_run():
     demo = subprocess.run(["make", "-n", "-B", "demo", "VENV=/nonexistent-venv"], cwd=root,
                           capture_output=True, text=True, check=True).stdout
     assert "[test]" not in demo  # the demo installs evlab, not the test tools
+
+
+def test_sweeps_block_runs_here_and_on_a_cluster_at_the_address_given(tmp_path, monkeypatch):
+    """The block as pasted, with EVLAB_SCHEDULER set to a real LocalCluster's address (a
+    user's would be a real scheduler): the cluster's rows are the local ones."""
+    import logging
+
+    import pandas as pd
+    from distributed import LocalCluster
+
+    section = README.split("## Sweeps and walk-forward", 1)[1]
+    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                      dashboard_address="127.0.0.1:0", silence_logs=logging.ERROR) as cluster:
+        monkeypatch.setenv("EVLAB_SCHEDULER", cluster.scheduler_address)
+        monkeypatch.chdir(tmp_path)
+        names: dict = {}
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            exec(compile(code, "README.md", "exec"), names)  # the project's own documentation
+    here, there, study = names["here"], names["there"], names["study"]
+    assert len(here) == 12 and here["error"].isna().all()
+    pd.testing.assert_frame_equal(here.drop(columns="wall_seconds"),
+                                  there.drop(columns="wall_seconds"))
+    assert len(study.choices) == 11 and study.choices["error"].isna().all()
+    assert "stocks_daily[MSFT]" in out.getvalue() and "test_sharpe" in out.getvalue()
+    assert names["fig"].data[0].name == "out-of-sample equity"
