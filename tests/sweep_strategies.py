@@ -3,6 +3,7 @@ LocalCluster's worker processes unpickle them by reference."""
 
 from __future__ import annotations
 
+import threading
 import time
 
 from evlab.events import BarEvent
@@ -32,6 +33,17 @@ class Slow(SmaCross):
 
     def on_bar(self, bar: BarEvent) -> None:
         time.sleep(self.pause)  # the work of a slow strategy, not a synchronisation
+        super().on_bar(bar)
+
+
+RELEASE = threading.Event()  # set by a test to free Hung's handler
+
+
+class Hung(SmaCross):
+    """SmaCross stuck in its first bar's handler until RELEASE is set (a hung strategy)."""
+
+    def on_bar(self, bar: BarEvent) -> None:
+        RELEASE.wait(120)
         super().on_bar(bar)
 
 

@@ -24,7 +24,7 @@ from evlab.sweeps import Broker, Source, run_one, start
 from evlab.sweeps.engine import pickled
 from evlab.sweeps.grid import expand
 from evlab.sweeps.task import Task
-from tests.sweep_strategies import Raises, Slow
+from tests.sweep_strategies import RELEASE, Hung, Raises, Slow
 from tests.test_kernel import Kernel
 
 AAPL = Source("stocks_daily", symbols="AAPL", start="2005-03-01")
@@ -229,6 +229,23 @@ def test_a_sweep_cancelled_from_another_thread_ends_with_cancelled_rows() -> Non
     assert frame[~cancelled]["error"].isna().all()
 
 
+def test_a_sweep_where_no_run_finishes_for_the_stall_timeout_gives_the_rest_up() -> None:
+    from evlab.sweeps.engine import ExecutorEngine
+    from evlab.sweeps.handle import SweepHandle
+
+    pool = concurrent.futures.ThreadPoolExecutor(1)
+    tasks = [Task(Hung, {}, IBM, Broker()) for _ in range(3)]
+    try:
+        handle = SweepHandle(tasks, [({}, IBM.name)] * 3, ExecutorEngine(pool),
+                             max_in_flight=2, stall_timeout=0.5, progress=False)
+        frame = handle.result(timeout=60)
+    finally:
+        RELEASE.set()
+        pool.shutdown()
+    assert frame["error"].tolist() == [
+        "no run finished for 0.5 s (a worker lost, or a handler stuck): given up"] * 3
+
+
 # --- on a LocalCluster ------------------------------------------------------------------
 def test_on_a_cluster_the_rows_are_the_local_rows(client: object) -> None:
     local = evlab.sweep(SmaCross, GRID, [AAPL, IBM], broker=COSTS, progress=False)
@@ -237,6 +254,29 @@ def test_on_a_cluster_the_rows_are_the_local_rows(client: object) -> None:
     same_rows(local, remote)
     failing = evlab.sweep(Raises, {"fail_at": [300]}, IBM, client=client, progress=False)
     assert "ZeroDivisionError: bar 300" in failing.iloc[0]["error"]
+
+
+def test_a_handle_on_a_cluster_links_its_dashboard(client: object) -> None:
+    handle = start(SmaCross, GRID, IBM, client=client, progress=False)
+    handle.result()
+    link = client.dashboard_link  # type: ignore[attr-defined]
+    assert link.startswith("http://127.0.0.1:")
+    assert f'<a href="{link}" target="_blank">Dask dashboard</a>' in handle._repr_html_()
+    assert "dask tcp://127.0.0.1:" in repr(handle)
+
+
+def test_a_strategy_that_cannot_be_sent_fails_before_any_run(client: object) -> None:
+    import threading
+
+    lock = threading.Lock()
+
+    def holds_a_lock(**params: object) -> SmaCross:
+        with lock:
+            return SmaCross()
+
+    with pytest.raises(TypeError, match=r"cannot send the run of .*holds_a_lock"):
+        start(holds_a_lock, GRID, IBM, client=client)
+    assert len(evlab.sweep(holds_a_lock, GRID, IBM, progress=False)) == 4, "fine here"
 
 
 def test_a_scheduler_address_works_like_its_client(client: object) -> None:
@@ -303,7 +343,11 @@ def test_a_strategy_from_a_notebook_cell_runs_on_the_cluster(client: object,
                 remote = evlab.sweep(Breakout, {{"days": [20, 60]}}, src, client=client,
                                      progress=False)
             local = evlab.sweep(Breakout, {{"days": [20, 60]}}, src, progress=False)
-            print(json.dumps({{"module": Breakout.__module__,
+            from evlab.sweeps import Broker
+            from evlab.sweeps.engine import pickled
+            from evlab.sweeps.task import Task
+            sent = len(pickled(Task(Breakout, {{"days": 20}}, src.shipped(), Broker())))
+            print(json.dumps({{"module": Breakout.__module__, "sent": sent,
                               "errors": remote["error"].tolist(),
                               "trades": remote["trades"].tolist(),
                               "same": remote.drop(columns="wall_seconds").equals(
@@ -313,6 +357,7 @@ def test_a_strategy_from_a_notebook_cell_runs_on_the_cluster(client: object,
         kernel.shutdown()
     result = out.json()
     assert result["module"] == "__main__"
+    assert 1_000 < result["sent"] < 10_000, "the class by value, a few kilobytes"
     assert result["errors"] == [None, None]
     assert all(t > 0 for t in result["trades"]) and result["same"] is True
 

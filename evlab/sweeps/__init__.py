@@ -40,7 +40,7 @@ import pandas as pd
 from evlab.analytics import SUMMARY_FIELDS
 from evlab.events import EventType
 from evlab.sweeps.broker import Broker
-from evlab.sweeps.engine import engine_for
+from evlab.sweeps.engine import engine_for, pickled
 from evlab.sweeps.grid import Grid, expand
 from evlab.sweeps.handle import SweepHandle
 from evlab.sweeps.source import Source, as_sources
@@ -120,6 +120,8 @@ def launch(strategy: Callable[..., Any], pairs: list[tuple[dict[str, Any], Sourc
                     shipped[id(src)] = src.shipped()
                 src = shipped[id(src)]
             tasks.append(Task(strategy, combo, src, broker, metrics, types, timeout, equity))
+        if engine.remote and tasks:
+            pickled(tasks[0])  # a strategy that cannot travel fails here, not in every row
     except BaseException:
         engine.close()
         raise
