@@ -6,7 +6,9 @@ Three measurements, in one run, on the same machine:
   bars, each a few thousand bars) with ``client=None`` (one after another, in this process)
   and with ``client=`` a ``LocalCluster(n_workers=2, threads_per_worker=1)``; the cluster is
   started and warmed (workers import evlab and load the dataset once) before timing.
-  Target: cluster time <= 0.65x serial time.
+  Target: cluster time <= 0.65x serial time. A peer: the same sweep on a stdlib
+  ``ProcessPoolExecutor(2)`` (spawned), with and without its start-up, which says whether a
+  local process pool would pay for ``client=None``.
 * **per-run overhead** of the cluster path: ``empty`` near-empty runs (a strategy that does
   nothing, five bars each), in a sweep (runs pipelined, as a sweep sends them) and one at a
   time (``max_in_flight=1``: the whole round trip), minus the same runs in this process.
@@ -24,7 +26,9 @@ Three measurements, in one run, on the same machine:
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import logging
+import multiprocessing
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -92,6 +96,12 @@ def run(runs: int = 48, empty: int = 400, batch: int = 500, batches: int = 4
         timed(None, SmaCross, params[:2], SOURCES)
         serial = timed(None, SmaCross, params, SOURCES)
         parallel = timed(client, SmaCross, params, SOURCES)
+        t0 = time.perf_counter()
+        with concurrent.futures.ProcessPoolExecutor(
+                2, mp_context=multiprocessing.get_context("spawn")) as pool:
+            pool_first = timed(pool, SmaCross, params, SOURCES)
+            pool_started = time.perf_counter() - t0
+            pool_warm = timed(pool, SmaCross, params, SOURCES)
 
         nothing = [{}] * empty
         timed(client, idle, nothing[:20], EMPTY)
@@ -115,7 +125,11 @@ def run(runs: int = 48, empty: int = 400, batch: int = 500, batches: int = 4
           f"  LocalCluster, 2 workers               {parallel:8.2f} s   "
           f"{parallel / n * 1e3:7.1f} ms/run\n"
           f"  ratio cluster / serial                {ratio:8.2f}x  (target <= {TARGET_RATIO}x:"
-          f" {'met' if ratio <= TARGET_RATIO else 'NOT met'})")
+          f" {'met' if ratio <= TARGET_RATIO else 'NOT met'})\n"
+          f"  ProcessPoolExecutor(2), incl. start-up {pool_started:7.2f} s   "
+          f"{pool_started / serial:7.2f}x serial (first sweep {pool_first:.2f} s)\n"
+          f"  ProcessPoolExecutor(2), started       {pool_warm:8.2f} s   "
+          f"{pool_warm / serial:7.2f}x serial")
     overhead, round_trip = piped - local_empty / 2, single - local_empty
     print(f"\nper-run overhead of the cluster path, {empty} near-empty runs (5 bars each)\n"
           f"  in this process                       {local_empty * 1e3:8.2f} ms/run\n"
@@ -129,11 +143,16 @@ def run(runs: int = 48, empty: int = 400, batch: int = 500, batches: int = 4
     for count, rss, tasks in memory:
         print(f"  after {count:>6,} more runs   RSS {rss:8.1f} MiB   tasks held {tasks}")
     slope = (memory[-1][1] - memory[0][1]) / (memory[-1][0] / 1000)
-    print(f"  growth: {slope:+.2f} MiB per 1,000 runs")
+    later = ((memory[-1][1] - memory[1][1]) / ((memory[-1][0] - memory[1][0]) / 1000)
+             if len(memory) > 2 else slope)
+    print(f"  growth: {slope:+.2f} MiB per 1,000 runs in all, {later:+.2f} after the first "
+          "batch")
     return {"runs": n, "serial": serial, "parallel": parallel, "ratio": ratio,
-            "startup": startup, "local_empty": local_empty, "pipelined": piped,
+            "startup": startup, "pool_started": pool_started, "pool_warm": pool_warm,
+            "local_empty": local_empty, "pipelined": piped,
             "one_at_a_time": single, "overhead": overhead, "round_trip": round_trip,
-            "memory": memory, "growth_per_1000": slope}
+            "memory": memory, "growth_per_1000": slope,
+            "growth_later": later}
 
 
 def main() -> None:
