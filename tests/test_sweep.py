@@ -304,6 +304,11 @@ def test_a_cluster_gets_names_and_paths_never_data(client: object, tmp_path: Pat
     local = evlab.sweep(SmaCross, GRID, loaded, progress=False)
     same_rows(local, remote)
     assert remote["error"].isna().all()
+    bars.to_parquet(tmp_path / "ibm_bars.parquet")  # a Parquet file of bars, by its path
+    from_file = evlab.sweep(SmaCross, GRID, str(tmp_path / "ibm_bars.parquet"), client=client,
+                            progress=False)
+    from_frame = evlab.sweep(SmaCross, GRID, Source(bars, label="ibm"), progress=False)
+    same_rows(from_file.drop(columns="source"), from_frame.drop(columns="source"))
 
 
 def test_a_strategy_from_a_notebook_cell_runs_on_the_cluster(client: object,

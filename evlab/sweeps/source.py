@@ -11,7 +11,7 @@ Paths must be readable where the workers run (the same machine, or a shared file
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -152,12 +152,9 @@ class Source:
 
 
 def as_sources(sources: Any) -> list[Source]:
-    """``sources`` (one source, or a list of them) as Sources, with distinct labels."""
-    from evlab.recording import Recording
-
-    one = (str, os.PathLike, Source, pd.DataFrame, Recording)
-    items = [sources] if isinstance(sources, one) or not isinstance(sources, Iterable) \
-        else list(sources)
+    """``sources`` (a list or tuple of sources, or one source: anything else, so a source
+    that can be iterated is never taken apart) as Sources, with distinct labels."""
+    items = list(sources) if isinstance(sources, (list, tuple)) else [sources]
     if not items:
         raise ValueError("sources: an empty list leaves no run")
     out = [s if isinstance(s, Source) else Source(s) for s in items]
