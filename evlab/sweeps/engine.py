@@ -10,15 +10,19 @@ only here, only when a client or an address is given.
 
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from evlab.sweeps._pickle import NEEDS, dumps
 from evlab.sweeps.task import Task, execute
 
-__all__ = ["DaskEngine", "Engine", "ExecutorEngine", "LocalEngine", "engine_for", "pickled"]
+__all__ = ["CANCELLED", "DaskEngine", "Engine", "ExecutorEngine", "LocalEngine", "engine_for",
+           "outcome", "pickled"]
+
+CANCELLED = "cancelled"  # the error of a run that a cancel (or a stall) stopped
 
 
 class Engine:
@@ -37,12 +41,27 @@ class Engine:
         for future in futures:
             future.cancel()
 
+    def results(self, futures: Sequence[Any]) -> list[dict[str, Any]]:
+        """The results of finished ``futures``, in their order."""
+        return [outcome(f) for f in futures]
+
     def close(self) -> None:
         """End what this engine created (nothing by default: a user's executor stays)."""
 
     def describe(self) -> str:
         """Where the runs go, for the progress bar and the handle's repr."""
         raise NotImplementedError
+
+
+def outcome(future: Any) -> dict[str, Any]:
+    """The run's result, or (a run never raises) what the engine reported instead."""
+    try:
+        result: dict[str, Any] = future.result()
+        return result
+    except (concurrent.futures.CancelledError, asyncio.CancelledError):
+        return {"wall_seconds": float("nan"), "error": CANCELLED}
+    except BaseException as exc:  # a worker died, the task could not be sent or unpickled
+        return {"wall_seconds": float("nan"), "error": f"{type(exc).__name__}: {exc}"}
 
 
 def pickled(task: Task) -> bytes:
@@ -109,6 +128,15 @@ class DaskEngine(Engine):
         futures = list(futures)
         if futures:
             self.client.cancel(futures)
+
+    def results(self, futures: Sequence[Any]) -> list[dict[str, Any]]:
+        """One ``gather`` for the finished ones (a round trip each would cost milliseconds)."""
+        finished = [f for f in futures if f.status == "finished"]
+        try:
+            got = dict(zip(map(id, finished), self.client.gather(finished), strict=True))
+        except Exception:  # one lost meanwhile: ask each, so each gets its own error
+            got = {}
+        return [got[id(f)] if id(f) in got else outcome(f) for f in futures]
 
     def close(self) -> None:
         if self.owned:

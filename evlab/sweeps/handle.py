@@ -21,12 +21,11 @@ from typing import Any
 
 import pandas as pd
 
-from evlab.sweeps.engine import Engine
+from evlab.sweeps.engine import CANCELLED, Engine
 from evlab.sweeps.task import RESULT_COLUMNS, Task
 
 __all__ = ["SweepHandle"]
 
-CANCELLED = "cancelled"
 _WAKE = object()  # put on the queue by cancel(): the collector stops waiting
 
 
@@ -130,10 +129,16 @@ class SweepHandle:
                     self._give_up(f"no run finished for {self.stall_timeout} s (a worker lost, "
                                   "or a handler stuck): given up")
                     break
-                if future is _WAKE:
-                    continue
-                index = self._pending.pop(future)
-                self._record(index, _outcome(future))
+                done = [future]
+                while True:  # and every other run finished meanwhile: one gather for all
+                    try:
+                        done.append(self._queue.get_nowait())
+                    except queue.Empty:
+                        break
+                done = [f for f in done if f is not _WAKE]
+                indices = [self._pending.pop(f) for f in done]
+                for index, result in zip(indices, self.engine.results(done), strict=True):
+                    self._record(index, result)
                 self._submit_more()
             if self._cancelled.is_set():
                 self._give_up(CANCELLED)
@@ -188,17 +193,6 @@ class SweepHandle:
                                                                    name="run"))
         frame["error"] = frame["error"].astype(object).where(frame["error"].notna(), None)
         return frame
-
-
-def _outcome(future: Any) -> dict[str, Any]:
-    """The run's result, or (a run never raises) what the engine reported instead."""
-    try:
-        result: dict[str, Any] = future.result()
-        return result
-    except (concurrent.futures.CancelledError, asyncio.CancelledError):
-        return {"wall_seconds": float("nan"), "error": CANCELLED}
-    except BaseException as exc:  # a worker died, the task could not be sent or unpickled
-        return {"wall_seconds": float("nan"), "error": f"{type(exc).__name__}: {exc}"}
 
 
 def _show_dashboard(link: str | None) -> None:
