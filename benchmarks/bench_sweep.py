@@ -29,6 +29,7 @@ import argparse
 import concurrent.futures
 import logging
 import multiprocessing
+import os
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -87,6 +88,7 @@ def run(runs: int = 48, empty: int = 400, batch: int = 500, batches: int = 4
 
     params = grid(runs)
     n = len(params) * len(SOURCES)
+    load_before = os.getloadavg()[0]
     t0 = time.perf_counter()
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
                       dashboard_address="127.0.0.1:0", silence_logs=logging.ERROR) as cluster, \
@@ -118,7 +120,8 @@ def run(runs: int = 48, empty: int = 400, batch: int = 500, batches: int = 4
 
     ratio = parallel / serial
     print(f"\nsweep: {n} SmaCross runs, serial in one process vs a 2-worker LocalCluster\n"
-          f"{machine()}\n"
+          f"{machine()}; load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} "
+          "after (above ~0.5 other work takes cores from the workers)\n"
           f"  cluster start-up (not counted)        {startup:8.2f} s\n"
           f"  serial, client=None                   {serial:8.2f} s   {serial / n * 1e3:7.1f} "
           f"ms/run\n"
