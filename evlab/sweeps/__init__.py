@@ -17,9 +17,13 @@ the sweep goes on. Runs are deterministic: the same sweep gives the same rows (b
 in grid order x source order, whatever the engine and whatever order runs finish in.
 
 **Engines** (``client=``): ``None`` runs here, one run at a time on a thread of this process
-(the cell is free at once with ``start``; a local process pool did not pay for runs this
-short); a ``distributed.Client`` (``pip install 'evlab[dask]'``) or a scheduler address runs
-on that cluster; any ``concurrent.futures.Executor`` works too. Off this process, tasks go as
+(the cell is free at once with ``start``; nothing is pickled, so any source works and a
+breakpoint in the strategy stops in this kernel). A local pool is not the default: it costs
+its start-up (about a second for two spawned workers on a 2-core machine) and pays only
+from sweeps of several seconds; then pass ``client=ProcessPoolExecutor(2)`` or a
+``LocalCluster``'s client (``benchmarks/bench_sweep.py`` measures both against serial). A
+``distributed.Client`` (``pip install 'evlab[dask]'``) or a scheduler address runs on that
+cluster; any ``concurrent.futures.Executor`` works too. Off this process, tasks go as
 cloudpickle bytes (strategies written in a notebook cell travel by value) and sources go by
 dataset name or path, never as data: each worker loads its own (a DataFrame source is refused
 there with what to do instead). Each task is a few kilobytes.
