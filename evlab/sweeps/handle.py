@@ -26,6 +26,7 @@ from evlab.sweeps.task import RESULT_COLUMNS, Task
 
 __all__ = ["SweepHandle"]
 
+_COUNTS = ("periods", "trades", "events", "rejected")
 _WAKE = object()  # put on the queue by cancel(): the collector stops waiting
 
 
@@ -192,6 +193,9 @@ class SweepHandle:
         frame = pd.DataFrame(rows, columns=columns, index=pd.Index([i for i, _ in done],
                                                                    name="run"))
         frame["error"] = frame["error"].astype(object).where(frame["error"].notna(), None)
+        for name in _COUNTS:  # counts stay whole numbers beside the rows that have none
+            if name in frame.columns and pd.api.types.is_numeric_dtype(frame[name]):
+                frame[name] = frame[name].astype("Int64")
         return frame
 
 
