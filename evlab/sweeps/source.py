@@ -21,12 +21,13 @@ import pandas as pd
 from evlab.bus import EventBus
 from evlab.events import to_ns
 
-__all__ = ["MAX_SHIPPED", "Source", "as_sources"]
+__all__ = ["MAX_SHIPPED", "Source", "as_sources", "time_label"]
 
 MAX_SHIPPED = 256 * 1024  # bytes: a source that pickles larger is data, not a name
 
 
-def _when(value: Any) -> str:
+def time_label(value: Any) -> str:
+    """A time as a source's label shows it: the date, or the date and time."""
     ts = pd.Timestamp(to_ns(value), tz="UTC")
     return f"{ts:%Y-%m-%d}" if ts == ts.normalize() else f"{ts:%Y-%m-%d %H:%M:%S}"
 
@@ -96,8 +97,8 @@ class Source:
             symbols = [self.symbols] if isinstance(self.symbols, str) else self.symbols
             text += f"[{','.join(symbols)}]"
         if self.start is not None or self.end is not None:
-            lo = "" if self.start is None else _when(self.start)
-            hi = "" if self.end is None else _when(self.end)
+            lo = "" if self.start is None else time_label(self.start)
+            hi = "" if self.end is None else time_label(self.end)
             text += f" {lo}..{hi}"
         return text
 

@@ -23,7 +23,7 @@ from evlab.analytics import SUMMARY_FIELDS
 from evlab.events import EventType
 from evlab.sweeps.broker import Broker
 from evlab.sweeps.grid import Grid, expand
-from evlab.sweeps.source import Source, as_sources
+from evlab.sweeps.source import Source, as_sources, time_label
 from evlab.sweeps.task import RESULT_COLUMNS, Metrics
 from evlab.sweeps.windows import Window, cut, span
 
@@ -128,14 +128,9 @@ def walk_forward(strategy: Callable[..., Any], grid: Grid, source: Any, *, train
 
 
 def _cut(base: Source, lo: int, hi: int) -> Source:
-    label = None if base.label is None else f"{base.label} {_day(lo)}..{_day(hi)}"
+    label = None if base.label is None else f"{base.label} {time_label(lo)}..{time_label(hi)}"
     return dataclasses.replace(base, start=pd.Timestamp(lo, tz="UTC"),
                                end=pd.Timestamp(hi, tz="UTC"), label=label)
-
-
-def _day(ns: int) -> str:
-    ts = pd.Timestamp(ns, tz="UTC")
-    return f"{ts:%Y-%m-%d}" if ts == ts.normalize() else f"{ts:%Y-%m-%d %H:%M:%S}"
 
 
 def _warmups(warmup: Any, windows: list[Window], times: np.ndarray) -> list[Any]:
