@@ -49,6 +49,7 @@ bench: $(TEST_STAMP)
 	$(PY) -m benchmarks.bench_hung_handler
 	$(PY) -m benchmarks.bench_slow_client
 	$(PY) -m benchmarks.bench_books
+	$(PY) -m benchmarks.bench_sweep
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info

@@ -30,6 +30,7 @@ _LAZY = {
     "load_capture": "evlab.captures", "CaptureError": "evlab.captures",
     "LiveChart": "evlab.plot", "indicator_event": "evlab.plot.indicators",
     "BusMonitor": "evlab.widgets", "EventLog": "evlab.widgets",
+    "sweep": "evlab.sweeps", "walk_forward": "evlab.sweeps",
 }
 # What __getattr__ loads on first use, as type checkers must see it (`X as X`: exported
 # under mypy --strict too); tests/test_package.py checks this list and _LAZY agree.
@@ -44,6 +45,7 @@ if TYPE_CHECKING:
     from evlab import recording as recording
     from evlab import replay as replay
     from evlab import strategies as strategies
+    from evlab import sweeps as sweeps
     from evlab import widgets as widgets
     from evlab.aio import run as run
     from evlab.books import OrderBook as OrderBook
@@ -75,11 +77,13 @@ if TYPE_CHECKING:
     from evlab.replay import Replayer as Replayer
     from evlab.replay import ReplaySummary as ReplaySummary
     from evlab.strategies import Strategies as Strategies
+    from evlab.sweeps import sweep as sweep
+    from evlab.sweeps import walk_forward as walk_forward
     from evlab.widgets import BusMonitor as BusMonitor
     from evlab.widgets import EventLog as EventLog
 
 _SUBMODULES = {"aio", "analytics", "books", "datasets", "execution", "feeds", "plot", "recording",
-               "replay", "strategies", "widgets"}
+               "replay", "strategies", "sweeps", "widgets"}
 
 
 __all__ = [*_core_all, *_LAZY, "__version__"]  # `from evlab import *` and IPython see all

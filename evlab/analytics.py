@@ -32,14 +32,22 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["ANNUAL_MIN_YEARS", "TRADE_COLUMNS", "equity_frame", "exposure", "format_summary",
-           "from_portfolio", "from_recording", "infer_periods_per_year", "summary", "trades"]
+__all__ = ["ANNUAL_MIN_YEARS", "SUMMARY_FIELDS", "TRADE_COLUMNS", "equity_frame", "exposure",
+           "format_summary", "from_portfolio", "from_recording", "infer_periods_per_year",
+           "summary", "trades"]
 
 TRADING_DAYS = 252  # equities: bars per year of daily bars
 TRADING_SECONDS = 6.5 * 3600  # one regular US equity session
 _DAY = 86_400.0
 ANNUAL_MIN_YEARS = 0.25  # below it annual figures are flagged: 3 days to the 120th power
 _EPS = 1e-9
+#: What :func:`summary` returns, in its order (a sweep checks ``metrics=`` names against it).
+SUMMARY_FIELDS = ("start", "end", "periods", "periods_per_year", "initial_equity",
+                  "final_equity", "total_return", "annual_return", "annual_volatility",
+                  "sharpe", "max_drawdown", "max_drawdown_peak", "max_drawdown_trough",
+                  "max_drawdown_recovery", "trades", "win_rate", "avg_trade_pnl",
+                  "avg_trade_return", "exposure", "commission", "years", "short_sample",
+                  "annual_caveat")
 TRADE_COLUMNS = ["symbol", "direction", "entry_time", "exit_time", "entry_price", "exit_price",
                  "quantity", "commission", "pnl", "return", "closed"]
 

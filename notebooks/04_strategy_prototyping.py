@@ -35,6 +35,7 @@ import evlab
 from evlab import EventBus, EventType, SignalEvent, analytics, create_bar_event
 from evlab.examples import SmaCross
 from evlab.execution import FillModel, FractionOfEquity, PaperBroker, Portfolio
+from evlab.sweeps import Broker, Source
 
 bars = evlab.datasets.load("stocks_daily", symbol="AAPL").loc["2005-03-01":]
 print(f"{len(bars):,} daily bars of AAPL, {bars.index[0]:%Y-%m-%d} .. {bars.index[-1]:%Y-%m-%d}")
@@ -198,21 +199,21 @@ fig
 # %% [markdown]
 # ## 5. A small parameter sweep
 #
-# The same pieces in a function: a fresh lab (without recording) per run. Runs are
-# deterministic, so the 20/50 run reproduces the backtest above exactly.
+# `evlab.sweep` runs the same pieces once per parameter set: a fresh bus, strategy, paper
+# broker and portfolio for each run (`Broker` says how the account trades), replaying the
+# shipped dataset by name (`Source` selects AAPL from March 2005). One row per run. Runs are
+# deterministic, so the 20/50 run reproduces the backtest above exactly. `05_sweeps` sends
+# the same call to a Dask cluster.
 
 # %%
-def backtest(fast: int, slow: int) -> pd.Series:
-    lab = evlab.Lab(record=False)
-    pf = Portfolio(100_000)
-    lab.manager.register_component("portfolio", pf, [EventType.BAR, EventType.FILL], priority=20)
-    pb = PaperBroker(pf, FillModel(commission=1.0, slippage_bps=5), FractionOfEquity(0.95))
-    lab.manager.register_component("broker", pb, [EventType.BAR, EventType.SIGNAL], priority=10)
-    lab.add("sma", SmaCross(fast, slow))
-    play(bars, lab.bus)
-    return analytics.summary(*analytics.from_portfolio(pf))
-
-sweep = pd.DataFrame({f"{f}/{s}": backtest(f, s) for f, s in [(10, 30), (20, 50), (50, 200)]}).T
-assert sweep.loc["20/50", "final_equity"] == stats["final_equity"], "the same run, the same result"
+sweep = evlab.sweep(SmaCross, [{"fast": 10, "slow": 30}, {"fast": 20, "slow": 50},
+                               {"fast": 50, "slow": 200}],
+                    Source("stocks_daily", symbols="AAPL", start="2005-03-01"),
+                    broker=Broker(fill_model=FillModel(commission=1.0, slippage_bps=5)))
+assert sweep["error"].isna().all()
+run_20_50 = sweep[(sweep["fast"] == 20) & (sweep["slow"] == 50)].iloc[0]
+assert run_20_50["final_equity"] == stats["final_equity"], "the same run, the same result"
+assert run_20_50["trades"] == stats["trades"]
 assert sweep["final_equity"].nunique() == 3
-sweep[["total_return", "annual_return", "sharpe", "max_drawdown", "trades", "win_rate"]]
+sweep[["fast", "slow", "total_return", "annual_return", "sharpe", "max_drawdown", "trades",
+       "win_rate"]]

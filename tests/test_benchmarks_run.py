@@ -87,3 +87,15 @@ def test_stream_replay_benchmark_runs(tmp_path, capsys):
     assert "peak RSS" in capsys.readouterr().out
     again = bench_stream_replay.generate(tmp_path / "bars-3000.parquet", 3_000)
     assert again.stat().st_mtime_ns == (tmp_path / "bars-3000.parquet").stat().st_mtime_ns
+
+
+def test_sweep_benchmark_runs_both_engines_and_probes_the_scheduler(capsys):
+    from benchmarks import bench_sweep
+
+    result = bench_sweep.run(runs=3, empty=4, batch=3, batches=2)
+    assert result["runs"] == 3 and result["serial"] > 0 and result["parallel"] > 0
+    assert result["ratio"] == result["parallel"] / result["serial"]
+    assert [count for count, _, _ in result["memory"]] == [0, 3, 6]
+    assert all(rss > 0 for _, rss, _ in result["memory"])
+    out = capsys.readouterr().out
+    assert "ratio cluster / serial" in out and "per 1,000 runs" in out

@@ -83,3 +83,30 @@ def test_quotes_and_order_books_block_runs_and_prints_the_book():
     assert "bid=99.5" in lines[1] and "ask=100.4" in lines[1]  # the diff moved the top
     assert lines[2] == "99.5 100.4 99.95 0.9000000000000057 [(99.5, 1.0)]"
     assert lines[3].split() == ["bid_price", "bid_size", "ask_price", "ask_size"]
+
+
+def test_sweeps_block_runs_here_and_on_a_cluster_at_the_address_given(tmp_path, monkeypatch):
+    """The block as pasted, with EVLAB_SCHEDULER set to a real LocalCluster's address (a
+    user's would be a real scheduler): the cluster's rows are the local ones."""
+    import logging
+
+    import pandas as pd
+    from distributed import LocalCluster
+
+    section = README.split("## Sweeps and walk-forward", 1)[1]
+    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                      dashboard_address="127.0.0.1:0", silence_logs=logging.ERROR) as cluster:
+        monkeypatch.setenv("EVLAB_SCHEDULER", cluster.scheduler_address)
+        monkeypatch.chdir(tmp_path)
+        names: dict = {}
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            exec(compile(code, "README.md", "exec"), names)  # the project's own documentation
+    here, there, study = names["here"], names["there"], names["study"]
+    assert len(here) == 12 and here["error"].isna().all()
+    pd.testing.assert_frame_equal(here.drop(columns="wall_seconds"),
+                                  there.drop(columns="wall_seconds"))
+    assert len(study.choices) == 11 and study.choices["error"].isna().all()
+    assert "stocks_daily[MSFT]" in out.getvalue() and "test_sharpe" in out.getvalue()
+    assert names["fig"].data[0].name == "out-of-sample equity"
