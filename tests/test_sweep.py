@@ -471,3 +471,28 @@ def test_walk_forward_by_bar_counts_without_warmup_and_on_a_cluster(client: obje
                                 maximize=False, **options)  # type: ignore[arg-type]
     assert (lowest.choices["train_max_drawdown"] <= here.train.groupby("window")[
         "max_drawdown"].max().to_numpy()).all()
+
+
+def test_a_lazy_recording_sweeps_and_walks_forward_as_the_loaded_one(
+        client: object, tmp_path: Path) -> None:
+    """A recording opened lazily (streamed from its row groups) is a source like any other:
+    on the cluster it travels as its footers, and walk-forward reads its times a window at a
+    time; the rows are the loaded recording's."""
+    bus = EventBus()
+    with evlab.record(bus) as rec:
+        Replayer("stocks_daily", bus, symbols="IBM").run()
+    rec.save(tmp_path / "ibm.parquet")
+    lazy = evlab.open_recording(tmp_path / "ibm.parquet")
+    loaded = evlab.load_recording(tmp_path / "ibm.parquet")
+    assert type(lazy).__name__ == "LazyRecording"
+    task = Task(SmaCross, {"fast": 20, "slow": 50}, Source(lazy).shipped(), Broker())
+    assert len(pickled(task)) < 20_000, "a lazy recording travels as its footers"
+    same_rows(evlab.sweep(SmaCross, GRID, Source(lazy, label="ibm"), client=client,
+                          progress=False),
+              evlab.sweep(SmaCross, GRID, Source(loaded, label="ibm"), progress=False))
+    streamed = evlab.walk_forward(SmaCross, WF_GRID, Source(lazy, label="ibm"), train="730D",
+                                  test="365D", progress=False)
+    in_memory = evlab.walk_forward(SmaCross, WF_GRID, Source(loaded, label="ibm"),
+                                   train="730D", test="365D", progress=False)
+    pd.testing.assert_frame_equal(streamed.choices, in_memory.choices)
+    pd.testing.assert_series_equal(streamed.equity, in_memory.equity)

@@ -54,6 +54,12 @@ class Plan:
     def __len__(self) -> int:
         return len(self.times)
 
+    def distinct_times(self) -> np.ndarray:
+        """The distinct event times (ns, sorted) of the plan (walk-forward cuts windows on
+        them)."""
+        times: np.ndarray = np.unique(self.times)
+        return times
+
     def time_at(self, pos: int) -> int:
         """The event time (ns) of position ``pos``."""
         return int(self.times[pos])

@@ -323,6 +323,18 @@ class StreamPlan:
         base, plan = self._at(pos, pos)
         return plan.time_at(pos - base)
 
+    def distinct_times(self) -> np.ndarray:
+        """The distinct event times (ns, sorted) of the whole stream, read a window at a time
+        (bounded memory but for the times themselves); the stream then starts over."""
+        found: list[np.ndarray] = []
+        pos = 0
+        while pos < self.total:
+            base, plan = self._at(pos, pos)
+            found.append(plan.distinct_times())
+            pos = base + len(plan)
+        self._restart()
+        return np.unique(np.concatenate(found)) if found else np.empty(0, dtype=np.int64)
+
     def kind_codes(self, lo: int, hi: int) -> np.ndarray:
         parts = [plan.kind_codes(a, b) for plan, a, b in self._parts(lo, hi)]
         return np.concatenate(parts) if parts else np.empty(0, dtype=np.int32)

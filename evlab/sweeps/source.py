@@ -114,13 +114,12 @@ class Source:
 
     def times(self) -> np.ndarray:
         """The distinct event times (ns, sorted) this source replays: walk-forward cuts its
-        windows on them. Loaded here, in this process, through the Replayer's own plan."""
+        windows on them. Read here, in this process, through the Replayer's own plan."""
         from evlab.replay.sources import make_plan
 
         plan = make_plan(self.source, symbols=self.symbols, start=self.start, end=self.end,
                          **self.options)
-        times: np.ndarray = np.unique(plan.times)
-        return times
+        return plan.distinct_times()  # a streamed recording: read a window at a time
 
     def shipped(self) -> Source:
         """This source as a remote worker gets it: by name or path, never the data."""
