@@ -19,7 +19,7 @@ Three measurements, in one run, on the same machine:
   runs (a sweep keeps at most ``max_in_flight`` runs on the cluster and drops each result
   as it arrives).
 
-    python -m benchmarks.bench_sweep            # 48 runs, 400 empty runs, 4 x 500 runs
+    python -m benchmarks.bench_sweep            # 48 + 48 longer runs, 400 empty, 4 x 500
     python -m benchmarks.bench_sweep --quick    # tiny inputs (what the test suite runs)
 """
 
@@ -42,6 +42,8 @@ from evlab.sweeps import Source
 SOURCES = [Source("stocks_daily", symbols="AAPL", start="2005-03-01"),
            Source("stocks_daily", symbols="IBM"), Source("stocks_daily", symbols="MSFT")]
 EMPTY = Source("stocks_daily", symbols="IBM", end="2000-03-08")  # five bars
+# Longer runs, as research sweeps' are: 11,520 one-second bars and 4,216 minute bars.
+LONG = [Source("btcusd_1s"), Source("btcusd_1m")]
 TARGET_RATIO, TARGET_OVERHEAD = 0.65, 0.050
 
 
@@ -52,10 +54,10 @@ def idle(**params: Any) -> Any:
     return on_bar
 
 
-def grid(runs: int) -> list[dict[str, int]]:
-    """``runs`` runs' worth of SmaCross parameters over the three SOURCES."""
+def grid(runs: int, sources: Sequence[Source] = SOURCES) -> list[dict[str, int]]:
+    """``runs`` runs' worth of SmaCross parameters over ``sources``."""
     pairs = [(fast, slow) for slow in (60, 100, 150, 200) for fast in range(5, 50, 3)]
-    n = -(-runs // len(SOURCES))
+    n = -(-runs // len(sources))
     return [{"fast": f, "slow": s} for f, s in pairs[:n]]
 
 
@@ -81,9 +83,10 @@ def scheduler_state(client: Any) -> tuple[float, int]:
     return float(rss), int(tasks)
 
 
-def run(runs: int = 48, empty: int = 400, batch: int = 500, batches: int = 4
-        ) -> dict[str, Any]:
-    """Measure and print; returns the numbers."""
+def run(runs: int = 48, empty: int = 400, batch: int = 500, batches: int = 4,
+        long_runs: int = 0) -> dict[str, Any]:
+    """Measure and print; returns the numbers. ``long_runs``: the speed-up again on runs
+    about four times longer (the BTC bars), where the cluster's fixed cost counts less."""
     from distributed import Client, LocalCluster
 
     params = grid(runs)
@@ -98,6 +101,11 @@ def run(runs: int = 48, empty: int = 400, batch: int = 500, batches: int = 4
         timed(None, SmaCross, params[:2], SOURCES)
         serial = timed(None, SmaCross, params, SOURCES)
         parallel = timed(client, SmaCross, params, SOURCES)
+        long_params = grid(long_runs, LONG)
+        if long_runs:
+            timed(client, SmaCross, long_params[:1], LONG)  # warm the BTC datasets' cache
+            long_serial = timed(None, SmaCross, long_params, LONG)
+            long_parallel = timed(client, SmaCross, long_params, LONG)
         t0 = time.perf_counter()
         with concurrent.futures.ProcessPoolExecutor(
                 2, mp_context=multiprocessing.get_context("spawn")) as pool:
@@ -133,6 +141,18 @@ def run(runs: int = 48, empty: int = 400, batch: int = 500, batches: int = 4
           f"{pool_started / serial:7.2f}x serial (first sweep {pool_first:.2f} s)\n"
           f"  ProcessPoolExecutor(2), started       {pool_warm:8.2f} s   "
           f"{pool_warm / serial:7.2f}x serial")
+    long = {}
+    if long_runs:
+        m = len(long_params) * len(LONG)
+        long = {"long_runs": m, "long_serial": long_serial, "long_parallel": long_parallel,
+                "long_ratio": long_parallel / long_serial}
+        print(f"\nthe same, {m} longer runs (SmaCross over BTC 1-second and 1-minute bars)\n"
+              f"  serial, client=None                   {long_serial:8.2f} s   "
+              f"{long_serial / m * 1e3:7.1f} ms/run\n"
+              f"  LocalCluster, 2 workers               {long_parallel:8.2f} s   "
+              f"{long_parallel / m * 1e3:7.1f} ms/run\n"
+              f"  ratio cluster / serial                {long['long_ratio']:8.2f}x  (target <= "
+              f"{TARGET_RATIO}x: {'met' if long['long_ratio'] <= TARGET_RATIO else 'NOT met'})")
     overhead, round_trip = piped - local_empty / 2, single - local_empty
     print(f"\nper-run overhead of the cluster path, {empty} near-empty runs (5 bars each)\n"
           f"  in this process                       {local_empty * 1e3:8.2f} ms/run\n"
@@ -150,7 +170,7 @@ def run(runs: int = 48, empty: int = 400, batch: int = 500, batches: int = 4
              if len(memory) > 2 else slope)
     print(f"  growth: {slope:+.2f} MiB per 1,000 runs in all, {later:+.2f} after the first "
           "batch")
-    return {"runs": n, "serial": serial, "parallel": parallel, "ratio": ratio,
+    return {**long, "runs": n, "serial": serial, "parallel": parallel, "ratio": ratio,
             "startup": startup, "pool_started": pool_started, "pool_warm": pool_warm,
             "local_empty": local_empty, "pipelined": piped,
             "one_at_a_time": single, "overhead": overhead, "round_trip": round_trip,
@@ -164,9 +184,9 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=48)
     args = parser.parse_args()
     if args.quick:
-        run(runs=3, empty=8, batch=4, batches=2)
+        run(runs=3, empty=8, batch=4, batches=2, long_runs=2)
     else:
-        run(runs=max(40, args.runs))
+        run(runs=max(40, args.runs), long_runs=max(40, args.runs))
 
 
 if __name__ == "__main__":

@@ -92,8 +92,9 @@ def test_stream_replay_benchmark_runs(tmp_path, capsys):
 def test_sweep_benchmark_runs_both_engines_and_probes_the_scheduler(capsys):
     from benchmarks import bench_sweep
 
-    result = bench_sweep.run(runs=3, empty=4, batch=3, batches=2)
+    result = bench_sweep.run(runs=3, empty=4, batch=3, batches=2, long_runs=2)
     assert result["runs"] == 3 and result["serial"] > 0 and result["parallel"] > 0
+    assert result["long_runs"] == 2 and result["long_ratio"] > 0
     assert result["ratio"] == result["parallel"] / result["serial"]
     assert [count for count, _, _ in result["memory"]] == [0, 3, 6]
     assert all(rss > 0 for _, rss, _ in result["memory"])
