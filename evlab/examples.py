@@ -8,6 +8,7 @@ its kernel starts, can import it: ``from evlab.examples import SmaCross``.
 
 from __future__ import annotations
 
+import numbers
 from collections import deque
 
 from evlab.bus import EventBus
@@ -27,6 +28,11 @@ class SmaCross:
     strategy_id = "sma"
 
     def __init__(self, fast: int = 20, slow: int = 50) -> None:
+        for name, value in (("fast", fast), ("slow", slow)):
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+                raise TypeError(f"SmaCross: {name} must be a whole number of bars, got "
+                                f"{value!r}")
+        fast, slow = int(fast), int(slow)  # numpy integers too (a sweep's choices frame)
         if not 0 < fast < slow:
             raise ValueError(f"SmaCross needs 0 < fast < slow, got fast={fast}, slow={slow}")
         self.fast, self.slow = fast, slow

@@ -3,6 +3,7 @@
 import datetime as dt
 from typing import Any
 
+import numpy as np
 import pytest
 
 from evlab import EventBus, EventManager, EventType, create_bar_event
@@ -47,3 +48,12 @@ def test_each_instance_starts_fresh_and_bad_windows_are_refused() -> None:
         SmaCross(fast=50, slow=20)
     with pytest.raises(RuntimeError, match="no bus"):
         fresh.on_bar(create_bar_event("X", T0, 1.0, 1.0, 1.0, 1.0, 1.0))
+
+
+def test_numpy_integers_are_windows_and_other_types_are_refused() -> None:
+    strategy = SmaCross(fast=np.int64(2), slow=np.int32(4))  # as read back from a DataFrame
+    assert (strategy.fast, strategy.slow) == (2, 4) and type(strategy.fast) is int
+    assert signals_for([1.0, 1.0, 1.0, 1.0, 5.0, 9.0], strategy) == [(4, "BUY")]
+    for bad in (2.5, "2", True, None):
+        with pytest.raises(TypeError, match="fast must be a whole number of bars"):
+            SmaCross(fast=bad, slow=4)
