@@ -115,10 +115,15 @@ def test_alpaca_py_parses_the_bars_it_asked_for_in_messagepack(server_url, bars)
 
 
 
-def test_ccxt_binance_loads_markets_over_rest_and_watches_the_bars(server_url, bars):
-    """ccxt reads exchangeInfo from the server's REST (same port), then watch_ohlcv."""
-    out = run_client("ccxt", "ohlcv_ccxt", "binance", server_url("binance"), "BTC/USDT", str(N))
-    assert out["market"] == "BTCUSDT"
+@pytest.mark.parametrize("exchange, symbol, market", [
+    ("binance", "BTC/USDT", "BTCUSDT"),  # exchangeInfo
+    ("kraken", "BTC/USD", "XBTUSD"),  # AssetPairs and Assets (Kraken's REST says XBT)
+])
+def test_ccxt_loads_markets_over_rest_and_watches_the_bars(exchange, symbol, market,
+                                                           server_url, bars):
+    """ccxt reads the market list from the server's REST (same port), then watch_ohlcv."""
+    out = run_client("ccxt", "ohlcv_ccxt", exchange, server_url(exchange), symbol, str(N))
+    assert out["market"] == market
     for candle, (time, row) in zip(out["bars"], bars.iterrows(), strict=True):
         same_bar(candle[1:], time.value, row, candle[0] * 1_000_000)
 

@@ -670,8 +670,19 @@ async def test_binance_rest_lists_the_served_pairs_and_refuses_the_rest_by_name(
         assert orjson.loads(await ws.recv())["result"] is None
 
 
-async def test_an_exchange_without_rest_answers_404(feed_server):
+async def test_kraken_rest_lists_the_served_pair_as_kraken_names_it(feed_server):
     server = await feed_server("btcusd_1m", exchange="kraken")
+    http = server.url.replace("ws://", "http://")
+    status, pairs = await asyncio.to_thread(_get, http + "/0/public/AssetPairs")
+    assert status == 200 and pairs["error"] == []
+    assert {k: (v["base"], v["quote"], v["wsname"]) for k, v in pairs["result"].items()} == {
+        "XBTUSD": ("XBT", "USD", "BTC/USD")}  # REST says XBT, the v2 socket BTC/USD
+    status, assets = await asyncio.to_thread(_get, http + "/0/public/Assets")
+    assert status == 200 and set(assets["result"]) == {"XBT", "USD"}
+
+
+async def test_an_exchange_without_rest_answers_404(feed_server):
+    server = await feed_server("btcusd_1m", exchange="polygon")
     status, _ = await asyncio.to_thread(
-        _get, server.url.replace("ws://", "http://") + "/0/public/AssetPairs")
+        _get, server.url.replace("ws://", "http://") + "/v2/aggs/ticker/BTC-USD")
     assert status == 404 and server.rest_missed == 1

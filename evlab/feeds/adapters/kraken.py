@@ -47,6 +47,7 @@ import time
 import zlib
 from collections.abc import Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
 import orjson
 
@@ -379,6 +380,38 @@ class KrakenAdapter(ExchangeAdapter):
             msg["req_id"] = req_id
         return c.dumps(msg)
 
+    def rest_reply(self, path: str, symbols: Sequence[tuple[str, str]]) -> str | None:
+        """``/0/public/AssetPairs`` and ``/0/public/Assets`` for the served pairs (what ccxt's
+        ``load_markets`` reads), ``/0/public/Time``; other paths: None. Kraken's REST names
+        bitcoin ``XBT``; the v2 socket names the pair ``BTC/USD``."""
+        route = urlsplit(path).path.rstrip("/")
+        if route == "/0/public/Time":
+            now = time.time()
+            return c.dumps({"error": [], "result": {"unixtime": int(now),
+                                                    "rfc1123": time.strftime(
+                                                        "%a, %d %b %y %H:%M:%S +0000",
+                                                        time.gmtime(now))}})
+        pairs = [(wire, p) for wire, symbol in symbols if (p := split_pair(symbol))]
+        if route == "/0/public/Assets":
+            codes = dict.fromkeys(_rest_asset(a) for _, p in pairs for a in p)
+            return c.dumps({"error": [], "result": {
+                code: {"aclass": "currency", "altname": code, "decimals": 10,
+                       "display_decimals": 5, "status": "enabled"} for code in codes}})
+        if route != "/0/public/AssetPairs":
+            return None
+        result = {}
+        for wire, (base, quote) in pairs:
+            b, q = _rest_asset(base), _rest_asset(quote)
+            result[b + q] = {
+                "altname": b + q, "wsname": wire, "aclass_base": "currency", "base": b,
+                "aclass_quote": "currency", "quote": q, "lot": "unit", "cost_decimals": 5,
+                "pair_decimals": 8, "lot_decimals": 8, "lot_multiplier": 1,
+                "leverage_buy": [], "leverage_sell": [], "fees": [[0, 0.26]],
+                "fees_maker": [[0, 0.16]], "fee_volume_currency": "ZUSD", "margin_call": 80,
+                "margin_stop": 40, "ordermin": "0.0001", "costmin": "0.5",
+                "tick_size": "0.00000001", "status": "online"}
+        return c.dumps({"error": [], "result": result})
+
     @classmethod
     def wire_symbol(cls, symbol: str) -> str:
         """``BTC-USD`` is ``BTC/USD`` (v2 writes pairs with a slash)."""
@@ -400,3 +433,8 @@ class KrakenAdapter(ExchangeAdapter):
                              "timestamp": c.rfc3339(end if final else time_ns, 9),
                              "data": [candle]})
 
+
+
+def _rest_asset(code: str) -> str:
+    """Kraken's REST asset code: ``XBT`` for bitcoin, other codes as they are."""
+    return "XBT" if code == "BTC" else code

@@ -13,6 +13,9 @@ async def main(exchange: str, url: str, symbol: str, n: int) -> None:
     if exchange == "binance":  # ccxt's own URL table, overridden: REST and socket, one port
         client.urls["api"]["public"] = base.replace("ws://", "http://", 1) + "/api/v3"
         client.urls["api"]["ws"]["spot"] = base + "/ws"
+    elif exchange == "kraken":
+        client.urls["api"]["public"] = base.replace("ws://", "http://", 1)
+        client.urls["api"]["ws"]["publicV2"] = base + "/v2"
     else:
         raise SystemExit(f"no URL override written for {exchange}")
     bars: list[list] = []
