@@ -118,6 +118,7 @@ def test_alpaca_py_parses_the_bars_it_asked_for_in_messagepack(server_url, bars)
 @pytest.mark.parametrize("exchange, symbol, market", [
     ("binance", "BTC/USDT", "BTCUSDT"),  # exchangeInfo
     ("kraken", "BTC/USD", "XBTUSD"),  # AssetPairs and Assets (Kraken's REST says XBT)
+    ("alpaca", "BTC/USD", "BTC/USD"),  # the trading API's /v2/assets, then the crypto stream
 ])
 def test_ccxt_loads_markets_over_rest_and_watches_the_bars(exchange, symbol, market,
                                                            server_url, bars):

@@ -681,6 +681,14 @@ async def test_kraken_rest_lists_the_served_pair_as_kraken_names_it(feed_server)
     assert status == 200 and set(assets["result"]) == {"XBT", "USD"}
 
 
+async def test_alpaca_rest_lists_the_served_pair_as_an_active_crypto_asset(feed_server):
+    server = await feed_server("btcusd_1m", exchange="alpaca")
+    status, assets = await asyncio.to_thread(
+        _get, server.url.replace("ws://", "http://") + "/v2/assets?asset_class=crypto")
+    assert status == 200 and [(a["symbol"], a["class"], a["status"]) for a in assets] == [
+        ("BTC/USD", "crypto", "active")]
+
+
 async def test_an_exchange_without_rest_answers_404(feed_server):
     server = await feed_server("btcusd_1m", exchange="polygon")
     status, _ = await asyncio.to_thread(

@@ -37,8 +37,10 @@ handshake's headers, :meth:`AlpacaAdapter.header_options`).
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
 import msgpack
 import orjson
@@ -226,6 +228,20 @@ class AlpacaAdapter(ExchangeAdapter):
         """``msgpack=True`` for a handshake with ``Content-Type: application/msgpack``."""
         kind = headers.get("Content-Type") or ""
         return {"msgpack": True} if kind.split(";")[0].strip().lower() == _MSGPACK else {}
+
+    def rest_reply(self, path: str, symbols: Sequence[tuple[str, str]]) -> str | None:
+        """``/v2/assets`` (the trading API's asset list, what ccxt's ``load_markets`` reads):
+        the served pairs as active crypto assets; other paths: None."""
+        if urlsplit(path).path.rstrip("/") != "/v2/assets":
+            return None
+        assets = [{"id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"evlab:{wire}")), "class": "crypto",
+                   "exchange": "CRYPTO", "symbol": wire, "name": wire, "status": "active",
+                   "tradable": True, "marginable": False, "maintenance_margin_requirement": 100,
+                   "shortable": False, "easy_to_borrow": False, "fractionable": True,
+                   "attributes": [], "min_order_size": "0.000000001",
+                   "min_trade_increment": "0.000000001", "price_increment": "0.000000001"}
+                  for wire, symbol in symbols if split_pair(symbol) is not None]
+        return c.dumps(assets)
 
     @classmethod
     def wire_symbol(cls, symbol: str) -> str:

@@ -16,6 +16,10 @@ async def main(exchange: str, url: str, symbol: str, n: int) -> None:
     elif exchange == "kraken":
         client.urls["api"]["public"] = base.replace("ws://", "http://", 1)
         client.urls["api"]["ws"]["publicV2"] = base + "/v2"
+    elif exchange == "alpaca":  # its markets come from the trading API, which wants a key
+        client.apiKey, client.secret = "evlab-key", "evlab-secret"
+        client.urls["api"]["trader"] = base.replace("ws://", "http://", 1)
+        client.urls["api"]["ws"]["crypto"] = base
     else:
         raise SystemExit(f"no URL override written for {exchange}")
     bars: list[list] = []
