@@ -19,7 +19,9 @@ served:
 * **REST**, on the same port (a plain HTTP request, answered in websockets' ``process_request``
   hook): a request is answered with a captured response to the same request (the adapter's
   ``rest_key``: Binance depth by symbol, whatever the ``limit``), the responses to one request
-  in the order they were captured, the last one again once they run out; anything else gets
+  in the order they were captured, the last one again once they run out; a market list the
+  capture does not hold (Binance ``exchangeInfo``, which ccxt reads first) is made for the
+  capture's symbols by the adapter (``capture_symbols``, ``rest_reply``); anything else gets
   404 with the exchange's error body.
 
 Sends await the socket (back-pressure): nothing queues without bound.
@@ -169,7 +171,12 @@ class CaptureServer:
             return None  # a WebSocket handshake: go on
         key = self.adapter.rest_key(request.path)
         answers = self._rest.get(key)
-        if not answers:
+        if not answers:  # not captured: the market lists a client reads first, if any
+            listed = self.adapter.rest_reply(request.path,
+                                             self.adapter.capture_symbols(self.streams))
+            if listed is not None:
+                self.rest_served += 1
+                return json_response(connection, 200, listed)
             self.rest_missed += 1
             body = self.adapter.error_frame(f"this capture holds no response to {request.path}")
             return json_response(connection, 404, body)

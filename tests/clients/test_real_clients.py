@@ -150,3 +150,39 @@ def test_python_binance_reads_a_served_capture_as_binance_served_it():
     diffs = [json.loads(e.payload) for e in events if type(e) is WebSocketEvent]
     wanted = [o["data"] for o in diffs if o["stream"] == "nknusdt@depth@100ms"][:3]
     assert out["diffs"] == wanted and len(wanted) == 3
+
+
+def test_ccxt_builds_the_book_of_a_served_capture_as_evlab_does():
+    """ccxt's binance watch_order_book (exchangeInfo made for the capture's symbols, the
+    captured REST snapshot, the diff stream) against the served capture: its book at the
+    update id it reached equals evlab's OrderBooks replaying the capture to that id."""
+    import asyncio
+
+    from evlab import EventBus, EventType, OrderBooks, WebSocketHandler
+    from evlab.feeds.capture_server import CaptureServer
+    from tests.books import CAPTURES, capture
+
+    server = CaptureServer(CAPTURES / "BINANCE.ws.1.0", http=CAPTURES / "BINANCE.http.0.0",
+                           speed=5).start_in_thread()
+    try:
+        out = run_client("ccxt", "book_ccxt", server.url, "NKN/USDT", "3")
+    finally:
+        server.close()
+    assert server.rest_served == 2  # exchangeInfo, then NKNUSDT's captured snapshot
+
+    async def evlab_book_at(update_id: int) -> tuple[list, list]:
+        bus = EventBus()
+        bus.register_async(EventType.WEBSOCKET, WebSocketHandler("market_data_handler").handle)
+        books = OrderBooks(bus)
+        for event in capture("binance"):
+            await bus.emit_async(event)
+            if "NKNUSDT" in books and books["NKNUSDT"].update_id == update_id:
+                book = books["NKNUSDT"]
+                assert not book.stale
+                return book.bids(), book.asks()
+        raise AssertionError(f"evlab's book never reached update {update_id}")
+
+    bids, asks = asyncio.run(evlab_book_at(out["nonce"]))
+    assert [list(level) for level in bids] == out["bids"]
+    assert [list(level) for level in asks] == out["asks"]
+    assert len(bids) > 100 and len(asks) > 100  # the whole captured book, not a top slice

@@ -193,6 +193,11 @@ class ExchangeAdapter(ABC):
         ``symbols`` as (exchange spelling, dataset symbol) pairs; None: not served (404)."""
         return None
 
+    def capture_symbols(self, streams: Sequence[str]) -> list[tuple[str, str]]:
+        """Server side: the (exchange spelling, ``BASE-QUOTE``) pairs a served capture's
+        ``streams`` are of, for :meth:`rest_reply`'s market lists (default: none known)."""
+        return []
+
     def rest_key(self, url: str) -> str:
         """Server side: which captured REST response answers a request for ``url`` (a path
         and query, or a full URL): by default the same path and query."""

@@ -58,6 +58,11 @@ _PARTIAL_DEPTH = re.compile(r"([a-z0-9]+)@depth(?:5|10|20)(?:@100ms|@1000ms)?\Z"
 _ENVELOPE = re.compile(r'\{"stream":"([^"\\]+)","data":')
 
 
+# Quote assets Binance spot symbols end in, longest first (USDT before USD-less BTC...).
+_QUOTES = ("FDUSD", "USDT", "USDC", "BUSD", "TUSD", "BTC", "ETH", "BNB", "EUR", "GBP", "TRY",
+           "BRL", "AUD", "DAI", "JPY")
+
+
 def _stream_key(stream: str) -> str:
     """A stream name as subscriptions match it: lower-case, without the update speed
     (``BTCUSDT@depth@100ms`` and ``btcusdt@depth`` carry the same messages)."""
@@ -238,7 +243,8 @@ class BinanceAdapter(ExchangeAdapter):
         return c.dumps({"code": 2, "msg": message, "id": req_id})
 
     def path_subscribe(self, path: str) -> tuple[str | None, dict[str, Any]]:
-        """A raw stream URL ``/ws/<stream>[/<stream>]`` is the SUBSCRIBE it names; a combined
+        """A raw stream URL ``/ws/<stream>[/<stream>]`` is the SUBSCRIBE it names (a path that
+        names no stream, such as ccxt's ``/ws/0``, subscribes to nothing); a combined
         stream URL ``/stream[?streams=<a>/<b>]`` too, and every push on it is wrapped as
         ``{"stream", "data"}``, also for streams subscribed later by message."""
         head, _, query = path.partition("?")
@@ -249,7 +255,9 @@ class BinanceAdapter(ExchangeAdapter):
             streams, options = (found.group(1).split("/") if found else []), {"combined": True}
         else:
             return None, {}
-        params = [s for s in streams if s]
+        # Only stream names count: ccxt opens /ws/0, /ws/1 ... (its own stream index) and
+        # subscribes by message, as Binance lets a client.
+        params = [s for s in streams if "@" in s]
         frame = c.dumps({"method": "SUBSCRIBE", "params": params, "id": None}) if params else None
         return frame, options
 
@@ -327,6 +335,18 @@ class BinanceAdapter(ExchangeAdapter):
         if parts.path.endswith("/depth") and symbols:
             return f"/api/v3/depth?symbol={symbols[0].upper()}"
         return super().rest_key(url)
+
+    def capture_symbols(self, streams: Sequence[str]) -> list[tuple[str, str]]:
+        """The symbols of streams such as ``nknusdt@depth@100ms``, split at the quote asset
+        they end in (Binance's symbols carry no separator: ``NKNUSDT`` is NKN/USDT)."""
+        out: dict[str, str] = {}
+        for stream in streams:
+            symbol = stream.partition("@")[0].upper()
+            quote = next((q for q in _QUOTES if symbol.endswith(q) and len(symbol) > len(q)),
+                         None)
+            if quote is not None:
+                out[symbol] = f"{symbol[:-len(quote)]}-{quote}"
+        return list(out.items())
 
     def rest_reply(self, path: str, symbols: Sequence[tuple[str, str]]) -> str | None:
         """``/api/v3/exchangeInfo`` (the served pairs, as ccxt's ``load_markets`` reads them),
