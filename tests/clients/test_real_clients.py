@@ -186,3 +186,48 @@ def test_ccxt_builds_the_book_of_a_served_capture_as_evlab_does():
     assert [list(level) for level in bids] == out["bids"]
     assert [list(level) for level in asks] == out["asks"]
     assert len(bids) > 100 and len(asks) > 100  # the whole captured book, not a top slice
+
+
+
+def test_ccxt_watches_the_trades_of_a_served_capture_as_evlab_decodes_them():
+    """ccxt's binance watch_trades (aggTrade) on the served capture: the trade it parses is
+    the captured one, with the taker side evlab's adapter gives it."""
+    from evlab.events import TickEvent, WebSocketEvent
+    from evlab.feeds.adapters import get_adapter
+    from evlab.feeds.capture_server import CaptureServer
+    from tests.books import CAPTURES, capture
+
+    server = CaptureServer(CAPTURES / "BINANCE.ws.1.0", http=CAPTURES / "BINANCE.http.0.0",
+                           speed=5).start_in_thread()
+    try:
+        [trade] = run_client("ccxt", "trades_ccxt", server.url, "NKN/USDT")
+    finally:
+        server.close()
+    adapter = get_adapter("binance")
+    ticks = [t for e in capture("binance") if type(e) is WebSocketEvent
+             and '"nknusdt@aggTrade"' in e.payload for t in adapter.parse(e.payload)
+             if isinstance(t, TickEvent)]
+    [tick] = ticks
+    assert (trade["symbol"], trade["id"]) == ("NKN/USDT", tick.trade_id)
+    assert (trade["price"], trade["amount"]) == (tick.price, tick.size)
+    assert trade["timestamp"] * 1_000_000 == tick.time_ns
+    assert trade["side"] == tick.side.lower()
+
+
+
+def test_binance_connector_gets_a_served_capture_in_combined_envelopes():
+    """binance-connector's combined stream (/stream + SUBSCRIBE) on the served capture: every
+    push is wrapped as {"stream", "data"}, as Binance wraps it, the data as captured."""
+    from evlab.events import WebSocketEvent
+    from evlab.feeds.capture_server import CaptureServer
+    from tests.books import CAPTURES, capture
+
+    server = CaptureServer(CAPTURES / "BINANCE.ws.1.0", speed=20).start_in_thread()
+    try:
+        got = run_client("binance-connector", "depth_binance_connector", server.url, "LRCBTC",
+                         "5")
+    finally:
+        server.close()
+    captured = [json.loads(e.payload) for e in capture("binance") if type(e) is WebSocketEvent]
+    wanted = [o for o in captured if o["stream"] == "lrcbtc@depth@100ms"][:5]
+    assert got == wanted and len(wanted) == 5
