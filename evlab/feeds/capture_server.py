@@ -143,19 +143,15 @@ class CaptureServer:
         """Run on a background loop of its own; ``stop_in_thread()`` (alias ``close()``) ends
         both."""
         if self._background is None:
-            background = BackgroundLoop(f"evlab-capture-{self.exchange}")
-            background.run(self.start(), timeout)
-            self._background = background
+            self._background = BackgroundLoop.started(f"evlab-capture-{self.exchange}",
+                                                      self.start(), timeout)
         return self
 
     def stop_in_thread(self, timeout: float = 30.0) -> None:
         """Stop a server started by :meth:`start_in_thread`, and its loop."""
         background, self._background = self._background, None
         if background is not None:
-            try:
-                background.run(self.stop(), timeout)
-            finally:
-                background.stop(timeout)
+            background.finish(self.stop(), timeout)
 
     close = stop_in_thread  # as FeedServer's
 

@@ -75,6 +75,27 @@ class BackgroundLoop:
         """Schedule ``coro`` on the loop (from any thread); its result arrives in the future."""
         return asyncio.run_coroutine_threadsafe(coro, self.loop)
 
+    @classmethod
+    def started(cls, name: str, coro: Coroutine[Any, Any, Any],
+                timeout: float | None = 30.0) -> BackgroundLoop:
+        """A new loop named ``name`` that has run ``coro`` (a server's ``start()``); if that
+        fails or times out, the loop is stopped again and the error raised."""
+        background = cls(name)
+        try:
+            background.run(coro, timeout)
+        except BaseException:
+            background.stop()
+            raise
+        return background
+
+    def finish(self, coro: Coroutine[Any, Any, Any], timeout: float | None = 30.0) -> None:
+        """Run ``coro`` (a server's ``stop()``) on this loop, then stop the loop, whatever
+        ``coro`` did."""
+        try:
+            self.run(coro, timeout)
+        finally:
+            self.stop(timeout)
+
     def run(self, coro: Coroutine[Any, Any, T], timeout: float | None = 30.0) -> T:
         """Run ``coro`` on the loop and block this thread for its result (or its exception).
 

@@ -389,26 +389,16 @@ class FeedServer:
     def start_in_thread(self, timeout: float = 30.0) -> Self:
         """Run the server on a background loop of its own (a daemon thread); return once
         listening. ``stop_in_thread()`` (alias ``close()``) ends both."""
-        if self._background is not None:
-            return self
-        background = BackgroundLoop(f"evlab-server-{self.exchange}")
-        try:
-            background.run(self.start(), timeout)
-        except BaseException:
-            background.stop()
-            raise
-        self._background = background
+        if self._background is None:
+            self._background = BackgroundLoop.started(f"evlab-server-{self.exchange}",
+                                                      self.start(), timeout)
         return self
 
     def stop_in_thread(self, timeout: float = 30.0) -> None:
         """Stop a server started by :meth:`start_in_thread` and end its loop and thread."""
         background, self._background = self._background, None
-        if background is None:
-            return
-        try:
-            background.run(self.stop(), timeout)
-        finally:
-            background.stop(timeout)
+        if background is not None:
+            background.finish(self.stop(), timeout)
 
     close = stop_in_thread
 

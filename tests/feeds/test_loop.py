@@ -126,3 +126,40 @@ def test_a_background_replay_runs_on_a_loop_of_its_own_that_ends_with_it():
     assert replay.wait(SAFETY).events == 50
     [thread] = threads
     assert thread.name.startswith("evlab-replay-") and not thread.is_alive()
+
+
+def test_started_stops_its_loop_when_the_start_fails_and_finish_always_stops_it():
+    """What start_in_thread of both feed servers relies on: no thread outlives a failure."""
+    async def fails() -> None:
+        raise OSError("address already in use")
+
+    before = {t.name for t in threading.enumerate()}
+    with pytest.raises(OSError, match="already in use"):
+        BackgroundLoop.started("evlab-test-failing", fails(), SAFETY)
+    assert {t.name for t in threading.enumerate()} == before
+
+    async def ok() -> str:
+        return "started"
+
+    background = BackgroundLoop.started("evlab-test-ok", ok(), SAFETY)
+    assert background.running
+    with pytest.raises(OSError):
+        background.finish(fails(), SAFETY)  # the stop fails: the loop still ends
+    assert not background.running and "evlab-test-ok" not in {
+        t.name for t in threading.enumerate()}
+
+
+def test_a_capture_server_on_a_port_in_use_leaves_no_thread_behind():
+    import socket
+
+    from evlab.feeds.capture_server import CaptureServer
+    from tests.books import CAPTURES
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        server = CaptureServer(CAPTURES / "BINANCE.ws.1.0", port=port)
+        with pytest.raises(OSError):
+            server.start_in_thread(SAFETY)
+    assert not [t for t in threading.enumerate() if t.name.startswith("evlab-capture-")]
