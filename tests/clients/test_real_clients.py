@@ -6,14 +6,19 @@ What every client parses must equal the dataset the server streams.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterator
 
 import pandas as pd
 import pytest
 
-from evlab import datasets
+from evlab import EventBus, EventType, OrderBooks, WebSocketHandler, datasets
+from evlab.events import RestResponseEvent, TickEvent, WebSocketEvent
+from evlab.feeds.adapters import get_adapter
+from evlab.feeds.capture_server import CaptureServer
 from evlab.feeds.server import FeedServer
+from tests.books import CAPTURES, capture
 from tests.clients.venvs import run_client
 
 N = 5  # bars each client reads
@@ -130,20 +135,23 @@ def test_ccxt_loads_markets_over_rest_and_watches_the_bars(exchange, symbol, mar
 
 # --- a captured order-book session, served again ---------------------------------------------
 
-def test_python_binance_reads_a_served_capture_as_binance_served_it():
-    """REST snapshot and diff stream of the shipped Binance capture, through python-binance's
-    get_order_book and depth_socket: what it parses is what the capture holds."""
-    from evlab.events import RestResponseEvent, WebSocketEvent
-    from evlab.feeds.capture_server import CaptureServer
-    from tests.books import CAPTURES, capture
-
+@pytest.fixture(scope="module")
+def served_capture() -> Iterator[CaptureServer]:
+    """The shipped Binance capture with its REST snapshots, served at 10x its recorded pace
+    (each client gets its own replay, from its first subscription)."""
     server = CaptureServer(CAPTURES / "BINANCE.ws.1.0", http=CAPTURES / "BINANCE.http.0.0",
-                           speed=50).start_in_thread()
+                           speed=10).start_in_thread()
     try:
-        out = run_client("python-binance", "depth_python_binance", server.url,
-                         server.http_url, "NKNUSDT", "3")
+        yield server
     finally:
         server.close()
+
+
+def test_python_binance_reads_a_served_capture_as_binance_served_it(served_capture):
+    """REST snapshot and diff stream of the shipped Binance capture, through python-binance's
+    get_order_book and depth_socket: what it parses is what the capture holds."""
+    out = run_client("python-binance", "depth_python_binance", served_capture.url,
+                     served_capture.http_url, "NKNUSDT", "3")
     events = capture("binance")
     [rest] = [e for e in events if type(e) is RestResponseEvent and "NKNUSDT" in e.url]
     assert out["snapshot"] == json.loads(rest.payload)
@@ -152,23 +160,14 @@ def test_python_binance_reads_a_served_capture_as_binance_served_it():
     assert out["diffs"] == wanted and len(wanted) == 3
 
 
-def test_ccxt_builds_the_book_of_a_served_capture_as_evlab_does():
+def test_ccxt_builds_the_book_of_a_served_capture_as_evlab_does(served_capture):
     """ccxt's binance watch_order_book (exchangeInfo made for the capture's symbols, the
     captured REST snapshot, the diff stream) against the served capture: its book at the
     update id it reached equals evlab's OrderBooks replaying the capture to that id."""
-    import asyncio
-
-    from evlab import EventBus, EventType, OrderBooks, WebSocketHandler
-    from evlab.feeds.capture_server import CaptureServer
-    from tests.books import CAPTURES, capture
-
-    server = CaptureServer(CAPTURES / "BINANCE.ws.1.0", http=CAPTURES / "BINANCE.http.0.0",
-                           speed=5).start_in_thread()
-    try:
-        out = run_client("ccxt", "book_ccxt", server.url, "NKN/USDT", "3")
-    finally:
-        server.close()
-    assert server.rest_served == 2  # exchangeInfo, then NKNUSDT's captured snapshot
+    before = served_capture.rest_served
+    out = run_client("ccxt", "book_ccxt", served_capture.url, "NKN/USDT", "3")
+    # exchangeInfo, then NKNUSDT's captured snapshot
+    assert served_capture.rest_served - before == 2
 
     async def evlab_book_at(update_id: int) -> tuple[list, list]:
         bus = EventBus()
@@ -189,20 +188,10 @@ def test_ccxt_builds_the_book_of_a_served_capture_as_evlab_does():
 
 
 
-def test_ccxt_watches_the_trades_of_a_served_capture_as_evlab_decodes_them():
+def test_ccxt_watches_the_trades_of_a_served_capture_as_evlab_decodes_them(served_capture):
     """ccxt's binance watch_trades (aggTrade) on the served capture: the trade it parses is
     the captured one, with the taker side evlab's adapter gives it."""
-    from evlab.events import TickEvent, WebSocketEvent
-    from evlab.feeds.adapters import get_adapter
-    from evlab.feeds.capture_server import CaptureServer
-    from tests.books import CAPTURES, capture
-
-    server = CaptureServer(CAPTURES / "BINANCE.ws.1.0", http=CAPTURES / "BINANCE.http.0.0",
-                           speed=5).start_in_thread()
-    try:
-        [trade] = run_client("ccxt", "trades_ccxt", server.url, "NKN/USDT")
-    finally:
-        server.close()
+    [trade] = run_client("ccxt", "trades_ccxt", served_capture.url, "NKN/USDT")
     adapter = get_adapter("binance")
     ticks = [t for e in capture("binance") if type(e) is WebSocketEvent
              and '"nknusdt@aggTrade"' in e.payload for t in adapter.parse(e.payload)
@@ -215,19 +204,11 @@ def test_ccxt_watches_the_trades_of_a_served_capture_as_evlab_decodes_them():
 
 
 
-def test_binance_connector_gets_a_served_capture_in_combined_envelopes():
+def test_binance_connector_gets_a_served_capture_in_combined_envelopes(served_capture):
     """binance-connector's combined stream (/stream + SUBSCRIBE) on the served capture: every
     push is wrapped as {"stream", "data"}, as Binance wraps it, the data as captured."""
-    from evlab.events import WebSocketEvent
-    from evlab.feeds.capture_server import CaptureServer
-    from tests.books import CAPTURES, capture
-
-    server = CaptureServer(CAPTURES / "BINANCE.ws.1.0", speed=20).start_in_thread()
-    try:
-        got = run_client("binance-connector", "depth_binance_connector", server.url, "LRCBTC",
-                         "5")
-    finally:
-        server.close()
+    got = run_client("binance-connector", "depth_binance_connector", served_capture.url,
+                     "LRCBTC", "5")
     captured = [json.loads(e.payload) for e in capture("binance") if type(e) is WebSocketEvent]
     wanted = [o for o in captured if o["stream"] == "lrcbtc@depth@100ms"][:5]
     assert got == wanted and len(wanted) == 5
