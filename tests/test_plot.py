@@ -29,9 +29,14 @@ from evlab import (
     create_bar_event,
     create_bar_update_event,
     create_fill_event,
+    create_quote_event,
     create_signal_event,
+    create_tick_event,
 )
+from evlab.events import QuoteEvent, trusted
 from evlab.plot import Coalescer, LiveChart, chart, edges, flow, indicator_event
+from evlab.plot import _figure as F
+from evlab.plot._figure import TRACES
 from evlab.plot.coalesce import loop_scheduler
 
 T0 = pd.Timestamp("2024-03-01 14:30", tz="UTC").value  # ns
@@ -250,7 +255,7 @@ def test_indicator_overlays_land_on_their_bars(bus, fake):
     for i in range(4):
         bus.emit(bar(i))
     c.flush()
-    lines = {d.name: d for d in c.figure.data[7:]}
+    lines = {d.name: d for d in c.figure.data[len(TRACES):]}
     assert set(lines) == {"sma_2", "upper", "lower"}
     np.testing.assert_array_equal(lines["sma_2"].x, wtimes(0, 4))
     assert math.isnan(lines["sma_2"].y[0])  # warming up: a gap
@@ -422,7 +427,7 @@ def test_static_chart_of_bars_and_signals():
     assert list(fig.data[2].y) == [101.5] and list(fig.data[3].y) == [105.0]
     np.testing.assert_array_equal(fig.data[4].x, times(7, 1))
     assert fig.layout.yaxis3.visible is True and list(fig.data[6].y) == [1000.0, 1010.0]
-    assert fig.data[7].name == "sma_3"
+    assert fig.data[len(TRACES)].name == "sma_3"
     assert "<html>" in fig.to_html()[:200].lower()
 
 
@@ -487,7 +492,7 @@ def test_static_chart_of_a_recording(source):
     assert list(fig.data[2].y) == [10.5] and list(fig.data[4].y) == [11.5]
     assert list(fig.data[5].y) == [10.6]
     assert list(fig.data[6].y) == [1000.0]
-    assert fig.data[7].name == "sma" and list(fig.data[7].y) == [10.2]
+    assert fig.data[len(TRACES)].name == "sma" and list(fig.data[len(TRACES)].y) == [10.2]
     assert chart(frame).data[0].name == "AAPL"  # the only symbol
     assert chart(Recording(frame)).data[0].name == "AAPL"
 
@@ -560,3 +565,131 @@ def test_lab_chart_of_an_unpublished_symbol_warns(tmp_path):
         with pytest.warns(UserWarning, match=r"no bars for 'BTC-USD'.*BTCUSDT"):
             lab.bus.emit(bar(1, symbol="BTCUSDT"))
         assert "BTCUSDT" in c.hint
+
+
+# --- the bid/ask band and the trades over the candles ------------------------------------------
+
+def quote(i: int, bid: float = 100.0, spread: float = 0.02, *, source: str = "",
+          symbol: str = "BTC-USD"):
+    return create_quote_event(symbol, T0 + i * SEC, bid + i * 0.01, bid + i * 0.01 + spread,
+                              1.0 + i, 2.0 + i, source=source)
+
+
+def test_the_band_holds_the_quotes_and_shows_with_the_first_one(bus, fake):
+    c = make_chart(bus, fake)  # quotes="auto"
+    bid_trace, ask_trace = c.figure.data[F.BID], c.figure.data[F.ASK]
+    assert bid_trace.visible is False and ask_trace.visible is False
+    bus.emit(bar(0))
+    c.flush()
+    assert bid_trace.visible is False  # bars alone: no band
+    quotes = [bus.emit(quote(i)) for i in range(5)]
+    c.flush()
+    assert bid_trace.visible is True and ask_trace.visible is True
+    np.testing.assert_array_equal(bid_trace.x, wtimes(0, 5))
+    np.testing.assert_array_equal(bid_trace.y, [q.bid for q in quotes])
+    np.testing.assert_array_equal(ask_trace.y, [q.ask for q in quotes])
+    np.testing.assert_array_equal(bid_trace.customdata, [q.bid_size for q in quotes])
+    np.testing.assert_array_equal(ask_trace.customdata, [q.ask_size for q in quotes])
+    assert ask_trace.fill == "tonexty" and bid_trace.line.shape == "hv"  # a band of steps
+    assert c.stats["quotes"] == 5
+
+
+def test_trades_are_markers_coloured_by_taker_side(bus, fake):
+    c = make_chart(bus, fake)
+    assert c.figure.data[F.TRADES].visible is False
+    ticks = [bus.emit(create_tick_event("BTC-USD", T0 + i * SEC, 100.0 + i, 0.5, side=side))
+             for i, side in enumerate(["BUY", "SELL", None])]
+    bus.emit(create_tick_event("ETH-USD", T0, 5.0, 1.0, side="BUY"))  # another symbol
+    c.flush()
+    trades = c.figure.data[F.TRADES]
+    assert trades.visible is True and trades.mode == "markers"
+    np.testing.assert_array_equal(trades.y, [t.price for t in ticks])
+    np.testing.assert_array_equal(trades.x, wtimes(0, 3))
+    assert list(trades.marker.color) == [F.UP, F.DOWN, F.TRADE_COLOUR[None]]
+    assert list(trades.hovertext) == ["BUY 0.5 @ 100", "SELL 0.5 @ 101", "trade 0.5 @ 102"]
+    assert c.figure.data[F.BID].visible is False  # trades only: no band
+
+
+def test_quote_source_chooses_which_quotes_feed_the_band(bus, fake):
+    c = make_chart(bus, fake, quote_source="orderbooks")
+    bus.emit(quote(0, bid=100.0, source="feed"))  # the venue's bookTicker
+    bus.emit(quote(1, bid=200.0, source="orderbooks"))  # the book's top
+    bus.emit(quote(2, bid=300.0, source="feed"))
+    c.flush()
+    assert list(c.figure.data[F.BID].y) == [200.01]
+    every = make_chart(bus, fake)  # None: every quote of the symbol
+    bus.emit(quote(3, bid=400.0, source="feed"))
+    every.flush()
+    assert list(every.figure.data[F.BID].y) == [400.03]
+
+
+def test_tick_window_bounds_the_quotes_and_trades_kept(bus, fake):
+    c = make_chart(bus, fake, tick_window=10)
+    for i in range(50):
+        bus.emit(quote(i))
+        bus.emit(create_tick_event("BTC-USD", T0 + i * SEC, 100.0 + i, 1.0))
+    c.flush()
+    assert len(c.data.quotes) == len(c.data.trades) == 10  # bounded deques
+    np.testing.assert_array_equal(c.figure.data[F.BID].x, wtimes(40, 10))
+    np.testing.assert_array_equal(c.figure.data[F.TRADES].y, 100.0 + np.arange(40, 50))
+    assert c.stats["quotes"] == c.stats["trades"] == 50  # every one counted
+    with pytest.raises(ValueError, match="tick_window"):
+        make_chart(bus, fake, tick_window=0)
+
+
+def test_an_empty_quote_side_is_a_gap_not_a_crash(bus, fake):
+    """A venue side that is empty: bid (or ask) None, sizes None, as a recording may hold it
+    (``trusted`` builds events from checked rows without the factory's checks)."""
+    c = make_chart(bus, fake)
+    one_sided = trusted(QuoteEvent, ["symbol", "bid", "ask", "bid_size", "ask_size", "time_ns"])
+    bus.emit(quote(0))
+    for e in one_sided([("BTC-USD", None, 101.0, None, 3.0, T0 + SEC),
+                        ("BTC-USD", 99.0, None, 1.0, None, T0 + 2 * SEC)]):
+        bus.emit(e)
+    bus.emit(quote(3))
+    c.flush()
+    bid, ask = c.figure.data[F.BID], c.figure.data[F.ASK]
+    np.testing.assert_array_equal(bid.y, [100.0, np.nan, 99.0, 100.03])
+    np.testing.assert_array_equal(ask.y, [100.02, 101.0, np.nan, 100.05])
+    np.testing.assert_array_equal(bid.customdata, [1.0, np.nan, 1.0, 4.0])
+    assert bid.connectgaps is False and c.redraws == 1
+
+
+def test_quotes_and_trades_can_be_on_from_the_start_or_off(bus, fake):
+    on = make_chart(bus, fake, quotes=True, trades=True)
+    assert on.figure.data[F.BID].visible is True and on.figure.data[F.TRADES].visible is True
+    off = make_chart(bus, fake, quotes=False, trades=False)
+    bus.emit(quote(0))
+    bus.emit(create_tick_event("BTC-USD", T0, 100.0, 1.0))
+    off.flush()
+    assert off.figure.data[F.BID].visible is False and len(off.data.quotes) == 0
+    assert off.figure.data[F.TRADES].visible is False and len(off.data.trades) == 0
+    assert len(on._subs) - len(off._subs) == 2  # off: no quote or tick handler at all
+    with pytest.raises(ValueError, match="quotes: must be True, False or 'auto'"):
+        make_chart(bus, fake, quotes="yes")
+
+
+def test_quotes_are_coalesced_with_the_candles(bus, fake):
+    """A burst of quotes, trades and bars within one frame is one redraw holding them all."""
+    c = make_chart(bus, fake, max_fps=10)
+    bus.emit(bar(0))
+    fake.advance(0.0)
+    assert c.redraws == 1
+    for i in range(200):
+        bus.emit(quote(i % 50))
+        bus.emit(create_tick_event("BTC-USD", T0 + i * SEC, 100.0, 1.0, side="BUY"))
+    fake.advance(0.05)
+    assert c.redraws == 1  # the frame is not over
+    fake.advance(0.1)
+    assert c.redraws == 2 and len(c.figure.data[F.BID].y) == 200
+    assert len(c.figure.data[F.TRADES].y) == 200
+
+
+def test_quotes_of_the_symbol_give_no_wrong_symbol_hint(bus, fake):
+    c = make_chart(bus, fake)
+    bus.emit(quote(0))  # the chart's symbol is on the bus, as quotes
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        bus.emit(bar(0, symbol="ETH-USD"))
+        bus.emit(bar(1, symbol="ETH-USD"))
+    assert c.hint is None

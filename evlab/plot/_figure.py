@@ -1,9 +1,10 @@
 """The chart's look, shared by the live chart and the static chart of a recording.
 
 Every chart has the same traces in the same order (see ``TRACES``); panels share one time
-axis: price (candles, signal and fill markers, overlays), volume, equity. A panel that is
-off keeps its (empty) trace and hides its axis, so the live chart can show the equity
-panel when the first portfolio arrives without rebuilding the widget.
+axis: price (candles, signal and fill markers, the bid/ask band, trades, overlays), volume,
+equity. A panel that is off keeps its (empty) trace and hides its axis, so the live chart can
+show the equity panel when the first portfolio arrives without rebuilding the widget; the
+band and the trades are hidden traces until shown (``show_ticks``), for the same reason.
 """
 
 from __future__ import annotations
@@ -13,12 +14,16 @@ from typing import Any
 import numpy as np
 import plotly.graph_objects as go
 
-__all__ = ["EQUITY", "SIGNAL_STYLE", "TRACES", "add_overlay", "new_figure", "show_panels",
-           "to_datetime64", "to_widget_times"]
+__all__ = ["ASK", "BID", "EQUITY", "SIGNAL_STYLE", "TRACES", "TRADES", "add_overlay",
+           "new_figure", "show_panels", "show_ticks", "side_colours", "to_datetime64",
+           "to_widget_times"]
 
 UP, DOWN = "#26a69a", "#ef5350"
-TRACES = ("candles", "volume", "buy", "sell", "exit", "fill", "equity")
-CANDLES, VOLUME, BUY, SELL, EXIT, FILL, EQUITY = range(len(TRACES))
+TRACES = ("candles", "volume", "buy", "sell", "exit", "fill", "equity", "bid", "ask", "trades")
+CANDLES, VOLUME, BUY, SELL, EXIT, FILL, EQUITY, BID, ASK, TRADES = range(len(TRACES))
+#: trade marker colour by the taker's side (``TickEvent.side``); None: the venue does not say
+TRADE_COLOUR = {"BUY": UP, "SELL": DOWN, None: "#7f7f7f"}
+BID_COLOUR, ASK_COLOUR = "#2e7d32", "#c62828"
 #: signal type -> (trace index, marker symbol, colour); ▲ for BUY, ▼ for SELL and EXIT
 SIGNAL_STYLE = {"BUY": (BUY, "triangle-up", "#1b9e4b"),
                 "SELL": (SELL, "triangle-down", "#d62728"),
@@ -39,6 +44,23 @@ def to_widget_times(ns: Any) -> np.ndarray:
     browser); ISO strings keep it a date axis. Three decimals: plotly.js parses at most four.
     """
     return np.datetime_as_string(to_datetime64(ns), unit="ms")
+
+
+def side_colours(sides: list[str | None]) -> list[str]:
+    """Marker colours of trades by taker side (buy green, sell red, unknown grey)."""
+    unknown = TRADE_COLOUR[None]
+    return [TRADE_COLOUR.get(s, unknown) for s in sides]
+
+
+def show_ticks(fig: go.Figure, *, quotes: bool | None = None, trades: bool | None = None
+               ) -> None:
+    """Show or hide the bid/ask band (``quotes``) and the trade markers (``trades``); None
+    leaves that part as it is."""
+    if quotes is not None:
+        fig.data[BID].visible = quotes
+        fig.data[ASK].visible = quotes
+    if trades is not None:
+        fig.data[TRADES].visible = trades
 
 
 def _domains(volume: bool, equity: bool) -> dict[str, list[float]]:
@@ -65,8 +87,10 @@ def show_panels(fig: go.Figure, *, volume: bool, equity: bool) -> None:
 
 
 def new_figure(symbol: str, *, volume: bool = True, equity: bool = False, widget: bool = False,
-               title: str | None = None, height: int = 600) -> go.Figure:
-    """An empty chart for ``symbol`` (a ``FigureWidget`` if ``widget``) with every base trace."""
+               title: str | None = None, height: int = 600, quotes: bool = False,
+               trades: bool = False) -> go.Figure:
+    """An empty chart for ``symbol`` (a ``FigureWidget`` if ``widget``) with every base trace;
+    the bid/ask band and the trades shown if ``quotes`` / ``trades``."""
     empty: dict[str, Any] = {"x": np.empty(0, "datetime64[ns]")}
     traces = [
         go.Candlestick(name=symbol, increasing_line_color=UP, decreasing_line_color=DOWN,
@@ -85,6 +109,19 @@ def new_figure(symbol: str, *, volume: bool = True, equity: bool = False, widget
                                      "line": {"width": 2, "color": "#333"}}, **empty))
     traces.append(go.Scatter(name="equity", yaxis="y3", mode="lines", y=[],
                              line={"color": "#1f77b4", "width": 1.5}, **empty))
+    # The band: bid and ask as steps (a quote holds until the next), the ask filled down to
+    # the bid; NaN (an empty side) is a gap in both.
+    for name, colour, fill in (("bid", BID_COLOUR, "none"), ("ask", ASK_COLOUR, "tonexty")):
+        traces.append(go.Scatter(name=name, mode="lines", y=[], line_shape="hv",
+                                 line={"color": colour, "width": 1}, connectgaps=False,
+                                 fill=fill, fillcolor="rgba(120, 144, 156, 0.18)",
+                                 visible=quotes, legendgroup="quotes",
+                                 hovertemplate=f"{name} %{{y}}, size %{{customdata}}"
+                                               "<extra></extra>", **empty))
+    traces.append(go.Scatter(name="trades", mode="markers", y=[], hoverinfo="text+x",
+                             marker={"symbol": "circle", "size": 6, "color": [],
+                                     "line": {"width": 0.5, "color": "white"}},
+                             visible=trades, **empty))
     layout = go.Layout(
         title={"text": title if title is not None else symbol, "x": 0.01, "xanchor": "left"},
         height=height, uirevision=symbol, margin={"l": 50, "r": 20, "t": 60, "b": 30},

@@ -4,6 +4,10 @@ Event handlers only append to a bounded window (``window.BarWindow``); a ``Coale
 redraws at most ``max_fps`` times a second, copying the whole window into new numpy arrays
 inside one ``batch_update()``. Coalescing merges redraws, never data: every bar that is in
 the window when a redraw runs is drawn. The same chart follows a live feed or a replay.
+
+Over the candles it can draw the best bid/ask as a band (``QuoteEvent``s: a venue's quote or
+the top of an ``OrderBooks`` book, chosen by ``quote_source``) and trades as markers
+(``TickEvent``s, coloured by taker side), the last ``tick_window`` of each.
 """
 
 from __future__ import annotations
@@ -25,8 +29,10 @@ from evlab.events import (
     EventType,
     FillEvent,
     PortfolioEvent,
+    QuoteEvent,
     SignalEvent,
     SystemEvent,
+    TickEvent,
 )
 from evlab.plot import _figure as F
 from evlab.plot.coalesce import Coalescer, Schedule
@@ -40,7 +46,13 @@ class LiveChart:
     """Candles, signal markers (BUY ▲, SELL/EXIT ▼), fills, volume, strategy overlays and
     equity for ``symbol``, redrawn from the bus at most ``max_fps`` times a second.
 
-    ``equity="auto"`` shows the equity panel when the first ``PortfolioEvent`` arrives.
+    ``equity="auto"`` shows the equity panel when the first ``PortfolioEvent`` arrives;
+    ``quotes="auto"`` / ``trades="auto"`` show the bid/ask band and the trade markers once
+    the bus carries a ``QuoteEvent`` / ``TickEvent`` for ``symbol`` (True: from the start,
+    False: never, and no handler). ``quote_source``: only quotes whose ``source`` is this
+    (``"orderbooks"``: the books' tops; the feed's name: the venue's own quotes); None takes
+    every quote of ``symbol``. ``tick_window`` bounds the quotes and trades kept (each).
+    A quote side that is None or NaN (an empty side) is a gap in the band.
     ``clock``/``schedule`` drive the throttle (default: the running loop, else timers).
     The chart holds its handlers strongly: it follows the bus until ``close()``.
     Symbols are matched exactly: when another symbol's second bar arrives before any bar of
@@ -51,20 +63,30 @@ class LiveChart:
     def __init__(self, bus: EventBus, symbol: str, *, window: int = 500, max_fps: float = 10.0,
                  volume: bool = True, equity: bool | Literal["auto"] = "auto",
                  overlays: bool = True, signals: bool = True, fills: bool = True,
+                 quotes: bool | Literal["auto"] = "auto",
+                 trades: bool | Literal["auto"] = "auto", tick_window: int = 2000,
+                 quote_source: str | None = None,
                  title: str | None = None, height: int = 600,
                  clock: Callable[[], float] = time.monotonic,
                  schedule: Schedule | None = None) -> None:
         if equity not in (True, False, "auto"):
             raise ValueError(f"LiveChart.equity: must be True, False or 'auto', got {equity!r}")
+        for name, value in (("quotes", quotes), ("trades", trades)):
+            if value not in (True, False, "auto"):
+                raise ValueError(f"LiveChart.{name}: must be True, False or 'auto', got "
+                                 f"{value!r}")
         self.bus = bus
         self.symbol = symbol
         self.window = int(window)
         self.volume = volume
         self.equity = equity
-        self.data = BarWindow(self.window)
+        self.quotes = quotes
+        self.trades = trades
+        self.quote_source = quote_source
+        self.data = BarWindow(self.window, int(tick_window))
         self.figure: go.FigureWidget = F.new_figure(
             symbol, volume=volume, equity=equity is True, widget=True, title=title,
-            height=height)
+            height=height, quotes=quotes is True, trades=trades is True)
         self.redraws = 0
         self.points = 0  # candles in the figure after the last redraw
         self.redraw_seconds = 0.0  # wall time spent redrawing
@@ -72,6 +94,8 @@ class LiveChart:
         #: called with the chart after each redraw, on the redrawing thread
         self.on_redraw: list[Callable[[LiveChart], Any]] = []
         self._equity_shown = equity is True
+        self._quotes_shown = quotes is True
+        self._trades_shown = trades is True
         self.hint: str | None = None  # why the chart is empty, when it is shown on it
         self._others: dict[str, int] = {}  # bars of other symbols, while none of ours came
         self._own = False  # a bar (or bar update) of ``symbol`` has come
@@ -91,6 +115,10 @@ class LiveChart:
             handlers.append((EventType.PORTFOLIO, cls._on_portfolio))
         if overlays:
             handlers.append((EventType.SYSTEM, cls._on_system))
+        if quotes is not False:
+            handlers.append((EventType.QUOTE, cls._on_quote))
+        if trades is not False:
+            handlers.append((EventType.TICK, cls._on_tick))
         # Partials, not bound methods: a weak-ref bus would drop a chart that is displayed but
         # kept in no variable. Low priority: trading logic runs first.
         self._subs: list[Subscription] = [
@@ -169,6 +197,23 @@ class LiveChart:
                 self.data.add_overlay(values, e.time_ns)
                 self._coalescer.request()
 
+    def _on_quote(self, e: QuoteEvent) -> None:
+        if e.symbol == self.symbol and (self.quote_source is None
+                                        or e.source == self.quote_source):
+            assert e.time_ns is not None
+            self.data.add_quote(e.time_ns, e.bid, e.ask, e.bid_size, e.ask_size)
+            if not self._own:
+                self._first_own()
+            self._coalescer.request()
+
+    def _on_tick(self, e: TickEvent) -> None:
+        if e.symbol == self.symbol:
+            assert e.time_ns is not None
+            self.data.add_trade((e.time_ns, e.price, e.size, e.side))
+            if not self._own:
+                self._first_own()
+            self._coalescer.request()
+
     # --- drawing ------------------------------------------------------------------------
     def flush(self) -> None:
         """Redraw now with everything received (tests, the end of a replay)."""
@@ -196,6 +241,8 @@ class LiveChart:
         fig = self.figure
         new = [n for n in snap.overlays if n not in self._overlay_index]
         show_equity = self.equity == "auto" and bool(snap.equity) and not self._equity_shown
+        show_quotes = bool(snap.quotes) and not self._quotes_shown
+        show_trades = bool(snap.trades) and not self._trades_shown
         with fig.batch_update():
             x = F.to_widget_times(t)
             fig.data[F.CANDLES].update(x=x, open=v[:, 1], high=v[:, 2], low=v[:, 3],
@@ -215,10 +262,43 @@ class LiveChart:
             for name, line in snap.overlays.items():
                 tx, ty, _ = _points(line, start)
                 fig.data[self._overlay_index[name]].update(x=tx, y=ty)
+            if snap.quotes:
+                self._draw_quotes(snap.quotes, start)
+            if snap.trades:
+                self._draw_trades(snap.trades, start)
             if show_equity:
                 F.show_panels(fig, volume=self.volume, equity=True)
                 self._equity_shown = True
+            if show_quotes or show_trades:
+                F.show_ticks(fig, quotes=True if show_quotes else None,
+                             trades=True if show_trades else None)
+                self._quotes_shown |= show_quotes
+                self._trades_shown |= show_trades
         self.points = len(bars)
+
+    def _draw_quotes(self, quotes: list[Any], start: int | None) -> None:
+        """The band: bid and ask steps (NaN, an empty side, is a gap), sizes on hover."""
+        t = np.fromiter((q[0] for q in quotes), np.int64, len(quotes))
+        v = np.array([q[1:] for q in quotes], np.float64).reshape(-1, 4)
+        if start is not None and len(t) and t[0] < start:
+            keep = t >= start
+            t, v = t[keep], v[keep]
+        x = F.to_widget_times(t)
+        data = self.figure.data
+        data[F.BID].update(x=x, y=v[:, 0], customdata=v[:, 2])
+        data[F.ASK].update(x=x, y=v[:, 1], customdata=v[:, 3])
+
+    def _draw_trades(self, trades: list[Any], start: int | None) -> None:
+        """Trade markers at their price, coloured by taker side, size and side on hover."""
+        if start is not None and trades[0][0] < start:
+            trades = [tr for tr in trades if tr[0] >= start]
+        t = np.fromiter((tr[0] for tr in trades), np.int64, len(trades))
+        y = np.fromiter((tr[1] for tr in trades), np.float64, len(trades))
+        sides = [tr[3] for tr in trades]
+        text = [f"{s or 'trade'} {tr[2]:g} @ {tr[1]:.6g}" for s, tr in zip(sides, trades,
+                                                                          strict=True)]
+        self.figure.data[F.TRADES].update(x=F.to_widget_times(t), y=y, hovertext=text,
+                                          marker_color=F.side_colours(sides))
 
     def _set(self, index: int, **values: Any) -> None:
         """Update a trace, skipping the common no-op: an empty trace staying empty."""

@@ -15,9 +15,13 @@ from typing import Any
 
 __all__ = ["BarWindow", "Snapshot"]
 
+_NAN = float("nan")
+
 Bar = tuple[int, float, float, float, float, float]  # time_ns, open, high, low, close, volume
 Point = tuple[int, float]
 Mark = tuple[int, float, str]  # time_ns, price, hover text
+Quote = tuple[int, float, float, float, float]  # time_ns, bid, ask, bid_size, ask_size (NaN: none)
+Trade = tuple[int, float, float, str | None]  # time_ns, price, size, taker side
 
 
 @dataclass
@@ -29,21 +33,30 @@ class Snapshot:
     equity: list[Point]
     overlays: dict[str, list[Point]]
     version: int
+    quotes: list[Quote] = field(default_factory=list)
+    trades: list[Trade] = field(default_factory=list)
 
 
 @dataclass
 class BarWindow:
-    """The last ``size`` bars of one symbol and what is drawn over them."""
+    """The last ``size`` bars of one symbol and what is drawn over them; the last
+    ``tick_size`` quotes and trades."""
 
     size: int
+    tick_size: int = 2000
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     version: int = 0  # bumped by every change: the redraw skips when nothing changed
     counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(
-        ("bars", "updates", "signals", "fills", "portfolios", "indicators", "stale"), 0))
+        ("bars", "updates", "signals", "fills", "portfolios", "indicators", "stale", "quotes",
+         "trades"), 0))
 
     def __post_init__(self) -> None:
         if self.size < 1:
             raise ValueError(f"window: must be at least 1 bar, got {self.size!r}")
+        if self.tick_size < 1:
+            raise ValueError(f"tick_window: must be at least 1, got {self.tick_size!r}")
+        self.quotes: deque[Quote] = deque(maxlen=self.tick_size)
+        self.trades: deque[Trade] = deque(maxlen=self.tick_size)
         self.bars: deque[Bar] = deque(maxlen=self.size)
         self.forming: Bar | None = None
         keep = 4 * self.size  # marks older than the window are never drawn
@@ -113,6 +126,24 @@ class BarWindow:
             self.counts["indicators"] += 1
             self.version += 1
 
+    def add_quote(self, time_ns: int, bid: float | None, ask: float | None,
+                  bid_size: float | None, ask_size: float | None) -> None:
+        """A best bid/ask; a side that is None (empty) is kept as NaN: a gap in the band."""
+        with self.lock:
+            self.quotes.append((time_ns, _NAN if bid is None else bid,
+                                _NAN if ask is None else ask,
+                                _NAN if bid_size is None else bid_size,
+                                _NAN if ask_size is None else ask_size))
+            self.counts["quotes"] += 1
+            self.version += 1
+
+    def add_trade(self, trade: Trade) -> None:
+        """A trade print at its price, with the taker's side where the venue gives it."""
+        with self.lock:
+            self.trades.append(trade)
+            self.counts["trades"] += 1
+            self.version += 1
+
     def snapshot(self) -> Snapshot:
         """A copy of everything (cheap: list copies of bounded deques)."""
         with self.lock:
@@ -122,7 +153,7 @@ class BarWindow:
                 del bars[:-self.size]
             return Snapshot(bars, {k: list(v) for k, v in self.marks.items()},
                             list(self.equity), {k: list(v) for k, v in self.overlays.items()},
-                            self.version)
+                            self.version, list(self.quotes), list(self.trades))
 
     def stats(self) -> dict[str, Any]:
         """Events taken in, by kind."""
