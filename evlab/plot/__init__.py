@@ -3,6 +3,7 @@
 | name | module | what |
 | --- | --- | --- |
 | ``LiveChart`` | ``live`` | a ``FigureWidget`` following one symbol on the bus |
+| ``BookView`` / ``depth_chart`` | ``book_view`` | a live / static depth view of an order book |
 | ``chart`` | ``static`` | a ``go.Figure`` of a recording (or a bars DataFrame) |
 | ``flow`` / ``edges`` | ``chains`` | the cause chains bar → signal → order → fill |
 | ``Coalescer`` | ``coalesce`` | the redraw throttle (at most ``max_fps`` redraws a second) |
@@ -18,15 +19,18 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from evlab.plot.book_view import BookView, depth_chart
     from evlab.plot.chains import edges, flow
     from evlab.plot.coalesce import Coalescer
     from evlab.plot.indicators import INDICATOR, indicator_event
     from evlab.plot.live import LiveChart
     from evlab.plot.static import chart
 
-__all__ = ["INDICATOR", "Coalescer", "LiveChart", "chart", "edges", "flow", "indicator_event"]
+__all__ = ["INDICATOR", "BookView", "Coalescer", "LiveChart", "chart", "depth_chart", "edges",
+           "flow", "indicator_event"]
 
 _WHERE = {"LiveChart": "live", "chart": "static", "flow": "chains", "edges": "chains",
+          "BookView": "book_view", "depth_chart": "book_view",
           "Coalescer": "coalesce", "indicator_event": "indicators", "INDICATOR": "indicators"}
 
 

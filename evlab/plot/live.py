@@ -12,7 +12,6 @@ the top of an ``OrderBooks`` book, chosen by ``quote_source``) and trades as mar
 
 from __future__ import annotations
 
-import functools
 import threading
 import time
 import warnings
@@ -23,7 +22,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from evlab.bus import EventBus, Subscription
+from evlab.bus import EventBus
 from evlab.events import (
     BarEvent,
     EventType,
@@ -35,7 +34,8 @@ from evlab.events import (
     TickEvent,
 )
 from evlab.plot import _figure as F
-from evlab.plot.coalesce import Coalescer, Schedule
+from evlab.plot._follow import Follower, mimebundle
+from evlab.plot.coalesce import Schedule
 from evlab.plot.indicators import INDICATOR, indicator_values
 from evlab.plot.window import BarWindow, Snapshot
 
@@ -103,7 +103,6 @@ class LiveChart:
         self._filled: set[int] = set()  # marker/equity traces that hold points
         self._drawn = 0
         self._draw_lock = threading.Lock()
-        self._coalescer = Coalescer(self._redraw, max_fps, clock=clock, schedule=schedule)
         cls = type(self)
         handlers: list[tuple[EventType, Callable[[Any, Any], None]]] = [
             (EventType.BAR, cls._on_bar), (EventType.BAR_UPDATE, cls._on_bar_update)]
@@ -119,12 +118,10 @@ class LiveChart:
             handlers.append((EventType.QUOTE, cls._on_quote))
         if trades is not False:
             handlers.append((EventType.TICK, cls._on_tick))
-        # Partials, not bound methods: a weak-ref bus would drop a chart that is displayed but
-        # kept in no variable. Low priority: trading logic runs first.
-        self._subs: list[Subscription] = [
-            bus.subscribe(etype, functools.partial(func, self), priority=-10,
-                          name=f"LiveChart[{symbol}].{func.__name__[4:]}")
-            for etype, func in handlers]
+        self._follow = Follower(bus, self, f"LiveChart[{symbol}]", handlers, self._redraw,
+                                max_fps=max_fps, clock=clock, schedule=schedule)
+        self._coalescer = self._follow.coalescer
+        self._subs = self._follow.subs
 
     # --- handlers: append and ask for a redraw, nothing else ---------------------------
     # Every event has its time once built; ``Event.time_ns`` is typed ``int | None`` only
@@ -325,10 +322,7 @@ class LiveChart:
 
     def close(self) -> None:
         """Stop following the bus (the figure keeps what it shows)."""
-        self._coalescer.close()
-        for sub in self._subs:
-            sub.cancel()
-        self._subs.clear()
+        self._follow.close()
 
     def __enter__(self) -> LiveChart:
         return self
@@ -337,11 +331,11 @@ class LiveChart:
         self.close()
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
-        return self.figure._repr_mimebundle_(**kwargs)
+        return mimebundle(self.figure, **kwargs)
 
     def __repr__(self) -> str:
         return (f"<LiveChart {self.symbol!r}: {self.points} bars drawn, {self.redraws} redraws"
-                f"{'' if self._subs else ', closed'}>")
+                f"{'' if self._follow.following else ', closed'}>")
 
 
 def _points(points: list[tuple[int, float]], start: int | None,
