@@ -32,12 +32,16 @@ from evlab.manager import EventManager
 from evlab.strategies import Strategies
 
 if TYPE_CHECKING:  # imported where used: a Lab without charts needs no plotly
+    import os
+
+    from evlab.books import OrderBooks
     from evlab.feeds.adapters import ExchangeAdapter
+    from evlab.feeds.capture_server import CaptureServer
     from evlab.feeds.emitter import WebSocketEmitter
     from evlab.feeds.handler import WebSocketHandler
     from evlab.feeds.server import FeedServer
-    from evlab.plot import LiveChart
-    from evlab.recording import EventRecorder
+    from evlab.plot import BookView, LiveChart
+    from evlab.recording import EventRecorder, Recording
     from evlab.replay import Replayer
     from evlab.widgets import BusMonitor
 
@@ -69,10 +73,11 @@ class Lab:
             self.recorder = EventRecorder(self.bus, max_events=max_events)
         #: The one loop (and thread) of this lab's feeds, servers and background replays.
         self.loop = BackgroundLoop(f"evlab-lab-{name}")
-        self.servers: list[FeedServer] = []
+        self.servers: list[FeedServer | CaptureServer] = []
         self.feeds: list[tuple[WebSocketEmitter, WebSocketHandler]] = []
         self.replays: list[Replayer] = []
-        self.charts: list[LiveChart | BusMonitor] = []
+        self.charts: list[LiveChart | BookView | BusMonitor] = []
+        self._books: OrderBooks | None = None
         self.errors: Counter[tuple[str, str]] = Counter()
         self._reported: set[tuple[str, str]] = set()
         self._pending: list[str] = []  # reports made while no cell ran: shown by the next one
@@ -112,21 +117,49 @@ class Lab:
         self.servers.append(server)
         return server
 
-    def connect(self, source: FeedServer | str, *, symbols: Iterable[str] | None = None,
-                name: str = "feed", adapter: str | ExchangeAdapter | None = None,
+    def serve_capture(self, capture: Recording | str | os.PathLike[str], *,
+                      http: str | os.PathLike[str] | None = None, speed: float | None = None,
+                      **options: Any) -> CaptureServer:
+        """Serve a captured session (a cryptofeed capture file with its ``http`` REST file, or
+        an evlab recording) as its exchange served it, on the lab's loop; returns the
+        ``CaptureServer``, listening (``.url``; ``connect()`` it). ``speed``: the recorded
+        pace times this (None: as fast as the client reads); ``options`` go to the server."""
+        from evlab.feeds.capture_server import CaptureServer
+
+        server = CaptureServer(capture, http=http, speed=speed, **options)
+        self.loop.run(server.start())
+        self.servers.append(server)
+        return server
+
+    def connect(self, source: FeedServer | CaptureServer | str, *,
+                symbols: Iterable[str] | None = None, name: str = "feed",
+                adapter: str | ExchangeAdapter | None = None,
+                subscriptions: Iterable[str | bytes] | None = None,
+                streams: Iterable[str] | None = None,
                 timeout: float | None = 30.0, **options: Any) -> WebSocketEmitter:
         """Connect a WebSocketEmitter (on the lab's loop) and a WebSocketHandler to the bus.
 
-        ``source`` is a FeedServer (its URL, adapter and symbols are used) or a ``ws://`` URL
-        with ``adapter=`` and ``symbols=``. Returns the emitter, already connected
+        ``source`` is a FeedServer (its URL, adapter and symbols are used), a CaptureServer
+        (its exchange's client URL; ``streams``: the captured streams to subscribe to,
+        default all) or a ``ws://`` URL with ``adapter=`` and ``symbols=``. ``subscriptions``:
+        raw frames to send on connecting instead (an exchange's own subscribe messages, e.g.
+        Binance depth, bookTicker or aggTrade streams). Returns the emitter, already connected
         (TimeoutError if not within ``timeout`` seconds); ``options`` go to the emitter.
+        Make ``lab.books`` before connecting a book feed: the snapshots come first.
         """
+        from evlab.feeds.capture_server import CaptureServer
         from evlab.feeds.emitter import WebSocketEmitter
         from evlab.feeds.handler import WebSocketHandler
         from evlab.feeds.server import FeedServer
 
+        frames = None if subscriptions is None else list(subscriptions)
         subscriptions = None
-        if isinstance(source, FeedServer):
+        if isinstance(source, CaptureServer):
+            adapter = adapter or source.exchange
+            url, subscriptions = source.client(None if streams is None else list(streams))
+        elif streams is not None:
+            raise ValueError("connect: streams= is for a CaptureServer source")
+        elif isinstance(source, FeedServer):
             adapter = adapter or source.client_adapter()
             wanted = list(symbols) if symbols is not None else None
             subscriptions = source.subscribe_messages(wanted)
@@ -135,6 +168,8 @@ class Lab:
             options.setdefault("end_on_normal_close", not source.loop)
         else:
             url = source
+        if frames is not None:
+            subscriptions = frames
         handler = WebSocketHandler(f"{name}.decoder", adapter=adapter)
         self.bus.register_async(EventType.WEBSOCKET, handler.handle, name=f"{name}.decoder")
         emitter = WebSocketEmitter(name, url, event_bus=self.bus, adapter=adapter,
@@ -169,9 +204,43 @@ class Lab:
         self.replays.append(replayer)
         return replayer
 
+    def wait_finished(self, feed: WebSocketEmitter | None = None, timeout: float | None = 60.0
+                      ) -> dict[str, Any]:
+        """Block until ``feed`` (default: each of this lab's feeds) has ended by itself (a
+        served capture or dataset that ran out) and delivered everything it received; returns
+        its stats (of the last feed waited for). TimeoutError after ``timeout`` seconds."""
+        feeds = [feed] if feed is not None else [e for e, _ in self.feeds]
+        if not feeds:
+            raise RuntimeError("this lab has no feed to wait for: connect() one first")
+        stats: dict[str, Any] = {}
+        for emitter in feeds:
+            stats = self.loop.run(emitter.wait_finished(timeout), timeout=None)
+        return stats
+
+    # --- order books ---------------------------------------------------------------------
+    @property
+    def books(self) -> OrderBooks:
+        """The order books of this lab's bus (an ``evlab.OrderBooks``, made on first use:
+        make it before connecting a book feed, whose snapshots come first)."""
+        if self._books is None:
+            from evlab.books import OrderBooks
+
+            self._books = OrderBooks(self.bus)
+        return self._books
+
+    def book_view(self, symbol: str, depth: int = 20, **options: Any) -> BookView:
+        """A live depth view of ``lab.books[symbol]`` (plotly, redrawn coalesced like the
+        chart); ``options`` go to ``evlab.plot.BookView``."""
+        from evlab.plot import BookView
+
+        view = BookView(self.books, symbol, depth=depth, **options)
+        self.charts.append(view)
+        return view
+
     # --- views ---------------------------------------------------------------------------
     def chart(self, symbol: str, **options: Any) -> LiveChart:
-        """A live plotly chart of ``symbol`` (candles, signals, volume, equity)."""
+        """A live plotly chart of ``symbol`` (candles, signals, volume, equity, the bid/ask
+        band and trades; ``options`` go to ``evlab.plot.LiveChart``)."""
         from evlab.plot import LiveChart
 
         chart = LiveChart(self.bus, symbol, **options)

@@ -96,3 +96,71 @@ def test_a_labs_feed_can_be_stopped_from_blocking_code_and_the_lab_loop_goes_on(
         replay = lab.replay(datasets.load("btcusd_1m").iloc[:5])
         assert replay.wait(30).events == 5  # the lab's loop still serves its replays
     assert not lab.loop.running
+
+
+# --- order books: a served capture, lab.books, lab.book_view, the quote band --------------------
+
+def test_a_served_capture_builds_the_books_the_capture_replay_builds():
+    import asyncio
+
+    from evlab import EventBus, OrderBooks, Replayer, WebSocketHandler
+    from tests.books import CAPTURES, load_shipped
+
+    bus = EventBus()
+    handler = WebSocketHandler("market_data_handler")
+    bus.register_async(EventType.WEBSOCKET, handler.handle)
+    expected = OrderBooks(bus)
+    asyncio.run(Replayer(load_shipped("binance"), bus, what="raw").run_async())
+
+    with Lab() as lab:
+        books = lab.books
+        assert lab.books is books  # made once
+        server = lab.serve_capture(CAPTURES / "BINANCE.ws.1.0",
+                                   http=CAPTURES / "BINANCE.http.0.0", speed=1000)
+        chart = lab.chart("NKNUSDT", quote_source="orderbooks")
+        view = lab.book_view("NKNUSDT", depth=10)
+        feed = lab.connect(server)  # every captured stream, Binance's combined stream
+        stats = lab.wait_finished(feed)
+        chart.flush()
+        view.flush()
+        assert stats["rest_fetched"] == 4 and stats["received"] == stats["delivered"]
+        assert sorted(books) == sorted(expected)
+        for symbol in expected:
+            assert (books[symbol].bids(), books[symbol].asks()) == (
+                expected[symbol].bids(), expected[symbol].asks()), symbol
+        assert view.bids == books["NKNUSDT"].bids(10) and view.redraws >= 1
+        quotes = lab.recorder.to_frame()
+        tops = quotes[(quotes["type"] == "quote") & (quotes["source"] == "orderbooks")
+                      & (quotes["symbol"] == "NKNUSDT")]
+        assert len(tops) > 5
+        band = next(d for d in chart.figure.data if d.name == "bid")
+        assert band.visible is True and list(band.y) == list(tops["bid"])
+    assert not view._follow.following and not chart._follow.following  # stop() closed them
+
+
+def test_connect_streams_must_be_in_the_capture():
+    import pytest
+
+    from tests.books import CAPTURES
+
+    with Lab() as lab:
+        server = lab.serve_capture(CAPTURES / "BINANCE.ws.1.0",
+                                   http=CAPTURES / "BINANCE.http.0.0")
+        with pytest.raises(ValueError, match="no stream 'btcusdt@depth'"):
+            lab.connect(server, streams=["btcusdt@depth"])
+        lab.connect(server, streams=["lrcbtc@aggTrade"])
+        lab.wait_finished()
+        frame = lab.frame()
+        ticks = frame[frame["type"] == "tick"]
+        assert list(ticks["symbol"]) == ["LRCBTC"] and len(lab.books) == 0  # no book streams
+    with Lab() as lab:  # a lab of its own: every feed's decoder decodes every raw message
+        server = lab.serve_capture(CAPTURES / "BINANCE.ws.1.0",
+                                   http=CAPTURES / "BINANCE.http.0.0")
+        # a URL and the exchange's own subscribe frame: the venue's bookTicker quotes
+        sub = '{"method":"SUBSCRIBE","params":["lrcbtc@bookTicker"],"id":5}'
+        feed = lab.connect(server.url + "/stream", adapter="binance", subscriptions=[sub],
+                           name="tickers")
+        lab.wait_finished(feed)
+        frame = lab.frame()
+        quotes = frame[frame["type"] == "quote"]
+        assert len(quotes) == 9 and set(quotes["symbol"]) == {"LRCBTC"}

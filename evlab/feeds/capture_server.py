@@ -34,6 +34,7 @@ import itertools
 import logging
 import os
 from collections import defaultdict
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Self
 
@@ -115,6 +116,18 @@ class CaptureServer:
     def streams(self) -> list[str]:
         """The stream names the session holds, in the order they first appear."""
         return list(dict.fromkeys(m[2] for m in self.messages))
+
+    def client(self, streams: Sequence[str] | None = None) -> tuple[str, list[str | bytes]]:
+        """The URL a client connects to and the frames it sends to get ``streams`` (default:
+        every stream of the session), as the exchange's clients do (the adapter's
+        ``capture_client``: Binance's combined stream and a ``SUBSCRIBE``)."""
+        wanted = self.streams if streams is None else list(streams)
+        unknown = [s for s in wanted if s not in self.streams]
+        if unknown:
+            raise ValueError(f"the session holds no stream {', '.join(map(repr, unknown))} "
+                             f"(it holds: {', '.join(self.streams)})")
+        path, frames = self.adapter.capture_client(wanted)
+        return self.url + path, frames
 
     # --- lifecycle -----------------------------------------------------------------------
     async def start(self) -> Self:

@@ -187,6 +187,12 @@ class ExchangeAdapter(ABC):
         to send; None if it is not a subscribe."""
         raise ValueError(f"{self.name}: serving a captured session is not supported yet")
 
+    def capture_client(self, streams: Sequence[str]) -> tuple[str, list[str | bytes]]:
+        """Client side of a served capture: the URL path a client connects to and the frames
+        it sends to get the captured ``streams`` (what ``Lab.connect`` does with a
+        ``CaptureServer``)."""
+        raise ValueError(f"{self.name}: serving a captured session is not supported yet")
+
     def rest_reply(self, path: str, symbols: Sequence[tuple[str, str]]) -> str | None:
         """Server side: the body answering a REST request for ``path`` (path and query) that
         clients make beside the socket (market lists, server time), for the served

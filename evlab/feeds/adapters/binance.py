@@ -336,6 +336,14 @@ class BinanceAdapter(ExchangeAdapter):
             return f"/api/v3/depth?symbol={symbols[0].upper()}"
         return super().rest_key(url)
 
+    def capture_client(self, streams: Sequence[str]) -> tuple[str, list[str | bytes]]:
+        """The combined stream ``/stream`` (each push names its stream, which a partial depth
+        payload does not) and one ``SUBSCRIBE`` naming the ``streams``."""
+        if not streams:
+            raise ValueError(f"{self.name}: no streams to subscribe to")
+        return "/stream", [c.dumps({"method": "SUBSCRIBE", "params": list(streams),
+                                    "id": next(self._ids)})]
+
     def capture_symbols(self, streams: Sequence[str]) -> list[tuple[str, str]]:
         """The symbols of streams such as ``nknusdt@depth@100ms``, split at the quote asset
         they end in (Binance's symbols carry no separator: ``NKNUSDT`` is NKN/USDT)."""
