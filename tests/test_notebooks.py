@@ -21,7 +21,7 @@ from nbclient.exceptions import CellExecutionError
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 NAMES = ["01_event_bus_basics", "02_live_feed", "03_record_and_replay",
-         "04_strategy_prototyping", "05_sweeps"]
+         "04_strategy_prototyping", "05_sweeps", "06_order_books"]
 REGENERATE = "run .venv/bin/jupytext --to notebook --update notebooks/NN_name.py"
 
 
