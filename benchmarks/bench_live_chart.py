@@ -8,6 +8,10 @@ difference of the two runs' process CPU time. At every redraw the figure is chec
 every bar of its window (consecutive bars, none skipped); at the end, without ``flush()``,
 it must hold the last ``window`` bars fed.
 
+The quotes case does the same with ``quotes`` best bid/ask quotes and one trade per bar on
+top (a book feed: 10 quotes a bar at 1,000 bars/s is 10,000 quotes/s), the chart drawing the
+band and the trades: at the end it must hold the last ``tick_window`` quotes fed.
+
 No browser is attached: the widget's messages go to ipywidgets' dummy comm, so the numbers
 cover building and serialising the update in the kernel, not the transport or the drawing.
 
@@ -26,7 +30,15 @@ import numpy as np
 
 from benchmarks.common import print_table
 from evlab.bus import EventBus
-from evlab.events import BarEvent, EventType, create_bar_event, create_signal_event
+from evlab.events import (
+    BarEvent,
+    EventType,
+    create_bar_event,
+    create_quote_event,
+    create_signal_event,
+    create_tick_event,
+)
+from evlab.plot import _figure as F
 from evlab.plot.indicators import indicator_event
 from evlab.plot.live import LiveChart
 
@@ -35,15 +47,29 @@ T0 = 1_700_000_000 * 10**9
 STEP = 10**9  # one bar a second of event time
 
 
-def _feed(bus: EventBus, n: int, rate: float, out: dict[str, float]) -> None:
-    """Emit ``n`` bars at ``rate`` a second (wall clock); record this thread's CPU time."""
+def _bid(i: int, k: int) -> float:
+    """The bid of the ``k``-th quote of bar ``i`` (the ask is 0.02 above it)."""
+    return 100.0 + (i % 100) * 0.01 + k * 0.001
+
+
+def _feed(bus: EventBus, n: int, rate: float, out: dict[str, float], quotes: int = 0) -> None:
+    """Emit ``n`` bars at ``rate`` a second (wall clock), each with ``quotes`` quotes and, if
+    any, one trade; record this thread's CPU time."""
     cpu0, start = time.thread_time(), time.perf_counter()
     for i in range(n):
         ahead = i / rate - (time.perf_counter() - start)
         if ahead > 0.0005:
             time.sleep(ahead)
         c = 100.0 + (i % 100) * 0.01
-        bus.emit(create_bar_event(SYMBOL, T0 + i * STEP, c, c + 0.05, c - 0.05, c, 1.0))
+        t = T0 + i * STEP
+        bus.emit(create_bar_event(SYMBOL, t, c, c + 0.05, c - 0.05, c, 1.0))
+        for k in range(quotes):
+            bid = _bid(i, k)
+            bus.emit(create_quote_event(SYMBOL, t + k * (STEP // quotes), bid, bid + 0.02,
+                                        1.0, 2.0))
+        if quotes:
+            bus.emit(create_tick_event(SYMBOL, t + STEP // 2, c, 0.5,
+                                       side="BUY" if i % 2 else "SELL"))
     out["feed_cpu"] = time.thread_time() - cpu0
     out["wall"] = time.perf_counter() - start
 
@@ -64,11 +90,12 @@ def _strategy(bus: EventBus) -> None:
     bus.register(EventType.BAR, on_bar)
 
 
-async def _session(n: int, rate: float, window: int, max_fps: float, chart: bool
-                   ) -> dict[str, Any]:
+async def _session(n: int, rate: float, window: int, max_fps: float, chart: bool,
+                   quotes: int = 0, tick_window: int = 2000) -> dict[str, Any]:
     bus = EventBus()
     _strategy(bus)
-    live = LiveChart(bus, SYMBOL, window=window, max_fps=max_fps) if chart else None
+    live = LiveChart(bus, SYMBOL, window=window, max_fps=max_fps, quotes=bool(quotes),
+                     trades=bool(quotes), tick_window=tick_window) if chart else None
     stamps: list[float] = []
     broken: list[int] = []
 
@@ -85,7 +112,7 @@ async def _session(n: int, rate: float, window: int, max_fps: float, chart: bool
         live.on_redraw.append(check)
     out: dict[str, float] = {}
     cpu0 = time.process_time()
-    thread = threading.Thread(target=_feed, args=(bus, n, rate, out), daemon=True)
+    thread = threading.Thread(target=_feed, args=(bus, n, rate, out, quotes), daemon=True)
     thread.start()
     while thread.is_alive():
         await asyncio.sleep(0.05)
@@ -99,6 +126,10 @@ async def _session(n: int, rate: float, window: int, max_fps: float, chart: bool
         result.update(redraws=live.redraws, stamps=stamps, broken=broken,
                       window_complete=bool(np.array_equal(x, want)) and not broken,
                       redraw_cpu=live.redraw_cpu_seconds, points=live.points)
+        if quotes:  # the band holds the last tick_window quotes fed, in order
+            fed = [_bid(i, k) for i in range(n) for k in range(quotes)][-tick_window:]
+            band = live.figure.data[F.BID].y
+            result["band_complete"] = band is not None and list(band) == fed
         live.close()
     return result
 
@@ -112,16 +143,20 @@ def _max_in_1s(stamps: list[float]) -> int:
     return best
 
 
+def _pct(cpu: float, over: float) -> float:
+    return 100.0 * cpu / over if over > 0 else 0.0
+
+
 def run(seconds: float = 5, rate: float = 1000, show: bool = True, *, window: int = 500,
-        max_fps: float = 10.0) -> dict[str, Any]:
-    """Feed ``rate`` bars/s for ``seconds`` without, then with, a live chart; the numbers."""
+        max_fps: float = 10.0, quotes: int = 10, tick_window: int = 2000) -> dict[str, Any]:
+    """Feed ``rate`` bars/s for ``seconds`` without, then with, a live chart; the numbers.
+    Then the quotes case (``quotes`` quotes and a trade a bar; 0 skips it), in
+    ``result["quotes"]``."""
     n = max(1, int(seconds * rate))
     base = asyncio.run(_session(n, rate, window, max_fps, chart=False))
     live = asyncio.run(_session(n, rate, window, max_fps, chart=True))
     wall = live["wall"]
-
-    def pct(cpu: float, over: float) -> float:
-        return 100.0 * cpu / over if over > 0 else 0.0
+    pct = _pct
 
     result = {
         "bars": n, "seconds": wall, "bars_per_s": n / wall if wall else 0.0,
@@ -135,9 +170,31 @@ def run(seconds: float = 5, rate: float = 1000, show: bool = True, *, window: in
         "handler_cpu_percent": pct(live["feed_cpu"], wall) - pct(base["feed_cpu"], base["wall"]),
     }
     result["chart_cpu_percent"] = result["process_cpu_percent"] - result["baseline_cpu_percent"]
+    if quotes:
+        result["quotes"] = _quotes_case(n, rate, window, max_fps, quotes, tick_window)
     if show:
         _print(result)
     return result
+
+
+def _quotes_case(n: int, rate: float, window: int, max_fps: float, quotes: int,
+                 tick_window: int) -> dict[str, Any]:
+    """The same bars with ``quotes`` quotes and a trade each, without, then with, a chart
+    drawing the band and the trades."""
+    base = asyncio.run(_session(n, rate, window, max_fps, chart=False, quotes=quotes))
+    live = asyncio.run(_session(n, rate, window, max_fps, chart=True, quotes=quotes,
+                                tick_window=tick_window))
+    wall = live["wall"]
+    out = {"quotes": n * quotes, "quotes_per_s": n * quotes / wall if wall else 0.0,
+           "trades": n, "tick_window": tick_window, "redraws": live["redraws"],
+           "redraws_per_s": live["redraws"] / wall if wall else 0.0,
+           "max_redraws_in_1s": _max_in_1s(live["stamps"]),
+           "band_complete": live["band_complete"],
+           "process_cpu_percent": _pct(live["process_cpu"], wall),
+           "baseline_cpu_percent": _pct(base["process_cpu"], base["wall"]),
+           "redraw_cpu_percent": _pct(live["redraw_cpu"], wall)}
+    out["chart_cpu_percent"] = out["process_cpu_percent"] - out["baseline_cpu_percent"]
+    return out
 
 
 def _print(r: dict[str, Any]) -> None:
@@ -153,6 +210,19 @@ def _print(r: dict[str, Any]) -> None:
           f"{r['process_cpu_percent']:.1f}%  ->  chart {r['chart_cpu_percent']:.1f}% "
           f"(redraws {r['redraw_cpu_percent']:.1f}%, handlers on the feed thread "
           f"{r['handler_cpu_percent']:.1f}%)")
+    q = r.get("quotes")
+    if q:
+        print_table(f"live chart with the bid/ask band and trades, {q['quotes_per_s']:,.0f} "
+                    f"quotes/s (tick window {q['tick_window']:,})", [
+                        ("quotes fed", q["quotes_per_s"],
+                         f"{q['quotes']:,} quotes, {q['trades']:,} trades"),
+                        ("redraws", q["redraws_per_s"],
+                         f"{q['redraws']} in all, at most {q['max_redraws_in_1s']} in any 1 s")])
+        print(f"  the band holds the last {q['tick_window']:,} quotes at the end: "
+              f"{'yes' if q['band_complete'] else 'NO'}")
+        print(f"  CPU, % of one core: feed alone {q['baseline_cpu_percent']:.1f}%, feed + "
+              f"chart {q['process_cpu_percent']:.1f}%  ->  chart "
+              f"{q['chart_cpu_percent']:.1f}% (redraws {q['redraw_cpu_percent']:.1f}%)")
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
@@ -160,9 +230,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--quick", action="store_true", help="1 second instead of 5")
     parser.add_argument("--seconds", type=float, default=None)
     parser.add_argument("--rate", type=float, default=1000)
+    parser.add_argument("--quotes", type=int, default=10,
+                        help="quotes per bar in the quotes case (0: skip it)")
     args = parser.parse_args(argv)
     seconds = args.seconds if args.seconds is not None else (1 if args.quick else 5)
-    return run(seconds=seconds, rate=args.rate)
+    return run(seconds=seconds, rate=args.rate, quotes=args.quotes)
 
 
 if __name__ == "__main__":

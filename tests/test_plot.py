@@ -523,10 +523,14 @@ def test_flow_figure_has_lanes_per_type_and_strategy():
 # --- the benchmark still runs ------------------------------------------------------------------
 
 def test_live_chart_benchmark_runs(capsys):
-    result = bench_live_chart.run(seconds=0.3, rate=200, show=True)
+    result = bench_live_chart.run(seconds=0.3, rate=200, show=True, quotes=5, tick_window=50)
     assert {"bars", "redraws", "redraws_per_s", "max_redraws_in_1s", "window_complete",
             "chart_cpu_percent", "process_cpu_percent", "baseline_cpu_percent"} <= set(result)
-    assert "redraws" in capsys.readouterr().out
+    quotes = result["quotes"]
+    assert quotes["quotes"] == 5 * result["bars"] and quotes["band_complete"] is True
+    assert {"quotes_per_s", "redraws", "chart_cpu_percent"} <= set(quotes)
+    out = capsys.readouterr().out
+    assert "redraws" in out and "the band holds the last 50 quotes at the end: yes" in out
 
 
 def test_a_chart_of_a_symbol_the_bus_never_sees_names_the_symbols_it_has(bus, fake):
@@ -605,7 +609,8 @@ def test_trades_are_markers_coloured_by_taker_side(bus, fake):
     assert trades.visible is True and trades.mode == "markers"
     np.testing.assert_array_equal(trades.y, [t.price for t in ticks])
     np.testing.assert_array_equal(trades.x, wtimes(0, 3))
-    assert list(trades.marker.color) == [F.UP, F.DOWN, F.TRADE_COLOUR[None]]
+    scale = dict((v, c) for v, c in trades.marker.colorscale)
+    assert [scale[v] for v in trades.marker.color] == [F.UP, F.DOWN, F.TRADE_COLOUR[None]]
     assert list(trades.hovertext) == ["BUY 0.5 @ 100", "SELL 0.5 @ 101", "trade 0.5 @ 102"]
     assert c.figure.data[F.BID].visible is False  # trades only: no band
 

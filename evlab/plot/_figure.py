@@ -23,6 +23,10 @@ TRACES = ("candles", "volume", "buy", "sell", "exit", "fill", "equity", "bid", "
 CANDLES, VOLUME, BUY, SELL, EXIT, FILL, EQUITY, BID, ASK, TRADES = range(len(TRACES))
 #: trade marker colour by the taker's side (``TickEvent.side``); None: the venue does not say
 TRADE_COLOUR = {"BUY": UP, "SELL": DOWN, None: "#7f7f7f"}
+#: the trade marker's colour value by side, on ``TRADE_SCALE`` (numbers: plotly checks a list
+#: of colour names one by one, which made a 2,000-trade redraw ten times slower)
+TRADE_SIDE = {"SELL": 0.0, None: 0.5, "BUY": 1.0}
+TRADE_SCALE = [[0.0, DOWN], [0.5, TRADE_COLOUR[None]], [1.0, UP]]
 BID_COLOUR, ASK_COLOUR = "#2e7d32", "#c62828"
 #: signal type -> (trace index, marker symbol, colour); ▲ for BUY, ▼ for SELL and EXIT
 SIGNAL_STYLE = {"BUY": (BUY, "triangle-up", "#1b9e4b"),
@@ -46,10 +50,11 @@ def to_widget_times(ns: Any) -> np.ndarray:
     return np.datetime_as_string(to_datetime64(ns), unit="ms")
 
 
-def side_colours(sides: list[str | None]) -> list[str]:
-    """Marker colours of trades by taker side (buy green, sell red, unknown grey)."""
-    unknown = TRADE_COLOUR[None]
-    return [TRADE_COLOUR.get(s, unknown) for s in sides]
+def side_colours(sides: list[str | None]) -> np.ndarray:
+    """Marker colour values of trades by taker side on ``TRADE_SCALE`` (buy green, sell red,
+    unknown grey)."""
+    unknown = TRADE_SIDE[None]
+    return np.fromiter((TRADE_SIDE.get(s, unknown) for s in sides), np.float64, len(sides))
 
 
 def show_ticks(fig: go.Figure, *, quotes: bool | None = None, trades: bool | None = None
@@ -120,6 +125,7 @@ def new_figure(symbol: str, *, volume: bool = True, equity: bool = False, widget
                                                "<extra></extra>", **empty))
     traces.append(go.Scatter(name="trades", mode="markers", y=[], hoverinfo="text+x",
                              marker={"symbol": "circle", "size": 6, "color": [],
+                                     "colorscale": TRADE_SCALE, "cmin": 0, "cmax": 1,
                                      "line": {"width": 0.5, "color": "white"}},
                              visible=trades, **empty))
     layout = go.Layout(

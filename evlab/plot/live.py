@@ -292,8 +292,9 @@ class LiveChart:
         t = np.fromiter((tr[0] for tr in trades), np.int64, len(trades))
         y = np.fromiter((tr[1] for tr in trades), np.float64, len(trades))
         sides = [tr[3] for tr in trades]
-        text = [f"{s or 'trade'} {tr[2]:g} @ {tr[1]:.6g}" for s, tr in zip(sides, trades,
-                                                                          strict=True)]
+        # a numpy array of texts: plotly checks a list element by element
+        text = np.array([f"{s or 'trade'} {tr[2]:g} @ {tr[1]:.6g}"
+                         for s, tr in zip(sides, trades, strict=True)], dtype=str)
         self.figure.data[F.TRADES].update(x=F.to_widget_times(t), y=y, hovertext=text,
                                           marker_color=F.side_colours(sides))
 
