@@ -132,7 +132,9 @@ def test_a_served_capture_builds_the_books_the_capture_replay_builds():
         quotes = lab.recorder.to_frame()
         tops = quotes[(quotes["type"] == "quote") & (quotes["source"] == "orderbooks")
                       & (quotes["symbol"] == "NKNUSDT")]
-        assert len(tops) > 5
+        # How many tops the books publish depends on when the REST snapshot lands (diffs
+        # buffered until then are applied at once, one quote), so only their presence is fixed.
+        assert len(tops) >= 1
         band = next(d for d in chart.figure.data if d.name == "bid")
         assert band.visible is True and list(band.y) == list(tops["bid"])
     assert not view._follow.following and not chart._follow.following  # stop() closed them
