@@ -155,6 +155,9 @@ class Lab:
         frames = None if subscriptions is None else list(subscriptions)
         subscriptions = None
         if isinstance(source, CaptureServer):
+            if symbols is not None:
+                raise ValueError("connect: a CaptureServer serves streams: pass streams= "
+                                 f"(some of {', '.join(source.streams)}), not symbols=")
             adapter = adapter or source.exchange
             url, subscriptions = source.client(None if streams is None else list(streams))
         elif streams is not None:

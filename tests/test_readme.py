@@ -113,8 +113,8 @@ def test_sweeps_block_runs_here_and_on_a_cluster_at_the_address_given(tmp_path, 
 
 
 def test_order_books_block_runs_as_a_script_and_the_replay_matches(tmp_path):
-    """The served capture's books, the chart's quote count, then the replay of the recording:
-    the same books and quotes (``compare`` empty)."""
+    """The served capture's books and the depth view's levels, then the replay of the
+    recording: the same books and quotes (``compare`` empty)."""
     section = README.split("### Order books", 1)[1]
     code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
     script = tmp_path / "order_books.py"
@@ -122,5 +122,5 @@ def test_order_books_block_runs_as_a_script_and_the_replay_matches(tmp_path):
     done = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True,
                           text=True, timeout=180)  # a safety net against a hang
     assert done.returncode == 0, done.stderr
-    assert done.stdout == "0.3527 0.3531 38\nTrue True\n", done.stdout + done.stderr
+    assert done.stdout == "0.3527 0.3531 20\nTrue True\n", done.stdout + done.stderr
     assert (tmp_path / "books.parquet").is_file()
