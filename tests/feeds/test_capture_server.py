@@ -89,9 +89,54 @@ async def test_speed_paces_the_recorded_session():
         if type(e) is WebSocketEvent and "@depth" in e.payload[:40]]
 
 
+async def test_a_malformed_or_unknown_subscribe_is_refused_whole_and_counted():
+    """Binance's error frame for a stream name it has not, or one the capture does not hold
+    (with a good one beside it: nothing of that request is subscribed), then a good one."""
+    async with binance_server() as server, connect(server.url + "/stream") as ws:
+        await ws.send(json.dumps({"method": "SUBSCRIBE", "id": 1,
+                                  "params": ["nknusdt@depth@100ms", "nknusdt@depth15"]}))
+        bad_name = orjson.loads(await ws.recv())
+        await ws.send(json.dumps({"method": "SUBSCRIBE", "id": 2,
+                                  "params": ["nknusdt@bookTicker", "btcusdt@bookTicker"]}))
+        not_held = orjson.loads(await ws.recv())
+        await ws.send("{not json")
+        not_json = orjson.loads(await ws.recv())
+        await ws.send(json.dumps({"method": "SUBSCRIBE", "id": 3,
+                                  "params": ["blzeth@bookTicker"]}))
+        got = [m async for m in ws]
+    assert bad_name["code"] == 2 and bad_name["id"] == 1 and "'nknusdt@depth15'" in \
+        bad_name["msg"]
+    assert not_held["id"] == 2 and "no stream 'btcusdt@bookTicker'" in not_held["msg"]
+    assert not_json["code"] == 2 and "malformed JSON" in not_json["msg"]
+    assert got[0] == '{"result":null,"id":3}'
+    assert [orjson.loads(m)["stream"] for m in got[1:]] == ["blzeth@bookTicker"] * len(
+        captured("blzeth@bookTicker"))  # neither nknusdt stream of the refused requests
+    assert server.requests_refused == 3 and server.stats["requests_refused"] == 3
+
+
+async def test_unsubscribe_stops_those_streams_for_that_client():
+    """Binance's documented UNSUBSCRIBE: the streams it names stop (the session takes 6 s at
+    speed 5; the unsubscribe is answered at once, long before the NKNUSDT diffs run out)."""
+    async with binance_server(speed=5) as server, connect(server.url + "/stream") as ws:
+        await ws.send(json.dumps({"method": "SUBSCRIBE", "id": 1, "params": [
+            "nknusdt@depth@100ms", "runeeur@depth@100ms"]}))
+        assert await ws.recv() == '{"result":null,"id":1}'
+        await ws.send(json.dumps({"method": "UNSUBSCRIBE", "id": 312,
+                                  "params": ["nknusdt@depth@100ms"]}))
+        before = []
+        async with asyncio.timeout(60):
+            while (message := await ws.recv()) != '{"result":null,"id":312}':
+                before.append(orjson.loads(message)["stream"])
+        after = [orjson.loads(m)["stream"] for m in [m async for m in ws]]
+    runeeur = captured("runeeur@depth@100ms")
+    assert set(after) == {"runeeur@depth@100ms"} and before.count("nknusdt@depth@100ms") < len(
+        captured("nknusdt@depth@100ms"))
+    assert before.count("runeeur@depth@100ms") + len(after) == len(runeeur)
+
+
 def test_other_exchanges_and_non_exchange_sources_are_refused_by_name():
-    with pytest.raises(ValueError, match="coinbase: serving a captured session is not supported"):
-        CaptureServer(CAPTURES / "COINBASE.ws.28.0")
+    with pytest.raises(ValueError, match="kraken: serving a captured session is not supported"):
+        CaptureServer(CAPTURES / "COINBASE.ws.28.0", exchange="kraken")
     with pytest.raises(ValueError, match="not an exchange: pass exchange="):
         CaptureServer(evlab.load_capture(CAPTURES / "BINANCE.ws.1.0", source="feed"))
     with pytest.raises(ValueError, match="speed must be positive"):
