@@ -260,3 +260,79 @@ async def test_evlab_serve_capture_answers_both_on_one_port():
         async with asyncio.timeout(60):
             await proc.communicate()
     assert proc.returncode == 0
+
+
+# --- Coinbase Exchange: level2, matches, ticker as its websocket feed sends them ---------------
+
+def coinbase_payloads(product: str, types: tuple[str, ...]) -> list[str]:
+    """The captured payloads (verbatim) of one product's messages of those types."""
+    out = []
+    for e in capture("coinbase"):
+        if type(e) is WebSocketEvent:
+            obj = orjson.loads(e.payload)
+            if obj.get("product_id") == product and obj.get("type") in types:
+                out.append(e.payload)
+    return out
+
+
+async def test_coinbase_channels_are_served_as_its_feed_sends_them():
+    """A documented Exchange subscribe (root product_ids, a channel object with its own): the
+    subscriptions ack, then each captured payload of those streams verbatim, in order."""
+    async with CaptureServer(CAPTURES / "COINBASE.ws.28.0") as server, connect(server.url) as ws:
+        await ws.send(json.dumps({"type": "subscribe", "product_ids": ["SKL-GBP"],
+                                  "channels": ["level2_batch",
+                                               {"name": "matches", "product_ids": ["NU-GBP"]}]}))
+        got = [m async for m in ws]
+    assert orjson.loads(got[0]) == {"type": "subscriptions", "channels": [
+        {"name": "level2_batch", "product_ids": ["SKL-GBP"]},
+        {"name": "matches", "product_ids": ["NU-GBP"]}]}
+    skl = coinbase_payloads("SKL-GBP", ("snapshot", "l2update"))
+    nu = coinbase_payloads("NU-GBP", ("match", "last_match"))
+    assert sorted(got[1:]) == sorted(skl + nu) and len(skl) > 100 and nu
+    assert [m for m in got[1:] if "SKL-GBP" in m] == skl  # in the captured order
+    assert orjson.loads(got[1])["type"] in ("snapshot", "last_match")
+
+
+async def test_coinbase_refuses_an_unknown_product_or_channel_whole_and_unsubscribes():
+    async with CaptureServer(CAPTURES / "COINBASE.ws.28.0", speed=5) as server, \
+            connect(server.url) as ws:
+        await ws.send(json.dumps({"type": "subscribe", "product_ids": ["SKL-GBP", "BTC-USD"],
+                                  "channels": ["ticker"]}))
+        not_held = orjson.loads(await ws.recv())
+        await ws.send(json.dumps({"type": "subscribe", "product_ids": ["SKL-GBP"],
+                                  "channels": ["level9"]}))
+        no_channel = orjson.loads(await ws.recv())
+        await ws.send(json.dumps({"type": "subscribe", "product_ids": ["SKL-USD", "DASH-BTC"],
+                                  "channels": ["level2"]}))
+        assert orjson.loads(await ws.recv())["type"] == "subscriptions"
+        await ws.send(json.dumps({"type": "unsubscribe", "product_ids": ["SKL-USD"],
+                                  "channels": ["level2"]}))
+        async with asyncio.timeout(60):
+            while orjson.loads(message := await ws.recv())["type"] != "subscriptions":
+                pass
+        left = orjson.loads(message)  # what the connection is subscribed to now
+        after = [orjson.loads(m)["product_id"] for m in [m async for m in ws]]
+    for error in (not_held, no_channel):
+        assert error["type"] == "error" and error["message"] == "Failed to subscribe"
+    assert "'ticker:BTC-USD'" in not_held["reason"] and "'level9' is not a valid channel" in \
+        no_channel["reason"]
+    assert left == {"type": "subscriptions", "channels": [{"name": "level2",
+                                                           "product_ids": ["DASH-BTC"]}]}
+    assert set(after) == {"DASH-BTC"}
+    assert server.requests_refused == 2
+
+
+async def test_coinbase_rest_lists_the_captured_products_and_their_currencies():
+    async with CaptureServer(CAPTURES / "COINBASE.ws.28.0") as server:
+        status, body = await asyncio.to_thread(get, server.http_url + "/products")
+        assert status == 200
+        products = orjson.loads(body)
+        status, body = await asyncio.to_thread(get, server.http_url + "/currencies")
+        currencies = {c["id"] for c in orjson.loads(body)}
+        missing, _ = await asyncio.to_thread(get, server.http_url + "/products/SKL-USD/book")
+    captured_ids = {orjson.loads(e.payload)["product_id"] for e in capture("coinbase")
+                    if type(e) is WebSocketEvent and '"product_id"' in e.payload}
+    assert {p["id"] for p in products} == captured_ids and len(captured_ids) == 10
+    assert all(p["id"] == f"{p['base_currency']}-{p['quote_currency']}" for p in products)
+    assert currencies == {x for p in products for x in (p["base_currency"], p["quote_currency"])}
+    assert missing == 404
