@@ -214,6 +214,23 @@ def test_binance_connector_gets_a_served_capture_in_combined_envelopes(served_ca
     assert got == wanted and len(wanted) == 5
 
 
+def test_binance_sdk_spot_reads_a_served_capture_in_combined_envelopes(served_capture):
+    """Binance's official SDK (it connects to /stream, subscribes by message and routes each
+    push by its envelope's stream name): NKNUSDT's diff depth and aggTrade streams, on one
+    connection, as captured; the trade's side is the one evlab's adapter gives it."""
+    out = run_client("binance-sdk-spot", "depth_binance_sdk_spot", served_capture.url,
+                     "NKNUSDT", "3")
+    captured = [json.loads(e.payload) for e in capture("binance") if type(e) is WebSocketEvent]
+    wanted = [o["data"] for o in captured if o["stream"] == "nknusdt@depth@100ms"][:3]
+    assert out["diffs"] == [{k: d[k] for k in ("e", "E", "s", "U", "u", "b", "a")}
+                            for d in wanted] and len(wanted) == 3
+    [trade] = [o["data"] for o in captured if o["stream"] == "nknusdt@aggTrade"]
+    assert out["trades"] == [{k: trade[k] for k in ("a", "p", "q", "T", "m", "s")}]
+    [tick] = [t for t in get_adapter("binance").parse(json.dumps(trade))
+              if isinstance(t, TickEvent)]
+    assert tick.side == ("SELL" if out["trades"][0]["m"] else "BUY")
+
+
 # --- the Coinbase Exchange capture, served again ----------------------------------------------
 
 @pytest.fixture(scope="module")
