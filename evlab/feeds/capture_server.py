@@ -19,9 +19,10 @@ served:
   the exchange acks (``subscribe_ack``). A malformed subscribe, or one naming a stream the
   session does not hold, gets the exchange's error frame and subscribes nothing (all or
   nothing), counted in ``requests_refused``; an unsubscribe stops those streams for that
-  client. Serving is implemented for Binance and Coinbase Exchange (``level2``,
+  client. Serving is implemented for Binance, Coinbase Exchange (``level2``,
   ``level2_batch``, ``matches``, ``ticker``; ``/products`` and ``/currencies`` made for the
-  captured products); other exchanges raise ValueError, naming them.
+  captured products) and Kraken v2 (``ohlc``, ``trade``, ``book``, ``ticker``: recordings of
+  live evlab sessions); other exchanges raise ValueError, naming them.
 * **REST**, on the same port (a plain HTTP request, answered in websockets' ``process_request``
   hook): a request is answered with a captured response to the same request (the adapter's
   ``rest_key``: Binance depth by symbol, whatever the ``limit``), the responses to one request

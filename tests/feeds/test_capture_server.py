@@ -336,3 +336,49 @@ async def test_coinbase_rest_lists_the_captured_products_and_their_currencies():
     assert all(p["id"] == f"{p['base_currency']}-{p['quote_currency']}" for p in products)
     assert currencies == {x for p in products for x in (p["base_currency"], p["quote_currency"])}
     assert missing == 404
+
+
+# --- a recording of a live evlab session, served again (Kraken) -------------------------------
+
+async def test_a_recorded_live_kraken_session_replays_and_is_served_as_kraken_sent_it(tmp_path):
+    """Record a live session (the emitter's raw Kraken v2 ohlc messages from the FeedServer)
+    to Parquet; replaying it gives the dataset's bars, and the CaptureServer serves it: a
+    Kraken v2 subscribe gets Kraken's ack and every recorded message, verbatim."""
+    from evlab import BarEvent, datasets
+    from evlab.recording import load_recording
+
+    rows = datasets.load("btcusd_1m").iloc[:8]
+    async with evlab.FeedServer("btcusd_1m", exchange="kraken", limit=8) as live:
+        bus, _, _ = wired()
+        with evlab.record(bus) as rec:
+            feed = WebSocketEmitter("feed", live.url, bus, adapter="kraken",
+                                    subscriptions=live.subscribe_messages())
+            await feed.start()
+            await feed.wait_finished(60)
+        path = rec.save(tmp_path / "kraken_session.parquet")
+    session = load_recording(path)
+    recorded = [e.payload for e in session.to_events() if type(e) is WebSocketEvent
+                and e.payload.startswith('{"channel":"ohlc"')]  # not the ack
+    assert len(recorded) == 8
+    bus2 = EventBus()  # a handler of its own: the emitter's adapter has seen these bars
+    bus2.register_async(EventType.WEBSOCKET, WebSocketHandler("replayed", "kraken").handle)
+    bars: list[BarEvent] = []
+    bus2.register(EventType.BAR, bars.append)
+    await Replayer(session, bus2, what="raw").run_async()
+    assert [(b.time_ns, b.close) for b in bars] == [
+        (t.value, c) for t, c in zip(rows.index, rows["close"], strict=True)]
+
+    async with CaptureServer(path, exchange="kraken") as server, connect(server.url) as ws:
+        assert server.streams == ["ohlc:BTC/USD:1"]
+        await ws.send(json.dumps({"method": "subscribe", "req_id": 4, "params": {
+            "channel": "ohlc", "symbol": ["ETH/USD"], "interval": 1}}))
+        refused = orjson.loads(await ws.recv())
+        await ws.send(json.dumps({"method": "subscribe", "req_id": 5, "params": {
+            "channel": "ohlc", "symbol": ["BTC/USD"], "interval": 1}}))
+        got = [m async for m in ws]
+    assert refused["success"] is False and "'ohlc:ETH/USD:1'" in refused["error"]
+    ack = orjson.loads(got[0])
+    assert ack["method"] == "subscribe" and ack["success"] is True and ack["req_id"] == 5
+    assert ack["result"] == {"channel": "ohlc", "interval": 1, "snapshot": True,
+                             "symbol": "BTC/USD"}
+    assert got[1:] == recorded and server.requests_refused == 1
