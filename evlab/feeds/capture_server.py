@@ -13,9 +13,16 @@ served:
   ``capture_frame``: Binance ``/stream`` envelopes ``{"stream": .., "data": ..}``, bare
   payloads on ``/ws``), at the recorded pace divided by ``speed`` (None: as fast as the client
   reads). The replay starts at the first subscription; the connection is closed normally
-  (1000) after the last message. Which stream a message belongs to, and what a subscribe
-  asks for, come from the adapter (``capture_stream``, ``capture_subscribe``); serving is
-  implemented for Binance (other exchanges raise ValueError, naming it).
+  (1000) after the last message. Which stream a message belongs to comes from the adapter
+  (``capture_stream``); what a subscribe or unsubscribe asks for from the one subscribe parser
+  the FeedServer uses too (``parse_subscribe``, streams matched by ``stream_key``), acked as
+  the exchange acks (``subscribe_ack``). A malformed subscribe, or one naming a stream the
+  session does not hold, gets the exchange's error frame and subscribes nothing (all or
+  nothing), counted in ``requests_refused``; an unsubscribe stops those streams for that
+  client. Serving is implemented for Binance, Coinbase Exchange (``level2``,
+  ``level2_batch``, ``matches``, ``ticker``; ``/products`` and ``/currencies`` made for the
+  captured products) and Kraken v2 (``ohlc``, ``trade``, ``book``, ``ticker``: recordings of
+  live evlab sessions); other exchanges raise ValueError, naming them.
 * **REST**, on the same port (a plain HTTP request, answered in websockets' ``process_request``
   hook): a request is answered with a captured response to the same request (the adapter's
   ``rest_key``: Binance depth by symbol, whatever the ``limit``), the responses to one request
@@ -35,6 +42,7 @@ import logging
 import os
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Self
 
@@ -43,7 +51,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from evlab.events import RestResponseEvent, WebSocketEvent
-from evlab.feeds.adapters import ADAPTERS, ExchangeAdapter, get_adapter
+from evlab.feeds.adapters import ADAPTERS, AdapterError, ExchangeAdapter, get_adapter
 from evlab.feeds.http import is_upgrade, json_response
 from evlab.feeds.loop import BackgroundLoop
 from evlab.recording import Recording, load_recording
@@ -90,11 +98,18 @@ class CaptureServer:
                 skipped += 1
                 continue
             self.messages.append((int(e.time_ns or 0), *found))
+        if not self.messages:
+            raise ValueError(f"{name}: none of the session's {len(events):,} messages is one "
+                             f"this adapter serves (capture_stream)")
+        self._keys = frozenset(m[1] for m in self.messages)
         #: Control messages of the session (acks) that are not served.
         self.skipped = skipped
         self._answered: dict[str, int] = defaultdict(int)
         self.rest_served = 0
         self.rest_missed = 0
+        #: Subscribe requests answered with an error (malformed, or naming a stream not held).
+        self.requests_refused = 0
+        self.messages_sent = 0
         self._port = port
         self._server: Server | None = None
         self._clients = 0
@@ -111,6 +126,14 @@ class CaptureServer:
     def http_url(self) -> str:
         """``http://host:port``: where the REST requests go (the same port)."""
         return f"http://{self.host}:{self._port}"
+
+    @property
+    def stats(self) -> dict[str, int]:
+        """What was served: clients connected now, messages sent, replays finished, REST
+        requests answered and missed, subscribe requests refused."""
+        return {"clients": self._clients, "messages_sent": self.messages_sent,
+                "streams_finished": self.streams_finished, "rest_served": self.rest_served,
+                "rest_missed": self.rest_missed, "requests_refused": self.requests_refused}
 
     @property
     def streams(self) -> list[str]:
@@ -200,7 +223,7 @@ class CaptureServer:
             await ws.close(1013, f"too many clients (max {self.max_clients}): try again later")
             return
         self._clients += 1
-        wanted: set[str] = set()
+        wanted: dict[str, str] = {}  # stream key -> the name subscribed
         started = asyncio.Event()
         path = ws.request.path if ws.request is not None else "/"
         by_path, options = self.adapter.path_subscribe(path)
@@ -219,26 +242,51 @@ class CaptureServer:
                 replay.cancel()
             await asyncio.gather(replay, return_exceptions=True)
 
-    async def _subscribe(self, ws: ServerConnection, message: str | bytes, wanted: set[str],
+    async def _subscribe(self, ws: ServerConnection, message: str | bytes, wanted: dict[str, str],
                          started: asyncio.Event, *, ack: bool = True) -> None:
+        """Answer one client frame: a subscribe or unsubscribe (the adapter's
+        ``parse_subscribe``, as the FeedServer's sessions read it), else a control request. A
+        malformed request, or one naming a stream the session does not hold, gets the
+        exchange's error frame and subscribes nothing (counted in ``requests_refused``)."""
         adapter = self.adapter
         try:
-            request = adapter.capture_subscribe(message)
-        except ValueError as exc:
-            await ws.send(adapter.error_frame(str(exc)))
+            request = adapter.parse_subscribe(message)
+        except AdapterError as exc:
+            await self._refuse(ws, str(exc), exc.req_id)
             return
         if request is None:
             for reply in adapter.control_reply(message):
                 await ws.send(reply)
             return
-        keys, replies = request
-        wanted.update(keys)  # before the ack: a client that has its ack gets the messages
-        if ack:
-            for reply in replies:
+        keys = [adapter.stream_key(s) for s in request.streams]
+        if request.unsubscribe:
+            for key in keys:
+                wanted.pop(key, None)
+        else:
+            missing = [s for s, k in zip(request.streams, keys, strict=True)
+                       if k not in self._keys]
+            if missing or not keys:
+                held = ", ".join(self.streams[:20]) + (" ..." if len(self.streams) > 20 else "")
+                what = ", ".join(map(repr, missing[:10])) + (
+                    f" and {len(missing) - 10:,} more" if len(missing) > 10 else "")
+                await self._refuse(ws, f"this capture holds no stream {what or '(none named)'}"
+                                   f" (it holds {held})", request.req_id)
+                return
+            # before the ack: a client that has its ack gets the messages
+            wanted.update(zip(keys, request.streams, strict=True))
+        if ack:  # acked with what the connection is subscribed to now (Coinbase lists it)
+            now = replace(request, streams=tuple(wanted.values()))
+            for reply in adapter.subscribe_ack(now):
                 await ws.send(reply)
-        started.set()
+        if not request.unsubscribe:
+            started.set()
 
-    async def _replay(self, ws: ServerConnection, wanted: set[str], started: asyncio.Event,
+    async def _refuse(self, ws: ServerConnection, why: str, req_id: int | str | None) -> None:
+        self.requests_refused += 1
+        log.info("capture server: refused a request: %s", why)
+        await ws.send(self.adapter.error_frame(why, req_id))
+
+    async def _replay(self, ws: ServerConnection, wanted: dict[str, str], started: asyncio.Event,
                       options: dict[str, Any]) -> None:
         await started.wait()
         frame, speed, loop = self.adapter.capture_frame, self.speed, asyncio.get_running_loop()
@@ -252,7 +300,10 @@ class CaptureServer:
                     delay = start + (t - t0) / (_NS * speed) - loop.time()
                     if delay > 0:
                         await asyncio.sleep(delay)
+                        if key not in wanted:  # unsubscribed meanwhile
+                            continue
                 await ws.send(frame(stream, bare, options))
+                self.messages_sent += 1
             self.streams_finished += 1
             await ws.close(1000, "end of data")
         except ConnectionClosed:

@@ -19,13 +19,14 @@ the exchange's own subscribe message (``parse_subscribe``) and gets its acknowle
 (``subscribe_ack``), then the bars of the symbols it named, each encoded once
 (``encode_bar``). Symbols are the exchange's spelling (:attr:`FeedServer.symbols`,
 ``wire_symbol``: ``BTC-USD`` is binance ``BTCUSDT``, kraken ``BTC/USD``). An unknown symbol,
-a malformed request or a trades-only request gets an error message in the exchange's style
-(``error_frame``); auth and ping requests are answered (``control_reply``); Binance stream
-URLs (``/ws/btcusdt@kline_1m``, combined ``/stream?streams=...``) subscribe by path
-(``path_subscribe``). The bar length the request names is not checked (a warning is logged):
-the dataset's bars are what is served. Coinbase candles carry no interval: clients decode
-with :meth:`FeedServer.client_adapter`. Per connection, a
-:class:`~evlab.feeds.session.ClientSession` does the talking.
+a malformed request or one for another channel than bars gets an error message in the
+exchange's style (``error_frame``) and subscribes nothing, counted in ``requests_refused``; an
+unsubscribe stops the bars of the symbols it names; auth and ping requests are answered
+(``control_reply``); Binance stream URLs (``/ws/btcusdt@kline_1m``, combined
+``/stream?streams=...``) subscribe by path (``path_subscribe``). The bar length the request
+names is not checked (a warning is logged): the dataset's bars are what is served. Coinbase
+candles carry no interval: clients decode with :meth:`FeedServer.client_adapter`. Per
+connection, a :class:`~evlab.feeds.session.ClientSession` does the talking.
 
 **Modes.** ``"replay"`` (default): every subscription streams the dataset from its first bar,
 so N bars sent are N bars received, in order. ``"live"``: one shared timeline starts with the
@@ -147,6 +148,7 @@ class FeedServer:
         self.client_queue, self.max_clients = client_queue, max_clients
         self._dropped_slow = 0
         self._refused = 0
+        self._requests_refused = 0
         #: Plain HTTP requests answered with the exchange's REST, and those it does not serve.
         self.rest_served = 0
         self.rest_missed = 0
@@ -291,6 +293,16 @@ class FeedServer:
     def connections_refused(self) -> int:
         """Connections closed at once because ``max_clients`` were connected."""
         return self._refused
+
+    @property
+    def requests_refused(self) -> int:
+        """Subscribe requests answered with the exchange's error frame (malformed, naming an
+        unknown symbol or a channel other than bars): each subscribed nothing."""
+        return self._requests_refused
+
+    def refused(self) -> None:
+        """Count one refused subscribe request (its session calls this)."""
+        self._requests_refused += 1
 
     @property
     def queue_peak(self) -> int:

@@ -31,7 +31,7 @@ __all__ = ["ClientSession"]
 log = logging.getLogger("evlab.feeds.server")
 
 _BATCH = 512  # frames per socket write
-#: Error replies to one subscribe message, before one frame sums up the rest.
+#: Unknown symbols named in the error frame refusing a subscribe, before a count of the rest.
 MAX_ERROR_REPLIES = 10
 
 
@@ -50,6 +50,7 @@ class ClientSession:
         self.bars_sent = 0
         self.queue_peak = 0  # live mode: the most frames waiting for this client at once
         self._streams = 0  # replay streams still running
+        self._replays: list[set[int]] = []  # each running replay's symbols still subscribed
         self._pending: list[bytes] = []  # injected frames, sent before the next bars
         self._tasks: set[asyncio.Task[None]] = set()
         self._heartbeat: asyncio.Task[None] | None = None  # the heartbeats channel's sender
@@ -91,12 +92,16 @@ class ClientSession:
         await asyncio.gather(*tasks, return_exceptions=True)
 
     async def on_message(self, message: str | bytes, *, ack: bool = True) -> None:
-        """Answer one client frame: a subscribe request, a control request, or an error."""
+        """Answer one client frame: a subscribe or unsubscribe request (the adapter's
+        ``parse_subscribe``, the one the CaptureServer reads too), a control request, or an
+        error. A request is granted whole or refused whole: a malformed one, one naming an
+        unknown symbol or a channel other than bars gets the exchange's error frame and
+        subscribes nothing (counted in the server's ``requests_refused``)."""
         server, adapter, ws = self.server, self.adapter, self.ws
         try:
             request = adapter.parse_subscribe(message)
         except AdapterError as exc:
-            await ws.send(adapter.error_frame(str(exc)))
+            await self._refuse(str(exc), exc.req_id)
             return
         if request is None:
             replies = adapter.control_reply(message)
@@ -105,33 +110,36 @@ class ClientSession:
             for text in replies:
                 await ws.send(text)
             return
-        known = [s for s in request.symbols if server.code(s) is not None]
+        if request.unsubscribe:
+            await self._unsubscribe(request, ack)
+            return
+        others = [c for c in request.channels if c not in ("bars", "heartbeats")]
+        if others:
+            await self._refuse(f"this server streams bars only (asked for {', '.join(others)})",
+                               request.req_id)
+            return
         unknown = [s for s in request.symbols if server.code(s) is None]
-        for s in unknown[:MAX_ERROR_REPLIES]:
-            await ws.send(adapter.error_frame(
-                f"unknown symbol {s!r}: this server streams {', '.join(server.symbols)}",
-                request.req_id))
-        if len(unknown) > MAX_ERROR_REPLIES:  # one request cannot make megabytes of replies
-            await ws.send(adapter.error_frame(
-                f"and {len(unknown) - MAX_ERROR_REPLIES:,} more unknown symbols (not listed)",
-                request.req_id))
+        if unknown:
+            more = len(unknown) - MAX_ERROR_REPLIES  # one request cannot make megabytes of text
+            await self._refuse(
+                f"unknown symbol{'s' if len(unknown) > 1 else ''} "
+                f"{', '.join(map(repr, unknown[:MAX_ERROR_REPLIES]))}"
+                f"{f' and {more:,} more unknown symbols (not listed)' if more > 0 else ''}: "
+                f"this server streams {', '.join(server.symbols)}", request.req_id)
+            return
         if "heartbeats" in request.channels:
             await self._heartbeats(request, ack)
-            if not request.symbols and "bars" not in request.channels:
-                return
-        if "bars" not in request.channels:
-            await ws.send(adapter.error_frame("this server streams bars only", request.req_id))
-            return
-        if not known:
+        if "bars" not in request.channels or not request.symbols:
             return
         if request.interval_s not in (None, server.interval_s):
             log.warning("feed server: %s asked for %s s bars, serving %s s bars",
                         ws.remote_address, request.interval_s, server.interval_s)
         # subscribed before the ack goes out: a client that has its ack is in the timeline
-        new = {c for s in known if (c := server.code(s)) is not None} - self.codes
+        new = {c for s in request.symbols if (c := server.code(s)) is not None} - self.codes
         self.codes |= new
         if ack:
-            granted = Subscribe(tuple(known), ("bars",), request.req_id, server.interval_s)
+            granted = Subscribe(request.symbols, ("bars",), request.req_id, server.interval_s,
+                                request.streams)
             for text in adapter.subscribe_ack(granted):
                 await ws.send(text)
         if server.mode == "replay":
@@ -142,6 +150,22 @@ class ClientSession:
             self._ended = server.live_done
             self._sender = self._spawn(self._live_sender())
             self._wake.set()
+
+    async def _refuse(self, why: str, req_id: int | str | None) -> None:
+        """One error frame in the exchange's style; nothing of the request is subscribed."""
+        self.server.refused()
+        await self.ws.send(self.adapter.error_frame(why, req_id))
+
+    async def _unsubscribe(self, request: Subscribe, ack: bool) -> None:
+        """Stop the bars of the symbols named (their replays send no more of them; live, they
+        are no longer published to this client), then acknowledge as the exchange does."""
+        gone = {c for s in request.symbols if (c := self.server.code(s)) is not None}
+        self.codes -= gone
+        for alive in self._replays:
+            alive -= gone
+        if ack:
+            for text in self.adapter.subscribe_ack(request):
+                await self.ws.send(text)
 
     async def _heartbeats(self, request: Subscribe, ack: bool) -> None:
         """Acknowledge a heartbeats subscription and send one heartbeat a second from now on."""
@@ -186,6 +210,8 @@ class ClientSession:
         sched = server.schedule(table.times if rows is None else table.times[rows])
         clock = server.clock
         start, g = clock.now(), 0
+        alive = set(codes)  # an unsubscribe takes its symbols out
+        self._replays.append(alive)
         try:
             while g < sched.total:
                 if sched.offsets is None:
@@ -194,7 +220,14 @@ class ClientSession:
                     await clock.sleep_until(start + sched.offset(g))
                     end = max(g + 1, sched.due(clock.now() - start))
                 end = int(min(end, g + stream.n, sched.total))  # at most one cycle a write
-                await self._write(stream.frames(g, end))
+                frames = stream.frames(g, end)
+                if len(alive) < len(codes):  # unsubscribed from some (or all) of its symbols
+                    if not alive:
+                        self._streams -= 1
+                        return
+                    frames = [f for f, code in zip(frames, stream.codes(table.codes, g, end),
+                                                   strict=True) if code in alive]
+                await self._write(frames)
                 g = end
             self._streams -= 1
             if self._streams == 0:
@@ -205,6 +238,8 @@ class ClientSession:
         except Exception:
             log.exception("feed server: replay to client %d failed", self.id)
             await self.ws.close(1011, "internal error")
+        finally:
+            self._replays.remove(alive)
 
     # --- live: the server's shared timeline ----------------------------------------------
     def publish(self, cycle: int, i: int, j: int, codes: list[int]) -> None:
@@ -302,6 +337,11 @@ class _Stream:
             self._frames = frames if self.rows is None else [frames[i] for i in self.rows]
             self._k = k
         return self._frames
+
+    def codes(self, table_codes: np.ndarray, a: int, b: int) -> list[int]:
+        """The symbol codes of stream positions ``a`` to ``b`` (as :meth:`frames`)."""
+        picked = table_codes if self.rows is None else table_codes[self.rows]
+        return [int(picked[i % self.n]) for i in range(a, b)]
 
     def frames(self, a: int, b: int) -> list[bytes]:
         """Frames of stream positions ``a`` to ``b`` (exclusive; positions run across cycles)."""

@@ -153,7 +153,7 @@ def test_subscribe_round_trip(binance):
                                              "ethusdt@kline_1m", "ethusdt@trade"]
     req = binance.parse_subscribe(frame)
     assert req == Subscribe(("BTCUSDT", "ETHUSDT"), ("bars", "trades"), orjson.loads(frame)["id"],
-                            60)
+                            60, tuple(orjson.loads(frame)["params"]))
     [ack] = binance.subscribe_ack(req)
     assert orjson.loads(ack) == {"result": None, "id": req.req_id}
     assert binance.parse(ack) == []
@@ -161,11 +161,31 @@ def test_subscribe_round_trip(binance):
 
 def test_parse_subscribe_other_requests(binance):
     assert binance.parse_subscribe(b'{"method": "LIST_SUBSCRIPTIONS", "id": 3}') is None
-    # the documented request asks for streams a bar/trade feed does not serve
-    with pytest.raises(AdapterError, match="unsupported stream 'btcusdt@aggTrade'"):
-        binance.parse_subscribe(fixture(EX, "subscribe_request.json"))
+    # the documented request: an aggTrade and a diff depth stream (web-socket-streams.md)
+    req = binance.parse_subscribe(fixture(EX, "subscribe_request.json"))
+    assert req == Subscribe(("BTCUSDT",), ("trades", "books"), 1, None,
+                            ("btcusdt@aggTrade", "btcusdt@depth"))
+    assert binance.stream_key("BTCUSDT@depth@100ms") == "btcusdt@depth"
     one_second = binance.subscribe_messages(["BTCUSDT"], interval_s=1)[0]
     assert binance.parse_subscribe(one_second).interval_s == 1
+    # the documented unsubscribe, and every stream kind Binance documents
+    req = binance.parse_subscribe(b'{"method": "UNSUBSCRIBE", "params": ["btcusdt@depth"], '
+                                  b'"id": 312}')
+    assert req.unsubscribe and req.streams == ("btcusdt@depth",) and req.req_id == 312
+    kinds = ["bnbbtc@trade", "bnbbtc@kline_1s", "bnbbtc@kline_1d@+08:00", "bnbbtc@miniTicker",
+             "!miniTicker@arr", "bnbbtc@ticker", "!ticker@arr", "bnbbtc@ticker_4h",
+             "!ticker_1d@arr", "bnbbtc@bookTicker", "bnbbtc@avgPrice", "bnbbtc@depth20@100ms",
+             "bnbbtc@depth5", "bnbbtc@depth@1000ms"]
+    req = binance.parse_subscribe(orjson.dumps({"method": "SUBSCRIBE", "params": kinds, "id": 4}))
+    assert req.streams == tuple(kinds) and req.symbols == ("BNBBTC",)
+    assert req.channels == ("trades", "bars", "tickers", "quotes", "books")
+
+
+@pytest.mark.parametrize("params", [["btcusdt@depth15"], ["btcusdt"], ["btcusdt@kline_2m"],
+                                    [7], ["btcusdt@trade", "btc usdt@trade"]])
+def test_a_stream_binance_does_not_have_refuses_the_whole_subscribe(binance, params):
+    with pytest.raises(AdapterError, match="Invalid request: unknown stream name"):
+        binance.parse_subscribe(orjson.dumps({"method": "SUBSCRIBE", "params": params, "id": 1}))
 
 
 @pytest.mark.parametrize("combined", [False, True])

@@ -141,9 +141,10 @@ def test_subscribe_round_trip(coinbase):
     assert orjson.loads(bars)["channel"] == "candles"
     assert orjson.loads(trades)["channels"] == ["matches"]
     assert coinbase.parse_subscribe(bars) == Subscribe(("BTC-USD", "ETH-USD"), ("bars",), None,
-                                                       300)
+                                                       300, ("candles:BTC-USD", "candles:ETH-USD"))
     req = coinbase.parse_subscribe(trades)
-    assert req == Subscribe(("BTC-USD", "ETH-USD"), ("trades",))
+    assert req == Subscribe(("BTC-USD", "ETH-USD"), ("trades",), None, None,
+                            ("matches:BTC-USD", "matches:ETH-USD"))
     [ack] = coinbase.subscribe_ack(req)
     assert orjson.loads(ack) == {"type": "subscriptions", "channels": [
         {"name": "matches", "product_ids": ["BTC-USD", "ETH-USD"]}]}
@@ -157,10 +158,20 @@ def test_subscribe_round_trip(coinbase):
 def test_parse_documented_subscribe_requests(coinbase):
     req = coinbase.parse_subscribe(fixture(EX, "subscribe_request.json"))
     assert req.symbols == ("ETH-USD", "ETH-EUR", "ETH-BTC")  # root ids plus the ticker's
-    assert req.channels == ("trades",)  # ticker; level2 and heartbeat carry no trades or bars
+    assert req.channels == ("books", "heartbeat", "trades")  # level2, heartbeat, ticker
+    # a channel object's product ids replace the root ones for that channel
+    assert req.streams == ("level2:ETH-USD", "level2:ETH-EUR", "heartbeat:ETH-USD",
+                           "heartbeat:ETH-EUR", "ticker:ETH-BTC", "ticker:ETH-USD")
     req = coinbase.parse_subscribe(fixture(EX, "candles_subscribe_request.json"))
     assert (req.symbols, req.channels) == (("ETH-USD",), ("bars",))
-    assert coinbase.parse_subscribe(b'{"type": "unsubscribe", "channels": ["heartbeat"]}') is None
+    req = coinbase.parse_subscribe(b'{"type": "unsubscribe", "channels": ["heartbeat"]}')
+    assert req.unsubscribe and req.streams == ("heartbeat",)
+    assert coinbase.stream_key("level2_batch:BTC-USD") == "level2:BTC-USD"
+    for bad in (b'{"type": "subscribe", "product_ids": ["BTC-USD"], "channels": ["level9"]}',
+                b'{"type": "subscribe", "product_ids": [3], "channels": ["level2"]}',
+                b'{"type": "subscribe", "product_ids": ["BTC-USD"]}'):
+        with pytest.raises(AdapterError):
+            coinbase.parse_subscribe(bad)
 
 
 @pytest.mark.parametrize(("name", "mutate", "pattern"), [

@@ -141,10 +141,20 @@ def test_bad_messages_raise_with_a_clear_message(kraken, name, mutate, pattern):
 
 def test_parse_documented_subscribe_requests(kraken):
     req = kraken.parse_subscribe(fixture(EX, "ohlc_subscribe.json"))
-    assert req == Subscribe(("ALGO/USD", "MATIC/USD"), ("bars",), None, 300)
+    assert req == Subscribe(("ALGO/USD", "MATIC/USD"), ("bars",), None, 300,
+                            ("ohlc:ALGO/USD:5", "ohlc:MATIC/USD:5"))
     req = kraken.parse_subscribe(fixture(EX, "trade_subscribe.json"))
-    assert req == Subscribe(("MATIC/USD",), ("trades",))
+    assert req == Subscribe(("MATIC/USD",), ("trades",), None, None, ("trade:MATIC/USD",))
     assert kraken.parse_subscribe(b'{"method": "ping", "req_id": 101}') is None
+    off = kraken.parse_subscribe(b'{"method": "unsubscribe", "params": {"channel": "book", '
+                                 b'"symbol": ["BTC/USD"]}, "req_id": 9}')
+    assert off == Subscribe(("BTC/USD",), ("books",), 9, None, ("book:BTC/USD",), True)
+    [ack] = kraken.subscribe_ack(off)
+    assert orjson.loads(ack)["method"] == "unsubscribe" and orjson.loads(ack)["result"] == {
+        "channel": "book", "symbol": "BTC/USD"}
+    with pytest.raises(AdapterError, match="unsupported book depth 7"):
+        kraken.parse_subscribe(b'{"method": "subscribe", "params": {"channel": "book", '
+                               b'"symbol": ["BTC/USD"], "depth": 7}}')
 
 
 def test_ack_has_the_documented_shape(kraken):

@@ -212,3 +212,86 @@ def test_binance_connector_gets_a_served_capture_in_combined_envelopes(served_ca
     captured = [json.loads(e.payload) for e in capture("binance") if type(e) is WebSocketEvent]
     wanted = [o for o in captured if o["stream"] == "lrcbtc@depth@100ms"][:5]
     assert got == wanted and len(wanted) == 5
+
+
+def test_binance_sdk_spot_reads_a_served_capture_in_combined_envelopes(served_capture):
+    """Binance's official SDK (it connects to /stream, subscribes by message and routes each
+    push by its envelope's stream name): NKNUSDT's diff depth and aggTrade streams, on one
+    connection, as captured; the trade's side is the one evlab's adapter gives it."""
+    out = run_client("binance-sdk-spot", "depth_binance_sdk_spot", served_capture.url,
+                     "NKNUSDT", "3")
+    captured = [json.loads(e.payload) for e in capture("binance") if type(e) is WebSocketEvent]
+    wanted = [o["data"] for o in captured if o["stream"] == "nknusdt@depth@100ms"][:3]
+    assert out["diffs"] == [{k: d[k] for k in ("e", "E", "s", "U", "u", "b", "a")}
+                            for d in wanted] and len(wanted) == 3
+    [trade] = [o["data"] for o in captured if o["stream"] == "nknusdt@aggTrade"]
+    assert out["trades"] == [{k: trade[k] for k in ("a", "p", "q", "T", "m", "s")}]
+    [tick] = [t for t in get_adapter("binance").parse(json.dumps(trade))
+              if isinstance(t, TickEvent)]
+    assert tick.side == ("SELL" if out["trades"][0]["m"] else "BUY")
+
+
+# --- the Coinbase Exchange capture, served again ----------------------------------------------
+
+@pytest.fixture(scope="module")
+def served_coinbase() -> Iterator[CaptureServer]:
+    """The shipped Coinbase Exchange capture (level2, ticker, matches of 10 products), served
+    as fast as each client reads (each gets its own replay)."""
+    server = CaptureServer(CAPTURES / "COINBASE.ws.28.0").start_in_thread()
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+def coinbase_products() -> set[str]:
+    return {json.loads(e.payload)["product_id"] for e in capture("coinbase")
+            if type(e) is WebSocketEvent and '"product_id"' in e.payload}
+
+
+def test_ccxt_coinbaseexchange_builds_the_book_of_a_served_capture_as_evlab_does(
+        served_coinbase):
+    """ccxt's coinbaseexchange watch_order_book (markets from the server's /products and
+    /currencies, then the level2 snapshot and every l2update of SKL-USD, to the end of the
+    session): its book equals evlab's OrderBooks replaying the capture."""
+    before = served_coinbase.rest_served
+    out = run_client("ccxt", "coinbaseexchange_ccxt", served_coinbase.url, "book", "SKL/USD")
+    assert served_coinbase.rest_served - before == 2  # /products and /currencies
+    assert out["market"] == "SKL-USD"
+    assert out["markets"] == sorted(p.replace("-", "/") for p in coinbase_products())
+
+    async def evlab_book() -> tuple[list, list]:
+        bus = EventBus()
+        bus.register_async(EventType.WEBSOCKET, WebSocketHandler("market_data_handler").handle)
+        books = OrderBooks(bus)
+        for event in capture("coinbase"):
+            await bus.emit_async(event)
+        book = books["SKL-USD"]
+        assert not book.stale
+        return book.bids(), book.asks()
+
+    bids, asks = asyncio.run(evlab_book())
+    assert [list(level) for level in bids] == out["bids"]
+    assert [list(level) for level in asks] == out["asks"]
+    assert len(bids) > 100 and len(asks) > 100  # the whole captured book, not a top slice
+    last = [json.loads(e.payload) for e in capture("coinbase") if type(e) is WebSocketEvent
+            and '"l2update"' in e.payload and '"SKL-USD"' in e.payload][-1]
+    assert out["timestamp"] == pd.Timestamp(last["time"]).value // 1_000_000
+
+
+def test_ccxt_coinbaseexchange_watches_the_trades_of_a_served_capture_as_evlab_decodes_them(
+        served_coinbase):
+    """ccxt's coinbaseexchange watch_trades (the matches channel) to the end of the session:
+    every match of SKL-USD, with the taker side evlab's adapter gives it (ccxt, as Coinbase
+    documents, reads the message's side as the maker's). ccxt skips ``last_match`` (the one
+    trade sent on subscribing), which evlab decodes too."""
+    out = run_client("ccxt", "coinbaseexchange_ccxt", served_coinbase.url, "trades", "SKL/USD")
+    adapter = get_adapter("coinbase")
+    ticks = [t for e in capture("coinbase") if type(e) is WebSocketEvent
+             and '"type":"match"' in e.payload and '"SKL-USD"' in e.payload
+             for t in adapter.parse(e.payload) if isinstance(t, TickEvent)]
+    assert len(ticks) > 10
+    assert [(t["symbol"], t["id"], t["timestamp"], t["price"], t["amount"], t["side"])
+            for t in out["trades"]] == [
+        ("SKL/USD", tick.trade_id, tick.time_ns // 1_000_000, tick.price, tick.size,
+         tick.side.lower()) for tick in ticks]

@@ -89,9 +89,54 @@ async def test_speed_paces_the_recorded_session():
         if type(e) is WebSocketEvent and "@depth" in e.payload[:40]]
 
 
+async def test_a_malformed_or_unknown_subscribe_is_refused_whole_and_counted():
+    """Binance's error frame for a stream name it has not, or one the capture does not hold
+    (with a good one beside it: nothing of that request is subscribed), then a good one."""
+    async with binance_server() as server, connect(server.url + "/stream") as ws:
+        await ws.send(json.dumps({"method": "SUBSCRIBE", "id": 1,
+                                  "params": ["nknusdt@depth@100ms", "nknusdt@depth15"]}))
+        bad_name = orjson.loads(await ws.recv())
+        await ws.send(json.dumps({"method": "SUBSCRIBE", "id": 2,
+                                  "params": ["nknusdt@bookTicker", "btcusdt@bookTicker"]}))
+        not_held = orjson.loads(await ws.recv())
+        await ws.send("{not json")
+        not_json = orjson.loads(await ws.recv())
+        await ws.send(json.dumps({"method": "SUBSCRIBE", "id": 3,
+                                  "params": ["blzeth@bookTicker"]}))
+        got = [m async for m in ws]
+    assert bad_name["code"] == 2 and bad_name["id"] == 1 and "'nknusdt@depth15'" in \
+        bad_name["msg"]
+    assert not_held["id"] == 2 and "no stream 'btcusdt@bookTicker'" in not_held["msg"]
+    assert not_json["code"] == 2 and "malformed JSON" in not_json["msg"]
+    assert got[0] == '{"result":null,"id":3}'
+    assert [orjson.loads(m)["stream"] for m in got[1:]] == ["blzeth@bookTicker"] * len(
+        captured("blzeth@bookTicker"))  # neither nknusdt stream of the refused requests
+    assert server.requests_refused == 3 and server.stats["requests_refused"] == 3
+
+
+async def test_unsubscribe_stops_those_streams_for_that_client():
+    """Binance's documented UNSUBSCRIBE: the streams it names stop (the session takes 6 s at
+    speed 5; the unsubscribe is answered at once, long before the NKNUSDT diffs run out)."""
+    async with binance_server(speed=5) as server, connect(server.url + "/stream") as ws:
+        await ws.send(json.dumps({"method": "SUBSCRIBE", "id": 1, "params": [
+            "nknusdt@depth@100ms", "runeeur@depth@100ms"]}))
+        assert await ws.recv() == '{"result":null,"id":1}'
+        await ws.send(json.dumps({"method": "UNSUBSCRIBE", "id": 312,
+                                  "params": ["nknusdt@depth@100ms"]}))
+        before = []
+        async with asyncio.timeout(60):
+            while (message := await ws.recv()) != '{"result":null,"id":312}':
+                before.append(orjson.loads(message)["stream"])
+        after = [orjson.loads(m)["stream"] for m in [m async for m in ws]]
+    runeeur = captured("runeeur@depth@100ms")
+    assert set(after) == {"runeeur@depth@100ms"} and before.count("nknusdt@depth@100ms") < len(
+        captured("nknusdt@depth@100ms"))
+    assert before.count("runeeur@depth@100ms") + len(after) == len(runeeur)
+
+
 def test_other_exchanges_and_non_exchange_sources_are_refused_by_name():
-    with pytest.raises(ValueError, match="coinbase: serving a captured session is not supported"):
-        CaptureServer(CAPTURES / "COINBASE.ws.28.0")
+    with pytest.raises(ValueError, match=r"kraken: none of the session's [0-9,]+ messages is one"):
+        CaptureServer(CAPTURES / "COINBASE.ws.28.0", exchange="kraken")
     with pytest.raises(ValueError, match="not an exchange: pass exchange="):
         CaptureServer(evlab.load_capture(CAPTURES / "BINANCE.ws.1.0", source="feed"))
     with pytest.raises(ValueError, match="speed must be positive"):
@@ -215,3 +260,125 @@ async def test_evlab_serve_capture_answers_both_on_one_port():
         async with asyncio.timeout(60):
             await proc.communicate()
     assert proc.returncode == 0
+
+
+# --- Coinbase Exchange: level2, matches, ticker as its websocket feed sends them ---------------
+
+def coinbase_payloads(product: str, types: tuple[str, ...]) -> list[str]:
+    """The captured payloads (verbatim) of one product's messages of those types."""
+    out = []
+    for e in capture("coinbase"):
+        if type(e) is WebSocketEvent:
+            obj = orjson.loads(e.payload)
+            if obj.get("product_id") == product and obj.get("type") in types:
+                out.append(e.payload)
+    return out
+
+
+async def test_coinbase_channels_are_served_as_its_feed_sends_them():
+    """A documented Exchange subscribe (root product_ids, a channel object with its own): the
+    subscriptions ack, then each captured payload of those streams verbatim, in order."""
+    async with CaptureServer(CAPTURES / "COINBASE.ws.28.0") as server, connect(server.url) as ws:
+        await ws.send(json.dumps({"type": "subscribe", "product_ids": ["SKL-GBP"],
+                                  "channels": ["level2_batch",
+                                               {"name": "matches", "product_ids": ["NU-GBP"]}]}))
+        got = [m async for m in ws]
+    assert orjson.loads(got[0]) == {"type": "subscriptions", "channels": [
+        {"name": "level2_batch", "product_ids": ["SKL-GBP"]},
+        {"name": "matches", "product_ids": ["NU-GBP"]}]}
+    skl = coinbase_payloads("SKL-GBP", ("snapshot", "l2update"))
+    nu = coinbase_payloads("NU-GBP", ("match", "last_match"))
+    assert sorted(got[1:]) == sorted(skl + nu) and len(skl) > 100 and nu
+    assert [m for m in got[1:] if "SKL-GBP" in m] == skl  # in the captured order
+    assert orjson.loads(got[1])["type"] in ("snapshot", "last_match")
+
+
+async def test_coinbase_refuses_an_unknown_product_or_channel_whole_and_unsubscribes():
+    async with CaptureServer(CAPTURES / "COINBASE.ws.28.0", speed=5) as server, \
+            connect(server.url) as ws:
+        await ws.send(json.dumps({"type": "subscribe", "product_ids": ["SKL-GBP", "BTC-USD"],
+                                  "channels": ["ticker"]}))
+        not_held = orjson.loads(await ws.recv())
+        await ws.send(json.dumps({"type": "subscribe", "product_ids": ["SKL-GBP"],
+                                  "channels": ["level9"]}))
+        no_channel = orjson.loads(await ws.recv())
+        await ws.send(json.dumps({"type": "subscribe", "product_ids": ["SKL-USD", "DASH-BTC"],
+                                  "channels": ["level2"]}))
+        assert orjson.loads(await ws.recv())["type"] == "subscriptions"
+        await ws.send(json.dumps({"type": "unsubscribe", "product_ids": ["SKL-USD"],
+                                  "channels": ["level2"]}))
+        async with asyncio.timeout(60):
+            while orjson.loads(message := await ws.recv())["type"] != "subscriptions":
+                pass
+        left = orjson.loads(message)  # what the connection is subscribed to now
+        after = [orjson.loads(m)["product_id"] for m in [m async for m in ws]]
+    for error in (not_held, no_channel):
+        assert error["type"] == "error" and error["message"] == "Failed to subscribe"
+    assert "'ticker:BTC-USD'" in not_held["reason"] and "'level9' is not a valid channel" in \
+        no_channel["reason"]
+    assert left == {"type": "subscriptions", "channels": [{"name": "level2",
+                                                           "product_ids": ["DASH-BTC"]}]}
+    assert set(after) == {"DASH-BTC"}
+    assert server.requests_refused == 2
+
+
+async def test_coinbase_rest_lists_the_captured_products_and_their_currencies():
+    async with CaptureServer(CAPTURES / "COINBASE.ws.28.0") as server:
+        status, body = await asyncio.to_thread(get, server.http_url + "/products")
+        assert status == 200
+        products = orjson.loads(body)
+        status, body = await asyncio.to_thread(get, server.http_url + "/currencies")
+        currencies = {c["id"] for c in orjson.loads(body)}
+        missing, _ = await asyncio.to_thread(get, server.http_url + "/products/SKL-USD/book")
+    captured_ids = {orjson.loads(e.payload)["product_id"] for e in capture("coinbase")
+                    if type(e) is WebSocketEvent and '"product_id"' in e.payload}
+    assert {p["id"] for p in products} == captured_ids and len(captured_ids) == 10
+    assert all(p["id"] == f"{p['base_currency']}-{p['quote_currency']}" for p in products)
+    assert currencies == {x for p in products for x in (p["base_currency"], p["quote_currency"])}
+    assert missing == 404
+
+
+# --- a recording of a live evlab session, served again (Kraken) -------------------------------
+
+async def test_a_recorded_live_kraken_session_replays_and_is_served_as_kraken_sent_it(tmp_path):
+    """Record a live session (the emitter's raw Kraken v2 ohlc messages from the FeedServer)
+    to Parquet; replaying it gives the dataset's bars, and the CaptureServer serves it: a
+    Kraken v2 subscribe gets Kraken's ack and every recorded message, verbatim."""
+    from evlab import BarEvent, datasets
+    from evlab.recording import load_recording
+
+    rows = datasets.load("btcusd_1m").iloc[:8]
+    async with evlab.FeedServer("btcusd_1m", exchange="kraken", limit=8) as live:
+        bus, _, _ = wired()
+        with evlab.record(bus) as rec:
+            feed = WebSocketEmitter("feed", live.url, bus, adapter="kraken",
+                                    subscriptions=live.subscribe_messages())
+            await feed.start()
+            await feed.wait_finished(60)
+        path = rec.save(tmp_path / "kraken_session.parquet")
+    session = load_recording(path)
+    recorded = [e.payload for e in session.to_events() if type(e) is WebSocketEvent
+                and e.payload.startswith('{"channel":"ohlc"')]  # not the ack
+    assert len(recorded) == 8
+    bus2 = EventBus()  # a handler of its own: the emitter's adapter has seen these bars
+    bus2.register_async(EventType.WEBSOCKET, WebSocketHandler("replayed", "kraken").handle)
+    bars: list[BarEvent] = []
+    bus2.register(EventType.BAR, bars.append)
+    await Replayer(session, bus2, what="raw").run_async()
+    assert [(b.time_ns, b.close) for b in bars] == [
+        (t.value, c) for t, c in zip(rows.index, rows["close"], strict=True)]
+
+    async with CaptureServer(path, exchange="kraken") as server, connect(server.url) as ws:
+        assert server.streams == ["ohlc:BTC/USD:1"]
+        await ws.send(json.dumps({"method": "subscribe", "req_id": 4, "params": {
+            "channel": "ohlc", "symbol": ["ETH/USD"], "interval": 1}}))
+        refused = orjson.loads(await ws.recv())
+        await ws.send(json.dumps({"method": "subscribe", "req_id": 5, "params": {
+            "channel": "ohlc", "symbol": ["BTC/USD"], "interval": 1}}))
+        got = [m async for m in ws]
+    assert refused["success"] is False and "'ohlc:ETH/USD:1'" in refused["error"]
+    ack = orjson.loads(got[0])
+    assert ack["method"] == "subscribe" and ack["success"] is True and ack["req_id"] == 5
+    assert ack["result"] == {"channel": "ohlc", "interval": 1, "snapshot": True,
+                             "symbol": "BTC/USD"}
+    assert got[1:] == recorded and server.requests_refused == 1

@@ -57,8 +57,11 @@ def split_pair(symbol: str) -> tuple[str, str] | None:
 class AdapterError(ValueError):
     """A message could not be decoded: malformed JSON, wrong types, missing fields, unknown type.
 
-    The text names the problem and quotes a short excerpt of the payload.
+    The text names the problem and quotes a short excerpt of the payload. ``req_id``: the id
+    of the client request it refuses, where the request has one (a server echoes it).
     """
+
+    req_id: int | str | None = None
 
 
 class BookDataError(AdapterError):
@@ -73,12 +76,17 @@ class BookDataError(AdapterError):
 
 @dataclass(frozen=True, slots=True)
 class Subscribe:
-    """What a client asked a feed server for: exchange symbols and evlab channel names."""
+    """What a client's subscribe (or unsubscribe) message asks a server for: exchange symbols
+    and evlab channel names (what :class:`~evlab.feeds.server.FeedServer` serves), and the
+    exchange's stream names (what :class:`~evlab.feeds.capture_server.CaptureServer` serves,
+    matched to captured messages by :meth:`ExchangeAdapter.stream_key`)."""
 
     symbols: tuple[str, ...]
     channels: tuple[str, ...]
     req_id: int | str | None = None  # echoed in the acknowledgement where the exchange does
     interval_s: int | None = None  # bar interval, when the request names one
+    streams: tuple[str, ...] = ()  # the exchange's stream names, as the request spells them
+    unsubscribe: bool = False  # an unsubscribe: stop these streams
 
 
 class ExchangeAdapter(ABC):
@@ -122,7 +130,9 @@ class ExchangeAdapter(ABC):
 
     @abstractmethod
     def parse_subscribe(self, payload: str | bytes) -> Subscribe | None:
-        """Server side: the request in a client frame, or None if it is not a subscribe."""
+        """Server side: the subscribe or unsubscribe request in a client frame (None: it is
+        neither), for both servers. A malformed request raises AdapterError, answered with
+        :meth:`error_frame` and nothing subscribed."""
 
     @abstractmethod
     def subscribe_ack(self, request: Subscribe) -> Sequence[str | bytes]:
@@ -181,11 +191,10 @@ class ExchangeAdapter(ABC):
         ``path_subscribe``) sends it; by default as captured."""
         return bare
 
-    def capture_subscribe(self, payload: str | bytes) -> tuple[list[str], Sequence[str | bytes]
-                                                               ] | None:
-        """Server side: the stream keys a client's subscribe message asks for and the replies
-        to send; None if it is not a subscribe."""
-        raise ValueError(f"{self.name}: serving a captured session is not supported yet")
+    def stream_key(self, stream: str) -> str:
+        """Server side: what a subscribed stream name (``Subscribe.streams``) is matched on, the
+        key :meth:`capture_stream` gives the messages of that stream; by default the name."""
+        return stream
 
     def capture_client(self, streams: Sequence[str]) -> tuple[str, list[str | bytes]]:
         """Client side of a served capture: the URL path a client connects to and the frames

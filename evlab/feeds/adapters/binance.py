@@ -63,6 +63,15 @@ _QUOTES = ("FDUSD", "USDT", "USDC", "BUSD", "TUSD", "BTC", "ETH", "BNB", "EUR", 
            "BRL", "AUD", "DAI", "JPY")
 
 
+# A stream name Binance has: <symbol>@<kind> or an all-market !<kind>@arr (web-socket-streams.md).
+_STREAM = re.compile(
+    r"^(?:([A-Za-z0-9]+)@(aggTrade|trade|kline_(?:1s|1m|3m|5m|15m|30m|1h|2h|4h|6h|8h|12h|1d|3d|"
+    r"1w|1M)(?:@[+-]\d{2}:\d{2})?|miniTicker|ticker|ticker_(?:1h|4h|1d)|bookTicker|avgPrice|"
+    r"depth(?:5|10|20)?(?:@100ms|@1000ms)?)|!(miniTicker|ticker|ticker_(?:1h|4h|1d))@arr)\Z")
+# evlab's channel of each stream kind (its name without digits and options); others: tickers
+_CHANNEL = {"aggTrade": "trades", "trade": "trades", "depth": "books", "bookTicker": "quotes"}
+
+
 def _stream_key(stream: str) -> str:
     """A stream name as subscriptions match it: lower-case, without the update speed
     (``BTCUSDT@depth@100ms`` and ``btcusdt@depth`` carry the same messages)."""
@@ -214,25 +223,43 @@ class BinanceAdapter(ExchangeAdapter):
 
     # --- server side ----------------------------------------------------------------------
     def parse_subscribe(self, payload: str | bytes) -> Subscribe | None:
-        """The symbols/channels of a ``SUBSCRIBE`` request; None for other requests."""
+        """A ``SUBSCRIBE`` or ``UNSUBSCRIBE`` request: its stream names (``params``), their
+        symbols and evlab channels (``kline_<interval>`` bars, ``trade``/``aggTrade`` trades,
+        ``depth*`` books, ``bookTicker`` quotes, the ticker streams tickers); None for other
+        requests (``LIST_SUBSCRIPTIONS``, properties). A stream name Binance does not have
+        refuses the whole request (AdapterError)."""
         n = self.name
         obj = c.loads(n, payload)
-        if not isinstance(obj, dict) or obj.get("method") != "SUBSCRIBE":
+        if not isinstance(obj, dict) or obj.get("method") not in ("SUBSCRIBE", "UNSUBSCRIBE"):
             return None
         symbols: dict[str, None] = {}
         chans: dict[str, None] = {}
+        streams: list[str] = []
         interval = None
+        bad = []
         for stream in c.get_list(n, obj, "params"):
-            sym, _, kind = stream.partition("@") if isinstance(stream, str) else ("", "", "")
-            if kind == "trade":
-                chans["trades"] = None
-            elif kind.startswith("kline_") and kind[6:] in INTERVALS:
+            found = _STREAM.match(stream) if isinstance(stream, str) else None
+            if found is None:
+                bad.append(stream)
+                continue
+            streams.append(stream)
+            sym, kind = found.group(1), found.group(2) or found.group(3)
+            if kind.startswith("kline_"):
                 chans["bars"] = None
-                interval = INTERVALS[kind[6:]]
+                interval = INTERVALS.get(kind[6:].partition("@")[0], interval)
             else:
-                raise AdapterError(f"{n}: unsupported stream {stream!r} in {c.excerpt(obj)!r}")
-            symbols[sym.upper()] = None
-        return Subscribe(tuple(symbols), tuple(chans), obj.get("id"), interval)
+                chans[_CHANNEL.get(kind.partition("@")[0].rstrip("0123456789"), "tickers")] = None
+            if sym is not None:
+                symbols[sym.upper()] = None
+        if bad:
+            error = AdapterError(f"{n}: Invalid request: unknown stream name"
+                                 f"{'s' if len(bad) > 1 else ''} "
+                                 f"{', '.join(map(repr, bad[:10]))}"
+                                 f"{f' and {len(bad) - 10:,} more' if len(bad) > 10 else ''}")
+            error.req_id = obj.get("id")
+            raise error
+        return Subscribe(tuple(symbols), tuple(chans), obj.get("id"), interval, tuple(streams),
+                         obj["method"] == "UNSUBSCRIBE")
 
     def subscribe_ack(self, request: Subscribe) -> list[str]:
         """``{"result": null, "id": <id>}``."""
@@ -318,14 +345,10 @@ class BinanceAdapter(ExchangeAdapter):
         data = bare.decode() if isinstance(bare, bytes) else bare
         return f'{{"stream":{orjson.dumps(stream).decode()},"data":{data}}}'
 
-    def capture_subscribe(self, payload: str | bytes) -> tuple[list[str], Sequence[str | bytes]
-                                                               ] | None:
-        """A ``SUBSCRIBE``'s streams (any Binance stream name) and its ack."""
-        obj = c.request(payload)
-        if obj is None or obj.get("method") != "SUBSCRIBE":
-            return None
-        streams = [s for s in c.get_list(self.name, obj, "params") if isinstance(s, str)]
-        return [_stream_key(s) for s in streams], [c.dumps({"result": None, "id": obj.get("id")})]
+    def stream_key(self, stream: str) -> str:
+        """Lower-case, without the update speed: ``btcusdt@depth@100ms`` is ``btcusdt@depth``'s
+        messages (a capture holds one of them)."""
+        return _stream_key(stream)
 
     def rest_key(self, url: str) -> str:
         """A depth request is answered by the captured depth of its symbol, whatever its

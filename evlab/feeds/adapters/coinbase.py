@@ -48,19 +48,51 @@ import itertools
 import time
 from collections.abc import Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
 import orjson
 
 from evlab.events import Event, create_error_event
 
 from . import _common as c
-from .base import AdapterError, BookDataError, ExchangeAdapter, Subscribe
+from .base import AdapterError, BookDataError, ExchangeAdapter, Subscribe, split_pair
 
 _NS = 1_000_000_000
 _IGNORED = ("subscriptions", "heartbeat", "status")
 _AT_IGNORED = ("subscriptions", "heartbeats", "status", "ticker_batch")
 _MAKER = {"BUY": "SELL", "SELL": "BUY"}  # market_trades' side is the maker's
-_TRADE_CHANNELS = ("matches", "ticker", "full")
+# The channels each API has (docs.cdp.coinbase.com exchange/websocket-feed/channels and
+# advanced-trade-apis/websocket/websocket-channels), as evlab's channel names.
+_EXCHANGE_CHANNELS = {"heartbeat": "heartbeat", "status": "status", "auctionfeed": "auction",
+                      "matches": "trades", "rfq_matches": "trades", "ticker": "trades",
+                      "ticker_batch": "trades", "level2": "books", "level2_batch": "books",
+                      "level3": "orders", "full": "trades", "user": "user", "balance": "user"}
+_AT_CHANNELS = {"heartbeats": "heartbeats", "candles": "bars", "status": "status",
+                "ticker": "trades", "ticker_batch": "trades", "level2": "books",
+                "market_trades": "trades", "user": "user", "futures_balance_summary": "user"}
+# Which Exchange channel a captured message type belongs to (capture serving).
+_CAPTURED = {"snapshot": "level2", "l2update": "level2", "match": "matches",
+             "last_match": "matches", "ticker": "ticker", "heartbeat": "heartbeat"}
+
+
+def _product(product_id: str, base: str, quote: str) -> dict[str, Any]:
+    """One ``/products`` entry, with the Exchange REST API's fields."""
+    return {"id": product_id, "base_currency": base, "quote_currency": quote,
+            "quote_increment": "0.00000001", "base_increment": "0.00000001",
+            "display_name": f"{base}/{quote}", "min_market_funds": "1",
+            "margin_enabled": False, "post_only": False, "limit_only": False,
+            "cancel_only": False, "trading_disabled": False, "status": "online",
+            "status_message": "", "auction_mode": False}
+
+
+def _currency(code: str) -> dict[str, Any]:
+    """One ``/currencies`` entry, with the Exchange REST API's fields."""
+    fiat = code in ("USD", "EUR", "GBP")
+    return {"id": code, "name": code, "min_size": "0.00000001", "status": "online",
+            "message": "", "max_precision": "0.00000001", "convertible_to": [],
+            "details": {"type": "fiat" if fiat else "crypto", "symbol": None,
+                        "sort_order": 0, "push_payment_methods": [], "group_types": []},
+            "supported_networks": []}
 
 
 def _l2_levels(name: str, event: Any, updates: list[Any]
@@ -239,33 +271,48 @@ class CoinbaseAdapter(ExchangeAdapter):
 
     # --- server side ----------------------------------------------------------------------
     def parse_subscribe(self, payload: str | bytes) -> Subscribe | None:
-        """Both subscribe forms: Exchange ``channels`` list and Advanced Trade ``channel``."""
+        """A ``subscribe`` or ``unsubscribe`` of either API: the Exchange feed's ``channels``
+        (names, or ``{"name", "product_ids"}`` objects whose ids replace the root
+        ``product_ids`` for that channel) or Advanced Trade's one ``channel``. Streams are
+        ``"<channel>:<product id>"`` (a channel without products: its name alone); channels
+        ``candles`` are evlab's bars, ``heartbeats`` heartbeats, ``level2``/``level2_batch``
+        books, ``matches``/``ticker``/``market_trades`` trades. A channel the API does not
+        have, or product ids that are not strings, refuse the whole request (AdapterError);
+        None for other messages."""
         n = self.name
         obj = c.loads(n, payload)
-        if not isinstance(obj, dict) or obj.get("type") != "subscribe":
+        if not isinstance(obj, dict) or obj.get("type") not in ("subscribe", "unsubscribe"):
             return None
-        ids = dict.fromkeys(obj.get("product_ids") or [])
-        chans: dict[str, None] = {}
+        root = obj.get("product_ids") or []
         if "channel" in obj:  # Advanced Trade: one channel per message
-            if obj["channel"] == "candles":
-                chans["bars"] = None
-            elif obj["channel"] == "heartbeats":  # what Coinbase recommends: keeps it open
-                chans["heartbeats"] = None
-            elif obj["channel"] in ("market_trades", "ticker"):
-                chans["trades"] = None
-        for ch in obj.get("channels") or []:  # Exchange: names or {"name", "product_ids"}
-            name = ch.get("name") if isinstance(ch, dict) else ch
-            if isinstance(ch, dict):
-                ids.update(dict.fromkeys(ch.get("product_ids") or []))
-            if name in _TRADE_CHANNELS:
-                chans["trades"] = None
-        if not all(isinstance(s, str) for s in ids):
-            raise AdapterError(f"{n}: product ids must be strings in {c.excerpt(obj)!r}")
-        interval = self.candle_interval_s if "bars" in chans else None
-        return Subscribe(tuple(ids), tuple(chans), None, interval)
+            asked, known = [(obj["channel"], root)], _AT_CHANNELS
+        else:  # Exchange: names or {"name", "product_ids"}
+            chans = obj.get("channels")
+            if not isinstance(chans, list) or not chans:
+                raise AdapterError(f"{n}: 'channels' must list channels in {c.excerpt(obj)!r}")
+            asked = [(ch.get("name"), ch.get("product_ids") or root) if isinstance(ch, dict)
+                     else (ch, root) for ch in chans]
+            known = _EXCHANGE_CHANNELS
+        symbols: dict[str, None] = {}
+        channels: dict[str, None] = {}
+        streams: dict[str, None] = {}
+        for name, ids in asked:
+            if not isinstance(name, str) or name not in known:
+                raise AdapterError(f"{name!r} is not a valid channel")
+            if not isinstance(ids, list) or not all(isinstance(i, str) and i for i in ids):
+                raise AdapterError(f"{n}: product ids must be strings in {c.excerpt(obj)!r}")
+            channels[known[name]] = None
+            symbols.update(dict.fromkeys(ids))
+            streams.update(dict.fromkeys([f"{name}:{i}" for i in ids] if ids else [name]))
+        interval = self.candle_interval_s if "bars" in channels else None
+        return Subscribe(tuple(symbols), tuple(channels), None, interval, tuple(streams),
+                         obj["type"] == "unsubscribe")
 
     def subscribe_ack(self, request: Subscribe) -> list[str]:
-        """A ``subscriptions`` message per API: Advanced Trade for bars, Exchange for trades."""
+        """Advanced Trade's ``subscriptions`` message for candles and heartbeats; the Exchange
+        feed's ``{"type": "subscriptions", "channels": [{"name", "product_ids"}]}`` for its
+        channels (``request.streams``: a server passes what the connection is subscribed to
+        after the request, as Coinbase lists)."""
         ids = list(request.symbols)
         out = []
         if "bars" in request.channels:
@@ -278,10 +325,56 @@ class CoinbaseAdapter(ExchangeAdapter):
                 "channel": "subscriptions", "client_id": "",
                 "timestamp": c.rfc3339(time.time_ns(), None), "sequence_num": next(self._seq),
                 "events": [{"subscriptions": {"heartbeats": ["heartbeats"]}}]}))
-        if "trades" in request.channels:
-            out.append(c.dumps({"type": "subscriptions",
-                                "channels": [{"name": "matches", "product_ids": ids}]}))
-        return out
+        if out:
+            return out
+        listed: dict[str, list[str]] = {}
+        for stream in request.streams or [f"matches:{i}" for i in ids]:
+            name, _, product = stream.partition(":")
+            listed.setdefault(name, [])
+            if product:
+                listed[name].append(product)
+        return [c.dumps({"type": "subscriptions", "channels": [
+            {"name": name, "product_ids": products} for name, products in listed.items()]})]
+
+    def stream_key(self, stream: str) -> str:
+        """``level2_batch`` carries ``level2``'s messages, in batches: one key for both."""
+        return stream.replace("level2_batch:", "level2:", 1)
+
+    def capture_stream(self, payload: str | bytes) -> tuple[str, str, str | bytes] | None:
+        """An Exchange feed message's stream, ``"<channel>:<product id>"``: ``snapshot`` and
+        ``l2update`` are ``level2``'s, ``match``/``last_match`` ``matches``', ``ticker``
+        ``ticker``'s, as captured (verbatim); acks, errors and Advanced Trade messages (not
+        served yet): None."""
+        text = payload.decode() if isinstance(payload, bytes) else payload
+        obj = c.request(text)
+        kind = None if obj is None else obj.get("type")
+        channel = _CAPTURED.get(kind) if isinstance(kind, str) else None
+        if channel is None or obj is None:
+            return None
+        stream = f"{channel}:{c.get_str(self.name, obj, 'product_id')}"
+        return stream, stream, text
+
+    def capture_symbols(self, streams: Sequence[str]) -> list[tuple[str, str]]:
+        """The product ids of streams such as ``level2:SKL-USD`` (already ``BASE-QUOTE``)."""
+        out = dict.fromkeys(s.partition(":")[2] for s in streams if ":" in s)
+        return [(p, p) for p in out if split_pair(p) is not None]
+
+    def rest_reply(self, path: str, symbols: Sequence[tuple[str, str]]) -> str | None:
+        """The Exchange REST API's ``/products`` and ``/currencies`` for the served products
+        (the fields ccxt's ``coinbaseexchange.load_markets`` reads: ids, currencies,
+        increments, status), ``/time``; other paths: None. Increments are 8 decimals (what
+        a served capture needs; nothing here trades)."""
+        route = urlsplit(path).path.rstrip("/")
+        if route == "/time":
+            now = time.time_ns()
+            return c.dumps({"iso": c.rfc3339(now, None), "epoch": now / _NS})
+        pairs = [pair for _, symbol in symbols if (pair := split_pair(symbol)) is not None]
+        if route == "/products":
+            return c.dumps([_product(f"{b}-{q}", b, q) for b, q in pairs])
+        if route == "/currencies":
+            return c.dumps([_currency(code) for code in dict.fromkeys(x for p in pairs
+                                                                          for x in p)])
+        return None
 
     def heartbeat(self, counter: int) -> str:
         """An Advanced Trade ``heartbeats`` message (the counter is a string, as the official
@@ -295,7 +388,8 @@ class CoinbaseAdapter(ExchangeAdapter):
                                     "heartbeat_counter": str(counter)}]})
 
     def error_frame(self, message: str, req_id: int | str | None = None) -> str:
-        """An ``error`` message, as Coinbase answers a subscribe it refuses."""
+        """``{"type": "error", "message": "Failed to subscribe", "reason": ..}``, as Coinbase
+        answers a subscribe it refuses (``"reason": "X-Y is not a valid product"``)."""
         return c.dumps({"type": "error", "message": "Failed to subscribe", "reason": message})
 
     @classmethod

@@ -59,6 +59,7 @@ from . import _common as c
 from .base import AdapterError, BookDataError, ExchangeAdapter, Subscribe, split_pair
 
 INTERVALS_MIN = (1, 5, 15, 30, 60, 240, 1440, 10080, 21600)
+_CHANNELS = {"trade": "trades", "book": "books", "ticker": "quotes"}  # besides ohlc (bars)
 BOOK_DEPTHS = (10, 25, 100, 500, 1000)  # the depths a book subscription may ask for
 CHECKSUM_LEVELS = 10  # Kraken's checksum covers the top 10 levels a side, whatever the depth
 _NS = 1_000_000_000
@@ -318,41 +319,80 @@ class KrakenAdapter(ExchangeAdapter):
 
     # --- server side ----------------------------------------------------------------------
     def parse_subscribe(self, payload: str | bytes) -> Subscribe | None:
-        """The symbols/channel of a v2 ``subscribe`` request (None for other methods)."""
+        """A v2 ``subscribe`` or ``unsubscribe``: its channel (``ohlc`` bars, ``trade`` trades,
+        ``book`` books, ``ticker`` quotes) and symbols; streams ``"ohlc:<symbol>:<minutes>"``,
+        ``"<channel>:<symbol>"``. Another channel, interval or depth refuses the whole request
+        (AdapterError); None for other methods (ping)."""
         n = self.name
         obj = c.loads(n, payload)
-        if not isinstance(obj, dict) or obj.get("method") != "subscribe":
+        if not isinstance(obj, dict) or obj.get("method") not in ("subscribe", "unsubscribe"):
             return None
         params = c.field(n, obj, "params")
         channel = c.get_str(n, params, "channel")
         symbols = c.get_list(n, params, "symbol")
         if not symbols or not all(isinstance(s, str) and s for s in symbols):
             raise AdapterError(f"{n}: 'symbol' must list currency pairs in {c.excerpt(obj)!r}")
+        req_id, off = obj.get("req_id"), obj["method"] == "unsubscribe"
         if channel == "ohlc":
             minutes = params.get("interval", 1)
             if type(minutes) is not int or minutes not in INTERVALS_MIN:
                 raise AdapterError(f"{n}: unsupported ohlc interval {minutes!r}")
-            return Subscribe(tuple(symbols), ("bars",), obj.get("req_id"), minutes * 60)
-        if channel == "trade":
-            return Subscribe(tuple(symbols), ("trades",), obj.get("req_id"))
+            return Subscribe(tuple(symbols), ("bars",), req_id, minutes * 60,
+                             tuple(f"ohlc:{s}:{minutes}" for s in symbols), off)
+        if channel == "book":
+            depth = params.get("depth", 10)
+            if type(depth) is not int or depth not in BOOK_DEPTHS:
+                raise AdapterError(f"{n}: unsupported book depth {depth!r}")
+        if channel in _CHANNELS:
+            return Subscribe(tuple(symbols), (_CHANNELS[channel],), req_id, None,
+                             tuple(f"{channel}:{s}" for s in symbols), off)
         raise AdapterError(f"{n}: unsupported channel {channel!r} in {c.excerpt(obj)!r}")
 
     def subscribe_ack(self, request: Subscribe) -> list[str]:
-        """One acknowledgement per symbol, as Kraken sends."""
+        """One acknowledgement per symbol and channel, as Kraken sends (``method`` the
+        request's: ``subscribe`` or ``unsubscribe``)."""
         now = _now()
+        asked = [s.split(":") for s in request.streams] or [
+            ["ohlc" if ch == "bars" else "trade", sym, str((request.interval_s or 60) // 60)]
+            for ch in request.channels for sym in request.symbols]
         out = []
-        for ch in request.channels:
-            for sym in request.symbols:
-                result: dict[str, Any] = {"channel": "ohlc" if ch == "bars" else "trade"}
-                if ch == "bars":
-                    result["interval"] = (request.interval_s or 60) // 60
-                result.update(snapshot=ch == "bars", symbol=sym)
-                msg: dict[str, Any] = {"method": "subscribe", "result": result,
-                                       "success": True, "time_in": now, "time_out": now}
-                if request.req_id is not None:
-                    msg["req_id"] = request.req_id
-                out.append(c.dumps(msg))
+        for channel, sym, *minutes in asked:
+            result: dict[str, Any] = {"channel": channel}
+            if channel == "ohlc":
+                result["interval"] = int(minutes[0]) if minutes else (request.interval_s or 60
+                                                                       ) // 60
+            if not request.unsubscribe:
+                result["snapshot"] = channel in ("ohlc", "book", "ticker")
+            result["symbol"] = sym
+            msg: dict[str, Any] = {"method": "unsubscribe" if request.unsubscribe else
+                                   "subscribe", "result": result, "success": True,
+                                   "time_in": now, "time_out": now}
+            if request.req_id is not None:
+                msg["req_id"] = request.req_id
+            out.append(c.dumps(msg))
         return out
+
+    def capture_stream(self, payload: str | bytes) -> tuple[str, str, str | bytes] | None:
+        """A recorded v2 ``ohlc``/``trade``/``book``/``ticker`` message's stream, named for its
+        first item's symbol (and ``ohlc`` interval), as recorded (verbatim); status,
+        heartbeats and acks: None."""
+        text = payload.decode() if isinstance(payload, bytes) else payload
+        obj = c.request(text)
+        channel = None if obj is None else obj.get("channel")
+        if obj is None or (channel not in _CHANNELS and channel != "ohlc"):
+            return None
+        data = c.get_list(self.name, obj, "data")
+        if not data:
+            return None
+        symbol = c.get_str(self.name, data[0], "symbol")
+        stream = (f"ohlc:{symbol}:{c.get_int(self.name, data[0], 'interval')}"
+                  if channel == "ohlc" else f"{channel}:{symbol}")
+        return stream, stream, text
+
+    def capture_symbols(self, streams: Sequence[str]) -> list[tuple[str, str]]:
+        """The pairs of streams such as ``ohlc:BTC/USD:1`` (``BTC/USD`` is ``BTC-USD``)."""
+        out = dict.fromkeys(s.split(":")[1] for s in streams if ":" in s)
+        return [(p, f"{pair[0]}-{pair[1]}") for p in out if (pair := split_pair(p)) is not None]
 
     def welcome(self) -> list[str]:
         """The v2 ``status`` update Kraken greets every connection with."""
