@@ -61,6 +61,7 @@ _IGNORED = ("subscriptions", "heartbeat", "status")
 _AT_IGNORED = ("subscriptions", "heartbeats", "status", "ticker_batch")
 _MAKER = {"BUY": "SELL", "SELL": "BUY"}  # market_trades' side is the maker's
 _TRADE_CHANNELS = ("matches", "ticker", "full")
+_L2_CHANNELS = ("level2", "level2_batch", "level2_50")  # Exchange: each sends a snapshot first
 
 
 def _l2_levels(name: str, event: Any, updates: list[Any]
@@ -236,6 +237,38 @@ class CoinbaseAdapter(ExchangeAdapter):
             out.append(c.dumps({"type": "subscribe", "product_ids": ids,
                                 "channels": ["matches"]}))
         return out
+
+    def resync_messages(self, symbol: str, subscriptions: Sequence[str | bytes]
+                        ) -> list[str | bytes]:
+        """``unsubscribe`` then ``subscribe`` of ``symbol``'s level2 channel, in the API the
+        subscription used: Advanced Trade ``{"channel": "level2"}``, Exchange ``{"channels":
+        ["level2"|"level2_batch"|"level2_50"]}`` (a subscribe sends the product's snapshot
+        first, both APIs document); other fields of the subscription (``jwt``, signature) are
+        sent again as they were. [] if no level2 subscription names ``symbol``."""
+        for frame in subscriptions:
+            obj = c.request(frame)
+            if obj is None or obj.get("type") != "subscribe":
+                continue
+            ids = obj.get("product_ids") or []
+            extra = {k: v for k, v in obj.items()
+                     if k not in ("type", "product_ids", "channel", "channels")}
+            if obj.get("channel") == "level2":  # Advanced Trade: one channel per message
+                if symbol not in ids:
+                    continue
+                keep: dict[str, Any] = {"product_ids": [symbol], "channel": "level2", **extra}
+            else:  # Exchange: channel names, or {"name", "product_ids"} objects
+                names = []
+                for ch in obj.get("channels") or []:
+                    name = ch.get("name") if isinstance(ch, dict) else ch
+                    listed = (ch.get("product_ids") or []) if isinstance(ch, dict) else []
+                    if name in _L2_CHANNELS and (symbol in ids or symbol in listed):
+                        names.append(name)
+                if not names:
+                    continue
+                keep = {"product_ids": [symbol], "channels": names, **extra}
+            return [c.dumps({"type": "unsubscribe", **keep}),
+                    c.dumps({"type": "subscribe", **keep})]
+        return []
 
     # --- server side ----------------------------------------------------------------------
     def parse_subscribe(self, payload: str | bytes) -> Subscribe | None:

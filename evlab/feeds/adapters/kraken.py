@@ -316,6 +316,28 @@ class KrakenAdapter(ExchangeAdapter):
                 "channel": "trade", "symbol": syms}, "req_id": next(self._ids)}))
         return out
 
+    def resync_messages(self, symbol: str, subscriptions: Sequence[str | bytes]
+                        ) -> list[str | bytes]:
+        """``unsubscribe`` then ``subscribe`` of ``symbol``'s ``book`` at the depth it was
+        subscribed with (Kraken sends a new snapshot on subscribing: the v2 book page); [] if
+        no ``book`` subscription in ``subscriptions`` names ``symbol``."""
+        for frame in subscriptions:
+            obj = c.request(frame)
+            params = None if obj is None else obj.get("params")
+            if obj is None or obj.get("method") != "subscribe" or not isinstance(params, dict) \
+                    or params.get("channel") != "book":
+                continue
+            symbols = params.get("symbol")
+            if not isinstance(symbols, list) or symbol not in symbols:
+                continue
+            unsub: dict[str, Any] = {"channel": "book", "symbol": [symbol]}
+            if "depth" in params:
+                unsub["depth"] = params["depth"]
+            sub = {**params, "symbol": [symbol], "snapshot": True}  # the snapshot is the point
+            return [c.dumps({"method": "unsubscribe", "params": unsub, "req_id": next(self._ids)}),
+                    c.dumps({"method": "subscribe", "params": sub, "req_id": next(self._ids)})]
+        return []
+
     # --- server side ----------------------------------------------------------------------
     def parse_subscribe(self, payload: str | bytes) -> Subscribe | None:
         """The symbols/channel of a v2 ``subscribe`` request (None for other methods)."""
