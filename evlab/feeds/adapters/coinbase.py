@@ -62,23 +62,23 @@ _AT_IGNORED = ("subscriptions", "heartbeats", "status", "ticker_batch")
 _MAKER = {"BUY": "SELL", "SELL": "BUY"}  # market_trades' side is the maker's
 _TRADE_CHANNELS = ("matches", "ticker", "full")
 _L2_CHANNELS = ("level2", "level2_batch", "level2_50")  # Exchange: each sends a snapshot first
+_L2_FIELDS = ("price_level", "new_quantity")  # Advanced Trade's names for a level's values
 
 
 def _l2_levels(name: str, event: Any, updates: list[Any]
                ) -> tuple[tuple[tuple[float, float], ...], tuple[tuple[float, float], ...]]:
     """An ``l2_data`` event's ``updates`` split into (bids, asks) of ``(price, size)``."""
-    bids, asks = [], []
-    match = c.is_decimal
+    bids: list[tuple[float, float]] = []
+    asks: list[tuple[float, float]] = []
+    level = c.level
     for u in updates:
         if u.__class__ is dict:
-            side, p, q = u.get("side"), u.get("price_level"), u.get("new_quantity")
-            if p.__class__ is str and q.__class__ is str and match(p) and match(q):
-                if side == "bid":
-                    bids.append((float(p), float(q)))
-                    continue
-                if side == "offer":
-                    asks.append((float(p), float(q)))
-                    continue
+            side = u.get("side")
+            if side == "bid" or side == "offer":
+                (bids if side == "bid" else asks).append(level(
+                    name, event, "updates", u.get("price_level"), u.get("new_quantity"),
+                    _L2_FIELDS))
+                continue
         raise c.bad_field(name, "updates", '{"side": "bid"|"offer", "price_level", "new_quantity"} '
                      "levels of decimal strings", event, u)
     return tuple(bids), tuple(asks)
