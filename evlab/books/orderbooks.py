@@ -8,11 +8,11 @@ Sequencing, from the fields each BookEvent carries (so no exchange is named here
 * **Updates with sequence ids** (``first_update_id``/``last_update_id``: Binance's diff depth
   ``U``/``u``) follow Binance's "How to manage a local order book correctly": until a
   snapshot arrives they are buffered (at most ``max_buffer`` per symbol, the oldest dropped
-  and counted); a snapshot whose ``last_update_id`` is below the first buffered ``U`` is too
-  old (counted, a ``book_gap`` asks for another); buffered updates with ``u <=
-  lastUpdateId`` are dropped, the first applied must have ``U <= lastUpdateId + 1``, and
-  every later one ``U <= previous u + 1`` (``u`` not above the book's id: already applied,
-  ignored). A hole is a gap.
+  and counted); a snapshot whose ``last_update_id + 1`` is below the first buffered ``U`` is
+  too old (counted, a ``book_gap`` asks for another; ``lastUpdateId == U - 1`` is
+  contiguous); buffered updates with ``u <= lastUpdateId`` are dropped, the first applied
+  must have ``U <= lastUpdateId + 1``, and every later one ``U <= previous u + 1`` (``u`` not
+  above the book's id: already applied, ignored). A hole is a gap.
 * **Updates without ids** (Coinbase Exchange ``level2``) apply in arrival order after the
   product's snapshot; one before any snapshot is counted (``before_snapshot``) and dropped.
 * **Snapshots** replace the book; one older than the book's id is ignored (``old_snapshots``).
@@ -32,10 +32,13 @@ On a gap the book is marked stale, later updates are buffered again, and a SYSTE
 ``expected``/``computed`` checksums instead of ids, bad-message gaps the decode ``error``):
 that event is the resync hook, what a live emitter listens to in order to fetch a new
 snapshot (``needs_snapshot`` lists those symbols). An update that leaves the book crossed
-(best bid >= best ask) publishes an ``ErrorEvent`` (``error_type="CrossedBook"``) and marks
-the book stale until the next snapshot. Whenever a live book's top changes (best price or
-its size), one ``QuoteEvent`` is published (at most one per BookEvent; none while a side is
-empty or the book is stale). Every outcome is counted in ``stats``.
+(best bid >= best ask) publishes an ``ErrorEvent`` (``error_type="CrossedBook"``) and is a
+gap too (``reason="crossed_book"``, with ``best_bid``/``best_ask``). The snapshot that brings
+a book back after a gap publishes a SYSTEM event ``kind="book_resynced"`` (``data={"symbol",
+"gaps"}``, the gaps since it was last in sync): the answer to the ``book_gap``, what a live
+emitter's resync waits for (:mod:`evlab.feeds.resync`). Whenever a live book's top changes
+(best price or its size), one ``QuoteEvent`` is published (at most one per BookEvent; none
+while a side is empty or the book is stale). Every outcome is counted in ``stats``.
 """
 
 from __future__ import annotations
@@ -81,8 +84,9 @@ class OrderBooks:
             "events", "snapshots", "updates", "levels", "buffered", "buffer_dropped",
             "ignored", "gaps", "stale_snapshots", "old_snapshots", "before_snapshot",
             "crossed", "quotes", "checksums", "checksum_mismatches", "unchecked",
-            "bad_updates"), 0)
+            "bad_updates", "resynced"), 0)
         self._unknown_rules: set[str] = set()  # reported once each
+        self._gapped: dict[str, int] = {}  # gaps per symbol since its book was last in sync
         if bus is not None:
             self.set_event_bus(bus)
             bus.register(EventType.BOOK, self.on_book)
@@ -203,7 +207,9 @@ class OrderBooks:
             stats["old_snapshots"] += 1
             return False
         buffer = self._buffers.get(book.symbol)
-        if last is not None and buffer and last < buffer[0].first_update_id:  # type: ignore[operator]
+        # Binance: the first diff applied must have U <= lastUpdateId + 1 <= u, so a snapshot
+        # ending just before the first buffered U (lastUpdateId == U - 1) is contiguous with it
+        if last is not None and buffer and last + 1 < buffer[0].first_update_id:  # type: ignore[operator]
             stats["stale_snapshots"] += 1
             self._id_gap(book, event, "snapshot_too_old", last + 1, buffer[0])
             return False
@@ -217,6 +223,13 @@ class OrderBooks:
         book.crossed = False
         book.updates += 1
         stats["levels"] += len(event.bids) + len(event.asks)
+        gaps = self._gapped.pop(book.symbol, None)
+        if gaps is not None:  # before the buffered diffs: a gap among them is a new one
+            stats["resynced"] += 1
+            self._publish(SystemEvent(
+                "book_resynced", f"{book.symbol}: in sync again after {gaps} gap(s)",
+                {"symbol": book.symbol, "gaps": gaps}, time_ns=event.time_ns,
+                source=self.name))
         if buffer:
             pending = list(buffer)
             buffer.clear()
@@ -270,12 +283,15 @@ class OrderBooks:
             self.stats["crossed"] += 1
             if not book.crossed:
                 book.crossed = True
-                book.stale = True
+                bid, ask = book.best_bid, book.best_ask
                 self._publish(create_error_event(
                     f"{book.symbol}: the book is crossed after an update (best bid "
-                    f"{book.best_bid} >= best ask {book.best_ask}); stale until the next "
-                    "snapshot", error_type="CrossedBook", handler=self.name, original=event,
+                    f"{bid} >= best ask {ask}); stale until the next snapshot",
+                    error_type="CrossedBook", handler=self.name, original=event,
                     source=self.name))
+                # a crossed book has missed a change: resync it like any other gap
+                self._gap(book, event, "crossed_book", f"crossed (best bid {bid} >= best "
+                          f"ask {ask})", best_bid=bid, best_ask=ask)
             return
         book.crossed = False
         if book.stale:
@@ -299,6 +315,7 @@ class OrderBooks:
     def _gap(self, book: OrderBook, event: Any, reason: str, what: str, **details: Any) -> None:
         """Mark ``book`` out of sync and ask for a new snapshot (the ``book_gap`` event)."""
         self.stats["gaps"] += 1
+        self._gapped[book.symbol] = self._gapped.get(book.symbol, 0) + 1
         book.stale = True
         book.synced = False
         data = {"symbol": book.symbol, "reason": reason, **details, "resync": True}

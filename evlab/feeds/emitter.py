@@ -49,6 +49,13 @@ messages, counted in ``stats["invalid_text"]`` and ``stats["errors"]`` (not in `
 ``channels`` and is registered under the emitter's name, so a ``WebSocketHandler`` built
 without an adapter decodes this feed's messages with it.
 
+Books: where the adapter's book protocol needs REST snapshots (Binance diff depth) the emitter
+fetches them (:mod:`evlab.feeds.rest`); and when ``OrderBooks`` publishes a ``book_gap`` for a
+book this feed keeps, it gets that snapshot again the venue's way, REST or resubscribing
+(:mod:`evlab.feeds.resync`: one resync in flight per symbol, at least 1 s apart,
+``resync_timeout``; ``stats``: ``resyncs``, ``resyncs_done``, ``resyncs_coalesced``,
+``resync_failures``).
+
 From a plain script or blocking code, ``start_in_thread()`` runs the feed on a
 :class:`~evlab.feeds.loop.BackgroundLoop` of its own and returns its thread once connected;
 ``stop_in_thread()`` (or ``await stop()`` from any other loop) stops the feed, then that loop.
@@ -90,6 +97,7 @@ from evlab.feeds.buffer import FeedBuffer, Overflow
 from evlab.feeds.connection import FeedConnection
 from evlab.feeds.loop import BackgroundLoop
 from evlab.feeds.rest import RestSnapshots, rest_base
+from evlab.feeds.resync import BookResync
 from evlab.feeds.sources import adapter_for_source, register_source, resolve_adapter, validate_url
 
 __all__ = ["WebSocketEmitter", "adapter_for_source"]
@@ -128,7 +136,7 @@ class WebSocketEmitter:
                  connect_options: dict[str, Any] | None = None,
                  end_on_normal_close: bool = True,
                  start_timeout: float | None = 30.0, rest_url: str | None = None,
-                 rest_retries: int = 3) -> None:
+                 rest_retries: int = 3, resync_timeout: float = 10.0) -> None:
         """Subscribe via ``adapter`` + ``symbols``/``channels``, or send raw ``subscriptions``.
 
         ``end_on_normal_close``: a normal close (1000) by the server ends the feed (the end of
@@ -137,7 +145,9 @@ class WebSocketEmitter:
         (None: retry until it connects, for a long-running live session).
         ``rest_url``: where the REST snapshots the adapter's book protocol needs are fetched
         (default: the socket's host over http/https); ``rest_retries``: retries per fetch
-        (see :mod:`evlab.feeds.rest`).
+        (see :mod:`evlab.feeds.rest`). ``resync_timeout``: how long a book's resync (after a
+        ``book_gap``) may take before it is a ``ResyncFailed`` error (see
+        :mod:`evlab.feeds.resync`).
         """
         self.name = name
         self.url = validate_url(url)
@@ -176,6 +186,7 @@ class WebSocketEmitter:
             "oversized": 0, "invalid_text": 0, "reconnects": 0, "connections": 0,
             "connected": False, "closes_abandoned": 0, "drains_abandoned": 0,
             "rest_fetched": 0, "rest_errors": 0, "rest_refetches": 0,
+            "resyncs": 0, "resyncs_done": 0, "resyncs_coalesced": 0, "resync_failures": 0,
             "last_message_ns": None, "last_error": None}
         requests = [] if self.adapter is None else self.adapter.snapshot_requests(
             self._subscribe_messages(), urlsplit(self.url).path or "/")
@@ -184,6 +195,11 @@ class WebSocketEmitter:
             name, rest_url or rest_base(self.url), requests, self._put, self._stats,
             backoff=self.backoff, rng=self._rng, timeout=open_timeout, retries=rest_retries,
             max_size=max_size)
+        #: Gets a book's snapshot again on a ``book_gap`` (None: no adapter, nothing to resync).
+        self.resync: BookResync | None = None if self.adapter is None else BookResync(
+            name, self.adapter, self._subscribe_messages(), self.rest, self._send_frames,
+            self._put, self._stats, self._notify, timeout=resync_timeout)
+        self._ws: FeedConnection | None = None  # the connection while it is subscribed
         self._gap_subscription: Subscription | None = None
         self._stopping = False  # stop() is closing the connection: close it quickly
         self._ended = False  # the server closed normally and end_on_normal_close is set
@@ -306,9 +322,10 @@ class WebSocketEmitter:
                                               context=contextvars.Context())
             self._reader = loop.create_task(self._connection(), name=f"evlab:{self.name}:read",
                                             context=contextvars.Context())
-            if self.rest is not None and self._gap_subscription is None:  # resync on a gap
+            if self.resync is not None and self._gap_subscription is None:  # resync on a gap
+                self.resync.start()
                 self._gap_subscription = self.event_bus.subscribe(
-                    EventType.SYSTEM, self.rest.on_system, name=f"{self.name}:book_gap",
+                    EventType.SYSTEM, self.resync.on_system, name=f"{self.name}:book_gap",
                     weak=False)
         try:
             await self.wait_connected(limit)
@@ -450,6 +467,7 @@ class WebSocketEmitter:
             for message in self._subscribe_messages():
                 await ws.send(message)
             subscribed = True
+            self._ws = ws
             self._stats["connected"] = True
             self._stats["connections"] += 1
             logger.info("feed %s: connected to %s", self.name, self.url)
@@ -467,8 +485,22 @@ class WebSocketEmitter:
             await self._lost(subscribed, CloseCode.INTERNAL_ERROR, f"{type(exc).__name__}: {exc}")
         finally:
             self._stats["connected"] = False
+            self._ws = None
             await self._close(ws)
         return subscribed
+
+    async def _send_frames(self, frames: list[str | bytes]) -> bool:
+        """Send ``frames`` on the live connection (a book's resync); False if there is none
+        or it closed meanwhile (the reconnection subscribes again)."""
+        ws = self._ws
+        if ws is None:
+            return False
+        try:
+            for frame in frames:
+                await ws.send(frame)
+        except ConnectionClosed:
+            return False
+        return True
 
     async def _close(self, ws: FeedConnection) -> None:
         """Close ``ws``; while stopping, cut it if the server does not answer at once."""
@@ -600,6 +632,8 @@ class WebSocketEmitter:
         if self._gap_subscription is not None:
             self._gap_subscription.cancel()
             self._gap_subscription = None
+        if self.resync is not None:
+            self.resync.cancel()
         if self._reader is not None:
             self._reader.cancel()
             # its close is bounded by STOP_CLOSE_TIMEOUT; the grace covers a hung put

@@ -2,16 +2,16 @@
 
 A :class:`~evlab.feeds.emitter.WebSocketEmitter` whose adapter names REST requests for its
 subscriptions (``adapter.snapshot_requests``) fetches each of them over HTTP once subscribed (on
-every connection), and again for a symbol when a SYSTEM ``book_gap`` event for it is published
-on its bus (``OrderBooks``' resync hook). The host is the socket's (``ws://`` -> ``http://``,
-``wss://`` -> ``https://``) unless ``rest_url=`` names another base. Each fetch is bounded: a
-timeout per attempt (the socket's ``open_timeout``), retried after the same backoff delays as the
-socket, at most ``retries`` times; then one ``ErrorEvent`` (``error_type="RestFetchFailed"``).
-A response, error statuses included (the adapter reads the exchange's error body), is published
-as a ``RestResponseEvent`` through the emitter's buffer, in order with the messages, so the
-``WebSocketHandler`` decodes it and a recorder keeps it: a recording replays the same way.
-Standard library HTTP (``urllib``) in a worker thread: one small GET now and then needs no
-client library.
+every connection), and again for a symbol when its book needs resyncing (a SYSTEM ``book_gap`` from
+``OrderBooks``, answered through :mod:`evlab.feeds.resync`). The host is the socket's (``ws://`` ->
+``http://``, ``wss://`` -> ``https://``) unless ``rest_url=`` names another base. Each fetch is
+bounded: a timeout per attempt (the socket's ``open_timeout``), retried after the same backoff
+delays as the socket, at most ``retries`` times; then one ``ErrorEvent``
+(``error_type="RestFetchFailed"``). A response, error statuses included (the adapter reads the
+exchange's error body), is published as a ``RestResponseEvent`` through the emitter's buffer, in
+order with the messages, so the ``WebSocketHandler`` decodes it and a recorder keeps it: a
+recording replays the same way. Standard library HTTP (``urllib``) in a worker thread: one small
+GET now and then needs no client library.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from evlab.events import Event, SystemEvent, create_error_event, create_rest_event
+from evlab.events import Event, create_error_event, create_rest_event
 from evlab.feeds.backoff import Backoff
 
 __all__ = ["RestSnapshots", "rest_base"]
@@ -67,24 +67,13 @@ class RestSnapshots:
         for symbol in self.requests:
             self._fetch(symbol)
 
-    def on_system(self, event: Event) -> None:
-        """A ``book_gap`` for one of these symbols: fetch its snapshot again (any thread)."""
-        if not isinstance(event, SystemEvent) or event.kind != "book_gap":
-            return
-        data = event.data if isinstance(event.data, dict) else {}
-        symbol = data.get("symbol")
-        loop = self._loop
-        if symbol not in self.requests or loop is None or loop.is_closed():
+    def refetch(self, symbol: str) -> None:
+        """Fetch ``symbol``'s snapshot again (on the feed's loop: the emitter's
+        :class:`~evlab.feeds.resync.BookResync` calls this on a ``book_gap``)."""
+        if symbol not in self.requests or self._loop is None:
             return
         self._stats["rest_refetches"] += 1
-        try:
-            running = asyncio.get_running_loop()
-        except RuntimeError:
-            running = None
-        if running is loop:
-            self._fetch(symbol)
-        else:
-            loop.call_soon_threadsafe(self._fetch, symbol)
+        self._fetch(symbol)
 
     async def wait(self) -> None:
         """Return once the fetches under way are done (each is bounded: see the module)."""

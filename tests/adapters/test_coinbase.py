@@ -299,7 +299,7 @@ def test_documented_advanced_ticker_is_a_quote(coinbase):
     ("l2_data.json", lambda m: m["events"][0]["updates"][0].update(new_quantity="-1"),
      r"bids size: must not be negative"),
     ("l2_data.json", lambda m: m["events"][0]["updates"][0].update(price_level=21921.73),
-     r"'updates'"),
+     r"'updates\[\]\.price_level' must be a decimal string"),
     ("l2_data.json", lambda m: m["events"][0].update(type="partial"),
      r"field 'type' must be \"snapshot\" or \"update\""),
     ("l2_data.json", lambda m: m["events"][0].pop("product_id"), r"missing field 'product_id'"),

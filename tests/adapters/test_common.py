@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import re
 
 import pytest
 
@@ -193,3 +194,71 @@ def test_bar_closer_keeps_state_unchanged_when_a_bar_is_invalid():
     assert type(final) is BarEvent and final == BarEvent("A", 1.0, 2.0, 0.5, 1.5, 3.0,
                                                           time_ns=0, source="s")
     assert nxt.time_ns == minute and type(nxt) is not BarEvent
+
+
+# --- book levels: one range check for every venue ---------------------------------------------
+
+BIG = "1" + "0" * 19  # 1e19 as an exchange writes a decimal: above any sane price or size
+
+
+def _set(obj, path, value):
+    *head, last = path
+    for key in head:
+        obj = obj[key]
+    obj[last] = value
+    return obj
+
+
+@pytest.mark.parametrize(("exchange", "name", "path", "value", "field"), [
+    ("binance", "depth_update.json", ("b", 0, 1), BIG, "b[].size"),
+    ("binance", "depth_update.json", ("a", 0, 0), BIG, "a[].price"),
+    ("coinbase", "l2update.json", ("changes", 0, 1), BIG + ".5", "changes[].price"),
+    ("coinbase", "level2_snapshot.json", ("asks", 0, 1), BIG, "asks[].size"),
+    ("coinbase", "l2_data.json", ("events", 0, "updates", 1, "new_quantity"), BIG,
+     "updates[].new_quantity"),
+    ("kraken", "book_snapshot.json", ("data", 0, "bids", 3, "qty"), 1e19, "bids[].qty"),
+    ("kraken", "book_update.json", ("data", 0, "bids", 0, "price"), -1e300, "bids[].price"),
+])
+async def test_an_out_of_range_level_is_an_error_naming_the_field_and_a_gap(
+        exchange, name, path, value, field):
+    """The same cap (MAX_VALUE) on every venue's levels, through the shared ``level``: the
+    message is an ErrorEvent naming the field, and the book it concerned goes stale."""
+    import orjson
+
+    from evlab.feeds.adapters import BookDataError
+    from evlab.feeds.adapters._common import MAX_VALUE
+    from tests.books.test_orderbooks import Session
+
+    from ._data import fixture, fixture_obj
+
+    msg = fixture_obj(exchange, name)
+    _set(msg, path, value)
+    with pytest.raises(BookDataError, match=re.escape(
+            f"field '{field}' must be finite and below {MAX_VALUE:g}")):
+        get_adapter(exchange).parse(orjson.dumps(msg))
+    # through the guide's wiring, after a good snapshot: one ErrorEvent, the book stale
+    s = Session(exchange)
+    snapshot = {"binance": None, "coinbase": "level2_snapshot.json",
+                "kraken": "book_snapshot.json"}[exchange]
+    if exchange == "binance":
+        await s.rest(0, "https://api.binance.com/api/v3/depth?symbol=BNBBTC&limit=5",
+                     '{"lastUpdateId":156,"bids":[["0.0024","10"]],"asks":[["0.0026","100"]]}')
+    elif name != snapshot and name != "l2_data.json":
+        await s.frame(0, fixture(exchange, snapshot))
+    await s.frame(1, orjson.dumps(msg))
+    [err] = s.errors
+    assert field in err.message and err.payload == orjson.dumps(msg)
+    [symbol] = s.books.symbols
+    assert s.books[symbol].stale
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf"), 1e18])
+def test_level_refuses_non_finite_and_huge_numbers(bad):
+    from evlab.feeds.adapters._common import level
+
+    assert level("x", {}, "bids", 1.5, 2.0, numbers=True) == (1.5, 2.0)
+    assert level("x", {}, "bids", 3, "0.5", numbers=True) == (3.0, 0.5)
+    with pytest.raises(AdapterError, match=r"field 'bids\[\]\.size' must be finite"):
+        level("x", {}, "bids", 1.5, bad, numbers=True)
+    with pytest.raises(AdapterError, match=r"field 'bids\[\]\.price' must be a decimal string"):
+        level("x", {}, "bids", 1.5, "2")  # numbers only where the venue sends them

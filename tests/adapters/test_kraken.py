@@ -250,12 +250,14 @@ def test_documented_ticker_is_a_quote(kraken):
 
 @pytest.mark.parametrize(("mutate", "pattern"), [
     (lambda d: d["bids"][0].update(qty=-1.0), r"must not be negative"),
-    (lambda d: d["bids"][0].update(price="0x1"), r"field 'price' must be a decimal string"),
+    (lambda d: d["bids"][0].update(price="0x1"),
+     r"field 'bids\[\]\.price' must be a decimal string"),
     (lambda d: d["asks"].append([0.57, 1.0]), r"'asks' must be \{\"price\", \"qty\"\} levels"),
     (lambda d: d["asks"][0].pop("qty"), r"'asks' must be \{\"price\", \"qty\"\} levels"),
     (lambda d: d.update(checksum="2439117997"), r"field 'checksum' must be an integer"),
     (lambda d: d.pop("checksum"), r"missing field 'checksum'"),
-    (lambda d: d["bids"][0].update(price=1e300), r"field 'price' must be finite and below"),
+    (lambda d: d["bids"][0].update(price=1e300),
+     r"field 'bids\[\]\.price' must be finite and below"),
 ])
 def test_bad_book_levels_are_book_data_errors_naming_the_pair(kraken, mutate, pattern):
     msg = fixture_obj(EX, "book_snapshot.json")

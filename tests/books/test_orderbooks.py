@@ -259,7 +259,7 @@ def test_a_snapshot_older_than_the_buffered_diffs_asks_for_another():
                                                                       (99.0, 1.0)]
 
 
-def test_a_crossed_book_is_an_error_and_stale_until_the_next_snapshot():
+def test_a_crossed_book_is_an_error_and_a_gap_that_resyncs():
     bus, books, quotes = small_book()
     kept = recorder(bus)
     bus.emit(create_book_event("XY", 2, [(101.5, 1.0)], [], first_update_id=11, last_update_id=11))
@@ -267,12 +267,45 @@ def test_a_crossed_book_is_an_error_and_stale_until_the_next_snapshot():
     [err] = kept["error"]
     assert err.error_type == "CrossedBook" and "crossed" in err.message
     assert book.stale and book.crossed and books.stats["crossed"] == 1
-    assert len(quotes) == 1  # no quote from a crossed book
+    [gap] = kept["system"]  # stale and asking for a new snapshot, as any gap
+    assert gap.kind == "book_gap" and gap.data == {
+        "symbol": "XY", "reason": "crossed_book", "best_bid": 101.5, "best_ask": 101.0,
+        "resync": True}
+    assert books.needs_snapshot == ["XY"] and len(quotes) == 1  # no quote from a crossed book
     bus.emit(create_book_event("XY", 3, [(101.5, 0.0)], [], first_update_id=12, last_update_id=12))
-    assert book.stale and not book.crossed and len(quotes) == 1  # still stale
+    assert book.stale and len(quotes) == 1 and len(kept["system"]) == 1  # buffered: no new gap
     bus.emit(create_book_event("XY", 4, [(100.0, 1.0)], [(101.0, 1.0)], snapshot=True,
-                               last_update_id=12))
-    assert not book.stale and len(quotes) == 2
+                               last_update_id=11))
+    assert not book.stale and not book.crossed and len(quotes) == 2
+    assert book.update_id == 12 and book.top() == (100.0, 1.0, 101.0, 1.0)  # 12 applied
+    resynced = kept["system"][1]
+    assert resynced.kind == "book_resynced" and resynced.data == {"symbol": "XY", "gaps": 1}
+    assert books.stats["resynced"] == 1
+
+
+async def test_a_snapshot_whose_last_update_id_is_the_first_buffered_u_minus_1_is_taken():
+    """Binance's rule: drop u <= lastUpdateId, the first applied has U <= lastUpdateId + 1 <=
+    u. A snapshot whose lastUpdateId is the first buffered U - 1 is contiguous with it."""
+    s = Session("binance")
+    first = ('{"e":"depthUpdate","E":1672515782136,"s":"BNBBTC","U":101,"u":103,'
+             '"b":[["0.0024","7"]],"a":[["0.0027","1"]]}')
+    second = ('{"e":"depthUpdate","E":1672515782236,"s":"BNBBTC","U":104,"u":104,'
+              '"b":[],"a":[["0.0026","0"]]}')
+    await s.frame(1, first)
+    await s.frame(2, second)
+    await s.rest(3, "https://api.binance.com/api/v3/depth?symbol=BNBBTC&limit=5",
+                 '{"lastUpdateId":100,"bids":[["0.0024","10"]],'
+                 '"asks":[["0.0026","100"],["0.0028","5"]]}')
+    book = s.books["BNBBTC"]
+    assert s.gaps == [] and s.books.stats["stale_snapshots"] == 0
+    assert not book.stale and book.update_id == 104
+    assert book.bids() == [(0.0024, 7.0)] and book.asks() == [(0.0027, 1.0), (0.0028, 5.0)]
+    # one id older (99: update 100 is in neither) is still too old
+    t = Session("binance")
+    await t.frame(1, first)
+    await t.rest(2, "https://api.binance.com/api/v3/depth?symbol=BNBBTC&limit=5",
+                 '{"lastUpdateId":99,"bids":[["0.0024","10"]],"asks":[["0.0026","100"]]}')
+    assert [g.data["reason"] for g in t.gaps] == ["snapshot_too_old"] and t.books["BNBBTC"].stale
 
 
 async def test_a_negative_size_is_an_error_and_marks_the_book_stale_at_once():

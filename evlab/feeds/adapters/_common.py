@@ -215,18 +215,52 @@ def get_list(name: str, obj: Any, key: str) -> list[Any]:
     return value
 
 
+def level(name: str, obj: Any, key: str, price: Any, size: Any,
+          fields: tuple[str, str] = ("price", "size"), *, numbers: bool = False
+          ) -> tuple[float, float]:
+    """One book level's ``(price, size)`` as floats, the one check every venue's level
+    parsing goes through: ASCII decimal strings (``numbers=True``: JSON numbers too, as
+    Kraken v2 sends them) whose values are finite and below :data:`MAX_VALUE`; anything else
+    raises AdapterError naming the field (``fields``: the venue's names for the two, e.g.
+    ``"price_level"``/``"new_quantity"``). Signs are ``BookEvent``'s to check."""
+    if price.__class__ is str and size.__class__ is str and _DECIMAL.match(price) \
+            and _DECIMAL.match(size):  # the usual level (at most 30 digits: never inf/nan)
+        p, q = float(price), float(size)
+        if p < MAX_VALUE and q < MAX_VALUE:
+            return p, q
+    elif numbers and price.__class__ is float and size.__class__ is float \
+            and -MAX_VALUE < price < MAX_VALUE and -MAX_VALUE < size < MAX_VALUE:
+        return price, size
+    return (_level_value(name, obj, key, fields[0], price, numbers),
+            _level_value(name, obj, key, fields[1], size, numbers))
+
+
+def _level_value(name: str, obj: Any, key: str, field_name: str, value: Any,
+                 numbers: bool) -> float:
+    """One value of a level that missed :func:`level`'s fast path, or the error naming it."""
+    where = f"{key}[].{field_name}"
+    if isinstance(value, str):
+        if not _DECIMAL.match(value):
+            raise bad_field(name, where, "a decimal string of ASCII digits", obj, value)
+        out = float(value)
+    elif numbers and isinstance(value, (int, float)) and not isinstance(value, bool):
+        out = float(value)
+    else:
+        raise bad_field(name, where, "a JSON number or decimal string" if numbers
+                        else "a decimal string", obj, value)
+    if not math.isfinite(out) or abs(out) >= MAX_VALUE:
+        raise bad_field(name, where, f"finite and below {MAX_VALUE:g}", obj, value)
+    return out
+
+
 def levels(name: str, obj: Any, key: str) -> tuple[tuple[float, float], ...]:
     """A required array of ``[price, size]`` decimal-string pairs, as ``(float, float)``
-    tuples (strict ASCII decimals; the signs and ranges are BookEvent's to check)."""
+    tuples (each through :func:`level`)."""
     out = []
-    match = _DECIMAL.match
-    for level in get_list(name, obj, key):
-        if level.__class__ is list and len(level) == 2:
-            p, q = level
-            if p.__class__ is str and q.__class__ is str and match(p) and match(q):
-                out.append((float(p), float(q)))
-                continue
-        raise bad_field(name, key, "[price, size] pairs of decimal strings", obj, level)
+    for lv in get_list(name, obj, key):
+        if lv.__class__ is not list or len(lv) != 2:
+            raise bad_field(name, key, "[price, size] pairs of decimal strings", obj, lv)
+        out.append(level(name, obj, key, lv[0], lv[1]))
     return tuple(out)
 
 
@@ -235,18 +269,17 @@ def side_levels(name: str, obj: Any, key: str, sides: tuple[str, str]
     """A required array of ``[side, price, size]`` changes split into (bids, asks); ``sides``
     names the bid side and the ask side as the exchange spells them (``("buy", "sell")``)."""
     bids, asks = [], []
-    match = _DECIMAL.match
+    bid, ask = sides
     for change in get_list(name, obj, key):
         if change.__class__ is list and len(change) == 3:
-            side, p, q = change
-            if p.__class__ is str and q.__class__ is str and match(p) and match(q):
-                if side == sides[0]:
-                    bids.append((float(p), float(q)))
-                    continue
-                if side == sides[1]:
-                    asks.append((float(p), float(q)))
-                    continue
-        raise bad_field(name, key, f"[{sides[0]!r}|{sides[1]!r}, price, size] changes", obj, change)
+            side = change[0]
+            if side == bid:
+                bids.append(level(name, obj, key, change[1], change[2]))
+                continue
+            if side == ask:
+                asks.append(level(name, obj, key, change[1], change[2]))
+                continue
+        raise bad_field(name, key, f"[{bid!r}|{ask!r}, price, size] changes", obj, change)
     return tuple(bids), tuple(asks)
 
 

@@ -123,6 +123,14 @@ class ExchangeAdapter(ABC):
         for (Binance diff depth needs a depth snapshot); by default none."""
         return []
 
+    def resync_messages(self, symbol: str, subscriptions: Sequence[str | bytes]
+                        ) -> list[str | bytes]:
+        """The frames a live client sends to get ``symbol``'s book snapshot again over the
+        socket, for venues that send it on subscribing (an unsubscribe and a subscribe of that
+        book as ``subscriptions`` asked for it); [] when ``subscriptions`` keep no such book
+        (by default: venues whose snapshot comes over REST, or none)."""
+        return []
+
     @abstractmethod
     def subscribe_messages(self, symbols: Sequence[str], channels: Sequence[str] = ("bars",),
                            *, interval_s: int = 60) -> list[str]:

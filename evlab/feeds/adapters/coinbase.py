@@ -93,23 +93,24 @@ def _currency(code: str) -> dict[str, Any]:
             "details": {"type": "fiat" if fiat else "crypto", "symbol": None,
                         "sort_order": 0, "push_payment_methods": [], "group_types": []},
             "supported_networks": []}
+_L2_CHANNELS = ("level2", "level2_batch", "level2_50")  # Exchange: each sends a snapshot first
+_L2_FIELDS = ("price_level", "new_quantity")  # Advanced Trade's names for a level's values
 
 
 def _l2_levels(name: str, event: Any, updates: list[Any]
                ) -> tuple[tuple[tuple[float, float], ...], tuple[tuple[float, float], ...]]:
     """An ``l2_data`` event's ``updates`` split into (bids, asks) of ``(price, size)``."""
-    bids, asks = [], []
-    match = c.is_decimal
+    bids: list[tuple[float, float]] = []
+    asks: list[tuple[float, float]] = []
+    level = c.level
     for u in updates:
         if u.__class__ is dict:
-            side, p, q = u.get("side"), u.get("price_level"), u.get("new_quantity")
-            if p.__class__ is str and q.__class__ is str and match(p) and match(q):
-                if side == "bid":
-                    bids.append((float(p), float(q)))
-                    continue
-                if side == "offer":
-                    asks.append((float(p), float(q)))
-                    continue
+            side = u.get("side")
+            if side == "bid" or side == "offer":
+                (bids if side == "bid" else asks).append(level(
+                    name, event, "updates", u.get("price_level"), u.get("new_quantity"),
+                    _L2_FIELDS))
+                continue
         raise c.bad_field(name, "updates", '{"side": "bid"|"offer", "price_level", "new_quantity"} '
                      "levels of decimal strings", event, u)
     return tuple(bids), tuple(asks)
@@ -268,6 +269,38 @@ class CoinbaseAdapter(ExchangeAdapter):
             out.append(c.dumps({"type": "subscribe", "product_ids": ids,
                                 "channels": ["matches"]}))
         return out
+
+    def resync_messages(self, symbol: str, subscriptions: Sequence[str | bytes]
+                        ) -> list[str | bytes]:
+        """``unsubscribe`` then ``subscribe`` of ``symbol``'s level2 channel, in the API the
+        subscription used: Advanced Trade ``{"channel": "level2"}``, Exchange ``{"channels":
+        ["level2"|"level2_batch"|"level2_50"]}`` (a subscribe sends the product's snapshot
+        first, both APIs document); other fields of the subscription (``jwt``, signature) are
+        sent again as they were. [] if no level2 subscription names ``symbol``."""
+        for frame in subscriptions:
+            obj = c.request(frame)
+            if obj is None or obj.get("type") != "subscribe":
+                continue
+            ids = obj.get("product_ids") or []
+            extra = {k: v for k, v in obj.items()
+                     if k not in ("type", "product_ids", "channel", "channels")}
+            if obj.get("channel") == "level2":  # Advanced Trade: one channel per message
+                if symbol not in ids:
+                    continue
+                keep: dict[str, Any] = {"product_ids": [symbol], "channel": "level2", **extra}
+            else:  # Exchange: channel names, or {"name", "product_ids"} objects
+                names = []
+                for ch in obj.get("channels") or []:
+                    name = ch.get("name") if isinstance(ch, dict) else ch
+                    listed = (ch.get("product_ids") or []) if isinstance(ch, dict) else []
+                    if name in _L2_CHANNELS and (symbol in ids or symbol in listed):
+                        names.append(name)
+                if not names:
+                    continue
+                keep = {"product_ids": [symbol], "channels": names, **extra}
+            return [c.dumps({"type": "unsubscribe", **keep}),
+                    c.dumps({"type": "subscribe", **keep})]
+        return []
 
     # --- server side ----------------------------------------------------------------------
     def parse_subscribe(self, payload: str | bytes) -> Subscribe | None:

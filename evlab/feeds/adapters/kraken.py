@@ -63,7 +63,7 @@ _CHANNELS = {"trade": "trades", "book": "books", "ticker": "quotes"}  # besides 
 BOOK_DEPTHS = (10, 25, 100, 500, 1000)  # the depths a book subscription may ask for
 CHECKSUM_LEVELS = 10  # Kraken's checksum covers the top 10 levels a side, whatever the depth
 _NS = 1_000_000_000
-_MAX = c.MAX_VALUE
+_FIELDS = ("price", "qty")
 # The fraction digits of every price/qty a book message writes (number or decimal string).
 _FRACTIONS = {key: (re.compile(rf'"{key}"\s*:\s*"?-?[0-9]+(?:\.([0-9]+))?'),
                     re.compile(rf'"{key}"\s*:\s*"?-?[0-9]+(?:\.([0-9]+))?'.encode()))
@@ -137,24 +137,15 @@ def _decimals(payload: str | bytes, key: str) -> int:
 
 def _book_levels(name: str, obj: Any, key: str) -> tuple[tuple[float, float], ...]:
     """``[{"price", "qty"}, ...]`` as ``(price, qty)`` floats: JSON numbers, as the channel
-    documents them, or decimal strings, as the checksum guide's example writes them."""
+    documents them, or decimal strings, as the checksum guide's example writes them (each
+    through the shared :func:`~evlab.feeds.adapters._common.level`)."""
     out = []
-    for level in c.get_list(name, obj, key):
-        if level.__class__ is dict:
-            p, q = level.get("price"), level.get("qty")
-            if p.__class__ is float and q.__class__ is float and p < _MAX and q < _MAX:
-                out.append((p, q))  # the usual level; signs are BookEvent's to check
-                continue
-            if p is not None and q is not None:
-                out.append((_number(name, level, "price"), _number(name, level, "qty")))
-                continue
-        raise c.bad_field(name, key, '{"price", "qty"} levels', obj, level)
+    level = c.level
+    for lv in c.get_list(name, obj, key):
+        if lv.__class__ is not dict or "price" not in lv or "qty" not in lv:
+            raise c.bad_field(name, key, '{"price", "qty"} levels', obj, lv)
+        out.append(level(name, obj, key, lv["price"], lv["qty"], _FIELDS, numbers=True))
     return tuple(out)
-
-
-def _number(name: str, obj: Any, key: str) -> float:
-    """A JSON number, or a decimal string, as float (range-checked as every adapter does)."""
-    return c.get_dec(name, obj, key) if isinstance(obj[key], str) else c.get_num(name, obj, key)
 
 
 def interval_minutes(interval_s: int) -> int:
@@ -316,6 +307,28 @@ class KrakenAdapter(ExchangeAdapter):
             out.append(c.dumps({"method": "subscribe", "params": {
                 "channel": "trade", "symbol": syms}, "req_id": next(self._ids)}))
         return out
+
+    def resync_messages(self, symbol: str, subscriptions: Sequence[str | bytes]
+                        ) -> list[str | bytes]:
+        """``unsubscribe`` then ``subscribe`` of ``symbol``'s ``book`` at the depth it was
+        subscribed with (Kraken sends a new snapshot on subscribing: the v2 book page); [] if
+        no ``book`` subscription in ``subscriptions`` names ``symbol``."""
+        for frame in subscriptions:
+            obj = c.request(frame)
+            params = None if obj is None else obj.get("params")
+            if obj is None or obj.get("method") != "subscribe" or not isinstance(params, dict) \
+                    or params.get("channel") != "book":
+                continue
+            symbols = params.get("symbol")
+            if not isinstance(symbols, list) or symbol not in symbols:
+                continue
+            unsub: dict[str, Any] = {"channel": "book", "symbol": [symbol]}
+            if "depth" in params:
+                unsub["depth"] = params["depth"]
+            sub = {**params, "symbol": [symbol], "snapshot": True}  # the snapshot is the point
+            return [c.dumps({"method": "unsubscribe", "params": unsub, "req_id": next(self._ids)}),
+                    c.dumps({"method": "subscribe", "params": sub, "req_id": next(self._ids)})]
+        return []
 
     # --- server side ----------------------------------------------------------------------
     def parse_subscribe(self, payload: str | bytes) -> Subscribe | None:
