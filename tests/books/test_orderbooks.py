@@ -441,3 +441,17 @@ def test_the_kept_best_prices_follow_every_change_of_the_levels():
         assert book.bids() == sorted(ref[0].items(), reverse=True)
         assert book.asks() == sorted(ref[1].items())
         assert book.is_crossed() == (bid is not None and ask is not None and bid >= ask)
+
+
+def test_the_book_is_compiled_where_the_core_is_and_interpreted_under_evlab_pure_python():
+    import os
+
+    import evlab.books.book as module
+    from evlab._accel import COMPILED
+
+    assert evlab.OrderBook is module.OrderBook
+    interpreted = module.__file__.endswith(".py")
+    if os.environ.get("EVLAB_PURE_PYTHON"):
+        assert interpreted and not COMPILED
+    else:  # setup.py builds both extensions, or neither
+        assert interpreted is not COMPILED
