@@ -4,7 +4,7 @@
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
-SOURCES := pyproject.toml setup.py evlab/_core.py evlab/_core.pxd evlab/_cprims.pxd
+SOURCES := pyproject.toml setup.py evlab/_core.py evlab/_core.pxd evlab/_cprims.pxd evlab/books/book.py
 DEMO_STAMP := $(VENV)/.evlab-demo
 TEST_STAMP := $(VENV)/.evlab-test
 
@@ -26,7 +26,8 @@ demo: $(DEMO_STAMP)
 	$(PY) examples/async_event_system_demo.py
 
 CORE_TESTS := tests/test_bus.py tests/test_events.py tests/test_usage_guide.py \
-	tests/test_manager.py tests/test_handlers.py tests/test_dispatch_parity.py
+	tests/test_manager.py tests/test_handlers.py tests/test_dispatch_parity.py \
+	tests/books/test_orderbooks.py
 
 sync-demo: $(DEMO_STAMP)
 	$(PY) examples/event_system_demo.py

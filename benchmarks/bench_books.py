@@ -1,23 +1,29 @@
 """Order books: ``OrderBooks`` alone (level changes/s), and a capture's raw messages replayed
 through the exchange adapter and ``OrderBooks`` (book updates/s), against cryptofeed's own
-playback of the same capture where cryptofeed is installed.
+playback of the same capture, in one run.
 
 * ``OrderBooks alone``: prebuilt ``BookEvent`` updates (1 to 8 levels each, around a book of
   1,000 levels a side, mostly existing prices, some new and deleted) emitted on a bus with
   an ``OrderBooks`` on it; counted in level changes. Target: >= 500,000 level changes/s.
 * ``adapter + OrderBooks``: every frame of a shipped capture (``datasets/cryptofeed_captures``)
   decoded by the adapter and each event emitted on that bus (the REST snapshots too, for
-  Binance), as a replay of the raw messages does; counted in BookEvents (book updates) and
-  level changes. Target: >= 200,000 book updates/s.
+  Binance), as a replay of the raw messages does; counted in book updates applied (the
+  snapshots and the diffs applied, not the Binance diffs dropped as older than the snapshot)
+  and level changes. Target: >= 200,000 book updates/s.
 * ``kraken book messages``: a synthetic Kraken v2 ``book`` session (a 10-level snapshot and
   updates of 1 to 3 levels, each with the CRC32 checksum Kraken would send) decoded by the
   adapter into an ``OrderBooks`` that checks every checksum; and, for the checksum's own
   cost, the decoded events through ``OrderBooks`` with and without their checksums.
-* ``cryptofeed playback``: ``cryptofeed.raw_data_collection.playback`` of the same capture with
-  a book callback, measured in the same run where ``import cryptofeed`` works (an optional
-  peer, not a dependency). Its playback also needs the session's ``<EXCHANGE>.<n>`` file (the
-  subscription configuration and the symbol-list responses), which the shipped captures do
-  not include, so until that file is shipped the peer reports "not measured" and why.
+* ``cryptofeed playback``: ``cryptofeed.raw_data_collection.playback`` of the same session
+  (its configuration file ``<EXCHANGE>.0``, shipped beside the capture, then its ``.http.``
+  and ``.ws.`` files) with an L2_BOOK callback, run by ``peers/cryptofeed_playback.py`` on
+  cryptofeed 2.4.0 in a venv of its own (``tests/clients/venvs.py``; cryptofeed 3.x needs
+  Python 3.13). Its book callbacks must equal evlab's book updates (else the run fails: the
+  two would not be doing the same work). Shown twice: the whole call, and less the same call
+  on the session without its frames (reading the files, parsing the symbol list; Binance's
+  1.8 MB exchangeInfo dominates it), which is the share comparable to evlab's replay.
+
+Both sides are timed with ``time.perf_counter`` (wall clock), best of the same repeats.
 
     python -m benchmarks.bench_books            # full sizes
     python -m benchmarks.bench_books --quick    # tiny inputs (what the test suite runs)
@@ -26,8 +32,8 @@ playback of the same capture where cryptofeed is installed.
 from __future__ import annotations
 
 import argparse
+import os
 import random
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -212,7 +218,8 @@ def capture_replay(exchange: str, frames: int | None) -> tuple[Callable[[], Any]
         return books
 
     books = replay()
-    return replay, books.stats["events"], books.stats["levels"]
+    applied = books.stats["snapshots"] + books.stats["updates"]  # not the diffs dropped as old
+    return replay, applied, books.stats["levels"]
 
 
 def bench_capture(exchange: str, repeat: int, frames: int | None) -> dict[str, float]:
@@ -222,43 +229,91 @@ def bench_capture(exchange: str, repeat: int, frames: int | None) -> dict[str, f
             "adapter + OrderBooks (level changes)": rate * levels / max(updates, 1)}
 
 
-def bench_cryptofeed(exchange: str, repeat: int) -> float | None:
-    """Book updates/s of cryptofeed's playback of the same capture, or None without it."""
-    try:
-        from cryptofeed.defines import L2_BOOK  # type: ignore[import-not-found]
-        from cryptofeed.raw_data_collection import playback  # type: ignore[import-not-found]
-    except ImportError:
-        return None
-    name = {"coinbase": "COINBASE", "binance": "BINANCE"}[exchange]
-    config = sorted(CAPTURES.glob(f"{name}.[0-9]*"))
-    config = [f for f in config if ".ws." not in f.name and ".http." not in f.name]
-    if not config:
-        return None  # playback reads its subscription from this file: not shipped
-    counted = [0]
+PEER_SCRIPT = Path(__file__).resolve().parent / "peers" / "cryptofeed_playback.py"
+# cryptofeed's name for each exchange and its session's files: configuration, .http., .ws.
+SESSIONS = {"coinbase": ("COINBASE", "COINBASE.0", "COINBASE.ws.28.0"),
+            "binance": ("BINANCE", "BINANCE.0", "BINANCE.http.0.0", "BINANCE.ws.1.0")}
+PEER_TIMEOUT = 600  # s: a safety net for the peer's process, not a measurement
 
-    async def book(*_: Any) -> None:
-        counted[0] += 1
 
-    best = float("inf")
-    for _ in range(repeat):
-        counted[0] = 0
-        t0 = time.perf_counter()
-        files = [str(f) for f in (*config, *CAPTURES.glob(f"{name}.*.*"))]
-        playback(name, files, callbacks={L2_BOOK: book})
-        best = min(best, time.perf_counter() - t0)
-    return counted[0] / best if counted[0] else None
+def playback_folder(root: Path, exchange: str, frames: int | None) -> Path:
+    """A folder under ``root`` holding one session's files for cryptofeed's playback, its
+    ``.ws.`` file cut to its first ``frames`` received frames (0: none, None: all).
+
+    Playback tells its files apart by substrings of their whole paths ("ws", "http"), so the
+    folder's own path must hold neither."""
+    folder = root / (f"frames-{frames}" if frames is not None else "all")
+    if "ws" in str(folder) or "http" in str(folder):
+        raise ValueError(f"cryptofeed's playback cannot read files under {folder}: its path "
+                         "holds 'ws' or 'http', which playback takes for a file's kind")
+    folder.mkdir()
+    for name in SESSIONS[exchange][1:]:
+        lines = (CAPTURES / name).read_text().splitlines(keepends=True)
+        if ".ws." in name and frames is not None:
+            kept, received = [], 0
+            for line in lines:
+                if line.strip() and not line.startswith(("wss", "http")):
+                    received += 1
+                    if received > frames:
+                        break
+                kept.append(line)
+            lines = kept
+        (folder / name).write_text("".join(lines))
+    return folder
+
+
+def bench_cryptofeed(exchange: str, repeat: int, frames: int | None) -> dict[str, Any]:
+    """cryptofeed's playback of the same capture (``frames`` of it), in its own venv
+    (tests/clients/venvs.py, cryptofeed 2.4.0), timed there with ``time.perf_counter`` as
+    ``best_rate`` times evlab: the whole ``playback(...)`` call, and the same call on the
+    session with no frames (its set-up: reading the files, building the feed from the
+    symbol list; the REST snapshots are asked for on the first diffs, so they stay in the
+    frames' share)."""
+    import subprocess
+    import tempfile
+
+    from tests.clients.venvs import client_python
+
+    python = client_python("cryptofeed")
+    with tempfile.TemporaryDirectory(prefix="evlab-books-") as tmp:
+        root = Path(tmp)
+        if "ws" in tmp or "http" in tmp:  # a random name may hold them: a plain one under it
+            root = root / "peer"
+            root.mkdir()
+        folders = [playback_folder(root, exchange, frames), playback_folder(root, exchange, 0)]
+        proc = subprocess.run([str(python), str(PEER_SCRIPT), SESSIONS[exchange][0],
+                               str(repeat), *map(str, folders)], capture_output=True,
+                              text=True, timeout=PEER_TIMEOUT,
+                              env={**os.environ, "PYTHONPATH": ""})
+    if proc.returncode != 0:
+        raise RuntimeError(f"cryptofeed playback exited with {proc.returncode}:\n"
+                           f"{proc.stderr[-4000:]}")
+    out = orjson.loads(proc.stdout.strip().splitlines()[-1])
+    whole, setup = out["runs"]
+    return {"version": out["version"], "book_callbacks": whole["book_callbacks"],
+            "seconds": whole["seconds"], "setup_seconds": setup["seconds"],
+            "messages": whole["playback"]["messages_processed"]}
 
 
 def run(n: int = 200_000, repeat: int = 5, *, frames: int | None = None,
         show: bool = True) -> dict[str, dict[str, float]]:
-    """Every contender, in one run: ``n`` synthetic updates; ``frames`` of each capture."""
+    """Every contender, in one run: ``n`` synthetic updates; ``frames`` of each capture,
+    replayed by evlab and by cryptofeed's playback."""
     table: dict[str, dict[str, float]] = {"OrderBooks alone (level changes/s)":
                                           bench_alone(n, repeat)}
+    version = ""
     for exchange in ("coinbase", "binance"):
         rates = bench_capture(exchange, repeat, frames)
-        peer = bench_cryptofeed(exchange, 1 if frames else repeat)
-        if peer is not None:
-            rates["cryptofeed playback (book callbacks)"] = peer
+        _, updates, _ = capture_replay(exchange, frames)
+        peer = bench_cryptofeed(exchange, repeat, frames)
+        if peer["book_callbacks"] != updates:  # the two would not be doing the same work
+            raise RuntimeError(f"{exchange}: cryptofeed made {peer['book_callbacks']} book "
+                               f"callbacks, evlab {updates} book updates")
+        version = peer["version"]
+        rates["cryptofeed playback, whole call (book updates)"] = updates / peer["seconds"]
+        frames_only = peer["seconds"] - peer["setup_seconds"]
+        rates["cryptofeed playback less its set-up (book updates)"] = (
+            updates / frames_only if frames_only > 0 else float("nan"))
         table[f"{exchange} capture replayed"] = rates
     kraken = table["kraken book session"] = bench_kraken(n // 10, repeat)
     if show:
@@ -267,24 +322,24 @@ def run(n: int = 200_000, repeat: int = 5, *, frames: int | None = None,
                     f">= {LEVELS_TARGET:,})",
                     [(k, v, f"{v / LEVELS_TARGET:5.2f}x target") for k, v in alone.items()])
         for title, rates in table.items():
-            if title.startswith(("OrderBooks", "kraken")):
+            if not title.endswith("capture replayed"):
                 continue
             base = rates["adapter + OrderBooks (book updates)"]
             rows = []
             for k, v in rates.items():
-                note = (f"{v / UPDATES_TARGET:5.2f}x target" if k.endswith("(book updates)")
-                        else "" if "level" in k else f"evlab is {base / v:6.1f}x this")
+                note = (f"{v / UPDATES_TARGET:5.2f}x target" if k.startswith("adapter + ")
+                        and k.endswith("(book updates)") else "" if "level" in k
+                        else f"evlab is {base / v:6.1f}x this")
                 rows.append((k, v, note))
-            print_table(f"{title} (/s; target >= {UPDATES_TARGET:,} book updates/s)", rows)
+            print_table(f"{title}{'' if frames is None else f', first {frames:,} frames'}"
+                        f" (/s, best of {repeat}, wall clock: time.perf_counter on both sides;"
+                        f" cryptofeed {version} in its own venv; target >= {UPDATES_TARGET:,}"
+                        " book updates/s)", rows)
         checked = kraken["OrderBooks.on_book, checksums checked"]
         print_table(f"kraken book session, {n // 10:,} updates (book updates/s; target "
                     f">= {UPDATES_TARGET:,})",
                     [(k, v, f"{v / UPDATES_TARGET:5.2f}x target" if k.startswith("adapter")
                       else f"{v / checked:5.2f}x checked") for k, v in kraken.items()])
-        if all(len(r) == 2 for t, r in table.items() if t.endswith("capture replayed")):
-            print("\ncryptofeed playback not measured: cryptofeed is not installed in this "
-                  "environment, or the captures' <EXCHANGE>.<n> configuration file its "
-                  "playback needs is not shipped")
     return table
 
 

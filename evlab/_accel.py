@@ -1,7 +1,8 @@
 """Chooses how the dispatch core (``evlab/_core.py``) runs: compiled or interpreted.
 
 ``pip install`` compiles the core with Cython where a C compiler exists; without one, or with
-``EVLAB_PURE_PYTHON=1`` in the environment, the same source runs interpreted.
+``EVLAB_PURE_PYTHON=1`` in the environment, the same source runs interpreted. The same holds
+for the order book (``evlab/books/book.py``, see ``evlab/books/__init__.py``).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import sys
 from pathlib import Path
 from types import ModuleType, SimpleNamespace
 
-__all__ = ["COMPILED", "core", "interpreted_copy", "load_interpreted"]
+__all__ = ["COMPILED", "core", "interpreted_copy", "load_interpreted", "source_module"]
 
 
 def load_interpreted(name: str = "evlab._core") -> ModuleType:
@@ -33,6 +34,12 @@ def _load(name: str, path: Path) -> ModuleType:
     sys.modules[name] = module
     spec.loader.exec_module(module)
     return module
+
+
+def source_module(name: str) -> ModuleType:
+    """Module ``name`` (an evlab module pip may compile, as ``evlab.books.book``) run from its
+    source by the interpreter, and put in ``sys.modules`` in place of the extension."""
+    return _load(name, Path(__file__).parent.joinpath(*name.split(".")[1:]).with_suffix(".py"))
 
 
 def interpreted_copy() -> SimpleNamespace:

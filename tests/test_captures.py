@@ -126,3 +126,15 @@ async def test_the_rest_snapshots_become_snapshot_book_events_on_replay():
         ("NKNUSDT", 499869752), ("BLZETH", 281916627), ("LRCBTC", 259345543),
         ("RUNEEUR", 15602511)]
     assert all(s.source == "binance" for s in snapshots)
+
+
+def test_every_shipped_capture_file_is_listed_unchanged_in_its_source_note():
+    import hashlib
+    import re
+
+    listed = dict(re.findall(r"^\| `([^`]+)` \| `([0-9a-f]{64})` \|",
+                             (CAPTURES / "SOURCE.md").read_text(), re.M))
+    shipped = {f.name for f in CAPTURES.iterdir()} - {"SOURCE.md", "LICENSE.cryptofeed"}
+    assert set(listed) == shipped and {"BINANCE.0", "COINBASE.0"} <= shipped
+    for name, digest in listed.items():
+        assert hashlib.sha256((CAPTURES / name).read_bytes()).hexdigest() == digest, name

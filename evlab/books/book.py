@@ -3,6 +3,10 @@
 Each side is a dict (price -> size) plus a ``sortedcontainers.SortedList`` of its prices: a
 change of size at a known price touches the dict only, a new or deleted price also the
 sorted list (O(log n)), and the best price is the list's end (O(1)). No sort per update.
+The best prices are also kept in plain attributes, updated as levels change (a new price
+better than the best, or the best deleted), so reading the top of the book, which
+``OrderBooks`` does before and after every update, is two attribute reads and two dict
+lookups rather than indexing the sorted lists.
 """
 
 from __future__ import annotations
@@ -26,8 +30,8 @@ class OrderBook:
     exchange sends none).
     """
 
-    __slots__ = ("_ask_prices", "_asks", "_bid_prices", "_bids", "crossed", "stale",
-                 "symbol", "synced", "time_ns", "update_id", "updates")
+    __slots__ = ("_ask_prices", "_asks", "_best_ask", "_best_bid", "_bid_prices", "_bids",
+                 "crossed", "stale", "symbol", "synced", "time_ns", "update_id", "updates")
 
     def __init__(self, symbol: str) -> None:
         self.symbol = symbol
@@ -35,6 +39,8 @@ class OrderBook:
         self._asks: dict[float, float] = {}
         self._bid_prices: SortedList = SortedList()  # ascending: the best bid is the last
         self._ask_prices: SortedList = SortedList()  # ascending: the best ask is the first
+        self._best_bid: float | None = None  # the last of _bid_prices, kept by every change
+        self._best_ask: float | None = None  # the first of _ask_prices
         self.stale = True  # no snapshot yet
         self.synced = False  # a snapshot was applied and no gap since
         self.crossed = False
@@ -46,14 +52,12 @@ class OrderBook:
     @property
     def best_bid(self) -> float | None:
         """The highest bid price (None for an empty side)."""
-        prices = self._bid_prices
-        return prices[-1] if prices else None
+        return self._best_bid
 
     @property
     def best_ask(self) -> float | None:
         """The lowest ask price (None for an empty side)."""
-        prices = self._ask_prices
-        return prices[0] if prices else None
+        return self._best_ask
 
     @property
     def mid(self) -> float | None:
@@ -81,9 +85,7 @@ class OrderBook:
 
     def top(self) -> tuple[float | None, float | None, float | None, float | None]:
         """``(best_bid, its size, best_ask, its size)``; Nones for an empty side."""
-        bp, ap = self._bid_prices, self._ask_prices
-        bid = bp[-1] if bp else None
-        ask = ap[0] if ap else None
+        bid, ask = self._best_bid, self._best_ask
         return (bid, None if bid is None else self._bids[bid],
                 ask, None if ask is None else self._asks[ask])
 
@@ -117,18 +119,36 @@ class OrderBook:
         self._asks.clear()
         self._bid_prices.clear()
         self._ask_prices.clear()
+        self._best_bid = self._best_ask = None
 
     def apply(self, bids: Any, asks: Any) -> None:
         """Set each ``(price, size)`` level; size 0 deletes it (unknown prices: nothing)."""
-        for side, prices, levels in ((self._bids, self._bid_prices, bids),
-                                     (self._asks, self._ask_prices, asks)):
-            for price, size in levels:
-                if size:
-                    if price not in side:
-                        prices.add(price)
-                    side[price] = size
-                elif side.pop(price, None) is not None:
-                    prices.remove(price)
+        side, prices, best = self._bids, self._bid_prices, self._best_bid
+        for price, size in bids:
+            if size:
+                if price not in side:
+                    prices.add(price)
+                    if best is None or price > best:
+                        best = price
+                side[price] = size
+            elif side.pop(price, None) is not None:
+                prices.remove(price)
+                if price == best:
+                    best = prices[-1] if prices else None
+        self._best_bid = best
+        side, prices, best = self._asks, self._ask_prices, self._best_ask
+        for price, size in asks:
+            if size:
+                if price not in side:
+                    prices.add(price)
+                    if best is None or price < best:
+                        best = price
+                side[price] = size
+            elif side.pop(price, None) is not None:
+                prices.remove(price)
+                if price == best:
+                    best = prices[0] if prices else None
+        self._best_ask = best
 
     def truncate(self, depth: int) -> None:
         """Keep only the best ``depth`` levels a side (for venues that send no deletion for a
@@ -143,11 +163,13 @@ class OrderBook:
             for price in ask_prices[depth:]:
                 del self._asks[price]
             del ask_prices[depth:]
+        self._best_bid = bid_prices[-1] if bid_prices else None
+        self._best_ask = ask_prices[0] if ask_prices else None
 
     def is_crossed(self) -> bool:
         """True when both sides hold levels and the best bid is not below the best ask."""
-        bp, ap = self._bid_prices, self._ask_prices
-        return bool(bp) and bool(ap) and bp[-1] >= ap[0]
+        bid, ask = self._best_bid, self._best_ask
+        return bid is not None and ask is not None and bid >= ask
 
     def __repr__(self) -> str:
         state = "stale" if self.stale else "live"

@@ -279,7 +279,8 @@ class OrderBooks:
 
     def _after(self, book: OrderBook, event: BookEvent, before: tuple[Any, ...]) -> None:
         """The checks after a change: crossed book, then the quote if the top moved."""
-        if book.is_crossed():
+        top = book.top()  # (bid, size, ask, size): crossed if bid >= ask (book.is_crossed)
+        if top[0] is not None and top[2] is not None and top[0] >= top[2]:
             self.stats["crossed"] += 1
             if not book.crossed:
                 book.crossed = True
@@ -296,7 +297,6 @@ class OrderBooks:
         book.crossed = False
         if book.stale:
             return
-        top = book.top()
         if top != before and top[0] is not None and top[2] is not None:
             self.stats["quotes"] += 1
             self._publish(QuoteEvent(book.symbol, top[0], top[2], top[1], top[3],

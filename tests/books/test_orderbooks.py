@@ -424,3 +424,67 @@ async def test_coinbase_advanced_level2_builds_a_book():
     assert not book.stale and book.bids() == [(21921.3, 0.02)]
     assert book.asks() == [(21922.1, 0.5), (21922.5, 1.25)]
     assert [(q.bid, q.ask) for q in s.quotes] == [(21921.73, 21922.5), (21921.3, 21922.1)]
+
+
+def test_the_kept_best_prices_follow_every_change_of_the_levels():
+    """OrderBook keeps its best bid and ask as changes come (not read off the sorted lists):
+    after random sets, deletions (of the best too), truncations and clears they are the
+    ends of the levels a plain dict holds."""
+    import random
+
+    from evlab.books import OrderBook
+
+    rng = random.Random(3)
+    book = OrderBook("X")
+    ref: tuple[dict[float, float], dict[float, float]] = ({}, {})
+    for step in range(3000):
+        if step % 500 == 499:
+            book.clear()
+            ref[0].clear()
+            ref[1].clear()
+        elif step % 97 == 96:
+            depth = rng.randint(0, 4)
+            book.truncate(depth)
+            for side, keep in ((ref[0], sorted(ref[0], reverse=True)[:depth]),
+                               (ref[1], sorted(ref[1])[:depth])):
+                for price in set(side) - set(keep):
+                    del side[price]
+        else:
+            changes: tuple[list[tuple[float, float]], list[tuple[float, float]]] = ([], [])
+            for _ in range(rng.randint(1, 4)):
+                i = rng.random() < 0.5
+                side = ref[0 if i else 1]
+                if side and rng.random() < 0.4:  # delete an existing level, often the best
+                    price = (max(side) if i else min(side)) if rng.random() < 0.5 \
+                        else rng.choice(list(side))
+                    size = 0.0
+                else:
+                    price, size = float(rng.randint(1, 30)), float(rng.randint(0, 5))
+                changes[0 if i else 1].append((price, size))
+                if size:
+                    side[price] = size
+                else:
+                    side.pop(price, None)
+            book.apply(*changes)
+        bid = max(ref[0]) if ref[0] else None
+        ask = min(ref[1]) if ref[1] else None
+        assert (book.best_bid, book.best_ask) == (bid, ask)
+        assert book.top() == (bid, None if bid is None else ref[0][bid],
+                              ask, None if ask is None else ref[1][ask])
+        assert book.bids() == sorted(ref[0].items(), reverse=True)
+        assert book.asks() == sorted(ref[1].items())
+        assert book.is_crossed() == (bid is not None and ask is not None and bid >= ask)
+
+
+def test_the_book_is_compiled_where_the_core_is_and_interpreted_under_evlab_pure_python():
+    import os
+
+    import evlab.books.book as module
+    from evlab._accel import COMPILED
+
+    assert evlab.OrderBook is module.OrderBook
+    interpreted = module.__file__.endswith(".py")
+    if os.environ.get("EVLAB_PURE_PYTHON"):
+        assert interpreted and not COMPILED
+    else:  # setup.py builds both extensions, or neither
+        assert interpreted is not COMPILED

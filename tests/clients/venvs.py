@@ -33,6 +33,8 @@ CLIENTS: dict[str, tuple[str, ...]] = {
     "polygon-api-client": ("polygon-api-client==1.16.3",),
     "alpaca-py": ("alpaca-py==0.44.0",),
     "ccxt": ("ccxt==4.5.90",),
+    # benchmark peer (benchmarks/bench_books.py): 3.x needs Python 3.13, 2.4.0 runs on 3.11
+    "cryptofeed": ("cryptofeed==2.4.0",),
 }
 
 INSTALL_TIMEOUT = 900  # s: a cold pip cache on a slow link; a safety net, not a measurement
