@@ -5,21 +5,36 @@ from __future__ import annotations
 
 import math
 
+import pandas as pd
 import pytest
 
 import evlab
+from evlab.bus import EventBus
 from evlab.core import events as guide
 from evlab.events import (
     CancelEvent,
+    ErrorEvent,
     EventType,
+    FillEvent,
     OrderEvent,
     OrderUpdateEvent,
     ReplaceEvent,
+    create_bar_event,
     create_cancel_event,
     create_order_event,
     create_order_update_event,
     create_replace_event,
+    create_signal_event,
 )
+from evlab.execution import (
+    ORDER_COLUMNS,
+    FillModel,
+    FixedQuantity,
+    Instrument,
+    PaperBroker,
+    Portfolio,
+)
+from evlab.manager import EventManager
 
 # --- events ------------------------------------------------------------------------------
 
@@ -109,3 +124,315 @@ def test_cancel_replace_and_update_events():
         create_replace_event("a", limit_price=math.nan)
     with pytest.raises(ValueError, match=r"OrderUpdateEvent\.status"):
         create_order_update_event("AAPL", "a", "DONE")
+
+
+# --- the broker on bars ------------------------------------------------------------------
+# Each case: bars as (open, high, low, close[, volume]) one day apart; orders emitted by a
+# script while the given bar is handled (so they can fill from the next bar on).
+
+T0 = pd.Timestamp("2024-01-01", tz="UTC")
+DAY = pd.Timedelta(days=1)
+
+
+class Script:
+    """A strategy stand-in: on bar ``n`` emits what ``script[n]`` builds (events or a list)."""
+
+    def __init__(self, script):
+        self.script, self.n = script, -1
+
+    def set_event_bus(self, bus):
+        self.bus = bus
+
+    def on_bar(self, bar):
+        self.n += 1
+        made = self.script.get(self.n)
+        for e in (made(bar) if callable(made) else made or ()):
+            self.bus.emit(e)
+
+
+def run(bars, script, *, model=None, sizer=None, cash=100_000.0, allow_short=False,
+        step=DAY, instruments=()):
+    bus = EventBus()
+    manager = EventManager(bus)
+    portfolio = Portfolio(cash, allow_short=allow_short)
+    broker = PaperBroker(portfolio, model, sizer or FixedQuantity(10), instruments=instruments)
+    manager.register_component("portfolio", portfolio, [EventType.BAR, EventType.FILL],
+                               priority=20)
+    manager.register_component("broker", broker, PaperBroker.EVENTS, priority=10)
+    manager.register_component("strategy", Script(script), [EventType.BAR])
+    log: list = []
+    bus.register_all(log.append)
+    for i, b in enumerate(bars):
+        o, h, lo, c, *v = b
+        bus.emit(create_bar_event("AAPL", T0 + i * step, o, h, lo, c, v[0] if v else 1e6))
+    return log, portfolio, broker
+
+
+def of(log, cls):
+    return [e for e in log if isinstance(e, cls)]
+
+
+def fills(log):
+    return [(f.side, f.quantity, f.price, f.timestamp) for f in of(log, FillEvent)]
+
+
+def statuses(log, order_id):
+    return [u.status for u in of(log, OrderUpdateEvent) if u.order_id == order_id]
+
+
+def day(i):
+    return T0 + pd.Timedelta(days=i)
+
+
+def order(side, kind="MARKET", limit=None, quantity=10, **kw):
+    kw.setdefault("order_id", "o1")
+    return lambda bar: [create_order_event("AAPL", side, quantity, kind, limit, **kw)]
+
+
+FLAT = (100.0, 101.0, 99.0, 100.0)
+
+
+@pytest.mark.parametrize(("bar1", "price"), [
+    ((99.0, 100.0, 97.5, 99.0), 98.0),  # touched inside the bar: at the limit
+    ((97.0, 99.0, 96.0, 98.0), 97.0),  # gapped through: at the better open
+])
+def test_buy_limit(bar1, price):
+    log, _, _ = run([FLAT, bar1], {0: order("BUY", "LIMIT", 98.0)},
+                    model=FillModel(slippage_bps=100))  # no slippage on a limit
+    assert fills(log) == [("BUY", 10, price, day(1))]
+    assert statuses(log, "o1") == ["ACCEPTED", "FILLED"]
+
+
+def test_buy_limit_not_reached_keeps_working_and_is_not_filled_on_its_own_bar():
+    log, _, broker = run([(100, 101, 97, 100), (99.0, 100.0, 98.5, 99.0)],
+                         {0: order("BUY", "LIMIT", 98.0)})
+    assert fills(log) == [] and [o.order_id for o in broker.open_orders] == ["o1"]
+
+
+@pytest.mark.parametrize(("bar1", "price"), [
+    ((102.0, 103.5, 101.0, 103.0), 103.0),
+    ((104.0, 105.0, 103.5, 104.5), 104.0),  # gap up through a sell limit: the better open
+])
+def test_sell_limit(bar1, price):
+    log, _, _ = run([FLAT, bar1], {0: order("SELL", "LIMIT", 103.0)}, allow_short=True)
+    assert fills(log) == [("SELL", 10, price, day(1))]
+
+
+@pytest.mark.parametrize(("bar1", "price"), [
+    ((101.0, 103.0, 100.0, 102.5), 102.0 * 1.01),  # touched: at the stop, plus slippage
+    ((104.0, 105.0, 103.0, 104.0), 104.0 * 1.01),  # gapped through: at the worse open
+])
+def test_buy_stop_pays_slippage(bar1, price):
+    log, _, _ = run([FLAT, bar1], {0: order("BUY", "STOP", stop_price=102.0)},
+                    model=FillModel(slippage_bps=100))
+    ((side, q, p, t),) = fills(log)
+    assert (side, q, t) == ("BUY", 10, day(1)) and p == pytest.approx(price, abs=1e-12)
+    assert statuses(log, "o1") == ["ACCEPTED", "TRIGGERED", "FILLED"]
+
+
+def test_sell_stop_gap_down_fills_at_the_open():
+    log, _, _ = run([FLAT, (95.0, 96.0, 94.0, 95.0)],
+                    {0: order("SELL", "STOP", stop_price=98.0)}, allow_short=True)
+    assert fills(log) == [("SELL", 10, 95.0, day(1))]
+
+
+def test_stop_limit_fills_at_the_stop_or_rests_as_a_limit_after_a_gap():
+    log, _, _ = run([FLAT, (101.0, 103.0, 100.0, 102.0)],
+                    {0: order("BUY", "STOP_LIMIT", 102.5, stop_price=102.0)})
+    assert fills(log) == [("BUY", 10, 102.0, day(1))]
+    # gap over the limit: triggered, not filled that bar, then a limit at 102.5
+    log, _, _ = run([FLAT, (104.0, 105.0, 102.0, 104.0), (103.0, 104.0, 102.0, 103.5)],
+                         {0: order("BUY", "STOP_LIMIT", 102.5, stop_price=102.0)})
+    assert fills(log) == [("BUY", 10, 102.5, day(2))]
+    assert statuses(log, "o1") == ["ACCEPTED", "TRIGGERED", "FILLED"]
+
+
+def test_trailing_stop_follows_the_highest_high():
+    script = {0: lambda bar: [
+        create_order_event("AAPL", "BUY", 10, order_id="in"),
+        create_order_event("AAPL", "SELL", 10, "TRAILING_STOP", trail_amount=2.0,
+                           reduce_only=True, order_id="trail")]}
+    bars = [FLAT, (100.0, 105.0, 99.0, 104.0), (104.0, 104.0, 102.5, 103.0)]
+    log, p, broker = run(bars, script)
+    # bar 1: stop 100 - 2 = 98 (from bar 0's close), low 99 misses it; the high moves it to
+    # 103; bar 2: low 102.5 <= 103, fills at min(open 104, 103)
+    assert fills(log) == [("BUY", 10, 100.0, day(1)), ("SELL", 10, 103.0, day(2))]
+    assert p.positions == {} and broker.order("trail").status == "FILLED"
+
+
+def test_bracket_of_a_market_entry_is_active_in_the_entry_bar():
+    log, p, broker = run([FLAT, (100.0, 111.0, 99.0, 108.0)],
+                         {0: order("BUY", take_profit=110.0, stop_loss=95.0, order_id="e")})
+    assert fills(log) == [("BUY", 10, 100.0, day(1)), ("SELL", 10, 110.0, day(1))]
+    assert broker.order("e-tp").status == "FILLED"
+    assert broker.order("e-sl").status == "CANCELED"  # one cancels the other
+    assert p.positions == {} and broker.open_orders == []
+    sl, tp = broker.order("e-sl").event, broker.order("e-tp").event
+    assert (sl.order_type, sl.stop_price, sl.reduce_only, sl.parent_id) == \
+        ("STOP", 95.0, True, "e")
+    assert (tp.order_type, tp.limit_price, tp.oco_group) == ("LIMIT", 110.0, "e:bracket")
+
+
+def test_bracket_of_an_entry_filled_inside_the_bar_starts_next_bar():
+    log, _, _ = run([FLAT, (100.0, 106.0, 98.5, 104.0), (104.0, 106.0, 103.0, 105.0)],
+                    {0: order("BUY", "LIMIT", 99.0, take_profit=105.0, stop_loss=95.0)})
+    # bar 1 reaches 106 after the limit filled at 99, but the bar does not say in what order
+    assert fills(log) == [("BUY", 10, 99.0, day(1)), ("SELL", 10, 105.0, day(2))]
+
+
+def test_stop_loss_wins_when_both_children_are_touched_in_one_bar():
+    log, _, broker = run([FLAT, FLAT, (100.0, 106.0, 94.0, 100.0)],
+                         {0: order("BUY", take_profit=105.0, stop_loss=95.0, order_id="e")})
+    assert fills(log) == [("BUY", 10, 100.0, day(1)), ("SELL", 10, 95.0, day(2))]
+    assert broker.order("e-tp").status == "CANCELED"
+
+
+def test_a_child_beyond_the_market_fills_by_its_own_rule_next_bar():
+    # the entry fills at 100, below its stop-loss of 101: not the same bar, then a stop
+    log, _, _ = run([FLAT, (100.0, 102.0, 99.0, 100.0), (100.5, 101.0, 100.0, 100.5)],
+                    {0: order("BUY", take_profit=110.0, stop_loss=101.0)})
+    assert fills(log) == [("BUY", 10, 100.0, day(1)), ("SELL", 10, 100.5, day(2))]
+
+
+def test_children_are_canceled_when_the_position_is_flat():
+    script = {0: order("BUY", take_profit=120.0, stop_loss=80.0, order_id="e"),
+              1: lambda bar: [create_order_event("AAPL", "SELL", 10, order_id="out")]}
+    _, _, broker = run([FLAT, FLAT, FLAT], script)
+    assert [o.status for o in (broker.order("e-sl"), broker.order("e-tp"))] == \
+        ["CANCELED", "CANCELED"]
+    assert broker.order("e-tp").reason == "the position is flat"
+
+
+def test_oco_group_links_any_orders():
+    script = {0: lambda bar: [
+        create_order_event("AAPL", "BUY", 10, "LIMIT", 98.0, oco_group="g", order_id="a"),
+        create_order_event("AAPL", "BUY", 10, "STOP", stop_price=103.0, oco_group="g",
+                           order_id="b")]}
+    log, _, broker = run([FLAT, (99.0, 100.0, 97.0, 99.0), (103.0, 104.0, 102.0, 103.0)],
+                         script)
+    assert fills(log) == [("BUY", 10, 98.0, day(1))]
+    assert broker.order("b").status == "CANCELED" and "OCO" in broker.order("b").reason
+
+
+def test_ioc_and_fok_with_the_volume_cap():
+    model = FillModel(max_volume_fraction=0.1)
+    bars = [FLAT, (100.0, 101.0, 99.0, 100.0, 100.0), FLAT]  # 10 units of room in bar 1
+    log, _, broker = run(bars, {0: order("BUY", quantity=20, time_in_force="IOC")},
+                         model=model)
+    assert fills(log) == [("BUY", 10, 100.0, day(1))]
+    assert statuses(log, "o1") == ["ACCEPTED", "PARTIALLY_FILLED", "CANCELED"]
+    log, _, broker = run(bars, {0: order("BUY", quantity=20, time_in_force="FOK")},
+                         model=model)
+    assert fills(log) == [] and broker.order("o1").status == "CANCELED"
+    assert "FOK" in broker.order("o1").reason
+    log, _, broker = run([FLAT, (100.0, 101.0, 99.5, 100.0)],
+                         {0: order("BUY", "LIMIT", 99.0, time_in_force="IOC")})
+    assert fills(log) == [] and broker.order("o1").status == "CANCELED"
+
+
+def test_partial_fills_with_max_volume_fraction():
+    bars = [FLAT] + [(100.0 + i, 101.0 + i, 99.0 + i, 100.0 + i, 100.0) for i in range(3)]
+    log, p, broker = run(bars, {0: order("BUY", quantity=25)},
+                         model=FillModel(max_volume_fraction=0.1))
+    assert fills(log) == [("BUY", 10, 100.0, day(1)), ("BUY", 10, 101.0, day(2)),
+                          ("BUY", 5, 102.0, day(3))]
+    assert statuses(log, "o1") == ["ACCEPTED", "PARTIALLY_FILLED", "PARTIALLY_FILLED",
+                                   "FILLED"]
+    o = broker.order("o1")
+    assert o.filled == 25 and o.avg_price == pytest.approx((1000 + 1010 + 510) / 25)
+    assert p.position("AAPL") == 25
+
+
+def test_day_and_gtd_expiry():
+    minute = pd.Timedelta(hours=8)  # bars 0..2 on day 0, bar 3 on day 1
+    bars = [FLAT, FLAT, FLAT, (97.0, 98.0, 96.0, 97.0)]
+    log, _, broker = run(bars, {0: order("BUY", "LIMIT", 98.0, time_in_force="DAY")},
+                         step=minute)
+    assert fills(log) == [] and broker.order("o1").status == "EXPIRED"
+    log, _, broker = run([FLAT, FLAT, (97.0, 98.0, 96.0, 97.0)],
+                         {0: order("BUY", "LIMIT", 98.0, time_in_force="GTD",
+                                   expire_time=day(2))})
+    assert fills(log) == [] and statuses(log, "o1") == ["ACCEPTED", "EXPIRED"]
+    # the same order with a later expiry fills on bar 2
+    log, _, _ = run([FLAT, FLAT, (97.0, 98.0, 96.0, 97.0)],
+                    {0: order("BUY", "LIMIT", 98.0, time_in_force="GTD",
+                              expire_time=day(3))})
+    assert fills(log) == [("BUY", 10, 97.0, day(2))]
+
+
+def test_cancel_replace_and_the_races():
+    script = {0: order("BUY", "LIMIT", 95.0),
+              1: lambda bar: [create_replace_event("o1", limit_price=99.5)],
+              3: lambda bar: [create_cancel_event("o1"), create_cancel_event("nope"),
+                              create_replace_event("o1", quantity=5)]}
+    log, _, broker = run([FLAT, FLAT, FLAT, FLAT], script)
+    assert fills(log) == [("BUY", 10, 99.5, day(2))]  # at the replaced price
+    assert statuses(log, "o1") == ["ACCEPTED", "REPLACED", "FILLED"]
+    errors = [(e.error_type, e.message) for e in of(log, ErrorEvent)]
+    assert errors == [("CancelRejected", "broker: cancel 'o1': the order is already FILLED"),
+                      ("CancelRejected", "broker: cancel 'nope': unknown order_id"),
+                      ("ReplaceRejected",
+                       "broker: replace 'o1': order_id: the order is already FILLED")]
+    script = {0: order("BUY", "LIMIT", 95.0),
+              1: lambda bar: [create_cancel_event("o1"),
+                              create_replace_event("o1", stop_price=99.0)]}
+    log, _, broker = run([FLAT, FLAT, (94.0, 95.0, 93.0, 94.0)], script)
+    assert fills(log) == [] and broker.order("o1").status == "CANCELED"
+    (cancel,) = of(log, CancelEvent)
+    (update,) = [u for u in of(log, OrderUpdateEvent) if u.status == "CANCELED"]
+    assert update.cause == cancel.seq
+    log, _, _ = run([FLAT, FLAT], {0: order("BUY", "LIMIT", 95.0),
+                                    1: lambda bar: [create_replace_event("o1", stop_price=9.)]})
+    (error,) = of(log, ErrorEvent)
+    assert "stop_price: a LIMIT order has no stop price" in error.message
+
+
+def test_an_order_cash_cannot_cover_is_rejected_with_an_event():
+    log, p, broker = run([FLAT, (99.0, 100.0, 97.0, 99.0)],
+                         {0: order("BUY", "LIMIT", 98.0, quantity=2000)})
+    (error,) = of(log, ErrorEvent)
+    (orig,) = [e for e in of(log, OrderEvent) if e.order_id == "o1"]
+    assert error.error_type == "OrderRejected" and "margin is off" in error.message
+    assert error.cause == orig.seq
+    (rejected,) = [u for u in of(log, OrderUpdateEvent) if u.status == "REJECTED"]
+    assert rejected.cause == orig.seq and "margin is off" in rejected.reason
+    assert broker.order("o1").status == "REJECTED" and broker.open_orders == []
+    assert p.cash == 100_000
+    frame = broker.orders_frame()
+    assert list(frame.columns) == list(ORDER_COLUMNS)
+    assert frame.loc[:, ["order_id", "status", "limit_price"]].values.tolist() == \
+        [["o1", "REJECTED", 98.0]]
+
+
+def test_a_covering_exit_is_never_refused_for_cash():
+    """Short 100 at 100, the price goes to 1,200: the EXIT covers, taking cash below zero."""
+    prices = [(100.0, 100.0, 100.0, 100.0), (100.0, 100.0, 100.0, 100.0),
+              (1200.0, 1200.0, 1200.0, 1200.0), (1200.0, 1200.0, 1200.0, 1200.0)]
+    script = {0: lambda bar: [create_signal_event("SELL", bar.close, "AAPL", "s")],
+              2: lambda bar: [create_signal_event("EXIT", bar.close, "AAPL", "s")]}
+    log, p, _ = run(prices, script, sizer=FixedQuantity(100), allow_short=True)
+    assert of(log, ErrorEvent) == []
+    assert fills(log) == [("SELL", 100, 100.0, day(1)), ("BUY", 100, 1200.0, day(3))]
+    assert p.positions == {} and p.cash == pytest.approx(-10_000.0)
+
+
+def test_instruments_round_and_reject():
+    inst = Instrument("AAPL", tick_size=0.05, lot_size=1, min_notional=500.0)
+    log, _, broker = run([FLAT, (99.0, 100.0, 97.0, 99.0)],
+                         {0: order("BUY", "LIMIT", 98.07, quantity=10.7)}, instruments=[inst])
+    assert fills(log) == [("BUY", 10, 98.05, day(1))]  # a buy limit rounds down
+    log, _, broker = run([FLAT, FLAT], {0: order("BUY", "LIMIT", 98.0, quantity=3)},
+                         instruments=[inst])
+    assert broker.order("o1").status == "REJECTED"
+    assert "notional 294.00 of AAPL is below the minimum 500.00" in broker.order("o1").reason
+
+
+def test_duplicate_order_id_is_rejected_and_the_lifecycle_chain():
+    script = {0: lambda bar: [create_order_event("AAPL", "BUY", 1, order_id="x"),
+                              create_order_event("AAPL", "BUY", 2, order_id="x")]}
+    log, p, _ = run([FLAT, FLAT], script)
+    assert [e.error_type for e in of(log, ErrorEvent)] == ["OrderRejected"]
+    assert p.position("AAPL") == 1
+    by_seq = {e.seq: e for e in log}
+    for u in of(log, OrderUpdateEvent):
+        assert isinstance(by_seq[u.cause], OrderEvent)

@@ -18,7 +18,8 @@ publishes a ``PortfolioEvent`` (the first bar always publishes the starting stat
 live chart can draw the equity curve and a recording holds it.
 
 Bad fills (unknown symbol, a quantity or price that is not a positive number, a short
-where shorting is off, cash below zero where margin is off) change nothing and are
+where shorting is off, cash below zero where margin is off for a fill that adds risk: one
+that only reduces a position always goes through) change nothing and are
 published as an ``ErrorEvent`` with ``error_type="FillRejected"``.
 """
 
@@ -158,7 +159,11 @@ class Portfolio:
             return (f"{side} {quantity:g} {symbol} would leave {held + signed:g} "
                     "(shorting is off)")
         cash = self.cash - signed * price - commission
-        if not self.allow_margin and cash < -_EPS:
+        # a fill that only reduces a position is never refused for cash: refusing to cover a
+        # short that went against it would leave the risk open
+        reducing = held != 0 and (held > 0) != (signed > 0) \
+            and abs(signed) <= abs(held) * (1 + _EPS)
+        if not self.allow_margin and cash < -_EPS and not reducing:
             return (f"{side} {quantity:g} {symbol} @ {price:.2f} would take cash from "
                     f"{self.cash:,.2f} to {cash:,.2f} (margin is off)")
         return None
