@@ -436,3 +436,35 @@ def test_duplicate_order_id_is_rejected_and_the_lifecycle_chain():
     by_seq = {e.seq: e for e in log}
     for u in of(log, OrderUpdateEvent):
         assert isinstance(by_seq[u.cause], OrderEvent)
+
+
+def test_the_lifecycle_is_recorded_saved_and_loaded(tmp_path):
+    """A bracket session recorded to Parquet: the orders with their new fields and each
+    order's lifecycle, with causes, come back from the file; the events rebuild equal."""
+    from evlab.recording import EventRecorder, load_recording
+
+    bus = EventBus()
+    recorder = EventRecorder(bus)
+    manager = EventManager(bus)
+    portfolio = Portfolio(100_000)
+    manager.register_component("portfolio", portfolio, [EventType.BAR, EventType.FILL],
+                               priority=20)
+    manager.register_component("broker", PaperBroker(portfolio), PaperBroker.EVENTS,
+                               priority=10)
+    manager.register_component("strategy", Script(
+        {0: order("BUY", take_profit=110.0, stop_loss=95.0, order_id="e")}), [EventType.BAR])
+    for i, b in enumerate([FLAT, (100.0, 111.0, 99.0, 108.0)]):
+        bus.emit(create_bar_event("AAPL", T0 + i * DAY, *b, 1e6))
+    recorder.close()
+    rec = load_recording(recorder.save(tmp_path / "orders.parquet"))
+    updates = rec.order_updates()
+    assert list(zip(updates["order_id"], updates["status"], strict=True)) == [
+        ("e", "ACCEPTED"), ("e", "FILLED"), ("e-sl", "ACCEPTED"), ("e-tp", "ACCEPTED"),
+        ("e-tp", "FILLED"), ("e-sl", "CANCELED")]
+    orders = rec.orders().set_index("order_id")
+    assert orders.loc["e-sl", "stop_price"] == 95.0 and orders.loc["e-tp", "limit_price"] == 110.0
+    assert orders.loc["e", "take_profit"] == 110.0 and orders.loc["e-sl", "parent_id"] == "e"
+    seq_of = dict(zip(rec.orders()["order_id"], rec.orders()["seq"], strict=True))
+    assert (updates["cause"][updates["order_id"] == "e"] == seq_of["e"]).all()
+    originals = [e for e in recorder.to_events() if isinstance(e, OrderUpdateEvent)]
+    assert [e for e in rec.to_events() if isinstance(e, OrderUpdateEvent)] == originals
