@@ -110,3 +110,14 @@ def test_sweeps_block_runs_here_and_on_a_cluster_at_the_address_given(tmp_path, 
     assert len(study.choices) == 11 and study.choices["error"].isna().all()
     assert "stocks_daily[MSFT]" in out.getvalue() and "test_sharpe" in out.getvalue()
     assert names["fig"].data[0].name == "out-of-sample equity"
+
+
+def test_paper_trading_block_fills_the_bracket_as_the_comments_say():
+    section = README.split("## Paper trading and analytics", 1)[1]
+    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        exec(compile(code, "README.md", "exec"), {})  # the project's own documentation
+    rows = [line.split() for line in out.getvalue().splitlines()]
+    assert rows == [["order_id", "status", "avg_price"], ["entry", "FILLED", "99.0"],
+                    ["entry-sl", "CANCELED", "NaN"], ["entry-tp", "FILLED", "104.0"]]

@@ -8,6 +8,7 @@ An order is ``ACCEPTED`` when the broker takes it, then ``TRIGGERED`` (a stop to
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 from evlab.events import OrderEvent
@@ -68,6 +69,7 @@ class Order:
     def row(self) -> tuple[object, ...]:
         """This order as a row of ``ORDER_COLUMNS``."""
         e = self.event
+        avg = self.avg_price
         return (self.order_id, e.symbol, e.side, e.order_type, self.quantity, self.filled,
-                self.avg_price, self.limit_price, self.stop_price, e.time_in_force,
-                self.status, e.parent_id, e.oco_group, self.reason)
+                math.nan if avg is None else avg, self.limit_price, self.stop_price,
+                e.time_in_force, self.status, e.parent_id, e.oco_group, self.reason)
