@@ -29,6 +29,9 @@ __all__ = [
     "BookEvent",
     "SignalEvent",
     "OrderEvent",
+    "CancelEvent",
+    "ReplaceEvent",
+    "OrderUpdateEvent",
     "FillEvent",
     "PortfolioEvent",
     "WebSocketEvent",
@@ -44,6 +47,9 @@ __all__ = [
     "create_book_event",
     "create_signal_event",
     "create_order_event",
+    "create_cancel_event",
+    "create_replace_event",
+    "create_order_update_event",
     "create_fill_event",
     "create_websocket_event",
     "create_rest_event",
@@ -67,6 +73,9 @@ class EventType(StrEnum):
     BOOK = "book"
     SIGNAL = "signal"
     ORDER = "order"
+    CANCEL = "cancel"
+    REPLACE = "replace"
+    ORDER_UPDATE = "order_update"
     FILL = "fill"
     PORTFOLIO = "portfolio"
     WEBSOCKET = "websocket"
@@ -654,15 +663,114 @@ class SignalEvent(Event):
         _check_amount(cls, "strength", self.strength)
 
 
+ORDER_TYPES = ("MARKET", "LIMIT", "STOP", "STOP_LIMIT", "TRAILING_STOP")
+TIME_IN_FORCE = ("GTC", "DAY", "IOC", "FOK", "GTD")
+
+
+def _check_optional_price(cls: type, name: str, value: Any) -> None:
+    if value is not None:
+        _check_price(cls, name, value)
+
+
+def _check_order(order: OrderEvent) -> None:
+    """Everything past the plain market order's fields: each price where its order type
+    needs it (and nowhere else), the time in force, the bracket, the links. Raises
+    ValueError naming the field."""
+    cls = type(order)
+    kind = order.order_type
+    _check_choice(cls, "order_type", kind, ORDER_TYPES)
+    if kind in ("LIMIT", "STOP_LIMIT"):
+        if order.limit_price is None:
+            raise _bad(cls, "limit_price", None, f"a {kind} order needs a limit price")
+        _check_price(cls, "limit_price", order.limit_price)
+    elif order.limit_price is not None:
+        raise _bad(cls, "limit_price", order.limit_price, f"a {kind} order has no limit price")
+    if kind in ("STOP", "STOP_LIMIT"):
+        if order.stop_price is None:
+            raise _bad(cls, "stop_price", None, f"a {kind} order needs a stop price")
+        _check_price(cls, "stop_price", order.stop_price)
+    elif order.stop_price is not None:
+        raise _bad(cls, "stop_price", order.stop_price, f"a {kind} order has no stop price")
+    if kind == "TRAILING_STOP":
+        if (order.trail_amount is None) == (order.trail_bps is None):
+            raise _bad(cls, "trail_amount", order.trail_amount,
+                       "a TRAILING_STOP order needs exactly one of trail_amount and trail_bps")
+        _check_optional_price(cls, "trail_amount", order.trail_amount)
+        _check_optional_price(cls, "trail_bps", order.trail_bps)
+    else:
+        for name in ("trail_amount", "trail_bps"):
+            if getattr(order, name) is not None:
+                raise _bad(cls, name, getattr(order, name),
+                           f"only a TRAILING_STOP order trails, not a {kind} order")
+    _check_choice(cls, "time_in_force", order.time_in_force, TIME_IN_FORCE)
+    if order.time_in_force == "GTD":
+        if not isinstance(order.expire_time_ns, int) or isinstance(order.expire_time_ns, bool):
+            raise _bad(cls, "expire_time_ns", order.expire_time_ns,
+                       "a GTD order needs an expire time (int ns since epoch)")
+    elif order.expire_time_ns is not None:
+        raise _bad(cls, "expire_time_ns", order.expire_time_ns,
+                   f"only a GTD order expires at a time, not a {order.time_in_force} one")
+    _check_optional_price(cls, "take_profit", order.take_profit)
+    _check_optional_price(cls, "stop_loss", order.stop_loss)
+    _check_bracket(order)
+    if order.oco_group is not None and (not isinstance(order.oco_group, str)
+                                        or not order.oco_group):
+        raise _bad(cls, "oco_group", order.oco_group, "must be a non-empty string or None")
+    if not isinstance(order.reduce_only, bool):
+        raise _bad(cls, "reduce_only", order.reduce_only, "must be True or False")
+    if not isinstance(order.parent_id, str):
+        raise _bad(cls, "parent_id", order.parent_id, "must be a string")
+
+
+def _check_bracket(order: OrderEvent) -> None:
+    """A bracket's stop-loss below and take-profit above a buy's entry (mirrored for a sell);
+    the entry is the limit price, else the stop price (a market entry: the two against
+    each other only)."""
+    cls = type(order)
+    sl, tp = order.stop_loss, order.take_profit
+    if sl is None and tp is None:
+        return
+    if order.reduce_only:
+        raise _bad(cls, "take_profit" if sl is None else "stop_loss", sl if tp is None else tp,
+                   "a reduce-only order cannot open a bracket")
+    buy = order.side == "BUY"
+    entry = order.limit_price if order.limit_price is not None else order.stop_price
+    if sl is not None and tp is not None and (sl >= tp if buy else sl <= tp):
+        raise _bad(cls, "stop_loss", sl, f"must be {'below' if buy else 'above'} "
+                   f"take_profit {tp!r} for a {order.side}")
+    if entry is None:
+        return
+    if sl is not None and (sl >= entry if buy else sl <= entry):
+        raise _bad(cls, "stop_loss", sl, f"must be {'below' if buy else 'above'} the entry "
+                   f"price {entry!r} of a {order.side}")
+    if tp is not None and (tp <= entry if buy else tp >= entry):
+        raise _bad(cls, "take_profit", tp, f"must be {'above' if buy else 'below'} the entry "
+                   f"price {entry!r} of a {order.side}")
+
+
 @dataclass(frozen=True, slots=True, repr=False)
 class OrderEvent(Event):
-    """An order to trade ``quantity`` of ``symbol``; market orders have no ``limit_price``."""
+    """An order to trade ``quantity`` of ``symbol``.
+
+    ``order_type``: ``MARKET`` (no prices), ``LIMIT`` (``limit_price``), ``STOP``
+    (``stop_price``), ``STOP_LIMIT`` (both), ``TRAILING_STOP`` (``trail_amount`` in price
+    units or ``trail_bps``). ``time_in_force``: ``GTC``, ``DAY``, ``IOC``, ``FOK`` or ``GTD``
+    (until ``expire_time_ns``). ``take_profit`` / ``stop_loss`` make a bracket (the broker
+    places them as exits when this order fills); ``oco_group`` links orders of which one
+    filling cancels the others; ``reduce_only`` orders only shrink a position;
+    ``parent_id`` names a bracket child's entry. How they fill: ``evlab.execution.fills``.
+    """
 
     type: ClassVar[EventType] = EventType.ORDER
     BUY: ClassVar[str] = "BUY"
     SELL: ClassVar[str] = "SELL"
     MARKET: ClassVar[str] = "MARKET"
     LIMIT: ClassVar[str] = "LIMIT"
+    STOP: ClassVar[str] = "STOP"
+    STOP_LIMIT: ClassVar[str] = "STOP_LIMIT"
+    TRAILING_STOP: ClassVar[str] = "TRAILING_STOP"
+    ORDER_TYPES: ClassVar[tuple[str, ...]] = ORDER_TYPES
+    TIME_IN_FORCE: ClassVar[tuple[str, ...]] = TIME_IN_FORCE
 
     symbol: str
     side: str
@@ -671,6 +779,16 @@ class OrderEvent(Event):
     limit_price: float | None = None
     order_id: str = ""
     strategy_id: str = ""
+    stop_price: float | None = None
+    trail_amount: float | None = None
+    trail_bps: float | None = None
+    time_in_force: str = "GTC"
+    expire_time_ns: int | None = None
+    take_profit: float | None = None
+    stop_loss: float | None = None
+    oco_group: str | None = None
+    reduce_only: bool = False
+    parent_id: str = ""
 
     def get_symbol(self) -> str:
         return self.symbol
@@ -693,14 +811,104 @@ class OrderEvent(Event):
     def get_strategy_id(self) -> str:
         return self.strategy_id
 
+    @property
+    def is_plain_market(self) -> bool:
+        """A GTC market order with no stop, bracket or link (the broker's fast path)."""
+        return (self.order_type == "MARKET" and self.limit_price is None
+                and self.stop_price is None and self.time_in_force == "GTC"
+                and self.take_profit is None and self.stop_loss is None
+                and self.oco_group is None and self.trail_amount is None
+                and self.trail_bps is None and self.expire_time_ns is None
+                and self.reduce_only is False and self.parent_id == "")
+
     def _validate(self) -> None:
         cls = type(self)
         _check_symbol(cls, self.symbol)
-        _check_choice(cls, "side", self.side, (self.BUY, self.SELL))
+        if self.side != "BUY" and self.side != "SELL":
+            raise _bad(cls, "side", self.side, "must be one of BUY, SELL")
         _check_amount(cls, "quantity", self.quantity, positive=True)
-        _check_choice(cls, "order_type", self.order_type, (self.MARKET, self.LIMIT))
-        if self.order_type == self.LIMIT or self.limit_price is not None:
-            _check_price(cls, "limit_price", self.limit_price)
+        if not isinstance(self.order_id, str):
+            raise _bad(cls, "order_id", self.order_id, "must be a string")
+        # The fast path: a plain market order (what every signal becomes) checks no more.
+        if self.order_type == "MARKET" and self.limit_price is None \
+                and self.stop_price is None and self.time_in_force == "GTC" \
+                and self.take_profit is None and self.stop_loss is None \
+                and self.oco_group is None and self.trail_amount is None \
+                and self.trail_bps is None and self.expire_time_ns is None \
+                and self.reduce_only is False and self.parent_id == "":
+            return
+        _check_order(self)
+
+
+@dataclass(frozen=True, slots=True, repr=False)
+class CancelEvent(Event):
+    """A request to cancel the working order ``order_id`` (the broker answers with an
+    ``OrderUpdateEvent``: ``CANCELED``, or an ``ErrorEvent`` if there is no such order)."""
+
+    type: ClassVar[EventType] = EventType.CANCEL
+
+    order_id: str
+    strategy_id: str = ""
+
+    def _validate(self) -> None:
+        if not isinstance(self.order_id, str) or not self.order_id:
+            raise _bad(type(self), "order_id", self.order_id, "must be a non-empty string")
+
+
+@dataclass(frozen=True, slots=True, repr=False)
+class ReplaceEvent(Event):
+    """A request to change the working order ``order_id``: its quantity and/or prices
+    (None keeps a value). The broker answers ``REPLACED`` or an ``ErrorEvent``."""
+
+    type: ClassVar[EventType] = EventType.REPLACE
+
+    order_id: str
+    quantity: float | None = None
+    limit_price: float | None = None
+    stop_price: float | None = None
+    strategy_id: str = ""
+
+    def _validate(self) -> None:
+        cls = type(self)
+        if not isinstance(self.order_id, str) or not self.order_id:
+            raise _bad(cls, "order_id", self.order_id, "must be a non-empty string")
+        if self.quantity is None and self.limit_price is None and self.stop_price is None:
+            raise _bad(cls, "quantity", None,
+                       "a replace changes at least one of quantity, limit_price, stop_price")
+        if self.quantity is not None:
+            _check_amount(cls, "quantity", self.quantity, positive=True)
+        _check_optional_price(cls, "limit_price", self.limit_price)
+        _check_optional_price(cls, "stop_price", self.stop_price)
+
+
+ORDER_STATUSES = ("ACCEPTED", "REJECTED", "TRIGGERED", "PARTIALLY_FILLED", "FILLED",
+                  "CANCELED", "EXPIRED", "REPLACED")
+
+
+@dataclass(frozen=True, slots=True, repr=False)
+class OrderUpdateEvent(Event):
+    """A step in an order's life, emitted by the broker with the order (or the cancel /
+    replace request) as its cause: ``status`` one of ``ORDER_STATUSES``, with what is
+    filled and left, the average fill price so far and, for a rejection, the reason."""
+
+    type: ClassVar[EventType] = EventType.ORDER_UPDATE
+    STATUSES: ClassVar[tuple[str, ...]] = ORDER_STATUSES
+
+    symbol: str
+    order_id: str
+    status: str
+    filled_quantity: float = 0.0
+    remaining_quantity: float = 0.0
+    avg_price: float | None = None
+    reason: str = ""
+
+    def _validate(self) -> None:
+        cls = type(self)
+        _check_symbol(cls, self.symbol)
+        _check_choice(cls, "status", self.status, ORDER_STATUSES)
+        _check_amount(cls, "filled_quantity", self.filled_quantity)
+        _check_amount(cls, "remaining_quantity", self.remaining_quantity)
+        _check_optional_price(cls, "avg_price", self.avg_price)
 
 
 @dataclass(frozen=True, slots=True, repr=False)
@@ -888,7 +1096,8 @@ class SystemEvent(Event):
 
 
 for _cls in (BarEvent, BarUpdateEvent, TickEvent, QuoteEvent, BookEvent, SignalEvent,
-             OrderEvent, FillEvent, PortfolioEvent, WebSocketEvent, RestResponseEvent, ErrorEvent,
+             OrderEvent, CancelEvent, ReplaceEvent, OrderUpdateEvent, FillEvent, PortfolioEvent,
+             WebSocketEvent, RestResponseEvent, ErrorEvent,
              SystemEvent):
     _fast_init(_cls)
 _core.bind(Event, ErrorEvent)
@@ -966,12 +1175,44 @@ def create_signal_event(signal_type: str, price: float, symbol: str, strategy_id
 
 
 def create_order_event(symbol: str, side: str, quantity: float, order_type: str = "MARKET",
-                       limit_price: float | None = None, *, order_id: str = "",
-                       strategy_id: str = "", timestamp: Any = None,
-                       source: str = "") -> OrderEvent:
-    """A validated order."""
+                       limit_price: float | None = None, *, stop_price: float | None = None,
+                       trail_amount: float | None = None, trail_bps: float | None = None,
+                       time_in_force: str = "GTC", expire_time: Any = None,
+                       take_profit: float | None = None, stop_loss: float | None = None,
+                       oco_group: str | None = None, reduce_only: bool = False,
+                       order_id: str = "", parent_id: str = "", strategy_id: str = "",
+                       timestamp: Any = None, source: str = "") -> OrderEvent:
+    """A validated order (see ``OrderEvent``); ``expire_time`` (a GTD order's end) takes any
+    time ``to_ns`` reads. A bad combination raises ValueError naming the field."""
     return OrderEvent(symbol, side, quantity, order_type, limit_price, order_id, strategy_id,
+                      stop_price, trail_amount, trail_bps, time_in_force,
+                      None if expire_time is None else to_ns(expire_time), take_profit,
+                      stop_loss, oco_group, reduce_only, parent_id,
                       time_ns=_time(timestamp), source=source)
+
+
+def create_cancel_event(order_id: str, *, strategy_id: str = "", timestamp: Any = None,
+                        source: str = "") -> CancelEvent:
+    """A request to cancel the working order ``order_id``."""
+    return CancelEvent(order_id, strategy_id, time_ns=_time(timestamp), source=source)
+
+
+def create_replace_event(order_id: str, *, quantity: float | None = None,
+                         limit_price: float | None = None, stop_price: float | None = None,
+                         strategy_id: str = "", timestamp: Any = None,
+                         source: str = "") -> ReplaceEvent:
+    """A request to change the working order ``order_id`` (None keeps a value)."""
+    return ReplaceEvent(order_id, quantity, limit_price, stop_price, strategy_id,
+                        time_ns=_time(timestamp), source=source)
+
+
+def create_order_update_event(symbol: str, order_id: str, status: str, *,
+                              filled_quantity: float = 0.0, remaining_quantity: float = 0.0,
+                              avg_price: float | None = None, reason: str = "",
+                              timestamp: Any = None, source: str = "") -> OrderUpdateEvent:
+    """A validated order status change (the broker emits these)."""
+    return OrderUpdateEvent(symbol, order_id, status, filled_quantity, remaining_quantity,
+                            avg_price, reason, time_ns=_time(timestamp), source=source)
 
 
 def create_fill_event(symbol: str, side: str, quantity: float, price: float,

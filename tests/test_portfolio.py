@@ -188,3 +188,30 @@ def test_check_without_a_bus_and_bad_cash():
         p.on_fill(fill("IBM", 0, "BUY", 1, 10.0))
     with pytest.raises(ValueError, match=r"Portfolio\.cash"):
         Portfolio(math.nan)
+
+
+def test_several_symbols_share_cash_and_unheld_bars_publish_nothing():
+    """Shared cash over three symbols, fractional quantities; the market value kept by each
+    held bar equals the full revaluation; a bar of a symbol not held changes no state."""
+    bus, p, log = setup()
+    for s, c in (("AAPL", 100.0), ("BTC", 20_000.0), ("IBM", 50.0)):
+        bus.emit(bar(s, 0, c))
+    bus.emit(fill("AAPL", 1, "BUY", 10, 100.0))
+    bus.emit(fill("BTC", 1, "BUY", 0.125, 20_000.0))
+    assert p.cash == pytest.approx(100_000 - 1_000 - 2_500, abs=1e-12)
+    published = len(states(log))
+    for i in range(2, 40):
+        bus.emit(bar("IBM", i, 50.0 + i))  # not held: no new state
+    assert len(states(log)) == published
+    for i, (a, b) in enumerate([(101.0, 20_100.0), (99.5, 19_950.5), (103.25, 20_333.0)]):
+        bus.emit(bar("AAPL", 40 + i, a))
+        bus.emit(bar("BTC", 40 + i, b))
+    expected = p.cash + 10 * 103.25 + 0.125 * 20_333.0
+    assert p.equity == pytest.approx(expected, abs=1e-9)
+    assert states(log)[-1].equity == pytest.approx(expected, abs=1e-9)
+    assert_identity(p)
+    assert len(states(log)) == published + 6  # each held bar moved the equity
+    curve = p.equity_curve()
+    assert curve.index.is_monotonic_increasing and not curve.index.has_duplicates
+    assert curve.iloc[-1] == pytest.approx(expected, abs=1e-9)
+    assert curve[day(10)] == pytest.approx(100_000.0, abs=1e-9)  # IBM bars: equity as it was

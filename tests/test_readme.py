@@ -124,3 +124,14 @@ def test_order_books_block_runs_as_a_script_and_the_replay_matches(tmp_path):
     assert done.returncode == 0, done.stderr
     assert done.stdout == "0.3527 0.3531 20\nTrue True\n", done.stdout + done.stderr
     assert (tmp_path / "books.parquet").is_file()
+
+
+def test_paper_trading_block_fills_the_bracket_as_the_comments_say():
+    section = README.split("## Paper trading and analytics", 1)[1]
+    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        exec(compile(code, "README.md", "exec"), {})  # the project's own documentation
+    rows = [line.split() for line in out.getvalue().splitlines()]
+    assert rows == [["order_id", "status", "avg_price"], ["entry", "FILLED", "99.0"],
+                    ["entry-sl", "CANCELED", "NaN"], ["entry-tp", "FILLED", "104.0"]]

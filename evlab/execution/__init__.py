@@ -8,12 +8,17 @@ the account and fills pending orders before strategies see it::
                          FractionOfEquity(0.95))
     manager.register_component("portfolio", portfolio, [EventType.BAR, EventType.FILL],
                                priority=20)
-    manager.register_component("broker", broker, [EventType.BAR, EventType.SIGNAL], priority=10)
+    manager.register_component("broker", broker, PaperBroker.EVENTS, priority=10)
+
+The fill rules on bars: ``evlab.execution.fills``; orders: ``evlab.execution.orders``;
+instrument specs: ``evlab.execution.instruments``.
 """
 
 from evlab.execution.broker import FillModel, PaperBroker
+from evlab.execution.instruments import Instrument
+from evlab.execution.orders import ORDER_COLUMNS, Order
 from evlab.execution.portfolio import Portfolio, Position
 from evlab.execution.sizing import FixedCash, FixedQuantity, FractionOfEquity, Sizer
 
-__all__ = ["FillModel", "FixedCash", "FixedQuantity", "FractionOfEquity", "PaperBroker",
-           "Portfolio", "Position", "Sizer"]
+__all__ = ["ORDER_COLUMNS", "FillModel", "FixedCash", "FixedQuantity", "FractionOfEquity",
+           "Instrument", "Order", "PaperBroker", "Portfolio", "Position", "Sizer"]

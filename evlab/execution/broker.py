@@ -1,8 +1,11 @@
-"""PaperBroker: turns signals into orders and fills under a documented fill model.
+"""PaperBroker: turns signals and orders into fills under a documented fill model.
 
-A component: register it for bars and signals, after the portfolio and ahead of strategies::
+A component: register it for ``PaperBroker.EVENTS`` (bars, signals, orders, cancels and
+replaces), after the portfolio and ahead of strategies::
 
-    manager.register_component("broker", broker, [EventType.BAR, EventType.SIGNAL], priority=10)
+    manager.register_component("broker", broker, PaperBroker.EVENTS, priority=10)
+
+(``[EventType.BAR, EventType.SIGNAL]`` keeps working for strategies that only signal.)
 
 **Signals.** Each signal sets a target position for its symbol; the order trades the
 difference from what is held plus what is already ordered (no pyramiding):
@@ -12,45 +15,77 @@ difference from what is held plus what is already ordered (no pyramiding):
   else close any long (long-only);
 * ``EXIT``: flat.
 
-**Fill model** (:class:`FillModel`). Market orders fill at the open of the symbol's next
-bar (``fill_at="next_open"``, the default: no look-ahead), or at the close of the signal's
-own bar (``fill_at="close"``). Buys pay ``slippage_bps`` above that price, sells receive
-that much below it; each fill pays ``commission + commission_rate * quantity * price``.
-An order for a symbol that has no later bar never fills (``broker.pending_orders``).
+A sizer with ``at_fill`` (``FractionOfEquity``, ``FixedCash``) sizes again when the order
+fills, at the fill price and the equity then, and trims a buy to what the cash pays with its
+commission, so a gap or a fee does not turn the entry into a rejection (the order event
+keeps the size at the signal's price).
+
+**Orders.** A strategy may emit ``OrderEvent``s of every type (``create_order_event``), and
+``CancelEvent`` / ``ReplaceEvent`` by ``order_id``. Each step of an order's life is an
+``OrderUpdateEvent`` (``ACCEPTED``, ``REJECTED``, ``TRIGGERED``, ``PARTIALLY_FILLED``,
+``FILLED``, ``CANCELED``, ``EXPIRED``, ``REPLACED``) with the order (or the request) as its
+cause; ``broker.open_orders``, ``broker.order(id)`` and ``broker.orders_frame()`` show them.
+Brackets (``take_profit`` / ``stop_loss``) place two reduce-only children when the entry
+fills, one cancelling the other (``oco_group``); children are canceled when the position
+is flat. ``DAY`` orders live through the UTC day of the first bar they can fill on, ``GTD``
+until ``expire_time`` (a bar starting at or after it expires them), ``IOC`` fill what their
+first bar gives and cancel the rest, ``FOK`` fill all on their first bar or cancel.
+
+**Fill model** (:class:`FillModel`, the rules in ``evlab.execution.fills``). Market orders
+fill at the open of the symbol's next bar (``fill_at="next_open"``, the default: no
+look-ahead), or at the close of the signal's own bar (``fill_at="close"``). Market and stop
+fills pay ``slippage_bps`` against the trader; each fill pays ``commission +
+commission_rate * quantity * price``; ``max_volume_fraction`` caps a fill at that share of
+the bar's volume. An order for a symbol that has no later bar never fills
+(``broker.pending_orders``).
 
 **Causes.** The order is emitted while the signal is handled (its cause is the signal);
 the fill is emitted with ``cause=order`` and the event time of the bar it executed at,
 so the chain reads bar -> signal -> order -> fill.
 
 **Bad input** (a signal whose price is not a positive number, a size of 0 units, a fill
-the portfolio would reject: cash below zero, a short where shorting is off) publishes an
-``ErrorEvent`` (``error_type`` ``"SignalRejected"`` or ``"OrderRejected"``) and changes
-nothing. The handlers are plain functions, so they work under ``emit`` and ``emit_async``.
+the portfolio would reject: cash below zero for a fill that adds risk, a short where
+shorting is off; an instrument's minimum; a cancel or replace of an unknown or finished
+order) publishes an ``ErrorEvent`` (``error_type`` ``"SignalRejected"``,
+``"OrderRejected"``, ``"CancelRejected"`` or ``"ReplaceRejected"``) with the reason, and
+a rejected order ends ``REJECTED``. The handlers are plain functions, so they work under
+``emit`` and ``emit_async``.
 """
 
 from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
+
+import pandas as pd
 
 from evlab.bus import EventBus, current_bus
 from evlab.events import (
     BarEvent,
+    CancelEvent,
     Event,
+    EventType,
     OrderEvent,
+    ReplaceEvent,
     SignalEvent,
     create_error_event,
     create_fill_event,
     create_order_event,
+    create_order_update_event,
 )
-from evlab.execution.portfolio import Portfolio
+from evlab.execution.fills import limit_price_on_bar, stop_price_on_bar
+from evlab.execution.instruments import Instrument
+from evlab.execution.orders import ORDER_COLUMNS, Order
+from evlab.execution.portfolio import Portfolio, utc_index
 from evlab.execution.sizing import FixedQuantity, Sizer
 
 __all__ = ["FillModel", "PaperBroker"]
 
 _EPS = 1e-9
+_DAY_NS = 86_400 * 10**9
 
 
 def _non_negative(name: str, value: float) -> None:
@@ -61,12 +96,13 @@ def _non_negative(name: str, value: float) -> None:
 
 @dataclass(frozen=True)
 class FillModel:
-    """Where market orders fill and what they cost (see the module doc)."""
+    """Where orders fill and what they cost (see the module doc and evlab.execution.fills)."""
 
     fill_at: Literal["next_open", "close"] = "next_open"
     commission: float = 0.0  # fixed, per fill
     commission_rate: float = 0.0  # a fraction of the fill's notional (0.001 = 10 bps)
     slippage_bps: float = 0.0  # against the trader: buys higher, sells lower
+    max_volume_fraction: float | None = None  # a fill takes at most this share of a bar
 
     def __post_init__(self) -> None:
         if self.fill_at not in ("next_open", "close"):
@@ -74,6 +110,11 @@ class FillModel:
                              f"got {self.fill_at!r}")
         for name in ("commission", "commission_rate", "slippage_bps"):
             _non_negative(name, getattr(self, name))
+        f = self.max_volume_fraction
+        if f is not None and (not isinstance(f, (int, float)) or isinstance(f, bool)
+                              or not math.isfinite(f) or not 0 < f <= 1):
+            raise ValueError(f"FillModel.max_volume_fraction: must be in (0, 1] or None, "
+                             f"got {f!r}")
 
     def price(self, side: str, reference: float) -> float:
         """The fill price of ``side`` for a bar price of ``reference``, slippage included."""
@@ -85,46 +126,72 @@ class FillModel:
         return self.commission + self.commission_rate * quantity * price
 
 
-@dataclass
-class _Pending:
-    order: OrderEvent
-    after_ns: int  # the signal's bar: fill at the first later bar (or at its close)
+def _sort_key(o: Order) -> tuple[int, int, int]:
+    """A bar's order of work: market orders (they fill at the open), then protective exits
+    (stops before limits: the stop-loss of a bracket touched both ways wins), then the rest
+    as placed."""
+    kind = o.event.order_type
+    if kind == "MARKET":
+        return (0, 0, o.placed)
+    if o.event.reduce_only:
+        return (1, 1 if kind == "LIMIT" else 0, o.placed)
+    return (2, 0, o.placed)
 
 
 class PaperBroker:
-    """Simulated execution of signals against bars for one ``Portfolio``."""
+    """Simulated execution of signals and orders against bars for one ``Portfolio``."""
+
+    EVENTS: tuple[EventType, ...] = (EventType.BAR, EventType.SIGNAL, EventType.ORDER,
+                                     EventType.CANCEL, EventType.REPLACE)
 
     def __init__(self, portfolio: Portfolio, fill_model: FillModel | None = None,
-                 sizer: Sizer | None = None, *, name: str = "broker") -> None:
+                 sizer: Sizer | None = None, *, name: str = "broker",
+                 instruments: Iterable[Instrument] = ()) -> None:
         self.portfolio = portfolio
         self.fill_model = fill_model or FillModel()
         self.sizer: Sizer = sizer or FixedQuantity(1)
         self.name = name
+        self.instruments = {i.symbol: i for i in instruments}
         self.event_bus: EventBus | None = None
-        self._pending: list[_Pending] = []
+        self._orders: dict[str, Order] = {}
+        self._working: dict[str, list[Order]] = {}
         self._last_bar: dict[str, BarEvent] = {}
         self._ids = itertools.count(1)
+        self._placed = itertools.count()
 
     def set_event_bus(self, event_bus: EventBus) -> None:
         """Publish on ``event_bus`` (``EventManager.register_component`` calls this)."""
         self.event_bus = event_bus
 
+    # --- state ---------------------------------------------------------------------------
     @property
     def pending_orders(self) -> list[OrderEvent]:
-        """Orders not filled yet (waiting for their symbol's next bar)."""
-        return [p.order for p in self._pending]
+        """The events of the orders still working (waiting for a bar that fills them)."""
+        return [o.event for o in self.open_orders]
 
+    @property
+    def open_orders(self) -> list[Order]:
+        """The orders still working, in the order they were placed."""
+        return sorted((o for w in self._working.values() for o in w), key=lambda o: o.placed)
+
+    def order(self, order_id: str) -> Order:
+        """The order ``order_id`` (working or done); KeyError if the broker never took it."""
+        return self._orders[order_id]
+
+    def orders_frame(self) -> pd.DataFrame:
+        """Every order the broker took, with its state, indexed by placement time (UTC)."""
+        orders = sorted(self._orders.values(), key=lambda o: o.placed)
+        frame = pd.DataFrame([o.row() for o in orders], columns=list(ORDER_COLUMNS))
+        frame.index = utc_index(o.placed_ns for o in orders)
+        return frame
+
+    # --- handlers ------------------------------------------------------------------------
     def on_bar(self, event: BarEvent) -> None:
-        """Fill the pending orders of ``event.symbol`` that this bar executes."""
+        """Work the orders of ``event.symbol`` that this bar can fill."""
         self._last_bar[event.symbol] = event
-        close = self.fill_model.fill_at == "close"
-        now = event.time_ns
-        assert now is not None  # set when the event was built (None there means "inherit")
-        due = [p for p in self._pending if p.order.symbol == event.symbol
-               and (now > p.after_ns or (close and now == p.after_ns))]
-        for p in due:
-            self._pending.remove(p)
-            self._fill(p.order, event, event.close if close else event.open)
+        working = self._working.get(event.symbol)
+        if working:
+            self._work_bar(event, working)
 
     def on_signal(self, event: SignalEvent) -> None:
         """Turn a signal into an order (and, with ``fill_at="close"``, its fill)."""
@@ -134,8 +201,8 @@ class PaperBroker:
                         "positive number", "SignalRejected")
             return
         held = self.portfolio.position(symbol) + sum(
-            p.order.quantity * (1 if p.order.side == OrderEvent.BUY else -1)
-            for p in self._pending if p.order.symbol == symbol)
+            o.remaining * (1 if o.buy else -1)
+            for o in self._working.get(symbol, ()) if o.target is not None)
         kind = event.signal_type
         long_only = not self.portfolio.allow_short
         if kind == SignalEvent.EXIT or (kind == SignalEvent.SELL and long_only):
@@ -153,37 +220,338 @@ class PaperBroker:
         delta = target - held
         if abs(delta) <= _EPS * max(1.0, abs(held)):
             return
-        order = self._bus().emit(create_order_event(
+        order_id = f"{self.name}-{next(self._ids)}"
+        order = create_order_event(
             symbol, OrderEvent.BUY if delta > 0 else OrderEvent.SELL, abs(delta),
-            order_id=f"{self.name}-{next(self._ids)}", strategy_id=event.strategy_id,
-            source=self.name))
+            order_id=order_id, strategy_id=event.strategy_id, source=self.name)
+        assert order.time_ns is not None  # set when the event was built
+        o = self._take(order, order_id, target=target)
+        self._bus().emit(order)
+        self._update(o, "ACCEPTED", order)
         bar = self._last_bar.get(symbol)
         if self.fill_model.fill_at == "close" and bar is not None \
                 and bar.time_ns == event.time_ns:
-            self._fill(order, bar, bar.close)
-        else:  # the next bar's open; or a close this broker has not seen yet
-            assert event.time_ns is not None  # set when the event was built
-            self._pending.append(_Pending(order, event.time_ns))
+            self._work_bar(bar, self._working[symbol], close=True)
+
+    def on_order(self, event: OrderEvent) -> None:
+        """Take a strategy's order: round it to its instrument, accept or reject it."""
+        known = self._orders.get(event.order_id)
+        if known is not None and known.event is event:
+            return  # one of this broker's own, already taken
+        order_id = event.order_id or f"{self.name}-{next(self._ids)}"
+        if known is not None:
+            self._reject_new(event, order_id, f"order_id {order_id!r} is already taken")
+            return
+        o = self._take(event, order_id)
+        inst = self.instruments.get(event.symbol)
+        if inst is not None:
+            o.quantity = inst.quantity(o.quantity)
+            buy = o.buy
+            if o.limit_price is not None:  # never a worse price than asked
+                o.limit_price = inst.price(o.limit_price, up=not buy)
+            if o.stop_price is not None:
+                o.stop_price = inst.price(o.stop_price, up=buy)
+            ref = o.limit_price or o.stop_price or self._last_price(event.symbol)
+            why = inst.check(o.quantity, ref) if ref else None
+            if why is not None:
+                self._reject(o, why, event)
+                return
+        if event.order_type == "TRAILING_STOP":
+            o.trail_extreme = self._last_price(event.symbol)
+        self._update(o, "ACCEPTED", event)
+
+    def on_cancel(self, event: CancelEvent) -> None:
+        """Cancel a working order, or publish why it cannot be (unknown, already done)."""
+        o = self._orders.get(event.order_id)
+        if o is None or o.done:
+            why = "unknown order_id" if o is None else f"the order is already {o.status}"
+            self._error(event, f"cancel {event.order_id!r}: {why}", "CancelRejected")
+            return
+        self._cancel(o, f"canceled by request #{event.seq}", event)
+
+    def on_replace(self, event: ReplaceEvent) -> None:
+        """Change a working order's quantity or prices, or publish why it cannot be."""
+        o = self._orders.get(event.order_id)
+        why = None
+        if o is None or o.done:
+            why = "order_id: unknown" if o is None else f"order_id: the order is already " \
+                f"{o.status}"
+        elif event.quantity is not None and event.quantity <= o.filled + _EPS:
+            why = f"quantity: {event.quantity:g} is not above the {o.filled:g} already filled"
+        elif event.limit_price is not None and o.limit_price is None:
+            why = f"limit_price: a {o.event.order_type} order has no limit price"
+        elif event.stop_price is not None and o.stop_price is None:
+            why = f"stop_price: a {o.event.order_type} order has no stop price"
+        if why is not None or o is None:
+            self._error(event, f"replace {event.order_id!r}: {why}", "ReplaceRejected")
+            return
+        if event.quantity is not None:
+            o.quantity = float(event.quantity)
+        if event.limit_price is not None:
+            o.limit_price = float(event.limit_price)
+        if event.stop_price is not None:
+            o.stop_price = float(event.stop_price)
+        self._update(o, "REPLACED", event)
+
+    # --- the bar's work ------------------------------------------------------------------
+    def _work_bar(self, bar: BarEvent, working: list[Order], *, close: bool = False) -> None:
+        now = bar.time_ns
+        assert now is not None  # set when the event was built
+        at_close = self.fill_model.fill_at == "close"
+        if close:  # the signal's market orders at this bar's close, now
+            queue = [o for o in working if o.active_ns == now and o.event.order_type == "MARKET"]
+        else:  # fill_at="close" also fills market orders that met their bar after the signal
+            queue = [o for o in working if now > o.active_ns or (now == o.active_ns and (
+                o.same_bar or (at_close and o.event.order_type == "MARKET")))]
+        if not queue:
+            return
+        if len(queue) > 1:
+            queue.sort(key=_sort_key)
+        used = [0.0]  # the bar's volume taken so far (max_volume_fraction)
+        i = 0
+        while i < len(queue):
+            o = queue[i]
+            i += 1
+            if not o.done:
+                self._work(o, bar, at_close, queue, used)
+        working[:] = [o for o in working if not o.done]
+        if not working:
+            self._working.pop(bar.symbol, None)
+
+    def _work(self, o: Order, bar: BarEvent, close: bool, queue: list[Order],
+              used: list[float]) -> None:
+        e = o.event
+        now = bar.time_ns
+        assert now is not None
+        tif = e.time_in_force
+        if tif == "DAY":
+            day = now // _DAY_NS
+            if o.day is None:
+                o.day = day
+            elif day > o.day:
+                self._finish(o, "EXPIRED", "the day ended", None)
+                return
+        elif tif == "GTD" and e.expire_time_ns is not None and now >= e.expire_time_ns:
+            self._finish(o, "EXPIRED", "its expire time passed", None)
+            return
+        kind, buy = e.order_type, o.buy
+        market = True  # pays slippage
+        price: float | None
+        if kind == "MARKET":
+            price = bar.close if close else bar.open
+        elif kind == "LIMIT" or (kind == "STOP_LIMIT" and o.triggered):
+            assert o.limit_price is not None
+            price = limit_price_on_bar(buy, o.limit_price, bar)
+            market = False
+        elif kind == "STOP":
+            assert o.stop_price is not None
+            price = stop_price_on_bar(buy, o.stop_price, bar)
+            if price is not None:
+                self._update(o, "TRIGGERED", e)
+        elif kind == "STOP_LIMIT":
+            assert o.stop_price is not None and o.limit_price is not None
+            price = stop_price_on_bar(buy, o.stop_price, bar)
+            if price is not None:
+                o.triggered = True
+                self._update(o, "TRIGGERED", e)
+                if (price > o.limit_price) if buy else (price < o.limit_price):
+                    price = None  # beyond the limit: rests as a limit from the next bar
+        else:  # TRAILING_STOP
+            price = self._trail(o, bar)
+        if price is None:
+            if tif in ("IOC", "FOK"):
+                self._finish(o, "CANCELED", f"{tif}: not marketable on its first bar", None)
+            return
+        self._fill(o, bar, price, market, queue, used,
+                   at_open=price == bar.open and not (close and kind == "MARKET"))
+        if tif == "IOC" and not o.done:
+            self._finish(o, "CANCELED", "IOC: the rest of the first bar's fill", None)
+
+    def _trail(self, o: Order, bar: BarEvent) -> float | None:
+        e = o.event
+        buy = o.buy
+        extreme = o.trail_extreme if o.trail_extreme is not None else bar.open
+        if e.trail_amount is not None:
+            stop = extreme + e.trail_amount if buy else extreme - e.trail_amount
+        else:
+            assert e.trail_bps is not None
+            stop = extreme * (1 + e.trail_bps / 10_000 if buy else 1 - e.trail_bps / 10_000)
+        o.stop_price = stop
+        price = stop_price_on_bar(buy, stop, bar)
+        o.trail_extreme = min(extreme, bar.low) if buy else max(extreme, bar.high)
+        return price
+
+    def _fill(self, o: Order, bar: BarEvent, reference: float, market: bool,
+              queue: list[Order], used: list[float], at_open: bool) -> None:
+        e = o.event
+        symbol, side = e.symbol, e.side
+        model = self.fill_model
+        price = model.price(side, reference) if market and model.slippage_bps else reference
+        if e.order_type == "STOP_LIMIT" and o.limit_price is not None:  # never past its limit
+            price = min(price, o.limit_price) if o.buy else max(price, o.limit_price)
+        held = self.portfolio.position(symbol)
+        quantity = o.remaining
+        if o.target is not None and getattr(self.sizer, "at_fill", False):
+            quantity = self._size_at_fill(o, held, price)
+            if quantity <= _EPS:
+                self._finish(o, "CANCELED", "nothing left to trade at the fill", None)
+                return
+            o.quantity = o.filled + quantity
+        if e.reduce_only:
+            reducible = held if not o.buy else -held
+            if reducible <= _EPS:
+                self._finish(o, "CANCELED", "reduce-only: no position to reduce", None)
+                return
+            quantity = min(quantity, reducible)
+        cap = model.max_volume_fraction
+        if cap is not None:
+            room = cap * bar.volume - used[0]
+            inst = self.instruments.get(symbol)
+            if inst is not None:
+                room = inst.quantity(room)
+            if quantity > room + _EPS:
+                if e.time_in_force == "FOK":
+                    self._finish(o, "CANCELED", f"FOK: only {max(room, 0):g} of "
+                                 f"{quantity:g} in the bar's volume cap", None)
+                    return
+                if room <= _EPS:
+                    return  # nothing left of this bar's volume: keeps working
+                quantity = room
+        fee = model.fee(quantity, price)
+        reason = self.portfolio.check(symbol, side, quantity, price, fee)
+        if reason is not None:
+            self._reject(o, f"order {o.order_id} (#{e.seq}) not filled: {reason}", e)
+            return
+        used[0] += quantity
+        self._bus().emit(create_fill_event(symbol, side, quantity, price, fee,
+                                           order_id=o.order_id, timestamp=bar.time_ns,
+                                           source=self.name), cause=e)
+        o.filled += quantity
+        o.cost += quantity * price
+        done = o.remaining <= _EPS * max(1.0, o.quantity)
+        self._update(o, "FILLED" if done else "PARTIALLY_FILLED", e)
+        if e.oco_group is not None:
+            for other in self._working.get(symbol, ()):
+                if other is not o and not other.done and other.event.oco_group == e.oco_group:
+                    self._finish(other, "CANCELED", f"OCO: {o.order_id} filled", None)
+        if e.take_profit is not None or e.stop_loss is not None:
+            self._bracket(o, quantity, price, bar, at_open=at_open, queue=queue)
+        if abs(self.portfolio.position(symbol)) <= _EPS:
+            for other in self._working.get(symbol, ()):
+                if other is not o and not other.done and other.event.reduce_only:
+                    self._finish(other, "CANCELED", "the position is flat", None)
+
+    def _size_at_fill(self, o: Order, held: float, price: float) -> float:
+        """A signal's order sized again at the fill: ``target`` re-sized at ``price`` and the
+        equity marked there; a buy trimmed to what the cash pays with its commission."""
+        assert o.target is not None
+        symbol = o.event.symbol
+        if o.target == 0:
+            return abs(held) if (held < 0) == o.buy else 0.0
+        mark = self.portfolio.prices.get(symbol, price)
+        equity = self.portfolio.equity - held * (mark - price)
+        size = self.sizer(price, equity)
+        if not isinstance(size, (int, float)) or not math.isfinite(size) or size <= 0:
+            return 0.0
+        delta = (size if o.target > 0 else -size) - held
+        if (delta > 0) != o.buy:
+            return 0.0
+        quantity = abs(delta)
+        if o.buy and not self.portfolio.allow_margin:
+            model = self.fill_model
+            cash = self.portfolio.cash
+            affordable = (cash - model.commission) / (price * (1 + model.commission_rate))
+            if quantity > affordable:
+                whole = getattr(self.sizer, "whole", False)
+                quantity = math.floor(affordable + _EPS) if whole else affordable
+                quantity = max(quantity, abs(min(held, 0.0)))  # covering is never refused
+        return float(quantity)
+
+    def _bracket(self, o: Order, quantity: float, price: float, bar: BarEvent, *,
+                 at_open: bool, queue: list[Order]) -> None:
+        """Place (or grow) the bracket's children of ``o`` after a fill of ``quantity``."""
+        if o.children:
+            for child in o.children:
+                if not child.done:
+                    child.quantity += quantity
+            return
+        e = o.event
+        exit_side = OrderEvent.SELL if o.buy else OrderEvent.BUY
+        group = f"{o.order_id}:bracket"
+        for kind, level, tag in (("STOP", e.stop_loss, "sl"), ("LIMIT", e.take_profit, "tp")):
+            if level is None:
+                continue
+            child_event = create_order_event(
+                e.symbol, exit_side, quantity, kind,
+                limit_price=level if kind == "LIMIT" else None,
+                stop_price=level if kind == "STOP" else None, oco_group=group,
+                reduce_only=True, order_id=f"{o.order_id}-{tag}", parent_id=o.order_id,
+                strategy_id=e.strategy_id, timestamp=bar.time_ns, source=self.name)
+            child = self._take(child_event, child_event.order_id)
+            child.parent = o
+            o.children.append(child)
+            # beyond the market: a long's stop-loss at or above the fill, or take-profit at
+            # or below it, fills by its own rule on the next bar
+            beyond = (level >= price if kind == "STOP" else level <= price) if o.buy else \
+                (level <= price if kind == "STOP" else level >= price)
+            if at_open and not beyond:
+                child.same_bar = True
+                queue.append(child)
+            self._bus().emit(child_event, cause=e)
+            self._update(child, "ACCEPTED", child_event)
 
     # --- internals -----------------------------------------------------------------------
+    def _take(self, event: OrderEvent, order_id: str, *, target: float | None = None) -> Order:
+        assert event.time_ns is not None
+        o = Order(event, order_id, next(self._placed), event.time_ns, float(event.quantity),
+                  event.limit_price, event.stop_price, target=target, placed_ns=event.time_ns)
+        self._orders[order_id] = o
+        self._working.setdefault(event.symbol, []).append(o)
+        return o
+
+    def _last_price(self, symbol: str) -> float | None:
+        bar = self._last_bar.get(symbol)
+        return None if bar is None else bar.close
+
+    def _finish(self, o: Order, status: str, reason: str, cause: Event | None) -> None:
+        o.status = status
+        o.reason = reason
+        self._update(o, status, cause or o.event, reason)
+
+    def _cancel(self, o: Order, reason: str, cause: Event) -> None:
+        self._finish(o, "CANCELED", reason, cause)
+        working = self._working.get(o.event.symbol)
+        if working is not None and o in working:
+            working.remove(o)
+
+    def _reject(self, o: Order, reason: str, cause: Event) -> None:
+        self._finish(o, "REJECTED", reason, cause)
+        working = self._working.get(o.event.symbol)
+        if working is not None and o in working:
+            working.remove(o)
+            if not working:
+                self._working.pop(o.event.symbol, None)
+        self._error(o.event, reason, "OrderRejected", cause=o.event)
+
+    def _reject_new(self, event: OrderEvent, order_id: str, reason: str) -> None:
+        self._bus().emit(create_order_update_event(
+            event.symbol, order_id, "REJECTED", remaining_quantity=event.quantity,
+            reason=reason, source=self.name), cause=event)
+        self._error(event, f"order {order_id}: {reason}", "OrderRejected", cause=event)
+
+    def _update(self, o: Order, status: str, cause: Event, reason: str = "") -> None:
+        if status != "REPLACED":  # a replaced order keeps working as it was
+            o.status = status
+        self._bus().emit(create_order_update_event(
+            o.event.symbol, o.order_id, status, filled_quantity=o.filled,
+            remaining_quantity=max(o.remaining, 0.0), avg_price=o.avg_price, reason=reason,
+            source=self.name), cause=cause)
+
     def _bus(self) -> EventBus:
         bus = self.event_bus or current_bus()
         if bus is None:
             raise RuntimeError(f"{self.name}: no event bus (register the broker first)")
         return bus
-
-    def _fill(self, order: OrderEvent, bar: BarEvent, reference: float) -> None:
-        model = self.fill_model
-        price = model.price(order.side, reference)
-        fee = model.fee(order.quantity, price)
-        reason = self.portfolio.check(order.symbol, order.side, order.quantity, price, fee)
-        if reason is not None:
-            self._error(order, f"order {order.order_id} (#{order.seq}) not filled: {reason}",
-                        "OrderRejected", cause=order)
-            return
-        self._bus().emit(create_fill_event(order.symbol, order.side, order.quantity, price, fee,
-                                           order_id=order.order_id, timestamp=bar.time_ns,
-                                           source=self.name), cause=order)
 
     def _error(self, about: Event, message: str, kind: str, cause: Event | None = None) -> None:
         self._bus().emit(create_error_event(f"{self.name}: {message}", error_type=kind,
@@ -191,5 +559,5 @@ class PaperBroker:
                          cause=cause)
 
     def __repr__(self) -> str:
-        return (f"<PaperBroker {self.name!r}: fill at {self.fill_model.fill_at}, "
-                f"{len(self._pending)} pending>")
+        n = sum(len(w) for w in self._working.values())
+        return f"<PaperBroker {self.name!r}: fill at {self.fill_model.fill_at}, {n} working>"

@@ -13,12 +13,19 @@ Commissions come out of cash and out of ``realized_pnl``, so at every moment
 
 Marks: each bar marks its symbol at its close; a fill marks its symbol at the fill price
 only if it is later than the symbol's last bar (a fill at a bar's open does not undo that
-bar's close mark). After every fill, and every bar that changes the state, the portfolio
-publishes a ``PortfolioEvent`` (the first bar always publishes the starting state), so a
-live chart can draw the equity curve and a recording holds it.
+bar's close mark). After every fill, and every bar of a held symbol that changes the state,
+the portfolio publishes a ``PortfolioEvent`` (the first bar always publishes the starting
+state), so a live chart can draw the equity curve and a recording holds it; a bar of a
+symbol not held changes nothing and publishes nothing.
+
+Cost per bar does not grow with the number of symbols or positions: the market value of
+the positions is kept up to date by each bar of a held symbol (recomputed in full at each
+fill, so rounding cannot pile up), the positions tuple is rebuilt only by fills, and the
+equity curve is two growing columns (times, equities).
 
 Bad fills (unknown symbol, a quantity or price that is not a positive number, a short
-where shorting is off, cash below zero where margin is off) change nothing and are
+where shorting is off, cash below zero where margin is off for a fill that adds risk: one
+that only reduces a position always goes through) change nothing and are
 published as an ``ErrorEvent`` with ``error_type="FillRejected"``.
 """
 
@@ -29,6 +36,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from evlab.bus import EventBus, current_bus
@@ -77,7 +85,11 @@ class Portfolio:
         self._known = set(symbols or ())
         self._mark_ns: dict[str, int] = {}
         self._fills: list[tuple[Any, ...]] = []
-        self._equity: dict[int, float] = {}  # event time (ns) -> equity after it
+        self._eq_times: list[int] = []  # the equity curve: event time (ns) -> equity after it
+        self._eq_values: list[float] = []
+        self._value = 0.0  # sum of quantity * mark over the positions
+        self._cost = 0.0  # sum of quantity * average price over the positions
+        self._held: tuple[tuple[str, float, float], ...] = ()  # the positions, sorted
         self._published: tuple[Any, ...] | None = None
 
     def set_event_bus(self, event_bus: EventBus) -> None:
@@ -88,12 +100,12 @@ class Portfolio:
     @property
     def equity(self) -> float:
         """Cash plus every position marked to its symbol's last price."""
-        return self.cash + sum(p.quantity * self.prices[s] for s, p in self.positions.items())
+        return self.cash + self._value
 
     @property
     def unrealized_pnl(self) -> float:
         """What closing every position at its mark would realise (before commissions)."""
-        return sum(p.quantity * (self.prices[s] - p.avg_price) for s, p in self.positions.items())
+        return self._value - self._cost
 
     def position(self, symbol: str) -> float:
         """The quantity held of ``symbol`` (negative when short, 0.0 when flat)."""
@@ -102,19 +114,38 @@ class Portfolio:
 
     def snapshot(self) -> PortfolioEvent:
         """The current state as an (unemitted) ``PortfolioEvent``."""
-        positions = tuple((s, p.quantity, p.avg_price) for s, p in sorted(self.positions.items()))
-        return PortfolioEvent(self.cash, self.equity, self.realized_pnl, self.unrealized_pnl,
-                              positions, source=self.name)
+        return PortfolioEvent(self.cash, self.cash + self._value, self.realized_pnl,
+                              self._value - self._cost, self._held, source=self.name)
 
     # --- handlers ------------------------------------------------------------------------
     def on_bar(self, event: BarEvent) -> None:
         """Mark ``event.symbol`` at the bar's close."""
-        self._known.add(event.symbol)
-        self.prices[event.symbol] = event.close
+        symbol, close = event.symbol, event.close
         now = event.time_ns
         assert now is not None  # set when the event was built (None there means "inherit")
-        self._mark_ns[event.symbol] = now
-        self._changed(now)
+        prices = self.prices
+        old = prices.get(symbol)
+        prices[symbol] = close
+        self._mark_ns[symbol] = now
+        pos = self.positions.get(symbol)
+        if pos is not None:
+            if close != old:
+                # one position: its value, exactly; several: kept up to date by the change
+                self._value = pos.quantity * close if len(self.positions) == 1 else \
+                    self._value + pos.quantity * (close - old)  # type: ignore[operator]
+            self._changed(now)
+            return
+        if old is None:
+            self._known.add(symbol)
+            if self._published is None:
+                self._changed(now)  # the starting state
+                return
+        times = self._eq_times
+        if times and times[-1] == now:
+            self._eq_values[-1] = self.cash + self._value
+        else:
+            times.append(now)
+            self._eq_values.append(self.cash + self._value)
 
     def on_fill(self, event: FillEvent) -> None:
         """Apply a fill, or publish an ``ErrorEvent`` (and change nothing) if it is bad."""
@@ -137,6 +168,7 @@ class Portfolio:
             self._mark_ns[event.symbol] = now
         self._fills.append((now, event.symbol, event.side, float(event.quantity),
                             float(event.price), float(event.commission), event.order_id))
+        self._revalue()
         self._changed(now)
 
     def check(self, symbol: str, side: str, quantity: float, price: float,
@@ -158,7 +190,11 @@ class Portfolio:
             return (f"{side} {quantity:g} {symbol} would leave {held + signed:g} "
                     "(shorting is off)")
         cash = self.cash - signed * price - commission
-        if not self.allow_margin and cash < -_EPS:
+        # a fill that only reduces a position is never refused for cash: refusing to cover a
+        # short that went against it would leave the risk open
+        reducing = held != 0 and (held > 0) != (signed > 0) \
+            and abs(signed) <= abs(held) * (1 + _EPS)
+        if not self.allow_margin and cash < -_EPS and not reducing:
             return (f"{side} {quantity:g} {symbol} @ {price:.2f} would take cash from "
                     f"{self.cash:,.2f} to {cash:,.2f} (margin is off)")
         return None
@@ -166,8 +202,11 @@ class Portfolio:
     # --- frames --------------------------------------------------------------------------
     def equity_curve(self) -> pd.Series:
         """Equity after each event time (bars and fills), UTC-indexed, named ``equity``."""
-        curve = pd.Series(list(self._equity.values()), index=utc_index(self._equity),
-                          name="equity", dtype="float64")
+        index = pd.DatetimeIndex(pd.to_datetime(np.asarray(self._eq_times, dtype="int64"),
+                                                unit="ns", utc=True), name="time")
+        curve = pd.Series(np.asarray(self._eq_values, dtype="float64"), index=index,
+                          name="equity")
+        curve = curve[~index.duplicated(keep="last")]  # the last equity of each time
         return curve.sort_index(kind="stable")
 
     def fills_frame(self) -> pd.DataFrame:
@@ -204,13 +243,26 @@ class Portfolio:
         else:
             self.positions[symbol] = Position(new, avg)
 
+    def _revalue(self) -> None:
+        """After a fill: the positions' value, cost and tuple, in full (fills are few)."""
+        prices = self.prices
+        items = sorted(self.positions.items())
+        self._value = sum(p.quantity * prices[s] for s, p in items)
+        self._cost = sum(p.quantity * p.avg_price for s, p in items)
+        self._held = tuple((s, p.quantity, p.avg_price) for s, p in items)
+
     def _changed(self, time_ns: int) -> None:
-        state = self.snapshot()
-        self._equity[time_ns] = state.equity
-        key = (state.cash, state.equity, state.realized_pnl, state.positions)
+        equity = self.cash + self._value
+        times = self._eq_times
+        if times and times[-1] == time_ns:
+            self._eq_values[-1] = equity
+        else:
+            times.append(time_ns)
+            self._eq_values.append(equity)
+        key = (self.cash, equity, self.realized_pnl, self._held)
         if key == self._published:
             return
         bus = self.event_bus or current_bus()
         if bus is not None:
             self._published = key
-            bus.emit(state)
+            bus.emit(self.snapshot())

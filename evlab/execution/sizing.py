@@ -3,6 +3,11 @@
 A sizer is any callable ``sizer(price, equity) -> quantity`` (a positive number of units).
 With ``whole=True`` (the default) the quantity is rounded down to whole units; a result
 of 0 means the signal cannot be traded (the broker reports it as an ``ErrorEvent``).
+
+A sizer with ``at_fill=True`` (``FixedCash`` and ``FractionOfEquity`` by default) is asked
+again when the order fills, at the fill price and the equity then (the broker also trims
+a buy to what the cash pays with its commission): sized at the signal's close, a gap up at
+the next open or a fee would make a 100% entry unaffordable and rejected.
 """
 
 from __future__ import annotations
@@ -54,6 +59,7 @@ class FixedCash:
 
     cash: float
     whole: bool = True
+    at_fill: bool = True
 
     def __post_init__(self) -> None:
         _positive("FixedCash", "cash", self.cash)
@@ -68,6 +74,7 @@ class FractionOfEquity:
 
     fraction: float
     whole: bool = True
+    at_fill: bool = True
 
     def __post_init__(self) -> None:
         _positive("FractionOfEquity", "fraction", self.fraction)

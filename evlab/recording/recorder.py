@@ -275,6 +275,10 @@ class EventRecorder:
         """Orders with their seq and cause (the signal behind them)."""
         return Views(self.to_frame()).orders(symbol)
 
+    def order_updates(self, symbol: str | None = None) -> pd.DataFrame:
+        """Each order's lifecycle (accepted, filled, canceled ...) with its cause."""
+        return Views(self.to_frame()).order_updates(symbol)
+
     def fills(self, symbol: str | None = None) -> pd.DataFrame:
         """Fills: quantity, price, commission, with their seq and cause (the order)."""
         return Views(self.to_frame()).fills(symbol)

@@ -100,6 +100,10 @@ class Recording:
         """Orders with their seq and cause (the signal behind them)."""
         return Views(self.frame).orders(symbol)
 
+    def order_updates(self, symbol: str | None = None) -> pd.DataFrame:
+        """Each order's lifecycle (accepted, filled, canceled ...) with its cause."""
+        return Views(self.frame).order_updates(symbol)
+
     def fills(self, symbol: str | None = None) -> pd.DataFrame:
         """Fills: quantity, price, commission, with their seq and cause (the order)."""
         return Views(self.frame).fills(symbol)

@@ -25,8 +25,11 @@ _COLUMNS: dict[str, tuple[str, ...]] = {
     EventType.BAR_UPDATE: ("open", "high", "low", "close", "volume"),
     EventType.TICK: ("price", "size", "side", "trade_id", "seq"),
     EventType.SIGNAL: ("signal_type", "price", "strength", "strategy_id", "seq", "cause"),
-    EventType.ORDER: ("side", "quantity", "order_type", "limit_price", "order_id",
-                      "strategy_id", "seq", "cause"),
+    EventType.ORDER: ("side", "quantity", "order_type", "limit_price", "stop_price",
+                      "time_in_force", "take_profit", "stop_loss", "oco_group", "parent_id",
+                      "order_id", "strategy_id", "seq", "cause"),
+    EventType.ORDER_UPDATE: ("order_id", "status", "filled_quantity", "remaining_quantity",
+                             "avg_price", "reason", "seq", "cause"),
     EventType.FILL: ("side", "quantity", "price", "commission", "order_id", "seq", "cause"),
     EventType.PORTFOLIO: ("cash", "equity", "realized_pnl", "unrealized_pnl", "positions",
                           "seq", "cause"),
@@ -84,6 +87,10 @@ class Views:
         """Orders with their seq and cause (the signal behind them)."""
         return self.view(EventType.ORDER, _COLUMNS[EventType.ORDER], symbol)
 
+    def order_updates(self, symbol: str | None = None) -> pd.DataFrame:
+        """Each order's lifecycle (accepted, filled, canceled ...) with its cause."""
+        return self.view(EventType.ORDER_UPDATE, _COLUMNS[EventType.ORDER_UPDATE], symbol)
+
     def fills(self, symbol: str | None = None) -> pd.DataFrame:
         """Fills: quantity, price, commission, with their seq and cause (the order)."""
         return self.view(EventType.FILL, _COLUMNS[EventType.FILL], symbol)
@@ -112,6 +119,7 @@ class RecordedEvents(Protocol):
     def ticks(self, symbol: str | None = None) -> pd.DataFrame: ...
     def signals(self, symbol: str | None = None) -> pd.DataFrame: ...
     def orders(self, symbol: str | None = None) -> pd.DataFrame: ...
+    def order_updates(self, symbol: str | None = None) -> pd.DataFrame: ...
     def fills(self, symbol: str | None = None) -> pd.DataFrame: ...
     def portfolio(self) -> pd.DataFrame: ...
     def errors(self) -> pd.DataFrame: ...

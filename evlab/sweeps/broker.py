@@ -44,6 +44,5 @@ class Broker:
         manager.register_component("portfolio", portfolio, [EventType.BAR, EventType.FILL],
                                    priority=20)
         broker = PaperBroker(portfolio, self.fill_model, self.sizer)
-        manager.register_component("broker", broker, [EventType.BAR, EventType.SIGNAL],
-                                   priority=10)
+        manager.register_component("broker", broker, PaperBroker.EVENTS, priority=10)
         return portfolio
