@@ -468,25 +468,27 @@ class QuoteEvent(Event):
     """The best bid and ask of ``symbol`` (a venue's quote, or the top of an order book).
 
     ``bid_size``/``ask_size`` are ``None`` where the venue quotes prices only (Coinbase
-    Exchange's 2021 ``ticker``). ``bid == ask`` (a locked quote) is allowed, ``bid > ask``
+    Exchange's 2021 ``ticker``). ``bid`` or ``ask`` is ``None`` (with its size) when that
+    side of the venue's book is empty (Alpaca sends a price of 0 then); ``mid`` and
+    ``spread`` are then ``None``. ``bid == ask`` (a locked quote) is allowed, ``bid > ask``
     (a crossed one) is not.
     """
 
     type: ClassVar[EventType] = EventType.QUOTE
 
     symbol: str
-    bid: float
-    ask: float
+    bid: float | None
+    ask: float | None
     bid_size: float | None = None
     ask_size: float | None = None
 
     def get_symbol(self) -> str:
         return self.symbol
 
-    def get_bid(self) -> float:
+    def get_bid(self) -> float | None:
         return self.bid
 
-    def get_ask(self) -> float:
+    def get_ask(self) -> float | None:
         return self.ask
 
     def get_bid_size(self) -> float | None:
@@ -496,14 +498,16 @@ class QuoteEvent(Event):
         return self.ask_size
 
     @property
-    def mid(self) -> float:
-        """The mid price, ``(bid + ask) / 2``."""
-        return (self.bid + self.ask) / 2
+    def mid(self) -> float | None:
+        """The mid price, ``(bid + ask) / 2``; None if a side is empty."""
+        bid, ask = self.bid, self.ask
+        return None if bid is None or ask is None else (bid + ask) / 2
 
     @property
-    def spread(self) -> float:
-        """``ask - bid``."""
-        return self.ask - self.bid
+    def spread(self) -> float | None:
+        """``ask - bid``; None if a side is empty."""
+        bid, ask = self.bid, self.ask
+        return None if bid is None or ask is None else ask - bid
 
     def _validate(self) -> None:
         bid, ask, bs, az = self.bid, self.ask, self.bid_size, self.ask_size
@@ -516,13 +520,18 @@ class QuoteEvent(Event):
             return
         cls = type(self)
         _check_symbol(cls, symbol)
-        _check_price(cls, "bid", bid)
-        _check_price(cls, "ask", ask)
+        if bid is None and ask is None:
+            raise _bad(cls, "bid", bid, "and ask are both None: a quote needs a side")
+        for side, price, size in (("bid", bid, bs), ("ask", ask, az)):
+            if price is not None:
+                _check_price(cls, side, price)
+            elif size is not None:
+                raise _bad(cls, f"{side}_size", size, f"must be None when {side} is (empty side)")
         for name in ("bid_size", "ask_size"):
             value = getattr(self, name)
             if value is not None:
                 _check_amount(cls, name, value)
-        if bid > ask:
+        if bid is not None and ask is not None and bid > ask:
             raise _bad(cls, "bid", bid, f"must not exceed ask ({ask!r}): a crossed quote")
 
 
@@ -1129,11 +1138,12 @@ def create_tick_event(symbol: str, timestamp: Any, price: float, size: float, *,
     return TickEvent(symbol, price, size, side, trade_id, time_ns=to_ns(timestamp), source=source)
 
 
-def create_quote_event(symbol: str, timestamp: Any, bid: float, ask: float,
+def create_quote_event(symbol: str, timestamp: Any, bid: float | None, ask: float | None,
                        bid_size: float | None = None, ask_size: float | None = None, *,
                        source: str = "") -> QuoteEvent:
-    """A validated best bid/ask; ``timestamp`` None takes the event time of the event being
-    handled (a quote decoded from a message that names no time takes its receive time)."""
+    """A validated best bid/ask (a side None: that side is empty); ``timestamp`` None takes
+    the event time of the event being handled (a quote decoded from a message that names no
+    time takes its receive time)."""
     return QuoteEvent(symbol, bid, ask, bid_size, ask_size, time_ns=_time(timestamp),
                       source=source)
 

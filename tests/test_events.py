@@ -166,3 +166,27 @@ def test_portfolio_event_validates_numbers():
         PortfolioEvent(math.nan, 1.0)
     with pytest.raises(ValueError, match=r"PortfolioEvent.positions"):
         PortfolioEvent(1.0, 1.0, positions=[("AAPL", 1.0, 1.0)])
+
+
+def test_a_quote_with_an_empty_side_has_none_there_and_no_mid(tmp_path):
+    """A side None (empty venue side): mid and spread None, the crossed check skipped, a size
+    without its price refused; it round-trips through a Parquet recording."""
+    from evlab import EventBus, create_quote_event
+    from evlab.recording import load_recording, record
+
+    q = create_quote_event("AMD", 0, None, 87.68, None, 4)
+    assert (q.bid, q.ask, q.mid, q.spread) == (None, 87.68, None, None)
+    assert create_quote_event("AMD", 0, 87.0, 88.0).mid == 87.5
+    with pytest.raises(ValueError, match=r"QuoteEvent\.bid_size: must be None when bid is"):
+        create_quote_event("AMD", 0, None, 87.68, 1, 4)
+    with pytest.raises(ValueError, match=r"QuoteEvent\.bid: and ask are both None"):
+        create_quote_event("AMD", 0, None, None)
+    with pytest.raises(ValueError, match=r"QuoteEvent\.ask: must be"):
+        create_quote_event("AMD", 0, 87.0, -1.0)
+    bus = EventBus()
+    rec = record(bus)
+    bus.emit(q)
+    bus.emit(create_quote_event("AMD", 1, 87.6, None, 2, None))
+    back = load_recording(rec.save(tmp_path / "q.parquet")).to_events()
+    assert [(e.bid, e.ask, e.bid_size, e.ask_size) for e in back] == [
+        (None, 87.68, None, 4.0), (87.6, None, 2.0, None)]

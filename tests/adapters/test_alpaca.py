@@ -76,6 +76,19 @@ def test_documented_quotes(alpaca):
     assert first.time_ns == ns(2021, 2, 22, 15, 51, 45, 335567) + 700
 
 
+def test_a_quote_side_sent_as_price_0_is_an_empty_side(alpaca):
+    """Alpaca sends 0 for a side with nothing quoted: that side is None (with its size), and
+    mid/spread are None; a quote with both sides empty is an error naming the field."""
+    msg = fixture_obj(EX, "quote.json")
+    [q] = alpaca.parse(orjson.dumps([{**msg, "bp": 0, "bs": 0}]))
+    assert (q.bid, q.bid_size, q.ask, q.ask_size) == (None, None, 87.68, 4.0)
+    assert q.mid is None and q.spread is None
+    [q] = alpaca.parse(orjson.dumps([{**msg, "ap": 0.0, "as": 0}]))
+    assert (q.bid, q.ask, q.ask_size, q.get_ask()) == (87.66, None, None, None)
+    with pytest.raises(AdapterError, match=r"QuoteEvent\.bid: and ask are both None"):
+        alpaca.parse(orjson.dumps([{**msg, "bp": 0, "ap": 0}]))
+
+
 def test_documented_crypto_trade_carries_the_taker_side(alpaca):
     [t] = alpaca.parse(frame("crypto_trade.json"))
     assert (t.symbol, t.price, t.size, t.side, t.trade_id) == (

@@ -430,7 +430,7 @@ def book(name: str, symbol: str, time_ns: int | None, bids: tuple[tuple[float, f
         raise AdapterError(f"{name}: invalid book levels ({exc}) in {excerpt(raw)!r}") from None
 
 
-def quote(name: str, symbol: str, time_ns: int | None, bid: float, ask: float,
+def quote(name: str, symbol: str, time_ns: int | None, bid: float | None, ask: float | None,
           bid_size: float | None, ask_size: float | None, source: str, raw: Any) -> QuoteEvent:
     """A validated QuoteEvent (``time_ns`` None: the receive time); else AdapterError."""
     try:

@@ -13,7 +13,8 @@ prices/volumes are JSON numbers; ``t`` is RFC 3339 with up to nanosecond precisi
 * ``"t"`` trade -> ``TickEvent``: stock trades carry no aggressor side (``side`` None); crypto
   trades (https://docs.alpaca.markets/docs/real-time-crypto-pricing-data) carry the taker side
   ``tks``, ``"B"`` (buyer) or ``"S"`` (seller), as ``"BUY"``/``"SELL"``;
-* ``"q"`` quote -> ``QuoteEvent`` (``bp``/``bs``, ``ap``/``as``) at ``t``;
+* ``"q"`` quote -> ``QuoteEvent`` (``bp``/``bs``, ``ap``/``as``) at ``t``; a side Alpaca
+  sends with price 0 (nothing quoted there) is None, with its size;
 * ``"c"`` trade correction (SIP; fields as alpaca-py's ``TRADE_CORRECTION_MAPPING`` names them:
   ``oi``/``op``/``os``/``oc`` the original trade, ``ci``/``cp``/``cs``/``cc`` the corrected one)
   -> a SYSTEM event ``kind="trade_correction"`` whose ``data`` holds both trades as
@@ -120,9 +121,11 @@ class AlpacaAdapter(ExchangeAdapter):
             elif kind == "t":
                 out.append(self._trade(obj, "i", "p", "s", src, _taker(n, obj)))
             elif kind == "q":
+                bid, ask = c.get_num(n, obj, "bp"), c.get_num(n, obj, "ap")
+                bs, az = c.get_num(n, obj, "bs"), c.get_num(n, obj, "as")
                 out.append(c.quote(n, c.get_str(n, obj, "S"), self._time(obj),
-                                   c.get_num(n, obj, "bp"), c.get_num(n, obj, "ap"),
-                                   c.get_num(n, obj, "bs"), c.get_num(n, obj, "as"), src, obj))
+                                   bid or None, ask or None, bs if bid else None,
+                                   az if ask else None, src, obj))
             elif kind == "c":
                 original = self._trade(obj, "oi", "op", "os", src)
                 corrected = self._trade(obj, "ci", "cp", "cs", src)
