@@ -173,7 +173,10 @@ class Lab:
             url = source
         if frames is not None:
             subscriptions = frames
-        handler = WebSocketHandler(f"{name}.decoder", adapter=adapter)
+        if any(emitter.name == name for emitter, _ in self.feeds):
+            raise ValueError(f"connect: a feed named {name!r} is connected already; "
+                             "give this one another name=")
+        handler = WebSocketHandler(f"{name}.decoder", adapter=adapter, source=name)
         self.bus.register_async(EventType.WEBSOCKET, handler.handle, name=f"{name}.decoder")
         emitter = WebSocketEmitter(name, url, event_bus=self.bus, adapter=adapter,
                                    symbols=tuple(symbols or ()) if subscriptions is None else (),

@@ -159,14 +159,15 @@ def test_connect_streams_must_be_in_the_capture():
         frame = lab.frame()
         ticks = frame[frame["type"] == "tick"]
         assert list(ticks["symbol"]) == ["LRCBTC"] and len(lab.books) == 0  # no book streams
-    with Lab() as lab:  # a lab of its own: every feed's decoder decodes every raw message
-        server = lab.serve_capture(CAPTURES / "BINANCE.ws.1.0",
-                                   http=CAPTURES / "BINANCE.http.0.0")
-        # a URL and the exchange's own subscribe frame: the venue's bookTicker quotes
+        with pytest.raises(ValueError, match="a feed named 'feed' is connected already"):
+            lab.connect(server, streams=["lrcbtc@aggTrade"])
+        # a second feed on the same bus, by URL and the exchange's own subscribe frame (the
+        # venue's bookTicker quotes): each feed's decoder decodes its own messages only
         sub = '{"method":"SUBSCRIBE","params":["lrcbtc@bookTicker"],"id":5}'
         feed = lab.connect(server.url + "/stream", adapter="binance", subscriptions=[sub],
                            name="tickers")
         lab.wait_finished(feed)
         frame = lab.frame()
+        assert (frame["type"] == "tick").sum() == len(ticks)  # not decoded a second time
         quotes = frame[frame["type"] == "quote"]
         assert len(quotes) == 9 and set(quotes["symbol"]) == {"LRCBTC"}

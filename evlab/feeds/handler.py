@@ -65,10 +65,14 @@ class WebSocketHandler:
                  event_bus: EventBus | None = None,
                  bar_interval: float | _dt.timedelta | None = None,
                  drop_duplicates: bool = True, detect_gaps: bool = True,
-                 max_bar_ahead: float | _dt.timedelta = _dt.timedelta(days=1)) -> None:
+                 max_bar_ahead: float | _dt.timedelta = _dt.timedelta(days=1),
+                 source: str | None = None) -> None:
         """``adapter``: exchange name or instance (None: the emitter's); ``bar_interval``: s;
-        ``max_bar_ahead``: how far past the feed's clock a bar may open (seconds/timedelta)."""
+        ``max_bar_ahead``: how far past the feed's clock a bar may open (seconds/timedelta);
+        ``source``: decode only the messages of the emitter of that name (others are counted
+        as ``ignored``), so that each of several feeds on one bus is decoded once."""
         self.name = name
+        self.source = source
         self.adapter = resolve_adapter(adapter)
         self.event_bus = event_bus
         self.drop_duplicates = drop_duplicates
@@ -104,7 +108,8 @@ class WebSocketHandler:
 
         Raises RuntimeError if there is no bus to publish on (none given, none delivering).
         """
-        if not isinstance(event, WebSocketEvent):
+        if not isinstance(event, WebSocketEvent) or (
+                self.source is not None and event.source != self.source):
             self._stats["ignored"] += 1
             return
         bus = self.event_bus or current_bus()
