@@ -443,7 +443,9 @@ async def test_raw_replay_with_sync_run_uses_the_bus_async_rules():
     decoder = WebSocketHandler("decoder", adapter="binance")
     bus.register_async(EventType.WEBSOCKET, decoder.handle)
     bars = collect(bus)
-    Replayer(rec, bus, what=["websocket"]).run()
+    with pytest.warns(RuntimeWarning, match="WebSocketHandler.handle will run only after"):
+        Replayer(rec, bus, what=["websocket"]).run()
+    assert bars == []  # the decoder runs once this coroutine awaits
     await bus.drain()
     assert [b.time_ns for b in bars] == frame.index.asi8.tolist()
 
@@ -722,3 +724,32 @@ def test_raw_messages_with_no_bars_and_no_decoder_say_what_is_missing():
     with pytest.warns(UserWarning, match=r"roots are 3 raw WebSocket messages and the bus has "
                                          r"no WEBSOCKET handler .*subscribe a WebSocketHandler"):
         Replayer(raw_only, EventBus())
+
+
+def test_a_sync_run_under_a_running_loop_warns_that_async_handlers_come_later():
+    """In a notebook cell (a running loop on this thread) ``run()`` cannot await the async
+    handlers: it says so by name instead of leaving their events silently missing."""
+    import asyncio
+
+    import pytest
+
+    from evlab import EventBus, EventType, Replayer
+
+    bus = EventBus()
+    seen: list[object] = []
+
+    async def decoder(event):
+        seen.append(event)
+
+    bus.register_async(EventType.BAR, decoder)
+    bars = datasets.load("btcusd_1m").iloc[:3]
+
+    async def cell():
+        with pytest.warns(RuntimeWarning, match=r"decoder will run only after.*run_async"):
+            Replayer(bars, bus).run()
+        assert seen == []  # not yet: they run once the cell returns to the loop
+        await bus.drain()
+        assert len(seen) == 3
+
+    asyncio.run(cell())
+    Replayer(bars, bus).run()  # no loop here: nothing to warn about (RuntimeWarning = error)

@@ -11,6 +11,7 @@ import concurrent.futures
 import logging
 import threading
 import time
+import warnings
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -139,12 +140,31 @@ class Replayer:
     # --- running -----------------------------------------------------------------------
     def run(self, speed: float | None = None, *, progress: bool | None = None) -> ReplaySummary:
         """Emit the events left (from ``progress.done``) with ``bus.emit``, as fast as
-        possible or at ``speed`` x event time; returns the summary (also ``self.summary``)."""
+        possible or at ``speed`` x event time; returns the summary (also ``self.summary``).
+
+        Called on a thread whose event loop is running (a notebook cell), the bus's async
+        handlers run only once that code returns to the loop: a RuntimeWarning says so,
+        naming them (``await run_async()`` runs them in step)."""
+        self._warn_deferred()
         self._begin()
         try:
             return self._run(speed, progress)
         finally:
             self._end()
+
+    def _warn_deferred(self) -> None:
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return  # no loop here: emit hands async handlers to the bus's own loop, if any
+        deferred = [s.name for s in self.bus.subscriptions if s.is_async]
+        if deferred:
+            warnings.warn(
+                f"Replayer.run() on a thread whose event loop is running: the async handlers "
+                f"{', '.join(deferred)} will run only after this code returns to the loop, so "
+                f"what they publish is not there yet when run() returns; use "
+                f"`await replayer.run_async()` (or evlab.run(replayer.run_async()))",
+                RuntimeWarning, stacklevel=3)
 
     async def run_async(self, speed: float | None = None, *,
                         progress: bool | None = None) -> ReplaySummary:
