@@ -210,7 +210,8 @@ def test_documented_book_snapshot_and_update(kraken):
     assert snap.bids[0] == (0.5666, 4831.75496356) and snap.bids[-1] == (0.5657, 606.70854372)
     assert snap.asks[0] == (0.5668, 4410.79769741) and len(snap.bids) == len(snap.asks) == 10
     assert snap.time_ns == ns(2023, 10, 6, 17, 35, 55, 440295)
-    # the pair's decimals are the longest fractions on the wire; the depth is the ack's
+    # the decimals whose checksum is the snapshot's (here the wire's longest fractions);
+    # the depth is the ack's
     assert (snap.checksum, snap.checksum_rule) == (2439117997, "kraken:4:8:10")
     [upd] = kraken.parse(fixture(EX, "book_update.json"))
     assert not upd.snapshot and upd.bids == ((0.5657, 1098.3947558),) and upd.asks == ()

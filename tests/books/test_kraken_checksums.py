@@ -1,6 +1,7 @@
 """OrderBooks checking Kraken v2 book checksums: Kraken's documented examples verify, a corrupted
-book is caught (stale, book_gap), depth truncation keeps the checksum right, and the rule runs
-again on replay."""
+book is caught (stale, book_gap), depth truncation keeps the checksum right, the rule runs
+again on replay, and a snapshot showing fewer digits than its pair's precision still
+verifies (the adapter chooses the decimals whose checksum is the snapshot's)."""
 
 from __future__ import annotations
 
@@ -163,3 +164,57 @@ def test_bad_rules_and_checksums_are_refused_with_their_names():
         create_book_event("XY", 1, snapshot=True, checksum=1)
     with pytest.raises(ValueError, match=r"checksum.*must be a non-negative int"):
         create_book_event("XY", 1, snapshot=True, checksum=-1, checksum_rule="kraken:1:8:10")
+
+
+# A pair quoted at 5 price and 8 qty places whose snapshot happens to show fewer: every price
+# ends in 0 and every qty is round, and JSON numbers drop trailing zeros (1.2340 -> 1.234).
+HIDDEN_ASKS = [(f"1.{2350 + 10 * i}0", f"{i + 1}.50000000") for i in range(10)]
+HIDDEN_BIDS = [(f"1.{2340 - 10 * i}0", f"{2 * i + 1}.00000000") for i in range(10)]
+
+
+def book_frame(kind: str, asks: list[tuple[str, str]], bids: list[tuple[str, str]],
+               checksum: int) -> bytes:
+    """A v2 book message with each level as a JSON number (no trailing zeros)."""
+    def side(levels: list[tuple[str, str]]) -> list[dict]:
+        return [{"price": float(p), "qty": float(q)} for p, q in levels]
+    return orjson.dumps({"channel": "book", "type": kind, "data": [{
+        "symbol": "HID/USD", "bids": side(bids), "asks": side(asks), "checksum": checksum,
+        "timestamp": "2024-01-02T03:04:05Z"}]})
+
+
+async def test_a_snapshot_showing_fewer_digits_than_the_pairs_precision_still_verifies():
+    snap = book_frame("snapshot", HIDDEN_ASKS, HIDDEN_BIDS,
+                      reference_checksum(HIDDEN_ASKS, HIDDEN_BIDS))
+    assert b'"price":1.235,' in snap and b'"qty":1.5' in snap  # what the wire shows
+    [ev] = get_adapter(EX).parse(snap)
+    assert ev.checksum_rule == "kraken:5:8:10"  # the decimals whose checksum is Kraken's
+    s = Session(EX)
+    await s.frame(1, snap)
+    book = s.books["HID/USD"]
+    assert s.gaps == [] and not book.stale and s.books.stats["checksums"] == 1
+    # an update at the full precision, checked with the decimals the snapshot chose
+    bids = [("1.23405", "0.00000007"), *HIDDEN_BIDS[:9]]
+    update = book_frame("update", [], [("1.23405", "0.00000007")],
+                        reference_checksum(HIDDEN_ASKS, bids))
+    await s.frame(2, update)
+    assert s.gaps == [] and s.books.stats["checksums"] == 2
+    assert s.books.stats["checksum_mismatches"] == 0
+    assert book.best_bid == 1.23405 and book.depth() == (10, 10)
+    # a later snapshot showing even fewer digits keeps the chosen decimals
+    asks = [(f"{i + 2}.00000", "1.00000000") for i in range(10)]
+    bids = [(f"1.{i}0000", "2.00000000") for i in range(10, 0, -1)]
+    [ev] = s.adapter.parse(book_frame("snapshot", asks, bids, reference_checksum(asks, bids)))
+    assert ev.checksum_rule == "kraken:5:8:10"
+
+
+async def test_a_snapshot_no_decimals_explain_is_a_gap_and_counted():
+    bad = reference_checksum(HIDDEN_ASKS, HIDDEN_BIDS) ^ 1
+    s = Session(EX)
+    await s.frame(1, book_frame("snapshot", HIDDEN_ASKS, HIDDEN_BIDS, bad))
+    book = s.books["HID/USD"]
+    assert book.stale and s.books.stats["checksum_mismatches"] == 1
+    [gap] = s.gaps
+    assert gap.data["reason"] == "checksum_mismatch" and gap.data["expected"] == bad
+    # the rule named the longest fractions the snapshot showed, as before any choosing
+    [ev] = s.adapter.parse(book_frame("snapshot", HIDDEN_ASKS, HIDDEN_BIDS, bad))
+    assert ev.checksum_rule == "kraken:3:1:10"

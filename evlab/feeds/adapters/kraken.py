@@ -30,13 +30,15 @@ https://docs.kraken.com/api/docs/guides/spot-ws-book-v2): ``snapshot``/``update`
 ``BookEvent`` (``qty`` 0 removes a level) at ``timestamp`` (receive time without one),
 carrying Kraken's ``checksum``, a CRC32 of the top 10 levels (asks low to high, then bids
 high to low, each price and qty as the wire writes them with ``.`` removed and leading zeros
-stripped). The wire carries JSON numbers at the pair's full precision, so the adapter learns
-each pair's decimals from the longest fractions its snapshots show (the checksum guide's
-example sends decimal strings: both are read) and the subscribed depth from the subscribe
-ack (else the snapshot's size), and names the rule ``"kraken:<price decimals>:<qty
-decimals>:<depth>"`` (registered in :mod:`evlab.books.checksum`), which ``OrderBooks`` runs
-on its own book: a mismatch marks it stale and publishes a ``book_gap``; resubscribing gives
-the new snapshot.
+stripped). The checksum formats each value at the pair's precision, but the wire carries JSON
+numbers without trailing zeros (the checksum guide's example sends decimal strings: both are
+read), so at each snapshot the adapter chooses the pair's (price, qty) decimals as those whose
+checksum of the snapshot's book is the snapshot's (the longest fractions seen first, then
+the nearest others up to 12 places), keeps them for the updates that follow, takes the
+subscribed depth from the subscribe ack (else the snapshot's size), and names the rule
+``"kraken:<price decimals>:<qty decimals>:<depth>"`` (registered in
+:mod:`evlab.books.checksum`), which ``OrderBooks`` runs on its own book: a mismatch marks it
+stale and publishes a ``book_gap``; resubscribing gives the new snapshot.
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ import re
 import time
 import zlib
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -133,6 +136,21 @@ def _decimals(payload: str | bytes, key: str) -> int:
     """The longest fraction any ``key`` field of ``payload`` writes (0 for whole numbers)."""
     pattern = _FRACTIONS[key][0 if isinstance(payload, str) else 1]
     return max((len(f) for f in pattern.findall(payload)), default=0)  # type: ignore[arg-type]
+
+
+MAX_DECIMALS = 12  # the most places a pair's price or qty decimals are searched up to
+
+
+@lru_cache(maxsize=64)
+def _candidates(price: int, qty: int) -> tuple[tuple[int, int], ...]:
+    """The (price, qty) decimals to try on a snapshot, most likely first: the longest
+    fractions seen, then more places (a precision the wire's numbers hide by dropping
+    trailing zeros) fewest extra first, then fewer places than seen (which would round what
+    the wire wrote) last; each 0..``MAX_DECIMALS`` (or the fraction seen, if longer)."""
+    top_p, top_q = max(price, MAX_DECIMALS), max(qty, MAX_DECIMALS)
+    pairs = [(p, q) for p in range(top_p + 1) for q in range(top_q + 1)]
+    return tuple(sorted(pairs, key=lambda pq: (pq[0] < price or pq[1] < qty,
+                                               abs(pq[0] - price) + abs(pq[1] - qty), pq)))
 
 
 def _book_levels(name: str, obj: Any, key: str) -> tuple[tuple[float, float], ...]:
@@ -249,19 +267,29 @@ class KrakenAdapter(ExchangeAdapter):
                 bids, asks = _book_levels(n, d, "bids"), _book_levels(n, d, "asks")
                 checksum = c.get_int(n, d, "checksum")
                 when = c.get_time(n, d, "timestamp") if "timestamp" in d else None
-                rule = self._rule(symbol, payload, snapshot, max(len(bids), len(asks)))
+                rule = self._rule(symbol, payload, snapshot, bids, asks, checksum)
                 out.append(c.book(n, symbol, when, bids, asks, snapshot, None, None, src, d,
                                   checksum if rule is not None else None, rule))
             except AdapterError as exc:  # that book misses a change: it must go stale
                 raise BookDataError(str(exc), symbol) from None
         return out
 
-    def _rule(self, symbol: str, payload: str | bytes, snapshot: bool, levels: int
-              ) -> str | None:
-        """The checksum rule of ``symbol``'s book (None before its first snapshot): decimals
-        are the longest fractions its snapshots showed (10 or more levels a side: the pair's
-        full precision, in practice; a shorter count gives a mismatch, so a resubscription,
-        whose snapshot is read again), the depth the ack's or the first snapshot's."""
+    def _rule(self, symbol: str, payload: str | bytes, snapshot: bool,
+              bids: tuple[tuple[float, float], ...], asks: tuple[tuple[float, float], ...],
+              checksum: int) -> str | None:
+        """The checksum rule of ``symbol``'s book (None before its first snapshot); the depth
+        is the ack's or the first snapshot's. Decimals are chosen at each snapshot, the only
+        place they are searched (updates reuse them: hot path): the first of
+        :func:`_candidates` whose checksum of the snapshot's book is the snapshot's own. The
+        wire writes numbers without trailing zeros, so a snapshot whose prices all end in 0
+        shows fewer digits than the pair's precision; none matching keeps the longest
+        fractions seen, and ``OrderBooks`` finds the mismatch (a gap, as for a bad book)."""
+        depth = self._depths.get(symbol)
+        if depth is None:
+            depth = next((d for d in BOOK_DEPTHS if d >= max(len(bids), len(asks))),
+                         BOOK_DEPTHS[-1])
+            if snapshot:
+                self._depths[symbol] = depth
         known = self._decimals.get(symbol)
         if not snapshot:
             if known is None:
@@ -271,12 +299,12 @@ class KrakenAdapter(ExchangeAdapter):
             price, qty = _decimals(payload, "price"), _decimals(payload, "qty")
             if known is not None:
                 price, qty = max(price, known[0]), max(qty, known[1])
+            book = OrderBook(symbol)
+            book.apply(bids, asks)
+            book.truncate(depth)  # what OrderBooks checks: the snapshot's book at the depth
+            price, qty = next((pq for pq in _candidates(price, qty)
+                               if book_checksum(book, *pq) == checksum), (price, qty))
             self._decimals[symbol] = (price, qty)
-        depth = self._depths.get(symbol)
-        if depth is None:
-            depth = next((d for d in BOOK_DEPTHS if d >= levels), BOOK_DEPTHS[-1])
-            if snapshot:
-                self._depths[symbol] = depth
         return f"kraken:{price}:{qty}:{depth}"
 
     def _ohlc(self, obj: dict[str, Any], src: str) -> list[Event]:
