@@ -688,18 +688,15 @@ def _check_order(order: OrderEvent) -> None:
     cls = type(order)
     kind = order.order_type
     _check_choice(cls, "order_type", kind, ORDER_TYPES)
-    if kind in ("LIMIT", "STOP_LIMIT"):
-        if order.limit_price is None:
-            raise _bad(cls, "limit_price", None, f"a {kind} order needs a limit price")
-        _check_price(cls, "limit_price", order.limit_price)
-    elif order.limit_price is not None:
-        raise _bad(cls, "limit_price", order.limit_price, f"a {kind} order has no limit price")
-    if kind in ("STOP", "STOP_LIMIT"):
-        if order.stop_price is None:
-            raise _bad(cls, "stop_price", None, f"a {kind} order needs a stop price")
-        _check_price(cls, "stop_price", order.stop_price)
-    elif order.stop_price is not None:
-        raise _bad(cls, "stop_price", order.stop_price, f"a {kind} order has no stop price")
+    for name, needed_by, what in (("limit_price", ("LIMIT", "STOP_LIMIT"), "limit price"),
+                                  ("stop_price", ("STOP", "STOP_LIMIT"), "stop price")):
+        value = getattr(order, name)
+        if kind in needed_by:
+            if value is None:
+                raise _bad(cls, name, None, f"a {kind} order needs a {what}")
+            _check_price(cls, name, value)
+        elif value is not None:
+            raise _bad(cls, name, value, f"a {kind} order has no {what}")
     if kind == "TRAILING_STOP":
         if (order.trail_amount is None) == (order.trail_bps is None):
             raise _bad(cls, "trail_amount", order.trail_amount,
