@@ -268,11 +268,17 @@ orders_frame.head(9)
 # %% [markdown]
 # Each trade is its entry and the exit that filled (`-tp` the take-profit, `-sl` the
 # stop-loss); the other exit ends `CANCELED` ("OCO: ... filled"), an entry the market never
-# came down to `EXPIRED`. The chart shows the fills on the candles and the equity below.
+# came down to `EXPIRED`. The chart of the last 500 bars (`last=500`; without it, the whole
+# run) shows the fills on the candles and the equity below. (The README's picture of it is
+# this figure, taken by `make screenshots`.)
 
 # %%
-fig = evlab.plot.chart(ob.recorder, "AAPL",
-                       title="AAPL · BracketCross 10/30: limit entry, +8% / -4% bracket")
+assert ob.recorder is not None
+fig = evlab.plot.chart(ob.recorder, "AAPL", last=500,
+                       title="AAPL · BracketCross 10/30: DAY limit entry, "
+                       "+8% take-profit / -4% stop-loss")
 fill_trace = next(t for t in fig.data if t.name == "fill")
-assert len(fill_trace.x) == (orders_frame["status"] == "FILLED").sum(), "a mark per fill"
+first_bar = pd.Timestamp(fig.data[0].x[0], tz="UTC")
+assert len(fill_trace.x) == (ob.recorder.fills().index >= first_bar).sum() > 0, \
+    "a mark per fill in the bars shown"
 fig
