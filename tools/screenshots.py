@@ -50,7 +50,7 @@ broker = PaperBroker(portfolio, FillModel(commission=1.0), FractionOfEquity(0.95
 lab.add("portfolio", portfolio, [EventType.BAR, EventType.FILL], priority=20)
 lab.add("broker", broker, PaperBroker.EVENTS, priority=10)
 lab.add("sma", SmaCross(10, 30))
-chart = lab.chart("BTCUSDT", title="BTCUSDT · live, local Binance feed · SMA 10/30, paper broker")
+chart = lab.chart("BTCUSDT", title="BTCUSDT live · SMA 10/30")
 chart""",
     f"""feed = lab.live("btcusd_1m", exchange="binance", rate=120, limit={LIVE_BARS})""",
     # waits on a worker thread, so the kernel's loop stays free to run the chart's redraws
