@@ -18,17 +18,18 @@ No sleeps: every wait is Playwright's (a condition with a timeout) or the kernel
 from __future__ import annotations
 
 import contextlib
-import re
 
 from playwright.sync_api import Page, sync_playwright
 
 from tools.browser import (
     CHROMIUM_FLAGS,
+    DONE,
     PLOT,
     chromium_executable,
     jupyter_lab,
     kernel_idle,
     run_cells,
+    wait_cell,
     write_notebook,
 )
 
@@ -44,19 +45,7 @@ chart"""
 FEED_CELL = f"""\
 feed = lab.live("btcusd_1m", exchange="binance", rate=50, limit={BARS})"""
 
-# Waits on a worker thread, so the kernel's loop stays free to run the chart's redraws.
-WAIT_CELL = f"""\
-import asyncio
-import threading
-
-drawn = threading.Event()
-chart.on_redraw.append(lambda c: c.points >= {BARS} and drawn.set())
-if chart.points >= {BARS}:
-    drawn.set()
-ok = await asyncio.to_thread(drawn.wait, 120)
-lab.stop()
-print(f"evlab-done ok={{ok}} points={{chart.points}} redraws={{chart.redraws}} "
-      f"errors={{sum(lab.errors.values())}}")"""
+WAIT_CELL = wait_cell(BARS)
 
 CANDLES = f"document.querySelectorAll('{PLOT} g.trace.boxes path').length"
 # Every distinct candle count the page shows, in order, sampled on each animation frame.
@@ -108,7 +97,7 @@ def test_live_chart_renders_and_updates_in_jupyterlab(tmp_path):
             output = page.locator(".jp-OutputArea-output", has_text="evlab-done")
             output.wait_for(timeout=120_000)
             done = output.inner_text()
-            match = re.search(r"ok=(\w+) points=(\d+) redraws=(\d+) errors=(\d+)", done)
+            match = DONE.search(done)
             assert match, done
             assert match.group(1) == "True" and int(match.group(2)) == BARS, done
             assert match.group(4) == "0", done

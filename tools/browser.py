@@ -165,6 +165,27 @@ def write_notebook(path: Path, cells: list[str]) -> None:
     nbformat.write(nb, path)
 
 
+DONE = re.compile(r"evlab-done ok=(\w+) points=(\d+) redraws=(\d+) errors=(\d+)")
+
+
+def wait_cell(points: int) -> str:
+    """A cell that waits until the notebook's ``chart`` has drawn ``points`` bars (on a
+    worker thread, so the kernel's loop stays free to run the chart's redraws; 120 s at
+    most), stops ``lab`` and prints ``evlab-done ok= points= redraws= errors=`` (``DONE``)."""
+    return f"""\
+import asyncio
+import threading
+
+drawn = threading.Event()
+chart.on_redraw.append(lambda c: c.points >= {points} and drawn.set())
+if chart.points >= {points}:
+    drawn.set()
+ok = await asyncio.to_thread(drawn.wait, 120)
+lab.stop()
+print(f"evlab-done ok={{ok}} points={{chart.points}} redraws={{chart.redraws}} "
+      f"errors={{sum(lab.errors.values())}}")"""
+
+
 def kernel_idle(cells: int) -> str:
     """A page predicate: the notebook of ``cells`` cells is open and its kernel idle."""
     return f"""() => {{

@@ -21,11 +21,12 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import re
 import sys
 import tempfile
 from pathlib import Path
 from typing import Any
+
+from tools.browser import wait_cell
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "docs" / "images"
@@ -53,18 +54,7 @@ lab.add("sma", SmaCross(10, 30))
 chart = lab.chart("BTCUSDT", title="BTCUSDT live · SMA 10/30")
 chart""",
     f"""feed = lab.live("btcusd_1m", exchange="binance", rate=120, limit={LIVE_BARS})""",
-    # waits on a worker thread, so the kernel's loop stays free to run the chart's redraws
-    f"""\
-import asyncio
-import threading
-
-drawn = threading.Event()
-chart.on_redraw.append(lambda c: c.points >= {LIVE_BARS} and drawn.set())
-if chart.points >= {LIVE_BARS}:
-    drawn.set()
-ok = await asyncio.to_thread(drawn.wait, 120)
-lab.stop()
-print(f"evlab-done ok={{ok}} points={{chart.points}} errors={{sum(lab.errors.values())}}")""",
+    wait_cell(LIVE_BARS),
 ]
 
 
@@ -134,7 +124,7 @@ def bracket_figure() -> Any:
 
 
 def _live_chart(browser: Any, path: Path, work: Path) -> str:
-    from tools.browser import PLOT, jupyter_lab, kernel_idle, run_cells, write_notebook
+    from tools.browser import DONE, PLOT, jupyter_lab, kernel_idle, run_cells, write_notebook
 
     root = work / "root"
     root.mkdir()
@@ -152,7 +142,8 @@ def _live_chart(browser: Any, path: Path, work: Path) -> str:
             done = page.locator(".jp-OutputArea-output", has_text="evlab-done")
             done.wait_for(timeout=TIMEOUT_MS)
             text = str(done.inner_text())
-            if f"ok=True points={LIVE_BARS} errors=0" not in text:
+            match = DONE.search(text)
+            if match is None or match.group(1, 2, 4) != ("True", str(LIVE_BARS), "0"):
                 raise RuntimeError(f"the live chart notebook did not draw every bar: {text}")
             page.wait_for_function(f"() => {_candles(PLOT)} === {LIVE_BARS}",
                                    timeout=TIMEOUT_MS)
@@ -166,7 +157,7 @@ def _live_chart(browser: Any, path: Path, work: Path) -> str:
             raise
         finally:
             page.close()
-    return text.strip()
+    return f"{match.group(2)} bars, {match.group(4)} errors"
 
 
 def _bracket_chart(browser: Any, path: Path, work: Path) -> int:
@@ -212,7 +203,7 @@ def take(out: Path = OUT) -> dict[str, Any]:
         finally:
             browser.close()
     images = {}
-    for name, what in ((LIVE_PNG, re.sub(r"\s+", " ", live)), (BRACKET_PNG, f"{bars} bars")):
+    for name, what in ((LIVE_PNG, live), (BRACKET_PNG, f"{bars} bars")):
         width, height = _png_size(out / name)
         images[name] = {"sha256": _sha256(out / name), "width": width, "height": height,
                         "drawn": what}
