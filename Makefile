@@ -1,6 +1,7 @@
 # `make demo` and `make test` do all the set-up: they create (or reuse) .venv and install
 # evlab with what each needs (the demo: evlab and its dependencies; the tests: also the test
 # tools, JupyterLab and Playwright), showing pip's progress, then run the demo or the suite.
+# `make screenshots` retakes the README's pictures (docs/images/) when the chart code changed.
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -8,7 +9,12 @@ SOURCES := pyproject.toml setup.py evlab/_core.py evlab/_core.pxd evlab/_cprims.
 DEMO_STAMP := $(VENV)/.evlab-demo
 TEST_STAMP := $(VENV)/.evlab-test
 
-.PHONY: demo sync-demo test bench clean
+# What the screenshots depend on: tools/screenshots.py's SOURCES (tests/test_screenshots.py
+# checks that the two lists agree, and that docs/images/manifest.json matches these files).
+SCREENSHOT_SOURCES := $(wildcard evlab/plot/*.py) evlab/examples.py tools/screenshots.py
+SCREENSHOTS := docs/images/manifest.json
+
+.PHONY: demo sync-demo test bench screenshots clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -32,10 +38,12 @@ CORE_TESTS := tests/test_bus.py tests/test_events.py tests/test_usage_guide.py \
 sync-demo: $(DEMO_STAMP)
 	$(PY) examples/event_system_demo.py
 
+CHROMIUM := command -v chromium >/dev/null || (apt-get update && apt-get install -y --no-install-recommends chromium)
+
 test: $(TEST_STAMP)
-	command -v chromium >/dev/null || (apt-get update && apt-get install -y --no-install-recommends chromium)
-	$(PY) -m ruff check evlab tests benchmarks examples notebooks
-	$(PY) -m mypy evlab notebooks  # settings: [tool.mypy] in pyproject.toml
+	$(CHROMIUM)
+	$(PY) -m ruff check evlab tests benchmarks examples notebooks tools
+	$(PY) -m mypy evlab notebooks tools  # settings: [tool.mypy] in pyproject.toml
 	EVLAB_PURE_PYTHON=1 $(PY) -m pytest -q -p no:cacheprovider $(CORE_TESTS)
 	$(PY) -m pytest
 
@@ -51,6 +59,12 @@ bench: $(TEST_STAMP)
 	$(PY) -m benchmarks.bench_slow_client
 	$(PY) -m benchmarks.bench_books
 	$(PY) -m benchmarks.bench_sweep
+
+screenshots: $(SCREENSHOTS)
+
+$(SCREENSHOTS): $(SCREENSHOT_SOURCES) | $(TEST_STAMP)
+	$(CHROMIUM)
+	$(PY) -m tools.screenshots --out $(dir $@)
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info

@@ -21,6 +21,9 @@
 # evlab makes the "run it again" part safe: **re-running a strategy's cell replaces the
 # strategy of that name**, it never adds a second copy that silently doubles every signal.
 #
+# The last section trades by orders instead of signals: a limit entry with a take-profit and
+# a stop-loss (a bracket).
+#
 # Data: daily AAPL bars shipped with evlab (Quandl WIKI, public domain). The prices are
 # **unadjusted**, so we start after the February 2005 split: from March 2005 on there is none.
 
@@ -217,3 +220,65 @@ assert run_20_50["trades"] == stats["trades"]
 assert sweep["final_equity"].nunique() == 3
 sweep[["fast", "slow", "total_return", "annual_return", "sharpe", "max_drawdown", "trades",
        "win_rate"]]
+
+
+# %% [markdown]
+# ## 6. Orders instead of signals: a bracket
+#
+# A strategy may place orders itself (`create_order_event`): limit, stop, stop-limit and
+# trailing-stop orders, with a time in force, and **brackets**: `take_profit` / `stop_loss`
+# on an entry make the broker place both exits when the entry fills, the first one touched
+# cancelling the other. `evlab.examples.BracketCross` buys on the same crossing as
+# `SmaCross`, but with a `LIMIT` order 0.5% below the close, good for the next bar only
+# (`DAY`), and leaves by its bracket alone: +8% take-profit, -4% stop-loss. Its `on_bar`:
+
+# %%
+BracketCross = evlab.examples.BracketCross
+print(inspect.getsource(BracketCross.on_bar))
+
+# %% [markdown]
+# The broker's fill rules on bars (the `evlab.execution.broker` docstring): a buy limit fills
+# when the low reaches it, at `min(open, limit)`; the take-profit (a sell limit) at
+# `max(open, level)`, without slippage; the stop-loss (a sell stop) at `min(open, level)`,
+# with slippage; a bar that touches both exits fills the stop-loss (nobody knows which came
+# first, so the worse one). The strategy listens to its orders' updates
+# (`BracketCross.EVENTS`) to know when a trade has ended.
+
+# %%
+ob = evlab.Lab(name="bracket")
+account = Portfolio(100_000)
+order_broker = PaperBroker(account, FillModel(commission=1.0, slippage_bps=5))
+ob.manager.register_component("portfolio", account, [EventType.BAR, EventType.FILL],
+                              priority=20)
+ob.manager.register_component("broker", order_broker, PaperBroker.EVENTS, priority=10)
+bracket = ob.add("bracket", BracketCross(10, 30, take_profit=0.08, stop_loss=0.04),
+                 BracketCross.EVENTS)
+play(bars, ob.bus)
+orders_frame = order_broker.orders_frame()
+statuses = orders_frame.groupby(["order_type", "status"]).size()
+print(statuses.to_string())
+entries = orders_frame[orders_frame["parent_id"] == ""]
+exits = orders_frame[(orders_frame["parent_id"] != "") & (orders_frame["status"] == "FILLED")]
+assert (entries["order_type"] == "LIMIT").all() and (entries["time_in_force"] == "DAY").all()
+assert len(exits) == (entries["status"] == "FILLED").sum(), "one exit per filled entry"
+assert set(exits["order_type"]) == {"LIMIT", "STOP"}, "take-profits and stop-losses"
+assert not bracket.in_trade and account.positions == {} and not ob.errors
+orders_frame.head(9)
+
+# %% [markdown]
+# Each trade is its entry and the exit that filled (`-tp` the take-profit, `-sl` the
+# stop-loss); the other exit ends `CANCELED` ("OCO: ... filled"), an entry the market never
+# came down to `EXPIRED`. The chart of the last 500 bars (`last=500`; without it, the whole
+# run) shows the fills on the candles and the equity below. (The README's picture of it is
+# this figure, taken by `make screenshots`.)
+
+# %%
+assert ob.recorder is not None
+fig = evlab.plot.chart(ob.recorder, "AAPL", last=500,
+                       title="AAPL · BracketCross 10/30: DAY limit entry, "
+                       "+8% take-profit / -4% stop-loss")
+fill_trace = next(t for t in fig.data if t.name == "fill")
+first_bar = pd.Timestamp(fig.data[0].x[0], tz="UTC")
+assert len(fill_trace.x) == (ob.recorder.fills().index >= first_bar).sum() > 0, \
+    "a mark per fill in the bars shown"
+fig

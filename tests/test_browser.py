@@ -18,13 +18,20 @@ No sleeps: every wait is Playwright's (a condition with a timeout) or the kernel
 from __future__ import annotations
 
 import contextlib
-import re
-from pathlib import Path
 
-import nbformat
 from playwright.sync_api import Page, sync_playwright
 
-from tests.browser_support import CHROMIUM_FLAGS, chromium_executable, jupyter_lab
+from tools.browser import (
+    CHROMIUM_FLAGS,
+    DONE,
+    PLOT,
+    chromium_executable,
+    jupyter_lab,
+    kernel_idle,
+    run_cells,
+    wait_cell,
+    write_notebook,
+)
 
 BARS = 200
 NOTEBOOK = "live_chart.ipynb"
@@ -38,29 +45,8 @@ chart"""
 FEED_CELL = f"""\
 feed = lab.live("btcusd_1m", exchange="binance", rate=50, limit={BARS})"""
 
-# Waits on a worker thread, so the kernel's loop stays free to run the chart's redraws.
-WAIT_CELL = f"""\
-import asyncio
-import threading
+WAIT_CELL = wait_cell(BARS)
 
-drawn = threading.Event()
-chart.on_redraw.append(lambda c: c.points >= {BARS} and drawn.set())
-if chart.points >= {BARS}:
-    drawn.set()
-ok = await asyncio.to_thread(drawn.wait, 120)
-lab.stop()
-print(f"evlab-done ok={{ok}} points={{chart.points}} redraws={{chart.redraws}} "
-      f"errors={{sum(lab.errors.values())}}")"""
-
-# JavaScript run in the page. The notebook panel is JupyterLab's current widget.
-NOTEBOOK_PANEL = "window.jupyterapp.shell.currentWidget"
-KERNEL_IDLE = f"""() => {{
-    const panel = window.jupyterapp && {NOTEBOOK_PANEL};
-    const kernel = panel && panel.sessionContext && panel.sessionContext.session
-        && panel.sessionContext.session.kernel;
-    return !!kernel && kernel.status === 'idle' && panel.content.widgets.length === 3;
-}}"""
-PLOT = ".jp-OutputArea-output .js-plotly-plot"
 CANDLES = f"document.querySelectorAll('{PLOT} g.trace.boxes path').length"
 # Every distinct candle count the page shows, in order, sampled on each animation frame.
 RECORD_CANDLES = f"""() => {{
@@ -75,24 +61,6 @@ RECORD_CANDLES = f"""() => {{
 }}"""
 
 
-def run_cells(page: Page, command: str, first: int) -> None:
-    """Make cell ``first`` active and start ``command``; its promise is not awaited (it
-    settles only when the cells have run)."""
-    page.evaluate(f"""() => {{
-        const panel = {NOTEBOOK_PANEL};
-        panel.content.activeCellIndex = {first};
-        void window.jupyterapp.commands.execute('{command}');
-    }}""")
-
-
-def write_notebook(path: Path) -> None:
-    nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
-                                 "language": "python"}
-    nb.cells = [nbformat.v4.new_code_cell(src) for src in (CHART_CELL, FEED_CELL, WAIT_CELL)]
-    nbformat.write(nb, path)
-
-
 def candles(page: Page, more_than: int, timeout_ms: float) -> int:
     """Wait until the chart shows more than ``more_than`` candles; return how many."""
     handle = page.wait_for_function(
@@ -103,7 +71,7 @@ def candles(page: Page, more_than: int, timeout_ms: float) -> int:
 def test_live_chart_renders_and_updates_in_jupyterlab(tmp_path):
     root = tmp_path / "root"
     root.mkdir()
-    write_notebook(root / NOTEBOOK)
+    write_notebook(root / NOTEBOOK, [CHART_CELL, FEED_CELL, WAIT_CELL])
     shot = tmp_path / "live_chart.png"
     with jupyter_lab(root, tmp_path / "jupyter") as server, sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=chromium_executable(), args=CHROMIUM_FLAGS)
@@ -111,7 +79,7 @@ def test_live_chart_renders_and_updates_in_jupyterlab(tmp_path):
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1100})
             page.goto(server.lab_url(NOTEBOOK))
-            page.wait_for_function(KERNEL_IDLE, timeout=90_000)
+            page.wait_for_function(kernel_idle(3), timeout=90_000)
             page.evaluate(RECORD_CANDLES)
 
             # 1. The chart alone: the browser renders the empty figure.
@@ -129,7 +97,7 @@ def test_live_chart_renders_and_updates_in_jupyterlab(tmp_path):
             output = page.locator(".jp-OutputArea-output", has_text="evlab-done")
             output.wait_for(timeout=120_000)
             done = output.inner_text()
-            match = re.search(r"ok=(\w+) points=(\d+) redraws=(\d+) errors=(\d+)", done)
+            match = DONE.search(done)
             assert match, done
             assert match.group(1) == "True" and int(match.group(2)) == BARS, done
             assert match.group(4) == "0", done

@@ -21,7 +21,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from tests.browser_support import JupyterLab, _fresh_environment
+from tools.browser import JupyterLab, fresh_environment
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGE = (ROOT / "notebooks" / "README.md").read_text(encoding="utf-8")
@@ -49,7 +49,7 @@ def get_json(url: str) -> Any:
 
 def test_the_jupyter_lab_block_serves_the_notebooks(tmp_path: Path) -> None:
     token = secrets.token_hex(24)
-    env = _fresh_environment(tmp_path)
+    env = fresh_environment(tmp_path)
     config = {"ServerApp": {"allow_root": True, "open_browser": False, "ip": "127.0.0.1",
                             "port": 0, "port_retries": 0, "log_level": "DEBUG"},
               "IdentityProvider": {"token": token}, "LabApp": {"news_url": None}}
