@@ -907,3 +907,19 @@ def test_the_charts_take_the_output_width(bus, fake):
     assert c.figure._config["responsive"] is True
     static = chart(btc_bars())
     assert static.layout.autosize is True and static.layout.width is None
+    # plotly's front end draws a new view before it is in the page (at 700 px): when it
+    # counts the view, the chart asks it to measure again, once; and at the next redraw
+    sent = []
+    c.figure.observe(lambda ch: ch["new"] and sent.append(ch["new"]["relayout_data"]),
+                     names="_py2js_relayout")
+    for i in range(2):
+        bus.emit(bar(i))
+        c.flush()
+        assert sent == [{"autosize": True}]  # armed when it was made: the first redraw
+    c.figure._view_count = 1  # what the front end sends when a view appears
+    assert sent == [{"autosize": True}] * 2
+    for i in range(2, 4):
+        bus.emit(bar(i))
+        c.flush()
+        assert sent == [{"autosize": True}] * 3 and c._width.fits == 3
+    assert c.figure.layout.width is None

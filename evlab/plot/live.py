@@ -42,7 +42,7 @@ from evlab.events import (
     TickEvent,
 )
 from evlab.plot import _figure as F
-from evlab.plot._follow import Follower, mimebundle
+from evlab.plot._follow import Follower, FullWidth, mimebundle
 from evlab.plot.coalesce import Schedule
 from evlab.plot.equity import held_quantity, run_to_end
 from evlab.plot.indicators import INDICATOR, indicator_panel, indicator_values
@@ -106,6 +106,7 @@ class LiveChart:
         self.figure: go.FigureWidget = F.new_figure(
             symbol, volume=volume, equity=equity is True, widget=True, title=title,
             height=height, quotes=quotes is True, trades=trades is True)
+        self._width = FullWidth(self.figure)
         self.redraws = 0
         self.points = 0  # candles in the figure after the last redraw
         self.redraw_seconds = 0.0  # wall time spent redrawing
@@ -264,6 +265,7 @@ class LiveChart:
             self._draw(snap)
             self._drawn = snap.version
             self.redraws += 1
+            self._width.fit()
         self.redraw_seconds += time.perf_counter() - wall
         self.redraw_cpu_seconds += time.thread_time() - cpu
         for hook in self.on_redraw:
@@ -413,6 +415,7 @@ class LiveChart:
         self.close()
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        self._width.arm()
         return mimebundle(self.figure, **kwargs)
 
     def __repr__(self) -> str:
