@@ -123,6 +123,7 @@ class LiveChart:
         self._declared = dict(panels or {})
         self._panels: list[str] = []  # the indicator panels shown, top to bottom
         self._filled: set[int] = set()  # marker/equity traces that hold points
+        self._shown: dict[int, tuple[Any, Any]] = {}  # trace -> the x and y it was given
         self._drawn = 0
         self._draw_lock = threading.Lock()
         cls = type(self)
@@ -367,12 +368,20 @@ class LiveChart:
                                           marker_color=F.side_colours(sides))
 
     def _set(self, index: int, **values: Any) -> None:
-        """Update a trace, skipping the common no-op: an empty trace staying empty."""
-        if len(values["x"]) or index in self._filled:
+        """Update a trace, skipping the common no-ops: an empty trace staying empty, a trace
+        given the same points as last time (marks and orders change on few redraws; plotly
+        checks every array it is given)."""
+        x, y = values["x"], values["y"]
+        shown = self._shown.get(index)
+        if shown is not None and np.array_equal(shown[0], x) \
+                and np.array_equal(shown[1], y, equal_nan=True):
+            return
+        if len(x) or index in self._filled:
             self.figure.data[index].update(**values)
             self._filled.add(index)
-            if not len(values["x"]):
+            if not len(x):
                 self._filled.discard(index)
+        self._shown[index] = (x, y)
 
     # --- the rest -----------------------------------------------------------------------
     @property
@@ -401,6 +410,7 @@ class LiveChart:
                     else:
                         trace.update(x=[], y=[])
             self._filled.clear()
+            self._shown.clear()
             self._drawn = self.data.version
             self.points = 0
 
@@ -425,9 +435,10 @@ class LiveChart:
 
 def _points(points: list[tuple[int, float]], start: int | None,
             marks: list[tuple[int, float, str]] | None = None, kind: str = ""
-            ) -> tuple[np.ndarray, np.ndarray, list[str] | None]:
+            ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """Times (widget strings) and values of the points at or after ``start``, with texts
-    (a fill's prefixed with what it is: ``fill``, ``take-profit``, ``stop-loss``)."""
+    (a fill's prefixed with what it is: ``fill``, ``take-profit``, ``stop-loss``), as a
+    numpy array: plotly checks a list of texts one by one."""
     if start is not None:
         keep = [i for i, p in enumerate(points) if p[0] >= start]
         if len(keep) < len(points):
@@ -438,4 +449,4 @@ def _points(points: list[tuple[int, float]], start: int | None,
     if marks is None:
         return F.to_widget_times(t), y, None
     prefix = "" if kind in F.SIGNAL_STYLE else kind.replace("_", "-") + " "
-    return F.to_widget_times(t), y, [prefix + m[2] for m in marks]
+    return F.to_widget_times(t), y, np.array([prefix + m[2] for m in marks], dtype=str)

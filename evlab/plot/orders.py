@@ -236,10 +236,11 @@ def _price(value: float | None) -> float | None:
 
 
 def segment_arrays(segments: list[Segment], end_ns: int | None, start_ns: int | None = None
-                   ) -> dict[str, tuple[np.ndarray, np.ndarray, list[str]]]:
+                   ) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """Per kind: times (ns), levels and hover texts of a line trace drawing ``segments``
     (``t0, t1, t1`` / ``L, L, NaN``: the NaN breaks the line). A working segment runs to
-    ``end_ns`` (the last bar); segments that ended before ``start_ns`` are left out."""
+    ``end_ns`` (the last bar); segments that ended before ``start_ns`` are left out. Texts
+    are a numpy array: plotly checks a list of them one by one."""
     out: dict[str, tuple[list[int], list[float], list[str]]] = {k: ([], [], []) for k in KINDS}
     for seg in segments:
         end = seg.end_ns if seg.end_ns is not None else end_ns
@@ -253,5 +254,5 @@ def segment_arrays(segments: list[Segment], end_ns: int | None, start_ns: int | 
         t += (begin, end, end)
         y += (seg.level, seg.level, _NAN)
         text += (seg.text, seg.text, "")
-    return {k: (np.array(t, np.int64), np.array(y, np.float64), text)
+    return {k: (np.array(t, np.int64), np.array(y, np.float64), np.array(text, dtype=str))
             for k, (t, y, text) in out.items()}
