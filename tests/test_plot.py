@@ -533,8 +533,12 @@ def test_live_chart_benchmark_runs(capsys):
     quotes = result["quotes"]
     assert quotes["quotes"] == 5 * result["bars"] and quotes["band_complete"] is True
     assert {"quotes_per_s", "redraws", "chart_cpu_percent"} <= set(quotes)
+    orders = result["orders"]
+    assert orders["orders_complete"] is True and orders["window_complete"] is True
+    assert orders["segments"] > 0 and {"redraw_ms", "chart_cpu_percent"} <= set(orders)
     out = capsys.readouterr().out
     assert "redraws" in out and "the band holds the last 50 quotes at the end: yes" in out
+    assert "the working orders drawn: yes" in out
 
 
 def test_a_chart_of_a_symbol_the_bus_never_sees_names_the_symbols_it_has(bus, fake):
