@@ -927,3 +927,35 @@ def test_the_charts_take_the_output_width(bus, fake):
         c.flush()
         assert sent == [{"autosize": True}] * 3 and c._width.fits == 3
     assert c.figure.layout.width is None
+
+
+def test_order_levels_follow_each_step_of_an_order_in_either_arrival_order():
+    """``OrderLevels`` fed by hand: a stop-limit draws its stop, then its limit once
+    triggered; an order the broker names (sent without an id) and one whose update comes
+    before the order itself (the broker runs first on a live bus) are drawn; an expired
+    and a rejected order end their segment or never start one; unanswered requests are
+    bounded and counted."""
+    from evlab.plot.orders import OrderLevels
+
+    levels = OrderLevels(keep=3)
+    levels.order(1, "sl", "STOP_LIMIT", "BUY", 2, 101.0, 100.0)
+    levels.update(10, "sl", "ACCEPTED", 1)
+    levels.update(20, "sl", "TRIGGERED", 1)
+    levels.update(30, "sl", "FILLED", 1)
+    levels.order(2, "", "LIMIT", "SELL", 1, 105.0, None)  # no id: the broker names it
+    levels.update(10, "broker-7", "ACCEPTED", 2)
+    levels.update(40, "broker-7", "EXPIRED", 2)
+    levels.update(15, "early", "ACCEPTED", 3)  # before its order (live dispatch)
+    levels.order(3, "early", "STOP", "SELL", 1, None, 90.0, parent_id="entry")
+    levels.order(4, "bad", "LIMIT", "BUY", 1, 95.0, None)
+    levels.update(16, "bad", "REJECTED", 4)
+    levels.order(5, "m", "MARKET", "BUY", 1, None, None)  # no level
+    levels.update(16, "m", "ACCEPTED", 5)
+    got = [(s.start_ns, s.end_ns, s.level, s.kind) for s in levels.segments()]
+    assert got == [(10, 20, 100.0, "stop"), (20, 30, 101.0, "limit"),
+                   (10, 40, 105.0, "limit"), (15, None, 90.0, "stop_loss")]
+    assert levels.fill_role("early") == "stop_loss" and levels.fill_role("broker-7") is None
+    assert levels.dropped == 0
+    for seq in range(10, 15):  # orders no broker answers: the oldest are forgotten, counted
+        levels.order(seq, f"x{seq}", "LIMIT", "BUY", 1, 1.0, None)
+    assert levels.dropped == 2

@@ -388,6 +388,8 @@ class LiveChart:
     def stats(self) -> dict[str, Any]:
         """Events taken in by kind, redraws, candles drawn and time spent redrawing."""
         return {**self.data.stats(), "redraws": self.redraws, "points": self.points,
+                # order events no broker answered within the window's keep (forgotten)
+                "orders_unanswered": self.data.orders.dropped,
                 "redraw_seconds": self.redraw_seconds,
                 "redraw_cpu_seconds": self.redraw_cpu_seconds}
 
