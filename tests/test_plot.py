@@ -496,6 +496,8 @@ def test_static_chart_of_a_recording(source):
     assert list(fig.data[5].y) == [10.6]
     # run to the last bar, the 10 AAPL held marked from the close of 10.5 to 11.5
     assert list(fig.data[6].y) == [1000.0, 1010.0]
+    last = chart(frame if source == "frame" else Recording(frame), "AAPL", last=1)
+    assert list(last.data[6].y) == [1010.0]  # marked from the bar before the window too
     assert fig.data[len(TRACES)].name == "sma" and list(fig.data[len(TRACES)].y) == [10.2]
     assert chart(frame).data[0].name == "AAPL"  # the only symbol
     assert chart(Recording(frame)).data[0].name == "AAPL"

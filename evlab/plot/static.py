@@ -187,13 +187,14 @@ def chart(data: Any, symbol: str | None = None, *, signals: Frame = None, fills:
     t = t[order]
     ohlc = {c: bars[c].to_numpy(np.float64)[order] for c in ("open", "high", "low", "close")}
     vol = bars["volume"].to_numpy(np.float64)[order] if "volume" in bars.columns else None
+    all_t, all_close = t, ohlc["close"]  # the equity is marked with every bar's close
     if last is not None:
         t = t[-last:]
         ohlc = {c: v[-last:] for c, v in ohlc.items()}
         vol = None if vol is None else vol[-last:]
     start = int(t[0]) if len(t) else None
     levels: OrderLevels | None = parts["orders"]
-    eq = _equity(parts["equity"], start, parts["symbol"], t, ohlc["close"])
+    eq = _equity(parts["equity"], start, parts["symbol"], all_t, all_close)
     name = parts["symbol"] or "bars"
     show_volume = volume and vol is not None
     fig = F.new_figure(name, volume=show_volume, equity=eq is not None,
