@@ -961,3 +961,15 @@ def test_order_levels_follow_each_step_of_an_order_in_either_arrival_order():
     for seq in range(10, 15):  # orders no broker answers: the oldest are forgotten, counted
         levels.order(seq, f"x{seq}", "LIMIT", "BUY", 1, 1.0, None)
     assert levels.dropped == 2
+
+
+def test_panels_declared_up_front_are_there_from_the_start(bus, fake):
+    c = make_chart(bus, fake, panels={"rsi": "osc", "z": "osc", "sma": "price"})
+    assert c.figure.layout.yaxis4.title.text == "osc"
+    assert c.figure.layout.yaxis.domain[0] > c.figure.layout.yaxis4.domain[1]
+    bus.register(EventType.BAR, lambda b: bus.emit(indicator_event(
+        b.symbol, {"rsi": 55.0, "z": 0.5, "sma": b.close})))
+    bus.emit(bar(0))
+    c.flush()
+    axes = {d.name: d.yaxis for d in c.figure.data[len(TRACES):]}
+    assert axes == {"rsi": "y4", "z": "y4", "sma": "y"}

@@ -45,7 +45,7 @@ from evlab.plot import _figure as F
 from evlab.plot._follow import Follower, FullWidth, mimebundle
 from evlab.plot.coalesce import Schedule
 from evlab.plot.equity import held_quantity, run_to_end
-from evlab.plot.indicators import INDICATOR, indicator_panel, indicator_values
+from evlab.plot.indicators import INDICATOR, PRICE, indicator_panel, indicator_values
 from evlab.plot.orders import segment_arrays
 from evlab.plot.window import BarWindow, Snapshot
 
@@ -61,8 +61,8 @@ class LiveChart:
     Indicators go on the candles or in a panel below them: the ``panel`` of their
     ``indicator_event``, else ``panels`` (a line name -> panel name, declared up front), else
     by value range, decided when the line first comes (``indicator_panel``); a panel is
-    added to the figure when its first line comes. ``clear()`` empties the chart and keeps
-    following the bus with the same panels.
+    added to the figure when its first line comes (a declared one: from the start).
+    ``clear()`` empties the chart and keeps following the bus with the same panels.
 
     ``equity="auto"`` shows the equity panel when the first ``PortfolioEvent`` arrives;
     ``quotes="auto"`` / ``trades="auto"`` show the bid/ask band and the trade markers once
@@ -121,7 +121,9 @@ class LiveChart:
         self._own = False  # a bar (or bar update) of ``symbol`` has come
         self._overlay_index: dict[str, int] = {}
         self._declared = dict(panels or {})
-        self._panels: list[str] = []  # the indicator panels shown, top to bottom
+        # the indicator panels shown, top to bottom: the declared ones from the start
+        self._panels: list[str] = list(dict.fromkeys(
+            p for p in self._declared.values() if p != PRICE))
         self._filled: set[int] = set()  # marker/equity traces that hold points
         self._shown: dict[int, tuple[Any, Any]] = {}  # trace -> the x and y it was given
         self._drawn = 0
@@ -144,6 +146,9 @@ class LiveChart:
             handlers.append((EventType.QUOTE, cls._on_quote))
         if trades is not False:
             handlers.append((EventType.TICK, cls._on_tick))
+        if self._panels:
+            F.show_panels(self.figure, volume=volume, equity=equity is True,
+                          panels=self._panels)
         self._follow = Follower(bus, self, f"LiveChart[{symbol}]", handlers, self._redraw,
                                 max_fps=max_fps, clock=clock, schedule=schedule)
         self._coalescer = self._follow.coalescer
