@@ -58,10 +58,11 @@ class LiveChart:
     from the bus at most ``max_fps`` times a second; the figure takes its output's width.
 
     ``orders``: draw each working order's level from the order events (True by default).
-    Indicators go on the candles or in a panel below them: the ``panel`` of their
-    ``indicator_event``, else ``panels`` (a line name -> panel name, declared up front), else
-    by value range, decided when the line first comes (``indicator_panel``); a panel is
-    added to the figure when its first line comes (a declared one: from the start).
+    Indicators go on the candles or in a panel below them: ``panels`` (a line name -> panel
+    name, declared up front; ``"price"``: the candles), else the ``panel`` of their
+    ``indicator_event``, else by value range, decided when the line first comes
+    (``indicator_panel``); a panel is added to the figure when its first line comes (a
+    declared one: from the start).
     ``clear()`` empties the chart and keeps following the bus with the same panels.
 
     ``equity="auto"`` shows the equity panel when the first ``PortfolioEvent`` arrives;

@@ -174,7 +174,7 @@ def chart(data: Any, symbol: str | None = None, *, signals: Frame = None, fills:
     """A static figure of ``symbol`` in a recording (or a bars frame): candles, BUY ▲ / SELL
     and EXIT ▼ at the signal price, fills (a bracket's take-profit ★ and stop-loss ✕ apart),
     the working orders' levels (``orders=False``: not drawn), volume, indicators (on the
-    candles or in panels below them: ``panels`` maps a line to its panel, else
+    candles or in panels below them: ``panels`` maps a line to its panel, else its
     ``indicator_event(panel=)``, else by value range) and equity run to the last bar.
 
     ``last`` keeps only the last N bars (and what falls in their time span).
