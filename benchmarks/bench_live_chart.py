@@ -259,6 +259,13 @@ def _orders_case(n: int, rate: float, window: int, max_fps: float) -> dict[str, 
     return out
 
 
+def _cpu(case: dict[str, Any]) -> str:
+    """A case's CPU line: the feed alone, with the chart, the difference."""
+    return (f"  CPU, % of one core: feed alone {case['baseline_cpu_percent']:.1f}%, feed + "
+            f"chart {case['process_cpu_percent']:.1f}%  ->  chart "
+            f"{case['chart_cpu_percent']:.1f}% (redraws {case['redraw_cpu_percent']:.1f}%)")
+
+
 def _print(r: dict[str, Any]) -> None:
     print_table(f"live chart, {r['bars_per_s']:,.0f} bars/s for {r['seconds']:.1f} s "
                 f"(window {r['window']}, at most {r['max_fps']:g} redraws/s)", [
@@ -282,9 +289,7 @@ def _print(r: dict[str, Any]) -> None:
         print(f"  every bar of the window drawn at the end: "
               f"{'yes' if o['window_complete'] else 'NO'}; the working orders drawn: "
               f"{'yes' if o['orders_complete'] else 'NO'} ({o['segments']} segments)")
-        print(f"  CPU, % of one core: feed alone {o['baseline_cpu_percent']:.1f}%, feed + "
-              f"chart {o['process_cpu_percent']:.1f}%  ->  chart "
-              f"{o['chart_cpu_percent']:.1f}% (redraws {o['redraw_cpu_percent']:.1f}%)")
+        print(_cpu(o))
     q = r.get("quotes")
     if q:
         print_table(f"live chart with the bid/ask band and trades, {q['quotes_per_s']:,.0f} "
@@ -295,9 +300,7 @@ def _print(r: dict[str, Any]) -> None:
                          f"{q['redraws']} in all, at most {q['max_redraws_in_1s']} in any 1 s")])
         print(f"  the band holds the last {q['tick_window']:,} quotes at the end: "
               f"{'yes' if q['band_complete'] else 'NO'}")
-        print(f"  CPU, % of one core: feed alone {q['baseline_cpu_percent']:.1f}%, feed + "
-              f"chart {q['process_cpu_percent']:.1f}%  ->  chart "
-              f"{q['chart_cpu_percent']:.1f}% (redraws {q['redraw_cpu_percent']:.1f}%)")
+        print(_cpu(q))
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
