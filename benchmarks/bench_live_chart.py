@@ -8,6 +8,11 @@ difference of the two runs' process CPU time. At every redraw the figure is chec
 every bar of its window (consecutive bars, none skipped); at the end, without ``flush()``,
 it must hold the last ``window`` bars fed.
 
+The orders case runs the same bars through a ``Portfolio`` and a ``PaperBroker``, the
+strategy placing a bracket entry (a limit with a take-profit and a stop-loss) every 50 bars
+and publishing an RSI-like line in a panel; the chart draws the working orders as segments:
+at the end its segments must match the broker's orders still working.
+
 The quotes case does the same with ``quotes`` best bid/ask quotes and one trade per bar on
 top (a book feed: 10 quotes a bar at 1,000 bars/s is 10,000 quotes/s), the chart drawing the
 band and the trades: at the end it must hold the last ``tick_window`` quotes fed.
@@ -34,10 +39,13 @@ from evlab.events import (
     BarEvent,
     EventType,
     create_bar_event,
+    create_order_event,
     create_quote_event,
     create_signal_event,
     create_tick_event,
 )
+from evlab.execution import PaperBroker, Portfolio
+from evlab.manager import EventManager
 from evlab.plot import _figure as F
 from evlab.plot.indicators import indicator_event
 from evlab.plot.live import LiveChart
@@ -90,10 +98,34 @@ def _strategy(bus: EventBus) -> None:
     bus.register(EventType.BAR, on_bar)
 
 
+def _trading(bus: EventBus) -> PaperBroker:
+    """A portfolio and a broker, and a strategy with a bracket entry every 50 bars and a
+    line in a panel of its own."""
+    manager = EventManager(bus)
+    portfolio = Portfolio(1e12)
+    broker = PaperBroker(portfolio)
+    manager.register_component("portfolio", portfolio, [EventType.BAR, EventType.FILL],
+                               priority=20)
+    manager.register_component("broker", broker, PaperBroker.EVENTS, priority=10)
+
+    def on_bar(bar: BarEvent) -> None:
+        assert bar.time_ns is not None  # set when the event was built
+        i = (bar.time_ns - T0) // STEP
+        bus.emit(indicator_event(bar.symbol, "rsi", 50.0 + i % 40, panel="rsi"))
+        if i % 50 == 0:
+            bus.emit(create_order_event(bar.symbol, "BUY", 1, "LIMIT", bar.close - 0.02,
+                                        take_profit=bar.close + 0.04,
+                                        stop_loss=bar.close - 0.08))
+    bus.register(EventType.BAR, on_bar)
+    return broker
+
+
 async def _session(n: int, rate: float, window: int, max_fps: float, chart: bool,
-                   quotes: int = 0, tick_window: int = 2000) -> dict[str, Any]:
+                   quotes: int = 0, tick_window: int = 2000,
+                   orders: bool = False) -> dict[str, Any]:
     bus = EventBus()
     _strategy(bus)
+    broker = _trading(bus) if orders else None
     live = LiveChart(bus, SYMBOL, window=window, max_fps=max_fps, quotes=bool(quotes),
                      trades=bool(quotes), tick_window=tick_window) if chart else None
     stamps: list[float] = []
@@ -130,6 +162,15 @@ async def _session(n: int, rate: float, window: int, max_fps: float, chart: bool
             fed = [_bid(i, k) for i in range(n) for k in range(quotes)][-tick_window:]
             band = live.figure.data[F.BID].y
             result["band_complete"] = band is not None and list(band) == fed
+        if broker is not None:  # every order still working is a segment to the last bar
+            levels = (o.limit_price if o.event.order_type == "LIMIT" else o.stop_price
+                      for o in broker.open_orders)
+            working = sorted(x for x in levels if x is not None)
+            drawn = sorted(s.level for s in live.data.orders.segments() if s.end_ns is None)
+            result["orders_complete"] = working == drawn
+            result["segments"] = sum(int(np.count_nonzero(~np.isnan(
+                np.asarray(live.figure.data[F.ORDER_STYLE[k][0]].y, np.float64)))) // 2
+                for k in F.ORDER_STYLE)
         live.close()
     return result
 
@@ -148,10 +189,11 @@ def _pct(cpu: float, over: float) -> float:
 
 
 def run(seconds: float = 5, rate: float = 1000, show: bool = True, *, window: int = 500,
-        max_fps: float = 10.0, quotes: int = 10, tick_window: int = 2000) -> dict[str, Any]:
+        max_fps: float = 10.0, quotes: int = 10, tick_window: int = 2000,
+        orders: bool = True) -> dict[str, Any]:
     """Feed ``rate`` bars/s for ``seconds`` without, then with, a live chart; the numbers.
-    Then the quotes case (``quotes`` quotes and a trade a bar; 0 skips it), in
-    ``result["quotes"]``."""
+    Then the orders case (``result["orders"]``; ``orders=False`` skips it) and the quotes
+    case (``quotes`` quotes and a trade a bar; 0 skips it), in ``result["quotes"]``."""
     n = max(1, int(seconds * rate))
     base = asyncio.run(_session(n, rate, window, max_fps, chart=False))
     live = asyncio.run(_session(n, rate, window, max_fps, chart=True))
@@ -170,6 +212,8 @@ def run(seconds: float = 5, rate: float = 1000, show: bool = True, *, window: in
         "handler_cpu_percent": pct(live["feed_cpu"], wall) - pct(base["feed_cpu"], base["wall"]),
     }
     result["chart_cpu_percent"] = result["process_cpu_percent"] - result["baseline_cpu_percent"]
+    if orders:
+        result["orders"] = _orders_case(n, rate, window, max_fps)
     if quotes:
         result["quotes"] = _quotes_case(n, rate, window, max_fps, quotes, tick_window)
     if show:
@@ -197,6 +241,31 @@ def _quotes_case(n: int, rate: float, window: int, max_fps: float, quotes: int,
     return out
 
 
+def _orders_case(n: int, rate: float, window: int, max_fps: float) -> dict[str, Any]:
+    """The same bars through a portfolio and a broker, brackets every 50 bars, without,
+    then with, a chart drawing the orders and a panel."""
+    base = asyncio.run(_session(n, rate, window, max_fps, chart=False, orders=True))
+    live = asyncio.run(_session(n, rate, window, max_fps, chart=True, orders=True))
+    wall = live["wall"]
+    out = {"bars": n, "bars_per_s": n / wall if wall else 0.0, "redraws": live["redraws"],
+           "redraws_per_s": live["redraws"] / wall if wall else 0.0,
+           "window_complete": live["window_complete"],
+           "orders_complete": live["orders_complete"], "segments": live["segments"],
+           "process_cpu_percent": _pct(live["process_cpu"], wall),
+           "baseline_cpu_percent": _pct(base["process_cpu"], base["wall"]),
+           "redraw_cpu_percent": _pct(live["redraw_cpu"], wall),
+           "redraw_ms": 1e3 * live["redraw_cpu"] / max(live["redraws"], 1)}
+    out["chart_cpu_percent"] = out["process_cpu_percent"] - out["baseline_cpu_percent"]
+    return out
+
+
+def _cpu(case: dict[str, Any]) -> str:
+    """A case's CPU line: the feed alone, with the chart, the difference."""
+    return (f"  CPU, % of one core: feed alone {case['baseline_cpu_percent']:.1f}%, feed + "
+            f"chart {case['process_cpu_percent']:.1f}%  ->  chart "
+            f"{case['chart_cpu_percent']:.1f}% (redraws {case['redraw_cpu_percent']:.1f}%)")
+
+
 def _print(r: dict[str, Any]) -> None:
     print_table(f"live chart, {r['bars_per_s']:,.0f} bars/s for {r['seconds']:.1f} s "
                 f"(window {r['window']}, at most {r['max_fps']:g} redraws/s)", [
@@ -210,6 +279,17 @@ def _print(r: dict[str, Any]) -> None:
           f"{r['process_cpu_percent']:.1f}%  ->  chart {r['chart_cpu_percent']:.1f}% "
           f"(redraws {r['redraw_cpu_percent']:.1f}%, handlers on the feed thread "
           f"{r['handler_cpu_percent']:.1f}%)")
+    o = r.get("orders")
+    if o:
+        print_table(f"live chart of a trading session (brackets every 50 bars, a panel), "
+                    f"{o['bars_per_s']:,.0f} bars/s", [
+                        ("bars fed", o["bars_per_s"], f"{o['bars']:,} bars"),
+                        ("redraws", o["redraws_per_s"],
+                         f"{o['redraws']} in all, {o['redraw_ms']:.2f} ms of CPU each")])
+        print(f"  every bar of the window drawn at the end: "
+              f"{'yes' if o['window_complete'] else 'NO'}; the working orders drawn: "
+              f"{'yes' if o['orders_complete'] else 'NO'} ({o['segments']} segments)")
+        print(_cpu(o))
     q = r.get("quotes")
     if q:
         print_table(f"live chart with the bid/ask band and trades, {q['quotes_per_s']:,.0f} "
@@ -220,9 +300,7 @@ def _print(r: dict[str, Any]) -> None:
                          f"{q['redraws']} in all, at most {q['max_redraws_in_1s']} in any 1 s")])
         print(f"  the band holds the last {q['tick_window']:,} quotes at the end: "
               f"{'yes' if q['band_complete'] else 'NO'}")
-        print(f"  CPU, % of one core: feed alone {q['baseline_cpu_percent']:.1f}%, feed + "
-              f"chart {q['process_cpu_percent']:.1f}%  ->  chart "
-              f"{q['chart_cpu_percent']:.1f}% (redraws {q['redraw_cpu_percent']:.1f}%)")
+        print(_cpu(q))
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:

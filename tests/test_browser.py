@@ -47,6 +47,15 @@ feed = lab.live("btcusd_1m", exchange="binance", rate=50, limit={BARS})"""
 
 WAIT_CELL = wait_cell(BARS)
 
+# The rendered figure's width and its output area's (content box), in whole pixels.
+PLOT_WIDTH = f"""() => {{
+    const gd = document.querySelector('{PLOT}');
+    const area = gd.closest('.jp-OutputArea-output');
+    const pad = parseFloat(getComputedStyle(area).paddingLeft)
+        + parseFloat(getComputedStyle(area).paddingRight);
+    return {{plot: Math.round(gd.querySelector('.main-svg').getBoundingClientRect().width),
+             area: Math.round(area.clientWidth - pad)}};
+}}"""
 CANDLES = f"document.querySelectorAll('{PLOT} g.trace.boxes path').length"
 # Every distinct candle count the page shows, in order, sampled on each animation frame.
 RECORD_CANDLES = f"""() => {{
@@ -86,6 +95,15 @@ def test_live_chart_renders_and_updates_in_jupyterlab(tmp_path):
             run_cells(page, "notebook:run-cell", 0)
             page.locator(f"{PLOT} .main-svg").first.wait_for(timeout=90_000)
             assert page.evaluate(CANDLES) == 0
+            # It fills its output area (no width of its own), and follows it when it narrows.
+            fits = f"() => {{ const w = ({PLOT_WIDTH})(); return w.plot === w.area && w; }}"
+            widths = page.wait_for_function(fits, timeout=30_000).json_value()
+            assert widths["area"] > 900, widths
+            page.set_viewport_size({"width": 1000, "height": 1100})
+            page.wait_for_function(f"() => {{ const w = ({PLOT_WIDTH})(); "
+                                   f"return w.plot === w.area && w.area < {widths['area']}; }}",
+                                   timeout=30_000)
+            page.set_viewport_size({"width": 1400, "height": 1100})
 
             # 2. The feed and the wait: candles appear, and more of them later (live).
             run_cells(page, "notebook:run-all-below", 1)

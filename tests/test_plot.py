@@ -426,7 +426,10 @@ def test_static_chart_of_bars_and_signals():
     np.testing.assert_array_equal(fig.data[1].y, bars["volume"])
     assert list(fig.data[2].y) == [101.5] and list(fig.data[3].y) == [105.0]
     np.testing.assert_array_equal(fig.data[4].x, times(7, 1))
-    assert fig.layout.yaxis3.visible is True and list(fig.data[6].y) == [1000.0, 1010.0]
+    # the equity runs to the last bar: a Series says nothing of positions, so carried forward
+    assert fig.layout.yaxis3.visible is True
+    assert list(fig.data[6].y) == [1000.0, 1010.0, 1010.0, 1010.0, 1010.0]
+    np.testing.assert_array_equal(fig.data[6].x, np.concatenate([times(2, 1), times(6, 4)]))
     assert fig.data[len(TRACES)].name == "sma_3"
     assert "<html>" in fig.to_html()[:200].lower()
 
@@ -452,7 +455,7 @@ def recording_frame() -> pd.DataFrame:
         dict(seq=5, type="fill", event_time=t[0], symbol="AAPL", source="broker", cause=4,
              side="BUY", quantity=10.0, price=10.6),
         dict(seq=6, type="portfolio", event_time=t[0], symbol=None, source="broker", cause=5,
-             cash=894.0, equity=1000.0),
+             cash=894.0, equity=1000.0, positions='[["AAPL", 10.0, 10.6]]'),
         dict(seq=7, type="bar", event_time=t[1], symbol="AAPL", source="feed", cause=None,
              open=10.5, high=12.0, low=10.0, close=11.5, volume=80.0),
         dict(seq=8, type="signal", event_time=t[1], symbol="AAPL", source="mom", cause=7,
@@ -491,7 +494,10 @@ def test_static_chart_of_a_recording(source):
     assert list(fig.data[0].close) == [10.5, 11.5]
     assert list(fig.data[2].y) == [10.5] and list(fig.data[4].y) == [11.5]
     assert list(fig.data[5].y) == [10.6]
-    assert list(fig.data[6].y) == [1000.0]
+    # run to the last bar, the 10 AAPL held marked from the close of 10.5 to 11.5
+    assert list(fig.data[6].y) == [1000.0, 1010.0]
+    last = chart(frame if source == "frame" else Recording(frame), "AAPL", last=1)
+    assert list(last.data[6].y) == [1010.0]  # marked from the bar before the window too
     assert fig.data[len(TRACES)].name == "sma" and list(fig.data[len(TRACES)].y) == [10.2]
     assert chart(frame).data[0].name == "AAPL"  # the only symbol
     assert chart(Recording(frame)).data[0].name == "AAPL"
@@ -529,8 +535,12 @@ def test_live_chart_benchmark_runs(capsys):
     quotes = result["quotes"]
     assert quotes["quotes"] == 5 * result["bars"] and quotes["band_complete"] is True
     assert {"quotes_per_s", "redraws", "chart_cpu_percent"} <= set(quotes)
+    orders = result["orders"]
+    assert orders["orders_complete"] is True and orders["window_complete"] is True
+    assert orders["segments"] > 0 and {"redraw_ms", "chart_cpu_percent"} <= set(orders)
     out = capsys.readouterr().out
     assert "redraws" in out and "the band holds the last 50 quotes at the end: yes" in out
+    assert "the working orders drawn: yes" in out
 
 
 def test_a_chart_of_a_symbol_the_bus_never_sees_names_the_symbols_it_has(bus, fake):
@@ -698,3 +708,268 @@ def test_quotes_of_the_symbol_give_no_wrong_symbol_hint(bus, fake):
         bus.emit(bar(0, symbol="ETH-USD"))
         bus.emit(bar(1, symbol="ETH-USD"))
     assert c.hint is None
+
+
+# --- orders, fills of brackets, panels, equity to the end, clear, width (issue 13 item 7) -----
+
+def _bracket_session(tmp_path, fake):
+    """A real bus, portfolio, broker and recorder; a script places, on bar 0: a bracket entry
+    ``e`` (BUY LIMIT 99, take-profit 110, stop-loss 95), a limit ``l`` (BUY 90, replaced at
+    92 on bar 2 and canceled on bar 3) and a stop ``s`` (BUY 120, never touched). Bar 1
+    fills ``e`` at 99 (inside the bar: its children work from bar 2), bar 3 reaches 111:
+    the take-profit fills at 110 and cancels the stop-loss. Returns the recording (saved
+    and loaded) and the live chart that followed the bus."""
+    from evlab.events import create_cancel_event, create_order_event, create_replace_event
+    from evlab.execution import PaperBroker, Portfolio
+    from evlab.manager import EventManager
+    from evlab.recording import EventRecorder, load_recording
+
+    bus = EventBus()
+    recorder = EventRecorder(bus)
+    manager = EventManager(bus)
+    portfolio = Portfolio(100_000)
+    manager.register_component("portfolio", portfolio, [EventType.BAR, EventType.FILL],
+                               priority=20)
+    manager.register_component("broker", PaperBroker(portfolio), PaperBroker.EVENTS,
+                               priority=10)
+    live = LiveChart(bus, "AAPL", clock=fake, schedule=fake.schedule)
+    script = {  # built inside the bar's handler: each event takes the bar's time
+        0: lambda: [create_order_event("AAPL", "BUY", 10, "LIMIT", 99.0, take_profit=110.0,
+                               stop_loss=95.0, order_id="e"),
+            create_order_event("AAPL", "BUY", 5, "LIMIT", 90.0, order_id="l"),
+            create_order_event("AAPL", "BUY", 5, "STOP", stop_price=120.0, order_id="s")],
+        2: lambda: [create_replace_event("l", limit_price=92.0)],
+        3: lambda: [create_cancel_event("l")],
+    }
+    n = iter(range(99))
+
+    def strategy(b):
+        for e in script.get(next(n), list)():
+            bus.emit(e)
+
+    bus.register(EventType.BAR, strategy)
+    ohlc = [(100.0, 101.0, 99.5, 100.0), (100.0, 101.0, 98.5, 100.0),
+            (100.0, 102.0, 99.0, 101.0), (101.0, 111.0, 100.0, 108.0),
+            (108.0, 109.0, 107.0, 108.0)]
+    for i, b in enumerate(ohlc):
+        bus.emit(create_bar_event("AAPL", T0 + i * SEC, *b, 1e6))
+    live.flush()
+    recorder.close()
+    return load_recording(recorder.save(tmp_path / "bracket.parquet")), live, portfolio
+
+
+def _ns_of(x) -> list[int]:
+    return [int(v) for v in np.asarray(x, dtype="datetime64[ns]").view(np.int64)]
+
+
+def _segments(fig, name):
+    """A segment trace as (start, end, level) per segment: points t0, t1, t1 / L, L, NaN."""
+    trace = fig.data[TRACES.index(name)]
+    t, y = _ns_of(trace.x), list(trace.y)
+    return [((t[i] - T0) // SEC, (t[i + 1] - T0) // SEC, y[i]) for i in range(0, len(t), 3)
+            if not math.isnan(y[i]) and math.isnan(y[i + 2])]
+
+
+def test_working_orders_are_segments_on_the_static_and_live_chart(tmp_path, fake):
+    rec, live, _ = _bracket_session(tmp_path, fake)
+    static = chart(rec)  # orders drawn by default
+    for fig in (static, live.figure):
+        assert sorted(_segments(fig, "limit")) == [(0, 1, 99.0), (0, 2, 90.0), (2, 3, 92.0)]
+        assert _segments(fig, "stop") == [(0, 4, 120.0)]  # still working: to the last bar
+        assert _segments(fig, "take_profit") == [(1, 3, 110.0)]
+        assert _segments(fig, "stop_loss") == [(1, 3, 95.0)]
+        # the entry's fill is a plain fill; the take-profit's is marked apart
+        assert list(fig.data[F.FILL].y) == [99.0]
+        assert list(fig.data[F.TAKE_PROFIT_FILL].y) == [110.0]
+        assert _ns_of(fig.data[F.TAKE_PROFIT_FILL].x) == [T0 + 3 * SEC]
+        assert len(fig.data[F.STOP_LOSS_FILL].y) == 0
+        assert fig.data[F.TAKE_PROFIT_FILL].hovertext[0].startswith("take-profit SELL 10")
+        assert fig.data[F.STOP_LOSS].line.color != fig.data[F.TAKE_PROFIT].line.color
+    assert chart(rec, orders=False).data[F.LIMIT].y == ()
+
+
+def test_the_equity_runs_to_the_last_bar(tmp_path, fake):
+    rec, live, portfolio = _bracket_session(tmp_path, fake)
+    last_event = rec.portfolio().index[-1]
+    assert last_event < pd.Timestamp(T0 + 4 * SEC, tz="UTC")  # flat: bar 4 publishes nothing
+    for fig in (chart(rec), live.figure):
+        eq = fig.data[F.EQUITY]
+        assert _ns_of(eq.x)[-1] == T0 + 4 * SEC
+        assert eq.y[-1] == pytest.approx(portfolio.equity)  # flat: carried forward
+        assert portfolio.equity == pytest.approx(100_000 + 10 * (110 - 99))
+
+
+def test_equity_is_marked_to_the_closes_after_the_last_portfolio_event():
+    from evlab.plot.equity import held_quantity, run_to_end
+
+    t = np.array([0, 2], np.int64)
+    bar_t = np.arange(5, dtype=np.int64)
+    close = np.array([10.0, 11.0, 12.0, 14.0, 9.0])
+    assert held_quantity('[["AAPL", 3.0, 10.0]]', "AAPL") == 3.0
+    assert held_quantity((("MSFT", 1.0, 5.0),), "AAPL") is None  # not on this chart
+    assert held_quantity("[]", "AAPL") == 0.0
+    tt, yy = run_to_end(t, np.array([100.0, 106.0]), 3.0, bar_t, close)
+    assert list(tt) == [0, 2, 3, 4] and list(yy) == [100.0, 106.0, 112.0, 97.0]
+    _, flat = run_to_end(t, np.array([100.0, 106.0]), None, bar_t, close)
+    assert list(flat) == [100.0, 106.0, 106.0, 106.0]
+
+
+def btc_bars(n: int = 30) -> pd.DataFrame:
+    index = pd.date_range("2024-01-01", periods=n, freq="h", tz="UTC")
+    close = 40_000 + 50 * np.sin(np.arange(n))
+    return pd.DataFrame({"open": close - 5, "high": close + 20, "low": close - 20,
+                         "close": close, "volume": 1.0}, index=index)
+
+
+def test_indicators_far_from_the_price_get_their_own_panel():
+    bars = btc_bars()
+    overlays = pd.DataFrame({"sma": bars["close"].rolling(3).mean(),
+                             "rsi": 50 + 20 * np.cos(np.arange(30)),
+                             "z": np.sin(np.arange(30)),
+                             "upper": bars["high"] + 300}, index=bars.index)
+    fig = chart(bars, overlays=overlays, panels={"z": "osc"})
+    axes = {d.name: d.yaxis for d in fig.data[len(TRACES):]}
+    assert axes == {"sma": "y", "upper": "y", "rsi": "y4", "z": "y5"}
+    assert fig.layout.yaxis4.title.text == "rsi" and fig.layout.yaxis5.title.text == "osc"
+    # below the candles, above the volume; one shared x axis
+    assert fig.layout.yaxis.domain[0] > fig.layout.yaxis4.domain[1]
+    assert fig.layout.yaxis4.domain[0] > fig.layout.yaxis5.domain[1]
+    assert fig.layout.yaxis5.domain[0] > fig.layout.yaxis2.domain[1]
+    assert fig.layout.yaxis4.anchor == "x" and fig.data[len(TRACES) + 1].xaxis in (None, "x")
+
+
+def test_a_declared_panel_from_a_recording_and_price_forced_on_the_candles():
+    frame = recording_frame()
+    extra = [dict(seq=20 + i, type="system", event_time=pd.Timestamp(T0, tz="UTC"),
+                  symbol=None, source="s", cause=1, kind="indicator",
+                  data=indicator_event("AAPL", values, panel=panel).data)
+             for i, (values, panel) in enumerate([({"macd": 0.1, "signal": 0.2}, "macd"),
+                                                  ({"far": 500.0}, "price")])]
+    frame = pd.concat([frame, pd.DataFrame(extra)], ignore_index=True)
+    frame["data"] = [d if not isinstance(d, dict) else __import__("json").dumps(d)
+                     for d in frame["data"]]
+    fig = chart(frame, "AAPL")
+    axes = {d.name: d.yaxis for d in fig.data[len(TRACES):]}
+    assert axes == {"sma": "y", "macd": "y4", "signal": "y4", "far": "y"}
+    with pytest.raises(ValueError, match="panel"):
+        indicator_event("AAPL", "x", 1.0, panel="")
+
+
+def test_the_live_chart_adds_panels_as_indicators_come(bus, fake):
+    c = make_chart(bus, fake)
+
+    def strategy(b):
+        i = (b.time_ns - T0) // SEC
+        bus.emit(indicator_event(b.symbol, "sma", b.close))
+        if i >= 2:
+            bus.emit(indicator_event(b.symbol, "rsi", 40.0 + i, panel="rsi"))
+        if i >= 4:
+            bus.emit(indicator_event(b.symbol, "z", 0.5 - i / 10))  # by range: a panel
+
+    bus.register(EventType.BAR, strategy)
+    for i in range(3):
+        bus.emit(bar(i))
+    c.flush()
+    axes = {d.name: d.yaxis for d in c.figure.data[len(TRACES):]}
+    assert axes == {"sma": "y", "rsi": "y4"}
+    assert c.figure.layout.yaxis4.title.text == "rsi"
+    for i in range(3, 6):
+        bus.emit(bar(i))
+    c.flush()
+    axes = {d.name: d.yaxis for d in c.figure.data[len(TRACES):]}
+    assert axes == {"sma": "y", "rsi": "y4", "z": "y5"}
+    assert list(c.figure.data[len(TRACES) + 1].y) == [42.0, 43.0, 44.0, 45.0]
+    assert c.figure.layout.yaxis5.domain[1] < c.figure.layout.yaxis4.domain[0]
+    assert c.redraws == 2  # panels are added inside the coalesced redraws
+
+
+def test_clear_empties_the_chart_and_keeps_following(bus, fake):
+    c = make_chart(bus, fake)
+    bus.register(EventType.BAR, lambda b: bus.emit(indicator_event(b.symbol, "sma", b.close)))
+    bus.register(EventType.BAR, lambda b: bus.emit(PortfolioEvent(500.0, 1000.0 + b.close)))
+    subs = [s.name for s in c._subs]
+    for i in range(3):
+        bus.emit(bar(i))
+    bus.emit(create_signal_event("BUY", 100.0, "BTC-USD", "s"))
+    bus.emit(create_fill_event("BTC-USD", "BUY", 1.0, 100.0))
+    c.flush()
+    assert c.figure.layout.yaxis3.visible is True
+    c.clear()
+    assert c.to_frame().empty and c.points == 0
+    assert all(len(d.x) == 0 for d in c.figure.data)
+    assert c.figure.layout.yaxis3.visible is True  # the layout stays
+    bus.emit(bar(5))
+    c.flush()
+    np.testing.assert_array_equal(c.figure.data[F.CANDLES].x, wtimes(5, 1))
+    assert list(c.figure.data[len(TRACES)].y) == [bar(5).close]
+    assert len(c.figure.data[F.BUY].x) == 0 and len(c.figure.data[F.FILL].x) == 0
+    assert [s.name for s in c._subs] == subs and c.stats["bars"] == 4
+
+
+def test_the_charts_take_the_output_width(bus, fake):
+    c = make_chart(bus, fake)
+    layout = c.figure.layout
+    assert layout.autosize is True and layout.width is None
+    assert c.figure._config["responsive"] is True
+    static = chart(btc_bars())
+    assert static.layout.autosize is True and static.layout.width is None
+    # plotly's front end draws a new view before it is in the page (at 700 px): when it
+    # counts the view, the chart asks it to measure again, once; and at the next redraw
+    sent = []
+    c.figure.observe(lambda ch: ch["new"] and sent.append(ch["new"]["relayout_data"]),
+                     names="_py2js_relayout")
+    for i in range(2):
+        bus.emit(bar(i))
+        c.flush()
+        assert sent == [{"autosize": True}]  # armed when it was made: the first redraw
+    c.figure._view_count = 1  # what the front end sends when a view appears
+    assert sent == [{"autosize": True}] * 2
+    for i in range(2, 4):
+        bus.emit(bar(i))
+        c.flush()
+        assert sent == [{"autosize": True}] * 3 and c._width.fits == 3
+    assert c.figure.layout.width is None
+
+
+def test_order_levels_follow_each_step_of_an_order_in_either_arrival_order():
+    """``OrderLevels`` fed by hand: a stop-limit draws its stop, then its limit once
+    triggered; an order the broker names (sent without an id) and one whose update comes
+    before the order itself (the broker runs first on a live bus) are drawn; an expired
+    and a rejected order end their segment or never start one; unanswered requests are
+    bounded and counted."""
+    from evlab.plot.orders import OrderLevels
+
+    levels = OrderLevels(keep=3)
+    levels.order(1, "sl", "STOP_LIMIT", "BUY", 2, 101.0, 100.0)
+    levels.update(10, "sl", "ACCEPTED", 1)
+    levels.update(20, "sl", "TRIGGERED", 1)
+    levels.update(30, "sl", "FILLED", 1)
+    levels.order(2, "", "LIMIT", "SELL", 1, 105.0, None)  # no id: the broker names it
+    levels.update(10, "broker-7", "ACCEPTED", 2)
+    levels.update(40, "broker-7", "EXPIRED", 2)
+    levels.update(15, "early", "ACCEPTED", 3)  # before its order (live dispatch)
+    levels.order(3, "early", "STOP", "SELL", 1, None, 90.0, parent_id="entry")
+    levels.order(4, "bad", "LIMIT", "BUY", 1, 95.0, None)
+    levels.update(16, "bad", "REJECTED", 4)
+    levels.order(5, "m", "MARKET", "BUY", 1, None, None)  # no level
+    levels.update(16, "m", "ACCEPTED", 5)
+    got = [(s.start_ns, s.end_ns, s.level, s.kind) for s in levels.segments()]
+    assert got == [(10, 20, 100.0, "stop"), (20, 30, 101.0, "limit"),
+                   (10, 40, 105.0, "limit"), (15, None, 90.0, "stop_loss")]
+    assert levels.fill_role("early") == "stop_loss" and levels.fill_role("broker-7") is None
+    assert levels.dropped == 0
+    for seq in range(10, 15):  # orders no broker answers: the oldest are forgotten, counted
+        levels.order(seq, f"x{seq}", "LIMIT", "BUY", 1, 1.0, None)
+    assert levels.dropped == 2
+
+
+def test_panels_declared_up_front_are_there_from_the_start(bus, fake):
+    c = make_chart(bus, fake, panels={"rsi": "osc", "z": "osc", "sma": "price"})
+    assert c.figure.layout.yaxis4.title.text == "osc"
+    assert c.figure.layout.yaxis.domain[0] > c.figure.layout.yaxis4.domain[1]
+    bus.register(EventType.BAR, lambda b: bus.emit(indicator_event(
+        b.symbol, {"rsi": 55.0, "z": 0.5, "sma": b.close})))
+    bus.emit(bar(0))
+    c.flush()
+    axes = {d.name: d.yaxis for d in c.figure.data[len(TRACES):]}
+    assert axes == {"rsi": "y4", "z": "y4", "sma": "y"}

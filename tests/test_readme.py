@@ -135,3 +135,15 @@ def test_paper_trading_block_fills_the_bracket_as_the_comments_say():
     rows = [line.split() for line in out.getvalue().splitlines()]
     assert rows == [["order_id", "status", "avg_price"], ["entry", "FILLED", "99.0"],
                     ["entry-sl", "CANCELED", "NaN"], ["entry-tp", "FILLED", "104.0"]]
+
+
+def test_charts_block_draws_panels_and_orders():
+    """The charts section as written: the RSI in its own panel, the SMA on the candles, the
+    bracket's entry, take-profit and stop-loss drawn as working-order segments."""
+    section = README.split("### Charts", 1)[1]
+    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        exec(compile(code, "README.md", "exec"), {})  # the project's own documentation
+    assert out.getvalue() == ("{'sma_20': 'y', 'rsi': 'y4'}\n"
+                              "['limit', 'take-profit', 'stop-loss']\n")

@@ -7,7 +7,11 @@
 | ``chart`` | ``static`` | a ``go.Figure`` of a recording (or a bars DataFrame) |
 | ``flow`` / ``edges`` | ``chains`` | the cause chains bar → signal → order → fill |
 | ``Coalescer`` | ``coalesce`` | the redraw throttle (at most ``max_fps`` redraws a second) |
-| ``indicator_event`` | ``indicators`` | how a strategy publishes an overlay line |
+| ``indicator_event`` | ``indicators`` | how a strategy publishes a line (candles or a panel) |
+
+Both charts draw through the same pieces: ``_figure`` (traces, panels, styles), ``orders``
+(working orders as level segments, bracket fills told apart), ``equity`` (the curve run to
+the last bar) and ``indicators`` (which panel a line goes in).
 
 Names load on first use, so ``evlab.plot.indicators`` (used by strategies) and
 ``evlab.plot.coalesce`` do not import plotly.

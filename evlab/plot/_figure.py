@@ -14,13 +14,23 @@ from typing import Any
 import numpy as np
 import plotly.graph_objects as go
 
-__all__ = ["ASK", "BID", "EQUITY", "SIGNAL_STYLE", "TRACES", "TRADES", "add_overlay",
+__all__ = ["ASK", "BID", "EQUITY", "FILL_STYLE", "ORDER_STYLE", "SIGNAL_STYLE", "TRACES",
+           "TRADES", "add_overlay", "panel_axis",
            "new_figure", "show_panels", "show_ticks", "side_colours", "to_datetime64",
            "to_widget_times"]
 
 UP, DOWN = "#26a69a", "#ef5350"
-TRACES = ("candles", "volume", "buy", "sell", "exit", "fill", "equity", "bid", "ask", "trades")
-CANDLES, VOLUME, BUY, SELL, EXIT, FILL, EQUITY, BID, ASK, TRADES = range(len(TRACES))
+TRACES = ("candles", "volume", "buy", "sell", "exit", "fill", "equity", "bid", "ask", "trades",
+          "limit", "stop", "take_profit", "stop_loss", "take_profit_fill", "stop_loss_fill")
+(CANDLES, VOLUME, BUY, SELL, EXIT, FILL, EQUITY, BID, ASK, TRADES, LIMIT, STOP, TAKE_PROFIT,
+ STOP_LOSS, TAKE_PROFIT_FILL, STOP_LOSS_FILL) = range(len(TRACES))
+#: working-order segment kind (``evlab.plot.orders.KINDS``) -> (trace index, colour, dash)
+ORDER_STYLE = {"limit": (LIMIT, "#3949ab", "dash"), "stop": (STOP, "#ef6c00", "dot"),
+               "take_profit": (TAKE_PROFIT, "#2e7d32", "solid"),
+               "stop_loss": (STOP_LOSS, "#c62828", "solid")}
+#: fill role (a bracket child's fill) -> (trace index, marker symbol, colour)
+FILL_STYLE = {"take_profit": (TAKE_PROFIT_FILL, "star", "#2e7d32"),
+              "stop_loss": (STOP_LOSS_FILL, "x", "#c62828")}
 #: trade marker colour by the taker's side (``TickEvent.side``); None: the venue does not say
 TRADE_COLOUR = {"BUY": UP, "SELL": DOWN, None: "#7f7f7f"}
 #: the trade marker's colour value by side, on ``TRADE_SCALE`` (numbers: plotly checks a list
@@ -68,27 +78,57 @@ def show_ticks(fig: go.Figure, *, quotes: bool | None = None, trades: bool | Non
         fig.data[TRADES].visible = trades
 
 
-def _domains(volume: bool, equity: bool) -> dict[str, list[float]]:
-    if volume and equity:
-        return {"yaxis": [0.47, 1.0], "yaxis2": [0.26, 0.42], "yaxis3": [0.0, 0.21]}
+#: heights (fractions of the figure) of the panels under the candles, and the gap between
+_HEIGHT = {"volume": 0.16, "equity": 0.21, "panel": 0.17}
+_GAP = 0.05
+_PRICE_MIN = 0.4  # the candles keep at least this much; the other panels shrink to fit
+
+
+def panel_axis(i: int) -> str:
+    """The y axis (``"y4"`` ...) of the ``i``-th indicator panel (0-based)."""
+    return f"y{4 + i}"
+
+
+def _domains(volume: bool, equity: bool, panels: int) -> dict[str, list[float]]:
+    """Top to bottom: price, the indicator panels, volume, equity."""
+    below = [(f"yaxis{4 + i}", _HEIGHT["panel"]) for i in range(panels)]
     if volume:
-        return {"yaxis": [0.27, 1.0], "yaxis2": [0.0, 0.22], "yaxis3": [0.0, 0.22]}
+        below.append(("yaxis2", _HEIGHT["volume"]))
     if equity:
-        return {"yaxis": [0.3, 1.0], "yaxis2": [0.0, 0.25], "yaxis3": [0.0, 0.25]}
-    return {"yaxis": [0.0, 1.0], "yaxis2": [0.0, 0.2], "yaxis3": [0.0, 0.2]}
+        below.append(("yaxis3", _HEIGHT["equity"]))
+    room = 1.0 - _PRICE_MIN - _GAP * len(below)
+    total = sum(h for _, h in below)
+    scale = min(1.0, room / total) if total else 1.0
+    out: dict[str, list[float]] = {}
+    bottom = 0.0
+    for axis, height in reversed(below):
+        top = bottom + height * scale
+        out[axis] = [round(bottom, 4), round(top, 4)]
+        bottom = top + _GAP
+    out["yaxis"] = [round(bottom, 4), 1.0]
+    # a hidden panel takes the place of the one it overlays (see show_panels)
+    out.setdefault("yaxis2", out.get("yaxis3", out["yaxis"]))
+    out.setdefault("yaxis3", out["yaxis2"])
+    return out
 
 
-def show_panels(fig: go.Figure, *, volume: bool, equity: bool) -> None:
-    """Lay out the panels that are on (call it inside ``batch_update`` on a widget)."""
-    for axis, domain in _domains(volume, equity).items():
-        fig.layout[axis].domain = domain
+def show_panels(fig: go.Figure, *, volume: bool, equity: bool,
+                panels: tuple[str, ...] | list[str] = ()) -> None:
+    """Lay out the panels that are on, the indicator ``panels`` (named, on ``panel_axis(i)``)
+    under the candles (call it inside ``batch_update`` on a widget)."""
+    axes: dict[str, dict[str, Any]] = {axis: {"domain": domain} for axis, domain in
+                                       _domains(volume, equity, len(panels)).items()}
+    for i, name in enumerate(panels):
+        axes[f"yaxis{4 + i}"].update(title={"text": name}, anchor="x")
+    fig.update_layout(axes)
     # A hidden panel's axis overlays the price axis: as a subplot of its own, its (empty)
     # background would be drawn over the panel that shares its place (seen in a browser).
     fig.layout.yaxis2.visible = volume
     fig.layout.yaxis2.overlaying = None if volume else "y"
     fig.layout.yaxis3.visible = equity
     fig.layout.yaxis3.overlaying = None if equity else "y"
-    fig.layout.xaxis.anchor = "y3" if equity else "y2" if volume else "y"
+    fig.layout.xaxis.anchor = ("y3" if equity else "y2" if volume
+                               else panel_axis(len(panels) - 1) if panels else "y")
 
 
 def new_figure(symbol: str, *, volume: bool = True, equity: bool = False, widget: bool = False,
@@ -128,22 +168,38 @@ def new_figure(symbol: str, *, volume: bool = True, equity: bool = False, widget
                                      "colorscale": TRADE_SCALE, "cmin": 0, "cmax": 1,
                                      "line": {"width": 0.5, "color": "white"}},
                              visible=trades, **empty))
+    # Working orders: one line trace per kind, a segment per order level (see plot.orders)
+    for kind, (_, colour, dash) in ORDER_STYLE.items():
+        traces.append(go.Scatter(name=kind.replace("_", "-"), mode="lines", y=[],
+                                 line={"color": colour, "width": 1.5, "dash": dash},
+                                 connectgaps=False, hoverinfo="text", legendgroup="orders",
+                                 **empty))
+    for role, (_, symbol_, colour) in FILL_STYLE.items():
+        traces.append(go.Scatter(name=f"{role.replace('_', '-')} fill", mode="markers", y=[],
+                                 hoverinfo="text+x", legendgroup="orders",
+                                 marker={"symbol": symbol_, "size": 11, "color": colour,
+                                         "line": {"width": 1, "color": "white"}}, **empty))
     layout = go.Layout(
         title={"text": title if title is not None else symbol, "x": 0.01, "xanchor": "left"},
-        height=height, uirevision=symbol, margin={"l": 50, "r": 20, "t": 60, "b": 30},
+        height=height, autosize=True, uirevision=symbol,
+        margin={"l": 50, "r": 20, "t": 60, "b": 30},
         hovermode="x",  # the legend sits on the right, clear of the title on the left
         legend={"orientation": "h", "y": 1.02, "x": 1, "xanchor": "right", "yanchor": "bottom"},
         xaxis={"type": "date", "rangeslider": {"visible": False}},
         yaxis={"title": "price"}, yaxis2={"title": "volume", "showgrid": False},
         yaxis3={"title": "equity"})
     fig = (go.FigureWidget if widget else go.Figure)(data=traces, layout=layout)
+    if widget:  # no width: the figure takes its output area's, and follows it when resized
+        fig._config = {**fig._config, "responsive": True}
     show_panels(fig, volume=volume, equity=equity)
     return fig
 
 
-def add_overlay(fig: go.Figure, name: str) -> int:
-    """Add a line on the price panel for the indicator ``name``; returns its trace index."""
+def add_overlay(fig: go.Figure, name: str, axis: str = "y") -> int:
+    """Add a line for the indicator ``name`` on the price panel, or on ``axis`` (an
+    indicator panel's, ``panel_axis(i)``); returns its trace index."""
     colour = _PALETTE[(len(fig.data) - len(TRACES)) % len(_PALETTE)]
     fig.add_trace(go.Scatter(name=name, mode="lines", x=np.empty(0, "datetime64[ns]"), y=[],
-                             line={"width": 1.2, "color": colour}, connectgaps=False))
+                             yaxis=axis, line={"width": 1.2, "color": colour},
+                             connectgaps=False))
     return len(fig.data) - 1

@@ -16,7 +16,7 @@ from evlab.bus import EventBus, Subscription
 from evlab.events import EventType
 from evlab.plot.coalesce import Coalescer, Schedule
 
-__all__ = ["Follower", "mimebundle"]
+__all__ = ["Follower", "FullWidth", "mimebundle"]
 
 
 class Follower:
@@ -49,3 +49,42 @@ class Follower:
 def mimebundle(figure: Any, **kwargs: Any) -> Any:
     """How a view displays in Jupyter: as its figure widget."""
     return figure._repr_mimebundle_(**kwargs)
+
+
+class FullWidth:
+    """Makes a ``FigureWidget`` with no width of its own take its output area's width.
+
+    The widget's front end (plotly 6+, an anywidget) draws the figure before its element is
+    in the page, so plotly.js finds no width there and falls back to 700 px, and never
+    measures again until the window is resized (plotly/plotly.py#5208; the layout delta it
+    sends back goes to a trait the Python side does not have). A relayout of ``autosize``
+    once the element is in place measures it. One is sent when the front end counts a new
+    view (``_view_count``: the message arrives after the view has drawn into its element),
+    and again at the owner's next redraw after that or after the figure was displayed
+    (``arm()``; the owner calls ``fit()`` after each redraw). It is sent as is: the Python
+    layout already says ``autosize=True``, so an assignment would send nothing. Window
+    resizes afterwards are followed by plotly.js itself (``responsive``).
+    """
+
+    def __init__(self, figure: Any) -> None:
+        self.figure = figure
+        self.armed = True
+        self.fits = 0
+        figure.observe(self._on_views, names="_view_count")
+
+    def arm(self) -> None:
+        """The figure is being displayed: fit it at the next ``fit()``."""
+        self.armed = True
+
+    def fit(self) -> None:
+        """Ask the front end to measure the output area again, once per display."""
+        if self.armed:
+            self.armed = False
+            self.fits += 1
+            self.figure._send_relayout_msg({"autosize": True})
+
+    def _on_views(self, change: dict[str, Any]) -> None:
+        if (change.get("new") or 0) > (change.get("old") or 0):
+            self.armed = True
+            self.fit()
+            self.armed = True

@@ -5,7 +5,12 @@ redraws at most ``max_fps`` times a second, copying the whole window into new nu
 inside one ``batch_update()``. Coalescing merges redraws, never data: every bar that is in
 the window when a redraw runs is drawn. The same chart follows a live feed or a replay.
 
-Over the candles it can draw the best bid/ask as a band (``QuoteEvent``s: a venue's quote or
+Over the candles it draws the working orders' levels (limit, stop, a bracket's take-profit
+and stop-loss: ``evlab.plot.orders``, the one path the static chart uses too), and the fills
+of a bracket's exits apart from the others; indicators go on the candles or in panels below
+them (``evlab.plot.indicators``); the equity runs to the last bar (``evlab.plot.equity``).
+
+Over the candles it can also draw the best bid/ask as a band (``QuoteEvent``s: a venue's quote or
 the top of an ``OrderBooks`` book, chosen by ``quote_source``) and trades as markers
 (``TickEvent``s, coloured by taker side), the last ``tick_window`` of each.
 """
@@ -27,24 +32,38 @@ from evlab.events import (
     BarEvent,
     EventType,
     FillEvent,
+    OrderEvent,
+    OrderUpdateEvent,
     PortfolioEvent,
     QuoteEvent,
+    ReplaceEvent,
     SignalEvent,
     SystemEvent,
     TickEvent,
 )
 from evlab.plot import _figure as F
-from evlab.plot._follow import Follower, mimebundle
+from evlab.plot._follow import Follower, FullWidth, mimebundle
 from evlab.plot.coalesce import Schedule
-from evlab.plot.indicators import INDICATOR, indicator_values
+from evlab.plot.equity import held_quantity, run_to_end
+from evlab.plot.indicators import INDICATOR, PRICE, indicator_panel, indicator_values
+from evlab.plot.orders import segment_arrays
 from evlab.plot.window import BarWindow, Snapshot
 
 __all__ = ["LiveChart"]
 
 
 class LiveChart:
-    """Candles, signal markers (BUY ▲, SELL/EXIT ▼), fills, volume, strategy overlays and
-    equity for ``symbol``, redrawn from the bus at most ``max_fps`` times a second.
+    """Candles, signal markers (BUY ▲, SELL/EXIT ▼), fills (a bracket's take-profit ★ and
+    stop-loss ✕ apart), working orders, volume, indicators and equity for ``symbol``, redrawn
+    from the bus at most ``max_fps`` times a second; the figure takes its output's width.
+
+    ``orders``: draw each working order's level from the order events (True by default).
+    Indicators go on the candles or in a panel below them: ``panels`` (a line name -> panel
+    name, declared up front; ``"price"``: the candles), else the ``panel`` of their
+    ``indicator_event``, else by value range, decided when the line first comes
+    (``indicator_panel``); a panel is added to the figure when its first line comes (a
+    declared one: from the start).
+    ``clear()`` empties the chart and keeps following the bus with the same panels.
 
     ``equity="auto"`` shows the equity panel when the first ``PortfolioEvent`` arrives;
     ``quotes="auto"`` / ``trades="auto"`` show the bid/ask band and the trade markers once
@@ -63,6 +82,7 @@ class LiveChart:
     def __init__(self, bus: EventBus, symbol: str, *, window: int = 500, max_fps: float = 10.0,
                  volume: bool = True, equity: bool | Literal["auto"] = "auto",
                  overlays: bool = True, signals: bool = True, fills: bool = True,
+                 orders: bool = True, panels: dict[str, str] | None = None,
                  quotes: bool | Literal["auto"] = "auto",
                  trades: bool | Literal["auto"] = "auto", tick_window: int = 2000,
                  quote_source: str | None = None,
@@ -87,6 +107,7 @@ class LiveChart:
         self.figure: go.FigureWidget = F.new_figure(
             symbol, volume=volume, equity=equity is True, widget=True, title=title,
             height=height, quotes=quotes is True, trades=trades is True)
+        self._width = FullWidth(self.figure)
         self.redraws = 0
         self.points = 0  # candles in the figure after the last redraw
         self.redraw_seconds = 0.0  # wall time spent redrawing
@@ -100,7 +121,12 @@ class LiveChart:
         self._others: dict[str, int] = {}  # bars of other symbols, while none of ours came
         self._own = False  # a bar (or bar update) of ``symbol`` has come
         self._overlay_index: dict[str, int] = {}
+        self._declared = dict(panels or {})
+        # the indicator panels shown, top to bottom: the declared ones from the start
+        self._panels: list[str] = list(dict.fromkeys(
+            p for p in self._declared.values() if p != PRICE))
         self._filled: set[int] = set()  # marker/equity traces that hold points
+        self._shown: dict[int, tuple[Any, Any]] = {}  # trace -> the x and y it was given
         self._drawn = 0
         self._draw_lock = threading.Lock()
         cls = type(self)
@@ -110,6 +136,9 @@ class LiveChart:
             handlers.append((EventType.SIGNAL, cls._on_signal))
         if fills:
             handlers.append((EventType.FILL, cls._on_fill))
+        if orders:
+            handlers += [(EventType.ORDER, cls._on_order), (EventType.REPLACE, cls._on_replace),
+                         (EventType.ORDER_UPDATE, cls._on_order_update)]
         if equity is not False:
             handlers.append((EventType.PORTFOLIO, cls._on_portfolio))
         if overlays:
@@ -118,6 +147,9 @@ class LiveChart:
             handlers.append((EventType.QUOTE, cls._on_quote))
         if trades is not False:
             handlers.append((EventType.TICK, cls._on_tick))
+        if self._panels:
+            F.show_panels(self.figure, volume=volume, equity=equity is True,
+                          panels=self._panels)
         self._follow = Follower(bus, self, f"LiveChart[{symbol}]", handlers, self._redraw,
                                 max_fps=max_fps, clock=clock, schedule=schedule)
         self._coalescer = self._follow.coalescer
@@ -177,21 +209,36 @@ class LiveChart:
     def _on_fill(self, e: FillEvent) -> None:
         if e.symbol == self.symbol:
             assert e.time_ns is not None
-            text = f"fill {e.side} {e.quantity:g} @ {e.price:.6g}"
-            self.data.add_mark("fill", (e.time_ns, e.price, text))
+            self.data.add_fill(e.order_id, (e.time_ns, e.price,
+                                            f"{e.side} {e.quantity:g} @ {e.price:.6g}"))
+            self._coalescer.request()
+
+    def _on_order(self, e: OrderEvent) -> None:
+        if e.symbol == self.symbol:
+            self.data.add_order(e.seq, e.order_id, e.order_type, e.side, e.quantity,
+                                e.limit_price, e.stop_price, e.parent_id)
+
+    def _on_replace(self, e: ReplaceEvent) -> None:
+        self.data.add_replace(e.seq, e.limit_price, e.stop_price)
+
+    def _on_order_update(self, e: OrderUpdateEvent) -> None:
+        # a REPLACED of any symbol: it answers a request that names no symbol
+        if e.symbol == self.symbol or e.status == "REPLACED":
+            assert e.time_ns is not None
+            self.data.add_order_update(e.time_ns, e.order_id, e.status, e.cause)
             self._coalescer.request()
 
     def _on_portfolio(self, e: PortfolioEvent) -> None:
         assert e.time_ns is not None
-        self.data.add_equity((e.time_ns, e.equity))
+        self.data.add_equity((e.time_ns, e.equity), e.cash, e.positions)
         self._coalescer.request()
 
     def _on_system(self, e: SystemEvent) -> None:
         if e.kind == INDICATOR:
-            symbol, values = indicator_values(e.data)
+            symbol, values, panel = indicator_values(e.data)
             if values and symbol in (self.symbol, None):
                 assert e.time_ns is not None
-                self.data.add_overlay(values, e.time_ns)
+                self.data.add_overlay(values, e.time_ns, panel)
                 self._coalescer.request()
 
     def _on_quote(self, e: QuoteEvent) -> None:
@@ -225,6 +272,7 @@ class LiveChart:
             self._draw(snap)
             self._drawn = snap.version
             self.redraws += 1
+            self._width.fit()
         self.redraw_seconds += time.perf_counter() - wall
         self.redraw_cpu_seconds += time.thread_time() - cpu
         for hook in self.on_redraw:
@@ -237,6 +285,11 @@ class LiveChart:
         start = int(t[0]) if len(t) else None
         fig = self.figure
         new = [n for n in snap.overlays if n not in self._overlay_index]
+        if new and len(t):  # the candles' range decides a line's panel (indicator_panel)
+            low, high = float(np.nanmin(v[:, 3])), float(np.nanmax(v[:, 2]))
+        elif new:  # no candle yet: only lines of a declared panel can be placed
+            low = high = float("nan")
+            new = [n for n in new if self._declared.get(n, snap.panels.get(n)) is not None]
         show_equity = self.equity == "auto" and bool(snap.equity) and not self._equity_shown
         show_quotes = bool(snap.quotes) and not self._quotes_shown
         show_trades = bool(snap.trades) and not self._trades_shown
@@ -248,24 +301,46 @@ class LiveChart:
                 fig.data[F.VOLUME].update(x=x, y=v[:, 5],
                                           marker_color=(v[:, 4] >= v[:, 1]).astype(np.float64))
             for kind, marks in snap.marks.items():
-                index = F.FILL if kind == "fill" else F.SIGNAL_STYLE[kind][0]
-                tx, ty, text = _points([(m[0], m[1]) for m in marks], start, marks)
+                index = (F.FILL if kind == "fill" else F.FILL_STYLE[kind][0]
+                         if kind in F.FILL_STYLE else F.SIGNAL_STYLE[kind][0])
+                tx, ty, text = _points([(m[0], m[1]) for m in marks], start, marks, kind)
                 self._set(index, x=tx, y=ty, hovertext=text)
+            if snap.orders or any(F.ORDER_STYLE[k][0] in self._filled for k in F.ORDER_STYLE):
+                end = int(t[-1]) if len(t) else None
+                for kind, (st, sy, text) in segment_arrays(snap.orders, end, start).items():
+                    self._set(F.ORDER_STYLE[kind][0], x=F.to_widget_times(st), y=sy,
+                              hovertext=text)
             if self.equity is not False:
-                tx, ty, _ = _points(snap.equity, start)
-                self._set(F.EQUITY, x=tx, y=ty)
+                eq_t = np.fromiter((p[0] for p in snap.equity), np.int64, len(snap.equity))
+                eq_y = np.fromiter((p[1] for p in snap.equity), np.float64, len(snap.equity))
+                quantity = (held_quantity(snap.holding[1], self.symbol)
+                            if snap.holding is not None else None)
+                eq_t, eq_y = run_to_end(eq_t, eq_y, quantity, t, v[:, 4])
+                if start is not None and len(eq_t) and eq_t[0] < start:
+                    keep = eq_t >= start
+                    eq_t, eq_y = eq_t[keep], eq_y[keep]
+                self._set(F.EQUITY, x=F.to_widget_times(eq_t), y=eq_y)
+            panels = len(self._panels)
             for name in new:
-                self._overlay_index[name] = F.add_overlay(fig, name)
+                points = np.fromiter((p[1] for p in snap.overlays[name]), np.float64)
+                panel = indicator_panel(name, self._declared.get(name, snap.panels.get(name)),
+                                        points, low, high)
+                if panel is not None and panel not in self._panels:
+                    self._panels.append(panel)
+                axis = "y" if panel is None else F.panel_axis(self._panels.index(panel))
+                self._overlay_index[name] = F.add_overlay(fig, name, axis)
             for name, line in snap.overlays.items():
-                tx, ty, _ = _points(line, start)
-                fig.data[self._overlay_index[name]].update(x=tx, y=ty)
+                if name in self._overlay_index:
+                    tx, ty, _ = _points(line, start)
+                    fig.data[self._overlay_index[name]].update(x=tx, y=ty)
             if snap.quotes:
                 self._draw_quotes(snap.quotes, start)
             if snap.trades:
                 self._draw_trades(snap.trades, start)
-            if show_equity:
-                F.show_panels(fig, volume=self.volume, equity=True)
-                self._equity_shown = True
+            if show_equity or len(self._panels) > panels:
+                F.show_panels(fig, volume=self.volume, equity=self._equity_shown or show_equity,
+                              panels=self._panels)
+                self._equity_shown |= show_equity
             if show_quotes or show_trades:
                 F.show_ticks(fig, quotes=True if show_quotes else None,
                              trades=True if show_trades else None)
@@ -299,18 +374,28 @@ class LiveChart:
                                           marker_color=F.side_colours(sides))
 
     def _set(self, index: int, **values: Any) -> None:
-        """Update a trace, skipping the common no-op: an empty trace staying empty."""
-        if len(values["x"]) or index in self._filled:
+        """Update a trace, skipping the common no-ops: an empty trace staying empty, a trace
+        given the same points as last time (marks and orders change on few redraws; plotly
+        checks every array it is given)."""
+        x, y = values["x"], values["y"]
+        shown = self._shown.get(index)
+        if shown is not None and np.array_equal(shown[0], x) \
+                and np.array_equal(shown[1], y, equal_nan=True):
+            return
+        if len(x) or index in self._filled:
             self.figure.data[index].update(**values)
             self._filled.add(index)
-            if not len(values["x"]):
+            if not len(x):
                 self._filled.discard(index)
+        self._shown[index] = (x, y)
 
     # --- the rest -----------------------------------------------------------------------
     @property
     def stats(self) -> dict[str, Any]:
         """Events taken in by kind, redraws, candles drawn and time spent redrawing."""
         return {**self.data.stats(), "redraws": self.redraws, "points": self.points,
+                # order events no broker answered within the window's keep (forgotten)
+                "orders_unanswered": self.data.orders.dropped,
                 "redraw_seconds": self.redraw_seconds,
                 "redraw_cpu_seconds": self.redraw_cpu_seconds}
 
@@ -320,6 +405,22 @@ class LiveChart:
         index = pd.DatetimeIndex(F.to_datetime64([b[0] for b in bars]), name="time")
         return pd.DataFrame([b[1:] for b in bars], index=index.tz_localize("UTC"),
                             columns=["open", "high", "low", "close", "volume"])
+
+    def clear(self) -> None:
+        """Empty the chart (bars, marks, orders, equity, lines, quotes, trades); it goes on
+        following the bus, with the same panels and layout."""
+        with self._draw_lock:
+            self.data.clear()
+            with self.figure.batch_update():
+                for trace in self.figure.data:
+                    if trace.type == "candlestick":
+                        trace.update(x=[], open=[], high=[], low=[], close=[])
+                    else:
+                        trace.update(x=[], y=[])
+            self._filled.clear()
+            self._shown.clear()
+            self._drawn = self.data.version
+            self.points = 0
 
     def close(self) -> None:
         """Stop following the bus (the figure keeps what it shows)."""
@@ -332,6 +433,7 @@ class LiveChart:
         self.close()
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        self._width.arm()
         return mimebundle(self.figure, **kwargs)
 
     def __repr__(self) -> str:
@@ -340,9 +442,11 @@ class LiveChart:
 
 
 def _points(points: list[tuple[int, float]], start: int | None,
-            marks: list[tuple[int, float, str]] | None = None
-            ) -> tuple[np.ndarray, np.ndarray, list[str] | None]:
-    """Times (widget strings) and values of the points at or after ``start``, with texts."""
+            marks: list[tuple[int, float, str]] | None = None, kind: str = ""
+            ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Times (widget strings) and values of the points at or after ``start``, with texts
+    (a fill's prefixed with what it is: ``fill``, ``take-profit``, ``stop-loss``), as a
+    numpy array: plotly checks a list of texts one by one."""
     if start is not None:
         keep = [i for i, p in enumerate(points) if p[0] >= start]
         if len(keep) < len(points):
@@ -350,4 +454,7 @@ def _points(points: list[tuple[int, float]], start: int | None,
             marks = None if marks is None else [marks[i] for i in keep]
     t = np.fromiter((p[0] for p in points), np.int64, len(points))
     y = np.fromiter((p[1] for p in points), np.float64, len(points))
-    return F.to_widget_times(t), y, None if marks is None else [m[2] for m in marks]
+    if marks is None:
+        return F.to_widget_times(t), y, None
+    prefix = "" if kind in F.SIGNAL_STYLE else kind.replace("_", "-") + " "
+    return F.to_widget_times(t), y, np.array([prefix + m[2] for m in marks], dtype=str)

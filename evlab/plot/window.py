@@ -13,6 +13,8 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
+from evlab.plot.orders import FILL_ROLES, OrderLevels, Segment
+
 __all__ = ["BarWindow", "Snapshot"]
 
 _NAN = float("nan")
@@ -35,6 +37,9 @@ class Snapshot:
     version: int
     quotes: list[Quote] = field(default_factory=list)
     trades: list[Trade] = field(default_factory=list)
+    orders: list[Segment] = field(default_factory=list)
+    holding: tuple[float, tuple[tuple[str, float, float], ...]] | None = None
+    panels: dict[str, str | None] = field(default_factory=dict)
 
 
 @dataclass
@@ -48,7 +53,7 @@ class BarWindow:
     version: int = 0  # bumped by every change: the redraw skips when nothing changed
     counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(
         ("bars", "updates", "signals", "fills", "portfolios", "indicators", "stale", "quotes",
-         "trades"), 0))
+         "trades", "orders", "order_updates"), 0))
 
     def __post_init__(self) -> None:
         if self.size < 1:
@@ -60,10 +65,29 @@ class BarWindow:
         self.bars: deque[Bar] = deque(maxlen=self.size)
         self.forming: Bar | None = None
         keep = 4 * self.size  # marks older than the window are never drawn
-        self.marks: dict[str, deque[Mark]] = {k: deque(maxlen=keep)
-                                              for k in ("BUY", "SELL", "EXIT", "fill")}
+        self.marks: dict[str, deque[Mark]] = {k: deque(maxlen=keep) for k in (
+            "BUY", "SELL", "EXIT", "fill", *FILL_ROLES)}
         self.equity: deque[Point] = deque(maxlen=keep)
+        #: the last portfolio's cash and positions, to revalue the equity at later bars
+        self.holding: tuple[float, tuple[tuple[str, float, float], ...]] | None = None
         self.overlays: dict[str, deque[Point]] = {}
+        self.panels: dict[str, str | None] = {}  # overlay name -> its declared panel
+        self.orders = OrderLevels(keep)
+
+    def clear(self) -> None:
+        """Empty every window (the counters stay: they count what came in)."""
+        with self.lock:
+            self.quotes.clear()
+            self.trades.clear()
+            self.bars.clear()
+            self.equity.clear()
+            for marks in self.marks.values():
+                marks.clear()
+            self.forming = None
+            self.holding = None
+            self.overlays.clear()
+            self.orders.clear()
+            self.version += 1
 
     def add_bar(self, bar: Bar) -> None:
         """A final bar: appended, or put in its place if it is not the newest."""
@@ -102,26 +126,60 @@ class BarWindow:
             self.version += 1
 
     def add_mark(self, kind: str, mark: Mark) -> None:
-        """A signal (``kind`` BUY, SELL or EXIT) or a fill (``kind`` "fill") at its price."""
+        """A signal (``kind`` BUY, SELL or EXIT) at its price."""
         with self.lock:
             self.marks[kind].append(mark)
-            self.counts["fills" if kind == "fill" else "signals"] += 1
+            self.counts["signals"] += 1
             self.version += 1
 
-    def add_equity(self, point: Point) -> None:
-        """The portfolio's equity at an event time (the last one per time is kept)."""
+    def add_fill(self, order_id: str, mark: Mark) -> None:
+        """A fill at its price, marked apart if it is a bracket's take-profit or stop-loss."""
+        with self.lock:
+            self.marks[self.orders.fill_role(order_id) or "fill"].append(mark)
+            self.counts["fills"] += 1
+            self.version += 1
+
+    def add_order(self, seq: int | None, order_id: str, order_type: str, side: str,
+                  quantity: float, limit: float | None, stop: float | None,
+                  parent_id: str) -> None:
+        """An order of this symbol (``OrderLevels.order``)."""
+        with self.lock:
+            self.orders.order(seq, order_id, order_type, side, quantity, limit, stop,
+                              parent_id)
+            self.counts["orders"] += 1
+
+    def add_replace(self, seq: int | None, limit: float | None, stop: float | None) -> None:
+        """A replace request (of any symbol: the request does not say)."""
+        with self.lock:
+            self.orders.replace(seq, limit, stop)
+
+    def add_order_update(self, time_ns: int, order_id: str, status: str,
+                         cause: int | None) -> None:
+        """A step of an order's life (``OrderLevels.update``)."""
+        with self.lock:
+            self.orders.update(time_ns, order_id, status, cause)
+            self.counts["order_updates"] += 1
+            self.version += 1
+
+    def add_equity(self, point: Point, cash: float = _NAN,
+                   positions: tuple[tuple[str, float, float], ...] = ()) -> None:
+        """The portfolio's equity at an event time (the last one per time is kept), with its
+        cash and positions (what revalues the equity at the bars after it)."""
         with self.lock:
             _put(self.equity, point)
+            self.holding = (cash, positions)
             self.counts["portfolios"] += 1
             self.version += 1
 
-    def add_overlay(self, values: dict[str, float], time_ns: int) -> None:
-        """Indicator values at ``time_ns``, one line per name."""
+    def add_overlay(self, values: dict[str, float], time_ns: int,
+                    panel: str | None = None) -> None:
+        """Indicator values at ``time_ns``, one line per name; ``panel`` as declared."""
         with self.lock:
             for name, value in values.items():
                 line = self.overlays.get(name)
                 if line is None:
                     line = self.overlays[name] = deque(maxlen=4 * self.size)
+                    self.panels[name] = panel
                 _put(line, (time_ns, value))
             self.counts["indicators"] += 1
             self.version += 1
@@ -153,7 +211,8 @@ class BarWindow:
                 del bars[:-self.size]
             return Snapshot(bars, {k: list(v) for k, v in self.marks.items()},
                             list(self.equity), {k: list(v) for k, v in self.overlays.items()},
-                            self.version, list(self.quotes), list(self.trades))
+                            self.version, list(self.quotes), list(self.trades),
+                            self.orders.segments(), self.holding, dict(self.panels))
 
     def stats(self) -> dict[str, Any]:
         """Events taken in, by kind."""
