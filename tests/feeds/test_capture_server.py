@@ -370,6 +370,8 @@ async def test_a_recorded_live_kraken_session_replays_and_is_served_as_kraken_se
 
     async with CaptureServer(path, exchange="kraken") as server, connect(server.url) as ws:
         assert server.streams == ["ohlc:BTC/USD:1"]
+        greeting = orjson.loads(await ws.recv())  # Kraken greets every connection
+        assert greeting["channel"] == "status" and greeting["data"][0]["api_version"] == "v2"
         await ws.send(json.dumps({"method": "subscribe", "req_id": 4, "params": {
             "channel": "ohlc", "symbol": ["ETH/USD"], "interval": 1}}))
         refused = orjson.loads(await ws.recv())
