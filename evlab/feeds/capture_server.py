@@ -12,24 +12,37 @@ served:
   verbatim, wrapped as the endpoint the client chose does it (the adapter's
   ``capture_frame``: Binance ``/stream`` envelopes ``{"stream": .., "data": ..}``, bare
   payloads on ``/ws``), at the recorded pace divided by ``speed`` (None: as fast as the client
-  reads). The replay starts at the first subscription; the connection is closed normally
-  (1000) after the last message. Which stream a message belongs to comes from the adapter
-  (``capture_stream``); what a subscribe or unsubscribe asks for from the one subscribe parser
-  the FeedServer uses too (``parse_subscribe``, streams matched by ``stream_key``), acked as
-  the exchange acks (``subscribe_ack``). A malformed subscribe, or one naming a stream the
-  session does not hold, gets the exchange's error frame and subscribes nothing (all or
-  nothing), counted in ``requests_refused``; an unsubscribe stops those streams for that
-  client. Serving is implemented for Binance, Coinbase Exchange (``level2``,
-  ``level2_batch``, ``matches``, ``ticker``; ``/products`` and ``/currencies`` made for the
-  captured products) and Kraken v2 (``ohlc``, ``trade``, ``book``, ``ticker``: recordings of
-  live evlab sessions); other exchanges raise ValueError, naming them.
+  reads), counted from the session's first message (served or not), so the first data comes
+  as long after a subscription as it did. The replay starts at the first subscription of a
+  held stream; the connection is closed normally (1000) after the last message. Which stream
+  a message belongs to comes from the adapter (``capture_streams``: a frame batching several
+  streams' data points, as Alpaca's and Polygon's arrays do, is served as one frame per
+  stream); what a subscribe or unsubscribe asks for from the one subscribe parser the
+  FeedServer uses too (``parse_subscribe``, streams matched by ``stream_key``), acked as the
+  exchange acks (``subscribe_ack``: the request's streams, or every stream of the connection
+  where the exchange lists them all, ``acks_all``). A connection is greeted as the exchange
+  greets (``welcome``); its URL path and handshake headers choose the encoding
+  (``path_subscribe``, ``header_options``: Alpaca MessagePack, re-encoded by
+  ``capture_frame`` when the recording holds JSON, or the reverse); where the exchange wants
+  an auth first (Alpaca, Polygon: ``authenticates``), a subscribe before it gets the
+  exchange's answer (``unauthenticated_frame``). A malformed subscribe, one naming a stream
+  the session does not hold, or one before the auth gets the exchange's error frame and
+  subscribes nothing (all or nothing), counted in ``requests_refused``; an unsubscribe stops
+  those streams for that client. A ``heartbeats`` subscription (Coinbase Advanced Trade) to a
+  session that recorded none is granted and sent the adapter's ``heartbeat`` once a second.
+  Serving is implemented for Binance, Coinbase Exchange (``level2``, ``level2_batch``,
+  ``matches``, ``ticker``; ``/products`` and ``/currencies`` made for the captured products)
+  and, from recordings of live evlab sessions, Kraken v2 (``ohlc``, ``trade``, ``book``,
+  ``ticker``), Alpaca (stocks and crypto), Polygon and Coinbase Advanced Trade (streams
+  ``advanced:<channel>:<product id>``). ``client()`` gives the URL and the frames the
+  exchange's clients send for some streams (the adapter's ``capture_client``).
 * **REST**, on the same port (a plain HTTP request, answered in websockets' ``process_request``
   hook): a request is answered with a captured response to the same request (the adapter's
   ``rest_key``: Binance depth by symbol, whatever the ``limit``), the responses to one request
   in the order they were captured, the last one again once they run out; a market list the
   capture does not hold (Binance ``exchangeInfo``, which ccxt reads first) is made for the
   capture's symbols by the adapter (``capture_symbols``, ``rest_reply``); anything else gets
-  404 with the exchange's error body.
+  404 with an HTTP error body (``rest_error``).
 
 Sends await the socket (back-pressure): nothing queues without bound.
 """
@@ -147,7 +160,8 @@ class CaptureServer:
     def client(self, streams: Sequence[str] | None = None) -> tuple[str, list[str | bytes]]:
         """The URL a client connects to and the frames it sends to get ``streams`` (default:
         every stream of the session), as the exchange's clients do (the adapter's
-        ``capture_client``: Binance's combined stream and a ``SUBSCRIBE``)."""
+        ``capture_client``: Binance's combined stream and a ``SUBSCRIBE``; Alpaca's and
+        Polygon's auth, then their subscribe; Kraken's and Coinbase's subscribes)."""
         wanted = self.streams if streams is None else list(streams)
         unknown = [s for s in wanted if s not in self.streams]
         if unknown:
