@@ -614,3 +614,18 @@ def test_a_server_whose_init_failed_still_has_a_repr():
     with pytest.raises(ValueError, match="speed must be positive"):
         server.__init__(CAPTURES / "BINANCE.ws.1.0", speed=-1)
     assert repr(server) == "<CaptureServer (not made)>"
+
+
+def test_lab_connect_subscribes_to_the_streams_of_a_served_alpaca_recording(alpaca_session):
+    """``lab.connect(server, streams=...)``: Alpaca's auth, then a subscribe of those streams
+    only (the adapter's ``capture_client``); the lab decodes the recorded quotes."""
+    from evlab import Lab
+
+    with Lab() as lab:
+        server = lab.serve_capture(alpaca_session, exchange="alpaca")
+        lab.connect(server, streams=["quotes:AMD"])
+        lab.wait_finished()
+        frame = lab.frame()
+    quotes = frame[frame["type"] == "quote"]
+    assert list(quotes["symbol"]) == ["AMD"] * 3 and not (frame["type"] == "bar").any()
+    assert server.requests_refused == 0
