@@ -629,3 +629,31 @@ def test_lab_connect_subscribes_to_the_streams_of_a_served_alpaca_recording(alpa
     quotes = frame[frame["type"] == "quote"]
     assert list(quotes["symbol"]) == ["AMD"] * 3 and not (frame["type"] == "bar").any()
     assert server.requests_refused == 0
+
+
+async def test_evlab_serve_capture_serves_a_recorded_polygon_session(tmp_path):
+    """``evlab serve --capture session.parquet --exchange polygon``: Polygon's greeting, auth
+    and subscribe, then the recorded trades."""
+    await sessions.record_live("polygon", sessions.polygon_injected(), tmp_path / "s.parquet")
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "evlab.cli", "serve", "--port", "0", "--capture",
+        str(tmp_path / "s.parquet"), "--exchange", "polygon", stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE)
+    try:
+        async with asyncio.timeout(60):
+            line = (await proc.stdout.readline()).decode()
+        url = re.search(r"ws://127\.0\.0\.1:\d+", line)
+        assert url, line
+        async with connect(url.group(0) + "/stocks") as ws:
+            assert orjson.loads(await ws.recv())[0]["status"] == "connected"
+            await ws.send('{"action":"auth","params":"k"}')
+            assert orjson.loads(await ws.recv())[0]["status"] == "auth_success"
+            await ws.send('{"action":"subscribe","params":"T.MSFT"}')
+            got = [orjson.loads(m) async for m in ws]
+    finally:
+        proc.terminate()
+        async with asyncio.timeout(60):
+            await proc.communicate()
+    assert got[0] == [{"ev": "status", "status": "success", "message": "subscribed to: T.MSFT"}]
+    assert [o["i"] for frame in got[1:] for o in frame] == ["12345", "12346"]
+    assert proc.returncode == 0
