@@ -104,8 +104,8 @@ def test_python_kraken_sdk_parses_the_ohlc_bars(server_url, bars):
 
 
 def test_polygon_api_client_parses_the_minute_aggregates(server_url, bars):
-    out = run_client("polygon-api-client", "aggregates_polygon", server_url("polygon"),
-                     "BTC-USD", str(N))
+    out = run_client("polygon-api-client", "stream_polygon", server_url("polygon"),
+                     "AM.BTC-USD", str(N))
     for agg, (time, row) in zip(out, bars.iterrows(), strict=True):
         assert agg["symbol"] == "BTC-USD"
         same_bar([agg[f] for f in ("open", "high", "low", "close", "volume")], time.value, row,
@@ -113,7 +113,8 @@ def test_polygon_api_client_parses_the_minute_aggregates(server_url, bars):
 
 
 def test_alpaca_py_parses_the_bars_it_asked_for_in_messagepack(server_url, bars):
-    out = run_client("alpaca-py", "bars_alpaca_py", server_url("alpaca"), "BTC/USD", str(N))
+    out = run_client("alpaca-py", "stream_alpaca_py", server_url("alpaca"), "bars", str(N),
+                     "BTC/USD")
     for bar, (time, row) in zip(out, bars.iterrows(), strict=True):
         assert bar["symbol"] == "BTC/USD"
         same_bar([bar[f] for f in ("open", "high", "low", "close", "volume")], time.value, row,
@@ -348,7 +349,7 @@ def test_alpaca_py_stock_stream_parses_a_served_recording(served_recording):
     correction and the cancel it parses are the recorded ones."""
     server, session = served_recording("alpaca")
     before = server.requests_refused
-    got = run_client("alpaca-py", "recorded_alpaca_py", server.url, "stock", "6")
+    got = run_client("alpaca-py", "stream_alpaca_py", server.url, "stock", "6")
     assert server.requests_refused == before
     recorded = recorded_items(session, "T", ("q", "t", "c", "x"))
     wanted = []
@@ -374,13 +375,14 @@ def test_alpaca_py_stock_stream_parses_a_served_recording(served_recording):
 
 def test_alpaca_py_crypto_stream_parses_a_served_recording(served_recording):
     server, session = served_recording("alpaca")
-    got = run_client("alpaca-py", "recorded_alpaca_py", server.url, "crypto", "9")
+    got = run_client("alpaca-py", "stream_alpaca_py", server.url, "crypto", "9")
     wanted = []
     for o in recorded_items(session, "T", ("b", "t")):
         if o["T"] == "b":
             wanted.append({"kind": "bar", "symbol": o["S"], "open": o["o"], "high": o["h"],
                            "low": o["l"], "close": o["c"], "volume": o["v"],
-                           "timestamp": micros(o["t"])})
+                           "timestamp": micros(o["t"]), "trade_count": o["n"],
+                           "vwap": o["vw"]})
         elif o["S"] == "AVAX/USD":
             wanted.append({"kind": "trade", "symbol": o["S"], "id": o["i"], "price": o["p"],
                            "size": o["s"], "timestamp": micros(o["t"])})
@@ -391,7 +393,7 @@ def test_alpaca_py_crypto_stream_parses_a_served_recording(served_recording):
 
 def test_polygon_api_client_parses_a_served_recording(served_recording):
     server, session = served_recording("polygon")
-    got = run_client("polygon-api-client", "recorded_polygon", server.url,
+    got = run_client("polygon-api-client", "stream_polygon", server.url,
                      "T.MSFT,Q.MSFT,AM.BTC-USD", "12")
     wanted = []
     for o in recorded_items(session, "ev", ("T", "Q", "AM")):
@@ -402,8 +404,8 @@ def test_polygon_api_client_parses_a_served_recording(served_recording):
             wanted.append({"ev": "Q", "symbol": o["sym"], "bid": o["bp"], "bid_size": o["bs"],
                            "ask": o["ap"], "ask_size": o["as"], "timestamp": o["t"]})
         else:
-            wanted.append({"ev": "AM", "symbol": o["sym"], "close": o["c"], "volume": o["v"],
-                           "start": o["s"]})
+            wanted.append({"ev": "AM", "symbol": o["sym"], "open": o["o"], "high": o["h"],
+                           "low": o["l"], "close": o["c"], "volume": o["v"], "start": o["s"]})
     # a batched frame of a trade and a quote is served as one frame per topic: the order
     # within that frame's moment may differ, never the values
     assert sorted(map(json.dumps, got)) == sorted(map(json.dumps, wanted))

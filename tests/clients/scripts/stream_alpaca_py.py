@@ -1,5 +1,6 @@
-"""alpaca-py (it asks for MessagePack) on a served recording: StockDataStream's quotes,
-trades, corrections and cancels, or CryptoDataStream's bars and trades."""
+"""alpaca-py (it asks for MessagePack): CryptoDataStream's bars of one symbol (``bars``), or,
+on a served recording, StockDataStream's quotes, trades, corrections and cancels
+(``stock``) or CryptoDataStream's bars and trades (``crypto``)."""
 
 import asyncio
 import json
@@ -9,7 +10,7 @@ from alpaca.data.live.crypto import CryptoDataStream
 from alpaca.data.live.stock import StockDataStream
 
 
-async def main(url: str, kind: str, n: int) -> None:
+async def main(url: str, kind: str, n: int, symbol: str) -> None:
     got: list[dict] = []
     done = asyncio.Event()
 
@@ -28,7 +29,8 @@ async def main(url: str, kind: str, n: int) -> None:
 
     async def on_bar(b) -> None:
         keep({"kind": "bar", "symbol": b.symbol, "open": b.open, "high": b.high, "low": b.low,
-              "close": b.close, "volume": b.volume, "timestamp": b.timestamp.isoformat()})
+              "close": b.close, "volume": b.volume, "timestamp": b.timestamp.isoformat(),
+              "trade_count": b.trade_count, "vwap": b.vwap})
 
     async def on_correction(c) -> None:
         keep({"kind": "correction", "symbol": c.symbol, "original_id": c.original_id,
@@ -45,10 +47,13 @@ async def main(url: str, kind: str, n: int) -> None:
         stream.subscribe_trades(on_trade, "AAPL", "EEM", "IBM")
         stream.register_trade_corrections(on_correction)
         stream.register_trade_cancels(on_cancel)
-    else:
+    elif kind == "crypto":
         stream = CryptoDataStream("evlab-key", "evlab-secret", url_override=url)
         stream.subscribe_bars(on_bar, "BTC/USD")
         stream.subscribe_trades(on_trade, "AVAX/USD")
+    else:  # bars of one symbol: all a feed server of bars serves
+        stream = CryptoDataStream("evlab-key", "evlab-secret", url_override=url)
+        stream.subscribe_bars(on_bar, symbol)
     task = asyncio.create_task(stream._run_forever())  # what stream.run() runs, on our loop
     await asyncio.wait_for(done.wait(), 30)
     await stream.stop_ws()
@@ -56,4 +61,4 @@ async def main(url: str, kind: str, n: int) -> None:
     print(json.dumps(got[:n]))
 
 
-asyncio.run(main(sys.argv[1], sys.argv[2], int(sys.argv[3])))
+asyncio.run(main(sys.argv[1], sys.argv[2], int(sys.argv[3]), (sys.argv[4:] or [""])[0]))

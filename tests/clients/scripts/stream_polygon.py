@@ -1,5 +1,5 @@
-"""polygon-api-client's WebSocketClient on a served recording: trades, quotes and minute
-aggregates (auth, then one subscribe)."""
+"""polygon-api-client's WebSocketClient: auth, then one subscribe of the topics given (trades,
+quotes, minute aggregates), on a feed server or a served recording."""
 
 import asyncio
 import json
@@ -26,8 +26,9 @@ async def main(url: str, topics: str, n: int) -> None:
                             "bid_size": m.bid_size, "ask": m.ask_price, "ask_size": m.ask_size,
                             "timestamp": m.timestamp})
             elif isinstance(m, EquityAgg):
-                got.append({"ev": "AM", "symbol": m.symbol, "close": m.close,
-                            "volume": m.volume, "start": m.start_timestamp})
+                got.append({"ev": "AM", "symbol": m.symbol, "open": m.open, "high": m.high,
+                            "low": m.low, "close": m.close, "volume": m.volume,
+                            "start": m.start_timestamp})
         if len(got) >= n:
             done.set()
 
