@@ -28,8 +28,10 @@ served:
   exchange's answer (``unauthenticated_frame``). A malformed subscribe, one naming a stream
   the session does not hold, or one before the auth gets the exchange's error frame and
   subscribes nothing (all or nothing), counted in ``requests_refused``; an unsubscribe stops
-  those streams for that client. A ``heartbeats`` subscription (Coinbase Advanced Trade) to a
-  session that recorded none is granted and sent the adapter's ``heartbeat`` once a second.
+  those streams for that client. A wildcard (Alpaca ``"quotes": ["*"]``, Polygon ``T.*``:
+  ``stream_wildcard``) stands for every held stream it covers. A ``heartbeats`` subscription
+  (Coinbase Advanced Trade) to a session that recorded none is granted and sent the
+  adapter's ``heartbeat`` once a second.
   Serving is implemented for Binance, Coinbase Exchange (``level2``, ``level2_batch``,
   ``matches``, ``ticker``; ``/products`` and ``/currencies`` made for the captured products)
   and, from recordings of live evlab sessions, Kraken v2 (``ohlc``, ``trade``, ``book``,
@@ -118,7 +120,8 @@ class CaptureServer:
         #: When the session began (its first message, served or not): the recorded pace
         #: counts from there, so the first data comes as long after a subscription as it did.
         self._t0 = min(int(e.time_ns or 0) for e in events)
-        self._keys = frozenset(m[1] for m in self.messages)
+        self._ordered = list(dict.fromkeys(m[1] for m in self.messages))  # keys, first seen
+        self._keys = frozenset(self._ordered)
         #: Control messages of the session (acks) that are not served.
         self.skipped = skipped
         self._answered: dict[str, int] = defaultdict(int)
@@ -292,16 +295,27 @@ class CaptureServer:
             await self._refuse(client, refusal, "a subscribe before auth")
             return
         keys = [adapter.stream_key(s) for s in request.streams]
+        # (held key, the name subscribed): a wildcard (Alpaca "quotes:*", Polygon "T.*")
+        # stands for every held stream it covers
+        pairs: list[tuple[str, str]] = []
+        missing: list[str] = []
+        for stream, key in zip(request.streams, keys, strict=True):
+            prefix = adapter.stream_wildcard(key)
+            covered = [key] if prefix is None else [k for k in self._ordered
+                                                    if k.startswith(prefix)]
+            pairs += [(k, stream) for k in covered]
+            if not covered or (prefix is None and key not in self._keys):
+                missing.append(stream)
         beats = False
         if request.unsubscribe:
-            for key in keys:
+            for key, _ in pairs:
                 wanted.pop(key, None)
         else:
             # a heartbeats channel the session did not record is made, once a second
             beats = request.channels == ("heartbeats",) and not any(k in self._keys
                                                                    for k in keys)
-            missing = [] if beats else [s for s, k in zip(request.streams, keys, strict=True)
-                                        if k not in self._keys]
+            if beats:
+                missing = []
             if missing or not keys:
                 held = ", ".join(self.streams[:20]) + (" ..." if len(self.streams) > 20 else "")
                 what = ", ".join(map(repr, missing[:10])) + (
@@ -310,10 +324,10 @@ class CaptureServer:
                 await self._refuse(client, adapter.error_frame(why, request.req_id), why)
                 return
             # before the ack: a client that has its ack gets the messages
-            wanted.update(zip(keys, request.streams, strict=True))
+            wanted.update(pairs)
         if ack:  # acked as the exchange does: what the request asked, or all (Coinbase)
-            now = replace(request, streams=tuple(wanted.values())) if adapter.acks_all \
-                else request
+            now = replace(request, streams=tuple(dict.fromkeys(wanted.values()))) \
+                if adapter.acks_all else request
             for reply in adapter.subscribe_ack(now):
                 await ws.send(reply)
         if beats and not client.beating:

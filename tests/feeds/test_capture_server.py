@@ -657,3 +657,30 @@ async def test_evlab_serve_capture_serves_a_recorded_polygon_session(tmp_path):
     assert got[0] == [{"ev": "status", "status": "success", "message": "subscribed to: T.MSFT"}]
     assert [o["i"] for frame in got[1:] for o in frame] == ["12345", "12346"]
     assert proc.returncode == 0
+
+
+async def test_wildcards_stand_for_every_held_stream_they_cover(alpaca_session,
+                                                                polygon_session):
+    """Alpaca ``"trades": ["*"]`` and Polygon ``T.*``: every recorded trade stream (and
+    nothing else); a wildcard that covers none is refused."""
+    async with CaptureServer(alpaca_session, exchange="alpaca") as server, \
+            connect(server.url) as ws:
+        await ws.recv()
+        await ws.send('{"action":"auth","key":"k","secret":"s"}')
+        await ws.recv()
+        await ws.send('{"action":"subscribe","lulds":["*"]}')
+        none = orjson.loads(await ws.recv())
+        await ws.send('{"action":"subscribe","trades":["*"]}')
+        got = [orjson.loads(m) async for m in ws]
+    assert none[0]["T"] == "error" and "'lulds:*'" in none[0]["msg"]
+    assert got[0][0]["trades"] == ["*"]
+    assert sorted(o["S"] for frame in got[1:] for o in frame) == [
+        "AAPL", "AVAX/USD", "EEM", "IBM"]  # the trade, the correction, the cancel, crypto
+    async with CaptureServer(polygon_session, exchange="polygon") as server, \
+            connect(server.url) as ws:
+        await ws.recv()
+        await ws.send('{"action":"auth","params":"k"}')
+        await ws.recv()
+        await ws.send('{"action":"subscribe","params":"T.*"}')
+        got = [orjson.loads(m) async for m in ws]
+    assert [o["ev"] for frame in got[1:] for o in frame] == ["T", "T"]

@@ -280,6 +280,10 @@ class AlpacaAdapter(ExchangeAdapter):
         auth = {"action": "auth", "key": "evlab", "secret": "evlab"}
         return "/v2/iex", [self._dump(auth), self._dump(msg)]
 
+    def stream_wildcard(self, key: str) -> str | None:
+        """``quotes:*`` (``"quotes": ["*"]``) is every ``quotes:<symbol>``."""
+        return key[:-1] if key.endswith(":*") else None
+
     def authenticates(self, payload: str | bytes) -> bool:
         """An ``auth`` action (a local server accepts any key)."""
         try:

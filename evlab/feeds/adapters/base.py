@@ -221,6 +221,11 @@ class ExchangeAdapter(ABC):
         ack) that is not served. Exchanges without capture serving raise ValueError."""
         raise ValueError(f"{self.name}: serving a captured session is not supported yet")
 
+    def stream_wildcard(self, key: str) -> str | None:
+        """Server side: the prefix of the stream keys a wildcard stream stands for (Alpaca
+        ``quotes:*``, Polygon ``T.*``); None: ``key`` is no wildcard (by default none is)."""
+        return None
+
     def authenticates(self, payload: str | bytes) -> bool:
         """Server side: ``payload`` is the auth request a subscribe must follow (a local
         server accepts any key); False for exchanges whose market data needs none."""

@@ -156,6 +156,10 @@ class PolygonAdapter(ExchangeAdapter):
         return "/stocks", [c.dumps({"action": "auth", "params": "evlab"}),
                            c.dumps({"action": "subscribe", "params": ",".join(streams)})]
 
+    def stream_wildcard(self, key: str) -> str | None:
+        """``T.*`` is every ``T.<symbol>``."""
+        return key[:-1] if key.endswith(".*") else None
+
     def authenticates(self, payload: str | bytes) -> bool:
         """An ``auth`` action (a local server accepts any key)."""
         obj = c.request(payload)
