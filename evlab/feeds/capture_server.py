@@ -24,7 +24,8 @@ served:
   greets (``welcome``); its URL path and handshake headers choose the encoding
   (``path_subscribe``, ``header_options``: Alpaca MessagePack, re-encoded by
   ``capture_frame`` when the recording holds JSON, or the reverse); where the exchange wants
-  an auth first (Alpaca, Polygon: ``authenticates``), a subscribe before it gets the
+  an auth first (Alpaca, Polygon: ``authenticates``; Alpaca's key headers too,
+  ``header_auth``), a subscribe before it gets the
   exchange's answer (``unauthenticated_frame``). A malformed subscribe, one naming a stream
   the session does not hold, or one before the auth gets the exchange's error frame and
   subscribes nothing (all or nothing), counted in ``requests_refused``; an unsubscribe stops
@@ -258,6 +259,12 @@ class CaptureServer:
         try:
             for frame in client.adapter.welcome():  # what the exchange greets a client with
                 await ws.send(frame)
+            authed = None if ws.request is None else client.adapter.header_auth(
+                ws.request.headers)
+            if authed is not None:  # the handshake's headers authenticated it (Alpaca)
+                client.authenticated = True
+                for frame in authed:
+                    await ws.send(frame)
             if by_path is not None:
                 await self._subscribe(client, by_path, ack=False)
             async for message in ws:

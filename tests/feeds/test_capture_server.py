@@ -684,3 +684,17 @@ async def test_wildcards_stand_for_every_held_stream_they_cover(alpaca_session,
         await ws.send('{"action":"subscribe","params":"T.*"}')
         got = [orjson.loads(m) async for m in ws]
     assert [o["ev"] for frame in got[1:] for o in frame] == ["T", "T"]
+
+
+async def test_alpaca_key_headers_authenticate_the_connection(alpaca_session):
+    """Alpaca's other documented way: ``APCA-API-KEY-ID``/``APCA-API-SECRET-KEY`` in the
+    handshake, answered with ``authenticated`` after the greeting; no auth message needed."""
+    headers = {"APCA-API-KEY-ID": "k", "APCA-API-SECRET-KEY": "s"}
+    async with CaptureServer(alpaca_session, exchange="alpaca") as server, \
+            connect(server.url, additional_headers=headers) as ws:
+        assert orjson.loads(await ws.recv())[0]["msg"] == "connected"
+        assert orjson.loads(await ws.recv())[0]["msg"] == "authenticated"
+        await ws.send('{"action":"subscribe","trades":["AAPL"]}')
+        got = [orjson.loads(m) async for m in ws]
+    assert got[0][0]["T"] == "subscription" and [o["S"] for o in got[1][:1]] == ["AAPL"]
+    assert len(got) == 2 and server.requests_refused == 0

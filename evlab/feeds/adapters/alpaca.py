@@ -292,6 +292,13 @@ class AlpacaAdapter(ExchangeAdapter):
             return False
         return isinstance(obj, dict) and obj.get("action") == "auth"
 
+    def header_auth(self, headers: Mapping[str, str]) -> list[str | bytes] | None:
+        """``authenticated`` for a handshake carrying ``APCA-API-KEY-ID`` and
+        ``APCA-API-SECRET-KEY`` (any key: a local server), Alpaca's other way to authenticate."""
+        if not (headers.get("APCA-API-KEY-ID") and headers.get("APCA-API-SECRET-KEY")):
+            return None
+        return [self._dump([{"T": "success", "msg": "authenticated"}])]
+
     def unauthenticated_frame(self) -> str | bytes:
         """Error 401 ``not authenticated``: a subscribe before ``auth``, as documented."""
         return self._dump([{"T": "error", "code": 401, "msg": "not authenticated"}])

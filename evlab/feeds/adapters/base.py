@@ -231,6 +231,12 @@ class ExchangeAdapter(ABC):
         server accepts any key); False for exchanges whose market data needs none."""
         return False
 
+    def header_auth(self, headers: Mapping[str, str]) -> Sequence[str | bytes] | None:
+        """Server side: where the exchange lets a handshake's headers authenticate (Alpaca's
+        ``APCA-API-KEY-ID``/``APCA-API-SECRET-KEY``), the frames it sends after its greeting
+        for headers that do; None: these headers do not authenticate."""
+        return None
+
     def unauthenticated_frame(self) -> str | bytes | None:
         """Server side: the exchange's answer to a subscribe sent before authenticating;
         None where its market data needs no auth."""
