@@ -142,7 +142,8 @@ def test_subscribe_round_trip(coinbase):
     assert orjson.loads(trades)["channels"] == ["matches"]
     assert coinbase.parse_subscribe(bars) == Subscribe(("BTC-USD", "ETH-USD"), ("bars",), None,
                                                        300, ("advanced:candles:BTC-USD",
-                                                            "advanced:candles:ETH-USD"))
+                                                            "advanced:candles:ETH-USD"),
+                                                       api="advanced")
     req = coinbase.parse_subscribe(trades)
     assert req == Subscribe(("BTC-USD", "ETH-USD"), ("trades",), None, None,
                             ("matches:BTC-USD", "matches:ETH-USD"))

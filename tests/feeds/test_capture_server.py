@@ -698,3 +698,18 @@ async def test_alpaca_key_headers_authenticate_the_connection(alpaca_session):
         got = [orjson.loads(m) async for m in ws]
     assert got[0][0]["T"] == "subscription" and [o["S"] for o in got[1][:1]] == ["AAPL"]
     assert len(got) == 2 and server.requests_refused == 0
+
+
+async def test_coinbase_advanced_unsubscribe_acks_what_is_left_in_advanced_trades_format(
+        advanced_session):
+    async with CaptureServer(advanced_session, exchange="coinbase", speed=1) as server, \
+            connect(server.url) as ws:
+        request = {"product_ids": ["BTC-USD"], "channel": "level2"}
+        await ws.send(json.dumps({"type": "subscribe", **request}))
+        await ws.send(json.dumps({"type": "unsubscribe", **request}))
+        acks = []
+        while len(acks) < 2:
+            message = orjson.loads(await ws.recv())
+            if message.get("channel") == "subscriptions":
+                acks.append(message["events"][0]["subscriptions"])
+    assert acks == [{"level2": ["BTC-USD"]}, {}]

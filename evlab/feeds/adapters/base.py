@@ -109,6 +109,7 @@ class Subscribe:
     interval_s: int | None = None  # bar interval, when the request names one
     streams: tuple[str, ...] = ()  # the exchange's stream names, as the request spells them
     unsubscribe: bool = False  # an unsubscribe: stop these streams
+    api: str = ""  # which of an exchange's APIs the request is in (Coinbase: "advanced")
 
 
 class ExchangeAdapter(ABC):

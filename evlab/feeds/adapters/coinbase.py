@@ -349,7 +349,7 @@ class CoinbaseAdapter(ExchangeAdapter):
                                          else [prefix + name]))
         interval = self.candle_interval_s if "bars" in channels else None
         return Subscribe(tuple(symbols), tuple(channels), None, interval, tuple(streams),
-                         obj["type"] == "unsubscribe")
+                         obj["type"] == "unsubscribe", "advanced" if prefix else "")
 
     #: Both APIs' ``subscriptions`` messages list everything the connection is subscribed to.
     acks_all = True
@@ -363,13 +363,13 @@ class CoinbaseAdapter(ExchangeAdapter):
         lists)."""
         ids = list(request.symbols)
         advanced = [s[len(_AT):] for s in request.streams if s.startswith(_AT)]
-        if advanced or (not request.streams and ("bars" in request.channels
-                                                 or "heartbeats" in request.channels)):
+        if advanced or request.api == "advanced" or (not request.streams and (
+                "bars" in request.channels or "heartbeats" in request.channels)):
             listed: dict[str, list[str]] = {}
             for stream in advanced:
                 name, _, product = stream.partition(":")
                 listed.setdefault(name, []).append(product or name)
-            if not advanced:  # a feed server's grant: candles, heartbeats
+            if not advanced and request.api != "advanced":  # a feed server's grant
                 if "bars" in request.channels:
                     listed["candles"] = ids
                 if "heartbeats" in request.channels:
