@@ -370,14 +370,12 @@ class CaptureServer:
         start = loop.time()
         try:
             for t, key, stream, bare in self.messages:
-                if key not in wanted:
-                    continue
-                if speed is not None:
+                if speed is not None:  # due first: a stream subscribed meanwhile gets it
                     delay = start + (t - t0) / (_NS * speed) - loop.time()
                     if delay > 0:
                         await asyncio.sleep(delay)
-                        if key not in wanted:  # unsubscribed meanwhile
-                            continue
+                if key not in wanted:
+                    continue
                 await ws.send(frame(stream, bare, options))
                 self.messages_sent += 1
             self.streams_finished += 1

@@ -713,3 +713,20 @@ async def test_coinbase_advanced_unsubscribe_acks_what_is_left_in_advanced_trade
             if message.get("channel") == "subscriptions":
                 acks.append(message["events"][0]["subscriptions"])
     assert acks == [{"level2": ["BTC-USD"]}, {}]
+
+
+async def test_a_stream_subscribed_during_the_replay_gets_its_messages_from_then_on(
+        advanced_session):
+    """Paced: heartbeats first; once the first came, level2, whose messages are due about a
+    second later: they come (the replay waits for each message's time, then looks at what
+    the connection is subscribed to)."""
+    raw = sessions.recorded(advanced_session)
+    async with CaptureServer(advanced_session, exchange="coinbase", speed=1) as server, \
+            connect(server.url) as ws:
+        await ws.send('{"type":"subscribe","channel":"heartbeats"}')
+        while orjson.loads(await ws.recv())["channel"] != "heartbeats":
+            pass
+        await ws.send('{"type":"subscribe","product_ids":["BTC-USD"],"channel":"level2"}')
+        got = [m async for m in ws]
+    level2 = [p for p in raw if '"channel":"l2_data"' in p]
+    assert [m for m in got if '"channel":"l2_data"' in m] == level2 and len(level2) == 2
