@@ -12,24 +12,40 @@ served:
   verbatim, wrapped as the endpoint the client chose does it (the adapter's
   ``capture_frame``: Binance ``/stream`` envelopes ``{"stream": .., "data": ..}``, bare
   payloads on ``/ws``), at the recorded pace divided by ``speed`` (None: as fast as the client
-  reads). The replay starts at the first subscription; the connection is closed normally
-  (1000) after the last message. Which stream a message belongs to comes from the adapter
-  (``capture_stream``); what a subscribe or unsubscribe asks for from the one subscribe parser
-  the FeedServer uses too (``parse_subscribe``, streams matched by ``stream_key``), acked as
-  the exchange acks (``subscribe_ack``). A malformed subscribe, or one naming a stream the
-  session does not hold, gets the exchange's error frame and subscribes nothing (all or
-  nothing), counted in ``requests_refused``; an unsubscribe stops those streams for that
-  client. Serving is implemented for Binance, Coinbase Exchange (``level2``,
-  ``level2_batch``, ``matches``, ``ticker``; ``/products`` and ``/currencies`` made for the
-  captured products) and Kraken v2 (``ohlc``, ``trade``, ``book``, ``ticker``: recordings of
-  live evlab sessions); other exchanges raise ValueError, naming them.
+  reads), counted from the session's first message (served or not), so the first data comes
+  as long after a subscription as it did. The replay starts at the first subscription of a
+  held stream; the connection is closed normally (1000) after the last message. Which stream
+  a message belongs to comes from the adapter (``capture_streams``: a frame batching several
+  streams' data points, as Alpaca's and Polygon's arrays do, is served as one frame per
+  stream); what a subscribe or unsubscribe asks for from the one subscribe parser the
+  FeedServer uses too (``parse_subscribe``, streams matched by ``stream_key``), acked as the
+  exchange acks (``subscribe_ack``: the request's streams, or every stream of the connection
+  where the exchange lists them all, ``acks_all``). A connection is greeted as the exchange
+  greets (``welcome``); its URL path and handshake headers choose the encoding
+  (``path_subscribe``, ``header_options``: Alpaca MessagePack, re-encoded by
+  ``capture_frame`` when the recording holds JSON, or the reverse); where the exchange wants
+  an auth first (Alpaca, Polygon: ``authenticates``; Alpaca's key headers too,
+  ``header_auth``), a subscribe before it gets the
+  exchange's answer (``unauthenticated_frame``). A malformed subscribe, one naming a stream
+  the session does not hold, or one before the auth gets the exchange's error frame and
+  subscribes nothing (all or nothing), counted in ``requests_refused``; an unsubscribe stops
+  those streams for that client. A wildcard (Alpaca ``"quotes": ["*"]``, Polygon ``T.*``:
+  ``stream_wildcard``) stands for every held stream it covers. A ``heartbeats`` subscription
+  (Coinbase Advanced Trade) to a session that recorded none is granted and sent the
+  adapter's ``heartbeat`` once a second.
+  Serving is implemented for Binance, Coinbase Exchange (``level2``, ``level2_batch``,
+  ``matches``, ``ticker``; ``/products`` and ``/currencies`` made for the captured products)
+  and, from recordings of live evlab sessions, Kraken v2 (``ohlc``, ``trade``, ``book``,
+  ``ticker``), Alpaca (stocks and crypto), Polygon and Coinbase Advanced Trade (streams
+  ``advanced:<channel>:<product id>``). ``client()`` gives the URL and the frames the
+  exchange's clients send for some streams (the adapter's ``capture_client``).
 * **REST**, on the same port (a plain HTTP request, answered in websockets' ``process_request``
   hook): a request is answered with a captured response to the same request (the adapter's
   ``rest_key``: Binance depth by symbol, whatever the ``limit``), the responses to one request
   in the order they were captured, the last one again once they run out; a market list the
   capture does not hold (Binance ``exchangeInfo``, which ccxt reads first) is made for the
   capture's symbols by the adapter (``capture_symbols``, ``rest_reply``); anything else gets
-  404 with the exchange's error body.
+  404 with an HTTP error body (``rest_error``).
 
 Sends await the socket (back-pressure): nothing queues without bound.
 """
@@ -41,7 +57,7 @@ import itertools
 import logging
 import os
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Self
@@ -93,15 +109,20 @@ class CaptureServer:
             if type(e) is RestResponseEvent:
                 self._rest[self.adapter.rest_key(e.url)].append(e.payload)
                 continue
-            found = self.adapter.capture_stream(e.payload)
-            if found is None:
+            found = self.adapter.capture_streams(e.payload)
+            if not found:
                 skipped += 1
                 continue
-            self.messages.append((int(e.time_ns or 0), *found))
+            t = int(e.time_ns or 0)
+            self.messages.extend((t, *f) for f in found)
         if not self.messages:
             raise ValueError(f"{name}: none of the session's {len(events):,} messages is one "
-                             f"this adapter serves (capture_stream)")
-        self._keys = frozenset(m[1] for m in self.messages)
+                             f"this adapter serves (capture_streams)")
+        #: When the session began (its first message, served or not): the recorded pace
+        #: counts from there, so the first data comes as long after a subscription as it did.
+        self._t0 = min(int(e.time_ns or 0) for e in events)
+        self._ordered = list(dict.fromkeys(m[1] for m in self.messages))  # keys, first seen
+        self._keys = frozenset(self._ordered)
         #: Control messages of the session (acks) that are not served.
         self.skipped = skipped
         self._answered: dict[str, int] = defaultdict(int)
@@ -143,7 +164,8 @@ class CaptureServer:
     def client(self, streams: Sequence[str] | None = None) -> tuple[str, list[str | bytes]]:
         """The URL a client connects to and the frames it sends to get ``streams`` (default:
         every stream of the session), as the exchange's clients do (the adapter's
-        ``capture_client``: Binance's combined stream and a ``SUBSCRIBE``)."""
+        ``capture_client``: Binance's combined stream and a ``SUBSCRIBE``; Alpaca's and
+        Polygon's auth, then their subscribe; Kraken's and Coinbase's subscribes)."""
         wanted = self.streams if streams is None else list(streams)
         unknown = [s for s in wanted if s not in self.streams]
         if unknown:
@@ -192,6 +214,8 @@ class CaptureServer:
     close = stop_in_thread  # as FeedServer's
 
     def __repr__(self) -> str:
+        if "_keys" not in self.__dict__:  # __init__ raised before the session was read
+            return "<CaptureServer (not made)>"
         state = self.url if self._server is not None else "stopped"
         return (f"<CaptureServer {self.exchange}: {len(self.messages):,} messages of "
                 f"{len(self.streams)} streams, {sum(map(len, self._rest.values()))} REST "
@@ -210,7 +234,7 @@ class CaptureServer:
                 self.rest_served += 1
                 return json_response(connection, 200, listed)
             self.rest_missed += 1
-            body = self.adapter.error_frame(f"this capture holds no response to {request.path}")
+            body = self.adapter.rest_error(f"this capture holds no response to {request.path}")
             return json_response(connection, 404, body)
         n = self._answered[key]
         self._answered[key] = n + 1
@@ -223,91 +247,160 @@ class CaptureServer:
             await ws.close(1013, f"too many clients (max {self.max_clients}): try again later")
             return
         self._clients += 1
-        wanted: dict[str, str] = {}  # stream key -> the name subscribed
-        started = asyncio.Event()
-        path = ws.request.path if ws.request is not None else "/"
-        by_path, options = self.adapter.path_subscribe(path)
-        replay = asyncio.get_running_loop().create_task(self._replay(ws, wanted, started,
-                                                                     options))
+        client = _Client(ws)
+        if ws.request is not None:  # the URL path and headers may choose the encoding
+            by_path, options = self.adapter.path_subscribe(ws.request.path)
+            options = {**options, **self.adapter.header_options(ws.request.headers)}
+        else:
+            by_path, options = None, {}
+        client.options = options
+        client.adapter = get_adapter(self.exchange, **options) if options else self.adapter
+        replay = asyncio.get_running_loop().create_task(self._replay(client))
         try:
+            for frame in client.adapter.welcome():  # what the exchange greets a client with
+                await ws.send(frame)
+            authed = None if ws.request is None else client.adapter.header_auth(
+                ws.request.headers)
+            if authed is not None:  # the handshake's headers authenticated it (Alpaca)
+                client.authenticated = True
+                for frame in authed:
+                    await ws.send(frame)
             if by_path is not None:
-                await self._subscribe(ws, by_path, wanted, started, ack=False)
+                await self._subscribe(client, by_path, ack=False)
             async for message in ws:
-                await self._subscribe(ws, message, wanted, started)
+                await self._subscribe(client, message)
         except ConnectionClosed:
             pass
         finally:
             self._clients -= 1
-            if not replay.done():
-                replay.cancel()
-            await asyncio.gather(replay, return_exceptions=True)
+            tasks = [replay, *client.tasks]
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
 
-    async def _subscribe(self, ws: ServerConnection, message: str | bytes, wanted: dict[str, str],
-                         started: asyncio.Event, *, ack: bool = True) -> None:
+    async def _subscribe(self, client: _Client, message: str | bytes, *,
+                         ack: bool = True) -> None:
         """Answer one client frame: a subscribe or unsubscribe (the adapter's
-        ``parse_subscribe``, as the FeedServer's sessions read it), else a control request. A
-        malformed request, or one naming a stream the session does not hold, gets the
-        exchange's error frame and subscribes nothing (counted in ``requests_refused``)."""
-        adapter = self.adapter
+        ``parse_subscribe``, as the FeedServer's sessions read it), else a control request
+        (auth, ping). A malformed request, one naming a stream the session does not hold, or
+        a subscribe before the auth the exchange requires gets the exchange's error frame
+        and subscribes nothing (counted in ``requests_refused``)."""
+        adapter, ws, wanted = client.adapter, client.ws, client.wanted
         try:
             request = adapter.parse_subscribe(message)
         except AdapterError as exc:
-            await self._refuse(ws, str(exc), exc.req_id)
+            await self._refuse(client, adapter.error_frame(str(exc), exc.req_id), str(exc))
             return
         if request is None:
+            if adapter.authenticates(message):
+                client.authenticated = True
             for reply in adapter.control_reply(message):
                 await ws.send(reply)
             return
+        refusal = adapter.unauthenticated_frame()
+        if refusal is not None and not client.authenticated:
+            await self._refuse(client, refusal, "a subscribe before auth")
+            return
         keys = [adapter.stream_key(s) for s in request.streams]
+        # (held key, the name subscribed): a wildcard (Alpaca "quotes:*", Polygon "T.*")
+        # stands for every held stream it covers
+        pairs: list[tuple[str, str]] = []
+        missing: list[str] = []
+        for stream, key in zip(request.streams, keys, strict=True):
+            prefix = adapter.stream_wildcard(key)
+            covered = [key] if prefix is None else [k for k in self._ordered
+                                                    if k.startswith(prefix)]
+            pairs += [(k, stream) for k in covered]
+            if not covered or (prefix is None and key not in self._keys):
+                missing.append(stream)
+        beats = False
         if request.unsubscribe:
-            for key in keys:
+            for key, _ in pairs:
                 wanted.pop(key, None)
         else:
-            missing = [s for s, k in zip(request.streams, keys, strict=True)
-                       if k not in self._keys]
+            # a heartbeats channel the session did not record is made, once a second
+            beats = request.channels == ("heartbeats",) and not any(k in self._keys
+                                                                   for k in keys)
+            if beats:
+                missing = []
             if missing or not keys:
                 held = ", ".join(self.streams[:20]) + (" ..." if len(self.streams) > 20 else "")
                 what = ", ".join(map(repr, missing[:10])) + (
                     f" and {len(missing) - 10:,} more" if len(missing) > 10 else "")
-                await self._refuse(ws, f"this capture holds no stream {what or '(none named)'}"
-                                   f" (it holds {held})", request.req_id)
+                why = f"this capture holds no stream {what or '(none named)'} (it holds {held})"
+                await self._refuse(client, adapter.error_frame(why, request.req_id), why)
                 return
             # before the ack: a client that has its ack gets the messages
-            wanted.update(zip(keys, request.streams, strict=True))
-        if ack:  # acked with what the connection is subscribed to now (Coinbase lists it)
-            now = replace(request, streams=tuple(wanted.values()))
+            wanted.update(pairs)
+        if ack:  # acked as the exchange does: what the request asked, or all (Coinbase)
+            now = replace(request, streams=tuple(dict.fromkeys(wanted.values()))) \
+                if adapter.acks_all else request
             for reply in adapter.subscribe_ack(now):
                 await ws.send(reply)
-        if not request.unsubscribe:
-            started.set()
+        if beats and not client.beating:
+            client.beating = True
+            client.spawn(self._beat(client))
+        elif not request.unsubscribe and not beats:
+            client.started.set()
 
-    async def _refuse(self, ws: ServerConnection, why: str, req_id: int | str | None) -> None:
+    async def _refuse(self, client: _Client, frame: str | bytes, why: str) -> None:
         self.requests_refused += 1
         log.info("capture server: refused a request: %s", why)
-        await ws.send(self.adapter.error_frame(why, req_id))
+        await client.ws.send(frame)
 
-    async def _replay(self, ws: ServerConnection, wanted: dict[str, str], started: asyncio.Event,
-                      options: dict[str, Any]) -> None:
-        await started.wait()
-        frame, speed, loop = self.adapter.capture_frame, self.speed, asyncio.get_running_loop()
-        t0 = self.messages[0][0]
+    async def _beat(self, client: _Client) -> None:
+        """The exchange's heartbeats, once a second from now (a session that recorded none)."""
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        try:
+            for counter in itertools.count():
+                frame = client.adapter.heartbeat(counter)
+                if frame is None:
+                    return
+                await client.ws.send(frame)
+                await asyncio.sleep(max(0.0, start + counter + 1 - loop.time()))
+        except ConnectionClosed:
+            pass
+
+    async def _replay(self, client: _Client) -> None:
+        await client.started.wait()
+        ws, wanted, options = client.ws, client.wanted, client.options
+        frame, speed, loop = client.adapter.capture_frame, self.speed, asyncio.get_running_loop()
+        t0 = self._t0
         start = loop.time()
         try:
             for t, key, stream, bare in self.messages:
-                if key not in wanted:
-                    continue
-                if speed is not None:
+                if speed is not None:  # due first: a stream subscribed meanwhile gets it
                     delay = start + (t - t0) / (_NS * speed) - loop.time()
                     if delay > 0:
                         await asyncio.sleep(delay)
-                        if key not in wanted:  # unsubscribed meanwhile
-                            continue
+                if key not in wanted:
+                    continue
                 await ws.send(frame(stream, bare, options))
                 self.messages_sent += 1
             self.streams_finished += 1
             await ws.close(1000, "end of data")
         except ConnectionClosed:
             pass
+
+
+class _Client:
+    """One connection to a CaptureServer: what it subscribed to, how it speaks."""
+
+    def __init__(self, ws: ServerConnection) -> None:
+        self.ws = ws
+        self.wanted: dict[str, str] = {}  # stream key -> the name subscribed
+        self.started = asyncio.Event()  # set at the first subscription: the replay begins
+        self.options: dict[str, Any] = {}  # the adapter options of its URL path and headers
+        self.adapter: ExchangeAdapter
+        self.authenticated = False
+        self.beating = False
+        self.tasks: set[asyncio.Task[None]] = set()
+
+    def spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
 
 
 def _read(path: str | os.PathLike[str], http: str | os.PathLike[str] | None) -> Recording:

@@ -138,9 +138,7 @@ class ClientSession:
         new = {c for s in request.symbols if (c := server.code(s)) is not None} - self.codes
         self.codes |= new
         if ack:
-            granted = Subscribe(request.symbols, ("bars",), request.req_id, server.interval_s,
-                                request.streams)
-            for text in adapter.subscribe_ack(granted):
+            for text in adapter.subscribe_ack(self._granted(request)):
                 await ws.send(text)
         if server.mode == "replay":
             if new:
@@ -164,8 +162,20 @@ class ClientSession:
         for alive in self._replays:
             alive -= gone
         if ack:
-            for text in self.adapter.subscribe_ack(request):
+            for text in self.adapter.subscribe_ack(self._granted(request)):
                 await self.ws.send(text)
+
+    def _granted(self, request: Subscribe) -> Subscribe:
+        """What an ack lists: the request's bars, or, where the exchange's acks list all of
+        a connection's subscriptions (``acks_all``: Alpaca, Coinbase), every symbol this
+        client is subscribed to now."""
+        server = self.server
+        if not self.adapter.acks_all:
+            return Subscribe(request.symbols, ("bars",), request.req_id, server.interval_s,
+                             request.streams, request.unsubscribe)
+        wire = server.symbols
+        return Subscribe(tuple(wire[c] for c in sorted(self.codes)), ("bars",), request.req_id,
+                         server.interval_s, (), request.unsubscribe)
 
     async def _heartbeats(self, request: Subscribe, ack: bool) -> None:
         """Acknowledge a heartbeats subscription and send one heartbeat a second from now on."""

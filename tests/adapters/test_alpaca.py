@@ -210,8 +210,18 @@ def test_frames_must_be_arrays(alpaca):
 
 def test_parse_documented_subscribe_request(alpaca):
     req = alpaca.parse_subscribe(fixture(EX, "subscribe_request.json"))
-    assert req == Subscribe(("AAPL", "VOO"), ("bars", "trades"), None, 60)  # quotes not served
+    assert req == Subscribe(("AAPL", "AMD", "CLDR", "VOO"), ("trades", "quotes", "bars"), None,
+                            60, ("trades:AAPL", "quotes:AMD", "quotes:CLDR", "bars:AAPL",
+                                 "bars:VOO"))
     assert alpaca.parse_subscribe(fixture(EX, "auth_request.json")) is None
+    # the documented confirmation lists each key's symbols (Alpaca adds the other keys)
+    [ack] = alpaca.subscribe_ack(req)
+    documented = orjson.loads(fixture(EX, "subscription.json"))[0]
+    got = orjson.loads(ack)[0]
+    assert {k: got[k] for k in documented} == {**documented, "bars": ["AAPL", "VOO"]}
+    assert got["corrections"] == got["cancelErrors"] == ["AAPL"]  # they follow the trades
+    off = alpaca.parse_subscribe(b'{"action":"unsubscribe","quotes":["AMD"]}')
+    assert off.unsubscribe and off.streams == ("quotes:AMD",)
 
 
 def test_subscribe_round_trip(alpaca):
@@ -221,8 +231,10 @@ def test_subscribe_round_trip(alpaca):
     req = alpaca.parse_subscribe(msg)
     assert (req.symbols, set(req.channels)) == (("AAPL", "MSFT"), {"bars", "trades"})
     [ack] = alpaca.subscribe_ack(req)
-    assert orjson.loads(ack) == [{"T": "subscription", "trades": ["AAPL", "MSFT"], "quotes": [],
-                                  "bars": ["AAPL", "MSFT"]}]
+    assert orjson.loads(ack) == [{
+        "T": "subscription", "trades": ["AAPL", "MSFT"], "quotes": [], "bars": ["AAPL", "MSFT"],
+        "updatedBars": [], "dailyBars": [], "statuses": [], "lulds": [],
+        "corrections": ["AAPL", "MSFT"], "cancelErrors": ["AAPL", "MSFT"]}]
     assert alpaca.parse(ack) == []
     with pytest.raises(ValueError, match="minute bars only"):
         alpaca.subscribe_messages(["AAPL"], interval_s=1)
@@ -280,7 +292,7 @@ def test_msgpack_control_frames_both_ways():
     assert msgpack.unpackb(packed.control_reply(auth)[0]) == [
         {"T": "success", "msg": "authenticated"}]
     req = packed.parse_subscribe(msgpack.packb({"action": "subscribe", "bars": ["BTC/USD"]}))
-    assert req == Subscribe(("BTC/USD",), ("bars",), None, 60)
+    assert req == Subscribe(("BTC/USD",), ("bars",), None, 60, ("bars:BTC/USD",))
     [ack] = packed.subscribe_ack(req)
     assert msgpack.unpackb(ack)[0]["bars"] == ["BTC/USD"] and packed.parse(ack) == []
     [err] = packed.parse(packed.error_frame("bad"))

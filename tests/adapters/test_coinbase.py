@@ -141,7 +141,9 @@ def test_subscribe_round_trip(coinbase):
     assert orjson.loads(bars)["channel"] == "candles"
     assert orjson.loads(trades)["channels"] == ["matches"]
     assert coinbase.parse_subscribe(bars) == Subscribe(("BTC-USD", "ETH-USD"), ("bars",), None,
-                                                       300, ("candles:BTC-USD", "candles:ETH-USD"))
+                                                       300, ("advanced:candles:BTC-USD",
+                                                            "advanced:candles:ETH-USD"),
+                                                       api="advanced")
     req = coinbase.parse_subscribe(trades)
     assert req == Subscribe(("BTC-USD", "ETH-USD"), ("trades",), None, None,
                             ("matches:BTC-USD", "matches:ETH-USD"))

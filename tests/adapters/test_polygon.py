@@ -123,10 +123,12 @@ def test_frames_must_be_arrays(polygon):
 
 def test_parse_documented_subscribe_request(polygon):
     assert polygon.parse_subscribe(fixture(EX, "subscribe_request.json")) == Subscribe(
-        ("*",), ("bars",), None, 60)
+        ("*",), ("bars",), None, 60, ("AM.*",))
     assert polygon.parse_subscribe(fixture(EX, "auth_request.json")) is None
-    with pytest.raises(AdapterError, match=r"unsupported topic 'Q\.MSFT'"):
-        polygon.parse_subscribe(b'{"action":"subscribe","params":"Q.MSFT"}')
+    assert polygon.parse_subscribe(b'{"action":"subscribe","params":"Q.MSFT"}') == Subscribe(
+        ("MSFT",), ("quotes",), None, None, ("Q.MSFT",))
+    with pytest.raises(AdapterError, match=r"unsupported topic 'LULD\.MSFT'"):
+        polygon.parse_subscribe(b'{"action":"subscribe","params":"LULD.MSFT"}')
 
 
 def test_subscribe_round_trip(polygon):
@@ -134,7 +136,8 @@ def test_subscribe_round_trip(polygon):
     assert orjson.loads(msg) == {"action": "subscribe",
                                  "params": "AM.AAPL,T.AAPL,AM.MSFT,T.MSFT"}
     req = polygon.parse_subscribe(msg)
-    assert req == Subscribe(("AAPL", "MSFT"), ("bars", "trades"), None, 60)
+    assert req == Subscribe(("AAPL", "MSFT"), ("bars", "trades"), None, 60,
+                            ("AM.AAPL", "T.AAPL", "AM.MSFT", "T.MSFT"))
     [ack] = polygon.subscribe_ack(req)
     assert [m["message"] for m in orjson.loads(ack)] == [
         "subscribed to: AM.AAPL", "subscribed to: T.AAPL", "subscribed to: AM.MSFT",

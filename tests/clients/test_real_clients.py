@@ -18,7 +18,9 @@ from evlab.events import RestResponseEvent, TickEvent, WebSocketEvent
 from evlab.feeds.adapters import get_adapter
 from evlab.feeds.capture_server import CaptureServer
 from evlab.feeds.server import FeedServer
+from evlab.recording import Recording
 from tests.books import CAPTURES, capture
+from tests.clients import sessions
 from tests.clients.venvs import run_client
 
 N = 5  # bars each client reads
@@ -102,8 +104,8 @@ def test_python_kraken_sdk_parses_the_ohlc_bars(server_url, bars):
 
 
 def test_polygon_api_client_parses_the_minute_aggregates(server_url, bars):
-    out = run_client("polygon-api-client", "aggregates_polygon", server_url("polygon"),
-                     "BTC-USD", str(N))
+    out = run_client("polygon-api-client", "stream_polygon", server_url("polygon"),
+                     "AM.BTC-USD", str(N))
     for agg, (time, row) in zip(out, bars.iterrows(), strict=True):
         assert agg["symbol"] == "BTC-USD"
         same_bar([agg[f] for f in ("open", "high", "low", "close", "volume")], time.value, row,
@@ -111,7 +113,8 @@ def test_polygon_api_client_parses_the_minute_aggregates(server_url, bars):
 
 
 def test_alpaca_py_parses_the_bars_it_asked_for_in_messagepack(server_url, bars):
-    out = run_client("alpaca-py", "bars_alpaca_py", server_url("alpaca"), "BTC/USD", str(N))
+    out = run_client("alpaca-py", "stream_alpaca_py", server_url("alpaca"), "bars", str(N),
+                     "BTC/USD")
     for bar, (time, row) in zip(out, bars.iterrows(), strict=True):
         assert bar["symbol"] == "BTC/USD"
         same_bar([bar[f] for f in ("open", "high", "low", "close", "volume")], time.value, row,
@@ -295,3 +298,153 @@ def test_ccxt_coinbaseexchange_watches_the_trades_of_a_served_capture_as_evlab_d
             for t in out["trades"]] == [
         ("SKL/USD", tick.trade_id, tick.time_ns // 1_000_000, tick.price, tick.size,
          tick.side.lower()) for tick in ticks]
+
+
+# --- recordings of live evlab sessions, served again (Alpaca, Polygon, Coinbase Advanced
+# Trade, Kraken): each client through its normal API, only the URL overridden ---------------
+
+@pytest.fixture(scope="module")
+def served_recording(tmp_path_factory) -> Iterator[object]:
+    """A factory: a CaptureServer serving a recorded live session of ``venue`` (see
+    ``sessions.py``), recorded once per module. Two bars a second: the documented messages
+    come 0.5 s or more after the session's start, and the servers run at speed 1, so a
+    client that subscribes one channel per message has them all before they are due."""
+    servers: dict[str, tuple[CaptureServer, Recording]] = {}
+    injected = {"alpaca": sessions.alpaca_injected, "polygon": sessions.polygon_injected,
+                "coinbase": sessions.coinbase_advanced_injected,
+                "kraken": sessions.kraken_injected}
+    subscriptions = {"coinbase": [
+        '{"type":"subscribe","product_ids":["BTC-USD"],"channel":"candles"}',
+        '{"type":"subscribe","channel":"heartbeats"}']}
+
+    def serve(venue: str) -> tuple[CaptureServer, Recording]:
+        if venue not in servers:
+            session = asyncio.run(sessions.record_live(
+                venue, injected[venue](), tmp_path_factory.mktemp(venue) / "s.parquet",
+                subscriptions=subscriptions.get(venue), rate=2))
+            server = CaptureServer(session, exchange=venue, speed=1).start_in_thread()
+            servers[venue] = (server, session)
+        return servers[venue]
+
+    try:
+        yield serve
+    finally:
+        for server, _ in servers.values():
+            server.close()
+
+
+def recorded_items(session: Recording, key: str, kinds: tuple[str, ...]) -> list[dict]:
+    """The recorded data points whose ``key`` field is one of ``kinds``, in order."""
+    return [o for p in sessions.recorded(session) if p.startswith("[")
+            for o in json.loads(p) if o.get(key) in kinds]
+
+
+def micros(text: str) -> int:
+    """An RFC 3339 time as alpaca-py's datetimes keep it: whole microseconds, in ns."""
+    return pd.Timestamp(text).value // 1000 * 1000
+
+
+def test_alpaca_py_stock_stream_parses_a_served_recording(served_recording):
+    """StockDataStream (MessagePack) on a recording made in JSON: the quotes, the trade, the
+    correction and the cancel it parses are the recorded ones."""
+    server, session = served_recording("alpaca")
+    before = server.requests_refused
+    got = run_client("alpaca-py", "stream_alpaca_py", server.url, "stock", "6")
+    assert server.requests_refused == before
+    recorded = recorded_items(session, "T", ("q", "t", "c", "x"))
+    wanted = []
+    for o in recorded:
+        if o["T"] == "q":
+            wanted.append({"kind": "quote", "symbol": o["S"], "bid": o["bp"], "bid_size": o["bs"],
+                           "ask": o["ap"], "ask_size": o["as"], "timestamp": micros(o["t"])})
+        elif o["T"] == "t" and o["S"] == "AAPL":
+            wanted.append({"kind": "trade", "symbol": o["S"], "id": o["i"], "price": o["p"],
+                           "size": o["s"], "timestamp": micros(o["t"])})
+        elif o["T"] == "c":
+            wanted.append({"kind": "correction", "symbol": o["S"], "original_id": o["oi"],
+                           "original_price": o["op"], "corrected_id": o["ci"],
+                           "corrected_price": o["cp"]})
+        elif o["T"] == "x":
+            wanted.append({"kind": "cancel", "symbol": o["S"], "id": o["i"], "price": o["p"],
+                           "size": o["s"], "action": o["a"]})
+    for record in got:
+        if "timestamp" in record:
+            record["timestamp"] = pd.Timestamp(record["timestamp"]).value
+    assert got == wanted and len(wanted) == 6
+
+
+def test_alpaca_py_crypto_stream_parses_a_served_recording(served_recording):
+    server, session = served_recording("alpaca")
+    got = run_client("alpaca-py", "stream_alpaca_py", server.url, "crypto", "9")
+    wanted = []
+    for o in recorded_items(session, "T", ("b", "t")):
+        if o["T"] == "b":
+            wanted.append({"kind": "bar", "symbol": o["S"], "open": o["o"], "high": o["h"],
+                           "low": o["l"], "close": o["c"], "volume": o["v"],
+                           "timestamp": micros(o["t"]), "trade_count": o["n"],
+                           "vwap": o["vw"]})
+        elif o["S"] == "AVAX/USD":
+            wanted.append({"kind": "trade", "symbol": o["S"], "id": o["i"], "price": o["p"],
+                           "size": o["s"], "timestamp": micros(o["t"])})
+    for record in got:
+        record["timestamp"] = pd.Timestamp(record["timestamp"]).value
+    assert got == wanted and len(wanted) == 9
+
+
+def test_polygon_api_client_parses_a_served_recording(served_recording):
+    server, session = served_recording("polygon")
+    got = run_client("polygon-api-client", "stream_polygon", server.url,
+                     "T.MSFT,Q.MSFT,AM.BTC-USD", "12")
+    wanted = []
+    for o in recorded_items(session, "ev", ("T", "Q", "AM")):
+        if o["ev"] == "T":
+            wanted.append({"ev": "T", "symbol": o["sym"], "id": o["i"], "price": o["p"],
+                           "size": o["s"], "timestamp": o["t"]})
+        elif o["ev"] == "Q":
+            wanted.append({"ev": "Q", "symbol": o["sym"], "bid": o["bp"], "bid_size": o["bs"],
+                           "ask": o["ap"], "ask_size": o["as"], "timestamp": o["t"]})
+        else:
+            wanted.append({"ev": "AM", "symbol": o["sym"], "open": o["o"], "high": o["h"],
+                           "low": o["l"], "close": o["c"], "volume": o["v"], "start": o["s"]})
+    # a batched frame of a trade and a quote is served as one frame per topic: the order
+    # within that frame's moment may differ, never the values
+    assert sorted(map(json.dumps, got)) == sorted(map(json.dumps, wanted))
+    assert [g for g in got if g["ev"] == "AM"] == [w for w in wanted if w["ev"] == "AM"]
+    assert len(wanted) == 12  # 8 aggregates, 2 trades, 2 quotes
+
+
+def test_coinbase_advanced_py_with_heartbeats_parses_a_served_recording(served_recording):
+    """Heartbeats, then level2, market_trades (two products) and ticker, one message each:
+    every l2_data, ticker and market_trades message it gets is the recorded one (a message
+    of two products split per product), acks list the connection's subscriptions."""
+    server, session = served_recording("coinbase")
+    before = server.requests_refused
+    out = run_client("coinbase-advanced-py", "recorded_coinbase_advanced", server.url, "6")
+    assert server.requests_refused == before
+    raw = [json.loads(p) for p in sessions.recorded(session)]
+    level2 = [m for m in raw if m["channel"] == "l2_data"]
+    ticker = [m for m in raw if m["channel"] == "ticker"]
+    assert [m for m in out["data"] if m["channel"] == "l2_data"] == level2
+    assert [m for m in out["data"] if m["channel"] == "ticker"] == ticker
+    trades = [t for m in out["data"] if m["channel"] == "market_trades"
+              for e in m["events"] for t in e["trades"]]
+    recorded_trades = [t for m in raw if m["channel"] == "market_trades"
+                       for e in m["events"] for t in e["trades"]]
+    assert sorted(trades, key=lambda t: t["trade_id"]) == recorded_trades
+    acks = [m["events"][0]["subscriptions"] for m in out["others"]
+            if m["channel"] == "subscriptions"]
+    assert acks[-1] == {"heartbeats": ["heartbeats"], "level2": ["BTC-USD"],
+                        "market_trades": ["ETH-USD", "BTC-USD"], "ticker": ["BTC-USD"]}
+    assert [m for m in out["others"] if m["channel"] == "heartbeats"]  # recorded ones
+
+
+def test_python_kraken_sdk_parses_a_served_recording(served_recording):
+    """Kraken's greeting, then ohlc and trade: the messages it gets are the recorded ones."""
+    server, session = served_recording("kraken")
+    out = run_client("python-kraken-sdk", "recorded_python_kraken_sdk", server.url, "9")
+    raw = [json.loads(p) for p in sessions.recorded(session)]
+    assert out["data"] == [m for m in raw if m.get("channel") in ("ohlc", "trade")]
+    assert next(m for m in out["data"] if m["channel"] == "trade")["data"][0]["symbol"] == \
+        "MATIC/USD"
+    acks = [m for m in out["others"] if m.get("method") == "subscribe"]
+    assert len(acks) == 2 and all(a["success"] for a in acks)

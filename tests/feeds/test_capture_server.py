@@ -4,6 +4,7 @@ emitter fetching the REST snapshots its books need from it: real sockets on 127.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import re
 import sys
@@ -17,9 +18,12 @@ from websockets.asyncio.client import connect
 import evlab
 from evlab import EventBus, EventType, OrderBooks, Replayer, WebSocketEmitter, WebSocketHandler
 from evlab.events import ErrorEvent, RestResponseEvent, WebSocketEvent
+from evlab.feeds.adapters._common import rfc3339_ns
 from evlab.feeds.backoff import Backoff
 from evlab.feeds.capture_server import CaptureServer
+from evlab.recording import Recording
 from tests.books import CAPTURES, capture, load_shipped
+from tests.clients import sessions
 
 SYMBOLS = ("nknusdt", "blzeth", "lrcbtc", "runeeur")
 DEPTH = json.dumps({"method": "SUBSCRIBE", "params": [f"{s}@depth@100ms" for s in SYMBOLS],
@@ -75,7 +79,9 @@ async def test_rest_requests_are_answered_from_the_capture_on_the_same_port():
                   and "BLZETH" in e.url]
         assert body.decode() == rest.payload  # verbatim
         status, body = await asyncio.to_thread(get, server.http_url + "/api/v3/depth?symbol=X")
-        assert status == 404 and b"no response to /api/v3/depth?symbol=X" in body
+        assert status == 404 and orjson.loads(body) == {  # an HTTP error body, not a WS frame
+            "error": "Not Found",
+            "message": "this capture holds no response to /api/v3/depth?symbol=X"}
         assert (server.rest_served, server.rest_missed) == (1, 1)
 
 
@@ -370,6 +376,8 @@ async def test_a_recorded_live_kraken_session_replays_and_is_served_as_kraken_se
 
     async with CaptureServer(path, exchange="kraken") as server, connect(server.url) as ws:
         assert server.streams == ["ohlc:BTC/USD:1"]
+        greeting = orjson.loads(await ws.recv())  # Kraken greets every connection
+        assert greeting["channel"] == "status" and greeting["data"][0]["api_version"] == "v2"
         await ws.send(json.dumps({"method": "subscribe", "req_id": 4, "params": {
             "channel": "ohlc", "symbol": ["ETH/USD"], "interval": 1}}))
         refused = orjson.loads(await ws.recv())
@@ -382,3 +390,343 @@ async def test_a_recorded_live_kraken_session_replays_and_is_served_as_kraken_se
     assert ack["result"] == {"channel": "ohlc", "interval": 1, "snapshot": True,
                              "symbol": "BTC/USD"}
     assert got[1:] == recorded and server.requests_refused == 1
+
+
+# --- recordings of live evlab sessions: Alpaca, Polygon, Coinbase Advanced Trade ---------------
+
+@pytest.fixture(scope="module")
+def alpaca_session(tmp_path_factory) -> Recording:
+    return asyncio.run(sessions.record_live("alpaca", sessions.alpaca_injected(),
+                                            tmp_path_factory.mktemp("alpaca") / "s.parquet"))
+
+
+@pytest.fixture(scope="module")
+def polygon_session(tmp_path_factory) -> Recording:
+    return asyncio.run(sessions.record_live("polygon", sessions.polygon_injected(),
+                                            tmp_path_factory.mktemp("polygon") / "s.parquet"))
+
+
+ADVANCED_SUBSCRIPTIONS = ['{"type":"subscribe","product_ids":["BTC-USD"],"channel":"candles"}',
+                          '{"type":"subscribe","channel":"heartbeats"}']
+
+
+@pytest.fixture(scope="module")
+def advanced_session(tmp_path_factory) -> Recording:
+    """Coinbase Advanced Trade: candles and heartbeats, the documented level2, market_trades
+    and ticker messages. Two bars a second: those messages come 0.5 s or more after the
+    session's start, so a client that subscribes channel by channel, one message each (as
+    Advanced Trade has it), has them all subscribed before they are due at speed 1."""
+    return asyncio.run(sessions.record_live(
+        "coinbase", sessions.coinbase_advanced_injected(),
+        tmp_path_factory.mktemp("advanced") / "s.parquet",
+        subscriptions=ADVANCED_SUBSCRIPTIONS, rate=2))
+
+
+def items(frames: list[str | bytes]) -> list[dict]:
+    """The data points of JSON array frames, in order."""
+    return [item for f in frames for item in orjson.loads(f)]
+
+
+async def test_alpaca_recording_is_served_with_alpacas_handshake(alpaca_session):
+    """Greeting, auth before subscribe (401 until then), the errors of a malformed or an
+    unknown subscribe, then the ack listing the connection's subscriptions and only the
+    subscribed streams' data points, each frame verbatim where it held one stream's."""
+    raw = sessions.recorded(alpaca_session)
+    async with CaptureServer(alpaca_session, exchange="alpaca") as server, \
+            connect(server.url + "/v2/iex") as ws:
+        assert orjson.loads(await ws.recv()) == [{"T": "success", "msg": "connected"}]
+        subscribe = {"action": "subscribe", "quotes": ["AMD"], "trades": ["EEM", "AVAX/USD"]}
+        await ws.send(json.dumps(subscribe))
+        early = orjson.loads(await ws.recv())
+        await ws.send(json.dumps({"action": "auth", "key": "k", "secret": "s"}))
+        assert orjson.loads(await ws.recv()) == [{"T": "success", "msg": "authenticated"}]
+        await ws.send("{not json")
+        malformed = orjson.loads(await ws.recv())
+        await ws.send(json.dumps({"action": "subscribe", "quotes": ["AMD", "TSLA"]}))
+        unknown = orjson.loads(await ws.recv())
+        await ws.send(json.dumps(subscribe))
+        got = [m async for m in ws]
+    assert early == [{"T": "error", "code": 401, "msg": "not authenticated"}]
+    assert malformed[0]["T"] == "error" and "malformed JSON" in malformed[0]["msg"]
+    assert unknown[0]["T"] == "error" and "'quotes:TSLA'" in unknown[0]["msg"]
+    assert server.requests_refused == 3
+    [ack] = orjson.loads(got[0])
+    assert (ack["T"], ack["quotes"], ack["trades"], ack["bars"]) == (
+        "subscription", ["AMD"], ["EEM", "AVAX/USD"], [])
+    quotes = [p for p in raw if '"T":"q"' in p]
+    assert got[1] == quotes[0]  # one stream's frame: verbatim
+    mixed = next(p for p in raw if '"T":"c"' in p)
+    kept = [o for o in orjson.loads(mixed) if o["S"] in ("EEM", "AVAX/USD")]
+    assert [orjson.loads(f) for f in got[2:]] == [[o] for o in kept]  # one frame per stream
+
+
+async def test_alpaca_recording_is_served_in_messagepack_to_a_client_that_asks(alpaca_session):
+    """A handshake with ``Content-Type: application/msgpack`` (alpaca-py's): every frame,
+    both ways, MessagePack; the recorded JSON data points re-encoded, ``t`` a Timestamp."""
+    import msgpack
+
+    raw = sessions.recorded(alpaca_session)
+    async with CaptureServer(alpaca_session, exchange="alpaca") as server, \
+            connect(server.url, additional_headers={"Content-Type": "application/msgpack"}
+                    ) as ws:
+        assert msgpack.unpackb(await ws.recv()) == [{"T": "success", "msg": "connected"}]
+        await ws.send(msgpack.packb({"action": "auth", "key": "k", "secret": "s"}))
+        assert msgpack.unpackb(await ws.recv())[0]["msg"] == "authenticated"
+        await ws.send(msgpack.packb({"action": "subscribe", "bars": ["BTC/USD"],
+                                     "trades": ["AAPL"]}))
+        got = [msgpack.unpackb(m) async for m in ws]
+    assert got[0][0]["T"] == "subscription" and got[0][0]["trades"] == ["AAPL"]
+    wanted = [o for o in items([p for p in raw if '"S":"BTC/USD"' in p or '"S":"AAPL"' in p])
+              if o["T"] in ("b", "t")]
+    data = [o for frame in got[1:] for o in frame]
+    assert all(isinstance(o["t"], msgpack.Timestamp) for o in data)
+    for o in wanted:
+        o["t"] = msgpack.Timestamp.from_unix_nano(rfc3339_ns(o["t"]))
+    assert data == wanted and len(data) == 9  # 8 bars and the trade
+
+
+async def test_polygon_recording_is_served_with_polygons_handshake(polygon_session):
+    raw = sessions.recorded(polygon_session)
+    async with CaptureServer(polygon_session, exchange="polygon") as server, \
+            connect(server.url + "/stocks") as ws:
+        [greeting] = orjson.loads(await ws.recv())
+        await ws.send(json.dumps({"action": "subscribe", "params": "T.MSFT"}))
+        early = orjson.loads(await ws.recv())
+        await ws.send(json.dumps({"action": "auth", "params": "key"}))
+        [authed] = orjson.loads(await ws.recv())
+        await ws.send(json.dumps({"action": "subscribe", "params": "T.MSFT,XX.MSFT"}))
+        malformed = orjson.loads(await ws.recv())
+        await ws.send(json.dumps({"action": "subscribe", "params": "T.AAPL"}))
+        unknown = orjson.loads(await ws.recv())
+        await ws.send(json.dumps({"action": "subscribe", "params": "T.MSFT,AM.BTC-USD"}))
+        got = [m async for m in ws]
+    assert (greeting["ev"], greeting["status"]) == ("status", "connected")
+    assert early[0]["status"] == "error" and "not authorized" in early[0]["message"]
+    assert authed["status"] == "auth_success"
+    assert malformed[0]["status"] == "error" and "'XX.MSFT'" in malformed[0]["message"]
+    assert unknown[0]["status"] == "error" and "'T.AAPL'" in unknown[0]["message"]
+    assert server.requests_refused == 3
+    assert [m["message"] for m in orjson.loads(got[0])] == [
+        "subscribed to: T.MSFT", "subscribed to: AM.BTC-USD"]
+    trades = [p for p in raw if p.startswith('[{"ev":"T"') and '"ev":"Q"' not in p]
+    assert trades[0] in got  # a frame of one stream: verbatim
+    wanted = [o for o in items([p for p in raw if '"ev":"T"' in p or '"ev":"AM"' in p])
+              if o["ev"] in ("T", "AM")]
+    assert items(got[1:]) == wanted and len(wanted) == 10  # 8 aggregates, 2 trades, no quote
+
+
+async def test_coinbase_advanced_recording_is_served_as_advanced_trade_sends_it(
+        advanced_session):
+    """Advanced Trade subscribes (channel + product_ids, heartbeats too): each ack lists every
+    subscription of the connection; each stream's messages verbatim (a market_trades message
+    of two products split per product); an Exchange-feed subscribe names other streams."""
+    raw = sessions.recorded(advanced_session)
+    async with CaptureServer(advanced_session, exchange="coinbase", speed=1) as server, \
+            connect(server.url) as ws:
+        await ws.send(json.dumps({"type": "subscribe", "product_ids": ["BTC-USD"],
+                                  "channels": ["level2"]}))  # the Exchange feed's
+        exchange_feed = orjson.loads(await ws.recv())
+        for channel, ids in (("heartbeats", []), ("level2", ["BTC-USD"]),
+                             ("market_trades", ["ETH-USD"])):
+            await ws.send(json.dumps({"type": "subscribe", "product_ids": ids,
+                                      "channel": channel}))
+        acks = []
+        while len(acks) < 3:
+            message = orjson.loads(await ws.recv())
+            if message["channel"] == "subscriptions":
+                acks.append(message["events"][0]["subscriptions"])
+        got = [m async for m in ws]
+    assert exchange_feed["type"] == "error" and "'level2:BTC-USD'" in exchange_feed["reason"]
+    assert acks[-1] == {"heartbeats": ["heartbeats"], "level2": ["BTC-USD"],
+                        "market_trades": ["ETH-USD"]}
+    level2 = [p for p in raw if '"channel":"l2_data"' in p]
+    assert [m for m in got if '"channel":"l2_data"' in m] == level2 and len(level2) == 2
+    trades = [orjson.loads(m) for m in got if '"channel":"market_trades"' in m]
+    assert [t["product_id"] for m in trades for e in m["events"] for t in e["trades"]] == [
+        "ETH-USD", "ETH-USD"]  # the documented one, and the ETH-USD half of the batch
+    beats = [m for m in got if '"channel":"heartbeats"' in m]
+    assert beats == [p for p in raw if '"channel":"heartbeats"' in p]
+    assert not [m for m in got if '"channel":"ticker"' in m or '"channel":"candles"' in m]
+
+
+async def test_heartbeats_a_session_did_not_record_are_made_once_a_second(tmp_path):
+    """A Coinbase Advanced Trade session without heartbeats: subscribing to them is granted
+    (Coinbase recommends it) and they come, counted from 0, beside the recorded level2."""
+    session = await sessions.record_live(
+        "coinbase", sessions.coinbase_advanced_injected()[:2], tmp_path / "s.parquet",
+        subscriptions=ADVANCED_SUBSCRIPTIONS[:1])
+    async with CaptureServer(session, exchange="coinbase", speed=1) as server, \
+            connect(server.url) as ws:
+        await ws.send(json.dumps({"type": "subscribe", "channel": "heartbeats"}))
+        await ws.send(json.dumps({"type": "subscribe", "product_ids": ["BTC-USD"],
+                                  "channel": "level2"}))
+        got = [orjson.loads(m) async for m in ws]
+    beats = [m["events"][0]["heartbeat_counter"] for m in got if m["channel"] == "heartbeats"]
+    assert beats[:1] == ["0"] and [m["channel"] for m in got].count("l2_data") == 2
+    assert server.requests_refused == 0
+
+
+def decoded(events: list) -> list[tuple]:
+    """What decoding gave, without the stamps and the source: each event's compared fields."""
+    return [(type(e).__name__, *((f.name, getattr(e, f.name)) for f in dataclasses.fields(e)
+                                 if f.compare and f.name != "source")) for e in events]
+
+
+@pytest.mark.parametrize("venue", ["alpaca", "polygon", "coinbase", "kraken"])
+async def test_a_lab_feed_of_a_served_recording_decodes_as_the_recording_replays(
+        venue, alpaca_session, polygon_session, advanced_session, tmp_path):
+    """``server.client()`` (the adapter's ``capture_client``, what ``Lab.connect`` sends):
+    an emitter subscribed to every recorded stream decodes what replaying the recording
+    decodes, event for event."""
+    if venue == "kraken":
+        session = await sessions.record_live("kraken", sessions.kraken_injected(),
+                                             tmp_path / "k.parquet")
+    else:
+        session = {"alpaca": alpaca_session, "polygon": polygon_session,
+                   "coinbase": advanced_session}[venue]
+    kinds = (EventType.BAR, EventType.TICK, EventType.QUOTE, EventType.BOOK)
+
+    def collecting(bus: EventBus) -> list:
+        got: list = []
+        for kind in kinds:
+            bus.register(kind, got.append)
+        return got
+
+    bus = EventBus()
+    bus.register_async(EventType.WEBSOCKET, WebSocketHandler("replayed", venue).handle)
+    expected = collecting(bus)
+    await Replayer(session, bus, what="raw").run_async()
+    async with CaptureServer(session, exchange=venue) as server:
+        url, frames = server.client()
+        bus2 = EventBus()
+        bus2.register_async(EventType.WEBSOCKET, WebSocketHandler("live", venue).handle)
+        got = collecting(bus2)
+        feed = WebSocketEmitter("feed", url, bus2, adapter=venue, subscriptions=frames)
+        await feed.start()
+        await feed.wait_finished(60)
+    assert server.requests_refused == 0
+    assert decoded(got) == decoded(expected) and len({type(e) for e in got}) >= 2
+    assert all(len(d) > 3 for d in decoded(got))  # the events' own fields, compared
+
+
+def test_a_server_whose_init_failed_still_has_a_repr():
+    server = object.__new__(CaptureServer)
+    with pytest.raises(ValueError, match="speed must be positive"):
+        server.__init__(CAPTURES / "BINANCE.ws.1.0", speed=-1)
+    assert repr(server) == "<CaptureServer (not made)>"
+
+
+def test_lab_connect_subscribes_to_the_streams_of_a_served_alpaca_recording(alpaca_session):
+    """``lab.connect(server, streams=...)``: Alpaca's auth, then a subscribe of those streams
+    only (the adapter's ``capture_client``); the lab decodes the recorded quotes."""
+    from evlab import Lab
+
+    with Lab() as lab:
+        server = lab.serve_capture(alpaca_session, exchange="alpaca")
+        lab.connect(server, streams=["quotes:AMD"])
+        lab.wait_finished()
+        frame = lab.frame()
+    quotes = frame[frame["type"] == "quote"]
+    assert list(quotes["symbol"]) == ["AMD"] * 3 and not (frame["type"] == "bar").any()
+    assert server.requests_refused == 0
+
+
+async def test_evlab_serve_capture_serves_a_recorded_polygon_session(tmp_path):
+    """``evlab serve --capture session.parquet --exchange polygon``: Polygon's greeting, auth
+    and subscribe, then the recorded trades."""
+    await sessions.record_live("polygon", sessions.polygon_injected(), tmp_path / "s.parquet")
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "evlab.cli", "serve", "--port", "0", "--capture",
+        str(tmp_path / "s.parquet"), "--exchange", "polygon", stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE)
+    try:
+        async with asyncio.timeout(60):
+            line = (await proc.stdout.readline()).decode()
+        url = re.search(r"ws://127\.0\.0\.1:\d+", line)
+        assert url, line
+        async with connect(url.group(0) + "/stocks") as ws:
+            assert orjson.loads(await ws.recv())[0]["status"] == "connected"
+            await ws.send('{"action":"auth","params":"k"}')
+            assert orjson.loads(await ws.recv())[0]["status"] == "auth_success"
+            await ws.send('{"action":"subscribe","params":"T.MSFT"}')
+            got = [orjson.loads(m) async for m in ws]
+    finally:
+        proc.terminate()
+        async with asyncio.timeout(60):
+            await proc.communicate()
+    assert got[0] == [{"ev": "status", "status": "success", "message": "subscribed to: T.MSFT"}]
+    assert [o["i"] for frame in got[1:] for o in frame] == ["12345", "12346"]
+    assert proc.returncode == 0
+
+
+async def test_wildcards_stand_for_every_held_stream_they_cover(alpaca_session,
+                                                                polygon_session):
+    """Alpaca ``"trades": ["*"]`` and Polygon ``T.*``: every recorded trade stream (and
+    nothing else); a wildcard that covers none is refused."""
+    async with CaptureServer(alpaca_session, exchange="alpaca") as server, \
+            connect(server.url) as ws:
+        await ws.recv()
+        await ws.send('{"action":"auth","key":"k","secret":"s"}')
+        await ws.recv()
+        await ws.send('{"action":"subscribe","lulds":["*"]}')
+        none = orjson.loads(await ws.recv())
+        await ws.send('{"action":"subscribe","trades":["*"]}')
+        got = [orjson.loads(m) async for m in ws]
+    assert none[0]["T"] == "error" and "'lulds:*'" in none[0]["msg"]
+    assert got[0][0]["trades"] == ["*"]
+    assert sorted(o["S"] for frame in got[1:] for o in frame) == [
+        "AAPL", "AVAX/USD", "EEM", "IBM"]  # the trade, the correction, the cancel, crypto
+    async with CaptureServer(polygon_session, exchange="polygon") as server, \
+            connect(server.url) as ws:
+        await ws.recv()
+        await ws.send('{"action":"auth","params":"k"}')
+        await ws.recv()
+        await ws.send('{"action":"subscribe","params":"T.*"}')
+        got = [orjson.loads(m) async for m in ws]
+    assert [o["ev"] for frame in got[1:] for o in frame] == ["T", "T"]
+
+
+async def test_alpaca_key_headers_authenticate_the_connection(alpaca_session):
+    """Alpaca's other documented way: ``APCA-API-KEY-ID``/``APCA-API-SECRET-KEY`` in the
+    handshake, answered with ``authenticated`` after the greeting; no auth message needed."""
+    headers = {"APCA-API-KEY-ID": "k", "APCA-API-SECRET-KEY": "s"}
+    async with CaptureServer(alpaca_session, exchange="alpaca") as server, \
+            connect(server.url, additional_headers=headers) as ws:
+        assert orjson.loads(await ws.recv())[0]["msg"] == "connected"
+        assert orjson.loads(await ws.recv())[0]["msg"] == "authenticated"
+        await ws.send('{"action":"subscribe","trades":["AAPL"]}')
+        got = [orjson.loads(m) async for m in ws]
+    assert got[0][0]["T"] == "subscription" and [o["S"] for o in got[1][:1]] == ["AAPL"]
+    assert len(got) == 2 and server.requests_refused == 0
+
+
+async def test_coinbase_advanced_unsubscribe_acks_what_is_left_in_advanced_trades_format(
+        advanced_session):
+    async with CaptureServer(advanced_session, exchange="coinbase", speed=1) as server, \
+            connect(server.url) as ws:
+        request = {"product_ids": ["BTC-USD"], "channel": "level2"}
+        await ws.send(json.dumps({"type": "subscribe", **request}))
+        await ws.send(json.dumps({"type": "unsubscribe", **request}))
+        acks = []
+        while len(acks) < 2:
+            message = orjson.loads(await ws.recv())
+            if message.get("channel") == "subscriptions":
+                acks.append(message["events"][0]["subscriptions"])
+    assert acks == [{"level2": ["BTC-USD"]}, {}]
+
+
+async def test_a_stream_subscribed_during_the_replay_gets_its_messages_from_then_on(
+        advanced_session):
+    """Paced: heartbeats first; once the first came, level2, whose messages are due about a
+    second later: they come (the replay waits for each message's time, then looks at what
+    the connection is subscribed to)."""
+    raw = sessions.recorded(advanced_session)
+    async with CaptureServer(advanced_session, exchange="coinbase", speed=1) as server, \
+            connect(server.url) as ws:
+        await ws.send('{"type":"subscribe","channel":"heartbeats"}')
+        while orjson.loads(await ws.recv())["channel"] != "heartbeats":
+            pass
+        await ws.send('{"type":"subscribe","product_ids":["BTC-USD"],"channel":"level2"}')
+        got = [m async for m in ws]
+    level2 = [p for p in raw if '"channel":"l2_data"' in p]
+    assert [m for m in got if '"channel":"l2_data"' in m] == level2 and len(level2) == 2

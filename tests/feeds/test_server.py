@@ -477,6 +477,46 @@ async def test_csv_path_and_symbol_map(feed_server, tmp_path):
         ("XETH/ZUSD", 1704067500 * 10**9, 11, 13, 10, 12, 6.5)]
 
 
+@pytest.mark.parametrize("exchange, first, second, listed", [
+    # Alpaca's and Coinbase's acks list every subscription of the connection ...
+    ("alpaca", {"action": "subscribe", "bars": ["BTC/USD"]},
+     {"action": "subscribe", "bars": ["ETH/USD"]},
+     lambda ack: orjson.loads(ack)[0]["bars"]),
+    ("coinbase", {"type": "subscribe", "product_ids": ["BTC-USD"], "channel": "candles"},
+     {"type": "subscribe", "product_ids": ["ETH-USD"], "channel": "candles"},
+     lambda ack: orjson.loads(ack)["events"][0]["subscriptions"]["candles"]),
+])
+async def test_acks_list_what_the_exchange_lists(feed_server, tmp_path, exchange, first, second,
+                                                 listed):
+    path = tmp_path / "two.csv"
+    path.write_text("timestamp,symbol,open,high,low,close,volume\n"
+                    "2024-01-01T00:00:00Z,BTC-USD,10,12,9,11,5\n"
+                    "2024-01-01T00:00:00Z,ETH-USD,1,2,1,2,3\n")
+    server = await feed_server(path, exchange=exchange, speed=1e-6, loop=True)  # open
+    async with connect(server.url) as ws:
+        frames = []
+        for request in (first, second):
+            await ws.send(orjson.dumps(request).decode())
+            while True:
+                frame = await ws.recv()
+                if '"subscription' in frame:
+                    frames.append(frame)
+                    break
+    assert [listed(f) for f in frames] == [first.get("bars") or first["product_ids"],
+                                           [*(first.get("bars") or first["product_ids"]),
+                                            *(second.get("bars") or second["product_ids"])]]
+
+
+async def test_polygon_acks_list_the_requests_topics(feed_server):
+    """... Polygon's (and Kraken's, Binance's) the request's own."""
+    server = await feed_server("btcusd_1m", exchange="polygon", speed=1e-6)
+    async with connect(server.url) as ws:
+        await ws.recv()  # the greeting
+        await ws.send('{"action":"subscribe","params":"AM.BTC-USD"}')
+        assert [m["message"] for m in orjson.loads(await ws.recv())] == [
+            "subscribed to: AM.BTC-USD"]
+
+
 # --- a sixth exchange: one adapter class and a registry line ------------------------------------
 
 class ToyAdapter(ExchangeAdapter):

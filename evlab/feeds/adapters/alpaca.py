@@ -49,9 +49,17 @@ import orjson
 from evlab.events import Event, SystemEvent, TickEvent, create_error_event, create_system_event
 
 from . import _common as c
-from .base import AdapterError, ExchangeAdapter, Subscribe, split_pair
+from .base import AdapterError, ExchangeAdapter, Subscribe, split_batch, split_pair
 
 _IGNORED = ("success", "subscription")
+#: The subscribe keys of the stream (the stock and crypto pages), in the order acks list them.
+_KEYS = ("trades", "quotes", "bars", "updatedBars", "dailyBars", "statuses", "lulds",
+         "orderbooks")
+_EVLAB = {"orderbooks": "books"}  # subscribe key -> evlab channel (others: the key itself)
+#: Which subscribe key a data message ``T`` belongs to: corrections and cancel errors come
+#: with the trades (Alpaca subscribes them with ``trades``; acks list them as such).
+_STREAM_OF = {"t": "trades", "q": "quotes", "b": "bars", "u": "updatedBars", "d": "dailyBars",
+              "s": "statuses", "l": "lulds", "o": "orderbooks", "c": "trades", "x": "trades"}
 _TAKER = {"B": "BUY", "S": "SELL"}  # crypto trades' tks
 _MSGPACK = "application/msgpack"
 
@@ -185,29 +193,115 @@ class AlpacaAdapter(ExchangeAdapter):
         return [c.dumps(msg)]
 
     def parse_subscribe(self, payload: str | bytes) -> Subscribe | None:
-        """The ``bars``/``trades`` lists of a ``subscribe`` action (None for auth etc.)."""
+        """A ``subscribe`` or ``unsubscribe`` action: its symbol lists (``trades``,
+        ``quotes``, ``bars``, ``updatedBars``, ``dailyBars``, ``statuses``, ``lulds``,
+        ``orderbooks``; other keys are not Alpaca's and are ignored, as Alpaca does), streams
+        ``"<key>:<symbol>"``; None for auth and other actions."""
         n = self.name
         obj = self._load(payload)
-        if not isinstance(obj, dict) or obj.get("action") != "subscribe":
+        if not isinstance(obj, dict) or obj.get("action") not in ("subscribe", "unsubscribe"):
             return None
         symbols: dict[str, None] = {}
-        chans: list[str] = []
-        for key, chan in (("bars", "bars"), ("trades", "trades")):
+        chans: dict[str, None] = {}
+        streams: dict[str, None] = {}
+        for key in _KEYS:
             if key in obj:
                 syms = c.get_list(n, obj, key)
                 if not all(isinstance(s, str) and s for s in syms):
                     raise AdapterError(f"{n}: {key!r} must list symbols in {c.excerpt(obj)!r}")
                 symbols.update(dict.fromkeys(syms))
-                chans.append(chan)
-        return Subscribe(tuple(symbols), tuple(chans), None, 60 if "bars" in chans else None)
+                chans[_EVLAB.get(key, key)] = None
+                streams.update(dict.fromkeys(f"{key}:{s}" for s in syms))
+        return Subscribe(tuple(symbols), tuple(chans), None, 60 if "bars" in chans else None,
+                         tuple(streams), obj["action"] == "unsubscribe")
 
     def subscribe_ack(self, request: Subscribe) -> list[str | bytes]:
-        """The ``subscription`` control message listing the current subscriptions."""
-        syms = list(request.symbols)
-        return [self._dump([{"T": "subscription",
-                          "trades": syms if "trades" in request.channels else [],
-                          "quotes": [],
-                          "bars": syms if "bars" in request.channels else []}])]
+        """The ``subscription`` control message listing the connection's subscriptions per
+        key (``corrections`` and ``cancelErrors`` follow ``trades``), as documented."""
+        lists: dict[str, list[str]] = {key: [] for key in _KEYS if key != "orderbooks"}
+        if request.streams:
+            for stream in request.streams:
+                key, _, symbol = stream.partition(":")
+                lists.setdefault(key, []).append(symbol)
+        else:  # a feed server's grant: channels and symbols
+            for channel in request.channels:
+                if channel in lists:
+                    lists[channel] = list(request.symbols)
+        lists["corrections"] = lists["cancelErrors"] = list(lists["trades"])
+        return [self._dump([{"T": "subscription", **lists}])]
+
+    #: Alpaca's ``subscription`` message lists everything the connection is subscribed to.
+    acks_all = True
+
+    def capture_streams(self, payload: str | bytes) -> list[tuple[str, str, str | bytes]]:
+        """A recorded frame's data points by stream ``"<key>:<symbol>"`` (``t`` trades, ``q``
+        quotes, ``b`` bars ...; corrections and cancel errors are the trades'), verbatim when
+        the frame holds one stream's (see ``split_batch``); control messages are not served.
+        A recorded frame is JSON text or MessagePack bytes, as the session was."""
+        packed = isinstance(payload, (bytes, bytearray))
+        arr = _unpack(self.name, payload) if packed else c.loads(self.name, payload)
+        if not isinstance(arr, list):
+            return []
+
+        def stream_of(obj: Any) -> str | None:
+            kind = obj.get("T") if isinstance(obj, dict) else None
+            key = _STREAM_OF.get(kind) if isinstance(kind, str) else None
+            return None if key is None else f"{key}:{c.get_str(self.name, obj, 'S')}"
+
+        encode = msgpack.packb if packed else c.dumps
+        return split_batch(payload, arr, stream_of, encode)
+
+    def capture_frame(self, stream: str, bare: str | bytes, options: Mapping[str, Any]
+                      ) -> str | bytes:
+        """A recorded frame in the encoding the connection asked for: verbatim when it is the
+        recording's, else the same data points re-encoded (``t`` an RFC 3339 string in JSON,
+        a MessagePack Timestamp in MessagePack, as Alpaca sends each)."""
+        packed = isinstance(bare, (bytes, bytearray))
+        if packed == bool(options.get("msgpack")):
+            return bare
+        arr = _unpack(self.name, bare) if packed else c.loads(self.name, bare)
+        for obj in arr:
+            t = obj.get("t") if isinstance(obj, dict) else None
+            if packed and isinstance(t, msgpack.Timestamp):
+                obj["t"] = c.rfc3339(t.to_unix_nano(), None)
+            elif not packed and isinstance(t, str):
+                obj["t"] = msgpack.Timestamp.from_unix_nano(c.rfc3339_ns(t))
+        return c.dumps(arr) if packed else msgpack.packb(arr)
+
+    def capture_client(self, streams: Sequence[str]) -> tuple[str, list[str | bytes]]:
+        """The stock stream's path, an ``auth`` (any key: a local server) and one
+        ``subscribe`` listing the ``streams``' symbols per key."""
+        if not streams:
+            raise ValueError(f"{self.name}: no streams to subscribe to")
+        msg: dict[str, Any] = {"action": "subscribe"}
+        for stream in streams:
+            key, _, symbol = stream.partition(":")
+            msg.setdefault(key, []).append(symbol)
+        auth = {"action": "auth", "key": "evlab", "secret": "evlab"}
+        return "/v2/iex", [self._dump(auth), self._dump(msg)]
+
+    def stream_wildcard(self, key: str) -> str | None:
+        """``quotes:*`` (``"quotes": ["*"]``) is every ``quotes:<symbol>``."""
+        return key[:-1] if key.endswith(":*") else None
+
+    def authenticates(self, payload: str | bytes) -> bool:
+        """An ``auth`` action (a local server accepts any key)."""
+        try:
+            obj = self._load(payload)
+        except AdapterError:
+            return False
+        return isinstance(obj, dict) and obj.get("action") == "auth"
+
+    def header_auth(self, headers: Mapping[str, str]) -> list[str | bytes] | None:
+        """``authenticated`` for a handshake carrying ``APCA-API-KEY-ID`` and
+        ``APCA-API-SECRET-KEY`` (any key: a local server), Alpaca's other way to authenticate."""
+        if not (headers.get("APCA-API-KEY-ID") and headers.get("APCA-API-SECRET-KEY")):
+            return None
+        return [self._dump([{"T": "success", "msg": "authenticated"}])]
+
+    def unauthenticated_frame(self) -> str | bytes:
+        """Error 401 ``not authenticated``: a subscribe before ``auth``, as documented."""
+        return self._dump([{"T": "error", "code": 401, "msg": "not authenticated"}])
 
     def welcome(self) -> list[str | bytes]:
         """``[{"T": "success", "msg": "connected"}]``, sent on connect."""
@@ -215,11 +309,7 @@ class AlpacaAdapter(ExchangeAdapter):
 
     def control_reply(self, payload: str | bytes) -> list[str | bytes]:
         """``authenticated`` to an ``auth`` action (a local server accepts any key)."""
-        try:
-            obj = self._load(payload) if self.msgpack else c.request(payload)
-        except AdapterError:
-            return []
-        if not isinstance(obj, dict) or obj.get("action") != "auth":
+        if not self.authenticates(payload):
             return []
         return [self._dump([{"T": "success", "msg": "authenticated"}])]
 

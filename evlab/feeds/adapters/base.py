@@ -32,15 +32,17 @@ from __future__ import annotations
 
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+import orjson
+
 from evlab.events import Event
 
 __all__ = ["AdapterError", "BookDataError", "Subscribe", "ExchangeAdapter", "CHANNELS",
-           "split_pair"]
+           "split_pair", "split_batch"]
 
 #: The channel names adapters understand: OHLCV bars and individual trades.
 CHANNELS = ("bars", "trades")
@@ -52,6 +54,26 @@ def split_pair(symbol: str) -> tuple[str, str] | None:
     """``("BTC", "USD")`` for a currency pair ``BTC-USD``/``BTC/USD``/``btc_usd``; else None."""
     m = _PAIR.match(symbol)
     return None if m is None else (m.group(1).upper(), m.group(2).upper())
+
+
+def split_batch(payload: str | bytes, items: Sequence[Any], stream_of: Callable[[Any], str | None],
+                encode: Callable[[list[Any]], str | bytes]) -> list[tuple[str, str, str | bytes]]:
+    """A captured frame batching data ``items`` (Alpaca's and Polygon's JSON arrays) as
+    ``capture_streams`` gives it: the frame verbatim when its items are of one stream, else
+    one frame per stream (``encode``: that stream's items, in order); items whose stream is
+    None (status and control messages) are not served."""
+    groups: dict[str, list[Any]] = {}
+    skipped = 0
+    for item in items:
+        stream = stream_of(item)
+        if stream is None:
+            skipped += 1
+        else:
+            groups.setdefault(stream, []).append(item)
+    if len(groups) == 1 and not skipped:
+        [stream] = groups
+        return [(stream, stream, payload)]
+    return [(stream, stream, encode(group)) for stream, group in groups.items()]
 
 
 class AdapterError(ValueError):
@@ -87,6 +109,7 @@ class Subscribe:
     interval_s: int | None = None  # bar interval, when the request names one
     streams: tuple[str, ...] = ()  # the exchange's stream names, as the request spells them
     unsubscribe: bool = False  # an unsubscribe: stop these streams
+    api: str = ""  # which of an exchange's APIs the request is in (Coinbase: "advanced")
 
 
 class ExchangeAdapter(ABC):
@@ -187,11 +210,43 @@ class ExchangeAdapter(ABC):
         return None, {}
 
     # --- server side, serving a captured session (evlab.feeds.capture_server) ------------
-    def capture_stream(self, payload: str | bytes) -> tuple[str, str, str | bytes] | None:
-        """Server side: a captured message's stream key (what subscriptions are matched on),
-        its stream name and its bare payload (verbatim); None for a control message (an ack)
-        that is not served. Exchanges without capture serving raise ValueError."""
+    #: Its subscription acks list every subscription of the connection, not only the
+    #: request's (Coinbase, Alpaca): servers pass them all to :meth:`subscribe_ack`.
+    acks_all: bool = False
+
+    def capture_streams(self, payload: str | bytes) -> list[tuple[str, str, str | bytes]]:
+        """Server side: a captured message as ``(stream key, stream name, bare payload)``
+        (the key is what subscriptions are matched on): one entry whose payload is the
+        message verbatim, or, for a frame batching several streams' data (Alpaca, Polygon),
+        one frame per stream with that stream's items in order; [] for a control message (an
+        ack) that is not served. Exchanges without capture serving raise ValueError."""
         raise ValueError(f"{self.name}: serving a captured session is not supported yet")
+
+    def stream_wildcard(self, key: str) -> str | None:
+        """Server side: the prefix of the stream keys a wildcard stream stands for (Alpaca
+        ``quotes:*``, Polygon ``T.*``); None: ``key`` is no wildcard (by default none is)."""
+        return None
+
+    def authenticates(self, payload: str | bytes) -> bool:
+        """Server side: ``payload`` is the auth request a subscribe must follow (a local
+        server accepts any key); False for exchanges whose market data needs none."""
+        return False
+
+    def header_auth(self, headers: Mapping[str, str]) -> Sequence[str | bytes] | None:
+        """Server side: where the exchange lets a handshake's headers authenticate (Alpaca's
+        ``APCA-API-KEY-ID``/``APCA-API-SECRET-KEY``), the frames it sends after its greeting
+        for headers that do; None: these headers do not authenticate."""
+        return None
+
+    def unauthenticated_frame(self) -> str | bytes | None:
+        """Server side: the exchange's answer to a subscribe sent before authenticating;
+        None where its market data needs no auth."""
+        return None
+
+    def rest_error(self, message: str) -> str:
+        """Server side: the JSON body of a 404 answering a REST request not served (an HTTP
+        error body, not a WebSocket error frame)."""
+        return orjson.dumps({"error": "Not Found", "message": message}).decode()
 
     def capture_frame(self, stream: str, bare: str | bytes, options: Mapping[str, Any]
                       ) -> str | bytes:
@@ -201,7 +256,7 @@ class ExchangeAdapter(ABC):
 
     def stream_key(self, stream: str) -> str:
         """Server side: what a subscribed stream name (``Subscribe.streams``) is matched on, the
-        key :meth:`capture_stream` gives the messages of that stream; by default the name."""
+        key :meth:`capture_streams` gives the messages of that stream; by default the name."""
         return stream
 
     def capture_client(self, streams: Sequence[str]) -> tuple[str, list[str | bytes]]:

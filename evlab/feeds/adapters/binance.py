@@ -309,20 +309,20 @@ class BinanceAdapter(ExchangeAdapter):
                     out[symbol] = f"/api/v3/depth?symbol={symbol}&limit=1000"
         return list(out.items())
 
-    def capture_stream(self, payload: str | bytes) -> tuple[str, str, str | bytes] | None:
+    def capture_streams(self, payload: str | bytes) -> list[tuple[str, str, str | bytes]]:
         """A combined-stream envelope gives its stream and its ``data`` (sliced verbatim); a
-        bare payload's stream is named from its symbol and type; acks and errors: None."""
+        bare payload's stream is named from its symbol and type; acks and errors: []."""
         text = payload.decode() if isinstance(payload, bytes) else payload
         found = _ENVELOPE.match(text)
         if found is not None and text.endswith("}"):
             stream = found.group(1)
-            return _stream_key(stream), stream, text[found.end():-1]
+            return [(_stream_key(stream), stream, text[found.end():-1])]
         obj = c.loads(self.name, text)
         if isinstance(obj, dict) and "stream" in obj and "data" in obj:
             stream = c.get_str(self.name, obj, "stream")
-            return _stream_key(stream), stream, orjson.dumps(obj["data"]).decode()
+            return [(_stream_key(stream), stream, orjson.dumps(obj["data"]).decode())]
         if not isinstance(obj, dict) or "result" in obj or "code" in obj or "error" in obj:
-            return None
+            return []
         symbol = str(obj.get("s", "")).lower()
         kind = obj.get("e")
         if kind is None and "A" in obj:
@@ -334,8 +334,8 @@ class BinanceAdapter(ExchangeAdapter):
         elif kind in ("trade", "aggTrade"):
             stream = f"{symbol}@{kind}"
         else:
-            return None
-        return _stream_key(stream), stream, text
+            return []
+        return [(_stream_key(stream), stream, text)]
 
     def capture_frame(self, stream: str, bare: str | bytes, options: Mapping[str, Any]
                       ) -> str | bytes:

@@ -70,6 +70,13 @@ _EXCHANGE_CHANNELS = {"heartbeat": "heartbeat", "status": "status", "auctionfeed
 _AT_CHANNELS = {"heartbeats": "heartbeats", "candles": "bars", "status": "status",
                 "ticker": "trades", "ticker_batch": "trades", "level2": "books",
                 "market_trades": "trades", "user": "user", "futures_balance_summary": "user"}
+# Advanced Trade's streams are named "advanced:<channel>[:<product id>]": both APIs have a
+# level2 and a ticker channel, in different formats (capture serving).
+_AT = "advanced:"
+# Which Advanced Trade subscribe channel a message channel is, and where its products are.
+_AT_CAPTURED = {"l2_data": ("level2", None), "market_trades": ("market_trades", "trades"),
+                "ticker": ("ticker", "tickers"), "ticker_batch": ("ticker_batch", "tickers"),
+                "candles": ("candles", "candles"), "heartbeats": ("heartbeats", "")}
 # Which Exchange channel a captured message type belongs to (capture serving).
 _CAPTURED = {"snapshot": "level2", "l2update": "level2", "match": "matches",
              "last_match": "matches", "ticker": "ticker", "heartbeat": "heartbeat"}
@@ -307,7 +314,8 @@ class CoinbaseAdapter(ExchangeAdapter):
         """A ``subscribe`` or ``unsubscribe`` of either API: the Exchange feed's ``channels``
         (names, or ``{"name", "product_ids"}`` objects whose ids replace the root
         ``product_ids`` for that channel) or Advanced Trade's one ``channel``. Streams are
-        ``"<channel>:<product id>"`` (a channel without products: its name alone); channels
+        ``"<channel>:<product id>"`` (a channel without products: its name alone; Advanced
+        Trade's prefixed ``advanced:``, as its formats differ from the Exchange's); channels
         ``candles`` are evlab's bars, ``heartbeats`` heartbeats, ``level2``/``level2_batch``
         books, ``matches``/``ticker``/``market_trades`` trades. A channel the API does not
         have, or product ids that are not strings, refuse the whole request (AdapterError);
@@ -317,8 +325,9 @@ class CoinbaseAdapter(ExchangeAdapter):
         if not isinstance(obj, dict) or obj.get("type") not in ("subscribe", "unsubscribe"):
             return None
         root = obj.get("product_ids") or []
+        prefix = ""
         if "channel" in obj:  # Advanced Trade: one channel per message
-            asked, known = [(obj["channel"], root)], _AT_CHANNELS
+            asked, known, prefix = [(obj["channel"], root)], _AT_CHANNELS, _AT
         else:  # Exchange: names or {"name", "product_ids"}
             chans = obj.get("channels")
             if not isinstance(chans, list) or not chans:
@@ -336,31 +345,40 @@ class CoinbaseAdapter(ExchangeAdapter):
                 raise AdapterError(f"{n}: product ids must be strings in {c.excerpt(obj)!r}")
             channels[known[name]] = None
             symbols.update(dict.fromkeys(ids))
-            streams.update(dict.fromkeys([f"{name}:{i}" for i in ids] if ids else [name]))
+            streams.update(dict.fromkeys([f"{prefix}{name}:{i}" for i in ids] if ids
+                                         else [prefix + name]))
         interval = self.candle_interval_s if "bars" in channels else None
         return Subscribe(tuple(symbols), tuple(channels), None, interval, tuple(streams),
-                         obj["type"] == "unsubscribe")
+                         obj["type"] == "unsubscribe", "advanced" if prefix else "")
+
+    #: Both APIs' ``subscriptions`` messages list everything the connection is subscribed to.
+    acks_all = True
 
     def subscribe_ack(self, request: Subscribe) -> list[str]:
-        """Advanced Trade's ``subscriptions`` message for candles and heartbeats; the Exchange
-        feed's ``{"type": "subscriptions", "channels": [{"name", "product_ids"}]}`` for its
-        channels (``request.streams``: a server passes what the connection is subscribed to
-        after the request, as Coinbase lists)."""
+        """Advanced Trade's ``subscriptions`` message (``{"channel": "subscriptions", "events":
+        [{"subscriptions": {<channel>: [<product id>...]}}]}``) for its streams, and for a
+        feed server's candles and heartbeats; else the Exchange feed's ``{"type":
+        "subscriptions", "channels": [{"name", "product_ids"}]}`` (``request.streams``: a
+        server passes what the connection is subscribed to after the request, as Coinbase
+        lists)."""
         ids = list(request.symbols)
-        out = []
-        if "bars" in request.channels:
-            out.append(c.dumps({
+        advanced = [s[len(_AT):] for s in request.streams if s.startswith(_AT)]
+        if advanced or request.api == "advanced" or (not request.streams and (
+                "bars" in request.channels or "heartbeats" in request.channels)):
+            listed: dict[str, list[str]] = {}
+            for stream in advanced:
+                name, _, product = stream.partition(":")
+                listed.setdefault(name, []).append(product or name)
+            if not advanced and request.api != "advanced":  # a feed server's grant
+                if "bars" in request.channels:
+                    listed["candles"] = ids
+                if "heartbeats" in request.channels:
+                    listed["heartbeats"] = ["heartbeats"]
+            return [c.dumps({
                 "channel": "subscriptions", "client_id": "",
                 "timestamp": c.rfc3339(time.time_ns(), None), "sequence_num": next(self._seq),
-                "events": [{"subscriptions": {"candles": ids}}]}))
-        if "heartbeats" in request.channels:
-            out.append(c.dumps({
-                "channel": "subscriptions", "client_id": "",
-                "timestamp": c.rfc3339(time.time_ns(), None), "sequence_num": next(self._seq),
-                "events": [{"subscriptions": {"heartbeats": ["heartbeats"]}}]}))
-        if out:
-            return out
-        listed: dict[str, list[str]] = {}
+                "events": [{"subscriptions": listed}]})]
+        listed = {}
         for stream in request.streams or [f"matches:{i}" for i in ids]:
             name, _, product = stream.partition(":")
             listed.setdefault(name, [])
@@ -373,23 +391,79 @@ class CoinbaseAdapter(ExchangeAdapter):
         """``level2_batch`` carries ``level2``'s messages, in batches: one key for both."""
         return stream.replace("level2_batch:", "level2:", 1)
 
-    def capture_stream(self, payload: str | bytes) -> tuple[str, str, str | bytes] | None:
-        """An Exchange feed message's stream, ``"<channel>:<product id>"``: ``snapshot`` and
-        ``l2update`` are ``level2``'s, ``match``/``last_match`` ``matches``', ``ticker``
-        ``ticker``'s, as captured (verbatim); acks, errors and Advanced Trade messages (not
-        served yet): None."""
+    def capture_streams(self, payload: str | bytes) -> list[tuple[str, str, str | bytes]]:
+        """A recorded message's stream, verbatim: an Exchange feed message's is
+        ``"<channel>:<product id>"`` (``snapshot`` and ``l2update`` are ``level2``'s,
+        ``match``/``last_match`` ``matches``', ``ticker`` ``ticker``'s); an Advanced Trade
+        message's ``"advanced:<subscribe channel>:<product id>"`` (``l2_data`` is
+        ``level2``'s; ``market_trades``, ``ticker``, ``candles``; ``heartbeats`` has no
+        product), a message whose events span several products split into one per product;
+        acks, errors and ``status``: []."""
         text = payload.decode() if isinstance(payload, bytes) else payload
         obj = c.request(text)
-        kind = None if obj is None else obj.get("type")
+        if obj is None:
+            return []
+        if "channel" in obj:
+            return self._advanced_streams(obj, text)
+        kind = obj.get("type")
         channel = _CAPTURED.get(kind) if isinstance(kind, str) else None
-        if channel is None or obj is None:
-            return None
+        if channel is None:
+            return []
         stream = f"{channel}:{c.get_str(self.name, obj, 'product_id')}"
-        return stream, stream, text
+        return [(stream, stream, text)]
+
+    def _advanced_streams(self, obj: dict[str, Any], text: str
+                          ) -> list[tuple[str, str, str | bytes]]:
+        n = self.name
+        found = _AT_CAPTURED.get(obj["channel"])
+        if found is None:
+            return []
+        channel, items = found
+        if not items and items is not None:  # heartbeats: one stream, no products
+            return [(_AT + channel, _AT + channel, text)]
+        per: dict[str, list[Any]] = {}  # product -> its events (items filtered per product)
+        for event in c.get_list(n, obj, "events"):
+            if items is None:  # l2_data: one product per event
+                per.setdefault(c.get_str(n, event, "product_id"), []).append(event)
+                continue
+            mine: dict[str, list[Any]] = {}
+            for item in c.get_list(n, event, items):
+                mine.setdefault(c.get_str(n, item, "product_id"), []).append(item)
+            for product, got in mine.items():
+                per.setdefault(product, []).append({**event, items: got})
+        if len(per) == 1:
+            [product] = per
+            return [(f"{_AT}{channel}:{product}", f"{_AT}{channel}:{product}", text)]
+        return [(f"{_AT}{channel}:{p}", f"{_AT}{channel}:{p}", c.dumps({**obj, "events": e}))
+                for p, e in per.items()]
+
+    def capture_client(self, streams: Sequence[str]) -> tuple[str, list[str | bytes]]:
+        """The frames Coinbase's clients send for ``streams``: one Exchange ``subscribe``
+        listing its channels with their products, and one Advanced Trade ``subscribe`` per
+        channel (``{"type", "product_ids", "channel"}``; ``heartbeats`` too, as Coinbase
+        recommends keeping it)."""
+        if not streams:
+            raise ValueError(f"{self.name}: no streams to subscribe to")
+        exchange: dict[str, list[str]] = {}
+        advanced: dict[str, list[str]] = {}
+        for stream in streams:
+            at = stream.startswith(_AT)
+            name, _, product = stream[len(_AT) if at else 0:].partition(":")
+            listed = (advanced if at else exchange).setdefault(name, [])
+            if product:
+                listed.append(product)
+        frames: list[str | bytes] = []
+        if exchange:
+            frames.append(c.dumps({"type": "subscribe", "channels": [
+                {"name": name, "product_ids": ids} if ids else name
+                for name, ids in exchange.items()]}))
+        frames += [c.dumps({"type": "subscribe", "product_ids": ids, "channel": name})
+                   for name, ids in advanced.items()]
+        return "/", frames
 
     def capture_symbols(self, streams: Sequence[str]) -> list[tuple[str, str]]:
         """The product ids of streams such as ``level2:SKL-USD`` (already ``BASE-QUOTE``)."""
-        out = dict.fromkeys(s.partition(":")[2] for s in streams if ":" in s)
+        out = dict.fromkeys(s.rpartition(":")[2] for s in streams if ":" in s)
         return [(p, p) for p in out if split_pair(p) is not None]
 
     def rest_reply(self, path: str, symbols: Sequence[tuple[str, str]]) -> str | None:

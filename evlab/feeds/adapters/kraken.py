@@ -413,27 +413,49 @@ class KrakenAdapter(ExchangeAdapter):
             out.append(c.dumps(msg))
         return out
 
-    def capture_stream(self, payload: str | bytes) -> tuple[str, str, str | bytes] | None:
+    def capture_streams(self, payload: str | bytes) -> list[tuple[str, str, str | bytes]]:
         """A recorded v2 ``ohlc``/``trade``/``book``/``ticker`` message's stream, named for its
         first item's symbol (and ``ohlc`` interval), as recorded (verbatim); status,
-        heartbeats and acks: None."""
+        heartbeats and acks: []."""
         text = payload.decode() if isinstance(payload, bytes) else payload
         obj = c.request(text)
         channel = None if obj is None else obj.get("channel")
         if obj is None or (channel not in _CHANNELS and channel != "ohlc"):
-            return None
+            return []
         data = c.get_list(self.name, obj, "data")
         if not data:
-            return None
+            return []
         symbol = c.get_str(self.name, data[0], "symbol")
         stream = (f"ohlc:{symbol}:{c.get_int(self.name, data[0], 'interval')}"
                   if channel == "ohlc" else f"{channel}:{symbol}")
-        return stream, stream, text
+        return [(stream, stream, text)]
 
     def capture_symbols(self, streams: Sequence[str]) -> list[tuple[str, str]]:
         """The pairs of streams such as ``ohlc:BTC/USD:1`` (``BTC/USD`` is ``BTC-USD``)."""
         out = dict.fromkeys(s.split(":")[1] for s in streams if ":" in s)
         return [(p, f"{pair[0]}-{pair[1]}") for p in out if (pair := split_pair(p)) is not None]
+
+    def capture_client(self, streams: Sequence[str]) -> tuple[str, list[str | bytes]]:
+        """``/v2`` and one v2 ``subscribe`` per channel (and ``ohlc`` interval) naming the
+        symbols of ``streams`` (``ohlc:BTC/USD:1``, ``book:BTC/USD``, ``trade:BTC/USD``)."""
+        if not streams:
+            raise ValueError(f"{self.name}: no streams to subscribe to")
+        groups: dict[tuple[str, int | None], list[str]] = {}
+        for stream in streams:
+            channel, _, rest = stream.partition(":")
+            if channel == "ohlc":
+                symbol, _, interval = rest.rpartition(":")
+                groups.setdefault((channel, int(interval)), []).append(symbol)
+            else:
+                groups.setdefault((channel, None), []).append(rest)
+        frames: list[str | bytes] = []
+        for (channel, minutes), symbols in groups.items():
+            params: dict[str, Any] = {"channel": channel, "symbol": symbols}
+            if minutes is not None:
+                params["interval"] = minutes
+            frames.append(c.dumps({"method": "subscribe", "params": params,
+                                   "req_id": next(self._ids)}))
+        return "/v2", frames
 
     def welcome(self) -> list[str]:
         """The v2 ``status`` update Kraken greets every connection with."""

@@ -26,13 +26,14 @@ import orjson
 from evlab.events import Event, create_error_event, create_system_event
 
 from . import _common as c
-from .base import AdapterError, ExchangeAdapter, Subscribe
+from .base import AdapterError, ExchangeAdapter, Subscribe, split_batch
 
 _MS = 1_000_000
 _BAR_EVS = {"AM": 60, "A": 1}  # event type -> window length in seconds
 _PREFIX = {60: "AM", 1: "A"}
 _FAILED = ("auth_failed", "auth_timeout", "error", "max_connections")
 _FINE = ("connected", "auth_success", "success")
+_TOPICS = {"T": "trades", "Q": "quotes"}  # besides the aggregates (bars)
 
 
 class PolygonAdapter(ExchangeAdapter):
@@ -91,13 +92,16 @@ class PolygonAdapter(ExchangeAdapter):
         return [c.dumps({"action": "subscribe", "params": ",".join(params)})]
 
     def parse_subscribe(self, payload: str | bytes) -> Subscribe | None:
-        """The topics of a ``subscribe`` action (None for ``auth`` and others)."""
+        """The topics of a ``subscribe`` or ``unsubscribe`` action (``AM.``/``A.`` bars,
+        ``T.`` trades, ``Q.`` quotes), streams the topics as written; another topic refuses
+        the whole request (AdapterError); None for ``auth`` and others."""
         n = self.name
         obj = c.loads(n, payload)
-        if not isinstance(obj, dict) or obj.get("action") != "subscribe":
+        if not isinstance(obj, dict) or obj.get("action") not in ("subscribe", "unsubscribe"):
             return None
         symbols: dict[str, None] = {}
         chans: dict[str, None] = {}
+        streams: dict[str, None] = {}
         interval = None
         for topic in c.get_str(n, obj, "params").split(","):
             ev, _, sym = topic.strip().partition(".")
@@ -106,23 +110,65 @@ class PolygonAdapter(ExchangeAdapter):
             if ev in _BAR_EVS:
                 chans["bars"] = None
                 interval = _BAR_EVS[ev]
-            elif ev == "T":
-                chans["trades"] = None
+            elif ev in _TOPICS:
+                chans[_TOPICS[ev]] = None
             else:
                 raise AdapterError(f"{n}: unsupported topic {topic!r} in {c.excerpt(obj)!r}")
             symbols[sym] = None
-        return Subscribe(tuple(symbols), tuple(chans), None, interval)
+            streams[f"{ev}.{sym}"] = None
+        return Subscribe(tuple(symbols), tuple(chans), None, interval, tuple(streams),
+                         obj["action"] == "unsubscribe")
 
     def subscribe_ack(self, request: Subscribe) -> list[str]:
-        """One ``success`` status per topic, in one frame."""
-        topics = []
-        for sym in request.symbols:
-            if "bars" in request.channels:
-                topics.append(f"{_prefix(request.interval_s or 60)}.{sym}")
-            if "trades" in request.channels:
-                topics.append(f"T.{sym}")
-        return [c.dumps([{"ev": "status", "status": "success", "message": f"subscribed to: {t}"}
+        """One ``success`` status per topic of the request, in one frame."""
+        topics = list(request.streams)
+        if not topics:  # a feed server's grant: channels and symbols
+            for sym in request.symbols:
+                if "bars" in request.channels:
+                    topics.append(f"{_prefix(request.interval_s or 60)}.{sym}")
+                if "trades" in request.channels:
+                    topics.append(f"T.{sym}")
+        verb = "unsubscribed" if request.unsubscribe else "subscribed"
+        return [c.dumps([{"ev": "status", "status": "success", "message": f"{verb} to: {t}"}
                          for t in topics])]
+
+    def capture_streams(self, payload: str | bytes) -> list[tuple[str, str, str | bytes]]:
+        """A recorded frame's events by topic (``T.MSFT``, ``Q.MSFT``, ``AM.MSFT``), verbatim
+        when the frame holds one topic's (see ``split_batch``); status messages are not
+        served."""
+        arr = c.loads(self.name, payload)
+        if not isinstance(arr, list):
+            return []
+
+        def stream_of(obj: Any) -> str | None:
+            ev = obj.get("ev") if isinstance(obj, dict) else None
+            if ev not in _BAR_EVS and ev not in _TOPICS:
+                return None
+            return f"{ev}.{c.get_str(self.name, obj, 'sym')}"
+
+        return split_batch(payload, arr, stream_of, c.dumps)
+
+    def capture_client(self, streams: Sequence[str]) -> tuple[str, list[str | bytes]]:
+        """``/stocks``, an ``auth`` (any key: a local server) and one ``subscribe`` of the
+        ``streams`` (topics)."""
+        if not streams:
+            raise ValueError(f"{self.name}: no streams to subscribe to")
+        return "/stocks", [c.dumps({"action": "auth", "params": "evlab"}),
+                           c.dumps({"action": "subscribe", "params": ",".join(streams)})]
+
+    def stream_wildcard(self, key: str) -> str | None:
+        """``T.*`` is every ``T.<symbol>``."""
+        return key[:-1] if key.endswith(".*") else None
+
+    def authenticates(self, payload: str | bytes) -> bool:
+        """An ``auth`` action (a local server accepts any key)."""
+        obj = c.request(payload)
+        return obj is not None and obj.get("action") == "auth"
+
+    def unauthenticated_frame(self) -> str:
+        """An ``error`` status (``not authorized``): a subscribe before ``auth``."""
+        return self.error_frame("not authorized: authenticate first "
+                                '({"action":"auth","params":"<key>"})')
 
     def welcome(self) -> list[str]:
         """The ``connected`` status, sent on connect."""
@@ -131,8 +177,7 @@ class PolygonAdapter(ExchangeAdapter):
 
     def control_reply(self, payload: str | bytes) -> list[str]:
         """``auth_success`` to an ``auth`` action (a local server accepts any key)."""
-        obj = c.request(payload)
-        if obj is None or obj.get("action") != "auth":
+        if not self.authenticates(payload):
             return []
         return [c.dumps([{"ev": "status", "status": "auth_success",
                           "message": "authenticated"}])]
