@@ -796,6 +796,7 @@ def test_the_equity_runs_to_the_last_bar(tmp_path, fake):
         eq = fig.data[F.EQUITY]
         assert _ns_of(eq.x)[-1] == T0 + 4 * SEC
         assert eq.y[-1] == pytest.approx(portfolio.equity)  # flat: carried forward
+        assert eq.line.shape == "hv"  # published on change: each value holds until the next
         assert portfolio.equity == pytest.approx(100_000 + 10 * (110 - 99))
 
 

@@ -152,7 +152,9 @@ def new_figure(symbol: str, *, volume: bool = True, equity: bool = False, widget
     traces.append(go.Scatter(name="fill", mode="markers", y=[], hoverinfo="text+x",
                              marker={"symbol": "x-thin", "size": 9, "color": "#333",
                                      "line": {"width": 2, "color": "#333"}}, **empty))
-    traces.append(go.Scatter(name="equity", yaxis="y3", mode="lines", y=[],
+    # A step: the portfolio publishes on change, so a value holds until the next one (a
+    # straight line between two changes would draw equity the account never had).
+    traces.append(go.Scatter(name="equity", yaxis="y3", mode="lines", y=[], line_shape="hv",
                              line={"color": "#1f77b4", "width": 1.5}, **empty))
     # The band: bid and ask as steps (a quote holds until the next), the ask filled down to
     # the bid; NaN (an empty side) is a gap in both.
