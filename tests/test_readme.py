@@ -135,3 +135,14 @@ def test_paper_trading_block_fills_the_bracket_as_the_comments_say():
     rows = [line.split() for line in out.getvalue().splitlines()]
     assert rows == [["order_id", "status", "avg_price"], ["entry", "FILLED", "99.0"],
                     ["entry-sl", "CANCELED", "NaN"], ["entry-tp", "FILLED", "104.0"]]
+
+
+def test_paper_trading_book_block_walks_the_book_after_the_latency():
+    section = README.split("## Paper trading and analytics", 1)[1].split("\n## ", 1)[0]
+    code = re.findall(r"```python\n(.*?)```", section, re.S)[1]
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        exec(compile(code, "README.md", "exec"), {})  # the project's own documentation
+    rows = [line.split() for line in out.getvalue().splitlines()]
+    assert rows == [["order_id", "status", "filled_quantity", "avg_price"],
+                    ["walk", "FILLED", "2.0", "100.5"], ["rest", "ACCEPTED", "0.0", "NaN"]]

@@ -476,6 +476,13 @@ class PaperBroker:
                 self._finish(o, "CANCELED", "reduce-only: no position to reduce", None)
                 return
             wanted = min(wanted, reducible)
+        if limit is not None:  # a resting limit the top does not reach: nothing to walk
+            best = market.best(symbol, buy)
+            if best is None or (best > limit if buy else best < limit):
+                if tif in ("IOC", "FOK"):
+                    self._finish(o, "CANCELED", f"{tif}: not marketable on its first "
+                                 "market state", None)
+                return
         quantity, cost, taken = walk(market.levels(symbol, buy), wanted, buy, limit)
         inst = self.instruments.get(symbol)
         if inst is not None and quantity > _EPS:
