@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -248,6 +249,7 @@ def test_latency_fills_at_the_first_state_at_or_after_arrival():
 
 def test_latency_as_ns_or_pandas_timedelta_and_bad_values():
     assert FillModel(latency=7).latency_ns == 7
+    assert FillModel(latency=np.int64(9)).latency_ns == 9
     assert FillModel(latency=pd.Timedelta(microseconds=3)).latency_ns == 3_000
     for bad in (-1, 1.5, "5ms", datetime.timedelta(seconds=-1)):
         with pytest.raises(ValueError, match=r"FillModel\.latency"):
@@ -284,6 +286,18 @@ def test_a_cancel_after_the_fill_without_latency_is_rejected_with_the_reason():
     [error] = [e for e in s.errors if e.error_type == "CancelRejected"]
     assert "already FILLED" in error.message
     assert s.portfolio.position(SYM) == 1.0
+
+
+def test_a_replace_that_arrives_after_the_fill_is_rejected_and_the_fill_stands():
+    s = booked(latency=5 * MS)
+    oid = s.order(T0, "BUY", 2, "LIMIT", 99.5)  # arrives at +5 ms
+    s.bus.emit(create_replace_event(oid, limit_price=99.0, timestamp=T0 + 4 * MS))
+    s.book(T0 + 6 * MS, asks=[(99.4, 5.0)])  # crosses 99.5: 2 at 99.4 fill
+    s.book(T0 + 9 * MS, bids=[(99.1, 1.0)])  # the replace arrives (+9 ms): too late
+    [error] = [e for e in s.errors if e.error_type == "ReplaceRejected"]
+    assert "already FILLED" in error.message
+    assert (s.fills[0].quantity, s.fills[0].price) == (2.0, 99.4)
+    assert s.broker.order(oid).limit_price == 99.5
 
 
 def test_a_replace_after_a_partial_fill():
@@ -470,3 +484,29 @@ async def test_a_binance_capture_replayed_raw_fills_against_the_book_of_that_mom
     symbol = market.symbol
     assert portfolio.position(symbol) == pytest.approx(
         sum(f.quantity for f in fills["mkt"] + fills["lmt"]))
+
+
+# --- recorded and replayed ----------------------------------------------------------------
+
+def test_a_book_session_recorded_to_parquet_replays_to_the_same_fills(tmp_path):
+    s = Session(latency=2 * MS)
+    with evlab.record(s.bus) as recording:
+        s.book(T0, BIDS, ASKS, snapshot=True)
+        s.order(T0, "BUY", 2.5, order_id="walk")
+        s.order(T0, "BUY", 3, "LIMIT", 99.5, order_id="rest")
+        s.bus.emit(create_cancel_event("walk", timestamp=T0 + MS))  # too late: filled at +2
+        s.book(T0 + 2 * MS, bids=[(99.2, 1.0)])
+        s.book(T0 + 3 * MS, asks=[(99.4, 1.0)])
+    path = recording.save(tmp_path / "book_fills.parquet")
+    again = Session(latency=2 * MS)
+    evlab.Replayer(evlab.load_recording(path), again.bus).run()  # the roots: books, orders
+
+    def seen(session: Session) -> list[tuple[object, ...]]:
+        return [(f.order_id, f.quantity, f.price, f.time_ns) for f in session.fills]
+
+    assert seen(s) == [("walk", 2.5, pytest.approx(100.6), T0 + 2 * MS),
+                       ("rest", 1.0, 99.4, T0 + 3 * MS)]
+    assert seen(again) == seen(s)
+    assert [(u.order_id, u.status) for u in again.updates] == \
+        [(u.order_id, u.status) for u in s.updates]
+    assert [e.error_type for e in again.errors] == ["CancelRejected"]

@@ -59,6 +59,7 @@ from __future__ import annotations
 import datetime
 import itertools
 import math
+import numbers
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Literal
@@ -130,8 +131,8 @@ class FillModel:
         if isinstance(lat, datetime.timedelta):  # pandas.Timedelta is one, to the ns
             ns = int(getattr(lat, "value", None) or lat // datetime.timedelta(microseconds=1)
                      * 1000)
-        elif isinstance(lat, int) and not isinstance(lat, bool):
-            ns = lat
+        elif isinstance(lat, numbers.Integral) and not isinstance(lat, bool):
+            ns = int(lat)  # numpy integers too
         else:
             raise ValueError(f"FillModel.latency: must be an int of ns or a timedelta, "
                              f"got {lat!r}")
