@@ -510,3 +510,64 @@ def test_a_book_session_recorded_to_parquet_replays_to_the_same_fills(tmp_path):
     assert [(u.order_id, u.status) for u in again.updates] == \
         [(u.order_id, u.status) for u in s.updates]
     assert [e.error_type for e in again.errors] == ["CancelRejected"]
+
+
+class StopTrader(Trader):
+    """At its ``at``-th book quote of ``symbol``: a market buy of three times the best ask's
+    size, and a protective sell stop for it two ticks under the best bid."""
+
+    def __init__(self, books: OrderBooks, at: int, symbol: str, tick: float) -> None:
+        super().__init__(books, at)
+        self.symbol, self.tick = symbol, tick
+        self.stop = 0.0
+
+    def on_quote(self, quote: QuoteEvent) -> None:
+        if quote.source != "orderbooks" or quote.symbol != self.symbol:
+            return
+        self.seen += 1
+        if self.seen != self.at:
+            return
+        assert self.bus is not None and quote.ask_size is not None and quote.bid is not None
+        self.time_ns = quote.time_ns
+        size = quote.ask_size * 3
+        self.placed["mkt"] = (self.books[quote.symbol].asks(50), size)
+        self.bus.emit(create_order_event(quote.symbol, "BUY", size, order_id="mkt"))
+        self.stop = round(quote.bid - 2 * self.tick, 10)
+        self.bus.emit(create_order_event(quote.symbol, "SELL", size, "STOP",
+                                         stop_price=self.stop, order_id="stp"))
+
+
+async def test_a_coinbase_capture_replayed_raw_fills_a_stop_on_the_bids_of_that_moment():
+    captures = evlab.datasets.datasets_dir() / "cryptofeed_captures"
+    bus = EventBus()
+    manager = EventManager(bus)
+    handler = WebSocketHandler("market_data_handler")
+    bus.register_async(EventType.WEBSOCKET, handler.handle)
+    portfolio = Portfolio(10_000_000.0)
+    broker = PaperBroker(portfolio)
+    manager.register_component("portfolio", portfolio, [EventType.BAR, EventType.FILL],
+                               priority=20)
+    manager.register_component("broker", broker, PaperBroker.EVENTS, priority=10)
+    books = OrderBooks(bus)
+    trader = StopTrader(books, at=50, symbol="SKL-USD", tick=0.0001)
+    manager.register_component("trader", trader, [EventType.QUOTE, EventType.FILL])
+    bus.register(EventType.BOOK, trader.after_book, priority=-10)
+    updates: list[OrderUpdateEvent] = []
+    bus.register(EventType.ORDER_UPDATE, updates.append)
+    await evlab.Replayer(evlab.load_capture(captures / "COINBASE.ws.28.0"), bus,
+                         what="raw").run_async()
+
+    [(market, _, _), (stop, _, bids)] = trader.checked
+    quantity, average = by_hand(*trader.placed["mkt"])
+    assert (market.order_id, market.time_ns) == ("mkt", trader.time_ns)
+    assert (market.quantity, market.price) == (pytest.approx(quantity), pytest.approx(average))
+    # the stop: triggered when the best bid came down to it, then sold into the bids of that
+    # book state, walking them for the whole position
+    assert [u.status for u in updates if u.order_id == "stp"] == ["ACCEPTED", "TRIGGERED",
+                                                                  "FILLED"]
+    assert stop.order_id == "stp" and stop.time_ns > trader.time_ns
+    assert bids[0][0] <= trader.stop
+    quantity, average = by_hand(bids, market.quantity)
+    assert (stop.quantity, stop.price) == (pytest.approx(quantity), pytest.approx(average))
+    assert stop.price < bids[0][0]  # more than the best bid held: it walked
+    assert portfolio.position("SKL-USD") == pytest.approx(0.0, abs=1e-9)
