@@ -413,14 +413,29 @@ class PaperBroker:
         if only is not None:
             queue = [only]
         else:
-            queue = [o for o in working if now >= o.arrive_ns]
+            market = self.market
+            ask, bid = market.best(symbol, True), market.best(symbol, False)
+            queue = []
+            for o in working:
+                if now < o.arrive_ns:
+                    continue
+                e = o.event
+                if e.order_type == "LIMIT" and e.time_in_force == "GTC":
+                    limit = o.limit_price
+                    assert limit is not None
+                    if (ask is None or ask > limit) if e.side == "BUY" else \
+                            (bid is None or bid < limit):
+                        continue  # a resting limit the top does not reach: nothing to do
+                queue.append(o)
+            if not queue:
+                return
             if len(queue) > 1:
                 queue.sort(key=_sort_key)
         for o in queue:
             if not o.done:
                 self._work_state(o, now)
         working = self._working.get(symbol)
-        if working is not None:
+        if working is not None and any(o.done for o in working):
             working[:] = [o for o in working if not o.done]
             if not working:
                 del self._working[symbol]

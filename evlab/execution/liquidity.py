@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 
-from evlab.books import OrderBooks
+from evlab.books import OrderBook, OrderBooks
 from evlab.events import BookEvent, QuoteEvent, SystemEvent
 
 __all__ = ["Liquidity"]
@@ -23,10 +23,11 @@ _FIRST = 8  # levels read from a book at first; a walk that needs more reads all
 class Liquidity:
     """The market state of each symbol the broker fills on quotes or books."""
 
-    __slots__ = ("_quotes", "_taken", "_times", "books")
+    __slots__ = ("_book", "_quotes", "_taken", "_times", "books")
 
     def __init__(self) -> None:
         self.books = OrderBooks(name="broker-books")  # no bus: publishes nothing
+        self._book: dict[str, OrderBook] = {}  # the books of ``books``, read directly
         self._quotes: dict[str, QuoteEvent] = {}
         self._times: dict[str, int] = {}  # event time of each symbol's current state
         # symbol -> (taken from the asks, from the bids): price -> (size shown, taken)
@@ -45,6 +46,9 @@ class Liquidity:
         """Apply a book event; True if the symbol's book is live to fill on."""
         symbol = event.symbol
         self.books.on_book(event)
+        book = self._book.get(symbol)
+        if book is None:
+            book = self._book[symbol] = self.books[symbol]
         taken = self._taken.get(symbol)
         if taken is not None:  # a level the venue restated: its new size is the truth
             if event.snapshot:
@@ -57,12 +61,12 @@ class Liquidity:
                     taken[1].pop(price, None)
         assert event.time_ns is not None
         self._times[symbol] = event.time_ns
-        return not self.books[symbol].stale
+        return not book.stale
 
     def on_quote(self, event: QuoteEvent) -> bool:
         """Take a quote; True if it is the symbol's market state (False where a book is)."""
         symbol = event.symbol
-        if symbol in self.books:
+        if symbol in self._book:
             return False
         self._quotes[symbol] = event
         taken = self._taken.get(symbol)
@@ -81,8 +85,8 @@ class Liquidity:
     # --- reading and taking --------------------------------------------------------------
     def best(self, symbol: str, buy: bool) -> float | None:
         """The best opposite price: the ask a buy takes, the bid a sell takes (None: none)."""
-        if symbol in self.books:
-            book = self.books[symbol]
+        book = self._book.get(symbol)
+        if book is not None:
             if book.stale:
                 return None
             return book.best_ask if buy else book.best_bid
@@ -121,8 +125,8 @@ class Liquidity:
             side[price] = (size, before + quantity)
 
     def _shown(self, symbol: str, buy: bool) -> Iterator[tuple[float, float]]:
-        if symbol in self.books:
-            book = self.books[symbol]
+        book = self._book.get(symbol)
+        if book is not None:
             if book.stale:
                 return
             first = book.asks(_FIRST) if buy else book.bids(_FIRST)
