@@ -184,6 +184,7 @@ class PaperBroker:
         self._ids = itertools.count(1)
         self._placed = itertools.count()
         self.market = Liquidity()  # the quotes and books this broker fills on
+        self._driven = self.market.times  # the symbols quotes/books drive (a dict: C lookup)
         self._requests: dict[str, list[tuple[int, Event]]] = {}  # cancels/replaces en route
 
     def set_event_bus(self, event_bus: EventBus) -> None:
@@ -217,7 +218,7 @@ class PaperBroker:
         """Work the orders of ``event.symbol`` that this bar can fill."""
         self._last_bar[event.symbol] = event
         working = self._working.get(event.symbol)
-        if working and event.symbol not in self.market:  # quotes/books drive that symbol
+        if working and event.symbol not in self._driven:  # quotes/books drive that symbol
             self._work_bar(event, working)
 
     def on_quote(self, event: QuoteEvent) -> None:

@@ -23,23 +23,23 @@ _FIRST = 8  # levels read from a book at first; a walk that needs more reads all
 class Liquidity:
     """The market state of each symbol the broker fills on quotes or books."""
 
-    __slots__ = ("_book", "_quotes", "_taken", "_times", "books")
+    __slots__ = ("_book", "_quotes", "_taken", "books", "times")
 
     def __init__(self) -> None:
         self.books = OrderBooks(name="broker-books")  # no bus: publishes nothing
         self._book: dict[str, OrderBook] = {}  # the books of ``books``, read directly
         self._quotes: dict[str, QuoteEvent] = {}
-        self._times: dict[str, int] = {}  # event time of each symbol's current state
+        self.times: dict[str, int] = {}  # event time of each symbol's current state
         # symbol -> (taken from the asks, from the bids): price -> (size shown, taken)
         self._taken: dict[str, tuple[dict[float, tuple[float, float]],
                                      dict[float, tuple[float, float]]]] = {}
 
     def __contains__(self, symbol: object) -> bool:
-        return symbol in self._times
+        return symbol in self.times
 
     def state_ns(self, symbol: str) -> int | None:
         """The event time of ``symbol``'s current market state (None: none yet)."""
-        return self._times.get(symbol)
+        return self.times.get(symbol)
 
     # --- the market's events -------------------------------------------------------------
     def on_book(self, event: BookEvent) -> bool:
@@ -60,7 +60,7 @@ class Liquidity:
                 for price, _ in event.bids:
                     taken[1].pop(price, None)
         assert event.time_ns is not None
-        self._times[symbol] = event.time_ns
+        self.times[symbol] = event.time_ns
         return not book.stale
 
     def on_quote(self, event: QuoteEvent) -> bool:
@@ -75,7 +75,7 @@ class Liquidity:
                 for p in [p for p in side if p != price]:
                     del side[p]
         assert event.time_ns is not None
-        self._times[symbol] = event.time_ns
+        self.times[symbol] = event.time_ns
         return True
 
     def on_system(self, event: SystemEvent) -> None:
