@@ -21,15 +21,17 @@ from evlab.events import (
     FillEvent,
     OrderUpdateEvent,
     QuoteEvent,
+    SignalEvent,
     create_bar_event,
     create_book_event,
     create_cancel_event,
     create_order_event,
     create_quote_event,
     create_replace_event,
+    create_signal_event,
     create_tick_event,
 )
-from evlab.execution import FillModel, PaperBroker, Portfolio
+from evlab.execution import FillModel, FractionOfEquity, PaperBroker, Portfolio
 from evlab.feeds.handler import WebSocketHandler
 from evlab.manager import EventManager
 
@@ -571,3 +573,23 @@ async def test_a_coinbase_capture_replayed_raw_fills_a_stop_on_the_bids_of_that_
     assert (stop.quantity, stop.price) == (pytest.approx(quantity), pytest.approx(average))
     assert stop.price < bids[0][0]  # more than the best bid held: it walked
     assert portfolio.position("SKL-USD") == pytest.approx(0.0, abs=1e-9)
+
+
+def test_a_signal_sized_at_the_fill_is_trimmed_to_what_the_cash_pays_for_the_walk():
+    s = Session(cash=1_000.0, commission_rate=0.001)
+    s.broker.sizer = FractionOfEquity(1.0, whole=False)
+    s.book(T0, [(99.0, 5.0)], [(100.0, 5.0), (110.0, 10.0)], snapshot=True)
+    s.bus.emit(create_signal_event(SignalEvent.BUY, 100.0, SYM, "t", timestamp=T0))
+    # sized at the ask with its fee: 1000 / 100.1 units; their walk, 5 @ 100 and the rest
+    # @ 110, costs more than the cash: scaled by 1000 / (that cost * 1.001) once
+    [fill] = s.fills
+    sized = 1_000 / 100.1
+    quantity = sized * 1_000 / ((500 + (sized - 5) * 110) * 1.001)
+    assert fill.quantity == pytest.approx(quantity)
+    assert fill.price == pytest.approx((500 + (quantity - 5) * 110) / quantity)
+    assert 0 <= s.portfolio.cash < 5 and not s.errors
+    s = Session(cash=1_000.0)  # whole units: 9 (5 @ 100 + 4 @ 110 = 940)
+    s.book(T0, [(99.0, 5.0)], [(100.0, 5.0), (110.0, 10.0)], snapshot=True)
+    s.broker.sizer = FractionOfEquity(1.0)
+    s.bus.emit(create_signal_event(SignalEvent.BUY, 100.0, SYM, "t", timestamp=T0))
+    assert (s.fills[0].quantity, s.fills[0].price) == (9.0, pytest.approx(940 / 9))

@@ -506,6 +506,10 @@ class PaperBroker:
             lots = inst.quantity(quantity)
             if lots < quantity - _EPS:
                 quantity, cost, taken = walk(market.levels(symbol, buy), lots, buy, limit)
+        if o.target is not None and buy and quantity > _EPS and not self.portfolio.allow_margin \
+                and getattr(self.sizer, "at_fill", False) \
+                and self.fill_model.fee(quantity, cost / quantity) + cost > self.portfolio.cash:
+            quantity, cost, taken = self._afford(symbol, quantity, cost, limit)
         if tif == "FOK" and quantity < wanted - _EPS * max(1.0, wanted):
             where = "" if limit is None else f" at or better than {limit:g}"
             self._finish(o, "CANCELED", f"FOK: the book holds only {quantity:g} of "
@@ -527,6 +531,18 @@ class PaperBroker:
         if tif == "IOC" and not o.done:
             self._finish(o, "CANCELED", "IOC: the rest of its first market state's fill",
                          None)
+
+    def _afford(self, symbol: str, quantity: float, cost: float,
+                limit: float | None) -> tuple[float, float, list[tuple[float, float]]]:
+        """A signal's buy, sized at the best ask, trimmed to what the cash pays for the walk
+        with its commission: scaled by cash over cost once (the average of a smaller walk is
+        no higher, so that is affordable), rounded down for a whole-unit sizer."""
+        model = self.fill_model
+        cash = self.portfolio.cash - model.commission
+        quantity *= max(cash, 0.0) / (cost * (1 + model.commission_rate))
+        if getattr(self.sizer, "whole", False):
+            quantity = float(math.floor(quantity + _EPS))
+        return walk(self.market.levels(symbol, True), quantity, True, limit)
 
     def _trail_to(self, o: Order, price: float) -> None:
         """Move a trailing stop with a market price (the best price seen so far)."""

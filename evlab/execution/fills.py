@@ -86,8 +86,12 @@ never assume more depth than was shown.
 * **Expiry**: a ``DAY`` order lives through the UTC day it reached the venue, a ``GTD``
   until ``expire_time`` (a state at or after it expires it first); ``IOC`` / ``FOK`` act on
   their first state after arrival.
-* **Costs**: the commission as on bars; ``slippage_bps`` and ``max_volume_fraction`` are
-  bar rules (a quote's price and size are the cost and the cap: adding either would count
+* **Sizing at the fill**: a signal's order with an ``at_fill`` sizer is sized at the best
+  opposite price; a buy whose walk then costs more than the cash (a thin top) is scaled
+  down once by cash over cost (a smaller walk's average is no higher, so it is
+  affordable), rounded down for whole units, rather than rejected.
+* **Costs**: the commission as on bars; ``slippage_bps``, ``max_volume_fraction`` and
+  ``fill_at`` are bar rules (a quote's price and size are the cost and the cap: adding either would count
   the spread or the depth twice).
 """
 
