@@ -164,6 +164,17 @@ def test_stops_trigger_on_the_quote_stream_and_on_trades():
     assert (s.fills[-1].price, s.fills[-1].time_ns) == (101.0, T0 + MS)
 
 
+def test_a_stop_limit_triggered_on_the_book_fills_down_to_its_limit_and_rests():
+    s = booked()
+    s.order(T0, "BUY", 5)
+    oid = s.order(T0, "SELL", 5, "STOP_LIMIT", 98.5, stop_price=99.5)  # bid 99 <= 99.5
+    assert s.statuses(oid) == ["ACCEPTED", "TRIGGERED", "PARTIALLY_FILLED"]
+    assert (s.fills[-1].quantity, s.fills[-1].price) == (3.0, 99.0)  # 98 is under 98.5
+    s.book(T0 + MS, bids=[(98.6, 1.0)])  # a bid at or above the limit: 1 more
+    assert (s.fills[-1].quantity, s.fills[-1].price) == (1.0, 98.6)
+    assert s.last(oid).status == "PARTIALLY_FILLED" and s.last(oid).remaining_quantity == 1
+
+
 def test_a_trailing_stop_trails_the_best_bid():
     s = booked()
     s.order(T0, "BUY", 1)
