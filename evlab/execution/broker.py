@@ -163,7 +163,8 @@ def _sort_key(o: Order) -> tuple[int, int, int]:
 
 
 class PaperBroker:
-    """Simulated execution of signals and orders against bars for one ``Portfolio``."""
+    """Simulated execution of signals and orders against bars, quotes and books for one
+    ``Portfolio``."""
 
     EVENTS: tuple[EventType, ...] = (EventType.BAR, EventType.QUOTE, EventType.BOOK,
                                      EventType.TICK, EventType.SYSTEM, EventType.SIGNAL,
@@ -223,14 +224,14 @@ class PaperBroker:
 
     def on_quote(self, event: QuoteEvent) -> None:
         """Work the orders of ``event.symbol`` on this quote (unless a book drives it)."""
-        if event.symbol not in self.market:
+        if event.symbol not in self._driven:
             self.portfolio.track(event.symbol)
         if self.market.on_quote(event):
             self._work_market(event.symbol, event.time_ns)  # type: ignore[arg-type]
 
     def on_book(self, event: BookEvent) -> None:
         """Apply ``event`` to the broker's book and work the symbol's orders on it."""
-        if event.symbol not in self.market:
+        if event.symbol not in self._driven:
             self.portfolio.track(event.symbol)
         if self.market.on_book(event):
             self._work_market(event.symbol, event.time_ns)  # type: ignore[arg-type]
@@ -239,7 +240,7 @@ class PaperBroker:
         """Trigger the stops of ``event.symbol`` that this trade reached (they fill on the
         first market state at or after it)."""
         working = self._working.get(event.symbol)
-        if not working or event.symbol not in self.market:
+        if not working or event.symbol not in self._driven:
             return
         now = event.time_ns
         assert now is not None
@@ -295,7 +296,7 @@ class PaperBroker:
         o = self._take(order, order_id, target=target)
         self._bus().emit(order)
         self._update(o, "ACCEPTED", order)
-        if symbol in self.market:
+        if symbol in self._driven:
             self._arrive(o)
             return
         bar = self._last_bar.get(symbol)
@@ -329,7 +330,7 @@ class PaperBroker:
         if event.order_type == "TRAILING_STOP":
             o.trail_extreme = self._last_price(event.symbol)
         self._update(o, "ACCEPTED", event)
-        if event.symbol in self.market:
+        if event.symbol in self._driven:
             self._arrive(o)
 
     def on_cancel(self, event: CancelEvent) -> None:
@@ -382,7 +383,7 @@ class PaperBroker:
         if not latency:
             return False
         o = self._orders.get(request.order_id)
-        if o is None or o.event.symbol not in self.market:
+        if o is None or o.event.symbol not in self._driven:
             return False
         assert request.time_ns is not None
         self._requests.setdefault(o.event.symbol, []).append(
