@@ -386,6 +386,8 @@ class Trader:
     ask's size, then a buy limit at the second ask for more than the book holds there;
     notes the book at each fill."""
 
+    symbol: str | None = None  # None: the books' quotes of any symbol count
+
     def __init__(self, books: OrderBooks, at: int) -> None:
         self.books, self.at, self.seen = books, at, 0
         self.bus: EventBus | None = None
@@ -399,17 +401,22 @@ class Trader:
         self.bus = bus
 
     def on_quote(self, quote: QuoteEvent) -> None:
-        if quote.source != "orderbooks":
+        if quote.source != "orderbooks" or self.symbol not in (None, quote.symbol):
             return
         self.seen += 1
         if self.seen != self.at:
             return
-        assert self.bus is not None and quote.ask_size is not None and quote.ask is not None
+        assert self.bus is not None and quote.ask_size is not None
         self.time_ns = quote.time_ns
-        asks = self.books[quote.symbol].asks(50)
         size = quote.ask_size * 3
-        self.placed["mkt"] = (asks, size)
+        self.placed["mkt"] = (self.books[quote.symbol].asks(50), size)
         self.bus.emit(create_order_event(quote.symbol, "BUY", size, order_id="mkt"))
+        self.then(quote)
+
+    def then(self, quote: QuoteEvent) -> None:
+        """The second order, placed after the market buy on the same book state."""
+        assert self.bus is not None
+        asks = self.books[quote.symbol].asks(50)
         limit = asks[1][0]
         self.placed["lmt"] = (asks, limit)
         self.bus.emit(create_order_event(quote.symbol, "BUY", asks[1][1] * 10, "LIMIT", limit,
@@ -534,17 +541,9 @@ class StopTrader(Trader):
         self.symbol, self.tick = symbol, tick
         self.stop = 0.0
 
-    def on_quote(self, quote: QuoteEvent) -> None:
-        if quote.source != "orderbooks" or quote.symbol != self.symbol:
-            return
-        self.seen += 1
-        if self.seen != self.at:
-            return
-        assert self.bus is not None and quote.ask_size is not None and quote.bid is not None
-        self.time_ns = quote.time_ns
-        size = quote.ask_size * 3
-        self.placed["mkt"] = (self.books[quote.symbol].asks(50), size)
-        self.bus.emit(create_order_event(quote.symbol, "BUY", size, order_id="mkt"))
+    def then(self, quote: QuoteEvent) -> None:
+        assert self.bus is not None and quote.bid is not None
+        size = self.placed["mkt"][1]
         self.stop = round(quote.bid - 2 * self.tick, 10)
         self.bus.emit(create_order_event(quote.symbol, "SELL", size, "STOP",
                                          stop_price=self.stop, order_id="stp"))
