@@ -147,3 +147,14 @@ def test_charts_block_draws_panels_and_orders():
         exec(compile(code, "README.md", "exec"), {})  # the project's own documentation
     assert out.getvalue() == ("{'sma_20': 'y', 'rsi': 'y4'}\n"
                               "['limit', 'take-profit', 'stop-loss']\n")
+
+
+def test_paper_trading_book_block_walks_the_book_after_the_latency():
+    section = README.split("## Paper trading and analytics", 1)[1].split("\n## ", 1)[0]
+    code = re.findall(r"```python\n(.*?)```", section, re.S)[1]
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        exec(compile(code, "README.md", "exec"), {})  # the project's own documentation
+    rows = [line.split() for line in out.getvalue().splitlines()]
+    assert rows == [["order_id", "status", "filled_quantity", "avg_price"],
+                    ["walk", "FILLED", "2.0", "100.5"], ["rest", "ACCEPTED", "0.0", "NaN"]]

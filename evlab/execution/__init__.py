@@ -10,8 +10,9 @@ the account and fills pending orders before strategies see it::
                                priority=20)
     manager.register_component("broker", broker, PaperBroker.EVENTS, priority=10)
 
-The fill rules on bars: ``evlab.execution.fills``; orders: ``evlab.execution.orders``;
-instrument specs: ``evlab.execution.instruments``.
+The fill rules, on bars and on quotes and books: ``evlab.execution.fills``; the market state
+the broker fills quotes/books against: ``evlab.execution.liquidity``; orders:
+``evlab.execution.orders``; instrument specs: ``evlab.execution.instruments``.
 """
 
 from evlab.execution.broker import FillModel, PaperBroker

@@ -1,7 +1,7 @@
 """PaperBroker: turns signals and orders into fills under a documented fill model.
 
-A component: register it for ``PaperBroker.EVENTS`` (bars, signals, orders, cancels and
-replaces), after the portfolio and ahead of strategies::
+A component: register it for ``PaperBroker.EVENTS`` (bars, quotes, books, trades, signals,
+orders, cancels and replaces), after the portfolio and ahead of strategies::
 
     manager.register_component("broker", broker, PaperBroker.EVENTS, priority=10)
 
@@ -31,7 +31,9 @@ is flat. ``DAY`` orders live through the UTC day of the first bar they can fill 
 until ``expire_time`` (a bar starting at or after it expires them), ``IOC`` fill what their
 first bar gives and cancel the rest, ``FOK`` fill all on their first bar or cancel.
 
-**Fill model** (:class:`FillModel`, the rules in ``evlab.execution.fills``). Market orders
+**Fill model** (:class:`FillModel`, the rules in ``evlab.execution.fills``). A symbol whose
+quotes or books reach the broker fills on them (walking the book for the size, with an
+optional ``latency``); the rest fill on bars. On bars, market orders
 fill at the open of the symbol's next bar (``fill_at="next_open"``, the default: no
 look-ahead), or at the close of the signal's own bar (``fill_at="close"``). Market and stop
 fills pay ``slippage_bps`` against the trader; each fill pays ``commission +
@@ -54,10 +56,12 @@ a rejected order ends ``REJECTED``. The handlers are plain functions, so they wo
 
 from __future__ import annotations
 
+import datetime
 import itertools
 import math
+import numbers
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import pandas as pd
@@ -65,19 +69,24 @@ import pandas as pd
 from evlab.bus import EventBus, current_bus
 from evlab.events import (
     BarEvent,
+    BookEvent,
     CancelEvent,
     Event,
     EventType,
     OrderEvent,
+    QuoteEvent,
     ReplaceEvent,
     SignalEvent,
+    SystemEvent,
+    TickEvent,
     create_error_event,
     create_fill_event,
     create_order_event,
     create_order_update_event,
 )
-from evlab.execution.fills import limit_price_on_bar, stop_price_on_bar
+from evlab.execution.fills import limit_price_on_bar, stop_price_on_bar, stop_touched, walk
 from evlab.execution.instruments import Instrument
+from evlab.execution.liquidity import Liquidity
 from evlab.execution.orders import ORDER_COLUMNS, Order
 from evlab.execution.portfolio import Portfolio, utc_index
 from evlab.execution.sizing import FixedQuantity, Sizer
@@ -103,6 +112,9 @@ class FillModel:
     commission_rate: float = 0.0  # a fraction of the fill's notional (0.001 = 10 bps)
     slippage_bps: float = 0.0  # against the trader: buys higher, sells lower
     max_volume_fraction: float | None = None  # a fill takes at most this share of a bar
+    # quotes/books: event-time delay from sending an order (or cancel) to the venue
+    latency: int | datetime.timedelta = 0  # ns, or a timedelta (pandas.Timedelta too)
+    latency_ns: int = field(init=False, repr=False, compare=False, default=0)
 
     def __post_init__(self) -> None:
         if self.fill_at not in ("next_open", "close"):
@@ -115,6 +127,18 @@ class FillModel:
                               or not math.isfinite(f) or not 0 < f <= 1):
             raise ValueError(f"FillModel.max_volume_fraction: must be in (0, 1] or None, "
                              f"got {f!r}")
+        lat = self.latency
+        if isinstance(lat, datetime.timedelta):  # pandas.Timedelta is one, to the ns
+            ns = int(getattr(lat, "value", None) or lat // datetime.timedelta(microseconds=1)
+                     * 1000)
+        elif isinstance(lat, numbers.Integral) and not isinstance(lat, bool):
+            ns = int(lat)  # numpy integers too
+        else:
+            raise ValueError(f"FillModel.latency: must be an int of ns or a timedelta, "
+                             f"got {lat!r}")
+        if ns < 0:
+            raise ValueError(f"FillModel.latency: must be >= 0, got {lat!r}")
+        object.__setattr__(self, "latency_ns", ns)
 
     def price(self, side: str, reference: float) -> float:
         """The fill price of ``side`` for a bar price of ``reference``, slippage included."""
@@ -139,10 +163,12 @@ def _sort_key(o: Order) -> tuple[int, int, int]:
 
 
 class PaperBroker:
-    """Simulated execution of signals and orders against bars for one ``Portfolio``."""
+    """Simulated execution of signals and orders against bars, quotes and books for one
+    ``Portfolio``."""
 
-    EVENTS: tuple[EventType, ...] = (EventType.BAR, EventType.SIGNAL, EventType.ORDER,
-                                     EventType.CANCEL, EventType.REPLACE)
+    EVENTS: tuple[EventType, ...] = (EventType.BAR, EventType.QUOTE, EventType.BOOK,
+                                     EventType.TICK, EventType.SYSTEM, EventType.SIGNAL,
+                                     EventType.ORDER, EventType.CANCEL, EventType.REPLACE)
 
     def __init__(self, portfolio: Portfolio, fill_model: FillModel | None = None,
                  sizer: Sizer | None = None, *, name: str = "broker",
@@ -158,6 +184,9 @@ class PaperBroker:
         self._last_bar: dict[str, BarEvent] = {}
         self._ids = itertools.count(1)
         self._placed = itertools.count()
+        self.market = Liquidity()  # the quotes and books this broker fills on
+        self._driven = self.market.times  # the symbols quotes/books drive (a dict: C lookup)
+        self._requests: dict[str, list[tuple[int, Event]]] = {}  # cancels/replaces en route
 
     def set_event_bus(self, event_bus: EventBus) -> None:
         """Publish on ``event_bus`` (``EventManager.register_component`` calls this)."""
@@ -190,8 +219,47 @@ class PaperBroker:
         """Work the orders of ``event.symbol`` that this bar can fill."""
         self._last_bar[event.symbol] = event
         working = self._working.get(event.symbol)
-        if working:
+        if working and event.symbol not in self._driven:  # quotes/books drive that symbol
             self._work_bar(event, working)
+
+    def on_quote(self, event: QuoteEvent) -> None:
+        """Work the orders of ``event.symbol`` on this quote (unless a book drives it)."""
+        if event.symbol not in self._driven:
+            self.portfolio.track(event.symbol)
+        if self.market.on_quote(event):
+            self._work_market(event.symbol, event.time_ns)  # type: ignore[arg-type]
+
+    def on_book(self, event: BookEvent) -> None:
+        """Apply ``event`` to the broker's book and work the symbol's orders on it."""
+        if event.symbol not in self._driven:
+            self.portfolio.track(event.symbol)
+        if self.market.on_book(event):
+            self._work_market(event.symbol, event.time_ns)  # type: ignore[arg-type]
+
+    def on_tick(self, event: TickEvent) -> None:
+        """Trigger the stops of ``event.symbol`` that this trade reached (they fill on the
+        first market state at or after it)."""
+        working = self._working.get(event.symbol)
+        if not working or event.symbol not in self._driven:
+            return
+        now = event.time_ns
+        assert now is not None
+        for o in working:
+            kind = o.event.order_type
+            if o.done or o.triggered or now < o.arrive_ns or kind in ("MARKET", "LIMIT"):
+                continue
+            if kind == "TRAILING_STOP":
+                self._trail_to(o, event.price)
+            assert o.stop_price is not None
+            if stop_touched(o.buy, o.stop_price, event.price):
+                o.triggered = True
+                o.arrive_ns = now
+                self._update(o, "TRIGGERED", event)
+
+    def on_system(self, event: SystemEvent) -> None:
+        """A ``book_error`` about a symbol makes the broker's book of it stale (a gap)."""
+        if event.kind == "book_error":
+            self.market.on_system(event)
 
     def on_signal(self, event: SignalEvent) -> None:
         """Turn a signal into an order (and, with ``fill_at="close"``, its fill)."""
@@ -228,6 +296,9 @@ class PaperBroker:
         o = self._take(order, order_id, target=target)
         self._bus().emit(order)
         self._update(o, "ACCEPTED", order)
+        if symbol in self._driven:
+            self._arrive(o)
+            return
         bar = self._last_bar.get(symbol)
         if self.fill_model.fill_at == "close" and bar is not None \
                 and bar.time_ns == event.time_ns:
@@ -259,9 +330,16 @@ class PaperBroker:
         if event.order_type == "TRAILING_STOP":
             o.trail_extreme = self._last_price(event.symbol)
         self._update(o, "ACCEPTED", event)
+        if event.symbol in self._driven:
+            self._arrive(o)
 
     def on_cancel(self, event: CancelEvent) -> None:
-        """Cancel a working order, or publish why it cannot be (unknown, already done)."""
+        """Cancel a working order, or publish why it cannot be (unknown, already done); on a
+        symbol filled on quotes/books with a latency, when the request reaches the venue."""
+        if not self._en_route(event):
+            self._cancel_now(event)
+
+    def _cancel_now(self, event: CancelEvent) -> None:
         o = self._orders.get(event.order_id)
         if o is None or o.done:
             why = "unknown order_id" if o is None else f"the order is already {o.status}"
@@ -270,7 +348,12 @@ class PaperBroker:
         self._cancel(o, f"canceled by request #{event.seq}", event)
 
     def on_replace(self, event: ReplaceEvent) -> None:
-        """Change a working order's quantity or prices, or publish why it cannot be."""
+        """Change a working order's quantity or prices, or publish why it cannot be (with a
+        latency on quotes/books, when the request reaches the venue)."""
+        if not self._en_route(event):
+            self._replace_now(event)
+
+    def _replace_now(self, event: ReplaceEvent) -> None:
         o = self._orders.get(event.order_id)
         why = None
         if o is None or o.done:
@@ -292,6 +375,193 @@ class PaperBroker:
         if event.stop_price is not None:
             o.stop_price = float(event.stop_price)
         self._update(o, "REPLACED", event)
+
+    # --- quotes and books (the rules: evlab.execution.fills) -----------------------------
+    def _en_route(self, request: CancelEvent | ReplaceEvent) -> bool:
+        """Hold a cancel/replace until it reaches the venue (latency, quote/book symbols)."""
+        latency = self.fill_model.latency_ns
+        if not latency:
+            return False
+        o = self._orders.get(request.order_id)
+        if o is None or o.event.symbol not in self._driven:
+            return False
+        assert request.time_ns is not None
+        self._requests.setdefault(o.event.symbol, []).append(
+            (request.time_ns + latency, request))
+        return True
+
+    def _arrive(self, o: Order) -> None:
+        """Work a new order on its symbol's current state if it is already there."""
+        now = self.market.state_ns(o.event.symbol)
+        if now is not None and now >= o.arrive_ns:
+            self._work_market(o.event.symbol, now, only=o)
+
+    def _work_market(self, symbol: str, now: int, only: Order | None = None) -> None:
+        requests = self._requests.get(symbol)
+        if requests and only is None:  # the requests that reached the venue, first
+            due = [r for r in requests if r[0] <= now]
+            if due:
+                requests[:] = [r for r in requests if r[0] > now]
+                if not requests:
+                    del self._requests[symbol]
+                for _, request in due:
+                    if isinstance(request, CancelEvent):
+                        self._cancel_now(request)
+                    else:
+                        self._replace_now(request)  # type: ignore[arg-type]
+        working = self._working.get(symbol)
+        if not working:
+            return
+        if only is not None:
+            queue = [only]
+        else:
+            market = self.market
+            ask, bid = market.best(symbol, True), market.best(symbol, False)
+            queue = []
+            for o in working:
+                if now < o.arrive_ns:
+                    continue
+                e = o.event
+                if e.order_type == "LIMIT" and e.time_in_force == "GTC":
+                    limit = o.limit_price
+                    assert limit is not None
+                    if (ask is None or ask > limit) if e.side == "BUY" else \
+                            (bid is None or bid < limit):
+                        continue  # a resting limit the top does not reach: nothing to do
+                queue.append(o)
+            if not queue:
+                return
+            if len(queue) > 1:
+                queue.sort(key=_sort_key)
+        for o in queue:
+            if not o.done:
+                self._work_state(o, now)
+        working = self._working.get(symbol)
+        if working is not None and any(o.done for o in working):
+            working[:] = [o for o in working if not o.done]
+            if not working:
+                del self._working[symbol]
+
+    def _work_state(self, o: Order, now: int) -> None:
+        """Work ``o`` on its symbol's market state at event time ``now``."""
+        e = o.event
+        tif = e.time_in_force
+        if tif == "DAY":
+            if o.day is None:
+                o.day = o.arrive_ns // _DAY_NS
+            if now // _DAY_NS > o.day:
+                self._finish(o, "EXPIRED", "the day ended", None)
+                return
+        elif tif == "GTD" and e.expire_time_ns is not None and now >= e.expire_time_ns:
+            self._finish(o, "EXPIRED", "its expire time passed", None)
+            return
+        kind, buy, symbol = e.order_type, o.buy, e.symbol
+        market = self.market
+        limit = None
+        if kind == "LIMIT":
+            limit = o.limit_price
+        elif kind != "MARKET":
+            if not o.triggered:
+                ref = market.best(symbol, buy)
+                if ref is not None and kind == "TRAILING_STOP":
+                    self._trail_to(o, ref)
+                if ref is None or o.stop_price is None \
+                        or not stop_touched(buy, o.stop_price, ref):
+                    if tif in ("IOC", "FOK"):
+                        self._finish(o, "CANCELED", f"{tif}: not marketable on its first "
+                                     "market state", None)
+                    return
+                o.triggered = True
+                self._update(o, "TRIGGERED", e)
+            if kind == "STOP_LIMIT":
+                limit = o.limit_price
+        wanted = o.remaining
+        if o.target is not None and getattr(self.sizer, "at_fill", False):
+            best = market.best(symbol, buy)
+            if best is None:
+                if tif in ("IOC", "FOK"):
+                    self._finish(o, "CANCELED", f"{tif}: nothing quoted on its side", None)
+                return
+            wanted = self._size_at_fill(o, self.portfolio.position(symbol), best)
+            if wanted <= _EPS:
+                self._finish(o, "CANCELED", "nothing left to trade at the fill", None)
+                return
+            o.quantity = o.filled + wanted
+        if e.reduce_only:
+            held = self.portfolio.position(symbol)
+            reducible = held if not buy else -held
+            if reducible <= _EPS:
+                self._finish(o, "CANCELED", "reduce-only: no position to reduce", None)
+                return
+            wanted = min(wanted, reducible)
+        if limit is not None:  # a resting limit the top does not reach: nothing to walk
+            best = market.best(symbol, buy)
+            if best is None or (best > limit if buy else best < limit):
+                if tif in ("IOC", "FOK"):
+                    self._finish(o, "CANCELED", f"{tif}: not marketable on its first "
+                                 "market state", None)
+                return
+        quantity, cost, taken = walk(market.levels(symbol, buy), wanted, buy, limit)
+        inst = self.instruments.get(symbol)
+        if inst is not None and quantity > _EPS:
+            lots = inst.quantity(quantity)
+            if lots < quantity - _EPS:
+                quantity, cost, taken = walk(market.levels(symbol, buy), lots, buy, limit)
+        if o.target is not None and buy and quantity > _EPS and not self.portfolio.allow_margin \
+                and getattr(self.sizer, "at_fill", False) \
+                and self.fill_model.fee(quantity, cost / quantity) + cost > self.portfolio.cash:
+            quantity, cost, taken = self._afford(symbol, quantity, cost, limit)
+        if tif == "FOK" and quantity < wanted - _EPS * max(1.0, wanted):
+            where = "" if limit is None else f" at or better than {limit:g}"
+            self._finish(o, "CANCELED", f"FOK: the book holds only {quantity:g} of "
+                         f"{wanted:g}{where}", None)
+            return
+        if quantity <= _EPS:
+            if tif == "IOC":
+                self._finish(o, "CANCELED", "IOC: nothing marketable on its first market "
+                             "state", None)
+            return
+        price = cost / quantity
+        fee = self.fill_model.fee(quantity, price)
+        reason = self.portfolio.check(symbol, e.side, quantity, price, fee)
+        if reason is not None:
+            self._reject(o, f"order {o.order_id} (#{e.seq}) not filled: {reason}", e)
+            return
+        market.take(symbol, buy, taken)
+        self._emit_fill(o, quantity, price, fee, now)
+        if tif == "IOC" and not o.done:
+            self._finish(o, "CANCELED", "IOC: the rest of its first market state's fill",
+                         None)
+
+    def _afford(self, symbol: str, quantity: float, cost: float,
+                limit: float | None) -> tuple[float, float, list[tuple[float, float]]]:
+        """A signal's buy, sized at the best ask, trimmed to what the cash pays for the walk
+        with its commission: scaled by cash over cost once (the average of a smaller walk is
+        no higher, so that is affordable), rounded down for a whole-unit sizer."""
+        model = self.fill_model
+        cash = self.portfolio.cash - model.commission
+        quantity *= max(cash, 0.0) / (cost * (1 + model.commission_rate))
+        if getattr(self.sizer, "whole", False):
+            quantity = float(math.floor(quantity + _EPS))
+        return walk(self.market.levels(symbol, True), quantity, True, limit)
+
+    def _trail_to(self, o: Order, price: float) -> None:
+        """Move a trailing stop with a market price (the best price seen so far)."""
+        extreme = o.trail_extreme
+        if extreme is None:
+            extreme = price
+        else:
+            extreme = min(extreme, price) if o.buy else max(extreme, price)
+        o.trail_extreme = extreme
+        o.stop_price = self._trail_stop(o, extreme)
+
+    @staticmethod
+    def _trail_stop(o: Order, extreme: float) -> float:
+        e = o.event
+        if e.trail_amount is not None:
+            return extreme + e.trail_amount if o.buy else extreme - e.trail_amount
+        assert e.trail_bps is not None
+        return extreme * (1 + e.trail_bps / 10_000 if o.buy else 1 - e.trail_bps / 10_000)
 
     # --- the bar's work ------------------------------------------------------------------
     def _work_bar(self, bar: BarEvent, working: list[Order], *, close: bool = False) -> None:
@@ -368,15 +638,9 @@ class PaperBroker:
             self._finish(o, "CANCELED", "IOC: the rest of the first bar's fill", None)
 
     def _trail(self, o: Order, bar: BarEvent) -> float | None:
-        e = o.event
         buy = o.buy
         extreme = o.trail_extreme if o.trail_extreme is not None else bar.open
-        if e.trail_amount is not None:
-            stop = extreme + e.trail_amount if buy else extreme - e.trail_amount
-        else:
-            assert e.trail_bps is not None
-            stop = extreme * (1 + e.trail_bps / 10_000 if buy else 1 - e.trail_bps / 10_000)
-        o.stop_price = stop
+        stop = o.stop_price = self._trail_stop(o, extreme)
         price = stop_price_on_bar(buy, stop, bar)
         o.trail_extreme = min(extreme, bar.low) if buy else max(extreme, bar.high)
         return price
@@ -423,8 +687,17 @@ class PaperBroker:
             self._reject(o, f"order {o.order_id} (#{e.seq}) not filled: {reason}", e)
             return
         used[0] += quantity
-        self._bus().emit(create_fill_event(symbol, side, quantity, price, fee,
-                                           order_id=o.order_id, timestamp=bar.time_ns,
+        assert bar.time_ns is not None
+        self._emit_fill(o, quantity, price, fee, bar.time_ns, at_open=at_open, queue=queue)
+
+    def _emit_fill(self, o: Order, quantity: float, price: float, fee: float, time_ns: int, *,
+                   at_open: bool = False, queue: list[Order] | None = None) -> None:
+        """Publish a fill of ``o`` checked by the portfolio, and what follows from it: the
+        order's update, its OCO group, its bracket, the exits of a now flat position."""
+        e = o.event
+        symbol = e.symbol
+        self._bus().emit(create_fill_event(symbol, e.side, quantity, price, fee,
+                                           order_id=o.order_id, timestamp=time_ns,
                                            source=self.name), cause=e)
         o.filled += quantity
         o.cost += quantity * price
@@ -435,7 +708,7 @@ class PaperBroker:
                 if other is not o and not other.done and other.event.oco_group == e.oco_group:
                     self._finish(other, "CANCELED", f"OCO: {o.order_id} filled", None)
         if e.take_profit is not None or e.stop_loss is not None:
-            self._bracket(o, quantity, price, bar, at_open=at_open, queue=queue)
+            self._bracket(o, quantity, price, time_ns, at_open=at_open, queue=queue)
         if abs(self.portfolio.position(symbol)) <= _EPS:
             for other in self._working.get(symbol, ()):
                 if other is not o and not other.done and other.event.reduce_only:
@@ -467,8 +740,8 @@ class PaperBroker:
                 quantity = max(quantity, abs(min(held, 0.0)))  # covering is never refused
         return float(quantity)
 
-    def _bracket(self, o: Order, quantity: float, price: float, bar: BarEvent, *,
-                 at_open: bool, queue: list[Order]) -> None:
+    def _bracket(self, o: Order, quantity: float, price: float, time_ns: int, *,
+                 at_open: bool, queue: list[Order] | None) -> None:
         """Place (or grow) the bracket's children of ``o`` after a fill of ``quantity``."""
         if o.children:
             for child in o.children:
@@ -486,25 +759,28 @@ class PaperBroker:
                 limit_price=level if kind == "LIMIT" else None,
                 stop_price=level if kind == "STOP" else None, oco_group=group,
                 reduce_only=True, order_id=f"{o.order_id}-{tag}", parent_id=o.order_id,
-                strategy_id=e.strategy_id, timestamp=bar.time_ns, source=self.name)
-            child = self._take(child_event, child_event.order_id)
+                strategy_id=e.strategy_id, timestamp=time_ns, source=self.name)
+            child = self._take(child_event, child_event.order_id, latency=0)
             child.parent = o
             o.children.append(child)
             # beyond the market: a long's stop-loss at or above the fill, or take-profit at
             # or below it, fills by its own rule on the next bar
             beyond = (level >= price if kind == "STOP" else level <= price) if o.buy else \
                 (level <= price if kind == "STOP" else level >= price)
-            if at_open and not beyond:
+            if at_open and not beyond and queue is not None:
                 child.same_bar = True
                 queue.append(child)
             self._bus().emit(child_event, cause=e)
             self._update(child, "ACCEPTED", child_event)
 
     # --- internals -----------------------------------------------------------------------
-    def _take(self, event: OrderEvent, order_id: str, *, target: float | None = None) -> Order:
+    def _take(self, event: OrderEvent, order_id: str, *, target: float | None = None,
+              latency: int | None = None) -> Order:
         assert event.time_ns is not None
-        o = Order(event, order_id, next(self._placed), event.time_ns, float(event.quantity),
-                  event.limit_price, event.stop_price, target=target, placed_ns=event.time_ns)
+        t = event.time_ns
+        o = Order(event, order_id, next(self._placed), t, float(event.quantity),
+                  event.limit_price, event.stop_price, target=target, placed_ns=t,
+                  arrive_ns=t + (self.fill_model.latency_ns if latency is None else latency))
         self._orders[order_id] = o
         self._working.setdefault(event.symbol, []).append(o)
         return o

@@ -44,6 +44,7 @@ class Order:
     target: float | None = None  # a signal's order: re-size at the fill to this sign
     reason: str = ""
     placed_ns: int = 0
+    arrive_ns: int = 0  # quotes/books: states with an event time >= this can fill it
 
     @property
     def remaining(self) -> float:

@@ -117,6 +117,11 @@ class Portfolio:
         return PortfolioEvent(self.cash, self.cash + self._value, self.realized_pnl,
                               self._value - self._cost, self._held, source=self.name)
 
+    def track(self, symbol: str) -> None:
+        """Know ``symbol`` without a bar of it (the broker calls this for the symbols it
+        fills on quotes or books)."""
+        self._known.add(symbol)
+
     # --- handlers ------------------------------------------------------------------------
     def on_bar(self, event: BarEvent) -> None:
         """Mark ``event.symbol`` at the bar's close."""
