@@ -67,3 +67,44 @@ def test_rfc3339_offsets_in_range():
                 "٢٠٢٤-01-02T03:04:00Z", "2024-01-02T03:04:00.١Z"):
         with pytest.raises(ValueError):
             rfc3339_ns(bad)
+
+
+# --- dec_fields: several decimal fields in one call, exactly as get_dec reads each -----------
+
+DEC_VALUES = ["611.78", "0", "-0", "0.00000001", "007.5", "1.", ".5", "1e3", "inf", "nan",
+              " 1", "١٧٧", "99999999999999999.999999", "999999999999999999",
+              "999999999999999999999", "1" * 30, "1" * 31, "0." + "1" * 30, "0." + "1" * 31,
+              "1\x002", "", "+1", 5, 5.0, None, True]
+
+
+@pytest.mark.parametrize("value", DEC_VALUES, ids=repr)
+@pytest.mark.parametrize("where", range(3))
+def test_dec_fields_reads_every_value_as_get_dec_does(value: object, where: int) -> None:
+    """The one-regex fast path is a shortcut, never a different rule: for each value (in any
+    position) the result is get_dec's, or the same AdapterError naming the same field."""
+    from evlab.feeds.adapters._common import dec_fields, get_dec
+
+    keys = ("o", "h", "c")
+    obj = {k: "1.5" for k in keys} | {keys[where]: value}
+    read = dec_fields(*keys)
+    try:
+        expected = tuple(get_dec("x", obj, k) for k in keys)
+    except AdapterError as exc:
+        with pytest.raises(AdapterError) as got:
+            read("x", obj)
+        assert str(got.value) == str(exc)
+    else:
+        assert read("x", obj) == expected
+        assert all(type(v) is float for v in read("x", obj))
+
+
+def test_dec_fields_names_a_missing_field_and_refuses_non_objects() -> None:
+    from evlab.feeds.adapters._common import dec_fields
+
+    read = dec_fields("o", "h")
+    with pytest.raises(AdapterError, match="missing field 'h'"):
+        read("x", {"o": "1"})
+    with pytest.raises(AdapterError, match="expected a JSON object"):
+        read("x", ["1", "2"])
+    with pytest.raises(ValueError):
+        dec_fields("o")

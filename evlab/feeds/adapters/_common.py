@@ -9,8 +9,10 @@ from __future__ import annotations
 import calendar
 import datetime as _dt
 import math
+import operator
 import re
 import time
+from collections.abc import Callable
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any
@@ -175,6 +177,32 @@ def get_dec(name: str, obj: Any, key: str) -> float:
     except ValueError:
         raise bad_field(name, key, "a decimal string of ASCII digits", obj, value) from None
     return _sane(name, obj, key, value, out)
+
+
+def dec_fields(*keys: str) -> Callable[[str, Any], tuple[float, ...]]:
+    """A reader of several decimal-string fields of one object (a bar's OHLCV), with exactly
+    :func:`get_dec`'s result for each, in one call, because decoding is hot: one regex over
+    the values joined, then the floats. At most 17 integer digits there, so every value is
+    below :data:`MAX_VALUE` without a range check; anything else (a missing field, another
+    type, a longer number) is read field by field with :func:`get_dec`, whose error names
+    the field. (A value holding the NUL separator cannot pass: it would add a field, and
+    every field must hold a digit.)"""
+    if len(keys) < 2:
+        raise ValueError("dec_fields: name two or more fields (get_dec reads one)")
+    pick = operator.itemgetter(*keys)
+    one = r"-?[0-9]{1,17}(?:\.[0-9]{1,30})?"
+    match = re.compile("\x00".join([one] * len(keys)) + r"\Z").match
+
+    def read(name: str, obj: Any) -> tuple[float, ...]:
+        try:
+            values = pick(obj)
+            if match("\x00".join(values)):
+                return tuple(map(float, values))
+        except (KeyError, TypeError, IndexError):
+            pass
+        return tuple(get_dec(name, obj, key) for key in keys)
+
+    return read
 
 
 def checked_ns(name: str, obj: Any, key: str, value: Any, time_ns: int) -> int:

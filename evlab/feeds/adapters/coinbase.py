@@ -58,6 +58,7 @@ from . import _common as c
 from .base import AdapterError, BookDataError, ExchangeAdapter, Subscribe, split_pair
 
 _NS = 1_000_000_000
+_OHLCV = c.dec_fields("open", "high", "low", "close", "volume")  # a candle's
 _IGNORED = ("subscriptions", "heartbeat", "status")
 _AT_IGNORED = ("subscriptions", "heartbeats", "status", "ticker_batch")
 _MAKER = {"BUY": "SELL", "SELL": "BUY"}  # market_trades' side is the maker's
@@ -212,11 +213,9 @@ class CoinbaseAdapter(ExchangeAdapter):
         for event in c.get_list(n, obj, "events"):
             for k in c.get_list(n, event, "candles"):
                 start = c.get_time_s_str(n, k, "start")
-                vals = (c.get_dec(n, k, "open"), c.get_dec(n, k, "high"),
-                        c.get_dec(n, k, "low"), c.get_dec(n, k, "close"),
-                        c.get_dec(n, k, "volume"))
+                o, h, lo, cl, v = _OHLCV(n, k)
                 out.extend(self._closer.push(n, step, now, c.get_str(n, k, "product_id"),
-                                             start, vals, src, k))
+                                             start, (o, h, lo, cl, v), src, k))
         return out
 
     def _l2_data(self, obj: dict[str, Any], src: str) -> list[Event]:
