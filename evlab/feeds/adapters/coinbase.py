@@ -192,6 +192,8 @@ class CoinbaseAdapter(ExchangeAdapter):
     def _advanced(self, obj: dict[str, Any], src: str) -> list[Event]:
         n = self.name
         channel = obj["channel"]
+        if channel == "candles":
+            return self._candles(obj, src)
         if channel == "l2_data":
             return self._l2_data(obj, src)
         if channel == "market_trades":
@@ -205,8 +207,10 @@ class CoinbaseAdapter(ExchangeAdapter):
                     for t in c.get_list(n, event, "tickers")]
         if channel in _AT_IGNORED:
             return []
-        if channel != "candles":
-            raise AdapterError(f"{n}: unknown channel {channel!r} in {c.excerpt(obj)!r}")
+        raise AdapterError(f"{n}: unknown channel {channel!r} in {c.excerpt(obj)!r}")
+
+    def _candles(self, obj: dict[str, Any], src: str) -> list[Event]:
+        n = self.name
         now = c.get_time(n, obj, "timestamp")
         step = self.candle_interval_s * _NS
         out: list[Event] = []
