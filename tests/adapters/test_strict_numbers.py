@@ -4,6 +4,8 @@ exchanges document; Python's looser float()/int()/\\d would let the rest through
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from evlab.events import BarEvent
@@ -108,3 +110,36 @@ def test_dec_fields_names_a_missing_field_and_refuses_non_objects() -> None:
         read("x", ["1", "2"])
     with pytest.raises(ValueError):
         dec_fields("o")
+
+
+# --- rfc3339_ns: the date and hour cached apart from minutes and seconds ---------------------
+
+GOOD_TIMES = ["2016-10-07T00:01:00Z", "2016-10-07T23:59:59.123456789Z", "2024-02-29t12:00:00z",
+              "2024-01-02 03:04:05.5+01:30", "1970-01-01T00:00:00-00:00",
+              "2023-12-31T23:59:59.000000001+23:59"]
+BAD_TIMES = ["2016-10-07T24:00:00Z", "2016-10-07T00:60:00Z", "2016-10-07T00:00:60Z",
+             "2023-02-29T00:00:00Z", "2016-10-07T00:0١:00Z", "2016-10-07T0١:00:00Z",
+             "2016-10-07T00-01:00Z", "2016-10-07T00:01-00Z", "2016-10-07T00:01:00",
+             "2016-10-07T00:1:000Z", "2016-10-07T00:01Z", "2016-10-07", "",
+             "2016-10-07T00:01:00.Z", "2016-10-07T00:01:00.1234567890Z", "20161007T000100Z",
+             "2016-10-07T00: 1:00Z", "2016-10-07T00:+1:00Z"]
+
+
+@pytest.mark.parametrize("text", GOOD_TIMES)
+def test_rfc3339_times_are_exact(text: str) -> None:
+    import datetime as dt
+
+    head, _, rest = text.replace("t", "T").replace("z", "Z").replace(" ", "T").partition(".")
+    frac = re.match(r"[0-9]*", rest).group()  # type: ignore[union-attr]
+    zone = text[-6:] if text[-6] in "+-" else "+00:00"
+    base = dt.datetime.fromisoformat(head[:19] + zone)
+    want = int(base.timestamp()) * 10**9 + int(frac.ljust(9, "0") or 0)
+    for _ in range(2):  # parsed, then from the caches
+        assert rfc3339_ns(text) == want
+
+
+@pytest.mark.parametrize("text", BAD_TIMES)
+def test_rfc3339_refuses_what_is_not_a_timestamp(text: str) -> None:
+    for _ in range(2):  # nothing bad is cached as good
+        with pytest.raises(ValueError):
+            rfc3339_ns(text)
