@@ -526,9 +526,10 @@ class WebSocketEmitter:
             if not valid:
                 await self._invalid_text(frame)
                 continue
-            event = create_websocket_event(name, frame, time.time_ns())
+            now = time.time_ns()
+            event = create_websocket_event(name, frame, now)
             stats["received"] += 1
-            stats["last_message_ns"] = event.received_ns
+            stats["last_message_ns"] = now
             if not put_nowait(event):  # full: wait for room, or drop the oldest
                 await put(event)
             if self._waiters:
