@@ -245,6 +245,12 @@ def get_time_s_str(name: str, obj: Any, key: str) -> int:
 
 def get_list(name: str, obj: Any, key: str) -> list[Any]:
     """A required JSON array field."""
+    try:  # the fast path: a message's list of events, of candles, of levels
+        value = obj[key]
+        if value.__class__ is list:
+            return value
+    except (KeyError, TypeError, IndexError):
+        pass
     value = field(name, obj, key)
     if not isinstance(value, list):
         raise bad_field(name, key, "an array", obj, value)
