@@ -117,3 +117,16 @@ def test_sweep_benchmark_runs_both_engines_and_probes_the_scheduler(capsys):
     assert all(rss > 0 for _, rss, _ in result["memory"])
     out = capsys.readouterr().out
     assert "ratio cluster / serial" in out and "per 1,000 runs" in out
+
+
+def test_ingest_benchmark_runs_both_clients_on_both_formats(capsys):
+    from benchmarks import bench_ingest
+
+    table = bench_ingest.run(n=200, repeat=1)
+    assert set(table) == {"binance", "coinbase"}
+    for rates in table.values():
+        assert set(rates) == {"bare websockets + orjson.loads",
+                              "evlab emitter -> handler -> on_bar"}
+        assert all(rate > 0 for rate in rates.values())
+    out = capsys.readouterr().out
+    assert "x bare" in out and "us CPU" in out

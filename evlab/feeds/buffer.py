@@ -70,6 +70,28 @@ class FeedBuffer:
         self._ready.set()
         return dropped
 
+    def put_nowait(self, item: Event) -> bool:
+        """Append ``item`` if there is room now (True); False changes nothing: ``await put``.
+        The reader's hot path: no coroutine per message while the buffer has room."""
+        if len(self._items) >= self.size:
+            return False
+        self._items.append(item)
+        if isinstance(item, WebSocketEvent):
+            self._messages += 1
+        self._ready.set()
+        return True
+
+    def get_nowait(self) -> Event | None:
+        """The oldest item if there is one now, else None (then ``await get``): the
+        delivery's hot path, as :meth:`put_nowait` is the reader's."""
+        if not self._items:
+            return None
+        item = self._items.popleft()
+        if isinstance(item, WebSocketEvent):
+            self._messages -= 1
+        self._room.set()
+        return item
+
     async def get(self) -> Event | None:
         """The oldest item, waiting for one; None once the buffer is closed and empty."""
         while not self._items:

@@ -21,6 +21,8 @@ from websockets.frames import Frame, Opcode
 
 __all__ = ["FeedConnection"]
 
+_TEXT, _BINARY = Opcode.TEXT, Opcode.BINARY  # looked up once: this runs for every frame
+
 
 class FeedConnection(ClientConnection):
     """A client connection whose :meth:`recv_payload` never fails on a bad text frame."""
@@ -34,9 +36,10 @@ class FeedConnection(ClientConnection):
     def process_event(self, event: Any) -> None:
         """Note whether each new message is text, then let websockets queue its frame."""
         if isinstance(event, Frame):
-            if event.opcode is Opcode.TEXT:
+            opcode = event.opcode
+            if opcode is _TEXT:
                 self._text.append(True)
-            elif event.opcode is Opcode.BINARY:
+            elif opcode is _BINARY:
                 self._text.append(False)
         super().process_event(event)
 

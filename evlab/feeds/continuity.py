@@ -71,6 +71,20 @@ class BarContinuity:
         self._step: dict[str, int] = {}  # inferred interval per symbol
         # while inferring: the first steps (start, end, bars already reported missing)
         self._seen: dict[str, list[tuple[int, int, int]]] = {}
+        # per symbol, the interval once nothing more is to be learnt from a regular step (given,
+        # or inferred with its HISTORY full): what advance() compares with
+        self._settled: dict[str, int] = {}
+
+    def advance(self, symbol: str, time_ns: int) -> bool:
+        """Record ``time_ns`` and return True if it is the usual next bar of ``symbol``: one
+        settled interval after the last. False (nothing recorded): ask :meth:`check`. The
+        live feed's hot path; ``check`` would say "new" with no gap for it, and learn nothing.
+        """
+        step = self._settled.get(symbol)
+        if step is not None and time_ns - self._last[symbol] == step:
+            self._last[symbol] = time_ns
+            return True
+        return False
 
     def check(self, symbol: str, time_ns: int) -> tuple[Verdict, list[Gap]]:
         """Classify a final bar of ``symbol`` opening at ``time_ns``, record it if new, and
@@ -82,6 +96,7 @@ class BarContinuity:
         if last is None:
             return "new", []
         if self.interval_ns is not None:
+            self._settled[symbol] = self.interval_ns
             gap = _gap(symbol, last, time_ns, self.interval_ns, 0)
             return "new", [] if gap is None else [gap]
         return "new", self._infer(symbol, last, time_ns)
@@ -104,6 +119,8 @@ class BarContinuity:
             out.append(gap)
         if len(seen) < HISTORY:
             seen.append((last, time_ns, 0 if gap is None else gap.missing))
+        else:  # nothing left to revise: a step of exactly ``step`` teaches nothing
+            self._settled[symbol] = step
         return out
 
     def last_time_ns(self, symbol: str) -> int | None:
@@ -115,6 +132,7 @@ class BarContinuity:
         self._last.clear()
         self._step.clear()
         self._seen.clear()
+        self._settled.clear()
 
 
 def _gap(symbol: str, last: int, time_ns: int, interval: int, told: int) -> Gap | None:

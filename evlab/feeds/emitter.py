@@ -518,15 +518,20 @@ class WebSocketEmitter:
 
     async def _pump(self, ws: FeedConnection) -> None:
         stats, put, name = self._stats, self._put, self.name
+        buffer = self._buffer
+        assert buffer is not None  # set by start()
+        put_nowait = buffer.put_nowait
         while True:
             frame, valid = await ws.recv_payload()
             if not valid:
                 await self._invalid_text(frame)
                 continue
-            event = create_websocket_event(name, frame, time.time_ns())
+            now = time.time_ns()
+            event = create_websocket_event(name, frame, now)
             stats["received"] += 1
-            stats["last_message_ns"] = event.received_ns
-            await put(event)
+            stats["last_message_ns"] = now
+            if not put_nowait(event):  # full: wait for room, or drop the oldest
+                await put(event)
             if self._waiters:
                 self._notify()
 
@@ -578,7 +583,8 @@ class WebSocketEmitter:
         buffer, bus, stats = self._buffer, self.event_bus, self._stats
         assert buffer is not None and bus is not None  # set by start()
         try:
-            while (event := await buffer.get()) is not None:
+            get_nowait = buffer.get_nowait
+            while (event := get_nowait() or await buffer.get()) is not None:
                 self._in_flight = event
                 try:
                     await bus.emit_async(event)

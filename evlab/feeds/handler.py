@@ -149,13 +149,21 @@ class WebSocketHandler:
                 stats["duplicates"] += dropped
             else:
                 stats["control"] += 1
+        emit, advance = bus.emit_async, self.bars.advance
         for out in events:
-            if type(out) is not BarUpdateEvent and isinstance(out, BarEvent):
+            cls = type(out)
+            if type(out) is BarEvent:  # the usual bar: not ahead of the clock, the next one
+                t: int = out.time_ns  # type: ignore[assignment]  # set: the adapter's time
+                if not (t <= event.received_ns + self.max_bar_ahead_ns
+                        and advance(out.symbol, t)) \
+                        and not await self._check_bar(bus, event, out):
+                    continue
+            elif cls is not BarUpdateEvent and isinstance(out, BarEvent):
                 if not await self._check_bar(bus, event, out):
                     continue
             elif isinstance(out, ErrorEvent):
                 stats["exchange_errors"] += 1
-            await bus.emit_async(out)
+            await emit(out)
             stats["events"] += 1
 
     async def _check_bar(self, bus: EventBus, event: WebSocketEvent, bar: BarEvent) -> bool:

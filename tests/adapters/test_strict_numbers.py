@@ -4,6 +4,8 @@ exchanges document; Python's looser float()/int()/\\d would let the rest through
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from evlab.events import BarEvent
@@ -67,3 +69,77 @@ def test_rfc3339_offsets_in_range():
                 "٢٠٢٤-01-02T03:04:00Z", "2024-01-02T03:04:00.١Z"):
         with pytest.raises(ValueError):
             rfc3339_ns(bad)
+
+
+# --- dec_fields: several decimal fields in one call, exactly as get_dec reads each -----------
+
+DEC_VALUES = ["611.78", "0", "-0", "0.00000001", "007.5", "1.", ".5", "1e3", "inf", "nan",
+              " 1", "١٧٧", "99999999999999999.999999", "999999999999999999",
+              "999999999999999999999", "1" * 30, "1" * 31, "0." + "1" * 30, "0." + "1" * 31,
+              "1\x002", "", "+1", 5, 5.0, None, True]
+
+
+@pytest.mark.parametrize("value", DEC_VALUES, ids=repr)
+@pytest.mark.parametrize("where", range(3))
+def test_dec_fields_reads_every_value_as_get_dec_does(value: object, where: int) -> None:
+    """The one-regex fast path is a shortcut, never a different rule: for each value (in any
+    position) the result is get_dec's, or the same AdapterError naming the same field."""
+    from evlab.feeds.adapters._common import dec_fields, get_dec
+
+    keys = ("o", "h", "c")
+    obj = {k: "1.5" for k in keys} | {keys[where]: value}
+    read = dec_fields(*keys)
+    try:
+        expected = tuple(get_dec("x", obj, k) for k in keys)
+    except AdapterError as exc:
+        with pytest.raises(AdapterError) as got:
+            read("x", obj)
+        assert str(got.value) == str(exc)
+    else:
+        assert read("x", obj) == expected
+        assert all(type(v) is float for v in read("x", obj))
+
+
+def test_dec_fields_names_a_missing_field_and_refuses_non_objects() -> None:
+    from evlab.feeds.adapters._common import dec_fields
+
+    read = dec_fields("o", "h")
+    with pytest.raises(AdapterError, match="missing field 'h'"):
+        read("x", {"o": "1"})
+    with pytest.raises(AdapterError, match="expected a JSON object"):
+        read("x", ["1", "2"])
+    with pytest.raises(ValueError):
+        dec_fields("o")
+
+
+# --- rfc3339_ns: the date and hour cached apart from minutes and seconds ---------------------
+
+GOOD_TIMES = ["2016-10-07T00:01:00Z", "2016-10-07T23:59:59.123456789Z", "2024-02-29t12:00:00z",
+              "2024-01-02 03:04:05.5+01:30", "1970-01-01T00:00:00-00:00",
+              "2023-12-31T23:59:59.000000001+23:59"]
+BAD_TIMES = ["2016-10-07T24:00:00Z", "2016-10-07T00:60:00Z", "2016-10-07T00:00:60Z",
+             "2023-02-29T00:00:00Z", "2016-10-07T00:0١:00Z", "2016-10-07T0١:00:00Z",
+             "2016-10-07T00-01:00Z", "2016-10-07T00:01-00Z", "2016-10-07T00:01:00",
+             "2016-10-07T00:1:000Z", "2016-10-07T00:01Z", "2016-10-07", "",
+             "2016-10-07T00:01:00.Z", "2016-10-07T00:01:00.1234567890Z", "20161007T000100Z",
+             "2016-10-07T00: 1:00Z", "2016-10-07T00:+1:00Z"]
+
+
+@pytest.mark.parametrize("text", GOOD_TIMES)
+def test_rfc3339_times_are_exact(text: str) -> None:
+    import datetime as dt
+
+    head, _, rest = text.replace("t", "T").replace("z", "Z").replace(" ", "T").partition(".")
+    frac = re.match(r"[0-9]*", rest).group()  # type: ignore[union-attr]
+    zone = text[-6:] if text[-6] in "+-" else "+00:00"
+    base = dt.datetime.fromisoformat(head[:19] + zone)
+    want = int(base.timestamp()) * 10**9 + int(frac.ljust(9, "0") or 0)
+    for _ in range(2):  # parsed, then from the caches
+        assert rfc3339_ns(text) == want
+
+
+@pytest.mark.parametrize("text", BAD_TIMES)
+def test_rfc3339_refuses_what_is_not_a_timestamp(text: str) -> None:
+    for _ in range(2):  # nothing bad is cached as good
+        with pytest.raises(ValueError):
+            rfc3339_ns(text)

@@ -313,6 +313,35 @@ def test_a_revised_gap_says_how_many_bars_were_already_reported():
         (MIN, 2 * MIN, 1, 0), (3 * MIN, 8 * MIN, 5, 2)]
 
 
+@pytest.mark.parametrize("interval", [None, 60])  # seconds
+@pytest.mark.parametrize("seed", range(6))
+def test_advance_is_check_for_the_usual_next_bar_and_learns_nothing_else(seed, interval):
+    """The handler's hot path (``advance``, then ``check`` when it says no) gives exactly the
+    verdicts, gaps and later state of ``check`` alone, whatever the stream: regular steps past
+    HISTORY, holes, repeats, late bars, and a finer interval revealed late."""
+    import random
+
+    from evlab.feeds.continuity import HISTORY
+
+    rng = random.Random(seed)
+    plain, fast = BarContinuity(interval), BarContinuity(interval)
+    times = {"A": 0, "B": 0}
+    hits = 0
+    for i in range(8 * HISTORY):
+        symbol = rng.choice("AB")
+        unit = 2 if i < 4 * HISTORY else 1  # then the finer interval shows, past HISTORY
+        step = rng.choice([unit] * 12 + [2 * unit, 3, 0, -unit, 1 if rng.random() < 0.02 else 2])
+        t = times[symbol] = max(0, times[symbol] + step * MIN)
+        want = plain.check(symbol, t)
+        if fast.advance(symbol, t):
+            hits += 1
+            assert want == ("new", [])
+        else:
+            assert fast.check(symbol, t) == want
+        assert fast.last_time_ns(symbol) == plain.last_time_ns(symbol)
+    assert hits > HISTORY // 2  # the fast path was taken, and often
+
+
 @pytest.mark.parametrize("bad", [0, -1, "60s", dt.timedelta(0)])
 def test_bad_bar_intervals_are_rejected(bad):
     with pytest.raises((ValueError, TypeError), match="bar_interval"):

@@ -51,6 +51,7 @@ INTERVALS: dict[str, int] = {
 }
 _NAMES = {v: k for k, v in INTERVALS.items()}
 _MS = 1_000_000
+_OHLCV = c.dec_fields("o", "h", "l", "c", "v")  # a kline's prices and volume
 TIME_UNITS = ("MILLISECOND", "MICROSECOND")  # Binance's timeUnit values
 _PARTIAL_DEPTH = re.compile(r"([a-z0-9]+)@depth(?:5|10|20)(?:@100ms|@1000ms)?\Z")
 
@@ -177,12 +178,11 @@ class BinanceAdapter(ExchangeAdapter):
             return [self._depth_snapshot(obj, found.group(1).upper(), src)]
         if etype == "kline":
             k = c.field(n, obj, "k")
-            vals = (c.get_dec(n, k, "o"), c.get_dec(n, k, "h"), c.get_dec(n, k, "l"),
-                    c.get_dec(n, k, "c"), c.get_dec(n, k, "v"))
+            o, h, lo, cl, v = _OHLCV(n, k)
             closed = c.field(n, k, "x")
             if not isinstance(closed, bool):
                 raise AdapterError(f"{n}: field 'x' must be true/false in {c.excerpt(obj)!r}")
-            return [c.bar(n, closed, c.get_str(n, k, "s"), self._time(n, k, "t"), *vals,
+            return [c.bar(n, closed, c.get_str(n, k, "s"), self._time(n, k, "t"), o, h, lo, cl, v,
                           src, obj)]
         if etype in ("trade", "aggTrade"):
             maker = c.field(n, obj, "m")

@@ -58,6 +58,7 @@ from . import _common as c
 from .base import AdapterError, BookDataError, ExchangeAdapter, Subscribe, split_pair
 
 _NS = 1_000_000_000
+_OHLCV = c.dec_fields("open", "high", "low", "close", "volume")  # a candle's
 _IGNORED = ("subscriptions", "heartbeat", "status")
 _AT_IGNORED = ("subscriptions", "heartbeats", "status", "ticker_batch")
 _MAKER = {"BUY": "SELL", "SELL": "BUY"}  # market_trades' side is the maker's
@@ -198,6 +199,8 @@ class CoinbaseAdapter(ExchangeAdapter):
     def _advanced(self, obj: dict[str, Any], src: str) -> list[Event]:
         n = self.name
         channel = obj["channel"]
+        if channel == "candles":
+            return self._candles(obj, src)
         if channel == "l2_data":
             return self._l2_data(obj, src)
         if channel == "market_trades":
@@ -211,19 +214,19 @@ class CoinbaseAdapter(ExchangeAdapter):
                     for t in c.get_list(n, event, "tickers")]
         if channel in _AT_IGNORED:
             return []
-        if channel != "candles":
-            raise AdapterError(f"{n}: unknown channel {channel!r} in {c.excerpt(obj)!r}")
+        raise AdapterError(f"{n}: unknown channel {channel!r} in {c.excerpt(obj)!r}")
+
+    def _candles(self, obj: dict[str, Any], src: str) -> list[Event]:
+        n = self.name
         now = c.get_time(n, obj, "timestamp")
         step = self.candle_interval_s * _NS
         out: list[Event] = []
         for event in c.get_list(n, obj, "events"):
             for k in c.get_list(n, event, "candles"):
                 start = c.get_time_s_str(n, k, "start")
-                vals = (c.get_dec(n, k, "open"), c.get_dec(n, k, "high"),
-                        c.get_dec(n, k, "low"), c.get_dec(n, k, "close"),
-                        c.get_dec(n, k, "volume"))
+                o, h, lo, cl, v = _OHLCV(n, k)
                 out.extend(self._closer.push(n, step, now, c.get_str(n, k, "product_id"),
-                                             start, vals, src, k))
+                                             start, (o, h, lo, cl, v), src, k))
         return out
 
     def _l2_data(self, obj: dict[str, Any], src: str) -> list[Event]:
