@@ -269,7 +269,9 @@ orders_frame.head(9)
 # Each trade is its entry and the exit that filled (`-tp` the take-profit, `-sl` the
 # stop-loss); the other exit ends `CANCELED` ("OCO: ... filled"), an entry the market never
 # came down to `EXPIRED`. The chart of the last 500 bars (`last=500`; without it, the whole
-# run) shows the fills on the candles and the equity below. (The README's picture of it is
+# run) shows the working orders as short segments at their levels (the limit entry dashed,
+# the take-profit green, the stop-loss red), the fills on the candles (a star for a
+# take-profit, a red cross for a stop-loss) and the equity below. (The README's picture of it is
 # this figure, taken by `make screenshots`.)
 
 # %%
@@ -277,8 +279,11 @@ assert ob.recorder is not None
 fig = evlab.plot.chart(ob.recorder, "AAPL", last=500,
                        title="AAPL · BracketCross 10/30: DAY limit entry, "
                        "+8% take-profit / -4% stop-loss")
-fill_trace = next(t for t in fig.data if t.name == "fill")
+marks = {t.name: len(t.x) for t in fig.data if t.name.endswith("fill")}
 first_bar = pd.Timestamp(fig.data[0].x[0], tz="UTC")
-assert len(fill_trace.x) == (ob.recorder.fills().index >= first_bar).sum() > 0, \
+assert sum(marks.values()) == (ob.recorder.fills().index >= first_bar).sum() > 0, \
     "a mark per fill in the bars shown"
+assert marks["take-profit fill"] and marks["stop-loss fill"], marks  # the exits told apart
+drawn = {t.name for t in fig.data if t.name in ("limit", "take-profit", "stop-loss") and len(t.x)}
+assert drawn == {"limit", "take-profit", "stop-loss"}, drawn  # working orders as level segments
 fig
