@@ -888,14 +888,16 @@ class ReplaceEvent(Event):
 
 
 ORDER_STATUSES = ("ACCEPTED", "REJECTED", "TRIGGERED", "PARTIALLY_FILLED", "FILLED",
-                  "CANCELED", "EXPIRED", "REPLACED")
+                  "CANCELED", "EXPIRED", "REPLACED", "TRAILED")
 
 
 @dataclass(frozen=True, slots=True, repr=False)
 class OrderUpdateEvent(Event):
     """A step in an order's life, emitted by the broker with the order (or the cancel /
     replace request) as its cause: ``status`` one of ``ORDER_STATUSES``, with what is
-    filled and left, the average fill price so far and, for a rejection, the reason."""
+    filled and left, the average fill price so far and, for a rejection, the reason.
+    ``TRAILED``: a trailing stop's level moved to ``stop_price`` (the broker's own level,
+    so a chart or a recording shows it without recomputing the trail)."""
 
     type: ClassVar[EventType] = EventType.ORDER_UPDATE
     STATUSES: ClassVar[tuple[str, ...]] = ORDER_STATUSES
@@ -907,6 +909,7 @@ class OrderUpdateEvent(Event):
     remaining_quantity: float = 0.0
     avg_price: float | None = None
     reason: str = ""
+    stop_price: float | None = None
 
     def _validate(self) -> None:
         cls = type(self)
@@ -915,6 +918,7 @@ class OrderUpdateEvent(Event):
         _check_amount(cls, "filled_quantity", self.filled_quantity)
         _check_amount(cls, "remaining_quantity", self.remaining_quantity)
         _check_optional_price(cls, "avg_price", self.avg_price)
+        _check_optional_price(cls, "stop_price", self.stop_price)
 
 
 @dataclass(frozen=True, slots=True, repr=False)
@@ -1216,10 +1220,12 @@ def create_replace_event(order_id: str, *, quantity: float | None = None,
 def create_order_update_event(symbol: str, order_id: str, status: str, *,
                               filled_quantity: float = 0.0, remaining_quantity: float = 0.0,
                               avg_price: float | None = None, reason: str = "",
-                              timestamp: Any = None, source: str = "") -> OrderUpdateEvent:
+                              stop_price: float | None = None, timestamp: Any = None,
+                              source: str = "") -> OrderUpdateEvent:
     """A validated order status change (the broker emits these)."""
     return OrderUpdateEvent(symbol, order_id, status, filled_quantity, remaining_quantity,
-                            avg_price, reason, time_ns=_time(timestamp), source=source)
+                            avg_price, reason, stop_price, time_ns=_time(timestamp),
+                            source=source)
 
 
 def create_fill_event(symbol: str, side: str, quantity: float, price: float,

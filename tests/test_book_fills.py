@@ -182,9 +182,11 @@ def test_a_trailing_stop_trails_the_best_bid():
     assert s.broker.order(trail).stop_price == 98.5  # from the best bid when it arrived
     s.book(T0 + MS, bids=[(99.8, 1.0)])  # highest bid 99.8: stop 99.3
     assert s.broker.order(trail).stop_price == pytest.approx(99.3)
-    assert s.statuses(trail) == ["ACCEPTED"]
+    # each move of the level is published with it (what the charts draw)
+    assert [(u.status, u.stop_price) for u in s.updates if u.order_id == trail] == [
+        ("ACCEPTED", None), ("TRAILED", 98.5), ("TRAILED", pytest.approx(99.3))]
     s.book(T0 + 2 * MS, bids=[(99.8, 0.0)])  # best bid back to 99 <= 99.3: triggered
-    assert s.statuses(trail) == ["ACCEPTED", "TRIGGERED", "FILLED"]
+    assert s.statuses(trail) == ["ACCEPTED", "TRAILED", "TRAILED", "TRIGGERED", "FILLED"]
     assert s.fills[-1].price == 99.0
 
 

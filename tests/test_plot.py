@@ -720,6 +720,24 @@ def _bracket_session(tmp_path, fake):
     the take-profit fills at 110 and cancels the stop-loss. Returns the recording (saved
     and loaded) and the live chart that followed the bus."""
     from evlab.events import create_cancel_event, create_order_event, create_replace_event
+
+    script = {  # built inside the bar's handler: each event takes the bar's time
+        0: lambda: [create_order_event("AAPL", "BUY", 10, "LIMIT", 99.0, take_profit=110.0,
+                               stop_loss=95.0, order_id="e"),
+            create_order_event("AAPL", "BUY", 5, "LIMIT", 90.0, order_id="l"),
+            create_order_event("AAPL", "BUY", 5, "STOP", stop_price=120.0, order_id="s")],
+        2: lambda: [create_replace_event("l", limit_price=92.0)],
+        3: lambda: [create_cancel_event("l")],
+    }
+    ohlc = [(100.0, 101.0, 99.5, 100.0), (100.0, 101.0, 98.5, 100.0),
+            (100.0, 102.0, 99.0, 101.0), (101.0, 111.0, 100.0, 108.0),
+            (108.0, 109.0, 107.0, 108.0)]
+    return _broker_session(tmp_path / "bracket.parquet", fake, script, ohlc)
+
+
+def _broker_session(path, fake, script, ohlc):
+    """Bars ``ohlc`` through a real bus, portfolio, broker, recorder and live chart; on bar
+    ``i`` the strategy emits ``script[i]()``. Returns (recording, live chart, portfolio)."""
     from evlab.execution import PaperBroker, Portfolio
     from evlab.manager import EventManager
     from evlab.recording import EventRecorder, load_recording
@@ -733,14 +751,6 @@ def _bracket_session(tmp_path, fake):
     manager.register_component("broker", PaperBroker(portfolio), PaperBroker.EVENTS,
                                priority=10)
     live = LiveChart(bus, "AAPL", clock=fake, schedule=fake.schedule)
-    script = {  # built inside the bar's handler: each event takes the bar's time
-        0: lambda: [create_order_event("AAPL", "BUY", 10, "LIMIT", 99.0, take_profit=110.0,
-                               stop_loss=95.0, order_id="e"),
-            create_order_event("AAPL", "BUY", 5, "LIMIT", 90.0, order_id="l"),
-            create_order_event("AAPL", "BUY", 5, "STOP", stop_price=120.0, order_id="s")],
-        2: lambda: [create_replace_event("l", limit_price=92.0)],
-        3: lambda: [create_cancel_event("l")],
-    }
     n = iter(range(99))
 
     def strategy(b):
@@ -748,14 +758,11 @@ def _bracket_session(tmp_path, fake):
             bus.emit(e)
 
     bus.register(EventType.BAR, strategy)
-    ohlc = [(100.0, 101.0, 99.5, 100.0), (100.0, 101.0, 98.5, 100.0),
-            (100.0, 102.0, 99.0, 101.0), (101.0, 111.0, 100.0, 108.0),
-            (108.0, 109.0, 107.0, 108.0)]
     for i, b in enumerate(ohlc):
         bus.emit(create_bar_event("AAPL", T0 + i * SEC, *b, 1e6))
     live.flush()
     recorder.close()
-    return load_recording(recorder.save(tmp_path / "bracket.parquet")), live, portfolio
+    return load_recording(recorder.save(path)), live, portfolio
 
 
 def _ns_of(x) -> list[int]:
@@ -974,3 +981,25 @@ def test_panels_declared_up_front_are_there_from_the_start(bus, fake):
     c.flush()
     axes = {d.name: d.yaxis for d in c.figure.data[len(TRACES):]}
     assert axes == {"rsi": "y4", "z": "y4", "sma": "y"}
+
+
+def test_a_trailing_stop_is_drawn_at_the_brokers_level_as_it_moves(tmp_path, fake):
+    """The broker publishes each move of a trailing stop (``TRAILED`` with its
+    ``stop_price``); both charts draw those levels, the static one from the recording."""
+    from evlab.events import create_order_event
+
+    script = {0: lambda: [
+        create_order_event("AAPL", "BUY", 10, order_id="in"),
+        create_order_event("AAPL", "SELL", 10, "TRAILING_STOP", trail_amount=2.0,
+                           reduce_only=True, order_id="trail")]}
+    # bar 0: accepted at 100 - 2 = 98; bar 1's high 105 moves it to 103 for bar 2, whose
+    # low 102.5 fills it there
+    ohlc = [(100.0, 101.0, 99.5, 100.0), (100.0, 105.0, 99.0, 104.0),
+            (104.0, 104.0, 102.5, 103.0), (103.0, 104.0, 102.0, 103.0)]
+    rec, live, _ = _broker_session(tmp_path / "trail.parquet", fake, script, ohlc)
+    updates = rec.order_updates()
+    trailed = updates[updates["status"] == "TRAILED"]
+    assert trailed["stop_price"].tolist() == [98.0, 103.0]
+    for fig in (chart(rec), live.figure):
+        assert _segments(fig, "stop") == [(0, 2, 98.0), (2, 2, 103.0)]
+        assert list(fig.data[F.FILL].y) == [100.0, 103.0]

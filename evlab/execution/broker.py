@@ -330,6 +330,8 @@ class PaperBroker:
         if event.order_type == "TRAILING_STOP":
             o.trail_extreme = self._last_price(event.symbol)
         self._update(o, "ACCEPTED", event)
+        if o.trail_extreme is not None:  # its first level, from the last price
+            self._trailed(o, self._trail_stop(o, o.trail_extreme))
         if event.symbol in self._driven:
             self._arrive(o)
 
@@ -553,7 +555,14 @@ class PaperBroker:
         else:
             extreme = min(extreme, price) if o.buy else max(extreme, price)
         o.trail_extreme = extreme
-        o.stop_price = self._trail_stop(o, extreme)
+        self._trailed(o, self._trail_stop(o, extreme))
+
+    def _trailed(self, o: Order, stop: float) -> None:
+        """Set a trailing stop's level; when it moves, publish it (``TRAILED`` with its
+        ``stop_price``) so charts and recordings show the broker's own level."""
+        if stop != o.stop_price:
+            o.stop_price = stop
+            self._update(o, "TRAILED", o.event)
 
     @staticmethod
     def _trail_stop(o: Order, extreme: float) -> float:
@@ -640,7 +649,8 @@ class PaperBroker:
     def _trail(self, o: Order, bar: BarEvent) -> float | None:
         buy = o.buy
         extreme = o.trail_extreme if o.trail_extreme is not None else bar.open
-        stop = o.stop_price = self._trail_stop(o, extreme)
+        stop = self._trail_stop(o, extreme)
+        self._trailed(o, stop)
         price = stop_price_on_bar(buy, stop, bar)
         o.trail_extreme = min(extreme, bar.low) if buy else max(extreme, bar.high)
         return price
@@ -816,12 +826,15 @@ class PaperBroker:
         self._error(event, f"order {order_id}: {reason}", "OrderRejected", cause=event)
 
     def _update(self, o: Order, status: str, cause: Event, reason: str = "") -> None:
-        if status != "REPLACED":  # a replaced order keeps working as it was
+        stop = None
+        if status == "TRAILED":
+            stop = o.stop_price
+        elif status != "REPLACED":  # a replaced order keeps working as it was
             o.status = status
         self._bus().emit(create_order_update_event(
             o.event.symbol, o.order_id, status, filled_quantity=o.filled,
             remaining_quantity=max(o.remaining, 0.0), avg_price=o.avg_price, reason=reason,
-            source=self.name), cause=cause)
+            stop_price=stop, source=self.name), cause=cause)
 
     def _bus(self) -> EventBus:
         bus = self.event_bus or current_bus()

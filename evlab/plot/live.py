@@ -225,7 +225,7 @@ class LiveChart:
         # a REPLACED of any symbol: it answers a request that names no symbol
         if e.symbol == self.symbol or e.status == "REPLACED":
             assert e.time_ns is not None
-            self.data.add_order_update(e.time_ns, e.order_id, e.status, e.cause)
+            self.data.add_order_update(e.time_ns, e.order_id, e.status, e.cause, e.stop_price)
             self._coalescer.request()
 
     def _on_portfolio(self, e: PortfolioEvent) -> None:

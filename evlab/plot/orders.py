@@ -10,10 +10,11 @@ a kind: ``limit`` or ``stop`` for a strategy's order, ``take_profit`` / ``stop_l
 bracket's children (orders with a ``parent_id``); a fill of a bracket child is classed the
 same way (``fill_role``), so the chart marks take-profit and stop-loss exits apart.
 
-Market orders have no level; a trailing stop's level moves on every bar without an event,
-so it is not drawn. Updates are matched to their order by the update's ``cause`` (the
-order's sequence number: an order emitted without an ``order_id`` gets its id from the
-broker), in either arrival order: on a live bus the broker, at a higher priority, accepts
+Market orders have no level. A trailing stop is drawn from the broker's ``TRAILED``
+updates, which carry its level (``stop_price``) each time it moves: a new segment per
+move, never a trail recomputed here. Updates are matched to their order by the update's
+``cause`` (the order's sequence number: an order emitted without an ``order_id`` gets its id
+from the broker), in either arrival order: on a live bus the broker, at a higher priority, accepts
 an order before the chart's own handler sees it.
 """
 
@@ -31,7 +32,7 @@ KINDS = ("limit", "stop", "take_profit", "stop_loss")
 #: the fills marked apart: those of a bracket's take-profit and stop-loss children
 FILL_ROLES = ("take_profit", "stop_loss")
 _DONE = frozenset({"FILLED", "CANCELED", "EXPIRED", "REJECTED"})
-_LEVELLED = frozenset({"LIMIT", "STOP", "STOP_LIMIT"})
+_LEVELLED = frozenset({"LIMIT", "STOP", "STOP_LIMIT", "TRAILING_STOP"})
 _NAN = float("nan")
 _V = TypeVar("_V")
 
@@ -108,18 +109,21 @@ class OrderLevels:
         self._replaces: _Bounded[tuple[float | None, float | None]] = _Bounded(self.keep)
         # request seq -> (time, order_id, status) of an update that came before its request
         self._early: _Bounded[tuple[int, str, str]] = _Bounded(self.keep)
+        # order seq -> a trailing stop's first level, published before the order came
+        self._early_stops: _Bounded[float] = _Bounded(self.keep)
         self._roles: OrderedDict[str, str] = OrderedDict()  # bracket child id -> role
 
     @property
     def dropped(self) -> int:
         """Requests forgotten because no update answered them within ``keep`` others."""
-        return self._orders.dropped + self._replaces.dropped + self._early.dropped
+        return (self._orders.dropped + self._replaces.dropped + self._early.dropped
+                + self._early_stops.dropped)
 
     def clear(self) -> None:
         """Forget everything (the live chart's ``clear()``)."""
         self.done.clear()
         self.working.clear()
-        for pending in (self._orders, self._replaces, self._early):
+        for pending in (self._orders, self._replaces, self._early, self._early_stops):
             pending.clear()
         self._roles.clear()
 
@@ -142,6 +146,9 @@ class OrderLevels:
             self._orders.put(seq, o)
         elif o is not None and early[2] == "ACCEPTED":
             o.order_id = early[1]
+            stop = self._early_stops.pop(seq, None)
+            if stop is not None:
+                o.stop = stop
             self._open(o, early[0])
 
     def replace(self, seq: int | None, limit: float | None, stop: float | None) -> None:
@@ -154,8 +161,10 @@ class OrderLevels:
         else:
             self._replaced(early[1], early[0], _price(limit), _price(stop))
 
-    def update(self, time_ns: int, order_id: str, status: str, cause: int | None) -> None:
-        """An ``OrderUpdateEvent`` at ``time_ns``, ``cause`` the seq of what it answers."""
+    def update(self, time_ns: int, order_id: str, status: str, cause: int | None,
+               stop: float | None = None) -> None:
+        """An ``OrderUpdateEvent`` at ``time_ns``, ``cause`` the seq of what it answers
+        (``stop``: a ``TRAILED`` update's new level)."""
         if status == "ACCEPTED" or (status == "REJECTED" and order_id not in self.working):
             if cause is None:
                 return
@@ -169,6 +178,10 @@ class OrderLevels:
             return
         o = self.working.get(order_id)
         if o is None:
+            stop = _price(stop)
+            if status == "TRAILED" and cause is not None and cause in self._early \
+                    and stop is not None:  # accepted and trailed before its order came
+                self._early_stops.put(cause, stop)
             return
         if status in _DONE:
             self._close(o, time_ns)
@@ -181,6 +194,10 @@ class OrderLevels:
                 self._early.put(cause, (time_ns, order_id, status))
                 return
             self._replaced(order_id, time_ns, *prices)
+        elif status == "TRAILED":
+            stop = _price(stop)
+            if stop is not None:
+                self._replaced(order_id, time_ns, None, stop)
         elif status == "TRIGGERED" and o.order_type == "STOP_LIMIT" and not o.triggered:
             self._close(o, time_ns)
             o.triggered = True

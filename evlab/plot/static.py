@@ -121,7 +121,8 @@ def _orders_from(frame: pd.DataFrame, symbol: str | None) -> OrderLevels | None:
                          float(r["quantity"]), r["limit_price"], r["stop_price"],
                          _text(r["parent_id"]))
         else:
-            levels.update(t, _text(r["order_id"]), str(r["status"]), _int(r["cause"]))
+            levels.update(t, _text(r["order_id"]), str(r["status"]), _int(r["cause"]),
+                          r["stop_price"])
     return levels
 
 

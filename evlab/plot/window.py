@@ -154,10 +154,10 @@ class BarWindow:
             self.orders.replace(seq, limit, stop)
 
     def add_order_update(self, time_ns: int, order_id: str, status: str,
-                         cause: int | None) -> None:
+                         cause: int | None, stop: float | None = None) -> None:
         """A step of an order's life (``OrderLevels.update``)."""
         with self.lock:
-            self.orders.update(time_ns, order_id, status, cause)
+            self.orders.update(time_ns, order_id, status, cause, stop)
             self.counts["order_updates"] += 1
             self.version += 1
 

@@ -29,7 +29,7 @@ _COLUMNS: dict[str, tuple[str, ...]] = {
                       "time_in_force", "take_profit", "stop_loss", "oco_group", "parent_id",
                       "order_id", "strategy_id", "seq", "cause"),
     EventType.ORDER_UPDATE: ("order_id", "status", "filled_quantity", "remaining_quantity",
-                             "avg_price", "reason", "seq", "cause"),
+                             "avg_price", "reason", "stop_price", "seq", "cause"),
     EventType.FILL: ("side", "quantity", "price", "commission", "order_id", "seq", "cause"),
     EventType.PORTFOLIO: ("cash", "equity", "realized_pnl", "unrealized_pnl", "positions",
                           "seq", "cause"),
