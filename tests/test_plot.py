@@ -229,8 +229,44 @@ def test_equity_panel_appears_with_the_first_portfolio(bus, fake):
         bus.emit(bar(i))
     c.flush()
     assert c.figure.layout.yaxis3.visible is True
-    np.testing.assert_array_equal(c.figure.data[6].x, wtimes(1, 3))
-    assert list(c.figure.data[6].y) == [1000.0 + bar(i).close for i in range(1, 4)]
+    # before the first portfolio: its starting cash (equity - realized - unrealized), from
+    # the first bar on
+    np.testing.assert_array_equal(c.figure.data[6].x, wtimes(0, 4))
+    first = 1000.0 + bar(1).close
+    assert list(c.figure.data[6].y) == [first] + [1000.0 + bar(i).close for i in range(1, 4)]
+
+
+def test_the_equity_starts_at_the_first_bar_with_the_value_then_in_force(bus, fake):
+    """A portfolio first seen after a fill (say registered for fills only): the curve
+    starts at the first bar at its starting cash; a window that starts after a point starts
+    at that point's value (the value in force), on the live and the static chart."""
+    from evlab.recording import EventRecorder
+
+    recorder = EventRecorder(bus)
+    c, small = make_chart(bus, fake), make_chart(bus, fake, window=2)
+    for i in range(6):
+        held = (("BTC-USD", 1.0, 100.0),)
+        if i == 2:  # bought 1 at 100, marked at 102: equity 1002, started with 1000
+            bus.emit(PortfolioEvent(900.0, 1002.0, 0.0, 2.0, held, time_ns=T0 + i * SEC))
+        if i == 3:  # sold at 105, flat
+            bus.emit(PortfolioEvent(1005.0, 1005.0, 5.0, 0.0, time_ns=T0 + i * SEC))
+        if i == 5:  # bought again, paying 1 of commission
+            bus.emit(PortfolioEvent(904.0, 1004.0, 4.0, 0.0, held, time_ns=T0 + i * SEC))
+        bus.emit(bar(i))
+    c.flush()
+    recorder.close()
+    eq = c.figure.data[F.EQUITY]
+    static = chart(recorder.to_frame(), "BTC-USD")
+    for e in (eq, static.data[F.EQUITY]):
+        assert [(int(t) - T0) // SEC for t in _ns_of(e.x)] == [0, 2, 3, 5]
+        assert list(e.y) == [1000.0, 1002.0, 1005.0, 1004.0]
+    window = chart(recorder.to_frame(), "BTC-USD", last=2).data[F.EQUITY]  # bars 4 and 5
+    assert [(int(t) - T0) // SEC for t in _ns_of(window.x)] == [4, 5]
+    assert list(window.y) == [1005.0, 1004.0]
+    small.flush()  # the live window: the same
+    assert [(int(t) - T0) // SEC for t in _ns_of(small.figure.data[F.EQUITY].x)] == [4, 5]
+    assert list(small.figure.data[F.EQUITY].y) == [1005.0, 1004.0]
+
 
 
 def test_equity_false_never_shows_equity(bus, fake):

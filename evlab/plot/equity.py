@@ -8,6 +8,12 @@ the last event's positions hold only that symbol (mark to market:
 ``equity + quantity * (close - mark)``, ``mark`` the close of the last bar at or before that
 event, which is what the portfolio marked it at), else the last equity carried forward
 (flat; or positions of other symbols, whose bars are not on this chart).
+
+Before its first point the curve starts at the chart's first bar: a point there holds the
+value then in force, the last earlier point's (a window that starts after it), else the
+portfolio's starting cash (``initial``: ``equity - realized_pnl - unrealized_pnl`` of its
+first ``PortfolioEvent``, the portfolio's own invariant), so the panel is never empty where
+there are bars.
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["held_quantity", "run_to_end"]
+__all__ = ["from_start", "held_quantity", "run_to_end", "starting_cash"]
 
 
 def held_quantity(positions: Any, symbol: str | None) -> float | None:
@@ -57,3 +63,29 @@ def run_to_end(t: np.ndarray, y: np.ndarray, quantity: float | None, bar_t: np.n
     else:
         extra_y = np.full(len(extra_t), last)
     return np.concatenate([t, extra_t]), np.concatenate([y, extra_y])
+
+
+def starting_cash(equity: float, realized_pnl: float, unrealized_pnl: float) -> float:
+    """A portfolio's starting cash from any of its ``PortfolioEvent``s (the invariant
+    ``equity == initial_cash + realized_pnl + unrealized_pnl``)."""
+    return float(equity) - float(realized_pnl) - float(unrealized_pnl)
+
+
+def from_start(t: np.ndarray, y: np.ndarray, start: int | None, initial: float | None
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """The curve from the first bar ``start`` on, with a point at ``start`` holding the
+    value in force then (see the module doc); None or NaN ``initial``: not known, no point
+    before the first one."""
+    if start is None:
+        return t, y
+    i = int(np.searchsorted(t, start, side="left"))
+    if i < len(t) and t[i] == start:
+        return t[i:], y[i:]
+    if i > 0:
+        value = float(y[i - 1])
+    elif initial is not None and initial == initial:
+        value = float(initial)
+    else:
+        return t, y
+    return (np.concatenate([np.array([start], np.int64), t[i:]]),
+            np.concatenate([np.array([value], np.float64), y[i:]]))

@@ -44,7 +44,7 @@ from evlab.events import (
 from evlab.plot import _figure as F
 from evlab.plot._follow import Follower, FullWidth, mimebundle
 from evlab.plot.coalesce import Schedule
-from evlab.plot.equity import held_quantity, run_to_end
+from evlab.plot.equity import from_start, held_quantity, run_to_end, starting_cash
 from evlab.plot.indicators import INDICATOR, PRICE, indicator_panel, indicator_values
 from evlab.plot.orders import segment_arrays
 from evlab.plot.window import BarWindow, Snapshot
@@ -230,7 +230,8 @@ class LiveChart:
 
     def _on_portfolio(self, e: PortfolioEvent) -> None:
         assert e.time_ns is not None
-        self.data.add_equity((e.time_ns, e.equity), e.cash, e.positions)
+        self.data.add_equity((e.time_ns, e.equity), e.cash, e.positions,
+                             starting_cash(e.equity, e.realized_pnl, e.unrealized_pnl))
         self._coalescer.request()
 
     def _on_system(self, e: SystemEvent) -> None:
@@ -316,9 +317,7 @@ class LiveChart:
                 quantity = (held_quantity(snap.holding[1], self.symbol)
                             if snap.holding is not None else None)
                 eq_t, eq_y = run_to_end(eq_t, eq_y, quantity, t, v[:, 4])
-                if start is not None and len(eq_t) and eq_t[0] < start:
-                    keep = eq_t >= start
-                    eq_t, eq_y = eq_t[keep], eq_y[keep]
+                eq_t, eq_y = from_start(eq_t, eq_y, start, snap.initial)
                 self._set(F.EQUITY, x=F.to_widget_times(eq_t), y=eq_y)
             panels = len(self._panels)
             for name in new:

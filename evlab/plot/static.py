@@ -29,7 +29,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from evlab.plot import _figure as F
-from evlab.plot.equity import held_quantity, run_to_end
+from evlab.plot.equity import from_start, held_quantity, run_to_end, starting_cash
 from evlab.plot.indicators import INDICATOR, indicator_panel, indicator_values
 from evlab.plot.orders import OrderLevels, segment_arrays
 
@@ -239,12 +239,16 @@ def _equity(equity: Any, start: int | None, symbol: str | None, bar_t: np.ndarra
     y = values.to_numpy(np.float64)
     order = np.argsort(t, kind="stable")
     t, y = t[order], y[order]
-    quantity = None
-    if isinstance(equity, pd.DataFrame) and "positions" in equity.columns:
-        quantity = held_quantity(equity["positions"].iloc[order[-1]], symbol)
+    quantity = initial = None
+    if isinstance(equity, pd.DataFrame):
+        if "positions" in equity.columns:
+            quantity = held_quantity(equity["positions"].iloc[order[-1]], symbol)
+        if {"realized_pnl", "unrealized_pnl"} <= set(equity.columns):
+            first = equity.iloc[order[0]]
+            initial = starting_cash(first["equity"], first["realized_pnl"],
+                                    first["unrealized_pnl"])
     t, y = run_to_end(t, y, quantity, bar_t, close)
-    keep = t >= start if start is not None else np.ones(len(t), bool)
-    return t[keep], y[keep]
+    return from_start(t, y, start, initial)
 
 
 def _lines(overlays: Any, panels: dict[str, str]

@@ -40,6 +40,7 @@ class Snapshot:
     orders: list[Segment] = field(default_factory=list)
     holding: tuple[float, tuple[tuple[str, float, float], ...]] | None = None
     panels: dict[str, str | None] = field(default_factory=dict)
+    initial: float | None = None  # the portfolio's starting cash (evlab.plot.equity)
 
 
 @dataclass
@@ -70,6 +71,8 @@ class BarWindow:
         self.equity: deque[Point] = deque(maxlen=keep)
         #: the last portfolio's cash and positions, to revalue the equity at later bars
         self.holding: tuple[float, tuple[tuple[str, float, float], ...]] | None = None
+        #: the starting cash, from the first portfolio seen (None after ``clear()``)
+        self.initial: float | None = None
         self.overlays: dict[str, deque[Point]] = {}
         self.panels: dict[str, str | None] = {}  # overlay name -> its declared panel
         self.orders = OrderLevels(keep)
@@ -84,7 +87,7 @@ class BarWindow:
             for marks in self.marks.values():
                 marks.clear()
             self.forming = None
-            self.holding = None
+            self.holding = self.initial = None
             self.overlays.clear()
             self.orders.clear()
             self.version += 1
@@ -162,10 +165,14 @@ class BarWindow:
             self.version += 1
 
     def add_equity(self, point: Point, cash: float = _NAN,
-                   positions: tuple[tuple[str, float, float], ...] = ()) -> None:
+                   positions: tuple[tuple[str, float, float], ...] = (),
+                   initial: float | None = None) -> None:
         """The portfolio's equity at an event time (the last one per time is kept), with its
-        cash and positions (what revalues the equity at the bars after it)."""
+        cash and positions (what revalues the equity at the bars after it) and its starting
+        cash (kept from the first portfolio: what the curve shows before it)."""
         with self.lock:
+            if not self.counts["portfolios"]:
+                self.initial = initial
             _put(self.equity, point)
             self.holding = (cash, positions)
             self.counts["portfolios"] += 1
@@ -212,7 +219,8 @@ class BarWindow:
             return Snapshot(bars, {k: list(v) for k, v in self.marks.items()},
                             list(self.equity), {k: list(v) for k, v in self.overlays.items()},
                             self.version, list(self.quotes), list(self.trades),
-                            self.orders.segments(), self.holding, dict(self.panels))
+                            self.orders.segments(), self.holding, dict(self.panels),
+                            self.initial)
 
     def stats(self) -> dict[str, Any]:
         """Events taken in, by kind."""
