@@ -152,7 +152,10 @@ class OrderBook:
 
     def truncate(self, depth: int) -> None:
         """Keep only the best ``depth`` levels a side (for venues that send no deletion for a
-        level pushed out of a subscriber's depth, as Kraken documents)."""
+        level pushed out of a subscriber's depth, as Kraken documents); a negative ``depth``
+        is a ValueError (it meant different things for the two sides)."""
+        if depth < 0:
+            raise ValueError(f"{self.symbol}: truncate depth must be >= 0, got {depth!r}")
         bid_prices, ask_prices = self._bid_prices, self._ask_prices
         extra = len(bid_prices) - depth
         if extra > 0:  # the worst bids are the lowest: the list's start

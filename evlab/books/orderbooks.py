@@ -30,7 +30,8 @@ On a gap the book is marked stale, later updates are buffered again, and a SYSTE
 ``kind="book_gap"`` is published with ``data={"symbol", "reason", "expected",
 "first_update_id", "last_update_id", "resync": True}`` (checksum gaps carry
 ``expected``/``computed`` checksums instead of ids, bad-message gaps the decode ``error``):
-that event is the resync hook, what a live emitter listens to in order to fetch a new
+with ``"source"``, the feed the offending event came from, when it names one. That event
+is the resync hook, what a live emitter listens to in order to fetch a new
 snapshot (``needs_snapshot`` lists those symbols). An update that leaves the book crossed
 (best bid >= best ask) publishes an ``ErrorEvent`` (``error_type="CrossedBook"``) and is a
 gap too (``reason="crossed_book"``, with ``best_bid``/``best_ask``). The snapshot that brings
@@ -168,7 +169,9 @@ class OrderBooks:
         book = self._books.get(symbol)
         if book is None:
             book = self._books[symbol] = OrderBook(symbol)  # stale until its first snapshot
-        if book.synced:
+        # a synced book missed a change; one never synced since it was made or last gapped
+        # (a crossed or bad snapshot, say the first) must ask for a new one, as any gap
+        if book.synced or book.symbol not in self._gapped:
             self._gap(book, event, "bad_update", "a message about it could not be decoded "
                       f"({data.get('error', '')})", error=data.get("error"))
 
@@ -319,6 +322,8 @@ class OrderBooks:
         book.stale = True
         book.synced = False
         data = {"symbol": book.symbol, "reason": reason, **details, "resync": True}
+        if getattr(event, "source", ""):  # the feed it came from, when it names one
+            data["source"] = event.source
         self._publish(SystemEvent(
             "book_gap", f"{book.symbol}: {what}; stale until a new snapshot", data,
             time_ns=event.time_ns, source=self.name))

@@ -488,3 +488,35 @@ def test_the_book_is_compiled_where_the_core_is_and_interpreted_under_evlab_pure
         assert interpreted and not COMPILED
     else:  # setup.py builds both extensions, or neither
         assert interpreted is not COMPILED
+
+
+async def test_a_crossed_first_snapshot_is_stale_published_and_asks_for_another():
+    """A crossed snapshot (here the first) cannot be a book: the decode error marks it stale
+    and publishes a book_gap naming its feed, which resyncs it as any gap; the next good
+    snapshot brings it back."""
+    s = Session("binance")
+    url = "https://api.binance.com/api/v3/depth?symbol=BNBBTC&limit=5"
+    await s.rest(0, url, '{"lastUpdateId":100,"bids":[["0.0027","10"]],"asks":[["0.0026","1"]]}')
+    [err] = s.errors
+    assert "crossed" in err.message
+    book = s.books["BNBBTC"]
+    assert book.stale and s.books.needs_snapshot == ["BNBBTC"]
+    [gap] = s.gaps
+    assert gap.data["reason"] == "bad_update" and gap.data["resync"]
+    assert gap.data["source"] == "feed"  # the WebSocketEvent's source: the feed
+    await s.rest(1, url, '{"lastUpdateId":100,"bids":[["0.0027","10"]],"asks":[["0.0026","1"]]}')
+    assert len(s.gaps) == 1 and s.books.stats["bad_updates"] == 2  # counted, asked once
+    await s.rest(2, url, '{"lastUpdateId":101,"bids":[["0.0024","10"]],"asks":[["0.0026","1"]]}')
+    assert not book.stale and book.top() == (0.0024, 10.0, 0.0026, 1.0)
+
+
+def test_truncate_keeps_the_best_levels_of_both_sides_and_refuses_a_negative_depth():
+    _, books, _ = small_book()
+    book = books["XY"]
+    with pytest.raises(ValueError, match="must be >= 0"):
+        book.truncate(-1)
+    assert book.depth() == (3, 2)  # untouched
+    book.truncate(1)
+    assert book.bids() == [(100.0, 1.0)] and book.asks() == [(101.0, 1.5)]
+    book.truncate(0)
+    assert book.depth() == (0, 0) and book.best_bid is None and book.best_ask is None
