@@ -4,6 +4,7 @@ broker's bar fill rules (evlab/execution/fills.py), each case computed by hand."
 from __future__ import annotations
 
 import math
+import warnings
 
 import pandas as pd
 import pytest
@@ -468,3 +469,21 @@ def test_the_lifecycle_is_recorded_saved_and_loaded(tmp_path):
     assert (updates["cause"][updates["order_id"] == "e"] == seq_of["e"]).all()
     originals = [e for e in recorder.to_events() if isinstance(e, OrderUpdateEvent)]
     assert [e for e in rec.to_events() if isinstance(e, OrderUpdateEvent)] == originals
+
+
+def test_an_order_stamped_long_after_the_last_bar_warns_once():
+    """Made outside a handler, an order takes the wall clock: against historical bars it
+    would never fill. The broker says so, once, and how to fix it."""
+    bus = EventBus()
+    manager = EventManager(bus)
+    portfolio = Portfolio(100_000)
+    broker = PaperBroker(portfolio)
+    manager.register_component("broker", broker, PaperBroker.EVENTS, priority=10)
+    bus.emit(create_bar_event("AAPL", "2020-01-02", 100.0, 101.0, 99.0, 100.0, 1e6))
+    with pytest.warns(UserWarning, match="pass timestamp="):
+        bus.emit(create_order_event("AAPL", "BUY", 1, order_id="late"))  # wall clock
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        bus.emit(create_order_event("AAPL", "BUY", 1, order_id="again"))  # once only
+        bus.emit(create_order_event("AAPL", "BUY", 1, order_id="ok", timestamp="2020-01-02"))
+    assert broker.order("late").status == "ACCEPTED"  # still taken: a warning, not a refusal

@@ -60,6 +60,7 @@ import datetime
 import itertools
 import math
 import numbers
+import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Literal
@@ -182,6 +183,7 @@ class PaperBroker:
         self._orders: dict[str, Order] = {}
         self._working: dict[str, list[Order]] = {}
         self._last_bar: dict[str, BarEvent] = {}
+        self._warned_late = False  # the once-only warning of _late_order
         self._ids = itertools.count(1)
         self._placed = itertools.count()
         self.market = Liquidity()  # the quotes and books this broker fills on
@@ -313,6 +315,8 @@ class PaperBroker:
         if known is not None:
             self._reject_new(event, order_id, f"order_id {order_id!r} is already taken")
             return
+        if not self._warned_late:
+            self._late_order(event)
         o = self._take(event, order_id)
         inst = self.instruments.get(event.symbol)
         if inst is not None:
@@ -794,6 +798,23 @@ class PaperBroker:
         self._orders[order_id] = o
         self._working.setdefault(event.symbol, []).append(o)
         return o
+
+    def _late_order(self, event: OrderEvent) -> None:
+        """Warn (once per broker) of an order stamped over a week after its symbol's last
+        bar: made outside a handler it took the wall clock (evlab.events), so against
+        historical bars it works only from a bar at or after that time: never."""
+        bar = self._last_bar.get(event.symbol)
+        t = event.time_ns
+        if bar is None or t is None or bar.time_ns is None or t - bar.time_ns <= 7 * _DAY_NS:
+            return
+        self._warned_late = True
+        warnings.warn(
+            f"{self.name}: order {event.order_id or '(no id)'} for {event.symbol} is stamped "
+            f"{pd.Timestamp(t, tz='UTC')}, {(t - bar.time_ns) // _DAY_NS} days after its last "
+            f"bar ({pd.Timestamp(bar.time_ns, tz='UTC')}): it fills only on a bar at or after "
+            "its time. An event made outside a handler takes the wall clock; pass "
+            "timestamp= (e.g. the bar's time) when driving historical bars by hand",
+            UserWarning, stacklevel=2)
 
     def _last_price(self, symbol: str) -> float | None:
         bar = self._last_bar.get(symbol)
