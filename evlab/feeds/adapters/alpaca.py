@@ -301,6 +301,12 @@ class AlpacaAdapter(ExchangeAdapter):
 
     def unauthenticated_frame(self) -> str | bytes:
         """Error 401 ``not authenticated``: a subscribe before ``auth``, as documented."""
+        # Checked against alpaca-py (alpacahq/alpaca-py @ bd1fa9e, alpaca/data/live/
+        # websocket.py): its _auth raises on any {"T": "error"} reply with that frame's "msg"
+        # and logs later errors as "msg (code)", so no code is hard-wired client-side. The
+        # code is the documented table's (docs.alpaca.markets/docs/streaming-market-data:
+        # 401 not authenticated; 402 auth failed; 406 connection limit exceeded, quoted
+        # there verbatim as [{"T":"error","code":406,"msg":"connection limit exceeded"}]).
         return self._dump([{"T": "error", "code": 401, "msg": "not authenticated"}])
 
     def welcome(self) -> list[str | bytes]:

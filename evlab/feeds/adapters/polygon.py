@@ -167,6 +167,11 @@ class PolygonAdapter(ExchangeAdapter):
 
     def unauthenticated_frame(self) -> str:
         """An ``error`` status (``not authorized``): a subscribe before ``auth``."""
+        # Checked against polygon-io/client-python @ 5d9c756 (massive/websocket/__init__.py,
+        # .massive/websocket.json): the client always authenticates first and only tests
+        # status == "auth_failed"; the spec lists auth_success / auth_timeout / auth_failed
+        # and a free-text "message" for other statuses. The pre-auth reply's text is in
+        # neither, so this one is evlab's (an "error" status, as the spec allows).
         return self.error_frame("not authorized: authenticate first "
                                 '({"action":"auth","params":"<key>"})')
 
