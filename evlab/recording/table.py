@@ -156,8 +156,8 @@ def make_appender(shared: Shared, group: Group) -> Callable[[Event], None]:
     ``put`` (the same values either way).
     """
     env: dict[str, Any] = {}
-    for i, column in enumerate(shared.columns()):
-        env[f"s{i}"] = column.fast
+    for i, stamp in enumerate(shared.columns()):
+        env[f"s{i}"] = stamp.fast
     env.update(src_get=shared.sources.index.get, src_add=shared.sources.add,
                sym_get=shared.symbols.index.get, sym_add=shared.symbols.add,
                code=group.code, float=float, str=str, type=type)
