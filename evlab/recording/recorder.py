@@ -103,10 +103,13 @@ class EventRecorder:
         """What the bus calls for every event: ``append`` as a closure over the recorder's
         state (the bus stamps every event it emits, so the seq check is left out)."""
         ref = weakref.ref(self)
-        lock, stage, limit, get = self._lock, self._stage, self._limit, self._puts.get
+        stage, limit, get = self._stage, self._limit, self._puts.get
+        # acquire/release called directly: half the cost of ``with lock`` on CPython 3.11
+        acquire, release = self._lock.acquire, self._lock.release
 
         def record(event: Event) -> None:
-            with lock:
+            acquire()
+            try:
                 put = get(event.__class__)
                 if put is None:
                     recorder = ref()
@@ -124,6 +127,8 @@ class EventRecorder:
                     recorder = ref()
                     if recorder is not None:
                         recorder._overflow()
+            finally:
+                release()
 
         return record
 
