@@ -73,7 +73,7 @@ class EventRecorder:
         self._puts: dict[type, Any] = {}
         self._paused: dict[type, Any] | None = None  # the appenders, while paused
         self._trimmed = 0
-        self._limit = CHUNK  # staged rows at which ``_overflow`` runs
+        self._limit = [CHUNK]  # staged rows at which ``_overflow`` runs (a box: see _hook)
         self.autosave = None if autosave is None else Path(autosave)
         self.flush_every = flush_every
         self.flush_interval = flush_interval
@@ -92,9 +92,46 @@ class EventRecorder:
         self._set_limit()
         self.subscription: Subscription | None = None
         if bus is not None:
-            self.subscription = bus.subscribe(None, self.append, priority=priority, name=name)
+            # The bus holds a plain function (not a weakly held bound method: one call per
+            # event instead of three); the recorder going away unsubscribes it.
+            self.subscription = bus.subscribe(None, self._hook(), priority=priority, name=name,
+                                              weak=False)
+            weakref.finalize(self, self.subscription.cancel)
 
     # --- the record path -------------------------------------------------------------
+    def _hook(self) -> Any:
+        """What the bus calls for every event: ``append`` as a closure over the recorder's
+        state (the bus stamps every event it emits, so the seq check is left out)."""
+        ref = weakref.ref(self)
+        stage, limit, get = self._stage, self._limit, self._puts.get
+        # acquire/release called directly: half the cost of ``with lock`` on CPython 3.11
+        acquire, release = self._lock.acquire, self._lock.release
+
+        def record(event: Event) -> None:
+            acquire()
+            try:
+                put = get(event.__class__)
+                if put is None:
+                    recorder = ref()
+                    if recorder is None:
+                        return
+                    put = recorder._put_for(event.__class__)
+                try:
+                    put(event)
+                except BaseException as exc:
+                    recorder = ref()
+                    if recorder is None:
+                        raise
+                    recorder._failed(event, exc)
+                if len(stage) >= limit[0]:
+                    recorder = ref()
+                    if recorder is not None:
+                        recorder._overflow()
+            finally:
+                release()
+
+        return record
+
     def append(self, event: Event) -> None:
         """Record one emitted (stamped) event: the handler the bus calls for every event."""
         with self._lock:
@@ -107,13 +144,17 @@ class EventRecorder:
             try:
                 put(event)
             except BaseException as exc:
-                self._table.repair()
-                if isinstance(exc, TypeError | ValueError | OverflowError):
-                    raise TypeError(f"EventRecorder cannot record {type(event).__name__}: "
-                                    f"{exc}") from exc
-                raise
-            if len(self._stage) >= self._limit:
+                self._failed(event, exc)
+            if len(self._stage) >= self._limit[0]:
                 self._overflow()
+
+    def _failed(self, event: Event, exc: BaseException) -> None:
+        """Undo the partly appended row of ``event``, and say why it cannot be recorded."""
+        self._table.repair()
+        if isinstance(exc, TypeError | ValueError | OverflowError):
+            raise TypeError(f"EventRecorder cannot record {type(event).__name__}: "
+                            f"{exc}") from exc
+        raise exc
 
     def _put_for(self, cls: type[Event]) -> Any:
         if self._paused is not None:
@@ -141,7 +182,7 @@ class EventRecorder:
                 room = min(room, self._flushed + self.flush_every - rows)
             if self.flush_interval is not None:
                 room = 1  # look at the clock at every event
-        self._limit = staged + max(room, 1)
+        self._limit[0] = staged + max(room, 1)
 
     def _overflow(self) -> None:
         rows = len(self._table)
@@ -201,13 +242,15 @@ class EventRecorder:
         """Stop recording until ``resume()`` (events emitted meanwhile are not recorded)."""
         with self._lock:
             if self._paused is None:
-                self._paused, self._puts = self._puts, {}
+                self._paused = dict(self._puts)  # the same dict stays: _hook reads it
+                self._puts.clear()
 
     def resume(self) -> None:
         """Record again after ``pause()``."""
         with self._lock:
             if self._paused is not None:
-                self._puts, self._paused = self._paused, None
+                self._puts.update(self._paused)
+                self._paused = None
 
     def clear(self) -> None:
         """Forget the rows held in memory (autosave first writes them to a part)."""

@@ -7,8 +7,9 @@ the dataclass fields: ``float`` -> f8, ``int`` -> i8, ``bool``, ``str`` -> dicti
 in ``columns.py``). A field named ``symbol`` goes to the shared symbol column. A field whose
 name is taken by a column of another kind gets the column ``<ClassName>_<field>``.
 
-An *appender* is a function ``put(event)`` made once per class, closing over the bound
-``append`` methods of its columns, so recording one event is a handful of C calls.
+An *appender* is a function ``put(event)`` generated once per class from its field names (see
+``make_appender``), calling the bound ``append`` methods of its columns: recording one event is
+a straight run of C calls.
 
 ``EventTable.to_arrow(lo, hi)`` gives rows as one Arrow table, whose columns are, in order:
 ``seq`` (int64), ``type`` (dictionary), ``event_time`` and ``emit_time`` (timestamp[ns,
@@ -22,11 +23,11 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import keyword
 import re
 import typing
 from collections import Counter
 from collections.abc import Callable
-from operator import attrgetter
 from typing import Any
 
 import numpy as np
@@ -35,9 +36,12 @@ import pyarrow.compute as pc
 
 from evlab.events import BarEvent, BarUpdateEvent, Event
 from evlab.recording.columns import (
+    Cat,
     Column,
+    Float,
     NumpyColumn,
     Strings,
+    Text,
     arrow_types,
     dict_array,
     make_column,
@@ -144,69 +148,51 @@ def make_group(cls: type[Event], code: int, kinds: dict[str, str],
 
 
 def make_appender(shared: Shared, group: Group) -> Callable[[Event], None]:
-    """``put(event)``: append one row for an event of ``group.cls``."""
-    if group.cls in (BarEvent, BarUpdateEvent):
-        return _bar_appender(shared, group)
-    seq, tim, emi, cau, kls, sym, src = (c.fast for c in shared.columns())
-    src_get, src_add = shared.sources.index.get, shared.sources.add
-    sym_get, sym_add = shared.symbols.index.get, shared.symbols.add
-    code = group.code
-    has_symbol = "symbol" in group.fields
+    """``put(event)``: append one row for an event of ``group.cls``.
+
+    The function is generated once per class, one straight line per field, so recording an
+    event is a run of local C calls with no loop, zip or tuple. Exact floats, known category
+    strings and str text take the column's unchecked append; anything else its checked
+    ``put`` (the same values either way).
+    """
+    env: dict[str, Any] = {}
+    for i, stamp in enumerate(shared.columns()):
+        env[f"s{i}"] = stamp.fast
+    env.update(src_get=shared.sources.index.get, src_add=shared.sources.add,
+               sym_get=shared.symbols.index.get, sym_add=shared.symbols.add,
+               code=group.code, float=float, str=str, type=type)
+    lines = ["def put(e):",
+             " s0(e._seq)", " s1(e.time_ns)", " s2(e._emit_ns)",
+             " x = e._cause", " s3(-1 if x is None else x)", " s4(code)",
+             " x = e.source", " k = src_get(x)", " s6(src_add(x) if k is None else k)"]
+    if "symbol" in group.fields:
+        lines += [" x = e.symbol", " if x is None:", "  s5(-1)", " else:",
+                  "  k = sym_get(x)", "  s5(sym_add(x) if k is None else k)"]
+    else:
+        lines.append(" s5(-1)")
+    bars = group.cls in (BarEvent, BarUpdateEvent)  # validated floats: no check needed
     names = [f for f in group.fields if f != "symbol"]
-    getter = attrgetter(*names) if names else None
-    one = len(names) == 1
-    puts = [c.put for c in group.columns]
-
-    def put(e: Any) -> None:
-        seq(e._seq)
-        tim(e.time_ns)
-        emi(e._emit_ns)
-        c = e._cause
-        cau(-1 if c is None else c)
-        kls(code)
-        s = e.source
-        k = src_get(s)
-        src(src_add(s) if k is None else k)
-        if has_symbol and (s := e.symbol) is not None:
-            k = sym_get(s)
-            sym(sym_add(s) if k is None else k)
+    for i, (name, column) in enumerate(zip(names, group.columns, strict=True)):
+        # Safety: the only text spliced into the code is the event dataclass's own field
+        # names, each checked to be a plain identifier; values never become code.
+        if not name.isidentifier() or keyword.iskeyword(name):
+            raise ValueError(f"{class_name(group.cls)}: field {name!r} is not an identifier")
+        env[f"f{i}"], env[f"p{i}"] = column.fast, column.put
+        if bars:
+            lines.append(f" f{i}(e.{name})")
+        elif type(column) is Float:
+            lines += [f" x = e.{name}", f" f{i}(x) if type(x) is float else p{i}(x)"]
+        elif type(column) is Cat:
+            env[f"g{i}"] = column.strings.index.get
+            lines += [f" x = e.{name}", f" k = g{i}(x) if type(x) is str else None",
+                      f" f{i}(k) if k is not None else p{i}(x)"]
+        elif type(column) is Text:  # not Json (a subclass): that one encodes
+            lines += [f" x = e.{name}", f" f{i}(x) if type(x) is str else p{i}(x)"]
         else:
-            sym(-1)
-        if getter is not None:
-            values = (getter(e),) if one else getter(e)
-            for p, v in zip(puts, values, strict=True):
-                p(v)
-
-    return put
-
-
-def _bar_appender(shared: Shared, group: Group) -> Callable[[Event], None]:
-    """The hot path: bars, with every append a local bound method."""
-    seq, tim, emi, cau, kls, sym, src = (c.fast for c in shared.columns())
-    src_get, src_add = shared.sources.index.get, shared.sources.add
-    sym_get, sym_add = shared.symbols.index.get, shared.symbols.add
-    o, h, lo, c, v = (col.fast for col in group.columns)
-    code = group.code
-
-    def put(e: Any) -> None:
-        seq(e._seq)
-        tim(e.time_ns)
-        emi(e._emit_ns)
-        x = e._cause
-        cau(-1 if x is None else x)
-        kls(code)
-        s = e.source
-        k = src_get(s)
-        src(src_add(s) if k is None else k)
-        s = e.symbol
-        k = sym_get(s)
-        sym(sym_add(s) if k is None else k)
-        o(e.open)
-        h(e.high)
-        lo(e.low)
-        c(e.close)
-        v(e.volume)
-
+            lines.append(f" p{i}(e.{name})")
+    exec("\n".join(lines), env)  # code made from validated field names only
+    put: Callable[[Event], None] = env["put"]
+    put.__qualname__ = f"put_{group.cls.__name__}"
     return put
 
 
