@@ -130,3 +130,17 @@ def test_ingest_benchmark_runs_both_clients_on_both_formats(capsys):
         assert all(rate > 0 for rate in rates.values())
     out = capsys.readouterr().out
     assert "x bare" in out and "us CPU" in out
+
+
+def test_backtest_benchmark_runs(capsys):
+    from benchmarks import bench_backtest
+
+    # Makes NautilusTrader's venv on first use (about 3 minutes; cached under
+    # EVLAB_CLIENT_VENVS); the run itself fails on any trade that differs across engines.
+    result = bench_backtest.run(copies=1, symbols=4, limit=3000)
+    assert set(result["rates"]) == {"evlab", "backtesting.py", "NautilusTrader",
+                                    "evlab in a Lab"}
+    assert result["trades"] > 10
+    assert set(result["ratios"]) == {"evlab / backtesting.py", "evlab / NautilusTrader",
+                                     "lab / bare (time)", "4 symbols / 1 (cost per bar)"}
+    assert "identical across engines" in capsys.readouterr().out
