@@ -120,7 +120,7 @@ class PerSymbol:
 
 def wire(manager: Any, strategy: Any) -> Portfolio:
     """strategy -> PaperBroker -> Portfolio registered on ``manager``; the portfolio."""
-    portfolio = Portfolio(CASH)
+    portfolio = Portfolio(CASH, equity_every="1min")
     broker = PaperBroker(portfolio, FillModel(fill_at="close"), FixedQuantity(1))
     manager.register_component("portfolio", portfolio, [EventType.BAR, EventType.FILL],
                                priority=20)
