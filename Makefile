@@ -59,6 +59,7 @@ bench: $(TEST_STAMP)
 	$(PY) -m benchmarks.bench_slow_client
 	$(PY) -m benchmarks.bench_books
 	$(PY) -m benchmarks.bench_sweep
+	$(PY) -m benchmarks.bench_backtest
 
 screenshots: $(SCREENSHOTS)
 

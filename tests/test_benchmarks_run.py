@@ -138,3 +138,17 @@ def test_record_benchmark_lab_case_runs(capsys):
     result = bench_record.run_lab(n=1_000, repeat=1)  # raises if the Lab makes other fills
     assert result["bare"] > 0 and result["lab"] > 0 and result["ratio"] > 0
     assert "x bare" in capsys.readouterr().out
+
+
+def test_backtest_benchmark_runs(capsys):
+    from benchmarks import bench_backtest
+
+    # Makes NautilusTrader's venv on first use (about 3 minutes; cached under
+    # EVLAB_CLIENT_VENVS); the run itself fails on any trade that differs across engines.
+    result = bench_backtest.run(copies=1, symbols=4, limit=3000)
+    assert set(result["rates"]) == {"evlab", "backtesting.py", "NautilusTrader",
+                                    "evlab in a Lab"}
+    assert result["trades"] > 10
+    assert set(result["ratios"]) == {"evlab / backtesting.py", "evlab / NautilusTrader",
+                                     "lab / bare (time)", "4 symbols / 1 (cost per bar)"}
+    assert "identical across engines" in capsys.readouterr().out

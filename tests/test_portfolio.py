@@ -139,6 +139,25 @@ def test_publishes_only_when_the_state_changes():
     assert frame.index[0] == day(3) and frame.iloc[0]["price"] == 102.0
 
 
+def test_equity_every_bounds_what_marks_publish_and_keeps_the_curve_exact():
+    bus, p, log = setup(equity_every="2D")  # bars a day apart: marks publish every 2 days
+    bus.emit(bar("AAPL", 0, 100.0))
+    bus.emit(fill("AAPL", 0, "BUY", 1, 100.0))
+    for i in range(1, 6):
+        bus.emit(bar("AAPL", i, 100.0 + i))
+    assert [s.timestamp for s in states(log)] == [day(0), day(0), day(2), day(4)]  # bar, fill
+    bus.emit(fill("AAPL", 5, "SELL", 1, 105.0))  # a fill always publishes
+    assert states(log)[-1].timestamp == day(5) and states(log)[-1].positions == ()
+    bus.emit(fill("AAPL", 5, "BUY", 1, 105.0))
+    bus.emit(bar("AAPL", 6, 107.0))  # a day after the last event: bounded
+    p.publish()  # forced: the state as of now
+    assert states(log)[-1].equity == 100_007.0
+    assert list(p.equity_curve()) == [100_000.0 + i for i in range(6)] + [100_007.0]
+    for bad in ("soon", "-1min", 0):
+        with pytest.raises(ValueError, match="equity_every"):
+            Portfolio(1_000, equity_every=bad)
+
+
 def _bypass(event, **values):
     """An event carrying values its constructor would refuse (as a buggy producer might)."""
     for name, value in values.items():

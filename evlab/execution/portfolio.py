@@ -16,7 +16,10 @@ only if it is later than the symbol's last bar (a fill at a bar's open does not 
 bar's close mark). After every fill, and every bar of a held symbol that changes the state,
 the portfolio publishes a ``PortfolioEvent`` (the first bar always publishes the starting
 state), so a live chart can draw the equity curve and a recording holds it; a bar of a
-symbol not held changes nothing and publishes nothing.
+symbol not held changes nothing and publishes nothing. ``equity_every="1min"`` bounds what
+marks alone publish to one event per minute of event time (fills still publish each time;
+``publish()`` forces one): a backtest over second bars then builds an event a minute, not
+one a bar, and ``equity_curve()`` stays exact (it is kept for every bar either way).
 
 Cost per bar does not grow with the number of symbols or positions: the market value of
 the positions is kept up to date by each bar of a held symbol (recomputed in full at each
@@ -70,7 +73,8 @@ class Portfolio:
 
     def __init__(self, cash: float = 100_000.0, *, allow_short: bool = False,
                  allow_margin: bool = False, symbols: Iterable[str] | None = None,
-                 name: str = "portfolio") -> None:
+                 name: str = "portfolio", equity_every: str | pd.Timedelta | None = None
+                 ) -> None:
         if not _number(cash) or cash < 0:
             raise ValueError(f"Portfolio.cash: must be a finite number >= 0, got {cash!r}")
         self.initial_cash = self.cash = float(cash)
@@ -91,6 +95,18 @@ class Portfolio:
         self._cost = 0.0  # sum of quantity * average price over the positions
         self._held: tuple[tuple[str, float, float], ...] = ()  # the positions, sorted
         self._published: tuple[Any, ...] | None = None
+        self._every_ns = 0  # 0: every change of a mark publishes
+        if equity_every is not None:
+            try:
+                every = pd.Timedelta(equity_every)
+            except (TypeError, ValueError) as exc:
+                raise ValueError(f"Portfolio.equity_every: not a duration: {equity_every!r}"
+                                 ) from exc
+            if pd.isna(every) or every.value <= 0:
+                raise ValueError(f"Portfolio.equity_every: must be positive, got "
+                                 f"{equity_every!r}")
+            self._every_ns = every.value
+        self._published_ns = -(2**62)  # event time of the last PortfolioEvent published
 
     def set_event_bus(self, event_bus: EventBus) -> None:
         """Publish on ``event_bus`` (``EventManager.register_component`` calls this)."""
@@ -138,7 +154,7 @@ class Portfolio:
                 # one position: its value, exactly; several: kept up to date by the change
                 self._value = pos.quantity * close if len(self.positions) == 1 else \
                     self._value + pos.quantity * (close - old)  # type: ignore[operator]
-            self._changed(now)
+            self._changed(now, mark=True)
             return
         if old is None:
             self._known.add(symbol)
@@ -256,7 +272,19 @@ class Portfolio:
         self._cost = sum(p.quantity * p.avg_price for s, p in items)
         self._held = tuple((s, p.quantity, p.avg_price) for s, p in items)
 
-    def _changed(self, time_ns: int) -> None:
+    def publish(self) -> None:
+        """Publish the current state now (with ``equity_every``, the marks since the last
+        event are otherwise published at the next interval or fill)."""
+        bus = self.event_bus or current_bus()
+        if bus is not None:
+            self._published = (self.cash, self.cash + self._value, self.realized_pnl,
+                               self._held)
+            self._published_ns = max(self._mark_ns.values(), default=self._published_ns)
+            bus.emit(self.snapshot())
+
+    def _changed(self, time_ns: int, mark: bool = False) -> None:
+        """Record the equity at ``time_ns``; publish it if it changed (a ``mark`` alone: at
+        most once per ``equity_every``)."""
         equity = self.cash + self._value
         times = self._eq_times
         if times and times[-1] == time_ns:
@@ -264,10 +292,13 @@ class Portfolio:
         else:
             times.append(time_ns)
             self._eq_values.append(equity)
+        if mark and time_ns - self._published_ns < self._every_ns:
+            return
         key = (self.cash, equity, self.realized_pnl, self._held)
         if key == self._published:
             return
         bus = self.event_bus or current_bus()
         if bus is not None:
             self._published = key
+            self._published_ns = time_ns
             bus.emit(self.snapshot())

@@ -35,6 +35,8 @@ CLIENTS: dict[str, tuple[str, ...]] = {
     "ccxt": ("ccxt==4.5.90",),
     # benchmark peer (benchmarks/bench_books.py): 3.x needs Python 3.13, 2.4.0 runs on 3.11
     "cryptofeed": ("cryptofeed==2.4.0",),
+    # benchmark peer (benchmarks/bench_backtest.py): pins pandas < 3, so it cannot share ours
+    "nautilus": ("nautilus_trader==1.221.0",),
 }
 
 INSTALL_TIMEOUT = 900  # s: a cold pip cache on a slow link; a safety net, not a measurement
