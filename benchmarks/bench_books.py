@@ -32,9 +32,10 @@ Both sides are timed with ``time.perf_counter`` (wall clock), best of the same r
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -262,6 +263,33 @@ def playback_folder(root: Path, exchange: str, frames: int | None) -> Path:
     return folder
 
 
+@contextlib.contextmanager
+def peer_folder(parent: str | None = None, tries: int = 100) -> Iterator[Path]:
+    """A new temporary folder (under ``parent``, default the system's) whose whole path holds
+    neither "ws" nor "http", removed afterwards: cryptofeed's playback tells its files apart by
+    those substrings of their paths, so a random name holding one (``.../evlab-books-k2ws9``)
+    made the peer misread the session. Random names are drawn until one is free of them; a
+    ``parent`` that holds one is refused (no name under it can help)."""
+    import shutil
+    import tempfile
+
+    base = Path(parent if parent is not None else tempfile.gettempdir()).resolve()
+    if "ws" in str(base) or "http" in str(base):
+        raise ValueError(f"cryptofeed's playback cannot read files under {base}: its path "
+                         "holds 'ws' or 'http', which playback takes for a file's kind")
+    for _ in range(tries):
+        folder = Path(tempfile.mkdtemp(prefix="evlab-books-", dir=base))
+        if "ws" not in folder.name and "http" not in folder.name:
+            break
+        folder.rmdir()
+    else:
+        raise RuntimeError(f"no temporary folder name free of 'ws' and 'http' in {tries} tries")
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def bench_cryptofeed(exchange: str, repeat: int, frames: int | None) -> dict[str, Any]:
     """cryptofeed's playback of the same capture (``frames`` of it), in its own venv
     (tests/clients/venvs.py, cryptofeed 2.4.0), timed there with ``time.perf_counter`` as
@@ -270,16 +298,11 @@ def bench_cryptofeed(exchange: str, repeat: int, frames: int | None) -> dict[str
     symbol list; the REST snapshots are asked for on the first diffs, so they stay in the
     frames' share)."""
     import subprocess
-    import tempfile
 
     from tests.clients.venvs import client_python
 
     python = client_python("cryptofeed")
-    with tempfile.TemporaryDirectory(prefix="evlab-books-") as tmp:
-        root = Path(tmp)
-        if "ws" in tmp or "http" in tmp:  # a random name may hold them: a plain one under it
-            root = root / "peer"
-            root.mkdir()
+    with peer_folder() as root:
         folders = [playback_folder(root, exchange, frames), playback_folder(root, exchange, 0)]
         proc = subprocess.run([str(python), str(PEER_SCRIPT), SESSIONS[exchange][0],
                                str(repeat), *map(str, folders)], capture_output=True,

@@ -93,6 +93,30 @@ def test_books_benchmark_peer_plays_back_the_same_book_updates_as_evlab():
         assert peer["messages"] >= frames and peer["seconds"] > 0 and peer["setup_seconds"] > 0
 
 
+def test_books_peer_folder_path_is_free_of_what_playback_matches(tmp_path):
+    """cryptofeed's playback picks a file's kind by "ws" / "http" anywhere in its path: the
+    peer's folder never holds them (a random temporary name once did, and the peer failed)."""
+    import pytest
+
+    from benchmarks import bench_books
+
+    base = tmp_path / "plain"
+    base.mkdir()
+    made = []
+    for _ in range(300):  # enough draws that random names holding "ws" come up
+        with bench_books.peer_folder(str(base)) as folder:
+            assert folder.is_dir() and folder.parent == base.resolve()
+            assert "ws" not in str(folder) and "http" not in str(folder)
+            made.append(folder)
+        assert not folder.exists()
+    assert len(set(made)) > 1 and not any(base.iterdir())  # rejected names are removed too
+    for bad in ("ws-session", "http-cache"):
+        (tmp_path / bad).mkdir()
+        with (pytest.raises(ValueError, match="holds 'ws' or 'http'"),
+              bench_books.peer_folder(str(tmp_path / bad))):
+            pass
+
+
 def test_stream_replay_benchmark_runs(tmp_path, capsys):
     from benchmarks import bench_stream_replay
 
