@@ -5,7 +5,9 @@
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
-SOURCES := pyproject.toml setup.py evlab/_core.py evlab/_core.pxd evlab/_cprims.pxd evlab/books/book.py
+SOURCES := pyproject.toml setup.py evlab/_core.py evlab/_core.pxd evlab/_cprims.pxd evlab/books/book.py \
+	evlab/books/orderbooks.py evlab/feeds/adapters/_common.py evlab/feeds/adapters/binance.py \
+	evlab/feeds/adapters/coinbase.py evlab/feeds/adapters/kraken.py
 DEMO_STAMP := $(VENV)/.evlab-demo
 TEST_STAMP := $(VENV)/.evlab-test
 
@@ -33,7 +35,7 @@ demo: $(DEMO_STAMP)
 
 CORE_TESTS := tests/test_bus.py tests/test_events.py tests/test_usage_guide.py \
 	tests/test_manager.py tests/test_handlers.py tests/test_dispatch_parity.py \
-	tests/books/test_orderbooks.py
+	tests/books tests/adapters
 
 sync-demo: $(DEMO_STAMP)
 	$(PY) examples/event_system_demo.py

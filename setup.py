@@ -1,17 +1,31 @@
-"""Builds the dispatch core (evlab/_core.py) and the order book (evlab/books/book.py) as C
-extensions with Cython, where it can.
+"""Builds the dispatch core (evlab/_core.py), the order books (evlab/books/book.py and
+orderbooks.py) and the book-heavy exchange adapters (evlab/feeds/adapters/_common.py, binance,
+coinbase, kraken) as C extensions with Cython, where it can.
 
 The extensions are optional: without a C compiler the build goes on and evlab runs the same
-sources interpreted (see evlab/_accel.py). Everything else is configured in pyproject.toml.
+sources interpreted (see evlab/_accel.py; ``EVLAB_PURE_PYTHON=1`` does so too). Every module
+here but the core is plain Python compiled as is (no Cython declarations): decoding a frame
+and applying its levels costs fewer instructions. The Makefile's SOURCES lists these files.
+Everything else is configured in pyproject.toml.
 """
 
 from Cython.Build import cythonize
 from setuptools import Extension, setup
 
+#: compiled as plain Python with Python's own indexing (negative indices, IndexError: these
+#: modules use both); under EVLAB_PURE_PYTHON=1 evlab/books/__init__.py and
+#: evlab/feeds/adapters/__init__.py load their sources instead
+PLAIN = ("evlab.books.orderbooks", "evlab.feeds.adapters._common",
+         "evlab.feeds.adapters.binance", "evlab.feeds.adapters.coinbase",
+         "evlab.feeds.adapters.kraken")
 core = Extension("evlab._core", ["evlab/_core.py"], optional=True)
-# plain Python compiled as is (no Cython declarations): each level change costs less
+# plain Python compiled as is (no Cython declarations), written for no wraparound/boundscheck
 book = Extension("evlab.books.book", ["evlab/books/book.py"], optional=True)
+plain = [Extension(name, [name.replace(".", "/") + ".py"], optional=True) for name in PLAIN]
+# binding: methods are real functions (inspect.signature, bus.emit? in IPython)
+# force: directives change too
 setup(ext_modules=cythonize(
-    [core, book], language_level=3, quiet=True, force=True,  # force: directives change too
-    # binding: methods are real functions (inspect.signature, bus.emit? in IPython)
-    compiler_directives={"binding": True, "boundscheck": False, "wraparound": False}))
+    [core, book], language_level=3, quiet=True, force=True,
+    compiler_directives={"binding": True, "boundscheck": False, "wraparound": False})
+    + cythonize(plain, language_level=3, quiet=True, force=True,
+                compiler_directives={"binding": True}))

@@ -262,3 +262,21 @@ def test_level_refuses_non_finite_and_huge_numbers(bad):
         level("x", {}, "bids", 1.5, bad, numbers=True)
     with pytest.raises(AdapterError, match=r"field 'bids\[\]\.price' must be a decimal string"):
         level("x", {}, "bids", 1.5, "2")  # numbers only where the venue sends them
+
+
+def test_the_book_adapters_are_compiled_where_the_core_is_and_interpreted_under_pure_python():
+    import importlib
+    import os
+
+    from evlab._accel import COMPILED
+    from evlab.feeds.adapters import BinanceAdapter, CoinbaseAdapter, KrakenAdapter
+
+    for name, cls in (("_common", BarCloser), ("binance", BinanceAdapter),
+                      ("coinbase", CoinbaseAdapter), ("kraken", KrakenAdapter)):
+        module = importlib.import_module(f"evlab.feeds.adapters.{name}")
+        assert cls.__module__ == module.__name__ and getattr(module, cls.__name__) is cls
+        interpreted = module.__file__.endswith(".py")
+        if os.environ.get("EVLAB_PURE_PYTHON"):
+            assert interpreted and not COMPILED
+        else:  # setup.py builds every extension, or none
+            assert interpreted is not COMPILED

@@ -480,14 +480,17 @@ def test_the_book_is_compiled_where_the_core_is_and_interpreted_under_evlab_pure
     import os
 
     import evlab.books.book as module
+    import evlab.books.orderbooks as books_module
     from evlab._accel import COMPILED
 
     assert evlab.OrderBook is module.OrderBook
-    interpreted = module.__file__.endswith(".py")
-    if os.environ.get("EVLAB_PURE_PYTHON"):
-        assert interpreted and not COMPILED
-    else:  # setup.py builds both extensions, or neither
-        assert interpreted is not COMPILED
+    assert evlab.OrderBooks is books_module.OrderBooks
+    for m in (module, books_module):
+        interpreted = m.__file__.endswith(".py")
+        if os.environ.get("EVLAB_PURE_PYTHON"):
+            assert interpreted and not COMPILED
+        else:  # setup.py builds every extension, or none
+            assert interpreted is not COMPILED
 
 
 async def test_a_crossed_first_snapshot_is_stale_published_and_asks_for_another():

@@ -3,12 +3,20 @@ the exchange's whole protocol (what a client sends and parses, what the feed ser
 
 ``get_adapter("binance")`` returns a new adapter (adapters keep per-connection state, such
 as Kraken's running candles, so use one per connection). A new exchange is a new module
-and one line in ``_REGISTRY`` below.
+and one line in ``_REGISTRY`` below. ``_common``, binance, coinbase and kraken are compiled
+with Cython where pip can (setup.py); ``EVLAB_PURE_PYTHON=1`` runs their sources instead.
 """
 
 from __future__ import annotations
 
+import os
 from typing import Any
+
+if os.environ.get("EVLAB_PURE_PYTHON"):  # their sources, not the Cython builds (setup.py)
+    from evlab._accel import source_module
+
+    for _name in ("_common", "binance", "coinbase", "kraken"):  # _common first: they import it
+        source_module(f"{__name__}.{_name}")
 
 from .alpaca import AlpacaAdapter
 from .base import CHANNELS, AdapterError, BookDataError, ExchangeAdapter, Subscribe
