@@ -14,13 +14,8 @@ It also reports the bytes the recorder holds per bar: its buffers' size, and (in
 live-like run where each bar is made, emitted and dropped) what ``tracemalloc`` sees.
 Targets: recorder within 1.5x the floor; <= 120 bytes per bar.
 
-``lab`` (issue 13): the SmaCross 10/30 -> PaperBroker -> Portfolio backtest on the shipped
-1-second BTC/USD bars (repeated with shifted times), bare (EventManager) and inside a ``Lab``
-with its recorder on, best process time of each; target lab / bare <= 1.3.
-
     python -m benchmarks.bench_record            # 1,000,000 bars
     python -m benchmarks.bench_record --quick    # tiny inputs (what the test suite runs)
-    python -m benchmarks.bench_record --lab-bars 1000000   # the Lab case on 1M bars
 """
 
 from __future__ import annotations
@@ -36,13 +31,8 @@ import pandas as pd
 import pyarrow as pa
 
 from benchmarks.common import print_table
-from evlab import datasets
 from evlab.bus import EventBus
-from evlab.events import BarEvent, EventType, create_bar_event
-from evlab.examples import SmaCross
-from evlab.execution import FillModel, FixedQuantity, PaperBroker, Portfolio
-from evlab.lab import Lab
-from evlab.manager import EventManager
+from evlab.events import BarEvent
 from evlab.recording import EventRecorder
 
 START_NS = 1_704_182_400_000_000_000  # 2024-01-02 08:00 UTC
@@ -200,73 +190,15 @@ def run(n: int = 1_000_000, show: bool = True, repeat: int = 3) -> dict[str, Any
     return {"rates": rates, "seconds": seconds, "ratio": ratio, "bytes_per_bar": memory}
 
 
-def backtest_bars(n: int) -> pd.DataFrame:
-    """The shipped 1-second BTC/USD bars repeated (times shifted) to ``n`` bars."""
-    bars = datasets.load("btcusd_1s")[["open", "high", "low", "close", "volume"]]
-    step = bars.index[-1] - bars.index[0] + pd.Timedelta(seconds=1)
-    parts = [bars.set_axis(bars.index + k * step) for k in range(-(-n // len(bars)))]
-    return pd.concat(parts).iloc[:n]
-
-
-def backtest(bars: pd.DataFrame, in_lab: bool) -> int:
-    """SmaCross 10/30 -> PaperBroker -> Portfolio over ``bars``, bare or in a recording Lab;
-    returns the number of fills (the same either way)."""
-    lab = Lab() if in_lab else None
-    bus = lab.bus if lab is not None else EventBus()
-    manager = lab.manager if lab is not None else EventManager(bus)
-    portfolio = Portfolio(1_000_000.0)
-    broker = PaperBroker(portfolio, FillModel(), FixedQuantity(1))
-    parts = (("portfolio", portfolio, [EventType.BAR, EventType.FILL], 20),
-             ("broker", broker, PaperBroker.EVENTS, 10),
-             ("strategy", SmaCross(10, 30), [EventType.BAR], 0))
-    for name, component, events, priority in parts:
-        if lab is not None:
-            lab.add(name, component, events, priority=priority)
-        else:
-            manager.register_component(name, component, events, priority=priority)
-    emit = bus.emit
-    columns = [bars[k].to_numpy().tolist() for k in ("open", "high", "low", "close", "volume")]
-    for t, o, h, lo, c, v in zip(pd.DatetimeIndex(bars.index).asi8.tolist(), *columns, strict=True):
-        emit(create_bar_event("BTC-USD", t, o, h, lo, c, v))
-    if lab is not None:
-        lab.stop()
-    return len(portfolio.fills_frame())
-
-
-def run_lab(n: int = 200_000, repeat: int = 3, show: bool = True) -> dict[str, float]:
-    """Best process time of the bare and the Lab backtest on ``n`` bars (interleaved runs)."""
-    bars = backtest_bars(n)
-    best = {"bare": float("inf"), "lab": float("inf")}
-    fills: dict[str, int] = {}
-    for _ in range(repeat):
-        for name in best:
-            gc.collect()
-            t0 = time.process_time()
-            fills[name] = backtest(bars, name == "lab")
-            best[name] = min(best[name], time.process_time() - t0)
-    if fills["bare"] != fills["lab"]:
-        raise AssertionError(f"the Lab run made other fills: {fills}")
-    ratio = best["lab"] / best["bare"]
-    if show:
-        print_table(f"backtest {n:,} bars, bare vs Lab recording (bars/s, best of {repeat})",
-                    [(name, n / s, f"{s:7.3f} s  {s / best['bare']:5.2f}x bare")
-                     for name, s in best.items()])
-        print(f"\n  lab / bare = {ratio:.2f} (target <= 1.3)")
-    return {**best, "ratio": ratio}
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="tiny inputs, one repeat")
     parser.add_argument("-n", type=int, default=1_000_000, help="bars per run")
-    parser.add_argument("--lab-bars", type=int, default=200_000, help="bars of the Lab case")
     args = parser.parse_args()
     if args.quick:
         run(n=2_000, repeat=1)
-        run_lab(n=2_000, repeat=1)
     else:
         run(n=args.n)
-        run_lab(n=args.lab_bars)
 
 
 if __name__ == "__main__":

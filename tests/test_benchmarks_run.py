@@ -156,14 +156,6 @@ def test_ingest_benchmark_runs_both_clients_on_both_formats(capsys):
     assert "x bare" in out and "us CPU" in out
 
 
-def test_record_benchmark_lab_case_runs(capsys):
-    from benchmarks import bench_record
-
-    result = bench_record.run_lab(n=1_000, repeat=1)  # raises if the Lab makes other fills
-    assert result["bare"] > 0 and result["lab"] > 0 and result["ratio"] > 0
-    assert "x bare" in capsys.readouterr().out
-
-
 def test_backtest_benchmark_runs(capsys):
     from benchmarks import bench_backtest
 
