@@ -90,18 +90,20 @@ class EventRecorder:
             self._exit_hook = _exit_hook(weakref.ref(self))
             atexit.register(self._exit_hook)
         self._set_limit()
+        self._record = self._hook()
         self.subscription: Subscription | None = None
         if bus is not None:
             # The bus holds a plain function (not a weakly held bound method: one call per
             # event instead of three); the recorder going away unsubscribes it.
-            self.subscription = bus.subscribe(None, self._hook(), priority=priority, name=name,
+            self.subscription = bus.subscribe(None, self._record, priority=priority, name=name,
                                               weak=False)
             weakref.finalize(self, self.subscription.cancel)
 
     # --- the record path -------------------------------------------------------------
     def _hook(self) -> Any:
-        """What the bus calls for every event: ``append`` as a closure over the recorder's
-        state (the bus stamps every event it emits, so the seq check is left out)."""
+        """The one record path, what the bus calls for every event: a closure over the
+        recorder's state (the bus stamps every event it emits, so the seq check is
+        ``append``'s, for callers outside the bus)."""
         ref = weakref.ref(self)
         stage, limit, get = self._stage, self._limit, self._puts.get
         # acquire/release called directly: half the cost of ``with lock`` on CPython 3.11
@@ -133,20 +135,12 @@ class EventRecorder:
         return record
 
     def append(self, event: Event) -> None:
-        """Record one emitted (stamped) event: the handler the bus calls for every event."""
-        with self._lock:
-            put = self._puts.get(event.__class__)
-            if put is None:
-                put = self._put_for(event.__class__)
-            if event._seq is None:
-                raise TypeError(f"EventRecorder records emitted events; {type(event).__name__} "
-                                "has no seq (emit it on a bus first)")
-            try:
-                put(event)
-            except BaseException as exc:
-                self._failed(event, exc)
-            if len(self._stage) >= self._limit[0]:
-                self._overflow()
+        """Record one emitted (stamped) event: what the bus's hook does, for a caller
+        outside the bus (so the seq is checked first)."""
+        if event._seq is None:
+            raise TypeError(f"EventRecorder records emitted events; {type(event).__name__} "
+                            "has no seq (emit it on a bus first)")
+        self._record(event)
 
     def _failed(self, event: Event, exc: BaseException) -> None:
         """Undo the partly appended row of ``event``, and say why it cannot be recorded."""
