@@ -6,7 +6,8 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 SOURCES := pyproject.toml setup.py evlab/_core.py evlab/_core.pxd evlab/_cprims.pxd evlab/books/book.py \
-	evlab/books/orderbooks.py evlab/feeds/adapters/_common.py evlab/feeds/adapters/binance.py \
+	evlab/books/orderbooks.py evlab/execution/broker.py evlab/execution/portfolio.py \
+	evlab/feeds/adapters/_common.py evlab/feeds/adapters/binance.py \
 	evlab/feeds/adapters/coinbase.py evlab/feeds/adapters/kraken.py
 DEMO_STAMP := $(VENV)/.evlab-demo
 TEST_STAMP := $(VENV)/.evlab-test
@@ -35,7 +36,8 @@ demo: $(DEMO_STAMP)
 
 CORE_TESTS := tests/test_bus.py tests/test_events.py tests/test_usage_guide.py \
 	tests/test_manager.py tests/test_handlers.py tests/test_dispatch_parity.py \
-	tests/books tests/adapters
+	tests/books tests/adapters tests/test_broker.py tests/test_portfolio.py tests/test_orders.py \
+	tests/test_book_fills.py
 
 sync-demo: $(DEMO_STAMP)
 	$(PY) examples/event_system_demo.py

@@ -1,6 +1,8 @@
 """Builds the dispatch core (evlab/_core.py), the order books (evlab/books/book.py and
-orderbooks.py) and the book-heavy exchange adapters (evlab/feeds/adapters/_common.py, binance,
-coinbase, kraken) as C extensions with Cython, where it can.
+orderbooks.py), the book-heavy exchange adapters (evlab/feeds/adapters/_common.py, binance,
+coinbase, kraken) and the paper broker and portfolio (evlab/execution/broker.py and
+portfolio.py: every bar of a backtest goes through both) as C extensions with Cython, where
+it can.
 
 The extensions are optional: without a C compiler the build goes on and evlab runs the same
 sources interpreted (see evlab/_accel.py; ``EVLAB_PURE_PYTHON=1`` does so too). Every module
@@ -13,9 +15,10 @@ from Cython.Build import cythonize
 from setuptools import Extension, setup
 
 #: compiled as plain Python with Python's own indexing (negative indices, IndexError: these
-#: modules use both); under EVLAB_PURE_PYTHON=1 evlab/books/__init__.py and
-#: evlab/feeds/adapters/__init__.py load their sources instead
-PLAIN = ("evlab.books.orderbooks", "evlab.feeds.adapters._common",
+#: modules use both); under EVLAB_PURE_PYTHON=1 evlab/books/__init__.py,
+#: evlab/execution/__init__.py and evlab/feeds/adapters/__init__.py load their sources instead
+PLAIN = ("evlab.books.orderbooks", "evlab.execution.broker", "evlab.execution.portfolio",
+         "evlab.feeds.adapters._common",
          "evlab.feeds.adapters.binance", "evlab.feeds.adapters.coinbase",
          "evlab.feeds.adapters.kraken")
 core = Extension("evlab._core", ["evlab/_core.py"], optional=True)

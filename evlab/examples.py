@@ -48,15 +48,20 @@ class Crossing:
     def __init__(self, fast: int, slow: int, *, owner: str = "Crossing") -> None:
         self.fast, self.slow = _windows(owner, fast, slow)
         self.closes: deque[float] = deque(maxlen=self.slow)
+        # the last ``fast`` closes too: summed as they are, no copy of the slow window per
+        # bar (the sums stay whole, in the same order: running sums would round differently
+        # and move trades against backtesting.py and vectorbt)
+        self._recent: deque[float] = deque(maxlen=self.fast)
         self.above: bool | None = None  # fast above slow at the last close; None warming up
 
     def update(self, close: float) -> bool | None:
         """Take in ``close``; True / False on a crossing above / below, None otherwise."""
-        self.closes.append(close)
-        if len(self.closes) < self.slow:
+        closes = self.closes
+        closes.append(close)
+        self._recent.append(close)
+        if len(closes) < self.slow:
             return None
-        fast = sum(list(self.closes)[-self.fast:]) / self.fast
-        above = fast > sum(self.closes) / self.slow
+        above = sum(self._recent) / self.fast > sum(closes) / self.slow
         before, self.above = self.above, above
         return above if before is not None and above != before else None
 

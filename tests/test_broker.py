@@ -235,3 +235,27 @@ async def test_the_broker_under_emit_async():
     assert str(by_seq[signal.cause].type) == "bar"
     assert (f.price, f.timestamp) == (102.0, T0 + pd.Timedelta(days=1))
     assert portfolio.equity == pytest.approx(100_000 - 1 - 102 + 97, abs=1e-9)  # 1 share
+
+
+def test_broker_and_portfolio_are_compiled_where_the_core_is_interpreted_under_pure_python():
+    """setup.py compiles broker.py and portfolio.py with the core (every bar of a backtest
+    goes through both); EVLAB_PURE_PYTHON=1 runs their sources, as it does the core's. A
+    compiled class still pickles by reference (a Dask sweep ships portfolios and brokers)."""
+    import importlib
+    import os
+    import pickle
+
+    from evlab._accel import COMPILED
+
+    pure = bool(os.environ.get("EVLAB_PURE_PYTHON"))
+    assert not (pure and COMPILED)
+    for module in (importlib.import_module("evlab.execution.broker"),
+                   importlib.import_module("evlab.execution.portfolio")):
+        # setup.py builds every extension, or none
+        assert module.__file__.endswith(".py") is (pure or not COMPILED)
+    assert PaperBroker.__module__ == "evlab.execution.broker"
+    assert Portfolio.__module__ == "evlab.execution.portfolio"
+    portfolio = Portfolio(1_000.0)
+    broker = pickle.loads(pickle.dumps(PaperBroker(portfolio, FillModel(fill_at="close"))))
+    assert type(broker) is PaperBroker and broker.fill_model == FillModel(fill_at="close")
+    assert type(broker.portfolio) is Portfolio and broker.portfolio.cash == 1_000.0

@@ -13,7 +13,19 @@ the account and fills pending orders before strategies see it::
 The fill rules, on bars and on quotes and books: ``evlab.execution.fills``; the market state
 the broker fills quotes/books against: ``evlab.execution.liquidity``; orders:
 ``evlab.execution.orders``; instrument specs: ``evlab.execution.instruments``.
+
+``broker.py`` and ``portfolio.py`` (every bar of a backtest goes through both) are compiled
+with Cython where pip can (setup.py); with ``EVLAB_PURE_PYTHON=1`` their sources run
+interpreted, as the dispatch core's does.
 """
+
+import os
+
+if os.environ.get("EVLAB_PURE_PYTHON"):
+    from evlab._accel import source_module
+
+    source_module("evlab.execution.portfolio")  # before the broker, which imports it
+    source_module("evlab.execution.broker")
 
 from evlab.execution.broker import FillModel, PaperBroker
 from evlab.execution.instruments import Instrument
