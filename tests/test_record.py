@@ -295,6 +295,36 @@ def test_user_defined_event_classes_are_recorded_generically():
     assert "quote" in rec._repr_html_()
 
 
+def test_the_record_paths_inlined_checks_store_what_put_stores():
+    # numpy floats, ints and None take the appender's inlined path, a Fraction and a str
+    # subclass the column's checked put; the frame must not tell them apart
+    from fractions import Fraction
+
+    import numpy as np
+
+    class Venue(str):
+        pass
+
+    bus = EventBus()
+    values = [(np.float64(1.5), 7, 3, True, "ebs", {"a": 1}),
+              (Fraction(1, 4), None, None, None, Venue("lmax"), None),
+              (2, np.int64(9), 2**62, False, None, [1])]
+    with record(bus) as rec:
+        for bid, ask, level, firm, venue, extra in values:
+            bus.emit(QuoteEvent("EURUSD", bid, ask, level, firm, venue,  # type: ignore[arg-type]
+                                extra=extra, time_ns=T0))
+        bus.emit(QuoteEvent("EURUSD", 1.0, 1.0, 2**63, time_ns=T0))  # too big for int64
+    frame = rec.to_frame()
+    quotes = frame[frame["type"] == "quote"]
+    assert quotes["bid"].tolist() == [1.5, 0.25, 2.0]
+    assert quotes["ask"].tolist()[::2] == [7.0, 9.0] and pd.isna(quotes["ask"].iloc[1])
+    assert quotes["level"].tolist() == [3, pd.NA, 2**62]
+    assert quotes["firm"].tolist() == [True, pd.NA, False]
+    assert quotes["venue"].tolist()[:2] == ["ebs", "lmax"] and pd.isna(quotes["venue"].iloc[2])
+    assert quotes["extra"].tolist()[::2] == ['{"a":1}', "[1]"] and pd.isna(quotes["extra"].iloc[1])
+    assert frame["type"].tolist()[-1] == "error" and "int64" in frame["message"].iloc[-1]
+
+
 def test_a_value_that_does_not_fit_is_refused_whole_and_reported():
     bus = EventBus()
     with record(bus) as rec:

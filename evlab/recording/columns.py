@@ -30,8 +30,8 @@ import numpy as np
 import orjson
 import pyarrow as pa
 
-__all__ = ["CHUNK", "KINDS", "ArrowColumn", "Column", "NumpyColumn", "Strings", "arrow_types",
-           "dict_array", "make_column"]
+__all__ = ["CHUNK", "INT64", "KINDS", "ArrowColumn", "Column", "NumpyColumn", "Strings",
+           "arrow_types", "dict_array", "make_column"]
 
 logger = logging.getLogger("evlab")
 
@@ -199,7 +199,7 @@ class ArrowColumn(Column):
 KINDS = ("f8", "i8", "bool", "cat", "text", "json", "raw")
 _DICT = pa.dictionary(pa.int32(), pa.string())
 _JSON_OPTS = orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
-_INT64 = (-(2**63), 2**63)
+INT64 = (-(2**63), 2**63)  # the int64 range, [lo, hi)
 
 
 def arrow_types(name: str, kind: str) -> list[tuple[str, pa.DataType]]:
@@ -244,7 +244,7 @@ class Int(ArrowColumn):
             if not isinstance(value, numbers.Integral) or isinstance(value, bool | np.bool_):
                 raise _type_error("an int", value)
             value = int(value)
-            if not _INT64[0] <= value < _INT64[1]:
+            if not INT64[0] <= value < INT64[1]:
                 raise OverflowError(f"{value} does not fit in int64")
         self.fast(value)
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import keyword
+import math
 import re
 import typing
 from collections import Counter
@@ -36,9 +37,13 @@ import pyarrow.compute as pc
 
 from evlab.events import BarEvent, BarUpdateEvent, Event
 from evlab.recording.columns import (
+    INT64,
+    Bool,
     Cat,
     Column,
     Float,
+    Int,
+    Json,
     NumpyColumn,
     Strings,
     Text,
@@ -56,6 +61,9 @@ _DICT = pa.dictionary(pa.int32(), pa.string())
 SHARED = ("seq", "type", "event_time", "emit_time", "source", "cause", "symbol")
 RESERVED = frozenset({*SHARED, "event_class", "session", "time_ns"})
 TEXT_FIELDS = frozenset({"trade_id", "order_id", "message"})  # mostly unique: no dictionary
+#: what a float column stores as is (``Float.put`` would too); numpy's float64 is common:
+#: prices from a DataFrame, and the arithmetic done on them
+EXACT_NUMBERS = frozenset({float, int, np.float64})
 
 
 def class_name(cls: type) -> str:
@@ -151,16 +159,18 @@ def make_appender(shared: Shared, group: Group) -> Callable[[Event], None]:
     """``put(event)``: append one row for an event of ``group.cls``.
 
     The function is generated once per class, one straight line per field, so recording an
-    event is a run of local C calls with no loop, zip or tuple. Exact floats, known category
-    strings and str text take the column's unchecked append; anything else its checked
-    ``put`` (the same values either way).
+    event is a run of local C calls with no loop, zip or tuple. Exact floats, ints, bools,
+    known category strings, str text and None take the column's unchecked append (None as
+    ``put`` stores it: NaN in a float column); anything else its checked ``put`` (the same
+    values either way).
     """
     env: dict[str, Any] = {}
     for i, stamp in enumerate(shared.columns()):
         env[f"s{i}"] = stamp.fast
     env.update(src_get=shared.sources.index.get, src_add=shared.sources.add,
                sym_get=shared.symbols.index.get, sym_add=shared.symbols.add,
-               code=group.code, float=float, str=str, type=type)
+               code=group.code, float=float, str=str, bool=bool, int=int, type=type,
+               nan=math.nan, lo=INT64[0], hi=INT64[1], numbers=EXACT_NUMBERS)
     lines = ["def put(e):",
              " s0(e._seq)", " s1(e.time_ns)", " s2(e._emit_ns)",
              " x = e._cause", " s3(-1 if x is None else x)", " s4(code)",
@@ -178,16 +188,27 @@ def make_appender(shared: Shared, group: Group) -> Callable[[Event], None]:
         if not name.isidentifier() or keyword.iskeyword(name):
             raise ValueError(f"{class_name(group.cls)}: field {name!r} is not an identifier")
         env[f"f{i}"], env[f"p{i}"] = column.fast, column.put
+        kind = type(column)
         if bars:
             lines.append(f" f{i}(e.{name})")
-        elif type(column) is Float:
-            lines += [f" x = e.{name}", f" f{i}(x) if type(x) is float else p{i}(x)"]
-        elif type(column) is Cat:
-            env[f"g{i}"] = column.strings.index.get
-            lines += [f" x = e.{name}", f" k = g{i}(x) if type(x) is str else None",
-                      f" f{i}(k) if k is not None else p{i}(x)"]
-        elif type(column) is Text:  # not Json (a subclass): that one encodes
-            lines += [f" x = e.{name}", f" f{i}(x) if type(x) is str else p{i}(x)"]
+        elif kind is Float:  # None: NaN, as ``put`` stores it (optional prices are common)
+            lines += [f" x = e.{name}",
+                      f" f{i}(x) if type(x) in numbers else f{i}(nan) if x is None"
+                      f" else p{i}(x)"]
+        elif kind is Cat:
+            env[f"g{i}"] = typing.cast(Cat, column).strings.index.get
+            lines += [f" x = e.{name}",
+                      f" k = g{i}(x) if type(x) is str else None",
+                      f" f{i}(k) if k is not None or x is None else p{i}(x)"]
+        elif kind is Int:
+            lines += [f" x = e.{name}", f" f{i}(x) if x is None or (type(x) is int"
+                      f" and lo <= x < hi) else p{i}(x)"]
+        elif kind in (Text, Bool):  # not Json (a subclass of Text): that one encodes
+            exact = "str" if kind is Text else "bool"
+            lines += [f" x = e.{name}", f" f{i}(x) if type(x) is {exact} or x is None"
+                      f" else p{i}(x)"]
+        elif kind is Json:
+            lines += [f" x = e.{name}", f" f{i}(None) if x is None else p{i}(x)"]
         else:
             lines.append(f" p{i}(e.{name})")
     exec("\n".join(lines), env)  # code made from validated field names only
