@@ -53,8 +53,8 @@ from evlab.books.checksum import checksum_rule
 from evlab.events import (
     BookEvent,
     EventType,
-    QuoteEvent,
     SystemEvent,
+    book_quote_event,
     create_error_event,
 )
 
@@ -302,8 +302,8 @@ class OrderBooks:
             return
         if top != before and top[0] is not None and top[2] is not None:
             self.stats["quotes"] += 1
-            self._publish(QuoteEvent(book.symbol, top[0], top[2], top[1], top[3],
-                                     time_ns=event.time_ns, source=self.name))
+            self._publish(book_quote_event(book.symbol, top[0], top[2], top[1], top[3],
+                                           event.time_ns, self.name))
 
     def _id_gap(self, book: OrderBook, event: BookEvent, reason: str, expected: int,
                 culprit: BookEvent) -> None:
