@@ -283,24 +283,26 @@ def _copy_plan(cls: type) -> tuple[Any, Any]:
 
 
 def _slot_function(cls: type[Event], params: str, values: dict[str, str], *, trusted: bool,
-                   one: Callable[[Any], None] | None = None) -> Callable[..., Any]:
+                   single: bool = False, check: Callable[[Any], None] | None = None,
+                   usual: str = "False") -> Callable[..., Any]:
     """Compile a function that sets every slot of a ``cls`` event in one call of the core's
     slot primitives (``evlab._core.fill`` / ``make``; a frozen dataclass would pay an
     ``object.__setattr__`` per field).
 
     ``values`` maps field names to the expressions that hold them; other fields take their
-    defaults. ``trusted``: a generator of new events from rows (no checks), or with ``one``
-    a builder of one new event that then runs ``one(event)`` (the checks its caller did not
-    do; see :func:`parsed_book_event`); else an ``__init__`` that then validates. The source
-    is made from this module's field names only, as dataclasses makes its own ``__init__``;
-    nothing from outside reaches it.
+    defaults. ``trusted``: a generator of new events from rows (no checks), or (``single``)
+    a builder of one new event that then runs ``check(event)`` (the checks its caller did
+    not do; see :data:`parsed_book_event`) unless the expression ``usual`` of the parameters
+    holds (the usual values, accepted in one expression); else an ``__init__`` that then
+    validates. The source is made from this module's field names and expressions only, as
+    dataclasses makes its own ``__init__``; nothing from outside reaches it.
     """
     # The stamps go last in the plan and get no value: the core sets them to None.
     flds = [f for f in fields(cls) if f.name not in _STAMPS]
     stamps = [getattr(cls, name) for name in _STAMPS]
     namespace: dict[str, Any] = {
         "_fill": _core.fill, "_make": _core.make, "_cls": cls, "_event_time": _event_time,
-        "_validate": cls._validate, "_one": one,
+        "_validate": cls._validate, "_check": check,
         "_plan": _core.slots([getattr(cls, f.name) for f in flds] + stamps)}
     items = []
     for f in flds:
@@ -313,13 +315,13 @@ def _slot_function(cls: type[Event], params: str, values: dict[str, str], *, tru
         else:
             raise TypeError(f"{cls.__name__}: no value for field {f.name!r}")
     row = f"({', '.join(items)},)"
-    if trusted and one is not None:
+    if trusted and single:
+        checks = "" if check is None else f"    if not ({usual}):\n        _check(event)\n"
         source = (f"def _fn({params}):\n"
                   "    if time_ns is None or type(time_ns) is not int:\n"
                   "        time_ns = _event_time(_cls, time_ns)\n"
                   f"    event = _make(_cls, _plan, {row})\n"
-                  "    _one(event)\n"
-                  "    return event\n")
+                  f"{checks}    return event\n")
     elif trusted:
         source = (f"def _fn(rows):\n    for {params}, in rows:\n"
                   f"        yield _make(_cls, _plan, {row})\n")
@@ -1158,11 +1160,15 @@ parsed_book_event: Callable[..., BookEvent] = _slot_function(
     "checksum_rule, time_ns, source",
     {n: n for n in ("symbol", "bids", "asks", "snapshot", "first_update_id", "last_update_id",
                     "checksum", "checksum_rule", "time_ns", "source")},
-    trusted=True, one=_parsed_book_checks)
-
-
-def _quote_checked(event: QuoteEvent) -> None:
-    """Nothing: ``book_quote_event``'s caller vouches for every value."""
+    trusted=True, single=True, check=_parsed_book_checks,
+    # an update with no checksum and its ids None or in order, for a named symbol: what
+    # _parsed_book_checks would accept, in one expression (else it runs, naming the fault)
+    usual="snapshot is False and checksum is None and checksum_rule is None"
+          " and bids.__class__ is tuple and asks.__class__ is tuple"
+          " and symbol.__class__ is str and symbol and not symbol.isspace()"
+          " and (first_update_id is None and last_update_id is None"
+          " or first_update_id.__class__ is int and last_update_id.__class__ is int"
+          " and 0 <= first_update_id <= last_update_id)")
 
 
 #: ``book_quote_event(symbol, bid, ask, bid_size, ask_size, time_ns, source)``: the
@@ -1172,7 +1178,7 @@ def _quote_checked(event: QuoteEvent) -> None:
 book_quote_event: Callable[..., QuoteEvent] = _slot_function(
     QuoteEvent, "symbol, bid, ask, bid_size, ask_size, time_ns, source",
     {n: n for n in ("symbol", "bid", "ask", "bid_size", "ask_size", "time_ns", "source")},
-    trusted=True, one=_quote_checked)
+    trusted=True, single=True)
 
 
 # --- factories (the usage guide's signatures, plus keyword extras) --------------------

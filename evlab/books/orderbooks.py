@@ -141,20 +141,21 @@ class OrderBooks:
         book = self._books.get(event.symbol)
         if book is None:
             book = self._books[event.symbol] = OrderBook(event.symbol)
-        before = book.top()
+        moved: bool | None  # the top changed; None: nothing was applied
         if event.snapshot:
-            changed = self._snapshot(book, event)
+            before = book.top()
+            moved = book.top() != before if self._snapshot(book, event) else None
         elif event.last_update_id is not None and event.first_update_id is not None:
-            changed = self._sequenced(book, event)
+            moved = self._sequenced(book, event)
         elif book.synced:
-            changed = self._apply(book, event)
+            moved = self._apply(book, event)
         else:
             stats["before_snapshot"] += 1
-            changed = False
-        if changed:
+            return
+        if moved is not None:
             if event.checksum is not None and not self._checksum_ok(book, event):
                 return
-            self._after(book, event, before)
+            self._after(book, event, moved)
 
     def on_system(self, event: SystemEvent) -> None:
         """A ``book_error`` (a bad message about one symbol's book, from the
@@ -217,8 +218,7 @@ class OrderBooks:
             self._id_gap(book, event, "snapshot_too_old", last + 1, buffer[0])
             return False
         stats["snapshots"] += 1
-        book.clear()
-        book.apply(event.bids, event.asks)
+        book.replace(event.bids, event.asks)
         book.update_id = last
         book.time_ns = event.time_ns
         book.stale = False
@@ -243,33 +243,36 @@ class OrderBooks:
                     self._buffer(book, diff)
         return True
 
-    def _sequenced(self, book: OrderBook, event: BookEvent) -> bool:
-        """Binance's rule for an update ``U..u`` (``first_update_id..last_update_id``)."""
+    def _sequenced(self, book: OrderBook, event: BookEvent) -> bool | None:
+        """Binance's rule for an update ``U..u`` (``first_update_id..last_update_id``): None
+        if it was not applied, else whether the top of the book changed."""
         if not book.synced:
             self._buffer(book, event)
-            return False
+            return None
         last = event.last_update_id
         current = book.update_id
         if current is not None:
             if last <= current:  # type: ignore[operator]
                 self.stats["ignored"] += 1
-                return False
+                return None
             if event.first_update_id > current + 1:  # type: ignore[operator]
                 self._id_gap(book, event, "missed_updates", current + 1, event)
                 self._buffer(book, event)
-                return False
-        self._apply(book, event)
+                return None
+        moved = self._apply(book, event)
         book.update_id = last
-        return True
+        return moved
 
     def _apply(self, book: OrderBook, event: BookEvent) -> bool:
-        book.apply(event.bids, event.asks)
+        """Apply an update's levels; whether the top of the book changed."""
+        bids, asks = event.bids, event.asks
+        moved = book.apply(bids, asks)
         book.time_ns = event.time_ns
         book.updates += 1
         stats = self.stats
         stats["updates"] += 1
-        stats["levels"] += len(event.bids) + len(event.asks)
-        return True
+        stats["levels"] += len(bids) + len(asks)
+        return moved
 
     def _buffer(self, book: OrderBook, event: BookEvent) -> None:
         buffer = self._buffers.get(book.symbol)
@@ -280,14 +283,13 @@ class OrderBooks:
         buffer.append(event)
         self.stats["buffered"] += 1
 
-    def _after(self, book: OrderBook, event: BookEvent, before: tuple[Any, ...]) -> None:
-        """The checks after a change: crossed book, then the quote if the top moved."""
-        top = book.top()  # (bid, size, ask, size): crossed if bid >= ask (book.is_crossed)
-        if top[0] is not None and top[2] is not None and top[0] >= top[2]:
+    def _after(self, book: OrderBook, event: BookEvent, moved: bool) -> None:
+        """The checks after a change: crossed book, then the quote if the top ``moved``."""
+        bid, ask = book._best_bid, book._best_ask  # crossed if bid >= ask (book.is_crossed)
+        if bid is not None and ask is not None and bid >= ask:
             self.stats["crossed"] += 1
             if not book.crossed:
                 book.crossed = True
-                bid, ask = book.best_bid, book.best_ask
                 self._publish(create_error_event(
                     f"{book.symbol}: the book is crossed after an update (best bid "
                     f"{bid} >= best ask {ask}); stale until the next snapshot",
@@ -298,12 +300,11 @@ class OrderBooks:
                           f"ask {ask})", best_bid=bid, best_ask=ask)
             return
         book.crossed = False
-        if book.stale:
+        if book.stale or not moved or bid is None or ask is None:
             return
-        if top != before and top[0] is not None and top[2] is not None:
-            self.stats["quotes"] += 1
-            self._publish(book_quote_event(book.symbol, top[0], top[2], top[1], top[3],
-                                           event.time_ns, self.name))
+        self.stats["quotes"] += 1
+        self._publish(book_quote_event(book.symbol, bid, ask, book._bids[bid],
+                                       book._asks[ask], event.time_ns, self.name))
 
     def _id_gap(self, book: OrderBook, event: BookEvent, reason: str, expected: int,
                 culprit: BookEvent) -> None:

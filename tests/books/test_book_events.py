@@ -37,6 +37,10 @@ def test_parsed_book_event_builds_what_book_event_builds():
     (("X", BIDS, ASKS, 1, None, None, None, None, 1, ""), "snapshot: must be True or False"),
     (("X", BIDS, ASKS, False, 8, 7, None, None, 1, ""), "must not exceed last_update_id"),
     (("X", BIDS, ASKS, False, None, -1, None, None, 1, ""), "last_update_id: must be a non"),
+    (("X", BIDS, ASKS, False, True, 7, None, None, 1, ""), "first_update_id: must be a non"),
+    (("X", BIDS, ASKS, False, -2, 7, None, None, 1, ""), "first_update_id: must be a non"),
+    ((" ", BIDS, ASKS, False, None, None, None, None, 1, ""), "symbol"),
+    (("X", BIDS, (), False, None, None, 5, "", 1, ""), "checksum_rule"),
     (("X", BIDS, ASKS, False, None, None, 5, None, 1, ""), "checksum_rule"),
     (("X", ((101.0, 1.0),), ASKS, True, None, None, None, None, 1, ""), "a crossed book"),
     (("X", BIDS, ASKS, False, None, None, None, None, 1.5, ""), "time_ns: must be an int"),
@@ -44,6 +48,13 @@ def test_parsed_book_event_builds_what_book_event_builds():
 def test_parsed_book_event_still_checks_all_but_the_levels(args, pattern):
     with pytest.raises(ValueError, match=pattern):
         parsed_book_event(*args)
+
+
+def test_parsed_book_event_takes_snapshots_ids_and_checksums_its_usual_path_does_not():
+    snap = parsed_book_event("X", BIDS, ASKS, True, None, 9, None, None, 1, "")
+    assert snap.snapshot and snap.last_update_id == 9
+    diff = parsed_book_event("X", BIDS, ASKS, False, 4, 9, 77, "kraken:1:8:10", 1, "")
+    assert (diff.first_update_id, diff.checksum, diff.checksum_rule) == (4, 77, "kraken:1:8:10")
 
 
 def test_only_parsed_skips_the_level_checks():

@@ -49,6 +49,8 @@ MAX_AHEAD_NS = 86_400 * _NS
 # Python's float()/int() also take Arabic-Indic and fullwidth digits, "1_0", " 10 ", "1e3".
 _DECIMAL = re.compile(r"-?[0-9]{1,30}(?:\.[0-9]{1,30})?\Z")
 _UNSIGNED = re.compile(r"[0-9]{1,20}\Z")
+_PLAIN = "0123456789."  # the characters of an unsigned decimal (level's fast path)
+_FIELDS = ("price", "size")  # level's names for a level's two values
 
 
 def excerpt(payload: Any, limit: int = EXCERPT) -> str:
@@ -260,7 +262,7 @@ def get_list(name: str, obj: Any, key: str) -> list[Any]:
 
 
 def level(name: str, obj: Any, key: str, price: Any, size: Any,
-          fields: tuple[str, str] = ("price", "size"), *, numbers: bool = False,
+          fields: tuple[str, str] = _FIELDS, numbers: bool = False,
           side: str = "") -> tuple[float, float]:
     """One book level's ``(price, size)`` as floats, the one check every venue's level
     parsing goes through: ASCII decimal strings (``numbers=True``: JSON numbers too, as
@@ -269,15 +271,24 @@ def level(name: str, obj: Any, key: str, price: Any, size: Any,
     check the levels again); anything else raises AdapterError naming the field
     (``fields``: the venue's names for the two, e.g. ``"price_level"``/``"new_quantity"``)
     or, for a sign, the book side (``side``, else ``key``: ``"b"`` is ``"bids"``)."""
-    if price.__class__ is str and size.__class__ is str and _DECIMAL.match(price) \
-            and _DECIMAL.match(size):  # the usual level (at most 30 digits: never inf/nan)
-        p, q = float(price), float(size)
-        if 0.0 < p < MAX_VALUE and 0.0 <= q < MAX_VALUE:
+    if price.__class__ is str and size.__class__ is str:  # the usual level: no regex
+        try:
+            p, q = float(price), float(size)
+        except ValueError:
+            p = q = -1.0  # not numbers: the slow path below names the field
+        # float() also takes "1e5", "inf", "nan", " 1", "1_0", "+1", ".5", "5." and other
+        # scripts' digits; within 30 characters, ASCII digits with no "." at either end (one
+        # inside at most: float() refuses two) are exactly what _DECIMAL takes ("-0" and
+        # longer texts take the slow path: _DECIMAL itself)
+        if 0.0 < p < MAX_VALUE and 0.0 <= q < MAX_VALUE and len(price) <= 30 \
+                and len(size) <= 30 and not price.strip(_PLAIN) and not size.strip(_PLAIN) \
+                and price[0] != "." and price[-1] != "." and size[0] != "." \
+                and size[-1] != ".":
             return p, q
     elif numbers and price.__class__ is float and size.__class__ is float \
             and 0.0 < price < MAX_VALUE and 0.0 <= size < MAX_VALUE:
         return price, size
-    p = _level_value(name, obj, key, fields[0], price, numbers)
+    p = _level_value(name, obj, key, fields[0], price, numbers)  # each checked by _DECIMAL
     q = _level_value(name, obj, key, fields[1], size, numbers)
     if not (p > 0.0 and q >= 0.0):  # BookEvent's own check names it
         try:
@@ -330,10 +341,10 @@ def side_levels(name: str, obj: Any, key: str, sides: tuple[str, str]
         if change.__class__ is list and len(change) == 3:
             side = change[0]
             if side == bid:
-                bids.append(level(name, obj, key, change[1], change[2], side="bids"))
+                bids.append(level(name, obj, key, change[1], change[2], _FIELDS, False, "bids"))
                 continue
             if side == ask:
-                asks.append(level(name, obj, key, change[1], change[2], side="asks"))
+                asks.append(level(name, obj, key, change[1], change[2], _FIELDS, False, "asks"))
                 continue
         raise bad_field(name, key, f"[{bid!r}|{ask!r}, price, size] changes", obj, change)
     return tuple(bids), tuple(asks)
@@ -438,8 +449,24 @@ def _seconds(head: str) -> int | None:
     return hour + mi * 60 + sec
 
 
+#: ns per unit of a fraction of n digits (``_SCALE[6]``: microseconds)
+_SCALE: tuple[int, ...] = tuple(10 ** (9 - n) for n in range(10))
+
+
 def rfc3339_ns(text: str) -> int:
     """Nanoseconds since the epoch for an RFC 3339 timestamp (up to 9 fraction digits)."""
+    digits = len(text) - 21
+    if 0 < digits < 10 and text[-1] == "Z" and text[19] == ".":
+        # the usual form, one per book update (Coinbase: "2021-04-17T16:43:30.244075Z"):
+        # UTC with a fraction; the same checks as below without the regex
+        frac = text[20:-1]
+        if frac.isdigit() and frac.isascii():
+            try:
+                secs = _seconds(text[:19])
+            except _TimeOfDayError:
+                raise ValueError(f"time of day out of range in {text!r}") from None
+            if secs is not None:
+                return secs * _NS + int(frac) * _SCALE[digits]
     m = _RFC3339_TAIL.match(text, 19)
     try:
         secs = _seconds(text[:19]) if m is not None else None

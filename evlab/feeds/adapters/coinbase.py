@@ -118,7 +118,7 @@ def _l2_levels(name: str, event: Any, updates: list[Any]
                 bid = side == "bid"
                 (bids if bid else asks).append(level(
                     name, event, "updates", u.get("price_level"), u.get("new_quantity"),
-                    _L2_FIELDS, side="bids" if bid else "asks"))
+                    _L2_FIELDS, False, "bids" if bid else "asks"))
                 continue
         raise c.bad_field(name, "updates", '{"side": "bid"|"offer", "price_level", "new_quantity"} '
                      "levels of decimal strings", event, u)
