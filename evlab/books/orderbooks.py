@@ -152,10 +152,19 @@ class OrderBooks:
         else:
             stats["before_snapshot"] += 1
             return
-        if moved is not None:
-            if event.checksum is not None and not self._checksum_ok(book, event):
-                return
-            self._after(book, event, moved)
+        if moved is None or (event.checksum is not None
+                             and not self._checksum_ok(book, event)):
+            return
+        # after a change: a crossed book is an error and a gap; else a quote if the top moved
+        bid, ask = book._best_bid, book._best_ask
+        if bid is not None and ask is not None and bid >= ask:
+            self._crossed(book, event, bid, ask)
+            return
+        book.crossed = False
+        if moved and not book.stale and bid is not None and ask is not None:
+            stats["quotes"] += 1
+            self._publish(book_quote_event(book.symbol, bid, ask, book._bids[bid],
+                                           book._asks[ask], event.time_ns, self.name))
 
     def on_system(self, event: SystemEvent) -> None:
         """A ``book_error`` (a bad message about one symbol's book, from the
@@ -283,28 +292,20 @@ class OrderBooks:
         buffer.append(event)
         self.stats["buffered"] += 1
 
-    def _after(self, book: OrderBook, event: BookEvent, moved: bool) -> None:
-        """The checks after a change: crossed book, then the quote if the top ``moved``."""
-        bid, ask = book._best_bid, book._best_ask  # crossed if bid >= ask (book.is_crossed)
-        if bid is not None and ask is not None and bid >= ask:
-            self.stats["crossed"] += 1
-            if not book.crossed:
-                book.crossed = True
-                self._publish(create_error_event(
-                    f"{book.symbol}: the book is crossed after an update (best bid "
-                    f"{bid} >= best ask {ask}); stale until the next snapshot",
-                    error_type="CrossedBook", handler=self.name, original=event,
-                    source=self.name))
-                # a crossed book has missed a change: resync it like any other gap
-                self._gap(book, event, "crossed_book", f"crossed (best bid {bid} >= best "
-                          f"ask {ask})", best_bid=bid, best_ask=ask)
-            return
-        book.crossed = False
-        if book.stale or not moved or bid is None or ask is None:
-            return
-        self.stats["quotes"] += 1
-        self._publish(book_quote_event(book.symbol, bid, ask, book._bids[bid],
-                                       book._asks[ask], event.time_ns, self.name))
+    def _crossed(self, book: OrderBook, event: BookEvent, bid: float, ask: float) -> None:
+        """An update left the book crossed (best ``bid >= ask``): counted; an ErrorEvent and a
+        gap the first time (the book stays stale until the next snapshot)."""
+        self.stats["crossed"] += 1
+        if not book.crossed:
+            book.crossed = True
+            self._publish(create_error_event(
+                f"{book.symbol}: the book is crossed after an update (best bid "
+                f"{bid} >= best ask {ask}); stale until the next snapshot",
+                error_type="CrossedBook", handler=self.name, original=event,
+                source=self.name))
+            # a crossed book has missed a change: resync it like any other gap
+            self._gap(book, event, "crossed_book", f"crossed (best bid {bid} >= best "
+                      f"ask {ask})", best_bid=bid, best_ask=ask)
 
     def _id_gap(self, book: OrderBook, event: BookEvent, reason: str, expected: int,
                 culprit: BookEvent) -> None:

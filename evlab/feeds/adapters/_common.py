@@ -49,7 +49,6 @@ MAX_AHEAD_NS = 86_400 * _NS
 # Python's float()/int() also take Arabic-Indic and fullwidth digits, "1_0", " 10 ", "1e3".
 _DECIMAL = re.compile(r"-?[0-9]{1,30}(?:\.[0-9]{1,30})?\Z")
 _UNSIGNED = re.compile(r"[0-9]{1,20}\Z")
-_PLAIN = "0123456789."  # the characters of an unsigned decimal (level's fast path)
 _FIELDS = ("price", "size")  # level's names for a level's two values
 
 
@@ -276,14 +275,17 @@ def level(name: str, obj: Any, key: str, price: Any, size: Any,
             p, q = float(price), float(size)
         except ValueError:
             p = q = -1.0  # not numbers: the slow path below names the field
-        # float() also takes "1e5", "inf", "nan", " 1", "1_0", "+1", ".5", "5." and other
-        # scripts' digits; within 30 characters, ASCII digits with no "." at either end (one
-        # inside at most: float() refuses two) are exactly what _DECIMAL takes ("-0" and
-        # longer texts take the slow path: _DECIMAL itself)
+        # float() also takes "1e5", "1_0", " 1", "+1", ".5", "5.", other scripts' digits and
+        # "inf"/"nan" (out of range here); what it takes that is ASCII, starts and ends with
+        # a digit and holds no "e", "E" or "_" is digits with at most one "." inside: within
+        # 30 characters exactly what _DECIMAL takes ("-0" and longer texts take the slow
+        # path, _DECIMAL itself)
         if 0.0 < p < MAX_VALUE and 0.0 <= q < MAX_VALUE and len(price) <= 30 \
-                and len(size) <= 30 and not price.strip(_PLAIN) and not size.strip(_PLAIN) \
-                and price[0] != "." and price[-1] != "." and size[0] != "." \
-                and size[-1] != ".":
+                and len(size) <= 30 and price.isascii() and size.isascii() \
+                and "0" <= price[0] <= "9" and "0" <= price[-1] <= "9" \
+                and "0" <= size[0] <= "9" and "0" <= size[-1] <= "9" \
+                and "e" not in price and "E" not in price and "_" not in price \
+                and "e" not in size and "E" not in size and "_" not in size:
             return p, q
     elif numbers and price.__class__ is float and size.__class__ is float \
             and 0.0 < price < MAX_VALUE and 0.0 <= size < MAX_VALUE:
