@@ -46,6 +46,8 @@ __all__ = [
     "create_tick_event",
     "create_quote_event",
     "create_book_event",
+    "parsed_book_event",
+    "book_quote_event",
     "create_signal_event",
     "create_order_event",
     "create_cancel_event",
@@ -297,23 +299,27 @@ def _copy_plan(cls: type) -> tuple[Any, Any]:
             _core.slots([getattr(cls, n) for n in _STAMPS]))
 
 
-def _slot_function(cls: type[Event], params: str, values: dict[str, str], *, trusted: bool
-                   ) -> Callable[..., Any]:
+def _slot_function(cls: type[Event], params: str, values: dict[str, str], *, trusted: bool,
+                   single: bool = False, check: Callable[[Any], None] | None = None,
+                   usual: str = "False") -> Callable[..., Any]:
     """Compile a function that sets every slot of a ``cls`` event in one call of the core's
     slot primitives (``evlab._core.fill`` / ``make``; a frozen dataclass would pay an
     ``object.__setattr__`` per field).
 
     ``values`` maps field names to the expressions that hold them; other fields take their
-    defaults. ``trusted``: a generator of new events from rows (no checks); else an
-    ``__init__`` that then validates. The source is made from this module's field names
-    only, as dataclasses makes its own ``__init__``; nothing from outside reaches it.
+    defaults. ``trusted``: a generator of new events from rows (no checks), or (``single``)
+    a builder of one new event that then runs ``check(event)`` (the checks its caller did
+    not do; see :data:`parsed_book_event`) unless the expression ``usual`` of the parameters
+    holds (the usual values, accepted in one expression); else an ``__init__`` that then
+    validates. The source is made from this module's field names and expressions only, as
+    dataclasses makes its own ``__init__``; nothing from outside reaches it.
     """
     # The stamps go last in the plan and get no value: the core sets them to None.
     flds = [f for f in fields(cls) if f.name not in _STAMPS]
     stamps = [getattr(cls, name) for name in _STAMPS]
     namespace: dict[str, Any] = {
         "_fill": _core.fill, "_make": _core.make, "_cls": cls, "_event_time": _event_time,
-        "_validate": cls._validate,
+        "_validate": cls._validate, "_check": check,
         "_plan": _core.slots([getattr(cls, f.name) for f in flds] + stamps)}
     items = []
     for f in flds:
@@ -326,7 +332,14 @@ def _slot_function(cls: type[Event], params: str, values: dict[str, str], *, tru
         else:
             raise TypeError(f"{cls.__name__}: no value for field {f.name!r}")
     row = f"({', '.join(items)},)"
-    if trusted:
+    if trusted and single:
+        checks = "" if check is None else f"    if not ({usual}):\n        _check(event)\n"
+        source = (f"def _fn({params}):\n"
+                  "    if time_ns is None or type(time_ns) is not int:\n"
+                  "        time_ns = _event_time(_cls, time_ns)\n"
+                  f"    event = _make(_cls, _plan, {row})\n"
+                  f"{checks}    return event\n")
+    elif trusted:
         source = (f"def _fn(rows):\n    for {params}, in rows:\n"
                   f"        yield _make(_cls, _plan, {row})\n")
     else:
@@ -604,46 +617,70 @@ class BookEvent(Event):
         return self.last_update_id
 
     def _validate(self) -> None:
-        cls = type(self)
-        symbol = self.symbol
-        if not (symbol.__class__ is str and symbol and not symbol.isspace()):
-            _check_symbol(cls, symbol)
-        for name in ("bids", "asks"):
-            side = getattr(self, name)
-            if side.__class__ is not tuple:
-                raise _bad(cls, name, side, "must be a tuple of (price, size) tuples")
-            for level in side:
-                # the usual level in one expression; anything else is explained below
-                if (level.__class__ is tuple and len(level) == 2
-                        and level[0].__class__ is float and level[1].__class__ is float
-                        and 0.0 < level[0] < _INF and 0.0 <= level[1] < _INF):
-                    continue
-                _check_level(cls, name, level)
-        if self.snapshot.__class__ is not bool:
-            raise _bad(cls, "snapshot", self.snapshot, "must be True or False")
-        for name in ("first_update_id", "last_update_id"):
-            value = getattr(self, name)
+        _book_fields(self)
+        _book_levels(self)
+        if self.snapshot:
+            _book_uncrossed(self)
+
+
+def _book_fields(event: BookEvent) -> None:
+    """Every check of a ``BookEvent`` but those of each level (``_book_levels``) and of a
+    snapshot's crossing (``_book_uncrossed``)."""
+    cls = type(event)
+    symbol = event.symbol
+    if not (symbol.__class__ is str and symbol and not symbol.isspace()):
+        _check_symbol(cls, symbol)
+    if event.bids.__class__ is not tuple:
+        raise _bad(cls, "bids", event.bids, "must be a tuple of (price, size) tuples")
+    if event.asks.__class__ is not tuple:
+        raise _bad(cls, "asks", event.asks, "must be a tuple of (price, size) tuples")
+    if event.snapshot.__class__ is not bool:
+        raise _bad(cls, "snapshot", event.snapshot, "must be True or False")
+    first, last = event.first_update_id, event.last_update_id
+    if first is not None or last is not None:
+        for name, value in (("first_update_id", first), ("last_update_id", last)):
             if value is not None and (value.__class__ is not int or value < 0):
                 raise _bad(cls, name, value, "must be a non-negative int or None")
-        first, last = self.first_update_id, self.last_update_id
         if first is not None and last is not None and first > last:
             raise _bad(cls, "first_update_id", first,
                        f"must not exceed last_update_id ({last!r})")
-        checksum, rule = self.checksum, self.checksum_rule
-        if checksum is not None or rule is not None:
-            if checksum.__class__ is not int or not 0 <= checksum < 1 << 63:  # int64 in files
-                raise _bad(cls, "checksum", checksum, "must be a non-negative int below 2**63 "
-                           "(with checksum_rule)")
-            if rule.__class__ is not str or not rule:
-                raise _bad(cls, "checksum_rule", rule, "must name a checksum rule (with "
-                           "checksum)")
-        if self.snapshot:
-            bids = [p for p, q in self.bids if q > 0]
-            asks = [p for p, q in self.asks if q > 0]
-            if bids and asks and max(bids) >= min(asks):
-                raise _bad(cls, "bids", max(bids),
-                           f"best bid must be below the best ask ({min(asks)!r}): a crossed book")
+    checksum, rule = event.checksum, event.checksum_rule
+    if checksum is not None or rule is not None:
+        if checksum.__class__ is not int or not 0 <= checksum < 1 << 63:  # int64 in files
+            raise _bad(cls, "checksum", checksum, "must be a non-negative int below 2**63 "
+                       "(with checksum_rule)")
+        if rule.__class__ is not str or not rule:
+            raise _bad(cls, "checksum_rule", rule, "must name a checksum rule (with "
+                       "checksum)")
 
+
+def _book_levels(event: BookEvent) -> None:
+    """Each level of both sides: a ``(float, float)`` tuple, 0 < price < inf, 0 <= size < inf."""
+    cls = type(event)
+    for name, side in (("bids", event.bids), ("asks", event.asks)):
+        for level in side:
+            # the usual level in one expression; anything else is explained below
+            if (level.__class__ is tuple and len(level) == 2
+                    and level[0].__class__ is float and level[1].__class__ is float
+                    and 0.0 < level[0] < _INF and 0.0 <= level[1] < _INF):
+                continue
+            _check_level(cls, name, level)
+
+
+def _book_uncrossed(event: BookEvent) -> None:
+    """A snapshot may not be crossed (its best bid >= its best ask)."""
+    bids = [p for p, q in event.bids if q > 0]
+    asks = [p for p, q in event.asks if q > 0]
+    if bids and asks and max(bids) >= min(asks):
+        raise _bad(type(event), "bids", max(bids),
+                   f"best bid must be below the best ask ({min(asks)!r}): a crossed book")
+
+
+def _parsed_book_checks(event: BookEvent) -> None:
+    """What ``parsed_book_event`` checks: all but each level's type and sign."""
+    _book_fields(event)
+    if event.snapshot:
+        _book_uncrossed(event)
 
 
 def _check_level(cls: type, name: str, level: Any) -> None:
@@ -1135,6 +1172,37 @@ for _cls in (BarEvent, BarUpdateEvent, TickEvent, QuoteEvent, BookEvent, SignalE
     _fast_init(_cls)
 _core.bind(Event, ErrorEvent)
 
+#: ``parsed_book_event(symbol, bids, asks, snapshot, first_update_id, last_update_id,
+#: checksum, checksum_rule, time_ns, source)``: a ``BookEvent`` of levels its caller already
+#: checked, one by one, as ``BookEvent`` would (each a ``(float, float)`` tuple with
+#: ``0 < price < inf`` and ``0 <= size < inf``: the exchange adapters' ``level``); every other
+#: check still runs (``_parsed_book_checks``). Decoding is hot: this skips a second pass over
+#: levels the adapter has just checked. ``create_book_event`` builds with it too.
+parsed_book_event: Callable[..., BookEvent] = _slot_function(
+    BookEvent, "symbol, bids, asks, snapshot, first_update_id, last_update_id, checksum, "
+    "checksum_rule, time_ns, source",
+    {n: n for n in ("symbol", "bids", "asks", "snapshot", "first_update_id", "last_update_id",
+                    "checksum", "checksum_rule", "time_ns", "source")},
+    trusted=True, single=True, check=_parsed_book_checks,
+    # an update with no checksum and its ids None or in order, for a named symbol: what
+    # _parsed_book_checks would accept, in one expression (else it runs, naming the fault)
+    usual="snapshot is False and checksum is None and checksum_rule is None"
+          " and bids.__class__ is tuple and asks.__class__ is tuple"
+          " and symbol.__class__ is str and symbol and not symbol.isspace()"
+          " and (first_update_id is None and last_update_id is None"
+          " or first_update_id.__class__ is int and last_update_id.__class__ is int"
+          " and 0 <= first_update_id <= last_update_id)")
+
+
+#: ``book_quote_event(symbol, bid, ask, bid_size, ask_size, time_ns, source)``: the
+#: ``QuoteEvent`` of the top of a book that ``OrderBooks`` keeps (both sides non-empty, not
+#: crossed, every level checked when its ``BookEvent`` was made), so none of
+#: ``QuoteEvent``'s checks could fail: they are skipped.
+book_quote_event: Callable[..., QuoteEvent] = _slot_function(
+    QuoteEvent, "symbol, bid, ask, bid_size, ask_size, time_ns, source",
+    {n: n for n in ("symbol", "bid", "ask", "bid_size", "ask_size", "time_ns", "source")},
+    trusted=True, single=True)
+
 
 # --- factories (the usage guide's signatures, plus keyword extras) --------------------
 
@@ -1176,10 +1244,16 @@ def create_book_event(symbol: str, timestamp: Any, bids: Iterable[Sequence[float
                       asks: Iterable[Sequence[float]] = (), *, snapshot: bool = False,
                       first_update_id: int | None = None, last_update_id: int | None = None,
                       checksum: int | None = None, checksum_rule: str | None = None,
-                      source: str = "") -> BookEvent:
+                      source: str = "", parsed: bool = False) -> BookEvent:
     """Validated book levels: ``bids``/``asks`` are ``(price, size)`` pairs (size 0 deletes
     a level of an update); ``snapshot=True`` for a whole book. ``timestamp`` as for quotes;
-    ``checksum``/``checksum_rule``: the exchange's checksum of its book after this event."""
+    ``checksum``/``checksum_rule``: the exchange's checksum of its book after this event.
+    ``parsed=True``: the caller checked each level already (see :data:`parsed_book_event`),
+    so only the other checks run."""
+    if parsed:
+        return parsed_book_event(symbol, _levels(bids), _levels(asks), snapshot,
+                                 first_update_id, last_update_id, checksum, checksum_rule,
+                                 _time(timestamp), source)
     return BookEvent(symbol, _levels(bids), _levels(asks), snapshot, first_update_id,
                      last_update_id, checksum, checksum_rule, time_ns=_time(timestamp),
                      source=source)

@@ -121,9 +121,28 @@ class OrderBook:
         self._ask_prices.clear()
         self._best_bid = self._best_ask = None
 
-    def apply(self, bids: Any, asks: Any) -> None:
-        """Set each ``(price, size)`` level; size 0 deletes it (unknown prices: nothing)."""
+    def replace(self, bids: Any, asks: Any) -> None:
+        """Set the book to these ``(price, size)`` levels (a snapshot's), forgetting the old
+        ones: what ``clear`` then ``apply`` do (a later level of a price wins, size 0 leaves
+        it out), with each side's prices sorted once rather than inserted one by one."""
+        for side, prices, levels in ((self._bids, self._bid_prices, bids),
+                                     (self._asks, self._ask_prices, asks)):
+            side.clear()
+            side.update(levels)
+            if 0.0 in side.values():  # size 0 deletes: nothing to delete in a new book
+                for price in [p for p, q in side.items() if not q]:
+                    del side[price]
+            prices.clear()
+            prices.update(side)
+        bid_prices, ask_prices = self._bid_prices, self._ask_prices
+        self._best_bid = bid_prices[-1] if bid_prices else None
+        self._best_ask = ask_prices[0] if ask_prices else None
+
+    def apply(self, bids: Any, asks: Any) -> bool:
+        """Set each ``(price, size)`` level; size 0 deletes it (unknown prices: nothing).
+        True if the top of the book (a best price or its size) changed."""
         side, prices, best = self._bids, self._bid_prices, self._best_bid
+        top = None if best is None else side[best]
         for price, size in bids:
             if size:
                 if price not in side:
@@ -135,8 +154,10 @@ class OrderBook:
                 prices.remove(price)
                 if price == best:
                     best = prices[-1] if prices else None
+        moved = best != self._best_bid or (best is not None and side[best] != top)
         self._best_bid = best
         side, prices, best = self._asks, self._ask_prices, self._best_ask
+        top = None if best is None else side[best]
         for price, size in asks:
             if size:
                 if price not in side:
@@ -148,7 +169,9 @@ class OrderBook:
                 prices.remove(price)
                 if price == best:
                     best = prices[0] if prices else None
+        moved = moved or best != self._best_ask or (best is not None and side[best] != top)
         self._best_ask = best
+        return moved
 
     def truncate(self, depth: int) -> None:
         """Keep only the best ``depth`` levels a side (for venues that send no deletion for a

@@ -53,8 +53,8 @@ from evlab.books.checksum import checksum_rule
 from evlab.events import (
     BookEvent,
     EventType,
-    QuoteEvent,
     SystemEvent,
+    book_quote_event,
     create_error_event,
 )
 
@@ -141,20 +141,30 @@ class OrderBooks:
         book = self._books.get(event.symbol)
         if book is None:
             book = self._books[event.symbol] = OrderBook(event.symbol)
-        before = book.top()
+        moved: bool | None  # the top changed; None: nothing was applied
         if event.snapshot:
-            changed = self._snapshot(book, event)
+            before = book.top()
+            moved = book.top() != before if self._snapshot(book, event) else None
         elif event.last_update_id is not None and event.first_update_id is not None:
-            changed = self._sequenced(book, event)
+            moved = self._sequenced(book, event)
         elif book.synced:
-            changed = self._apply(book, event)
+            moved = self._apply(book, event)
         else:
             stats["before_snapshot"] += 1
-            changed = False
-        if changed:
-            if event.checksum is not None and not self._checksum_ok(book, event):
-                return
-            self._after(book, event, before)
+            return
+        if moved is None or (event.checksum is not None
+                             and not self._checksum_ok(book, event)):
+            return
+        # after a change: a crossed book is an error and a gap; else a quote if the top moved
+        bid, ask = book._best_bid, book._best_ask
+        if bid is not None and ask is not None and bid >= ask:
+            self._crossed(book, event, bid, ask)
+            return
+        book.crossed = False
+        if moved and not book.stale and bid is not None and ask is not None:
+            stats["quotes"] += 1
+            self._publish(book_quote_event(book.symbol, bid, ask, book._bids[bid],
+                                           book._asks[ask], event.time_ns, self.name))
 
     def on_system(self, event: SystemEvent) -> None:
         """A ``book_error`` (a bad message about one symbol's book, from the
@@ -217,8 +227,7 @@ class OrderBooks:
             self._id_gap(book, event, "snapshot_too_old", last + 1, buffer[0])
             return False
         stats["snapshots"] += 1
-        book.clear()
-        book.apply(event.bids, event.asks)
+        book.replace(event.bids, event.asks)
         book.update_id = last
         book.time_ns = event.time_ns
         book.stale = False
@@ -243,33 +252,36 @@ class OrderBooks:
                     self._buffer(book, diff)
         return True
 
-    def _sequenced(self, book: OrderBook, event: BookEvent) -> bool:
-        """Binance's rule for an update ``U..u`` (``first_update_id..last_update_id``)."""
+    def _sequenced(self, book: OrderBook, event: BookEvent) -> bool | None:
+        """Binance's rule for an update ``U..u`` (``first_update_id..last_update_id``): None
+        if it was not applied, else whether the top of the book changed."""
         if not book.synced:
             self._buffer(book, event)
-            return False
+            return None
         last = event.last_update_id
         current = book.update_id
         if current is not None:
             if last <= current:  # type: ignore[operator]
                 self.stats["ignored"] += 1
-                return False
+                return None
             if event.first_update_id > current + 1:  # type: ignore[operator]
                 self._id_gap(book, event, "missed_updates", current + 1, event)
                 self._buffer(book, event)
-                return False
-        self._apply(book, event)
+                return None
+        moved = self._apply(book, event)
         book.update_id = last
-        return True
+        return moved
 
     def _apply(self, book: OrderBook, event: BookEvent) -> bool:
-        book.apply(event.bids, event.asks)
+        """Apply an update's levels; whether the top of the book changed."""
+        bids, asks = event.bids, event.asks
+        moved = book.apply(bids, asks)
         book.time_ns = event.time_ns
         book.updates += 1
         stats = self.stats
         stats["updates"] += 1
-        stats["levels"] += len(event.bids) + len(event.asks)
-        return True
+        stats["levels"] += len(bids) + len(asks)
+        return moved
 
     def _buffer(self, book: OrderBook, event: BookEvent) -> None:
         buffer = self._buffers.get(book.symbol)
@@ -280,30 +292,20 @@ class OrderBooks:
         buffer.append(event)
         self.stats["buffered"] += 1
 
-    def _after(self, book: OrderBook, event: BookEvent, before: tuple[Any, ...]) -> None:
-        """The checks after a change: crossed book, then the quote if the top moved."""
-        top = book.top()  # (bid, size, ask, size): crossed if bid >= ask (book.is_crossed)
-        if top[0] is not None and top[2] is not None and top[0] >= top[2]:
-            self.stats["crossed"] += 1
-            if not book.crossed:
-                book.crossed = True
-                bid, ask = book.best_bid, book.best_ask
-                self._publish(create_error_event(
-                    f"{book.symbol}: the book is crossed after an update (best bid "
-                    f"{bid} >= best ask {ask}); stale until the next snapshot",
-                    error_type="CrossedBook", handler=self.name, original=event,
-                    source=self.name))
-                # a crossed book has missed a change: resync it like any other gap
-                self._gap(book, event, "crossed_book", f"crossed (best bid {bid} >= best "
-                          f"ask {ask})", best_bid=bid, best_ask=ask)
-            return
-        book.crossed = False
-        if book.stale:
-            return
-        if top != before and top[0] is not None and top[2] is not None:
-            self.stats["quotes"] += 1
-            self._publish(QuoteEvent(book.symbol, top[0], top[2], top[1], top[3],
-                                     time_ns=event.time_ns, source=self.name))
+    def _crossed(self, book: OrderBook, event: BookEvent, bid: float, ask: float) -> None:
+        """An update left the book crossed (best ``bid >= ask``): counted; an ErrorEvent and a
+        gap the first time (the book stays stale until the next snapshot)."""
+        self.stats["crossed"] += 1
+        if not book.crossed:
+            book.crossed = True
+            self._publish(create_error_event(
+                f"{book.symbol}: the book is crossed after an update (best bid "
+                f"{bid} >= best ask {ask}); stale until the next snapshot",
+                error_type="CrossedBook", handler=self.name, original=event,
+                source=self.name))
+            # a crossed book has missed a change: resync it like any other gap
+            self._gap(book, event, "crossed_book", f"crossed (best bid {bid} >= best "
+                      f"ask {ask})", best_bid=bid, best_ask=ask)
 
     def _id_gap(self, book: OrderBook, event: BookEvent, reason: str, expected: int,
                 culprit: BookEvent) -> None:

@@ -115,6 +115,7 @@ def test_dec_fields_names_a_missing_field_and_refuses_non_objects() -> None:
 # --- rfc3339_ns: the date and hour cached apart from minutes and seconds ---------------------
 
 GOOD_TIMES = ["2016-10-07T00:01:00Z", "2016-10-07T23:59:59.123456789Z", "2024-02-29t12:00:00z",
+              "2021-04-17T16:43:30.244075Z", "2021-04-17T16:43:30.2Z",  # the fast path's form
               "2024-01-02 03:04:05.5+01:30", "1970-01-01T00:00:00-00:00",
               "2023-12-31T23:59:59.000000001+23:59"]
 BAD_TIMES = ["2016-10-07T24:00:00Z", "2016-10-07T00:60:00Z", "2016-10-07T00:00:60Z",
@@ -122,7 +123,11 @@ BAD_TIMES = ["2016-10-07T24:00:00Z", "2016-10-07T00:60:00Z", "2016-10-07T00:00:6
              "2016-10-07T00-01:00Z", "2016-10-07T00:01-00Z", "2016-10-07T00:01:00",
              "2016-10-07T00:1:000Z", "2016-10-07T00:01Z", "2016-10-07", "",
              "2016-10-07T00:01:00.Z", "2016-10-07T00:01:00.1234567890Z", "20161007T000100Z",
-             "2016-10-07T00: 1:00Z", "2016-10-07T00:+1:00Z"]
+             "2016-10-07T00: 1:00Z", "2016-10-07T00:+1:00Z",
+             # the fast path's form ("...SS.ffffffZ") with a bad part
+             "2016-10-07T24:00:00.5Z", "2023-02-29T00:00:00.5Z", "2016-10-07T00:01:00.12345６Z",
+             "2016-10-07T00:01:00.+12345Z", "2016-10-07T00:01:00.1_2Z", "2016-10-07T00:0１:00.5Z",
+             "2016-10-07T00:01:00.5\u00b2Z"]
 
 
 @pytest.mark.parametrize("text", GOOD_TIMES)
@@ -143,3 +148,31 @@ def test_rfc3339_refuses_what_is_not_a_timestamp(text: str) -> None:
     for _ in range(2):  # nothing bad is cached as good
         with pytest.raises(ValueError):
             rfc3339_ns(text)
+
+
+# --- level: the book levels' fast path (no regex), exactly as _DECIMAL judges ----------------
+
+LEVEL_VALUES = ["611.78", "0", "-0", "-1", "0.00000001", "007.5", "1.", ".5", "-.5", "1..2",
+                "1e3", "1E3", "inf", "nan", "Infinity", " 1", "1 ", "1_0", "+1", "١٧٧", "１",
+                "²", "0x1", "1" * 18, "1" * 30, "0" * 29 + "1", "0" * 30 + "1",
+                "0." + "1" * 29, "0." + "1" * 30, "0." + "1" * 31, "", ".", "-", "1-2", 5, None,
+                "1\n", "\t1", "1 0", "1.5e3", "1E5", "12e0", "0_1", "1١1", "1١", "１.5",
+                "1.2.3", "+.5", " 1.5", "1.5 ", "1\u00a0", "0.5\u2003", "infinity", "NaN"]
+
+
+@pytest.mark.parametrize("value", LEVEL_VALUES, ids=repr)
+@pytest.mark.parametrize("where", ["price", "size"])
+def test_level_takes_exactly_the_decimals_the_regex_takes(value: object, where: str) -> None:
+    from evlab.feeds.adapters._common import _DECIMAL, MAX_VALUE, level
+
+    price, size = (value, "2.5") if where == "price" else ("2.5", value)
+    ok = (isinstance(value, str) and _DECIMAL.match(value) is not None
+          and (0.0 < float(value) < MAX_VALUE if where == "price"
+               else 0.0 <= float(value) < MAX_VALUE))
+    if ok:
+        got = level("x", {}, "bids", price, size)
+        assert got == (float(price), float(size))  # type: ignore[arg-type]
+        assert all(type(v) is float for v in got)
+    else:
+        with pytest.raises(AdapterError):
+            level("x", {}, "bids", price, size)

@@ -428,8 +428,9 @@ async def test_coinbase_advanced_level2_builds_a_book():
 
 def test_the_kept_best_prices_follow_every_change_of_the_levels():
     """OrderBook keeps its best bid and ask as changes come (not read off the sorted lists):
-    after random sets, deletions (of the best too), truncations and clears they are the
-    ends of the levels a plain dict holds."""
+    after random sets, deletions (of the best too), truncations, snapshots (``replace``) and
+    clears they are the ends of the levels a plain dict holds; ``apply`` says whether the
+    top moved."""
     import random
 
     from evlab.books import OrderBook
@@ -442,6 +443,15 @@ def test_the_kept_best_prices_follow_every_change_of_the_levels():
             book.clear()
             ref[0].clear()
             ref[1].clear()
+        elif step % 131 == 130:  # a snapshot: its levels replace the book's
+            snap = ([(float(rng.randint(1, 30)), float(rng.randint(0, 5))) for _ in range(8)],
+                    [(float(rng.randint(1, 30)), float(rng.randint(0, 5))) for _ in range(8)])
+            book.replace(*snap)
+            for side, levels in zip(ref, snap, strict=True):
+                side.clear()
+                side.update(levels)  # a later level of a price wins
+                for price in [p for p, q in side.items() if not q]:
+                    del side[price]
         elif step % 97 == 96:
             depth = rng.randint(0, 4)
             book.truncate(depth)
@@ -465,7 +475,9 @@ def test_the_kept_best_prices_follow_every_change_of_the_levels():
                     side[price] = size
                 else:
                     side.pop(price, None)
-            book.apply(*changes)
+            before = book.top()
+            moved = book.apply(*changes)
+            assert moved == (book.top() != before)  # what OrderBooks publishes a quote on
         bid = max(ref[0]) if ref[0] else None
         ask = min(ref[1]) if ref[1] else None
         assert (book.best_bid, book.best_ask) == (bid, ask)

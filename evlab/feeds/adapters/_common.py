@@ -24,9 +24,11 @@ from evlab.events import (
     BookEvent,
     QuoteEvent,
     TickEvent,
+    _check_level,
     create_bar_event,
     create_bar_update_event,
     create_tick_event,
+    parsed_book_event,
 )
 
 from .base import AdapterError
@@ -47,6 +49,7 @@ MAX_AHEAD_NS = 86_400 * _NS
 # Python's float()/int() also take Arabic-Indic and fullwidth digits, "1_0", " 10 ", "1e3".
 _DECIMAL = re.compile(r"-?[0-9]{1,30}(?:\.[0-9]{1,30})?\Z")
 _UNSIGNED = re.compile(r"[0-9]{1,20}\Z")
+_FIELDS = ("price", "size")  # level's names for a level's two values
 
 
 def excerpt(payload: Any, limit: int = EXCERPT) -> str:
@@ -258,23 +261,47 @@ def get_list(name: str, obj: Any, key: str) -> list[Any]:
 
 
 def level(name: str, obj: Any, key: str, price: Any, size: Any,
-          fields: tuple[str, str] = ("price", "size"), *, numbers: bool = False
-          ) -> tuple[float, float]:
+          fields: tuple[str, str] = _FIELDS, numbers: bool = False,
+          side: str = "") -> tuple[float, float]:
     """One book level's ``(price, size)`` as floats, the one check every venue's level
     parsing goes through: ASCII decimal strings (``numbers=True``: JSON numbers too, as
-    Kraken v2 sends them) whose values are finite and below :data:`MAX_VALUE`; anything else
-    raises AdapterError naming the field (``fields``: the venue's names for the two, e.g.
-    ``"price_level"``/``"new_quantity"``). Signs are ``BookEvent``'s to check."""
-    if price.__class__ is str and size.__class__ is str and _DECIMAL.match(price) \
-            and _DECIMAL.match(size):  # the usual level (at most 30 digits: never inf/nan)
-        p, q = float(price), float(size)
-        if p < MAX_VALUE and q < MAX_VALUE:
+    Kraken v2 sends them) whose values are finite and below :data:`MAX_VALUE`, the price
+    positive and the size not negative, as ``BookEvent`` requires (so :func:`book` need not
+    check the levels again); anything else raises AdapterError naming the field
+    (``fields``: the venue's names for the two, e.g. ``"price_level"``/``"new_quantity"``)
+    or, for a sign, the book side (``side``, else ``key``: ``"b"`` is ``"bids"``)."""
+    if price.__class__ is str and size.__class__ is str:  # the usual level: no regex
+        try:
+            p, q = float(price), float(size)
+        except ValueError:
+            p = q = -1.0  # not numbers: the slow path below names the field
+        # float() also takes "1e5", "1_0", " 1", "+1", ".5", "5.", other scripts' digits and
+        # "inf"/"nan" (out of range here); what it takes that is ASCII, starts and ends with
+        # a digit and holds no "e", "E" or "_" is digits with at most one "." inside: within
+        # 30 characters exactly what _DECIMAL takes ("-0" and longer texts take the slow
+        # path, _DECIMAL itself)
+        if 0.0 < p < MAX_VALUE and 0.0 <= q < MAX_VALUE and len(price) <= 30 \
+                and len(size) <= 30 and price.isascii() and size.isascii() \
+                and "0" <= price[0] <= "9" and "0" <= price[-1] <= "9" \
+                and "0" <= size[0] <= "9" and "0" <= size[-1] <= "9" \
+                and "e" not in price and "E" not in price and "_" not in price \
+                and "e" not in size and "E" not in size and "_" not in size:
             return p, q
     elif numbers and price.__class__ is float and size.__class__ is float \
-            and -MAX_VALUE < price < MAX_VALUE and -MAX_VALUE < size < MAX_VALUE:
+            and 0.0 < price < MAX_VALUE and 0.0 <= size < MAX_VALUE:
         return price, size
-    return (_level_value(name, obj, key, fields[0], price, numbers),
-            _level_value(name, obj, key, fields[1], size, numbers))
+    p = _level_value(name, obj, key, fields[0], price, numbers)  # each checked by _DECIMAL
+    q = _level_value(name, obj, key, fields[1], size, numbers)
+    if not (p > 0.0 and q >= 0.0):  # BookEvent's own check names it
+        try:
+            _check_level(BookEvent, side or _SIDES.get(key, key), (p, q))
+        except ValueError as exc:
+            raise AdapterError(f"{name}: invalid book levels ({exc}) in "
+                               f"{excerpt(obj)!r}") from None
+    return p, q
+
+
+_SIDES = {"b": "bids", "a": "asks"}  # Binance's keys for a depth update's sides
 
 
 def _level_value(name: str, obj: Any, key: str, field_name: str, value: Any,
@@ -316,10 +343,10 @@ def side_levels(name: str, obj: Any, key: str, sides: tuple[str, str]
         if change.__class__ is list and len(change) == 3:
             side = change[0]
             if side == bid:
-                bids.append(level(name, obj, key, change[1], change[2]))
+                bids.append(level(name, obj, key, change[1], change[2], _FIELDS, False, "bids"))
                 continue
             if side == ask:
-                asks.append(level(name, obj, key, change[1], change[2]))
+                asks.append(level(name, obj, key, change[1], change[2], _FIELDS, False, "asks"))
                 continue
         raise bad_field(name, key, f"[{bid!r}|{ask!r}, price, size] changes", obj, change)
     return tuple(bids), tuple(asks)
@@ -424,8 +451,24 @@ def _seconds(head: str) -> int | None:
     return hour + mi * 60 + sec
 
 
+#: ns per unit of a fraction of n digits (``_SCALE[6]``: microseconds)
+_SCALE: tuple[int, ...] = tuple(10 ** (9 - n) for n in range(10))
+
+
 def rfc3339_ns(text: str) -> int:
     """Nanoseconds since the epoch for an RFC 3339 timestamp (up to 9 fraction digits)."""
+    digits = len(text) - 21
+    if 0 < digits < 10 and text[-1] == "Z" and text[19] == ".":
+        # the usual form, one per book update (Coinbase: "2021-04-17T16:43:30.244075Z"):
+        # UTC with a fraction; the same checks as below without the regex
+        frac = text[20:-1]
+        if frac.isdigit() and frac.isascii():
+            try:
+                secs = _seconds(text[:19])
+            except _TimeOfDayError:
+                raise ValueError(f"time of day out of range in {text!r}") from None
+            if secs is not None:
+                return secs * _NS + int(frac) * _SCALE[digits]
     m = _RFC3339_TAIL.match(text, 19)
     try:
         secs = _seconds(text[:19]) if m is not None else None
@@ -483,10 +526,11 @@ def book(name: str, symbol: str, time_ns: int | None, bids: tuple[tuple[float, f
          asks: tuple[tuple[float, float], ...], snapshot: bool, first_id: int | None,
          last_id: int | None, source: str, raw: Any, checksum: int | None = None,
          checksum_rule: str | None = None) -> BookEvent:
-    """A validated BookEvent (``time_ns`` None: the receive time); else AdapterError."""
+    """A validated BookEvent (``time_ns`` None: the receive time); else AdapterError. Its
+    levels come from :func:`level`, which checked each: ``parsed_book_event`` does the rest."""
     try:
-        return BookEvent(symbol, bids, asks, snapshot, first_id, last_id, checksum,
-                         checksum_rule, time_ns=time_ns, source=source)
+        return parsed_book_event(symbol, bids, asks, snapshot, first_id, last_id, checksum,
+                                 checksum_rule, time_ns, source)
     except ValueError as exc:
         raise AdapterError(f"{name}: invalid book levels ({exc}) in {excerpt(raw)!r}") from None
 

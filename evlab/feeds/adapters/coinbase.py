@@ -115,9 +115,10 @@ def _l2_levels(name: str, event: Any, updates: list[Any]
         if u.__class__ is dict:
             side = u.get("side")
             if side == "bid" or side == "offer":
-                (bids if side == "bid" else asks).append(level(
+                bid = side == "bid"
+                (bids if bid else asks).append(level(
                     name, event, "updates", u.get("price_level"), u.get("new_quantity"),
-                    _L2_FIELDS))
+                    _L2_FIELDS, False, "bids" if bid else "asks"))
                 continue
         raise c.bad_field(name, "updates", '{"side": "bid"|"offer", "price_level", "new_quantity"} '
                      "levels of decimal strings", event, u)

@@ -162,7 +162,7 @@ def _book_levels(name: str, obj: Any, key: str) -> tuple[tuple[float, float], ..
     for lv in c.get_list(name, obj, key):
         if lv.__class__ is not dict or "price" not in lv or "qty" not in lv:
             raise c.bad_field(name, key, '{"price", "qty"} levels', obj, lv)
-        out.append(level(name, obj, key, lv["price"], lv["qty"], _FIELDS, numbers=True))
+        out.append(level(name, obj, key, lv["price"], lv["qty"], _FIELDS, True))
     return tuple(out)
 
 
@@ -300,7 +300,7 @@ class KrakenAdapter(ExchangeAdapter):
             if known is not None:
                 price, qty = max(price, known[0]), max(qty, known[1])
             book = OrderBook(symbol)
-            book.apply(bids, asks)
+            book.replace(bids, asks)
             book.truncate(depth)  # what OrderBooks checks: the snapshot's book at the depth
             price, qty = next((pq for pq in _candidates(price, qty)
                                if book_checksum(book, *pq) == checksum), (price, qty))

@@ -1,0 +1,87 @@
+"""The builders that skip checks their caller already made: ``parsed_book_event`` (an
+adapter checked each level) and ``book_quote_event`` (the top of a book ``OrderBooks``
+keeps). They must build what the validating constructors build, and still run every other
+check."""
+
+from __future__ import annotations
+
+import pytest
+
+from evlab.events import (
+    BookEvent,
+    QuoteEvent,
+    book_quote_event,
+    create_book_event,
+    parsed_book_event,
+)
+from evlab.feeds.adapters import AdapterError
+from evlab.feeds.adapters._common import level
+
+BIDS = ((100.0, 1.5), (99.5, 0.0))
+ASKS = ((100.5, 2.0),)
+
+
+def test_parsed_book_event_builds_what_book_event_builds():
+    full = BookEvent("BTC-USD", BIDS, ASKS, False, 3, 7, time_ns=5, source="feed")
+    fast = parsed_book_event("BTC-USD", BIDS, ASKS, False, 3, 7, None, None, 5, "feed")
+    assert type(fast) is BookEvent and fast == full and fast.source == "feed"
+    assert fast.seq is None and fast.time_ns == 5
+    made = create_book_event("BTC-USD", 5, BIDS, ASKS, first_update_id=3, last_update_id=7,
+                             source="feed", parsed=True)
+    assert made == full
+
+
+@pytest.mark.parametrize(("args", "pattern"), [
+    (("", BIDS, ASKS, False, None, None, None, None, 1, ""), "symbol"),
+    (("X", list(BIDS), ASKS, False, None, None, None, None, 1, ""), "bids: must be a tuple"),
+    (("X", BIDS, ASKS, 1, None, None, None, None, 1, ""), "snapshot: must be True or False"),
+    (("X", BIDS, ASKS, False, 8, 7, None, None, 1, ""), "must not exceed last_update_id"),
+    (("X", BIDS, ASKS, False, None, -1, None, None, 1, ""), "last_update_id: must be a non"),
+    (("X", BIDS, ASKS, False, True, 7, None, None, 1, ""), "first_update_id: must be a non"),
+    (("X", BIDS, ASKS, False, -2, 7, None, None, 1, ""), "first_update_id: must be a non"),
+    ((" ", BIDS, ASKS, False, None, None, None, None, 1, ""), "symbol"),
+    (("X", BIDS, (), False, None, None, 5, "", 1, ""), "checksum_rule"),
+    (("X", BIDS, ASKS, False, None, None, 5, None, 1, ""), "checksum_rule"),
+    (("X", ((101.0, 1.0),), ASKS, True, None, None, None, None, 1, ""), "a crossed book"),
+    (("X", BIDS, ASKS, False, None, None, None, None, 1.5, ""), "time_ns: must be an int"),
+])
+def test_parsed_book_event_still_checks_all_but_the_levels(args, pattern):
+    with pytest.raises(ValueError, match=pattern):
+        parsed_book_event(*args)
+
+
+def test_parsed_book_event_takes_snapshots_ids_and_checksums_its_usual_path_does_not():
+    snap = parsed_book_event("X", BIDS, ASKS, True, None, 9, None, None, 1, "")
+    assert snap.snapshot and snap.last_update_id == 9
+    diff = parsed_book_event("X", BIDS, ASKS, False, 4, 9, 77, "kraken:1:8:10", 1, "")
+    assert (diff.first_update_id, diff.checksum, diff.checksum_rule) == (4, 77, "kraken:1:8:10")
+
+
+def test_only_parsed_skips_the_level_checks():
+    bad = ((-1.0, 1.0),)
+    with pytest.raises(ValueError, match="bids price: must be positive"):
+        create_book_event("X", 1, bad)
+    with pytest.raises(ValueError, match="bids price: must be positive"):
+        BookEvent("X", bad, time_ns=1)
+    assert parsed_book_event("X", bad, (), False, None, None, None, None, 1, "").bids == bad
+
+
+@pytest.mark.parametrize(("price", "size", "pattern"), [
+    ("0", "1", "bids price: must be positive"), ("-1.5", "1", "bids price: must be positive"),
+    ("1.5", "-1", "bids size: must not be negative"),
+])
+def test_level_refuses_what_book_event_would_so_parsed_levels_are_safe(price, size, pattern):
+    with pytest.raises(AdapterError, match=f"invalid book levels .*{pattern}"):
+        level("x", {}, "b", price, size)
+    with pytest.raises(AdapterError, match=pattern.replace("bids", "asks")):
+        level("x", {}, "changes", price, size, side="asks")
+    with pytest.raises(AdapterError, match=pattern):
+        level("x", {}, "bids", float(price), float(size), numbers=True)
+    assert level("x", {}, "b", "1.5", "0") == (1.5, 0.0)
+
+
+def test_book_quote_event_builds_what_quote_event_builds():
+    full = QuoteEvent("X", 1.0, 2.0, 3.0, 4.0, time_ns=9, source="orderbooks")
+    fast = book_quote_event("X", 1.0, 2.0, 3.0, 4.0, 9, "orderbooks")
+    assert type(fast) is QuoteEvent and fast == full and fast.source == "orderbooks"
+    assert fast.seq is None
