@@ -64,6 +64,7 @@ __all__ = [
 _current = _core.current  # the event being handled now: set by the dispatch core
 _bar_ok = _core.bar_ok
 E = TypeVar("E", bound="Event")
+B = TypeVar("B", bound="BarEvent")
 
 
 class EventType(StrEnum):
@@ -299,6 +300,13 @@ def _copy_plan(cls: type) -> tuple[Any, Any]:
             _core.slots([getattr(cls, n) for n in _STAMPS]))
 
 
+def _value_plan(cls: type[Event]) -> Any:
+    """The core's plan of ``cls``'s slots: its fields (stamps excluded) in ``fields()``
+    order, then the stamps, which get no value (the core sets them to None)."""
+    names = [f.name for f in fields(cls) if f.name not in _STAMPS]
+    return _core.slots([getattr(cls, name) for name in names + list(_STAMPS)])
+
+
 def _slot_function(cls: type[Event], params: str, values: dict[str, str], *, trusted: bool,
                    single: bool = False, check: Callable[[Any], None] | None = None,
                    usual: str = "False") -> Callable[..., Any]:
@@ -314,13 +322,10 @@ def _slot_function(cls: type[Event], params: str, values: dict[str, str], *, tru
     validates. The source is made from this module's field names and expressions only, as
     dataclasses makes its own ``__init__``; nothing from outside reaches it.
     """
-    # The stamps go last in the plan and get no value: the core sets them to None.
     flds = [f for f in fields(cls) if f.name not in _STAMPS]
-    stamps = [getattr(cls, name) for name in _STAMPS]
     namespace: dict[str, Any] = {
         "_fill": _core.fill, "_make": _core.make, "_cls": cls, "_event_time": _event_time,
-        "_validate": cls._validate, "_check": check,
-        "_plan": _core.slots([getattr(cls, f.name) for f in flds] + stamps)}
+        "_validate": cls._validate, "_check": check, "_plan": _value_plan(cls)}
     items = []
     for f in flds:
         if f.default is not MISSING:
@@ -396,6 +401,13 @@ def trusted(cls: type[E], names: Sequence[str]) -> Callable[[Iterable[Sequence[A
     return build
 
 
+def _usual_bar(symbol: Any, o: Any, h: Any, low: Any, c: Any, v: Any) -> bool:
+    """The usual bar, in one test: exact floats in order, finite (every comparison fails for
+    NaN), a volume >= 0, a plain symbol. False means "look closer" (``BarEvent._validate``)."""
+    return bool(_bar_ok(o, h, low, c, v) and symbol.__class__ is str and symbol
+                and not symbol.isspace())
+
+
 @dataclass(frozen=True, slots=True, repr=False)
 class BarEvent(Event):
     """One OHLCV bar for ``symbol``; its event time is the bar's open time."""
@@ -430,13 +442,10 @@ class BarEvent(Event):
     def _validate(self) -> None:
         # Fast path for the usual case (floats, in order, finite; every comparison fails for
         # NaN), checked in one call; anything else takes the checks that explain.
-        symbol = self.symbol
-        if (_bar_ok(self.open, self.high, self.low, self.close, self.volume)
-                and symbol.__class__ is str and symbol and not symbol.isspace()):
+        if _usual_bar(self.symbol, self.open, self.high, self.low, self.close, self.volume):
             return
         _plain_numbers(self, ("open", "high", "low", "close", "volume"))
-        if _bar_ok(self.open, self.high, self.low, self.close, self.volume) \
-                and symbol.__class__ is str and symbol and not symbol.isspace():
+        if _usual_bar(self.symbol, self.open, self.high, self.low, self.close, self.volume):
             return
         cls = type(self)
         _check_symbol(cls, self.symbol)
@@ -1210,17 +1219,35 @@ def _time(timestamp: Any) -> int | None:
     return None if timestamp is None else to_ns(timestamp)
 
 
+# Where a bar's values go in BarEvent's and BarUpdateEvent's slots: both have the fields
+# (time_ns, source, symbol, open, high, low, close, volume), in that order (checked once).
+_BAR_PLANS = {cls: _value_plan(cls) for cls in (BarEvent, BarUpdateEvent)}
+assert [f.name for f in fields(BarUpdateEvent) if f.name not in _STAMPS] == [
+    "time_ns", "source", "symbol", "open", "high", "low", "close", "volume"]
+
+
+def _new_bar(cls: type[B], symbol: str, timestamp: Any, o: float, h: float, low: float,
+             c: float, v: float, source: str) -> B:
+    """A validated ``cls`` bar. The usual bar of a feed (int ns, floats in order, a plain
+    symbol) passes ``BarEvent._validate``'s fast test here and is built in one call of the
+    core, without the ``__init__`` frame: a feed builds one per message. Anything else goes
+    through ``cls(...)``, whose checks say what is wrong."""
+    if timestamp.__class__ is int and _usual_bar(symbol, o, h, low, c, v):
+        return _core.make(cls, _BAR_PLANS[cls],  # type: ignore[no-any-return]
+                          (timestamp, source, symbol, o, h, low, c, v))
+    return cls(symbol, o, h, low, c, v, time_ns=to_ns(timestamp), source=source)
+
+
 def create_bar_event(symbol: str, timestamp: Any, open: float, high: float, low: float,
                      close: float, volume: float, *, source: str = "") -> BarEvent:
     """A validated bar; ``timestamp`` is the bar's open time (datetime, Timestamp, ISO or ns)."""
-    return BarEvent(symbol, open, high, low, close, volume, time_ns=to_ns(timestamp), source=source)
+    return _new_bar(BarEvent, symbol, timestamp, open, high, low, close, volume, source)
 
 
 def create_bar_update_event(symbol: str, timestamp: Any, open: float, high: float, low: float,
                             close: float, volume: float, *, source: str = "") -> BarUpdateEvent:
     """An in-progress bar (the bar is not final yet)."""
-    return BarUpdateEvent(symbol, open, high, low, close, volume, time_ns=to_ns(timestamp),
-                          source=source)
+    return _new_bar(BarUpdateEvent, symbol, timestamp, open, high, low, close, volume, source)
 
 
 def create_tick_event(symbol: str, timestamp: Any, price: float, size: float, *,
@@ -1337,7 +1364,17 @@ def create_websocket_event(source: str, payload: str | bytes,
                            received_ns: int | None = None) -> WebSocketEvent:
     """A raw WebSocket message; its event time is its receive time."""
     now = time.time_ns() if received_ns is None else received_ns
+    if (payload.__class__ is str or payload.__class__ is bytes) and now.__class__ is int:
+        # what WebSocketEvent(...) checks, built in one call of the core: one per message
+        return _core.make(WebSocketEvent, _WEBSOCKET_PLAN,  # type: ignore[no-any-return]
+                          (now, source, payload, now))
     return WebSocketEvent(payload, now, time_ns=now, source=source)
+
+
+# Where a message's values go in WebSocketEvent's slots (checked once).
+_WEBSOCKET_PLAN = _value_plan(WebSocketEvent)
+assert [f.name for f in fields(WebSocketEvent) if f.name not in _STAMPS] == [
+    "time_ns", "source", "payload", "received_ns"]
 
 
 def create_rest_event(source: str, url: str, body: str | bytes,

@@ -520,9 +520,10 @@ class WebSocketEmitter:
         stats, put, name = self._stats, self._put, self.name
         buffer = self._buffer
         assert buffer is not None  # set by start()
-        put_nowait = buffer.put_nowait
+        put_nowait, ready = buffer.put_nowait, ws.next_ready
         while True:
-            frame, valid = await ws.recv_payload()
+            got = ready()  # a message already queued: no coroutine for it
+            frame, valid = got if got is not None else await ws.recv_payload()
             if not valid:
                 await self._invalid_text(frame)
                 continue

@@ -193,7 +193,9 @@ def dec_fields(*keys: str) -> Callable[[str, Any], tuple[float, ...]]:
     if len(keys) < 2:
         raise ValueError("dec_fields: name two or more fields (get_dec reads one)")
     pick = operator.itemgetter(*keys)
-    one = r"-?[0-9]{1,17}(?:\.[0-9]{1,30})?"
+    # possessive (``+``): what each part matches cannot be given back to the next (digits, a
+    # dot and NUL are disjoint), so the same strings match, without sre's backtracking state
+    one = r"-?+[0-9]{1,17}+(?:\.[0-9]{1,30}+)?+"
     match = re.compile("\x00".join([one] * len(keys)) + r"\Z").match
 
     def read(name: str, obj: Any) -> tuple[float, ...]:
