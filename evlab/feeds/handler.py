@@ -13,8 +13,9 @@ ws_handler.handle)``. For each message ``handle``:
   ``ErrorEvent`` carrying the raw payload (``error_type`` = the exception's class), is
   counted, and the feed goes on;
   a malformed book message of a known symbol (``BookDataError``) is also followed by a SYSTEM
-  event ``kind="book_error"`` (``data={"symbol", "error"}``, counted in ``book_errors``), on
-  which ``OrderBooks`` marks that book stale;
+  event ``kind="book_error"`` (``data={"symbol", "error", "snapshot"}``, ``snapshot`` True
+  for a fetched REST snapshot; counted in ``book_errors``), on which ``OrderBooks`` marks
+  that book stale and a feed's resync under way for it ends as failed;
 * drops final bars that are not newer than the last bar of their symbol (duplicates after
   a reconnect, counted in ``duplicates``/``stale``) and, before a bar that follows a hole,
   publishes a SYSTEM event ``kind="gap"`` whose ``data`` names the symbol and the missing
@@ -140,8 +141,9 @@ class WebSocketHandler:
                 stats["book_errors"] += 1
                 await bus.emit_async(SystemEvent(
                     "book_error", f"{exc.symbol}: a book message could not be decoded",
-                    {"symbol": exc.symbol, "error": str(exc)}, time_ns=event.time_ns,
-                    source=event.source or self.name))
+                    {"symbol": exc.symbol, "error": str(exc),
+                     "snapshot": type(event) is RestResponseEvent},  # a fetched snapshot
+                    time_ns=event.time_ns, source=event.source or self.name))
             return
         if not events:
             dropped = adapter.repeated_bars() - repeated

@@ -19,8 +19,10 @@ apart, a gap sooner waits for that (no storm of resubscriptions on a bad stream)
 done (``resyncs_done``) when its snapshot comes: ``book_resynced`` for the symbol, or a
 ``book_gap`` saying that snapshot was older than the buffered updates (``snapshot_too_old``:
 then another resync follows, not coalesced into the one that brought it); it failed after
-``timeout`` seconds (10 s) without it: one ``ErrorEvent`` (``error_type="ResyncFailed"``),
-``resync_failures`` counted, and the next gap may try again. ``resyncs`` counts the resyncs
+``timeout`` seconds (10 s) without it, or at once when the snapshot it fetched could not be
+decoded (a ``book_error`` with ``snapshot`` True: waiting could bring nothing else): one
+``ErrorEvent`` (``error_type="ResyncFailed"``), ``resync_failures`` counted, and the next gap
+may try again. ``resyncs`` counts the resyncs
 started; ``resyncs == resyncs_done + resync_failures`` once none is in flight. A resync whose
 frames cannot be sent (the connection is down) stays in flight: the reconnection subscribes
 again, and its snapshot ends it.
@@ -111,14 +113,19 @@ class BookResync:
     def on_system(self, event: Event) -> None:
         """``book_gap``: resync that symbol; ``book_resynced``: its resync is done."""
         if not isinstance(event, SystemEvent) or event.kind not in ("book_gap",
-                                                                    "book_resynced"):
+                                                                    "book_resynced",
+                                                                    "book_error"):
             return
         data = event.data if isinstance(event.data, dict) else {}
         symbol = data.get("symbol")
         loop = self._loop
         if not isinstance(symbol, str) or loop is None or loop.is_closed():
             return
-        if event.kind == "book_resynced":
+        if event.kind == "book_error":
+            if data.get("snapshot") is not True:
+                return  # a bad update: OrderBooks' book_gap for it starts the resync
+            handle = self._bad_snapshot
+        elif event.kind == "book_resynced":
             handle = self._resynced
         elif data.get("reason") == "snapshot_too_old":  # the answer came, and was refused
             handle = self._refused
@@ -192,20 +199,31 @@ class BookResync:
         self._gap(symbol)
 
     def _timed_out(self, symbol: str) -> None:
+        self._failed(symbol, f"resync of {symbol} timed out",
+                     f"brought no new snapshot within {self.timeout:g} s")
+
+    def _bad_snapshot(self, symbol: str) -> None:
+        """The snapshot a resync fetched could not be decoded: it failed now, not after the
+        timeout (the handler's ErrorEvent says why)."""
+        self._failed(symbol, f"resync of {symbol} got a bad snapshot",
+                     "fetched a snapshot that could not be decoded")
+
+    def _failed(self, symbol: str, short: str, what: str) -> None:
+        """End ``symbol``'s resync under way as failed: counted, logged, one ErrorEvent."""
         state = self._state.get(symbol)
         if state is None or not state.begun:
             return
         state.begun = False
-        state.timer = None
+        if state.timer is not None:
+            state.timer.cancel()
+            state.timer = None
         self._stats["resync_failures"] += 1
         self._stats["errors"] += 1
-        self._stats["last_error"] = f"resync of {symbol} timed out"
-        logger.warning("feed %s: no new snapshot of %s within %g s of its resync", self.name,
-                       symbol, self.timeout)
+        self._stats["last_error"] = short
+        logger.warning("feed %s: resyncing %s's book %s", self.name, symbol, what)
         self._spawn(self._put(create_error_event(
-            f"{self.name}: resyncing {symbol}'s book brought no new snapshot within "
-            f"{self.timeout:g} s; it stays stale (the next gap tries again)",
-            error_type="ResyncFailed", source=self.name)))
+            f"{self.name}: resyncing {symbol}'s book {what}; it stays stale (the next gap "
+            "tries again)", error_type="ResyncFailed", source=self.name)))
         self._notify()
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:

@@ -234,6 +234,39 @@ async def test_a_book_gap_fetches_that_symbol_again(tmp_path):
     assert not books["NKNUSDT"].stale and books["NKNUSDT"].update_id >= 499869800
 
 
+async def test_a_resync_whose_snapshot_is_bad_fails_at_once_not_after_its_timeout(tmp_path):
+    """NKNUSDT's diffs skip ids; the snapshot the resync fetches has a negative size: the
+    resync fails now (one ResyncFailed), though its timeout is an hour."""
+    lines = (CAPTURES / "BINANCE.ws.1.0").read_text().splitlines()
+    first = next(i for i, line in enumerate(lines) if "nknusdt@depth" in line and '"U":499869753'
+                 in line)
+    del lines[first]  # a gap once the snapshot (752) is in
+    ws_path = tmp_path / "BINANCE.ws.1.0"
+    ws_path.write_text("\n".join(lines) + "\n")
+    http = (CAPTURES / "BINANCE.http.0.0").read_text().splitlines()
+    nkn = next(line for line in http if "symbol=NKNUSDT" in line)
+    bad = nkn.replace('["0.35210000","672.00000000"]', '["0.35210000","-672.00000000"]', 1)
+    assert bad != nkn
+    (tmp_path / "BINANCE.http.0.0").write_text(nkn + "\n" + bad + "\n")
+    server = CaptureServer(ws_path, http=tmp_path / "BINANCE.http.0.0", speed=20)
+    async with server:
+        bus, books, _ = wired()
+        errors: list[ErrorEvent] = []
+        bus.subscribe(EventType.ERROR, errors.append, weak=False)
+        feed = WebSocketEmitter("feed", server.url + "/stream", bus, adapter="binance",
+                                subscriptions=[json.dumps({"method": "SUBSCRIBE", "params": [
+                                    "nknusdt@depth@100ms"], "id": 1})], resync_timeout=3600)
+        await feed.start()
+        stats = await feed.wait_stats(lambda s: s["resync_failures"] == 1, 60)
+        await feed.stop()
+    failed = [e for e in errors if e.error_type == "ResyncFailed"]
+    assert len(failed) == 1 and "NKNUSDT" in failed[0].message
+    assert "could not be decoded" in failed[0].message
+    assert any("must not be negative" in e.message for e in errors)  # the handler's, says why
+    assert (stats["resyncs"], stats["resyncs_done"], stats["resync_failures"]) == (1, 0, 1)
+    assert books["NKNUSDT"].stale
+
+
 async def test_a_rest_host_that_never_answers_is_one_error_after_bounded_retries():
     async with binance_server() as server:
         dead = server.http_url.rsplit(":", 1)[0] + ":9"  # discard port: nothing listens
