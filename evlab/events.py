@@ -732,6 +732,15 @@ class SignalEvent(Event):
         return self.strength
 
     def _validate(self) -> None:
+        # Fast path for the usual case (a float price and strength, finite: every comparison
+        # fails for NaN); anything else takes the checks that explain.
+        symbol, price, strength = self.symbol, self.price, self.strength
+        if (price.__class__ is float and 0.0 < price < _INF and strength.__class__ is float
+                and 0.0 <= strength < _INF and self.signal_type.__class__ is str
+                and self.signal_type in _SIGNAL_TYPES
+                and symbol.__class__ is str and symbol and not symbol.isspace()
+                and self.strategy_id.__class__ is str):
+            return
         cls = type(self)
         _check_choice(cls, "signal_type", self.signal_type, self.SIGNAL_TYPES)
         _check_price(cls, "price", self.price)
@@ -741,6 +750,7 @@ class SignalEvent(Event):
         _check_amount(cls, "strength", self.strength)
 
 
+_SIGNAL_TYPES = frozenset(SignalEvent.SIGNAL_TYPES)
 ORDER_TYPES = ("MARKET", "LIMIT", "STOP", "STOP_LIMIT", "TRAILING_STOP")
 TIME_IN_FORCE = ("GTC", "DAY", "IOC", "FOK", "GTD")
 
@@ -898,10 +908,14 @@ class OrderEvent(Event):
 
     def _validate(self) -> None:
         cls = type(self)
-        _check_symbol(cls, self.symbol)
+        symbol, quantity = self.symbol, self.quantity
+        # the usual symbol and quantity checked inline (every comparison fails for NaN)
+        if not (symbol.__class__ is str and symbol and not symbol.isspace()):
+            _check_symbol(cls, symbol)
         if self.side != "BUY" and self.side != "SELL":
             raise _bad(cls, "side", self.side, "must be one of BUY, SELL")
-        _check_amount(cls, "quantity", self.quantity, positive=True)
+        if not (quantity.__class__ is float and 0.0 < quantity < _INF):
+            _check_amount(cls, "quantity", quantity, positive=True)
         if not isinstance(self.order_id, str):
             raise _bad(cls, "order_id", self.order_id, "must be a string")
         # The fast path: a plain market order (what every signal becomes) checks no more.
@@ -958,6 +972,7 @@ class ReplaceEvent(Event):
 
 ORDER_STATUSES = ("ACCEPTED", "REJECTED", "TRIGGERED", "PARTIALLY_FILLED", "FILLED",
                   "CANCELED", "EXPIRED", "REPLACED", "TRAILED")
+_ORDER_STATUSES = frozenset(ORDER_STATUSES)
 
 
 @dataclass(frozen=True, slots=True, repr=False)
@@ -981,6 +996,17 @@ class OrderUpdateEvent(Event):
     stop_price: float | None = None
 
     def _validate(self) -> None:
+        # Fast path for the usual case (float quantities, finite: every comparison fails for
+        # NaN; no stop price); anything else takes the checks that explain.
+        symbol, filled, left, avg = (self.symbol, self.filled_quantity,
+                                     self.remaining_quantity, self.avg_price)
+        if (filled.__class__ is float and 0.0 <= filled < _INF and left.__class__ is float
+                and 0.0 <= left < _INF and self.status.__class__ is str
+                and self.status in _ORDER_STATUSES
+                and (avg is None or (avg.__class__ is float and 0.0 < avg < _INF))
+                and self.stop_price is None
+                and symbol.__class__ is str and symbol and not symbol.isspace()):
+            return
         cls = type(self)
         _check_symbol(cls, self.symbol)
         _check_choice(cls, "status", self.status, ORDER_STATUSES)
@@ -1024,6 +1050,15 @@ class FillEvent(Event):
         return self.order_id
 
     def _validate(self) -> None:
+        # Fast path for the usual case (floats, finite: every comparison fails for NaN);
+        # anything else takes the checks that explain.
+        symbol, side, quantity, price, fee = (self.symbol, self.side, self.quantity, self.price,
+                                              self.commission)
+        if (quantity.__class__ is float and 0.0 < quantity < _INF and price.__class__ is float
+                and 0.0 < price < _INF and fee.__class__ is float and 0.0 <= fee < _INF
+                and (side == "BUY" or side == "SELL")
+                and symbol.__class__ is str and symbol and not symbol.isspace()):
+            return
         cls = type(self)
         _check_symbol(cls, self.symbol)
         _check_choice(cls, "side", self.side, (self.BUY, self.SELL))
@@ -1064,6 +1099,15 @@ class PortfolioEvent(Event):
         return self.positions
 
     def _validate(self) -> None:
+        # Fast path for the usual case (finite floats: every comparison fails for NaN);
+        # anything else takes the checks that explain.
+        cash, equity, realized, unrealized = (self.cash, self.equity, self.realized_pnl,
+                                              self.unrealized_pnl)
+        if (cash.__class__ is float and -_INF < cash < _INF and equity.__class__ is float
+                and -_INF < equity < _INF and realized.__class__ is float
+                and -_INF < realized < _INF and unrealized.__class__ is float
+                and -_INF < unrealized < _INF and self.positions.__class__ is tuple):
+            return
         cls = type(self)
         for name in ("cash", "equity", "realized_pnl", "unrealized_pnl"):
             value = getattr(self, name)

@@ -14,12 +14,14 @@ from evlab import (
     EventType,
     FillEvent,
     OrderEvent,
+    PortfolioEvent,
     SignalEvent,
     TickEvent,
     create_bar_event,
     create_error_event,
     create_fill_event,
     create_order_event,
+    create_order_update_event,
     create_signal_event,
     create_system_event,
     create_tick_event,
@@ -96,6 +98,33 @@ def test_bad_signal_order_fill_tick_values():
         create_fill_event("AAPL", "HOLD", 5, 10.0)
     with pytest.raises(ValueError, match=r"TickEvent.size.*-1"):
         create_tick_event("BTC-USD", T0, 10.0, -1)
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf, -1.0, "1.0", None, True])
+@pytest.mark.parametrize(("make", "field"), [
+    (lambda v: create_signal_event("BUY", v, "AAPL", "s"), "SignalEvent.price"),
+    (lambda v: create_signal_event("BUY", 1.0, "AAPL", "s", strength=v),
+     "SignalEvent.strength"),
+    (lambda v: create_order_event("AAPL", "BUY", v), "OrderEvent.quantity"),
+    (lambda v: create_fill_event("AAPL", "BUY", v, 10.0), "FillEvent.quantity"),
+    (lambda v: create_fill_event("AAPL", "BUY", 1.0, v), "FillEvent.price"),
+    (lambda v: create_fill_event("AAPL", "BUY", 1.0, 10.0, v), "FillEvent.commission"),
+    (lambda v: create_order_update_event("AAPL", "o1", "FILLED", filled_quantity=v),
+     "OrderUpdateEvent.filled_quantity"),
+    (lambda v: create_order_update_event("AAPL", "o1", "FILLED", remaining_quantity=v),
+     "OrderUpdateEvent.remaining_quantity"),
+    (lambda v: PortfolioEvent(v, 1.0), "PortfolioEvent.cash"),
+    (lambda v: PortfolioEvent(1.0, 1.0, 0.0, v), "PortfolioEvent.unrealized_pnl"),
+])
+def test_every_bad_number_names_its_field_and_good_ints_pass(make, field, bad):
+    """The usual floats take a fast path; anything else the checks that explain (-1 is bad
+    where the field must not be negative: PortfolioEvent's may be)."""
+    if bad == -1.0 and field.startswith("PortfolioEvent"):
+        assert make(bad) is not None
+        return
+    with pytest.raises(ValueError, match=field.replace(".", r"\.")):
+        make(bad)
+    assert make(1) is not None  # an int is a number too
 
 
 def test_other_factories():

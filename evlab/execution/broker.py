@@ -220,6 +220,8 @@ class PaperBroker:
     def on_bar(self, event: BarEvent) -> None:
         """Work the orders of ``event.symbol`` that this bar can fill."""
         self._last_bar[event.symbol] = event
+        if not self._working:  # nothing working anywhere (a signal filled at its close)
+            return
         working = self._working.get(event.symbol)
         if working and event.symbol not in self._driven:  # quotes/books drive that symbol
             self._work_bar(event, working)

@@ -154,19 +154,22 @@ class Portfolio:
                 # one position: its value, exactly; several: kept up to date by the change
                 self._value = pos.quantity * close if len(self.positions) == 1 else \
                     self._value + pos.quantity * (close - old)  # type: ignore[operator]
-            self._changed(now, mark=True)
-            return
-        if old is None:
+        elif old is None:
             self._known.add(symbol)
             if self._published is None:
                 self._changed(now)  # the starting state
                 return
+        # every bar: the equity curve; a held symbol's new mark: a PortfolioEvent, at most
+        # one per equity_every (the check is here, not in a call, as most bars stop at it)
+        equity = self.cash + self._value
         times = self._eq_times
         if times and times[-1] == now:
-            self._eq_values[-1] = self.cash + self._value
+            self._eq_values[-1] = equity
         else:
             times.append(now)
-            self._eq_values.append(self.cash + self._value)
+            self._eq_values.append(equity)
+        if pos is not None and now - self._published_ns >= self._every_ns:
+            self._publish_changed(now, equity)
 
     def on_fill(self, event: FillEvent) -> None:
         """Apply a fill, or publish an ``ErrorEvent`` (and change nothing) if it is bad."""
@@ -282,9 +285,9 @@ class Portfolio:
             self._published_ns = max(self._mark_ns.values(), default=self._published_ns)
             bus.emit(self.snapshot())
 
-    def _changed(self, time_ns: int, mark: bool = False) -> None:
-        """Record the equity at ``time_ns``; publish it if it changed (a ``mark`` alone: at
-        most once per ``equity_every``)."""
+    def _changed(self, time_ns: int) -> None:
+        """Record the equity at ``time_ns`` (after a fill, or the first bar); publish it if it
+        changed."""
         equity = self.cash + self._value
         times = self._eq_times
         if times and times[-1] == time_ns:
@@ -292,8 +295,10 @@ class Portfolio:
         else:
             times.append(time_ns)
             self._eq_values.append(equity)
-        if mark and time_ns - self._published_ns < self._every_ns:
-            return
+        self._publish_changed(time_ns, equity)
+
+    def _publish_changed(self, time_ns: int, equity: float) -> None:
+        """Publish the state at ``time_ns`` unless it is the one last published."""
         key = (self.cash, equity, self.realized_pnl, self._held)
         if key == self._published:
             return
