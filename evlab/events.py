@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import math
+import numbers
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import MISSING, dataclass, field, fields, replace
@@ -158,6 +159,22 @@ def _check_amount(cls: type, name: str, value: Any, *, positive: bool = False) -
         raise _bad(cls, name, value, "must be finite")
     if value < 0 or (positive and value == 0):
         raise _bad(cls, name, value, "must be positive" if positive else "must not be negative")
+
+
+def _plain_numbers(event: Event, names: tuple[str, ...]) -> None:
+    """Store numpy's (and other libraries') real scalars in ``names`` as Python floats.
+
+    A bar built from a numpy array holds ``numpy.float64``s (a float subclass, so the checks
+    pass) or ``numpy.int64``s (not an int): every sum and product a strategy, broker or
+    portfolio then makes runs numpy's scalar arithmetic, several times slower than float's.
+    Called only on the slow path of ``_validate``: Python floats never reach it.
+    """
+    for name in names:
+        value = getattr(event, name)
+        cls = value.__class__
+        if cls is not float and cls is not int and cls is not bool \
+                and isinstance(value, numbers.Real):
+            object.__setattr__(event, name, float(value))
 
 
 def _check_symbol(cls: type, value: Any) -> None:
@@ -417,6 +434,10 @@ class BarEvent(Event):
         if (_bar_ok(self.open, self.high, self.low, self.close, self.volume)
                 and symbol.__class__ is str and symbol and not symbol.isspace()):
             return
+        _plain_numbers(self, ("open", "high", "low", "close", "volume"))
+        if _bar_ok(self.open, self.high, self.low, self.close, self.volume) \
+                and symbol.__class__ is str and symbol and not symbol.isspace():
+            return
         cls = type(self)
         _check_symbol(cls, self.symbol)
         for name in ("open", "high", "low", "close"):
@@ -469,6 +490,8 @@ class TickEvent(Event):
 
     def _validate(self) -> None:
         cls = type(self)
+        if self.price.__class__ is not float or self.size.__class__ is not float:
+            _plain_numbers(self, ("price", "size"))
         _check_symbol(cls, self.symbol)
         _check_price(cls, "price", self.price)
         _check_amount(cls, "size", self.size)

@@ -190,3 +190,22 @@ def test_a_quote_with_an_empty_side_has_none_there_and_no_mid(tmp_path):
     back = load_recording(rec.save(tmp_path / "q.parquet")).to_events()
     assert [(e.bid, e.ask, e.bid_size, e.ask_size) for e in back] == [
         (None, 87.68, None, 4.0), (87.6, None, 2.0, None)]
+
+
+def test_numpy_scalars_are_stored_as_python_floats():
+    """Bars and ticks built from numpy arrays hold Python floats (numpy scalars would make
+    every handler's arithmetic numpy's); numpy ints are numbers too, and bad values still fail."""
+    import numpy as np
+
+    bar = create_bar_event("X", 0, np.float64(1.0), np.float64(2.0), np.float64(0.5),
+                           np.float64(1.5), np.int64(10))
+    assert all(type(getattr(bar, n)) is float for n in ("open", "high", "low", "close", "volume"))
+    assert (bar.open, bar.volume) == (1.0, 10.0)
+    tick = create_tick_event("X", 0, np.float32(1.5), np.int64(3))
+    assert type(tick.price) is float and type(tick.size) is float and tick.size == 3.0
+    assert type(create_bar_event("X", 0, 1, 2, 1, 2, 10).open) is int  # Python ints: as given
+    with pytest.raises(ValueError, match="open: must be finite"):
+        create_bar_event("X", 0, np.float64("nan"), 2.0, 1.0, 2.0, 1.0)
+    with pytest.raises(ValueError, match="high"):
+        create_bar_event("X", 0, np.float64(1.0), np.float64(0.5), np.float64(1.0),
+                         np.float64(1.0), 1.0)
