@@ -47,7 +47,10 @@ messages, counted in ``stats["invalid_text"]`` and ``stats["errors"]`` (not in `
 
 ``adapter=`` (a name or an ``ExchangeAdapter``) builds the subscriptions from ``symbols`` and
 ``channels`` and is registered under the emitter's name, so a ``WebSocketHandler`` built
-without an adapter decodes this feed's messages with it.
+without an adapter decodes this feed's messages with it. Raw ``subscriptions=`` are a list of
+frames, or a function returning them: one that signs them (Coinbase Advanced Trade's JWT,
+which expires after two minutes) is called again at every connection and every book resync,
+so no frame is ever sent with a stale signature.
 
 Books: where the adapter's book protocol needs REST snapshots (Binance diff depth) the emitter
 fetches them (:mod:`evlab.feeds.rest`); and when ``OrderBooks`` publishes a ``book_gap`` for a
@@ -102,6 +105,9 @@ from evlab.feeds.sources import adapter_for_source, register_source, resolve_ada
 
 __all__ = ["WebSocketEmitter", "adapter_for_source"]
 
+#: ``subscriptions=`` as a function: the frames to send, made (signed) when they are sent
+Subscriptions = Callable[[], Sequence[str | bytes]]
+
 logger = logging.getLogger("evlab")
 
 StatsPredicate = Callable[[dict[str, Any]], bool]
@@ -127,7 +133,7 @@ class WebSocketEmitter:
     def __init__(self, name: str, url: str, event_bus: EventBus | None = None, *,
                  adapter: str | ExchangeAdapter | None = None, symbols: Sequence[str] = (),
                  channels: Sequence[str] = ("bars",), interval_s: int = 60,
-                 subscriptions: Sequence[str | bytes] | None = None,
+                 subscriptions: Sequence[str | bytes] | Subscriptions | None = None,
                  buffer_size: int = 10_000, overflow: Overflow = "block",
                  backoff: Backoff | None = None, rng: random.Random | None = None,
                  ping_interval: float | None = 20.0, ping_timeout: float | None = 20.0,
@@ -162,7 +168,10 @@ class WebSocketEmitter:
         self.symbols = tuple(symbols)
         self.channels = tuple(channels)
         self.interval_s = interval_s
-        self.subscriptions = None if subscriptions is None else list(subscriptions)
+        #: the raw subscriptions: frames, or the function that makes them (see the module doc)
+        self.subscriptions: list[str | bytes] | Subscriptions | None = (
+            subscriptions if subscriptions is None or callable(subscriptions)
+            else list(subscriptions))
         FeedBuffer(buffer_size, overflow)  # validate now, build on the running loop later
         self.buffer_size = buffer_size
         self.overflow = overflow
@@ -197,7 +206,7 @@ class WebSocketEmitter:
             max_size=max_size)
         #: Gets a book's snapshot again on a ``book_gap`` (None: no adapter, nothing to resync).
         self.resync: BookResync | None = None if self.adapter is None else BookResync(
-            name, self.adapter, self._subscribe_messages(), self.rest, self._send_frames,
+            name, self.adapter, self._subscribe_messages, self.rest, self._send_frames,
             self._put, self._stats, self._notify, timeout=resync_timeout)
         self._ws: FeedConnection | None = None  # the connection while it is subscribed
         self._gap_subscription: Subscription | None = None
@@ -622,8 +631,10 @@ class WebSocketEmitter:
                                             {"url": self.url, **data}, source=self.name))
 
     def _subscribe_messages(self) -> list[str | bytes]:
-        if self.subscriptions is not None:
-            return list(self.subscriptions)
+        """The frames that subscribe this feed, made now (a signing function is called)."""
+        subs = self.subscriptions
+        if subs is not None:
+            return list(subs() if callable(subs) else subs)
         if self.adapter is None or not self.symbols:
             return []
         return list(self.adapter.subscribe_messages(self.symbols, self.channels,

@@ -62,7 +62,8 @@ class _Symbol:
 class BookResync:
     """Resync one feed's books on ``book_gap`` (see the module doc)."""
 
-    def __init__(self, name: str, adapter: ExchangeAdapter, subscriptions: Sequence[str | bytes],
+    def __init__(self, name: str, adapter: ExchangeAdapter,
+                 subscriptions: Sequence[str | bytes] | Callable[[], Sequence[str | bytes]],
                  rest: RestSnapshots | None, send: Callable[[Frames], Awaitable[bool]],
                  put: Callable[[Event], Coroutine[Any, Any, None]], stats: dict[str, Any],
                  notify: Callable[[], None], *, timeout: float = 10.0,
@@ -70,12 +71,14 @@ class BookResync:
         if not timeout > 0:
             raise ValueError(f"resync_timeout must be positive, got {timeout!r}")
         self.name, self.adapter, self.rest = name, adapter, rest
-        self.subscriptions = list(subscriptions)
+        # a function is called at each resync: frames that carry a JWT or signature are signed
+        # again, not resent stale
+        self._subscriptions = subscriptions if callable(subscriptions) else list(subscriptions)
         self.timeout, self.min_interval = timeout, min_interval
         self._send, self._put, self._stats, self._notify = send, put, stats, notify
         for key in ("resyncs", "resyncs_done", "resyncs_coalesced", "resync_failures"):
             stats.setdefault(key, 0)
-        self._frames: dict[str, Frames] = {}  # per symbol: what resyncs it ([]: not ours)
+        self._ours: dict[str, bool] = {}  # per symbol: whether socket frames resync it
         self._state: dict[str, _Symbol] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -96,18 +99,27 @@ class BookResync:
         self._tasks.clear()
         self._loop = None
 
+    @property
+    def subscriptions(self) -> list[str | bytes]:
+        """The feed's subscriptions, made now (a signing function is called)."""
+        subs = self._subscriptions
+        return list(subs() if callable(subs) else subs)
+
     def frames(self, symbol: str) -> Frames:
-        """The frames that resync ``symbol`` over the socket ([] if it has none)."""
-        frames = self._frames.get(symbol)
-        if frames is None:
-            frames = self._frames[symbol] = list(
-                self.adapter.resync_messages(symbol, self.subscriptions))
+        """The frames that resync ``symbol`` over the socket ([] if it has none), made from
+        the subscriptions as they are now."""
+        if self._ours.get(symbol) is False:
+            return []
+        frames = list(self.adapter.resync_messages(symbol, self.subscriptions))
+        self._ours[symbol] = bool(frames)
         return frames
 
     def owns(self, symbol: str) -> bool:
         """True if this feed keeps ``symbol``'s book (a REST snapshot or resync frames)."""
-        return (self.rest is not None and symbol in self.rest.requests) or bool(
-            self.frames(symbol))
+        if self.rest is not None and symbol in self.rest.requests:
+            return True
+        ours = self._ours.get(symbol)
+        return bool(self.frames(symbol)) if ours is None else ours
 
     # --- the bus's SYSTEM events (any thread) --------------------------------------------
     def on_system(self, event: Event) -> None:

@@ -284,3 +284,26 @@ def test_resync_frames_for_coinbase_advanced_trade_and_exchange_channel_objects(
     assert unsub["params"] == {"channel": "book", "symbol": ["ETH/USD"]}
     assert sub["params"] == {"channel": "book", "symbol": ["ETH/USD"], "snapshot": True}
     assert get_adapter("binance").resync_messages("BTCUSDT", []) == []  # over REST instead
+
+
+async def test_signed_subscriptions_are_signed_again_for_a_resync():
+    """subscriptions= as a function (a JWT per call, as Coinbase Advanced Trade wants one
+    that expires after two minutes): the resync's frames carry a newer token than the first
+    subscribe, not the one sent at connection."""
+    tokens = iter(range(1, 1000))
+
+    def signed() -> list[str]:
+        return [orjson.dumps({**COINBASE_SUB, "jwt": f"jwt-{next(tokens)}"}).decode()]
+
+    async with venue_server(coinbase_venue) as (url, venue):
+        bus, books, _, _ = wired()
+        feed = WebSocketEmitter("coinbase-feed", url, bus, adapter="coinbase",
+                                subscriptions=signed, backoff=FAST)
+        await feed.start()
+        stats = await feed.wait_stats(lambda s: s["resyncs_done"] == 1, SAFETY)
+        await feed.stop()
+    first, unsub, sub = venue.received
+    assert first["type"] == "subscribe" and unsub["type"] == "unsubscribe"
+    assert sub["type"] == "subscribe" and sub["jwt"] == unsub["jwt"]
+    assert int(sub["jwt"].split("-")[1]) > int(first["jwt"].split("-")[1])
+    assert not books["BTC-USD"].stale and stats["resyncs_done"] == 1
