@@ -29,7 +29,9 @@ Targets: evlab / backtesting.py >= 1.5, evlab / Nautilus >= 6. Wall clock
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
+import io
 import json
 import os
 import subprocess
@@ -188,9 +190,11 @@ def run_backtesting(bars: pd.DataFrame) -> tuple[float, pd.DataFrame]:
         bt = Backtest(frame, Cross, cash=CASH, commission=0, trade_on_close=True,
                       finalize_trades=False)
         gc.collect()
-        t0 = time.perf_counter()
-        stats = bt.run()
-        seconds = time.perf_counter() - t0
+        # its tqdm progress bar (on by default, so timed) goes to a sink, not over our lines
+        with contextlib.redirect_stderr(io.StringIO()):
+            t0 = time.perf_counter()
+            stats = bt.run()
+            seconds = time.perf_counter() - t0
     trades = stats._trades
     return seconds, pd.DataFrame({
         "entry_time": pd.to_datetime(trades["EntryTime"]).dt.tz_localize("UTC"),
