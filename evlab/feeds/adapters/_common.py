@@ -19,6 +19,11 @@ from typing import Any
 
 import orjson
 
+try:
+    import cython
+except ImportError:  # no Cython: the interpreted paths below are used
+    from evlab import _nocython as cython
+
 from evlab.events import (
     BarEvent,
     BookEvent,
@@ -263,7 +268,7 @@ def get_list(name: str, obj: Any, key: str) -> list[Any]:
 
 
 def level(name: str, obj: Any, key: str, price: Any, size: Any,
-          fields: tuple[str, str] = _FIELDS, numbers: bool = False,
+          fields: tuple = _FIELDS, numbers: bool = False,  # (bare tuple: see _common.pxd)
           side: str = "") -> tuple[float, float]:
     """One book level's ``(price, size)`` as floats, the one check every venue's level
     parsing goes through: ASCII decimal strings (``numbers=True``: JSON numbers too, as
@@ -273,21 +278,8 @@ def level(name: str, obj: Any, key: str, price: Any, size: Any,
     (``fields``: the venue's names for the two, e.g. ``"price_level"``/``"new_quantity"``)
     or, for a sign, the book side (``side``, else ``key``: ``"b"`` is ``"bids"``)."""
     if price.__class__ is str and size.__class__ is str:  # the usual level: no regex
-        try:
-            p, q = float(price), float(size)
-        except ValueError:
-            p = q = -1.0  # not numbers: the slow path below names the field
-        # float() also takes "1e5", "1_0", " 1", "+1", ".5", "5.", other scripts' digits and
-        # "inf"/"nan" (out of range here); what it takes that is ASCII, starts and ends with
-        # a digit and holds no "e", "E" or "_" is digits with at most one "." inside: within
-        # 30 characters exactly what _DECIMAL takes ("-0" and longer texts take the slow
-        # path, _DECIMAL itself)
-        if 0.0 < p < MAX_VALUE and 0.0 <= q < MAX_VALUE and len(price) <= 30 \
-                and len(size) <= 30 and price.isascii() and size.isascii() \
-                and "0" <= price[0] <= "9" and "0" <= price[-1] <= "9" \
-                and "0" <= size[0] <= "9" and "0" <= size[-1] <= "9" \
-                and "e" not in price and "E" not in price and "_" not in price \
-                and "e" not in size and "E" not in size and "_" not in size:
+        p, q = _plain_decimal(price), _plain_decimal(size)  # -1.0: not plain, look closer
+        if 0.0 < p < MAX_VALUE and 0.0 <= q < MAX_VALUE:
             return p, q
     elif numbers and price.__class__ is float and size.__class__ is float \
             and 0.0 < price < MAX_VALUE and 0.0 <= size < MAX_VALUE:
@@ -301,6 +293,51 @@ def level(name: str, obj: Any, key: str, price: Any, size: Any,
             raise AdapterError(f"{name}: invalid book levels ({exc}) in "
                                f"{excerpt(obj)!r}") from None
     return p, q
+
+
+def _plain_decimal(text: str) -> float:
+    """``float(text)`` if ``text`` is a plain decimal of at most 30 characters (ASCII digits
+    with at most one "." between two of them: exactly what :data:`_DECIMAL` takes there,
+    bar the sign), else -1.0: :func:`level`'s fast path, one per price and size."""
+    if cython.compiled:  # one pass over the characters, the float without a second one
+        n = len(text)
+        if n == 0 or n > 30:
+            return -1.0
+        mantissa = 0  # the digits as an integer (exact while there are at most 15)
+        digits = 0
+        point = -1  # the index of the "."
+        i = 0
+        for ch in text:  # Cython makes this a C loop over the characters
+            if "0" <= ch <= "9":
+                if digits < 18:
+                    mantissa = mantissa * 10 + (ord(ch) - 48)
+                digits += 1
+            elif ch == "." and point < 0 and 0 < i < n - 1:
+                point = i
+            else:
+                return -1.0
+            i += 1  # noqa: SIM113 (Cython makes the loop C; enumerate would not be)
+        if digits > 15:  # not exact as a double: the correctly rounded parse
+            return float(text)
+        # both exact (a mantissa below 2**53, a power of ten up to 1e15), so the quotient is
+        # the correctly rounded value of the decimal: float(text) (Clinger's fast path)
+        scale = 1.0
+        if point >= 0:
+            for _ in range(n - 1 - point):
+                scale *= 10.0
+        return mantissa / scale
+    try:
+        out = float(text)
+    except ValueError:
+        return -1.0
+    # float() also takes "1e5", "1_0", " 1", "+1", ".5", "5.", other scripts' digits and
+    # "inf"/"nan"; what it takes that is ASCII, starts and ends with a digit and holds no "e",
+    # "E" or "_" is digits with at most one "." inside
+    if len(text) <= 30 and text.isascii() and "0" <= text[0] <= "9" \
+            and "0" <= text[-1] <= "9" and "e" not in text and "E" not in text \
+            and "_" not in text:
+        return out
+    return -1.0
 
 
 _SIDES = {"b": "bids", "a": "asks"}  # Binance's keys for a depth update's sides
