@@ -337,3 +337,27 @@ def test_level_compiled_and_interpreted_agree_on_every_decimal():
         assert repr(plain) == repr(source._plain_decimal(text)), text
         if plain != -1.0:
             assert plain == float(text), text
+
+
+def test_rfc3339_compiled_and_interpreted_agree():
+    """The compiled ``rfc3339_ns`` reads the fraction in C; both remember the last second:
+    same times and errors, whatever the order of the timestamps."""
+    from evlab.feeds.adapters import _common
+
+    source = _interpreted_common()
+    texts = ["2021-04-17T16:43:30.244075Z", "2021-04-17T16:43:30.5Z",
+             "2021-04-17T16:43:31.000000001Z",
+             "2021-04-17T16:43:30.1234567890Z", "2021-04-17T16:43:30.24x075Z",
+             "2021-04-17T16:43:30.\u0661\u0662Z", "2021-04-17T16:43:30.Z", "2021-04-17T16:43:30Z",
+             "2021-04-17T16:43:60.5Z", "2021-02-30T16:43:30.5Z", "2021-04-17T24:00:00.5Z",
+             "2021-04-17T16:43:30.25+01:00", "2021-04-17t16:43:30.25z", "2021-04-17T16:43:3.25Z",
+             "2021-04-17T16:43:30.244075Z"]
+
+    def outcome(module, text):
+        try:
+            return module.rfc3339_ns(text)
+        except ValueError as exc:
+            return f"ValueError: {exc}"
+
+    for text in texts + texts[::-1]:
+        assert outcome(_common, text) == outcome(source, text), text

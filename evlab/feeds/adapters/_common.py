@@ -494,20 +494,41 @@ def _seconds(head: str) -> int | None:
 _SCALE: tuple[int, ...] = tuple(10 ** (9 - n) for n in range(10))
 
 
+#: the last second parsed by the usual form, ``(its 19 characters, UNIX seconds)``: a feed's
+#: timestamps share it for a whole second (one tuple, so threads never see half of it)
+_LAST_SECOND: tuple[str, int] = ("", 0)
+
+
 def rfc3339_ns(text: str) -> int:
     """Nanoseconds since the epoch for an RFC 3339 timestamp (up to 9 fraction digits)."""
+    global _LAST_SECOND
     digits = len(text) - 21
     if 0 < digits < 10 and text[-1] == "Z" and text[19] == ".":
         # the usual form, one per book update (Coinbase: "2021-04-17T16:43:30.244075Z"):
         # UTC with a fraction; the same checks as below without the regex
-        frac = text[20:-1]
-        if frac.isdigit() and frac.isascii():
+        if cython.compiled:  # the fraction's digits read in C, no slice
+            frac = 0
+            for i in range(20, 20 + digits):
+                ch = text[i]
+                if not "0" <= ch <= "9":
+                    frac = -1
+                    break
+                frac = frac * 10 + (ord(ch) - 48)
+        else:
+            part = text[20:-1]
+            frac = int(part) if part.isdigit() and part.isascii() else -1
+        if frac >= 0:
+            last = _LAST_SECOND
+            if text.startswith(last[0]) and last[0]:  # the second of the last timestamp
+                return last[1] * _NS + frac * _SCALE[digits]
+            head = text[:19]
             try:
-                secs = _seconds(text[:19])
+                secs = _seconds(head)
             except _TimeOfDayError:
                 raise ValueError(f"time of day out of range in {text!r}") from None
             if secs is not None:
-                return secs * _NS + int(frac) * _SCALE[digits]
+                _LAST_SECOND = (head, secs)
+                return secs * _NS + frac * _SCALE[digits]
     m = _RFC3339_TAIL.match(text, 19)
     try:
         secs = _seconds(text[:19]) if m is not None else None
@@ -515,11 +536,11 @@ def rfc3339_ns(text: str) -> int:
         raise ValueError(f"time of day out of range in {text!r}") from None
     if secs is None:
         raise ValueError(f"not an RFC 3339 timestamp: {text!r}")
-    frac, tz = m.groups()  # type: ignore[union-attr]
+    fraction, tz = m.groups()  # type: ignore[union-attr]
     if tz not in ("Z", "z"):
         off = int(tz[1:3]) * 3600 + int(tz[4:6]) * 60
         secs -= off if tz[0] == "+" else -off
-    return secs * _NS + (int(frac.ljust(9, "0")) if frac else 0)
+    return secs * _NS + (int(fraction.ljust(9, "0")) if fraction else 0)
 
 
 def rfc3339(time_ns: int, digits: int | None = 9) -> str:
