@@ -361,3 +361,42 @@ def test_rfc3339_compiled_and_interpreted_agree():
 
     for text in texts + texts[::-1]:
         assert outcome(_common, text) == outcome(source, text), text
+
+
+def test_book_builds_the_usual_update_as_parsed_book_event_does():
+    """``book`` makes the usual update itself (compiled, a cheaper test than
+    ``parsed_book_event``'s); every other event, and every error, is that function's."""
+    from evlab.events import parsed_book_event
+    from evlab.feeds.adapters._common import book
+
+    lv = ((100.5, 1.0),)
+    cases = [("BTC-USD", 5, lv, (), False, None, None, None, None),
+             ("BTC-USD", 5, (), lv, False, 3, 7, None, None),
+             ("BTC-USD", 5, lv, lv, True, None, 9, None, None),
+             ("BTC-USD", None, lv, (), False, None, None, None, None),
+             ("BTC-USD", 5, lv, (), False, 7, 3, None, None),
+             ("BTC-USD", 5, lv, (), False, -1, 3, None, None),
+             ("BTC-USD", 5, lv, (), False, 2, None, None, None),
+             ("BTC-USD", 5, lv, (), False, None, None, 12, "kraken:1:8:10"),
+             (" ", 5, lv, (), False, None, None, None, None),
+             ("", 5, lv, (), False, None, None, None, None),
+             ("BTC-USD", 5, ((101.0, 1.0),), ((100.0, 1.0),), True, None, None, None, None)]
+
+    def outcome(make, *args):
+        try:
+            return make(*args).to_dict()
+        except (ValueError, AdapterError) as exc:
+            return str(exc)
+
+    for sym, t, bids, asks, snap, first, last, checksum, rule in cases:
+        ours = outcome(book, "x", sym, t, bids, asks, snap, first, last, "src", {}, checksum,
+                       rule)
+        theirs = outcome(parsed_book_event, sym, bids, asks, snap, first, last, checksum, rule,
+                         t, "src")
+        if isinstance(ours, dict) and isinstance(theirs, dict):
+            if t is None:
+                ours["time_ns"] = theirs["time_ns"] = "?"
+            assert ours == theirs, (sym, t, first, last)
+        else:
+            assert isinstance(ours, str) and isinstance(theirs, str), (ours, theirs)
+            assert f"invalid book levels ({theirs})" in ours, (ours, theirs)
