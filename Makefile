@@ -6,8 +6,9 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 SOURCES := pyproject.toml setup.py evlab/_core.py evlab/_core.pxd evlab/_cprims.pxd evlab/books/book.py \
+	evlab/books/book.pxd evlab/books/orderbooks.pxd \
 	evlab/books/orderbooks.py evlab/execution/broker.py evlab/execution/portfolio.py \
-	evlab/feeds/adapters/_common.py evlab/feeds/adapters/binance.py \
+	evlab/feeds/adapters/_common.py evlab/feeds/adapters/_common.pxd evlab/feeds/adapters/binance.py \
 	evlab/feeds/adapters/coinbase.py evlab/feeds/adapters/kraken.py
 DEMO_STAMP := $(VENV)/.evlab-demo
 TEST_STAMP := $(VENV)/.evlab-test

@@ -6,8 +6,10 @@ it can.
 
 The extensions are optional: without a C compiler the build goes on and evlab runs the same
 sources interpreted (see evlab/_accel.py; ``EVLAB_PURE_PYTHON=1`` does so too). Every module
-here but the core is plain Python compiled as is (no Cython declarations): decoding a frame
-and applying its levels costs fewer instructions. The Makefile's SOURCES lists these files.
+here is plain Python compiled as is (decoding a frame and applying its levels costs fewer
+instructions), the core and the per-update path of the books (book.pxd: OrderBook an
+extension type; orderbooks.pxd) and of the adapters' levels and times (_common.pxd) typed
+by a .pxd beside the source. The Makefile's SOURCES lists these files.
 Everything else is configured in pyproject.toml.
 """
 
@@ -22,7 +24,7 @@ PLAIN = ("evlab.books.orderbooks", "evlab.execution.broker", "evlab.execution.po
          "evlab.feeds.adapters.binance", "evlab.feeds.adapters.coinbase",
          "evlab.feeds.adapters.kraken")
 core = Extension("evlab._core", ["evlab/_core.py"], optional=True)
-# plain Python compiled as is (no Cython declarations), written for no wraparound/boundscheck
+# typed by book.pxd, written for no wraparound/boundscheck
 book = Extension("evlab.books.book", ["evlab/books/book.py"], optional=True)
 plain = [Extension(name, [name.replace(".", "/") + ".py"], optional=True) for name in PLAIN]
 # binding: methods are real functions (inspect.signature, bus.emit? in IPython)

@@ -136,35 +136,7 @@ class OrderBooks:
     # --- the handler ---------------------------------------------------------------------
     def on_book(self, event: BookEvent) -> None:
         """Apply one BookEvent under its sequencing rule (see the module doc)."""
-        stats = self.stats
-        stats["events"] += 1
-        book = self._books.get(event.symbol)
-        if book is None:
-            book = self._books[event.symbol] = OrderBook(event.symbol)
-        moved: bool | None  # the top changed; None: nothing was applied
-        if event.snapshot:
-            before = book.top()
-            moved = book.top() != before if self._snapshot(book, event) else None
-        elif event.last_update_id is not None and event.first_update_id is not None:
-            moved = self._sequenced(book, event)
-        elif book.synced:
-            moved = self._apply(book, event)
-        else:
-            stats["before_snapshot"] += 1
-            return
-        if moved is None or (event.checksum is not None
-                             and not self._checksum_ok(book, event)):
-            return
-        # after a change: a crossed book is an error and a gap; else a quote if the top moved
-        bid, ask = book._best_bid, book._best_ask
-        if bid is not None and ask is not None and bid >= ask:
-            self._crossed(book, event, bid, ask)
-            return
-        book.crossed = False
-        if moved and not book.stale and bid is not None and ask is not None:
-            stats["quotes"] += 1
-            self._publish(book_quote_event(book.symbol, bid, ask, book._bids[bid],
-                                           book._asks[ask], event.time_ns, self.name))
+        _on_book(self, event)
 
     def on_system(self, event: SystemEvent) -> None:
         """A ``book_error`` (a bad message about one symbol's book, from the
@@ -268,19 +240,8 @@ class OrderBooks:
                 self._id_gap(book, event, "missed_updates", current + 1, event)
                 self._buffer(book, event)
                 return None
-        moved = self._apply(book, event)
+        moved = _apply(self.stats, book, event)
         book.update_id = last
-        return moved
-
-    def _apply(self, book: OrderBook, event: BookEvent) -> bool:
-        """Apply an update's levels; whether the top of the book changed."""
-        bids, asks = event.bids, event.asks
-        moved = book.apply(bids, asks)
-        book.time_ns = event.time_ns
-        book.updates += 1
-        stats = self.stats
-        stats["updates"] += 1
-        stats["levels"] += len(bids) + len(asks)
         return moved
 
     def _buffer(self, book: OrderBook, event: BookEvent) -> None:
@@ -333,3 +294,50 @@ class OrderBooks:
     def _publish(self, event: Any) -> None:
         if self.bus is not None:
             self.bus.emit(event)
+
+
+def _on_book(books: OrderBooks, event: BookEvent) -> None:
+    """``OrderBooks.on_book``: a function of the module, so that compiled, it is a C function
+    with the book typed (orderbooks.pxd: its fields read as C struct fields)."""
+    stats = books.stats
+    stats["events"] += 1
+    book = books._books.get(event.symbol)
+    if book is None:
+        book = books._books[event.symbol] = OrderBook(event.symbol)
+    moved: bool | None  # the top changed; None: nothing was applied
+    if event.snapshot:
+        before = book.top()
+        moved = book.top() != before if books._snapshot(book, event) else None
+    elif event.last_update_id is not None and event.first_update_id is not None:
+        moved = books._sequenced(book, event)
+    elif book.synced:
+        moved = _apply(stats, book, event)
+    else:
+        stats["before_snapshot"] += 1
+        return
+    if moved is None or (event.checksum is not None
+                         and not books._checksum_ok(book, event)):
+        return
+    # after a change: a crossed book is an error and a gap; else a quote if the top moved
+    bid, ask = book._best_bid, book._best_ask
+    if bid is not None and ask is not None and bid >= ask:
+        books._crossed(book, event, bid, ask)
+        return
+    book.crossed = False
+    if moved and not book.stale and bid is not None and ask is not None:
+        stats["quotes"] += 1
+        bus = books.bus
+        if bus is not None:  # _publish, inline
+            bus.emit(book_quote_event(book.symbol, bid, ask, book._bids[bid],
+                                      book._asks[ask], event.time_ns, books.name))
+
+
+def _apply(stats: dict, book: OrderBook, event: BookEvent) -> bool:  # (bare dict: .pxd)
+    """Apply an update's levels, counted in ``stats``; whether the top of the book changed."""
+    bids, asks = event.bids, event.asks
+    moved = book.apply(bids, asks)
+    book.time_ns = event.time_ns
+    book.updates += 1
+    stats["updates"] += 1
+    stats["levels"] += len(bids) + len(asks)
+    return moved

@@ -280,3 +280,123 @@ def test_the_book_adapters_are_compiled_where_the_core_is_and_interpreted_under_
             assert interpreted and not COMPILED
         else:  # setup.py builds every extension, or none
             assert interpreted is not COMPILED
+
+
+def _interpreted_common():
+    """A second ``_common`` run from its source (the compiled one, if built, stays in use)."""
+    import importlib.util
+    from pathlib import Path
+
+    from evlab.feeds.adapters import _common
+
+    path = Path(_common.__file__).with_name("_common.py")
+    spec = importlib.util.spec_from_file_location("evlab.feeds.adapters._common_src", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _decimal_texts(count: int, seed: int = 5) -> list[str]:
+    """Plain decimals of every length up to 32 (the fast path's limit is 30) and their
+    near misses: what a venue sends and what level must refuse."""
+    rng = random.Random(seed)
+    texts = ["0", "0.0", "1", "12.77", "14.8024", "123.10", "0.00000001", "100000000000000000",
+             "999999999999999999", "1e5", "1E5", "1_0", " 1", "1 ", "+1", ".5", "5.", "-1.5",
+             "-0", "1.2.3", "\u0661\u0662", "\uff11", "inf", "nan", "", ".", "0" * 30,
+             "1" * 31, "1234567890123456.5", "0.1234567890123456789", "9007199254740993",
+             "0.30000000000000004", "2.675", "1.7976931348623157", "12345678901234.5678"]
+    for _ in range(count):
+        n = rng.randint(1, 32)
+        digits = "".join(rng.choice("0123456789") for _ in range(n))
+        if n > 1 and rng.random() < 0.7:
+            cut = rng.randint(0, n)
+            digits = digits[:cut] + "." + digits[cut:]
+        texts.append(digits)
+    return texts
+
+
+def test_level_compiled_and_interpreted_agree_on_every_decimal():
+    """The compiled ``level`` scans each decimal in C and divides the digits by a power of
+    ten where that is exact; its source uses float() and string checks. Same floats (to the
+    bit), same errors."""
+    from evlab.feeds.adapters import _common
+
+    source = _interpreted_common()
+
+    def outcome(module, price, size):
+        try:
+            return repr(module.level("x", {}, "bids", price, size))
+        except AdapterError as exc:
+            return f"AdapterError: {exc}"
+
+    for text in _decimal_texts(3000):
+        for price, size in ((text, "1"), ("1", text), (text, text)):
+            assert outcome(_common, price, size) == outcome(source, price, size), (price, size)
+        plain = _common._plain_decimal(text)
+        assert repr(plain) == repr(source._plain_decimal(text)), text
+        if plain != -1.0:
+            assert plain == float(text), text
+
+
+def test_rfc3339_compiled_and_interpreted_agree():
+    """The compiled ``rfc3339_ns`` reads the fraction in C; both remember the last second:
+    same times and errors, whatever the order of the timestamps."""
+    from evlab.feeds.adapters import _common
+
+    source = _interpreted_common()
+    texts = ["2021-04-17T16:43:30.244075Z", "2021-04-17T16:43:30.5Z",
+             "2021-04-17T16:43:31.000000001Z",
+             "2021-04-17T16:43:30.1234567890Z", "2021-04-17T16:43:30.24x075Z",
+             "2021-04-17T16:43:30.\u0661\u0662Z", "2021-04-17T16:43:30.Z", "2021-04-17T16:43:30Z",
+             "2021-04-17T16:43:60.5Z", "2021-02-30T16:43:30.5Z", "2021-04-17T24:00:00.5Z",
+             "2021-04-17T16:43:30.25+01:00", "2021-04-17t16:43:30.25z", "2021-04-17T16:43:3.25Z",
+             "2021-04-17T16:43:30.244075Z"]
+
+    def outcome(module, text):
+        try:
+            return module.rfc3339_ns(text)
+        except ValueError as exc:
+            return f"ValueError: {exc}"
+
+    for text in texts + texts[::-1]:
+        assert outcome(_common, text) == outcome(source, text), text
+
+
+def test_book_builds_the_usual_update_as_parsed_book_event_does():
+    """``book`` makes the usual update itself (compiled, a cheaper test than
+    ``parsed_book_event``'s); every other event, and every error, is that function's."""
+    from evlab.events import parsed_book_event
+    from evlab.feeds.adapters._common import book
+
+    lv = ((100.5, 1.0),)
+    cases = [("BTC-USD", 5, lv, (), False, None, None, None, None),
+             ("BTC-USD", 5, (), lv, False, 3, 7, None, None),
+             ("BTC-USD", 5, lv, lv, True, None, 9, None, None),
+             ("BTC-USD", None, lv, (), False, None, None, None, None),
+             ("BTC-USD", 5, lv, (), False, 7, 3, None, None),
+             ("BTC-USD", 5, lv, (), False, -1, 3, None, None),
+             ("BTC-USD", 5, lv, (), False, 2, None, None, None),
+             ("BTC-USD", 5, lv, (), False, None, None, 12, "kraken:1:8:10"),
+             (" ", 5, lv, (), False, None, None, None, None),
+             ("", 5, lv, (), False, None, None, None, None),
+             ("BTC-USD", 5, ((101.0, 1.0),), ((100.0, 1.0),), True, None, None, None, None)]
+
+    def outcome(make, *args):
+        try:
+            return make(*args).to_dict()
+        except (ValueError, AdapterError) as exc:
+            return str(exc)
+
+    for sym, t, bids, asks, snap, first, last, checksum, rule in cases:
+        ours = outcome(book, "x", sym, t, bids, asks, snap, first, last, "src", {}, checksum,
+                       rule)
+        theirs = outcome(parsed_book_event, sym, bids, asks, snap, first, last, checksum, rule,
+                         t, "src")
+        if isinstance(ours, dict) and isinstance(theirs, dict):
+            if t is None:
+                ours["time_ns"] = theirs["time_ns"] = "?"
+            assert ours == theirs, (sym, t, first, last)
+        else:
+            assert isinstance(ours, str) and isinstance(theirs, str), (ours, theirs)
+            assert f"invalid book levels ({theirs})" in ours, (ours, theirs)

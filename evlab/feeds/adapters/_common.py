@@ -19,7 +19,14 @@ from typing import Any
 
 import orjson
 
+try:
+    import cython
+except ImportError:  # no Cython: the interpreted paths below are used
+    from evlab import _nocython as cython
+
+from evlab._accel import core as _core
 from evlab.events import (
+    BOOK_PLAN,
     BarEvent,
     BookEvent,
     QuoteEvent,
@@ -34,6 +41,7 @@ from evlab.events import (
 from .base import AdapterError
 
 EXCERPT = 120
+_make = _core.make
 _NS = 1_000_000_000
 _NEVER = -(1 << 80)  # "no final bar yet": earlier than any time
 _MS = 1_000_000
@@ -263,7 +271,7 @@ def get_list(name: str, obj: Any, key: str) -> list[Any]:
 
 
 def level(name: str, obj: Any, key: str, price: Any, size: Any,
-          fields: tuple[str, str] = _FIELDS, numbers: bool = False,
+          fields: tuple = _FIELDS, numbers: bool = False,  # (bare tuple: see _common.pxd)
           side: str = "") -> tuple[float, float]:
     """One book level's ``(price, size)`` as floats, the one check every venue's level
     parsing goes through: ASCII decimal strings (``numbers=True``: JSON numbers too, as
@@ -273,21 +281,8 @@ def level(name: str, obj: Any, key: str, price: Any, size: Any,
     (``fields``: the venue's names for the two, e.g. ``"price_level"``/``"new_quantity"``)
     or, for a sign, the book side (``side``, else ``key``: ``"b"`` is ``"bids"``)."""
     if price.__class__ is str and size.__class__ is str:  # the usual level: no regex
-        try:
-            p, q = float(price), float(size)
-        except ValueError:
-            p = q = -1.0  # not numbers: the slow path below names the field
-        # float() also takes "1e5", "1_0", " 1", "+1", ".5", "5.", other scripts' digits and
-        # "inf"/"nan" (out of range here); what it takes that is ASCII, starts and ends with
-        # a digit and holds no "e", "E" or "_" is digits with at most one "." inside: within
-        # 30 characters exactly what _DECIMAL takes ("-0" and longer texts take the slow
-        # path, _DECIMAL itself)
-        if 0.0 < p < MAX_VALUE and 0.0 <= q < MAX_VALUE and len(price) <= 30 \
-                and len(size) <= 30 and price.isascii() and size.isascii() \
-                and "0" <= price[0] <= "9" and "0" <= price[-1] <= "9" \
-                and "0" <= size[0] <= "9" and "0" <= size[-1] <= "9" \
-                and "e" not in price and "E" not in price and "_" not in price \
-                and "e" not in size and "E" not in size and "_" not in size:
+        p, q = _plain_decimal(price), _plain_decimal(size)  # -1.0: not plain, look closer
+        if 0.0 < p < MAX_VALUE and 0.0 <= q < MAX_VALUE:
             return p, q
     elif numbers and price.__class__ is float and size.__class__ is float \
             and 0.0 < price < MAX_VALUE and 0.0 <= size < MAX_VALUE:
@@ -301,6 +296,51 @@ def level(name: str, obj: Any, key: str, price: Any, size: Any,
             raise AdapterError(f"{name}: invalid book levels ({exc}) in "
                                f"{excerpt(obj)!r}") from None
     return p, q
+
+
+def _plain_decimal(text: str) -> float:
+    """``float(text)`` if ``text`` is a plain decimal of at most 30 characters (ASCII digits
+    with at most one "." between two of them: exactly what :data:`_DECIMAL` takes there,
+    bar the sign), else -1.0: :func:`level`'s fast path, one per price and size."""
+    if cython.compiled:  # one pass over the characters, the float without a second one
+        n = len(text)
+        if n == 0 or n > 30:
+            return -1.0
+        mantissa = 0  # the digits as an integer (exact while there are at most 15)
+        digits = 0
+        point = -1  # the index of the "."
+        i = 0
+        for ch in text:  # Cython makes this a C loop over the characters
+            if "0" <= ch <= "9":
+                if digits < 18:
+                    mantissa = mantissa * 10 + (ord(ch) - 48)
+                digits += 1
+            elif ch == "." and point < 0 and 0 < i < n - 1:
+                point = i
+            else:
+                return -1.0
+            i += 1  # noqa: SIM113 (Cython makes the loop C; enumerate would not be)
+        if digits > 15:  # not exact as a double: the correctly rounded parse
+            return float(text)
+        # both exact (a mantissa below 2**53, a power of ten up to 1e15), so the quotient is
+        # the correctly rounded value of the decimal: float(text) (Clinger's fast path)
+        scale = 1.0
+        if point >= 0:
+            for _ in range(n - 1 - point):
+                scale *= 10.0
+        return mantissa / scale
+    try:
+        out = float(text)
+    except ValueError:
+        return -1.0
+    # float() also takes "1e5", "1_0", " 1", "+1", ".5", "5.", other scripts' digits and
+    # "inf"/"nan"; what it takes that is ASCII, starts and ends with a digit and holds no "e",
+    # "E" or "_" is digits with at most one "." inside
+    if len(text) <= 30 and text.isascii() and "0" <= text[0] <= "9" \
+            and "0" <= text[-1] <= "9" and "e" not in text and "E" not in text \
+            and "_" not in text:
+        return out
+    return -1.0
 
 
 _SIDES = {"b": "bids", "a": "asks"}  # Binance's keys for a depth update's sides
@@ -457,20 +497,41 @@ def _seconds(head: str) -> int | None:
 _SCALE: tuple[int, ...] = tuple(10 ** (9 - n) for n in range(10))
 
 
+#: the last second parsed by the usual form, ``(its 19 characters, UNIX seconds)``: a feed's
+#: timestamps share it for a whole second (one tuple, so threads never see half of it)
+_LAST_SECOND: tuple[str, int] = ("", 0)
+
+
 def rfc3339_ns(text: str) -> int:
     """Nanoseconds since the epoch for an RFC 3339 timestamp (up to 9 fraction digits)."""
+    global _LAST_SECOND
     digits = len(text) - 21
     if 0 < digits < 10 and text[-1] == "Z" and text[19] == ".":
         # the usual form, one per book update (Coinbase: "2021-04-17T16:43:30.244075Z"):
         # UTC with a fraction; the same checks as below without the regex
-        frac = text[20:-1]
-        if frac.isdigit() and frac.isascii():
+        if cython.compiled:  # the fraction's digits read in C, no slice
+            frac = 0
+            for i in range(20, 20 + digits):
+                ch = text[i]
+                if not "0" <= ch <= "9":
+                    frac = -1
+                    break
+                frac = frac * 10 + (ord(ch) - 48)
+        else:
+            part = text[20:-1]
+            frac = int(part) if part.isdigit() and part.isascii() else -1
+        if frac >= 0:
+            last = _LAST_SECOND
+            if text.startswith(last[0]) and last[0]:  # the second of the last timestamp
+                return last[1] * _NS + frac * _SCALE[digits]
+            head = text[:19]
             try:
-                secs = _seconds(text[:19])
+                secs = _seconds(head)
             except _TimeOfDayError:
                 raise ValueError(f"time of day out of range in {text!r}") from None
             if secs is not None:
-                return secs * _NS + int(frac) * _SCALE[digits]
+                _LAST_SECOND = (head, secs)
+                return secs * _NS + frac * _SCALE[digits]
     m = _RFC3339_TAIL.match(text, 19)
     try:
         secs = _seconds(text[:19]) if m is not None else None
@@ -478,11 +539,11 @@ def rfc3339_ns(text: str) -> int:
         raise ValueError(f"time of day out of range in {text!r}") from None
     if secs is None:
         raise ValueError(f"not an RFC 3339 timestamp: {text!r}")
-    frac, tz = m.groups()  # type: ignore[union-attr]
+    fraction, tz = m.groups()  # type: ignore[union-attr]
     if tz not in ("Z", "z"):
         off = int(tz[1:3]) * 3600 + int(tz[4:6]) * 60
         secs -= off if tz[0] == "+" else -off
-    return secs * _NS + (int(frac.ljust(9, "0")) if frac else 0)
+    return secs * _NS + (int(fraction.ljust(9, "0")) if fraction else 0)
 
 
 def rfc3339(time_ns: int, digits: int | None = 9) -> str:
@@ -530,6 +591,16 @@ def book(name: str, symbol: str, time_ns: int | None, bids: tuple[tuple[float, f
          checksum_rule: str | None = None) -> BookEvent:
     """A validated BookEvent (``time_ns`` None: the receive time); else AdapterError. Its
     levels come from :func:`level`, which checked each: ``parsed_book_event`` does the rest."""
+    # the usual update (what parsed_book_event accepts in one expression, with an int time)
+    # made here: compiled, this test costs less than that function's interpreted one
+    if time_ns.__class__ is int and snapshot is False and checksum is None \
+            and checksum_rule is None and bids.__class__ is tuple and asks.__class__ is tuple \
+            and symbol.__class__ is str and symbol and not symbol.isspace() \
+            and ((first_id is None and last_id is None)
+                 or (first_id.__class__ is int and last_id.__class__ is int
+                     and 0 <= first_id <= last_id)):
+        row = (time_ns, source, symbol, bids, asks, False, first_id, last_id, None, None)
+        return _make(BookEvent, BOOK_PLAN, row)  # type: ignore[no-any-return]
     try:
         return parsed_book_event(symbol, bids, asks, snapshot, first_id, last_id, checksum,
                                  checksum_rule, time_ns, source)

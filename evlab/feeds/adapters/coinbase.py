@@ -101,6 +101,9 @@ def _currency(code: str) -> dict[str, Any]:
             "details": {"type": "fiat" if fiat else "crypto", "symbol": None,
                         "sort_order": 0, "push_payment_methods": [], "group_types": []},
             "supported_networks": []}
+# the helpers of parse's l2update path, read as globals (a module attribute costs more)
+_loads, _get_str, _get_time, _side_levels, _book = (c.loads, c.get_str, c.get_time,
+                                                    c.side_levels, c.book)
 _L2_CHANNELS = ("level2", "level2_batch", "level2_50")  # Exchange: each sends a snapshot first
 _L2_FIELDS = ("price_level", "new_quantity")  # Advanced Trade's names for a level's values
 
@@ -150,8 +153,8 @@ class CoinbaseAdapter(ExchangeAdapter):
     def parse(self, payload: str | bytes, *, source: str = "") -> list[Event]:
         """Decode one Exchange feed message or Advanced Trade candles message."""
         n = self.name
-        obj = c.loads(n, payload)
-        src = self._source(source)
+        obj = _loads(n, payload)
+        src = source or n  # self._source(source), inline: one per message
         if not isinstance(obj, dict):
             raise AdapterError(f"{n}: expected a JSON object, got {c.excerpt(obj)!r}")
         kind = obj.get("type")
@@ -162,12 +165,12 @@ class CoinbaseAdapter(ExchangeAdapter):
             return [c.tick(n, c.get_str(n, obj, "product_id"), c.get_time(n, obj, "time"),
                            c.get_dec(n, obj, "price"), c.get_dec(n, obj, "size"), side,
                            str(c.get_int(n, obj, "trade_id")), src, obj)]
-        if kind == "l2update":
-            symbol = c.get_str(n, obj, "product_id")
+        if kind == "l2update":  # one per book update: the helpers as globals, not c.<name>
+            symbol = _get_str(n, obj, "product_id")
             try:
-                bids, asks = c.side_levels(n, obj, "changes", ("buy", "sell"))
-                return [c.book(n, symbol, c.get_time(n, obj, "time"), bids, asks, False, None,
-                               None, src, obj)]
+                bids, asks = _side_levels(n, obj, "changes", ("buy", "sell"))
+                return [_book(n, symbol, _get_time(n, obj, "time"), bids, asks, False, None,
+                              None, src, obj)]
             except AdapterError as exc:  # that book misses a change: it must go stale
                 raise BookDataError(str(exc), symbol) from None
         if kind == "snapshot":

@@ -1,0 +1,20 @@
+cimport cython
+
+# Cython declarations for evlab/feeds/adapters/_common.py (pure-Python mode): the per-level
+# path of every venue's book decoding and the RFC 3339 times in C (calls between these
+# functions skip Python's calling convention). Interpreted Python never reads this file.
+
+@cython.locals(n=Py_ssize_t, i=Py_ssize_t, _=Py_ssize_t, digits=Py_ssize_t, point=Py_ssize_t,
+               mantissa=cython.longlong, scale=double, ch=Py_UCS4, out=double)
+cpdef double _plain_decimal(str text) except? -2.0
+
+@cython.locals(p=double, q=double)
+# (level's .py annotation of ``fields`` is a bare ``tuple``: Cython reads ``tuple[str, str]``
+# as a C tuple, which this declaration would not match)
+cpdef tuple level(str name, obj, str key, price, size, tuple fields=*, bint numbers=*,
+                  str side=*)
+
+@cython.locals(digits=Py_ssize_t, i=Py_ssize_t, frac=cython.longlong, ch=Py_UCS4, last=tuple)
+cpdef rfc3339_ns(str text)
+
+cpdef str get_str(str name, obj, str key)
