@@ -1247,16 +1247,6 @@ parsed_book_event: Callable[..., BookEvent] = _slot_function(
           " and 0 <= first_update_id <= last_update_id)")
 
 
-#: ``BookEvent``'s slots as ``evlab._core.make`` fills them, from a row ``(time_ns, source,
-#: symbol, bids, asks, snapshot, first_update_id, last_update_id, checksum, checksum_rule)``:
-#: the compiled adapters build the usual update with it where ``parsed_book_event`` would take
-#: it in one expression (``_common.book``; a test holds the two to the same events).
-BOOK_PLAN = _value_plan(BookEvent)
-assert [f.name for f in fields(BookEvent) if f.name not in _STAMPS] == [
-    "time_ns", "source", "symbol", "bids", "asks", "snapshot", "first_update_id",
-    "last_update_id", "checksum", "checksum_rule"]
-
-
 #: ``book_quote_event(symbol, bid, ask, bid_size, ask_size, time_ns, source)``: the
 #: ``QuoteEvent`` of the top of a book that ``OrderBooks`` keeps (both sides non-empty, not
 #: crossed, every level checked when its ``BookEvent`` was made), so none of

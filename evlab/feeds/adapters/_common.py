@@ -24,9 +24,7 @@ try:
 except ImportError:  # no Cython: the interpreted paths below are used
     from evlab import _nocython as cython
 
-from evlab._accel import core as _core
 from evlab.events import (
-    BOOK_PLAN,
     BarEvent,
     BookEvent,
     QuoteEvent,
@@ -41,7 +39,6 @@ from evlab.events import (
 from .base import AdapterError
 
 EXCERPT = 120
-_make = _core.make
 _NS = 1_000_000_000
 _NEVER = -(1 << 80)  # "no final bar yet": earlier than any time
 _MS = 1_000_000
@@ -591,16 +588,6 @@ def book(name: str, symbol: str, time_ns: int | None, bids: tuple[tuple[float, f
          checksum_rule: str | None = None) -> BookEvent:
     """A validated BookEvent (``time_ns`` None: the receive time); else AdapterError. Its
     levels come from :func:`level`, which checked each: ``parsed_book_event`` does the rest."""
-    # the usual update (what parsed_book_event accepts in one expression, with an int time)
-    # made here: compiled, this test costs less than that function's interpreted one
-    if time_ns.__class__ is int and snapshot is False and checksum is None \
-            and checksum_rule is None and bids.__class__ is tuple and asks.__class__ is tuple \
-            and symbol.__class__ is str and symbol and not symbol.isspace() \
-            and ((first_id is None and last_id is None)
-                 or (first_id.__class__ is int and last_id.__class__ is int
-                     and 0 <= first_id <= last_id)):
-        row = (time_ns, source, symbol, bids, asks, False, first_id, last_id, None, None)
-        return _make(BookEvent, BOOK_PLAN, row)  # type: ignore[no-any-return]
     try:
         return parsed_book_event(symbol, bids, asks, snapshot, first_id, last_id, checksum,
                                  checksum_rule, time_ns, source)
