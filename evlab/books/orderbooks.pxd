@@ -6,7 +6,7 @@ from evlab.books.book cimport OrderBook
 # (OrderBooks.on_book's body and _apply) as C functions with the book typed, so that its
 # fields are C struct fields and its apply a C call. Interpreted Python never reads this.
 
-@cython.locals(book=OrderBook, stats=dict, bids=tuple, asks=tuple)
+@cython.locals(book=OrderBook, stats=dict, table=dict, bids=tuple, asks=tuple)
 cdef object _on_book(books, event)
 
 @cython.locals(bids=tuple, asks=tuple, moved=bint)

@@ -307,9 +307,10 @@ def _on_book(books: OrderBooks, event: BookEvent) -> None:
     with the book typed (orderbooks.pxd: its fields read as C struct fields)."""
     stats = books.stats
     stats["events"] += 1
-    book = books._books.get(event.symbol)
+    table = books._books  # a typed dict compiled (orderbooks.pxd): PyDict_GetItem, inline
+    book = table.get(event.symbol)
     if book is None:
-        book = books._books[event.symbol] = OrderBook(event.symbol)
+        book = table[event.symbol] = OrderBook(event.symbol)
     moved: bool | None  # the top changed; None: nothing was applied
     if event.snapshot:
         before = book.top()
