@@ -17,3 +17,8 @@ cdef class Dispatcher:
     cdef object _refuse(self, object event)
     cdef int _dispatch(self, tuple handlers, tuple asyncs, object event, object outer) except -1
     cdef object _start(self, object handler, object event)
+
+cdef class WeakCall:
+    cdef readonly object ref
+    cdef readonly object func
+    cdef readonly str name

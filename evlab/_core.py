@@ -35,8 +35,8 @@ try:
 except ImportError:  # no Cython: the interpreted primitives below are used
     from evlab import _nocython as cython
 
-__all__ = ["COPY_PLANS", "MAX_DEPTH", "Dispatcher", "bar_ok", "bind", "clone", "current",
-           "fill", "make", "slots"]
+__all__ = ["COPY_PLANS", "MAX_DEPTH", "Dispatcher", "WeakCall", "bar_ok", "bind", "clone",
+           "current", "fill", "make", "slots"]
 
 _DONE = object()  # what a coroutine step gives once the coroutine has returned
 
@@ -348,6 +348,29 @@ class Dispatcher:
 
     def _too_deep(self, event: Any) -> None:
         raise NotImplementedError
+
+
+class WeakCall:
+    """What dispatch calls for a sync bound method held weakly (``EventBus._hold``):
+    ``func(obj, event)`` while ``ref`` (a weak reference to ``obj``) is alive, nothing once
+    it is dead. A class of the core, so that compiled it is a C call, not a Python frame per
+    dispatch (``bus.register(EventType.BAR, strategy.on_bar)``). ``name``: the handler's."""
+
+    __slots__ = ("func", "name", "ref")
+
+    def __init__(self, ref: Any, func: Any, name: str) -> None:
+        self.ref = ref
+        self.func = func
+        self.name = name
+
+    def __call__(self, event: Any) -> Any:
+        target = self.ref()
+        if target is None:  # the component is gone (the bus drops this subscription)
+            return None
+        return self.func(target, event)
+
+    def __repr__(self) -> str:
+        return f"<WeakCall {self.name}>"
 
 
 class _Refused:

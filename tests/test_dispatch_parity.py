@@ -295,6 +295,36 @@ def test_weakly_held_components_stop_at_once_in_both() -> None:
     assert both(scenario) == [[1], 1]
 
 
+def test_weakly_held_sync_methods_are_called_through_the_cores_weakcall_in_both() -> None:
+    """A weakly held sync bound method is dispatched through ``_core.WeakCall`` (compiled: a C
+    call, no Python frame): it gets the event as the method would, its errors are reported
+    under the method's name, and once its object is gone it calls nothing."""
+    def scenario(ns: types.SimpleNamespace) -> list[Any]:
+        ev, bus, got, errors = ns.events, ns.bus.EventBus(), [], []
+
+        class Component:
+            def on_bar(self, bar: Any) -> None:
+                got.append((bar.seq, ns.events.current_event() is bar))
+
+            def on_bad(self, bar: Any) -> None:
+                raise ValueError("boom")
+
+        c, failing = Component(), Component()  # (a failure's traceback holds its object)
+        sub = bus.subscribe(ev.EventType.BAR, c.on_bar)
+        bus.register(ev.EventType.BAR, failing.on_bad)
+        bus.register(ev.EventType.ERROR, errors.append)
+        bus.emit(_bar(ns))
+        call = sub.call
+        del c
+        gc.collect()
+        return [type(call) is ns.core.WeakCall, call.name, got,
+                [(e.handler, e.error_type) for e in errors], call(_bar(ns)),
+                bus.get_stats()["dead_refs_cleaned"]]
+
+    assert both(scenario) == [True, "Component.on_bar", [(1, True)],
+                              [("Component.on_bad", "ValueError")], None, 1]
+
+
 def test_emit_is_a_real_method_with_a_signature_a_docstring_and_overridable() -> None:
     import inspect
 

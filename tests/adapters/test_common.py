@@ -339,6 +339,30 @@ def test_level_compiled_and_interpreted_agree_on_every_decimal():
             assert plain == float(text), text
 
 
+def test_dec_fields_and_get_dec_compiled_and_interpreted_agree_on_every_decimal():
+    """``dec_fields`` (a bar's OHLCV) and ``get_dec`` take each plain decimal through
+    ``_plain_decimal`` (in C where compiled) and the rest through the regex: the same floats
+    (to the bit) and the same errors as the interpreted source, and as float() wherever the
+    value is accepted."""
+    from evlab.feeds.adapters import _common
+
+    source = _interpreted_common()
+
+    def outcome(module, obj):
+        try:
+            return repr((module.dec_fields("o", "h")("x", obj), module.get_dec("x", obj, "o")))
+        except AdapterError as exc:
+            return f"AdapterError: {exc}"
+
+    for text in [*_decimal_texts(3000), "-1.5", "-0.0", "-" + "1" * 18]:
+        for obj in ({"o": text, "h": "1"}, {"o": "1", "h": text}, {"o": text, "h": text}):
+            got = outcome(_common, obj)
+            assert got == outcome(source, obj), obj
+            if not got.startswith("AdapterError"):
+                assert _common.dec_fields("o", "h")("x", obj) == (float(obj["o"]),
+                                                                   float(obj["h"])), obj
+
+
 def test_rfc3339_compiled_and_interpreted_agree():
     """The compiled ``rfc3339_ns`` reads the fraction in C; both remember the last second:
     same times and errors, whatever the order of the timestamps."""

@@ -8,6 +8,10 @@ cimport cython
                mantissa=cython.longlong, scale=double, ch=Py_UCS4, out=double)
 cpdef double _plain_decimal(str text) except? -2.0
 
+# dec_fields' values: a C loop calling _plain_decimal in C
+@cython.locals(x=double)
+cpdef tuple _decimals(tuple values)
+
 @cython.locals(p=double, q=double)
 # (level's .py annotation of ``fields`` is a bare ``tuple``: Cython reads ``tuple[str, str]``
 # as a C tuple, which this declaration would not match)
