@@ -383,7 +383,7 @@ def levels(name: str, obj: Any, key: str) -> tuple[tuple[float, float], ...]:
     return tuple(out)
 
 
-def side_levels(name: str, obj: Any, key: str, sides: tuple[str, str]
+def side_levels(name: str, obj: Any, key: str, sides: tuple  # (bare tuple: see _common.pxd)
                 ) -> tuple[tuple[tuple[float, float], ...], tuple[tuple[float, float], ...]]:
     """A required array of ``[side, price, size]`` changes split into (bids, asks); ``sides``
     names the bid side and the ask side as the exchange spells them (``("buy", "sell")``)."""

@@ -53,7 +53,7 @@ from __future__ import annotations
 import itertools
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import orjson
@@ -62,6 +62,14 @@ from evlab.events import Event, create_error_event, create_system_event
 
 from . import _common as c
 from .base import AdapterError, BookDataError, ExchangeAdapter, Subscribe, split_pair
+
+if TYPE_CHECKING:
+    from evlab import _nocython as cython
+else:
+    try:
+        import cython
+    except ImportError:  # no Cython: the interpreted paths below are used
+        from evlab import _nocython as cython
 
 _NS = 1_000_000_000
 _OHLCV = c.dec_fields("open", "high", "low", "close", "volume")  # a candle's
@@ -107,9 +115,17 @@ def _currency(code: str) -> dict[str, Any]:
             "details": {"type": "fiat" if fiat else "crypto", "symbol": None,
                         "sort_order": 0, "push_payment_methods": [], "group_types": []},
             "supported_networks": []}
-# the helpers of parse's l2update path, read as globals (a module attribute costs more)
-_loads, _get_str, _get_time, _side_levels, _book = (c.loads, c.get_str, c.get_time,
-                                                    c.side_levels, c.book)
+# the helpers of parse's l2update path: compiled, C calls into _common (its .pxd declares
+# them), one per helper and book update; interpreted, module globals (not c.<name>)
+if cython.compiled:
+    from cython.cimports.evlab.feeds.adapters._common import book as _book
+    from cython.cimports.evlab.feeds.adapters._common import get_str as _get_str
+    from cython.cimports.evlab.feeds.adapters._common import get_time as _get_time
+    from cython.cimports.evlab.feeds.adapters._common import loads as _loads
+    from cython.cimports.evlab.feeds.adapters._common import side_levels as _side_levels
+else:
+    _loads, _get_str, _get_time, _side_levels, _book = (c.loads, c.get_str, c.get_time,
+                                                        c.side_levels, c.book)
 _L2_CHANNELS = ("level2", "level2_batch", "level2_50")  # Exchange: each sends a snapshot first
 _L2_FIELDS = ("price_level", "new_quantity")  # Advanced Trade's names for a level's values
 
