@@ -19,7 +19,8 @@ cpdef tuple _decimals(tuple values)
 cpdef tuple level(str name, obj, str key, price, size, tuple fields=*, bint numbers=*,
                   str side=*)
 
-@cython.locals(digits=Py_ssize_t, i=Py_ssize_t, frac=cython.longlong, ch=Py_UCS4, last=tuple)
+@cython.locals(n=Py_ssize_t, digits=Py_ssize_t, i=Py_ssize_t, frac=cython.longlong, ch=Py_UCS4,
+               last=tuple, hour=tuple, m1=Py_UCS4, m2=Py_UCS4, s1=Py_UCS4, s2=Py_UCS4)
 cpdef rfc3339_ns(str text)
 
 cpdef str get_str(str name, obj, str key)

@@ -508,13 +508,20 @@ _SCALE: tuple[int, ...] = tuple(10 ** (9 - n) for n in range(10))
 #: the last second parsed by the usual form, ``(its 19 characters, UNIX seconds)``: a feed's
 #: timestamps share it for a whole second (one tuple, so threads never see half of it)
 _LAST_SECOND: tuple[str, int] = ("", 0)
+#: the last hour parsed, ``(its 13 characters, UNIX seconds)``: a minute stream's timestamps
+#: share it for an hour (each is a new second)
+_LAST_HOUR: tuple[str, int] = ("", 0)
 
 
 def rfc3339_ns(text: str) -> int:
     """Nanoseconds since the epoch for an RFC 3339 timestamp (up to 9 fraction digits)."""
-    global _LAST_SECOND
-    digits = len(text) - 21
-    if 0 < digits < 10 and text[-1] == "Z" and text[19] == ".":
+    global _LAST_SECOND, _LAST_HOUR
+    n = len(text)
+    digits = n - 21
+    frac = -1
+    if n == 20 and text[19] == "Z":  # UTC without a fraction (Coinbase's candle stamps)
+        frac = digits = 0
+    elif 0 < digits < 10 and text[-1] == "Z" and text[19] == ".":
         # the usual form, one per book update (Coinbase: "2021-04-17T16:43:30.244075Z"):
         # UTC with a fraction; the same checks as below without the regex
         if cython.compiled:  # the fraction's digits read in C, no slice
@@ -528,18 +535,29 @@ def rfc3339_ns(text: str) -> int:
         else:
             part = text[20:-1]
             frac = int(part) if part.isdigit() and part.isascii() else -1
-        if frac >= 0:
-            last = _LAST_SECOND
-            if text.startswith(last[0]) and last[0]:  # the second of the last timestamp
-                return last[1] * _NS + frac * _SCALE[digits]
-            head = text[:19]
-            try:
-                secs = _seconds(head)
-            except _TimeOfDayError:
-                raise ValueError(f"time of day out of range in {text!r}") from None
-            if secs is not None:
-                _LAST_SECOND = (head, secs)
-                return secs * _NS + frac * _SCALE[digits]
+    if frac >= 0:
+        last = _LAST_SECOND
+        if text.startswith(last[0]) and last[0]:  # the second of the last timestamp
+            return last[1] * _NS + frac * _SCALE[digits]
+        hour = _LAST_HOUR
+        if text.startswith(hour[0]) and hour[0] and text[13] == ":" and text[16] == ":":
+            # the hour of the last timestamp (a minute stream's): minutes and seconds read
+            # here, [0-5][0-9] each (in C where compiled), no slice and no cache lookup
+            m1, m2, s1, s2 = text[14], text[15], text[17], text[18]
+            if "0" <= m1 <= "5" and "0" <= m2 <= "9" and "0" <= s1 <= "5" and "0" <= s2 <= "9":
+                second = hour[1] + ((ord(m1) - 48) * 10 + ord(m2) - 48) * 60 \
+                    + (ord(s1) - 48) * 10 + ord(s2) - 48
+                _LAST_SECOND = (text[:19], second)
+                return second * _NS + frac * _SCALE[digits]
+        head = text[:19]
+        try:
+            secs = _seconds(head)
+        except _TimeOfDayError:
+            raise ValueError(f"time of day out of range in {text!r}") from None
+        if secs is not None:
+            _LAST_SECOND = (head, secs)
+            _LAST_HOUR = (head[:13], secs - secs % 3600)
+            return secs * _NS + frac * _SCALE[digits]
     m = _RFC3339_TAIL.match(text, 19)
     try:
         secs = _seconds(text[:19]) if m is not None else None
