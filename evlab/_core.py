@@ -210,6 +210,7 @@ class Dispatcher:
         self._o_bus = evlab_slot_offset(Event._bus)  # type: ignore[attr-defined]
         self._o_depth = evlab_slot_offset(Event._depth)  # type: ignore[attr-defined]
         self.max_depth = MAX_DEPTH
+        self._tape_init()
 
     def emit(self, event: E, *, cause: Event | None = None) -> E:
         """Dispatch ``event`` to its handlers now (depth-first); returns the stamped event.
@@ -227,11 +228,16 @@ class Dispatcher:
         route: tuple = self._routes.get(evlab_type_of(event), self._default_route)
         next(route[3])
         self._dispatch(route[0], route[1], event, outer)
+        if self._tape is not None and len(self._tape) >= self._tape_limit:
+            self._tape_full()
         return event
 
     def _dispatch(self, handlers: tuple, asyncs: tuple, event: Any, outer: Any) -> None:
         """Call the sync ``handlers`` of ``event`` as the current event, each error reported
-        and the rest going on, then schedule the ``asyncs``; ``outer`` is restored."""
+        and the rest going on, then schedule the ``asyncs``; ``outer`` is restored. The
+        event goes on the tape first, if there is one (see "The tape" below)."""
+        if self._tape is not None:
+            self._tape.append(event)
         evlab_set_current(event)
         try:
             for handler in handlers:
@@ -253,6 +259,8 @@ class Dispatcher:
         event = stamped
         route: tuple = self._routes.get(evlab_type_of(event), self._default_route)
         next(route[3])
+        if self._tape is not None:
+            self._tape.append(event)
         ordered: tuple = route[2]
         for handler, is_async in ordered:
             if is_async:
@@ -268,6 +276,8 @@ class Dispatcher:
                 self._handler_failed(handler, event, exc)
             finally:
                 evlab_set_current(outer)
+        if self._tape is not None and len(self._tape) >= self._tape_limit:
+            self._tape_full()
         return event
 
     async def _run_async(self, handlers: tuple, event: Any) -> None:
@@ -339,6 +349,20 @@ class Dispatcher:
             return None
         return _Rest(self, handler, event, coro, yielded)
 
+    # --- The tape ------------------------------------------------------------------------
+    # A recorder does not subscribe: it sets a tape, and every event dispatched goes on it
+    # (one list append, before any handler, whatever their priority), in dispatch order.
+    # Once ``len(_tape) >= _tape_limit``, at the end of that event's ``emit`` (after its
+    # handlers, never inside a stamping), ``_tape_full()`` is called; it takes the events
+    # off the tape and records them in bulk (``evlab.recording.tape``). Owned by that
+    # module: the core only appends and calls.
+
+    def _tape_init(self) -> None:
+        """No tape: ``_tape`` None (dispatch skips it), ``_tape_full`` never called."""
+        self._tape = None
+        self._tape_limit = 0
+        self._tape_full = _no_tape
+
     # Provided by EventBus:
     def _handler_failed(self, handler: Any, event: Any, exc: Exception) -> None:
         raise NotImplementedError
@@ -348,6 +372,10 @@ class Dispatcher:
 
     def _too_deep(self, event: Any) -> None:
         raise NotImplementedError
+
+
+def _no_tape() -> None:
+    """The ``_tape_full`` of a bus without a tape (never called: ``_tape`` is None)."""
 
 
 class _Refused:
