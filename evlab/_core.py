@@ -36,7 +36,7 @@ except ImportError:  # no Cython: the interpreted primitives below are used
     from evlab import _nocython as cython
 
 __all__ = ["COPY_PLANS", "MAX_DEPTH", "Dispatcher", "bar_ok", "bind", "clone", "current",
-           "fill", "make", "slots"]
+           "fill", "make", "row_plan", "slots", "tape_rows"]
 
 _DONE = object()  # what a coroutine step gives once the coroutine has returned
 
@@ -55,6 +55,7 @@ if cython.compiled:
         evlab_now,
         evlab_peek,
         evlab_put,
+        evlab_row,
         evlab_send,
         evlab_set_current,
         evlab_slot_offset,
@@ -115,6 +116,10 @@ else:
         for where in cleared:
             evlab_put(where, new, None)
         return new
+
+    def evlab_row(plan: Any, event: Any) -> int:
+        """Interpreted, ``row_plan`` makes no plan: the generated ``put`` does every row."""
+        raise NotImplementedError
 
     def evlab_send(coro: Any, arg: Any, done: Any) -> Any:
         """One step of ``coro``: what it yielded, or ``done`` once it returned."""
@@ -376,6 +381,52 @@ class Dispatcher:
 
 def _no_tape() -> None:
     """The ``_tape_full`` of a bus without a tape (never called: ``_tape`` is None)."""
+
+
+# --- The tape: the recorder's rows, made in bulk ------------------------------------------
+# What a recorder does with the events it takes off a tape (evlab.recording.tape). Compiled,
+# a class whose fields are all slots gets a *row plan* and its rows are read at the slots'
+# offsets and appended in C (``evlab_row`` in _cprims.pxd), values of the usual types only;
+# every other row, and every row interpreted, goes through the class's generated ``put``
+# (evlab.recording.table.make_appender), the checked path and the one definition of a row.
+
+def row_plan(descriptors: list[Any], kinds: str, targets: tuple, aux: tuple,
+             float64: type) -> Any:
+    """A row plan for ``tape_rows`` (None interpreted: the ``put`` is the primitive there):
+    column i reads the slot behind ``descriptors[i]`` (None for a constant), appends to the
+    list ``targets[i]`` as ``kinds[i]`` says (see ``evlab_row``), ``aux[i]`` its constant,
+    string table or NaN; ``float64`` is numpy's float64 type. None too if a descriptor is
+    not a slot's (a class without ``slots=True``) or there are too many columns."""
+    if not cython.compiled or len(kinds) > 64:
+        return None
+    offsets = []
+    for d in descriptors:
+        if d is None:
+            offsets.append(0)
+        elif isinstance(d, types.MemberDescriptorType):
+            offsets.append(evlab_slot_offset(d))
+        else:
+            return None
+    return (_plan(offsets), kinds.encode("ascii"), targets, aux, float64, -1)
+
+
+def tape_rows(events: list, plans: dict, plan_for: Any, failed: Any) -> None:
+    """Append the rows of ``events`` in order: ``plans`` maps a class to ``(row plan or
+    None, put)`` (``plan_for(cls)`` makes a missing one and stores it); a row the plan
+    cannot take goes through ``put``, and ``failed(event, exc)`` hears of each ``put`` that
+    raised (its partial row is the caller's to undo)."""
+    for event in events:
+        cls = type(event)
+        plan = plans.get(cls)
+        if plan is None:
+            plan = plan_for(cls)
+        fast = plan[0]
+        if fast is not None and evlab_row(fast, event):
+            continue
+        try:
+            plan[1](event)
+        except Exception as exc:
+            failed(event, exc)
 
 
 class _Refused:

@@ -255,3 +255,19 @@ def test_a_user_class_without_slots_is_emitted_copied_and_recorded():
     assert frame["seq"].tolist() == [1, 2] and frame["value"].tolist() == [1.5, 1.5]
     assert frame["note"].tolist() == ["a", "a"]
     assert list(rec.snapshot().to_events()) == [first, first]
+
+
+def test_compiled_rows_are_read_at_the_slots_where_a_class_allows_it():
+    from evlab import _accel
+    from evlab.events import BarEvent
+
+    bus = EventBus()
+    rec = EventRecorder(bus)
+    bus.emit(bar(0))
+    bus.emit(LooseEvent("X", 1.0, time_ns=T0))
+    bus.emit(PortfolioEvent(1.0, 1.0, 0.0, 0.0, (), time_ns=T0))
+    assert len(rec) == 3
+    # compiled, a bar's row is read at its slots' offsets; interpreted the generated put
+    # makes every row; a class without slots, or with a JSON field, always takes the put
+    assert (rec._plans[BarEvent][0] is not None) == _accel.COMPILED
+    assert rec._plans[LooseEvent][0] is None and rec._plans[PortfolioEvent][0] is None

@@ -13,7 +13,8 @@ Where things are: ``recorder.py`` (``EventRecorder``, ``record``), ``table.py`` 
 table: the columns of each event class, appenders, the table as Arrow), ``columns.py`` (one
 field's column and its kinds), ``convert.py`` (Arrow table -> DataFrame, -> events again),
 ``tape.py`` (the bus's tape the recorder reads), ``views.py`` (``bars()``, ``signals()`` ...
-and the notebook summary, written once for both classes), ``recording.py`` (``Recording``), ``storage.py`` (Parquet files and folders),
+and the notebook summary, written once for both classes), ``recording.py`` (``Recording``),
+``storage.py`` (Parquet files and folders),
 ``lazy.py`` (``open_recording``: a recording read a row group at a time),
 ``metadata.py`` (the metadata of a file, checked when it is read), ``errors.py``
 (``RecordingError``).

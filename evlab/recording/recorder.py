@@ -20,6 +20,7 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 
+from evlab._accel import core
 from evlab.bus import EventBus, _exception_text
 from evlab.events import ErrorEvent, Event, EventType, create_error_event
 from evlab.recording.columns import CHUNK
@@ -85,7 +86,7 @@ class EventRecorder:
         self._lock = threading.RLock()
         self._table = EventTable()
         self._stage = self._table.stage  # staged rows (the list is never replaced)
-        self._puts: dict[type, Any] = {}
+        self._plans: dict[type, tuple[Any, Any]] = {}  # class -> (row plan, put)
         self._paused = False
         self._closed = False
         self._unrecorded = 0
@@ -133,20 +134,18 @@ class EventRecorder:
             if self._paused:
                 return []
             bad: list[tuple[Event, BaseException]] = []
-            puts = self._puts
+            repair = self._table.repair
+
+            def failed(event: Event, exc: BaseException) -> None:
+                repair()
+                bad.append((event, exc))
+
             start, n = 0, len(events)
             try:
                 while start < n:  # in pieces that end where a flush or trim is due
                     stop = min(start + self._room(), n)
-                    for event in events[start:stop] if start or stop < n else events:
-                        put = puts.get(event.__class__)
-                        if put is None:
-                            put = self._put_for(event.__class__)
-                        try:
-                            put(event)
-                        except Exception as exc:
-                            self._table.repair()
-                            bad.append((event, exc))
+                    core.tape_rows(events[start:stop] if start or stop < n else events,
+                                   self._plans, self._plan_for, failed)
                     start = stop
                     self._overflow()
             except BaseException:
@@ -181,13 +180,14 @@ class EventRecorder:
         if self._tape is not None:
             self._tape.drain()
 
-    def _put_for(self, cls: type[Event]) -> Any:
+    def _plan_for(self, cls: type[Event]) -> tuple[Any, Any]:
+        """How rows of ``cls`` are made (``evlab._core.tape_rows``), made once per class."""
         if self.types is not None and str(cls.type) not in self.types:
-            put: Any = _skip
+            plan: tuple[Any, Any] = (None, _skip)
         else:
-            put = self._table.appender(cls)
-        self._puts[cls] = put
-        return put
+            plan = self._table.plan(cls)
+        self._plans[cls] = plan
+        return plan
 
     def _commit(self) -> int:
         return self._table.commit()
