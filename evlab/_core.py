@@ -53,6 +53,7 @@ if cython.compiled:
         evlab_is,
         evlab_make,
         evlab_now,
+        evlab_pack,
         evlab_peek,
         evlab_put,
         evlab_row,
@@ -120,6 +121,10 @@ else:
     def evlab_row(plan: Any, event: Any) -> int:
         """Interpreted, ``row_plan`` makes no plan: the generated ``put`` does every row."""
         raise NotImplementedError
+
+    def evlab_pack(values: Any, out: Any, kind: Any, size: Any) -> int:
+        """Interpreted, ``pack`` packs nothing: the column converts its own way."""
+        return 0
 
     def evlab_send(coro: Any, arg: Any, done: Any) -> Any:
         """One step of ``coro``: what it yielded, or ``done`` once it returned."""
@@ -427,6 +432,19 @@ def tape_rows(events: list, plans: dict, plan_for: Any, failed: Any) -> None:
             plan[1](event)
         except Exception as exc:
             failed(event, exc)
+
+
+def pack(values: list, kind: str, size: int) -> Any:
+    """A recorder column's staged numbers as a bytearray of float64 (``kind`` "f") or of
+    ``size``-byte signed ints ("i"), for ``numpy.frombuffer``; None if a value is not a
+    plain float or int that fits, and always interpreted (the column then converts the
+    list with ``numpy.fromiter``: the same values, several times the cost)."""
+    if not cython.compiled:
+        return None
+    out = bytearray(len(values) * size)
+    if evlab_pack(values, out, ord(kind), size):
+        return out
+    return None
 
 
 class _Refused:

@@ -244,3 +244,42 @@ cdef extern from *:
     }
     """
     int evlab_row(tuple plan, object event) except -1
+
+
+cdef extern from *:
+    """
+    /* The numbers of list `values` written into bytearray `out` (len(values) * size bytes)
+     * as float64 (kind 'f': floats, float subclasses such as numpy's float64, ints) or as
+     * signed ints of `size` bytes (kind 'i': exact ints within range): 1, or 0 as soon as
+     * a value is not one of those (the caller converts the list its usual way). */
+    static int evlab_pack(PyObject *values, PyObject *out, char kind, Py_ssize_t size) {
+        Py_ssize_t n = PyList_GET_SIZE(values);
+        if (PyByteArray_GET_SIZE(out) != n * size) return 0;
+        char *buf = PyByteArray_AS_STRING(out);
+        for (Py_ssize_t i = 0; i < n; i++) {
+            PyObject *v = PyList_GET_ITEM(values, i);
+            if (kind == 'f') {
+                double d;
+                if (PyFloat_Check(v)) d = PyFloat_AS_DOUBLE(v);
+                else if (PyLong_CheckExact(v)) {
+                    d = PyLong_AsDouble(v);
+                    if (d == -1.0 && PyErr_Occurred()) { PyErr_Clear(); return 0; }
+                }
+                else return 0;
+                ((double *)buf)[i] = d;
+            } else {
+                int overflow = 0;
+                long long x;
+                if (!PyLong_CheckExact(v)) return 0;
+                x = PyLong_AsLongLongAndOverflow(v, &overflow);
+                if (overflow || (x == -1 && PyErr_Occurred())) { PyErr_Clear(); return 0; }
+                if (size == 8) ((long long *)buf)[i] = x;
+                else if (size == 4 && x >= INT32_MIN && x <= INT32_MAX) ((int32_t *)buf)[i] = (int32_t)x;
+                else if (size == 2 && x >= INT16_MIN && x <= INT16_MAX) ((int16_t *)buf)[i] = (int16_t)x;
+                else return 0;
+            }
+        }
+        return 1;
+    }
+    """
+    int evlab_pack(list values, bytearray out, char kind, Py_ssize_t size)

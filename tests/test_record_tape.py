@@ -31,6 +31,7 @@ from evlab.recording import EventRecorder, record
 from evlab.recording.columns import CHUNK
 from evlab.recording.convert import to_frame
 from evlab.recording.table import EventTable
+from evlab.recording.tape import TAPE_EVENTS
 from tests.test_record import T0, QuoteEvent, bar
 
 
@@ -205,7 +206,7 @@ def test_the_tape_is_bounded_and_emptied_at_its_limit():
     bus.register(EventType.BAR, lambda b: sizes.append(len(rec._tape.events)))
     for i in range(3 * CHUNK):
         bus.emit(bar(i))
-    assert max(sizes) <= CHUNK and len(rec._tape.events) < CHUNK
+    assert max(sizes) == TAPE_EVENTS and len(rec._tape.events) < TAPE_EVENTS
     assert len(rec) == 3 * CHUNK and rec.to_frame()["seq"].tolist() == list(range(1, 3 * CHUNK + 1))
 
 
@@ -271,3 +272,28 @@ def test_compiled_rows_are_read_at_the_slots_where_a_class_allows_it():
     # makes every row; a class without slots, or with a JSON field, always takes the put
     assert (rec._plans[BarEvent][0] is not None) == _accel.COMPILED
     assert rec._plans[LooseEvent][0] is None and rec._plans[PortfolioEvent][0] is None
+
+
+def test_staged_numbers_packed_in_c_are_what_numpy_makes_of_them():
+    from evlab import _accel
+    from evlab.recording.columns import NumpyColumn
+
+    cases = [("f8", [1.5, 2, np.float64(-0.25), float("nan"), float("inf"), 10**300]),
+             ("i8", [0, -1, 2**63 - 1, -(2**63)]), ("i4", [2**31 - 1, -(2**31)]),
+             ("i2", [2**15 - 1, -(2**15), 7])]
+    for dtype, values in cases:
+        packed = _accel.core.pack(values, np.dtype(dtype).kind, np.dtype(dtype).itemsize)
+        assert (packed is not None) == _accel.COMPILED
+        column = NumpyColumn("x", dtype)
+        column.stage.extend(values)
+        column.commit()
+        expected = np.fromiter(values, dtype=dtype, count=len(values))
+        np.testing.assert_array_equal(column.values(0, len(values)), expected)
+    # what C does not pack is converted by numpy as before (or salvaged as missing)
+    for dtype, values in [("i8", [np.int64(3), 4]), ("i2", [2**15]), ("i8", [2**63]),
+                          ("f8", [True]), ("f8", [Fraction(1, 2)])]:
+        assert _accel.core.pack(values, np.dtype(dtype).kind, np.dtype(dtype).itemsize) is None
+    column = NumpyColumn("x", "i8")
+    column.stage.extend([np.int64(3), 4])
+    column.commit()
+    assert column.values(0, 2).tolist() == [3, 4]

@@ -26,10 +26,11 @@ How it works (and why):
   handler runs, whatever their priority (``priority=`` is accepted and has no effect), so
   rows come in dispatch order: depth-first, a thread's events in seq order. Emits from
   several threads may interleave; the table is then sorted by seq. The tape is made into
-  rows in bulk (``tape.py``): when it holds 16,384 events or a flush or trim is due, at the
+  rows in bulk (``tape.py``): when it holds 1,024 events or a flush or trim is due, at the
   end of the ``emit`` that filled it (after that event's handlers), and before anything is
   read from the recorder (``len()``, ``to_frame()``, ``save()``, ``metadata()`` ...). The
-  tape holds at most that many events (plus the emits still nested when it fills).
+  tape holds at most that many events (plus the emits still nested when it fills); so few
+  that they die young for the garbage collector.
 * **Columns, not objects.** Every row has shared columns: seq, event time, emit time,
   cause (-1 for none), class code, symbol and source codes (one dict lookup each, into
   string tables). Each event class has its own column group (bars: OHLCV), filled by an

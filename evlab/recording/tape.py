@@ -6,8 +6,8 @@ before any handler runs (one ``list.append`` in C), so recording costs the emitt
 nothing per event. The rows are made in bulk when the tape is *drained*:
 
 * by the core, once the tape holds ``bus._tape_limit`` events, at the end of that event's
-  ``emit`` (after its handlers): the limit is the smallest room any reader has before its
-  stage is full or a flush or trim is due (``EventRecorder._room``);
+  ``emit`` (after its handlers): the limit is ``TAPE_EVENTS`` or less, the smallest room any
+  reader has before its stage is full or a flush or trim is due (``EventRecorder._room``);
 * by a recorder before anything is read from it (``len()``, ``to_frame()``, ``save()``,
   ``metadata()`` ...) and before its state changes (pause, resume, clear, close).
 
@@ -32,7 +32,12 @@ if TYPE_CHECKING:
     from evlab.events import Event
     from evlab.recording.recorder import EventRecorder
 
-__all__ = ["Tape", "tape_of"]
+__all__ = ["TAPE_EVENTS", "Tape", "tape_of"]
+
+#: the most events a tape holds before it is drained: few enough that they die young, so
+#: the garbage collector does not carry them into its older generations (which it walks
+#: again and again), many enough that a drain's fixed cost is nothing per event
+TAPE_EVENTS = 1_024
 
 
 def tape_of(bus: EventBus) -> Tape:
@@ -87,7 +92,7 @@ class Tape:
             bus._tape = None
             self.events.clear()  # nobody will read them
             return
-        bus._tape_limit = max(1, min(r._room() for r in live))
+        bus._tape_limit = max(1, min(TAPE_EVENTS, *(r._room() for r in live)))
         bus._tape_full = self.drain
         bus._tape = self.events
 
