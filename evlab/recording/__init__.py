@@ -29,8 +29,7 @@ How it works (and why):
   rows in bulk (``tape.py``): when it holds 1,024 events or a flush or trim is due, at the
   end of the ``emit`` that filled it (after that event's handlers), and before anything is
   read from the recorder (``len()``, ``to_frame()``, ``save()``, ``metadata()`` ...). The
-  tape holds at most that many events (plus the emits still nested when it fills); so few
-  that they die young for the garbage collector.
+  tape holds at most that many events (plus the emits still nested when it fills).
 * **Columns, not objects.** Every row has shared columns: seq, event time, emit time,
   cause (-1 for none), class code, symbol and source codes (one dict lookup each, into
   string tables). Each event class has its own column group (bars: OHLCV), filled by an
