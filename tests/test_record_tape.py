@@ -266,12 +266,18 @@ def test_compiled_rows_are_read_at_the_slots_where_a_class_allows_it():
     rec = EventRecorder(bus)
     bus.emit(bar(0))
     bus.emit(LooseEvent("X", 1.0, time_ns=T0))
-    bus.emit(PortfolioEvent(1.0, 1.0, 0.0, 0.0, (), time_ns=T0))
-    assert len(rec) == 3
-    # compiled, a bar's row is read at its slots' offsets; interpreted the generated put
-    # makes every row; a class without slots, or with a JSON field, always takes the put
+    bus.emit(PortfolioEvent(1.0, 1.0, 0.0, 0.0, (("A", 1.0, 2.0),), time_ns=T0))
+    bus.emit(create_websocket_event("ws", b"\x00"))
+    assert len(rec) == 4
+    # compiled, a bar's or a portfolio's row is read at its slots' offsets (the positions
+    # made JSON by the column's own encoder); interpreted the generated put makes every
+    # row; a class without slots, or with a raw field, always takes the put
+    from evlab.events import WebSocketEvent
+
     assert (rec._plans[BarEvent][0] is not None) == _accel.COMPILED
-    assert rec._plans[LooseEvent][0] is None and rec._plans[PortfolioEvent][0] is None
+    assert (rec._plans[PortfolioEvent][0] is not None) == _accel.COMPILED
+    assert rec._plans[LooseEvent][0] is None and rec._plans[WebSocketEvent][0] is None
+    assert rec.to_frame()["positions"].tolist()[2] == '[["A",1.0,2.0]]'
 
 
 def test_staged_numbers_packed_in_c_are_what_numpy_makes_of_them():
