@@ -303,3 +303,28 @@ def test_staged_numbers_packed_in_c_are_what_numpy_makes_of_them():
     column.stage.extend([np.int64(3), 4])
     column.commit()
     assert column.values(0, 2).tolist() == [3, 4]
+
+
+def test_appended_events_are_made_into_rows_in_bulk_and_a_bad_one_is_counted(caplog):
+    import logging
+
+    bus = EventBus()  # stamps the events; the recorder does not read it
+    events = [bus.emit(bar(i)) for i in range(TAPE_EVENTS + 10)]
+    bad = bus.emit(QuoteEvent("EURUSD", "bad", 1.0, time_ns=T0))  # type: ignore[arg-type]
+    rec = EventRecorder()
+    for e in events[:TAPE_EVENTS - 1]:
+        rec.append(e)
+    assert len(rec._table) == 0  # held, not yet rows
+    rec.append(events[TAPE_EVENTS - 1])
+    assert len(rec._table) == TAPE_EVENTS  # a full batch is made into rows at once
+    rec.append(bad)
+    rec.pause()  # what came before the pause is recorded; what comes while paused is not
+    rec.append(events[TAPE_EVENTS])
+    rec.resume()
+    for e in events[TAPE_EVENTS + 1:]:
+        rec.append(e)
+    with caplog.at_level(logging.ERROR, logger="evlab"):
+        frame = rec.to_frame()
+    expected = [e.seq for e in events[:TAPE_EVENTS]] + [e.seq for e in events[TAPE_EVENTS + 1:]]
+    assert frame["seq"].tolist() == expected
+    assert rec.unrecorded == 1 and "cannot record QuoteEvent" in caplog.text

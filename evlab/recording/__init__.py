@@ -45,7 +45,8 @@ How it works (and why):
   rows: no part of that row is kept, every other row is; it is logged, counted in
   ``unrecorded``, and an ``ErrorEvent`` (``handler`` the recorder's name, caused by the
   event) is published once the rows are made, so it follows the events recorded with it
-  and is itself recorded (``append`` outside a bus raises ``TypeError`` instead).
+  and is itself recorded. Events given to ``append`` (no bus) are made into rows the same
+  way: a bad one is left out, logged and counted.
 * **To pandas.** ``to_frame()`` hands the chunks to Arrow without copying (dictionary arrays
   for type/symbol/source/...; categories are the values present, sorted) and calls
   ``to_pandas``. Parquet files store the same Arrow table, so a save/load round trip is
