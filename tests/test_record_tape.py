@@ -328,3 +328,18 @@ def test_appended_events_are_made_into_rows_in_bulk_and_a_bad_one_is_counted(cap
     expected = [e.seq for e in events[:TAPE_EVENTS]] + [e.seq for e in events[TAPE_EVENTS + 1:]]
     assert frame["seq"].tolist() == expected
     assert rec.unrecorded == 1 and "cannot record QuoteEvent" in caplog.text
+
+
+def test_appended_events_are_flushed_and_trimmed_as_they_go(tmp_path):
+    from evlab.recording import load_recording
+
+    bus = EventBus()
+    events = [bus.emit(bar(i)) for i in range(40)]
+    rec = EventRecorder(autosave=tmp_path, flush_every=5, max_events=20)
+    for e in events:
+        rec.append(e)
+    # no read yet: the parts were written as the appends went
+    assert len(list(tmp_path.glob("part-*.parquet"))) >= 7
+    rec.close()
+    assert load_recording(tmp_path).frame["seq"].tolist() == list(range(1, 41))
+    assert rec.to_frame()["seq"].tolist() == list(range(21, 41)) and rec.dropped == 20

@@ -90,6 +90,7 @@ class EventRecorder:
         self._paused = False
         self._closed = False
         self._own: list[Event] = []  # what ``append`` was given, not yet made into rows
+        self._own_limit = 1  # held appends that are made into rows (kept by ``_take``)
         self._unrecorded = 0
         self._error_types: set[type] = set()
         self._trimmed = 0
@@ -108,6 +109,7 @@ class EventRecorder:
             self._part = max(numbers, default=0)
             self._exit_hook = _exit_hook(weakref.ref(self))
             atexit.register(self._exit_hook)
+        self._own_limit = min(TAPE_EVENTS, self._room())
         self._tape: Tape | None = None
         if bus is not None:
             # the tape holds the recorder weakly: the recorder going away stops it
@@ -118,7 +120,8 @@ class EventRecorder:
     def append(self, event: Event) -> None:
         """Record one emitted (stamped) event, for a caller outside the bus (so the seq is
         checked first). Like the bus's, these events are made into rows in bulk (every
-        ``TAPE_EVENTS``, and before any read); a value that cannot be stored is found then
+        ``TAPE_EVENTS``, when a flush or trim is due, and before any read); a value that
+        cannot be stored is found then
         and treated as a bus's: its row left out, counted in ``unrecorded``, logged, and
         reported by an ``ErrorEvent`` if the recorder has a bus."""
         if event._seq is None:
@@ -128,7 +131,7 @@ class EventRecorder:
             return
         own = self._own
         own.append(event)
-        if len(own) >= TAPE_EVENTS:
+        if len(own) >= self._own_limit:
             self._take_own()
 
     def _take_own(self) -> None:
@@ -168,6 +171,7 @@ class EventRecorder:
                 raise
             finally:
                 self._unrecorded += len(bad)
+                self._own_limit = min(TAPE_EVENTS, self._room())
             return bad
 
     def _report(self, bad: list[tuple[Event, BaseException]]) -> None:
