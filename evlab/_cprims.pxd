@@ -174,18 +174,30 @@ cdef extern from *:
      *   'F' an exact float, int or float64, aux[i] (NaN) for None
      *   'N' None or an exact int within int64  'T' None or an exact str
      *   'B' None or an exact bool
+     *   'J' None for None, else aux[i](value) (the column's JSON text)
      * Every column is looked at first: 0 if any value needs the checked path (nothing
      * appended: the generated `put` then does that row), 1 once the row is appended, -1
      * with an exception set if an append failed. */
     #define EVLAB_ROW_MAX 64
+    static int evlab_row_columns(PyObject *plan, PyObject *event, PyObject **vals,
+                                 PyObject **owned, Py_ssize_t *nowned);
     static int evlab_row(PyObject *plan, PyObject *event) {
+        PyObject *vals[EVLAB_ROW_MAX], *owned[EVLAB_ROW_MAX];
+        Py_ssize_t nowned = 0;
+        int rc = evlab_row_columns(plan, event, vals, owned, &nowned);
+        for (Py_ssize_t i = 0; i < nowned; i++) Py_DECREF(owned[i]);
+        return rc;
+    }
+    /* evlab_row's work; every value it takes (and the texts it makes, kind J) is held in
+     * `owned`, released by the caller. */
+    static int evlab_row_columns(PyObject *plan, PyObject *event, PyObject **vals,
+                                 PyObject **owned, Py_ssize_t *nowned) {
         PyObject *offsets = PyTuple_GET_ITEM(plan, 0), *kinds = PyTuple_GET_ITEM(plan, 1);
         PyObject *targets = PyTuple_GET_ITEM(plan, 2), *aux = PyTuple_GET_ITEM(plan, 3);
         PyObject *f64 = PyTuple_GET_ITEM(plan, 4), *none_code = PyTuple_GET_ITEM(plan, 5);
         const Py_ssize_t *off = (const Py_ssize_t *)PyBytes_AS_STRING(offsets);
         const char *kind = PyBytes_AS_STRING(kinds);
         Py_ssize_t n = PyBytes_GET_SIZE(kinds);
-        PyObject *vals[EVLAB_ROW_MAX];
         if (n > EVLAB_ROW_MAX) return 0;
         for (Py_ssize_t i = 0; i < n; i++) {
             PyObject *v = NULL, *out;
@@ -233,9 +245,22 @@ cdef extern from *:
                 if (v != Py_None && !PyBool_Check(v)) return 0;
                 out = v;
                 break;
+            case 'J':
+                if (v == Py_None) out = Py_None;
+                else {
+                    /* Python code runs here: every value is held (owned) until appended */
+                    out = PyObject_CallOneArg(PyTuple_GET_ITEM(aux, i), v);
+                    if (out == NULL) { PyErr_Clear(); return 0; }  /* put says why */
+                    owned[(*nowned)++] = out;
+                    vals[i] = out;
+                    continue;
+                }
+                break;
             default:
                 return 0;
             }
+            Py_INCREF(out);
+            owned[(*nowned)++] = out;
             vals[i] = out;
         }
         for (Py_ssize_t i = 0; i < n; i++)

@@ -266,12 +266,18 @@ def test_compiled_rows_are_read_at_the_slots_where_a_class_allows_it():
     rec = EventRecorder(bus)
     bus.emit(bar(0))
     bus.emit(LooseEvent("X", 1.0, time_ns=T0))
-    bus.emit(PortfolioEvent(1.0, 1.0, 0.0, 0.0, (), time_ns=T0))
-    assert len(rec) == 3
-    # compiled, a bar's row is read at its slots' offsets; interpreted the generated put
-    # makes every row; a class without slots, or with a JSON field, always takes the put
+    bus.emit(PortfolioEvent(1.0, 1.0, 0.0, 0.0, (("A", 1.0, 2.0),), time_ns=T0))
+    bus.emit(create_websocket_event("ws", b"\x00"))
+    assert len(rec) == 4
+    # compiled, a bar's or a portfolio's row is read at its slots' offsets (the positions
+    # made JSON by the column's own encoder); interpreted the generated put makes every
+    # row; a class without slots, or with a raw field, always takes the put
+    from evlab.events import WebSocketEvent
+
     assert (rec._plans[BarEvent][0] is not None) == _accel.COMPILED
-    assert rec._plans[LooseEvent][0] is None and rec._plans[PortfolioEvent][0] is None
+    assert (rec._plans[PortfolioEvent][0] is not None) == _accel.COMPILED
+    assert rec._plans[LooseEvent][0] is None and rec._plans[WebSocketEvent][0] is None
+    assert rec.to_frame()["positions"].tolist()[2] == '[["A",1.0,2.0]]'
 
 
 def test_staged_numbers_packed_in_c_are_what_numpy_makes_of_them():
@@ -297,3 +303,43 @@ def test_staged_numbers_packed_in_c_are_what_numpy_makes_of_them():
     column.stage.extend([np.int64(3), 4])
     column.commit()
     assert column.values(0, 2).tolist() == [3, 4]
+
+
+def test_appended_events_are_made_into_rows_in_bulk_and_a_bad_one_is_counted(caplog):
+    import logging
+
+    bus = EventBus()  # stamps the events; the recorder does not read it
+    events = [bus.emit(bar(i)) for i in range(TAPE_EVENTS + 10)]
+    bad = bus.emit(QuoteEvent("EURUSD", "bad", 1.0, time_ns=T0))  # type: ignore[arg-type]
+    rec = EventRecorder()
+    for e in events[:TAPE_EVENTS - 1]:
+        rec.append(e)
+    assert len(rec._table) == 0  # held, not yet rows
+    rec.append(events[TAPE_EVENTS - 1])
+    assert len(rec._table) == TAPE_EVENTS  # a full batch is made into rows at once
+    rec.append(bad)
+    rec.pause()  # what came before the pause is recorded; what comes while paused is not
+    rec.append(events[TAPE_EVENTS])
+    rec.resume()
+    for e in events[TAPE_EVENTS + 1:]:
+        rec.append(e)
+    with caplog.at_level(logging.ERROR, logger="evlab"):
+        frame = rec.to_frame()
+    expected = [e.seq for e in events[:TAPE_EVENTS]] + [e.seq for e in events[TAPE_EVENTS + 1:]]
+    assert frame["seq"].tolist() == expected
+    assert rec.unrecorded == 1 and "cannot record QuoteEvent" in caplog.text
+
+
+def test_appended_events_are_flushed_and_trimmed_as_they_go(tmp_path):
+    from evlab.recording import load_recording
+
+    bus = EventBus()
+    events = [bus.emit(bar(i)) for i in range(40)]
+    rec = EventRecorder(autosave=tmp_path, flush_every=5, max_events=20)
+    for e in events:
+        rec.append(e)
+    # no read yet: the parts were written as the appends went
+    assert len(list(tmp_path.glob("part-*.parquet"))) >= 7
+    rec.close()
+    assert load_recording(tmp_path).frame["seq"].tolist() == list(range(1, 41))
+    assert rec.to_frame()["seq"].tolist() == list(range(21, 41)) and rec.dropped == 20

@@ -29,8 +29,7 @@ How it works (and why):
   rows in bulk (``tape.py``): when it holds 1,024 events or a flush or trim is due, at the
   end of the ``emit`` that filled it (after that event's handlers), and before anything is
   read from the recorder (``len()``, ``to_frame()``, ``save()``, ``metadata()`` ...). The
-  tape holds at most that many events (plus the emits still nested when it fills); so few
-  that they die young for the garbage collector.
+  tape holds at most that many events (plus the emits still nested when it fills).
 * **Columns, not objects.** Every row has shared columns: seq, event time, emit time,
   cause (-1 for none), class code, symbol and source codes (one dict lookup each, into
   string tables). Each event class has its own column group (bars: OHLCV), filled by an
@@ -46,7 +45,8 @@ How it works (and why):
   rows: no part of that row is kept, every other row is; it is logged, counted in
   ``unrecorded``, and an ``ErrorEvent`` (``handler`` the recorder's name, caused by the
   event) is published once the rows are made, so it follows the events recorded with it
-  and is itself recorded (``append`` outside a bus raises ``TypeError`` instead).
+  and is itself recorded. Events given to ``append`` (no bus) are made into rows the same
+  way: a bad one is left out, logged and counted.
 * **To pandas.** ``to_frame()`` hands the chunks to Arrow without copying (dictionary arrays
   for type/symbol/source/...; categories are the values present, sorted) and calls
   ``to_pandas``. Parquet files store the same Arrow table, so a save/load round trip is

@@ -299,14 +299,17 @@ class Json(Text):
     kind = "json"
 
     def put(self, value: Any) -> None:
-        if value is None:
-            self.fast(None)
-            return
+        self.fast(None if value is None else self.encode(value))
+
+    @staticmethod
+    def encode(value: Any) -> str:
+        """The JSON text of ``value`` (of its ``repr`` where JSON can't say it); never
+        raises. The compiled row plan calls it too (``evlab._core.row_plan``, kind J)."""
         try:
             text = orjson.dumps(value, default=repr, option=_JSON_OPTS)
         except (TypeError, orjson.JSONEncodeError):
             text = orjson.dumps(repr(value))
-        self.fast(text.decode())
+        return text.decode()
 
 
 class Raw(Column):

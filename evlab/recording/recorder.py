@@ -28,7 +28,7 @@ from evlab.recording.convert import to_frame
 from evlab.recording.recording import Recording
 from evlab.recording.storage import FORMAT, remove_orphans, write_table
 from evlab.recording.table import EventTable, describe
-from evlab.recording.tape import Tape, tape_of
+from evlab.recording.tape import TAPE_EVENTS, Tape, tape_of
 from evlab.recording.views import Views, summary_html, summary_text
 
 __all__ = ["RECORDER_PRIORITY", "EventRecorder", "record"]
@@ -89,6 +89,8 @@ class EventRecorder:
         self._plans: dict[type, tuple[Any, Any]] = {}  # class -> (row plan, put)
         self._paused = False
         self._closed = False
+        self._own: list[Event] = []  # what ``append`` was given, not yet made into rows
+        self._own_limit = 1  # held appends that are made into rows (kept by ``_take``)
         self._unrecorded = 0
         self._error_types: set[type] = set()
         self._trimmed = 0
@@ -107,6 +109,7 @@ class EventRecorder:
             self._part = max(numbers, default=0)
             self._exit_hook = _exit_hook(weakref.ref(self))
             atexit.register(self._exit_hook)
+        self._own_limit = min(TAPE_EVENTS, self._room())
         self._tape: Tape | None = None
         if bus is not None:
             # the tape holds the recorder weakly: the recorder going away stops it
@@ -115,17 +118,32 @@ class EventRecorder:
 
     # --- the record path -------------------------------------------------------------
     def append(self, event: Event) -> None:
-        """Record one emitted (stamped) event now, for a caller outside the bus (so the seq
-        is checked first); a value that cannot be stored raises ``TypeError`` here and no
-        part of the row is kept."""
+        """Record one emitted (stamped) event, for a caller outside the bus (so the seq is
+        checked first). Like the bus's, these events are made into rows in bulk (every
+        ``TAPE_EVENTS``, when a flush or trim is due, and before any read); a value that
+        cannot be stored is found then
+        and treated as a bus's: its row left out, counted in ``unrecorded``, logged, and
+        reported by an ``ErrorEvent`` if the recorder has a bus."""
         if event._seq is None:
             raise TypeError(f"EventRecorder records emitted events; {type(event).__name__} "
                             "has no seq (emit it on a bus first)")
-        self._sync()
-        bad = self._take([event])
-        if bad:
-            self._unrecorded -= 1  # raised to the caller, not reported
-            raise _why(*bad[0]) from bad[0][1]
+        if self._paused:
+            return
+        own = self._own
+        own.append(event)
+        if len(own) >= self._own_limit:
+            self._take_own()
+
+    def _take_own(self) -> None:
+        """Record the events ``append`` holds (only those: others may come meanwhile)."""
+        own = self._own
+        n = len(own)
+        if n:
+            events = own[:n]
+            del own[:n]
+            bad = self._take(events)
+            if bad:
+                self._report(bad)
 
     def _take(self, events: list[Event]) -> list[tuple[Event, BaseException]]:
         """Record ``events`` (from the tape, in dispatch order) in bulk; returns those that
@@ -153,6 +171,7 @@ class EventRecorder:
                 raise
             finally:
                 self._unrecorded += len(bad)
+                self._own_limit = min(TAPE_EVENTS, self._room())
             return bad
 
     def _report(self, bad: list[tuple[Event, BaseException]]) -> None:
@@ -176,9 +195,14 @@ class EventRecorder:
                                                  source=self.bus.name), cause=event)
 
     def _sync(self) -> None:
-        """Record what the bus's tape holds now (before a read or a change of state)."""
+        """Record what the bus's tape and ``append`` hold now (before a read or a change of
+        state)."""
         if self._tape is not None:
             self._tape.drain()
+        if self._own:
+            self._take_own()
+            if self._tape is not None:
+                self._tape.drain()  # the reports
 
     def _plan_for(self, cls: type[Event]) -> tuple[Any, Any]:
         """How rows of ``cls`` are made (``evlab._core.tape_rows``), made once per class."""
@@ -276,8 +300,9 @@ class EventRecorder:
 
     def pause(self) -> None:
         """Stop recording until ``resume()`` (events emitted meanwhile are not recorded)."""
+        self._sync()  # what came before is recorded
         if self._tape is not None and not self._paused and not self._closed:
-            self._tape.detach(self)  # after taking what came before
+            self._tape.detach(self)
         with self._lock:
             self._paused = True
 

@@ -10,7 +10,7 @@ name is taken by a column of another kind gets the column ``<ClassName>_<field>`
 An *appender* is a function ``put(event)`` generated once per class from its field names (see
 ``make_appender``), calling the bound ``append`` methods of its columns: recording one event is
 a straight run of C calls. It is the one definition of a row. Compiled, a class whose fields
-are all slots (and none JSON or raw) also gets a *row plan* (``make_plan``): the recorder
+are all slots (and none raw) also gets a *row plan* (``make_plan``): the recorder
 takes its events off the bus's tape in bulk (``evlab._core.tape_rows``) and reads each row
 at the slots' offsets in C, for the values the appender's unchecked appends take; any other
 row goes through ``put``. ``tests/test_record_tape.py`` holds the two to the same frame.
@@ -222,15 +222,17 @@ def make_appender(shared: Shared, group: Group) -> Callable[[Event], None]:
     return put
 
 
-#: the row-plan kind of each column class (see ``evlab._core.row_plan``); Json and Raw have
-#: none: their rows always take ``put`` (which encodes)
-_PLAN_KINDS: dict[type, str] = {Float: "F", Int: "N", Text: "T", Bool: "B", Cat: "G"}
+#: the row-plan kind of each column class (see ``evlab._core.row_plan``); Raw has none: its
+#: rows always take ``put``
+_PLAN_KINDS: dict[type, str] = {Float: "F", Int: "N", Text: "T", Bool: "B", Cat: "G",
+                                Json: "J"}
 
 
 def make_plan(shared: Shared, group: Group) -> Any:
     """The compiled row plan of ``group.cls`` (``evlab._core.row_plan``): the same row as
-    ``make_appender``'s ``put`` for the values its unchecked appends take; None where there
-    is none (interpreted, a field of a JSON or raw column, a class without slots)."""
+    ``make_appender``'s ``put`` for the values its unchecked appends take (and JSON text by
+    the same ``Json.encode``); None where there is none (interpreted, a field of a raw
+    column, a class without slots)."""
     cls: Any = group.cls
     # the class's own descriptors (a subclass may declare a field again: a slot of its own)
     descriptors: list[Any] = [getattr(cls, n, None) for n in ("_seq", "time_ns", "_emit_ns",
@@ -258,7 +260,7 @@ def make_plan(shared: Shared, group: Group) -> Any:
         kinds += kind
         targets.append(column.stage)
         aux.append(math.nan if kind == "F" else typing.cast(Cat, column).strings.index
-                   if kind == "G" else None)
+                   if kind == "G" else Json.encode if kind == "J" else None)
     return core.row_plan(descriptors, kinds, tuple(targets), tuple(aux), np.float64)
 
 
