@@ -49,7 +49,7 @@ CHROMIUM := command -v chromium >/dev/null || (apt-get update && apt-get install
 test: $(TEST_STAMP)
 	$(CHROMIUM)
 	$(PY) -m ruff check evlab tests benchmarks examples notebooks tools
-	$(PY) -m mypy evlab notebooks tools  # settings: [tool.mypy] in pyproject.toml
+	$(PY) -m mypy evlab notebooks tools benchmarks  # settings: [tool.mypy] in pyproject.toml
 	EVLAB_PURE_PYTHON=1 $(PY) -m pytest -q -p no:cacheprovider $(CORE_TESTS)
 	$(PY) -m pytest
 

@@ -41,7 +41,7 @@ import os
 import random
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import orjson
 
@@ -198,7 +198,7 @@ def bench_kraken(n: int, repeat: int) -> dict[str, float]:
 
     session = kraken_session(n)
     adapter = get_adapter("kraken")
-    events = [ev for payload in session for ev in adapter.parse(payload)]
+    events = cast(list[BookEvent], [ev for payload in session for ev in adapter.parse(payload)])
     bare = [dataclasses.replace(ev, checksum=None, checksum_rule=None) for ev in events]
 
     def decoded() -> None:
@@ -262,7 +262,7 @@ def capture_replay(exchange: str, frames: int | None) -> tuple[Callable[[], Any]
         emit = bus.emit
         if rest:  # the snapshots first: every later diff then applies or is dropped as old
             for _, url, body in rest:
-                for ev in adapter.parse_rest(url, body):  # type: ignore[attr-defined]
+                for ev in adapter.parse_rest(url, body):
                     emit(ev)
         parse = adapter.parse
         for payload in payloads:

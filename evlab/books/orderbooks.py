@@ -24,7 +24,9 @@ Sequencing, from the fields each BookEvent carries (so no exchange is named here
 * **Bad messages**: a message the adapter could not decode but that concerned one symbol's
   book (``BookDataError``) reaches ``on_system`` as a SYSTEM event ``kind="book_error"`` from
   the ``WebSocketHandler``; the book it names has missed a change, so that too is a gap
-  (``reason="bad_update"``).
+  (``reason="bad_update"``). A ``book_error`` whose ``data["reason"]`` is
+  ``"missed_messages"`` (the adapter saw its feed's message count jump: Coinbase Advanced
+  Trade's ``sequence_num``) is a gap with that reason.
 
 On a gap the book is marked stale, later updates are buffered again, and a SYSTEM event
 ``kind="book_gap"`` is published with ``data={"symbol", "reason", "expected",
@@ -166,8 +168,12 @@ class OrderBooks:
         # a synced book missed a change; one never synced since it was made or last gapped
         # (a crossed or bad snapshot, say the first) must ask for a new one, as any gap
         if book.synced or book.symbol not in self._gapped:
-            self._gap(book, event, "bad_update", "a message about it could not be decoded "
-                      f"({data.get('error', '')})", error=data.get("error"))
+            if data.get("reason") == "missed_messages":  # the feed's sequence jumped
+                self._gap(book, event, "missed_messages", "messages of its feed were missed "
+                          f"({data.get('error', '')})", error=data.get("error"))
+            else:
+                self._gap(book, event, "bad_update", "a message about it could not be decoded "
+                          f"({data.get('error', '')})", error=data.get("error"))
 
     def _checksum_ok(self, book: OrderBook, event: BookEvent) -> bool:
         """Check ``book`` against the checksum ``event`` carries; a mismatch is a gap."""

@@ -22,8 +22,14 @@ below): every message is ``{"channel", "timestamp", "sequence_num", "events": [.
   ``updates`` of ``{side: "bid"|"offer", event_time, price_level, new_quantity}``,
   ``new_quantity`` "0" removing the level) -> a ``BookEvent``; a snapshot at the envelope
   ``timestamp`` (its levels' ``event_time`` is the epoch, as documented), an update at its last
-  level's ``event_time`` (the matching engine's); no ids (``sequence_num`` counts a
-  connection's messages of every channel), so updates apply in arrival order;
+  level's ``event_time`` (the matching engine's); no ids, so updates apply in arrival order.
+  ``sequence_num`` counts a connection's messages of every channel: "greater than one integer
+  value from the previous number indicate that a message has been dropped" (the WebSocket
+  overview). Once a connection has carried ``l2_data``, such a jump makes ``parse`` put a
+  SYSTEM ``book_error`` (``data["reason"] == "missed_messages"``) for each of its products
+  before the message's own events: ``OrderBooks`` marks those books stale and resubscribes
+  them. A number below the last one starts the count again (a new connection); a message
+  that cannot be decoded counts as missed;
 * ``market_trades``: each trade -> ``TickEvent`` at ``time``; its ``side`` is the *maker's*
   (the docs: "refers to the makers side"), so the aggressor is the other one;
 * ``ticker``: each ticker -> ``QuoteEvent`` from ``best_bid``/``best_ask`` and their
@@ -52,7 +58,7 @@ from urllib.parse import urlsplit
 
 import orjson
 
-from evlab.events import Event, create_error_event
+from evlab.events import Event, create_error_event, create_system_event
 
 from . import _common as c
 from .base import AdapterError, BookDataError, ExchangeAdapter, Subscribe, split_pair
@@ -156,10 +162,14 @@ class CoinbaseAdapter(ExchangeAdapter):
         self.candle_interval_s = candle_interval_s
         self._closer = c.BarCloser()
         self._seq = itertools.count()
+        self._at_seq: int | None = None  # the last Advanced Trade sequence_num decoded
+        self._at_books: list[str] = []  # products whose l2_data this connection carried
 
     def reset(self) -> None:
-        """Forget the running candles."""
+        """Forget the running candles and the Advanced Trade sequence (a new connection)."""
         self._closer.reset()
+        self._at_seq = None
+        self._at_books.clear()
 
     def repeated_bars(self) -> int:
         """Bars re-sent after they were final (a reconnect's snapshot), dropped by parse."""
@@ -217,6 +227,25 @@ class CoinbaseAdapter(ExchangeAdapter):
         raise AdapterError(f"{n}: unknown message type {kind!r} in {c.excerpt(obj)!r}")
 
     def _advanced(self, obj: dict[str, Any], src: str) -> list[Event]:
+        """An Advanced Trade message's events, after a ``book_error`` per level2 product if
+        ``sequence_num`` shows that messages were missed (see the module doc)."""
+        seq = obj.get("sequence_num")
+        if seq is None:  # every documented message has one; without it nothing is tracked
+            return self._advanced_events(obj, src)
+        if type(seq) is not int:
+            raise c.bad_field(self.name, "sequence_num", "an integer", obj, seq)
+        last = self._at_seq
+        events = self._advanced_events(obj, src)
+        self._at_seq = seq
+        if last is None or seq <= last + 1 or not self._at_books:
+            return events
+        why = f"sequence_num {seq} after {last}: {seq - last - 1} message(s) missed"
+        return [create_system_event(
+            "book_error", f"{symbol}: {why}",
+            {"symbol": symbol, "error": why, "snapshot": False, "reason": "missed_messages"},
+            source=src) for symbol in self._at_books] + events
+
+    def _advanced_events(self, obj: dict[str, Any], src: str) -> list[Event]:
         n = self.name
         channel = obj["channel"]
         if channel == "candles":
@@ -257,6 +286,8 @@ class CoinbaseAdapter(ExchangeAdapter):
             if kind not in ("snapshot", "update"):
                 raise c.bad_field(n, "type", '"snapshot" or "update"', event, kind)
             symbol = c.get_str(n, event, "product_id")
+            if symbol not in self._at_books:
+                self._at_books.append(symbol)
             try:
                 updates = c.get_list(n, event, "updates")
                 bids, asks = _l2_levels(n, event, updates)
