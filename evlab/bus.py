@@ -40,9 +40,9 @@ from typing import TYPE_CHECKING, Any, TypeVar, overload
 from evlab._accel import core
 
 if TYPE_CHECKING:
-    from evlab._core import Dispatcher
-else:
-    Dispatcher = core.Dispatcher  # compiled or interpreted, as evlab._accel chose
+    from evlab._core import Dispatcher, WeakCall
+else:  # compiled or interpreted, as evlab._accel chose
+    Dispatcher, WeakCall = core.Dispatcher, core.WeakCall
 from evlab.events import ErrorEvent, Event, EventType, create_error_event, current_event
 
 __all__ = ["EventBus", "Subscription", "current_bus"]
@@ -468,18 +468,17 @@ class EventBus(Dispatcher):
             sub.target = handler
             return
         sub.ref, sub.func = ref, func
+        if not sub.is_async:  # the usual case (strategy.on_bar): a C call where compiled
+            sub.call = WeakCall(ref, func, sub.name)
+            return
+
         async def call_async(event: Event) -> Any:
             target = ref()
             if target is not None:
                 return await func(target, event)
 
-        def call(event: Event) -> Any:
-            target = ref()
-            if target is not None:
-                return func(target, event)
-
-        sub.call = call_async if sub.is_async else call
-        sub.call.__qualname__ = sub.name
+        call_async.__qualname__ = sub.name
+        sub.call = call_async
 
     def _on_dead(self, ref: weakref.ref[Any]) -> None:
         with self._lock:

@@ -9,6 +9,7 @@ handler is handling event A takes A's event time, so a replay reproduces signals
 
 from __future__ import annotations
 
+import copy as _copy
 import datetime as _dt
 import math
 import numbers
@@ -213,7 +214,11 @@ class Event:
 
     def __post_init__(self) -> None:
         # evlab's own classes get an __init__ that does this inline (_fast_init); this is for
-        # user subclasses built by dataclasses' own __init__.
+        # user subclasses built by dataclasses' own __init__. Their __init__ leaves the stamp
+        # slots unset (a subclass declared without slots=True keeps no defaults for them):
+        # set them here, so the bus and the recorder read None, as for evlab's classes.
+        for name in _STAMPS:
+            object.__setattr__(self, name, None)
         self._validate()
         object.__setattr__(self, "time_ns", _event_time(type(self), self.time_ns))
 
@@ -270,6 +275,11 @@ class Event:
         if changes:
             return replace(self, **changes)
         if type(self) not in _core.COPY_PLANS:
+            if hasattr(self, "__dict__"):  # a user class without slots=True: no plan
+                new = _copy.copy(self)
+                for name in _STAMPS:
+                    object.__setattr__(new, name, None)
+                return new
             _core.COPY_PLANS[type(self)] = _copy_plan(type(self))
         return _core.clone(self)  # type: ignore[no-any-return]
 

@@ -295,6 +295,36 @@ def test_weakly_held_components_stop_at_once_in_both() -> None:
     assert both(scenario) == [[1], 1]
 
 
+def test_weakly_held_sync_methods_are_called_through_the_cores_weakcall_in_both() -> None:
+    """A weakly held sync bound method is dispatched through ``_core.WeakCall`` (compiled: a C
+    call, no Python frame): it gets the event as the method would, its errors are reported
+    under the method's name, and once its object is gone it calls nothing."""
+    def scenario(ns: types.SimpleNamespace) -> list[Any]:
+        ev, bus, got, errors = ns.events, ns.bus.EventBus(), [], []
+
+        class Component:
+            def on_bar(self, bar: Any) -> None:
+                got.append((bar.seq, ns.events.current_event() is bar))
+
+            def on_bad(self, bar: Any) -> None:
+                raise ValueError("boom")
+
+        c, failing = Component(), Component()  # (a failure's traceback holds its object)
+        sub = bus.subscribe(ev.EventType.BAR, c.on_bar)
+        bus.register(ev.EventType.BAR, failing.on_bad)
+        bus.register(ev.EventType.ERROR, errors.append)
+        bus.emit(_bar(ns))
+        call = sub.call
+        del c
+        gc.collect()
+        return [type(call) is ns.core.WeakCall, call.name, got,
+                [(e.handler, e.error_type) for e in errors], call(_bar(ns)),
+                bus.get_stats()["dead_refs_cleaned"]]
+
+    assert both(scenario) == [True, "Component.on_bar", [(1, True)],
+                              [("Component.on_bad", "ValueError")], None, 1]
+
+
 def test_emit_is_a_real_method_with_a_signature_a_docstring_and_overridable() -> None:
     import inspect
 
@@ -351,3 +381,41 @@ def test_the_fast_bar_check_agrees_with_the_full_one_in_both() -> None:
     assert [fast for fast, _ in results] == [True, True, True, False, False, False, True,
                                              False, False, False, False, False, False, False,
                                              False, False, False]
+
+
+def test_the_tape_takes_every_dispatched_event_before_any_handler_and_calls_when_full() -> None:
+    # the core's part of recording (evlab.recording.tape owns the rest): each event goes on
+    # the tape before its first handler; once the tape holds _tape_limit events, _tape_full
+    # is called at the end of that emit, after its handlers
+    def scenario(ns: types.SimpleNamespace) -> list[Any]:
+        ev, bus = ns.events, ns.bus.EventBus()
+        trace: list[Any] = []
+        tape: list[Any] = []
+
+        def full() -> None:
+            trace.append(("full", [e.seq for e in tape]))
+            tape.clear()
+
+        assert bus._tape is None
+        bus._tape, bus._tape_limit, bus._tape_full = tape, 3, full
+        bus.register(ev.EventType.BAR, lambda b: (trace.append(("bar", b.seq, len(tape))),
+                                                  bus.emit(ev.create_signal_event(
+                                                      "BUY", b.close, b.symbol, "s"))),
+                     priority=10**9)
+        bus.register(ev.EventType.SIGNAL, lambda s: trace.append(("signal", s.seq, len(tape))))
+        for i in range(3):
+            bus.emit(_bar(ns, 60_000_000_000 * (i + 1)))
+
+        async def run() -> None:
+            await bus.emit_async(_bar(ns))
+
+        asyncio.run(run())
+        bus._tape = None
+        bus.emit(_bar(ns))
+        trace.append(("left", [e.seq for e in tape]))
+        return trace
+
+    assert both(scenario) == [
+        ("bar", 1, 1), ("signal", 2, 2), ("bar", 3, 3), ("signal", 4, 4), ("full", [1, 2, 3, 4]),
+        ("bar", 5, 1), ("signal", 6, 2), ("bar", 7, 3), ("signal", 8, 4), ("full", [5, 6, 7, 8]),
+        ("bar", 9, 0), ("signal", 10, 0), ("left", [])]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as _dt
 import random
 import re
 
@@ -339,6 +340,30 @@ def test_level_compiled_and_interpreted_agree_on_every_decimal():
             assert plain == float(text), text
 
 
+def test_dec_fields_and_get_dec_compiled_and_interpreted_agree_on_every_decimal():
+    """``dec_fields`` (a bar's OHLCV) and ``get_dec`` take each plain decimal through
+    ``_plain_decimal`` (in C where compiled) and the rest through the regex: the same floats
+    (to the bit) and the same errors as the interpreted source, and as float() wherever the
+    value is accepted."""
+    from evlab.feeds.adapters import _common
+
+    source = _interpreted_common()
+
+    def outcome(module, obj):
+        try:
+            return repr((module.dec_fields("o", "h")("x", obj), module.get_dec("x", obj, "o")))
+        except AdapterError as exc:
+            return f"AdapterError: {exc}"
+
+    for text in [*_decimal_texts(3000), "-1.5", "-0.0", "-" + "1" * 18]:
+        for obj in ({"o": text, "h": "1"}, {"o": "1", "h": text}, {"o": text, "h": text}):
+            got = outcome(_common, obj)
+            assert got == outcome(source, obj), obj
+            if not got.startswith("AdapterError"):
+                assert _common.dec_fields("o", "h")("x", obj) == (float(obj["o"]),
+                                                                   float(obj["h"])), obj
+
+
 def test_rfc3339_compiled_and_interpreted_agree():
     """The compiled ``rfc3339_ns`` reads the fraction in C; both remember the last second:
     same times and errors, whatever the order of the timestamps."""
@@ -385,3 +410,36 @@ def test_book_tick_and_quote_raise_adapter_error_for_values_of_the_wrong_type(ma
     for module in (_common, _interpreted_common()):
         with pytest.raises(AdapterError, match=pattern):
             make(module)
+
+
+def test_rfc3339_times_without_a_fraction_agree_and_are_right():
+    """Times without a fraction (Coinbase's candle stamps, a new second each) take the
+    remembered second or hour where they can: the same times as ``datetime`` and the same
+    errors compiled and interpreted, across minutes, hours and days, and a bad minute or
+    second in the remembered hour is still refused."""
+    from evlab.feeds.adapters import _common
+
+    source = _interpreted_common()
+    start = _dt.datetime(2016, 10, 7, 22, 58, tzinfo=_dt.UTC)
+    good = [start + _dt.timedelta(seconds=s) for s in range(0, 4 * 3600, 59)]
+    texts = [t.strftime("%Y-%m-%dT%H:%M:%SZ") for t in good]
+    bad = ["2016-10-07T23:60:00Z", "2016-10-07T23:05:60Z", "2016-10-07T23:0a:00Z",
+           "2016-10-07T23:05:0\u0661Z", "2016-10-07T23-05:00Z", "2016-10-07T23:05:00z"]
+
+    def outcome(module, text):
+        try:
+            return module.rfc3339_ns(text)
+        except ValueError as exc:
+            return f"ValueError: {exc}"
+
+    for module in (_common, source):
+        for text, when in zip(texts, good, strict=True):
+            assert module.rfc3339_ns(text) == int(when.timestamp()) * 10**9, text
+        module.rfc3339_ns("2016-10-07T23:00:00Z")  # the bad ones follow a time of their hour
+        for text in bad:
+            got = outcome(module, text)
+            if text.endswith("z"):  # lower-case z is RFC 3339 too
+                assert got == int(_dt.datetime(2016, 10, 7, 23, 5, tzinfo=_dt.UTC)
+                                  .timestamp()) * 10**9
+            else:
+                assert got == outcome(source, text) and str(got).startswith("ValueError"), text

@@ -9,13 +9,18 @@ cimport cython
                mantissa=cython.longlong, scale=double, ch=Py_UCS4, out=double)
 cpdef double _plain_decimal(str text) except? -2.0
 
+# dec_fields' values: a C loop calling _plain_decimal in C
+@cython.locals(x=double)
+cpdef tuple _decimals(tuple values)
+
 @cython.locals(p=double, q=double)
 # (level's .py annotation of ``fields`` is a bare ``tuple``: Cython reads ``tuple[str, str]``
 # as a C tuple, which this declaration would not match)
 cpdef tuple level(str name, obj, str key, price, size, tuple fields=*, bint numbers=*,
                   str side=*)
 
-@cython.locals(digits=Py_ssize_t, i=Py_ssize_t, frac=cython.longlong, ch=Py_UCS4, last=tuple)
+@cython.locals(n=Py_ssize_t, digits=Py_ssize_t, i=Py_ssize_t, frac=cython.longlong, ch=Py_UCS4,
+               last=tuple, hour=tuple, m1=Py_UCS4, m2=Py_UCS4, s1=Py_UCS4, s2=Py_UCS4)
 cpdef rfc3339_ns(str text)
 
 cpdef str get_str(str name, obj, str key)

@@ -164,19 +164,16 @@ def parse_decimal(text: str) -> float:
     return float(text)
 
 
-is_decimal = _DECIMAL.match
-
-
 def get_dec(name: str, obj: Any, key: str) -> float:
     """A required decimal number sent as a JSON string (``"0.0010"``), as float.
 
     Only plain ASCII decimals below :data:`MAX_VALUE`, as the exchanges document them.
     """
-    try:  # the fast path (decoding is hot): at most 30 digits, so never inf or nan
+    try:  # the fast path (decoding is hot): a plain decimal, no regex (a sign: below)
         value = obj[key]
-        if type(value) is str and is_decimal(value):
-            out = float(value)
-            if -MAX_VALUE < out < MAX_VALUE:
+        if value.__class__ is str:
+            out = _plain_decimal(value)  # -1.0: not plain
+            if 0.0 <= out < MAX_VALUE:
                 return out
     except (KeyError, TypeError, IndexError):
         pass
@@ -192,30 +189,40 @@ def get_dec(name: str, obj: Any, key: str) -> float:
 
 def dec_fields(*keys: str) -> Callable[[str, Any], tuple[float, ...]]:
     """A reader of several decimal-string fields of one object (a bar's OHLCV), with exactly
-    :func:`get_dec`'s result for each, in one call, because decoding is hot: one regex over
-    the values joined, then the floats. At most 17 integer digits there, so every value is
-    below :data:`MAX_VALUE` without a range check; anything else (a missing field, another
-    type, a longer number) is read field by field with :func:`get_dec`, whose error names
-    the field. (A value holding the NUL separator cannot pass: it would add a field, and
-    every field must hold a digit.)"""
+    :func:`get_dec`'s result for each, in one call, because decoding is hot: each value
+    through :func:`_plain_decimal` (one pass over its characters, no regex, in C where
+    compiled). Anything else (a missing field, another type, a sign, a longer number, a value
+    at or above :data:`MAX_VALUE`) is read field by field with :func:`get_dec`, whose error
+    names the field."""
     if len(keys) < 2:
         raise ValueError("dec_fields: name two or more fields (get_dec reads one)")
     pick = operator.itemgetter(*keys)
-    # possessive (``+``): what each part matches cannot be given back to the next (digits, a
-    # dot and NUL are disjoint), so the same strings match, without sre's backtracking state
-    one = r"-?+[0-9]{1,17}+(?:\.[0-9]{1,30}+)?+"
-    match = re.compile("\x00".join([one] * len(keys)) + r"\Z").match
 
     def read(name: str, obj: Any) -> tuple[float, ...]:
         try:
-            values = pick(obj)
-            if match("\x00".join(values)):
-                return tuple(map(float, values))
+            out = _decimals(pick(obj))
+            if out is not None:
+                return out
         except (KeyError, TypeError, IndexError):
             pass
         return tuple(get_dec(name, obj, key) for key in keys)
 
     return read
+
+
+def _decimals(values: tuple) -> tuple | None:  # (bare tuples: see _common.pxd)
+    """The floats of ``values`` if each is a plain decimal string (see
+    :func:`_plain_decimal`) below :data:`MAX_VALUE`, which is then :func:`get_dec`'s result
+    for it; else None (:func:`dec_fields` looks closer)."""
+    out = []
+    for value in values:
+        if value.__class__ is not str:
+            return None
+        x = _plain_decimal(value)  # -1.0: not plain
+        if not 0.0 <= x < MAX_VALUE:
+            return None
+        out.append(x)
+    return tuple(out)
 
 
 def checked_ns(name: str, obj: Any, key: str, value: Any, time_ns: int) -> int:
@@ -501,13 +508,20 @@ _SCALE: tuple[int, ...] = tuple(10 ** (9 - n) for n in range(10))
 #: the last second parsed by the usual form, ``(its 19 characters, UNIX seconds)``: a feed's
 #: timestamps share it for a whole second (one tuple, so threads never see half of it)
 _LAST_SECOND: tuple[str, int] = ("", 0)
+#: the last hour parsed, ``(its 13 characters, UNIX seconds)``: a minute stream's timestamps
+#: share it for an hour (each is a new second)
+_LAST_HOUR: tuple[str, int] = ("", 0)
 
 
 def rfc3339_ns(text: str) -> int:
     """Nanoseconds since the epoch for an RFC 3339 timestamp (up to 9 fraction digits)."""
-    global _LAST_SECOND
-    digits = len(text) - 21
-    if 0 < digits < 10 and text[-1] == "Z" and text[19] == ".":
+    global _LAST_SECOND, _LAST_HOUR
+    n = len(text)
+    digits = n - 21
+    frac = -1
+    if n == 20 and text[19] == "Z":  # UTC without a fraction (Coinbase's candle stamps)
+        frac = digits = 0
+    elif 0 < digits < 10 and text[-1] == "Z" and text[19] == ".":
         # the usual form, one per book update (Coinbase: "2021-04-17T16:43:30.244075Z"):
         # UTC with a fraction; the same checks as below without the regex
         if cython.compiled:  # the fraction's digits read in C, no slice
@@ -521,18 +535,29 @@ def rfc3339_ns(text: str) -> int:
         else:
             part = text[20:-1]
             frac = int(part) if part.isdigit() and part.isascii() else -1
-        if frac >= 0:
-            last = _LAST_SECOND
-            if text.startswith(last[0]) and last[0]:  # the second of the last timestamp
-                return last[1] * _NS + frac * _SCALE[digits]
-            head = text[:19]
-            try:
-                secs = _seconds(head)
-            except _TimeOfDayError:
-                raise ValueError(f"time of day out of range in {text!r}") from None
-            if secs is not None:
-                _LAST_SECOND = (head, secs)
-                return secs * _NS + frac * _SCALE[digits]
+    if frac >= 0:
+        last = _LAST_SECOND
+        if text.startswith(last[0]) and last[0]:  # the second of the last timestamp
+            return last[1] * _NS + frac * _SCALE[digits]
+        hour = _LAST_HOUR
+        if text.startswith(hour[0]) and hour[0] and text[13] == ":" and text[16] == ":":
+            # the hour of the last timestamp (a minute stream's): minutes and seconds read
+            # here, [0-5][0-9] each (in C where compiled), no slice and no cache lookup
+            m1, m2, s1, s2 = text[14], text[15], text[17], text[18]
+            if "0" <= m1 <= "5" and "0" <= m2 <= "9" and "0" <= s1 <= "5" and "0" <= s2 <= "9":
+                second = hour[1] + ((ord(m1) - 48) * 10 + ord(m2) - 48) * 60 \
+                    + (ord(s1) - 48) * 10 + ord(s2) - 48
+                _LAST_SECOND = (text[:19], second)
+                return second * _NS + frac * _SCALE[digits]
+        head = text[:19]
+        try:
+            secs = _seconds(head)
+        except _TimeOfDayError:
+            raise ValueError(f"time of day out of range in {text!r}") from None
+        if secs is not None:
+            _LAST_SECOND = (head, secs)
+            _LAST_HOUR = (head[:13], secs - secs % 3600)
+            return secs * _NS + frac * _SCALE[digits]
     m = _RFC3339_TAIL.match(text, 19)
     try:
         secs = _seconds(text[:19]) if m is not None else None
