@@ -14,7 +14,18 @@ instructions of the same code interpreted; ``EVLAB_PURE_PYTHON=1`` runs it inter
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from evlab import _nocython as cython
+else:
+    try:
+        import cython
+    except ImportError:  # no Cython: interpreted
+        from evlab import _nocython as cython
+
+if cython.compiled:  # the compiled core's make, as a C call (its plans are bytes of offsets)
+    from cython.cimports.evlab._cprims import evlab_make
 
 __all__ = ["BOOK_FIELDS", "QUOTE_FIELDS", "BookBuilder", "QuoteBuilder"]
 
@@ -50,9 +61,13 @@ class BookBuilder:
               source: Any) -> Any:
         if time_ns is None or type(time_ns) is not int:
             time_ns = self.event_time(self.cls, time_ns)
-        event = self.make(self.cls, self.plan, (symbol, bids, asks, snapshot, first_update_id,
-                                                last_update_id, checksum, checksum_rule,
-                                                time_ns, source))
+        values = (symbol, bids, asks, snapshot, first_update_id, last_update_id, checksum,
+                  checksum_rule, time_ns, source)
+        plan = self.plan
+        if cython.compiled and type(plan) is bytes:  # the compiled core's plan: its make in C
+            event = evlab_make(self.cls, plan, values)
+        else:
+            event = self.make(self.cls, plan, values)
         # an update with no checksum and its ids None or in order, for a named symbol: what
         # the check would accept, in one expression (else it runs, naming the fault); type(),
         # not .__class__: compiled, a pointer read rather than an attribute lookup
@@ -85,5 +100,8 @@ class QuoteBuilder:
               time_ns: Any, source: Any) -> Any:
         if time_ns is None or type(time_ns) is not int:
             time_ns = self.event_time(self.cls, time_ns)
-        return self.make(self.cls, self.plan, (symbol, bid, ask, bid_size, ask_size, time_ns,
-                                               source))
+        values = (symbol, bid, ask, bid_size, ask_size, time_ns, source)
+        plan = self.plan
+        if cython.compiled and type(plan) is bytes:  # as BookBuilder.build
+            return evlab_make(self.cls, plan, values)
+        return self.make(self.cls, plan, values)

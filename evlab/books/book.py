@@ -15,11 +15,13 @@ deep book costs more than the search). Blocks are split in two when they grow pa
 n prices keeps about n / _BLOCK blocks whatever the order of its changes. Compiled (book.pxd:
 ``_Prices`` an extension type, its searches C loops over the prices as doubles), a book
 update of the Coinbase replay costs OrderBook.apply about 2.5k instructions (callgrind),
-against 5.5k with sortedcontainers' interpreted ``SortedList`` before. With
-``OrderBooks.on_book`` called directly (``benchmarks/bench_books.py``, the "by book depth"
-lines, 100,000 updates), a book of 30,000 levels a side changed at uniform depth applied
-295,000 updates/s (SortedList: 232,000) and the same book changed in its top 50 levels
-814,000 (SortedList: 522,000), on the same machine.
+against 5.5k with sortedcontainers' interpreted ``SortedList`` before. Both regimes of
+``benchmarks/bench_books.py``'s "by book depth" lines (``OrderBooks.on_book`` called
+directly, 1 to 4 changes an update, half of them new prices or deletions): on a book of
+30,000 levels a side changed at uniform depth, 6.9k instructions an update against 17.1k
+for the build before (SortedList), and 261-315k updates/s against 145-152k; changed in its
+top 50 levels, 7.4k against 17.7k instructions, 591-821k updates/s against 300-340k
+(2026-12-07, each build run twice in turn on the shared 2-core machine).
 
 The best prices are also kept in plain attributes, updated as levels change (a new price
 better than the best, or the best deleted), so reading the top of the book, which

@@ -117,3 +117,22 @@ def test_the_builders_are_compiled_where_the_core_is_and_a_second_events_has_its
     assert type(quote) is copy.events.QuoteEvent and (quote.bid, quote.ask_size) == (100.0, 2.0)
     with pytest.raises(ValueError, match="symbol"):
         build(" ", BIDS, ASKS, False, None, None, None, None, 1, "")
+
+
+def test_a_builder_makes_its_events_with_the_core_it_was_given():
+    """A builder calls the core's C primitive directly only for a compiled core's plan; given
+    the interpreted core's plan and make (as a second evlab.events could give it), it builds
+    the same events through them, compiled or not."""
+    from evlab import _accel
+
+    copy = _accel.interpreted_copy()
+    cls = copy.events.BookEvent
+    builder = _accel.builders.BookBuilder(
+        cls, copy.events._value_plan(cls, _accel.builders.BOOK_FIELDS), copy.core.make,
+        copy.events._event_time, copy.events._parsed_book_checks)
+    event = builder.build("BTC-USD", BIDS, ASKS, False, 3, 7, None, None, 5, "feed")
+    assert type(event) is cls and event == cls("BTC-USD", BIDS, ASKS, False, 3, 7, time_ns=5,
+                                                source="feed")
+    assert event.seq is None and event.checksum is None
+    with pytest.raises(ValueError, match="must not exceed last_update_id"):
+        builder.build("BTC-USD", BIDS, ASKS, False, 8, 7, None, None, 5, "feed")
