@@ -247,9 +247,9 @@ def get_time_us(name: str, obj: Any, key: str) -> int:
 
 def get_time_s_str(name: str, obj: Any, key: str) -> int:
     """A required time in UNIX seconds sent as an ASCII digit string, as ns (range-checked)."""
-    try:  # the fast path: a candle's start in every message
+    try:  # the fast path: a candle's start in every message ([0-9]{1,20}, without the regex)
         value = obj[key]
-        if value.__class__ is str and _UNSIGNED.match(value):
+        if value.__class__ is str and len(value) <= 20 and value.isascii() and value.isdigit():
             ns = int(value) * _NS
             if ns <= MAX_TIME_NS:
                 return ns
