@@ -197,6 +197,22 @@ def test_bar_closer_keeps_state_unchanged_when_a_bar_is_invalid():
     assert nxt.time_ns == minute and type(nxt) is not BarEvent
 
 
+def test_bar_closer_a_finished_bar_is_final_once_and_its_repeat_is_counted():
+    """The usual message of a stream of finished bars (stamped at the bar's end): one final
+    BarEvent; an invalid one raises and changes nothing; a repeat is dropped and counted."""
+    closer = BarCloser()
+    minute = 60 * 10**9
+    ohlcv = (1.0, 2.0, 0.5, 1.5, 3.0)
+    with pytest.raises(AdapterError, match="invalid bar"):
+        closer.push("x", minute, minute, "A", 0, (1.0, 0.5, 2.0, 1.5, 3.0), "s", {})
+    [final] = closer.push("x", minute, minute, "A", 0, ohlcv, "s", {})
+    assert final == BarEvent("A", *ohlcv, time_ns=0, source="s") and type(final) is BarEvent
+    assert closer.push("x", minute, minute + 1, "A", 0, ohlcv, "s", {}) == []
+    assert closer.repeated == 1
+    [nxt] = closer.push("x", minute, minute + 2, "A", minute, ohlcv, "s", {})
+    assert type(nxt) is not BarEvent and nxt.time_ns == minute  # the next bar, still open
+
+
 # --- book levels: one range check for every venue ---------------------------------------------
 
 BIG = "1" + "0" * 19  # 1e19 as an exchange writes a decimal: above any sane price or size

@@ -176,3 +176,18 @@ def test_level_takes_exactly_the_decimals_the_regex_takes(value: object, where: 
     else:
         with pytest.raises(AdapterError):
             level("x", {}, "bids", price, size)
+
+
+@pytest.mark.parametrize("text", ["1475802000", "0", "007", "9" * 10, "9" * 11, "1" * 20, "1" * 21,
+                                  "", "+1", "-1", " 1", "1 ", "1.0", "1e3", "\u0661\u0662",
+                                  "\u00b2", "\uff11"])
+def test_unix_seconds_as_strings_are_ascii_digits_in_range(text: str) -> None:
+    """A candle's ``start`` (Coinbase): ``[0-9]{1,20}`` whose time fits int64 ns, as the
+    regex says, whichever path reads it; anything else is an AdapterError naming the field."""
+    from evlab.feeds.adapters._common import MAX_TIME_NS, get_time_s_str
+
+    if re.fullmatch(r"[0-9]{1,20}", text, re.ASCII) and int(text) * 10**9 <= MAX_TIME_NS:
+        assert get_time_s_str("x", {"start": text}, "start") == int(text) * 10**9
+    else:
+        with pytest.raises(AdapterError, match="'start'"):
+            get_time_s_str("x", {"start": text}, "start")

@@ -115,7 +115,7 @@ class AlpacaAdapter(ExchangeAdapter):
         """Decode one frame (an array of data points and control messages)."""
         n = self.name
         arr = self._load(payload)
-        src = self._source(source)
+        src = source or self.name  # the events' source: the feed's, else the venue's
         if not isinstance(arr, list):
             raise AdapterError(f"{n}: expected a JSON array of messages, got {c.excerpt(arr)!r}")
         out: list[Event] = []

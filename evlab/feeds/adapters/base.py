@@ -296,9 +296,6 @@ class ExchangeAdapter(ABC):
         return {}
 
     # --- shared helpers -------------------------------------------------------------------
-    def _source(self, source: str) -> str:
-        return source or self.name
-
     @staticmethod
     def _channels(channels: Sequence[str]) -> tuple[str, ...]:
         if isinstance(channels, str):

@@ -113,7 +113,7 @@ class BinanceAdapter(ExchangeAdapter):
     def parse(self, payload: str | bytes, *, source: str = "") -> list[Event]:
         """Decode one raw or combined stream message (see the module docstring)."""
         obj = c.loads(self.name, payload)
-        src = self._source(source)
+        src = source or self.name  # the events' source: the feed's, else the venue's
         stream = None
         if isinstance(obj, dict) and "stream" in obj and "data" in obj:
             stream = c.get_str(self.name, obj, "stream")
@@ -141,8 +141,8 @@ class BinanceAdapter(ExchangeAdapter):
             raise AdapterError(f"{n}: expected a JSON object, got {c.excerpt(obj)!r}")
         if "code" in obj and "msg" in obj:
             return [create_error_event(f"binance error: {obj['msg']}", error_type="ExchangeError",
-                                       payload=body, source=self._source(source))]
-        return [self._depth_snapshot(obj, symbols[0], self._source(source))]
+                                       payload=body, source=source or self.name)]
+        return [self._depth_snapshot(obj, symbols[0], source or self.name)]
 
     def _depth_snapshot(self, obj: Any, symbol: str, src: str) -> BookEvent:
         n = self.name

@@ -206,7 +206,7 @@ class KrakenAdapter(ExchangeAdapter):
         """Decode one v2 channel message or method response."""
         n = self.name
         obj = c.loads(n, payload)
-        src = self._source(source)
+        src = source or self.name  # the events' source: the feed's, else the venue's
         if not isinstance(obj, dict):
             raise AdapterError(f"{n}: expected a JSON object, got {c.excerpt(obj)!r}")
         channel = obj.get("channel")

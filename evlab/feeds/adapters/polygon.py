@@ -45,7 +45,7 @@ class PolygonAdapter(ExchangeAdapter):
         """Decode one frame (an array of events and status messages)."""
         n = self.name
         arr = c.loads(n, payload)
-        src = self._source(source)
+        src = source or self.name  # the events' source: the feed's, else the venue's
         if not isinstance(arr, list):
             raise AdapterError(f"{n}: expected a JSON array of events, got {c.excerpt(arr)!r}")
         out: list[Event] = []
