@@ -5,7 +5,8 @@
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
-SOURCES := pyproject.toml setup.py evlab/_core.py evlab/_core.pxd evlab/_cprims.pxd evlab/books/book.py \
+SOURCES := pyproject.toml setup.py evlab/_core.py evlab/_core.pxd evlab/_cprims.pxd \
+	evlab/_builders.py evlab/_builders.pxd evlab/books/book.py \
 	evlab/books/book.pxd evlab/books/orderbooks.pxd \
 	evlab/books/orderbooks.py evlab/execution/broker.py evlab/execution/portfolio.py \
 	evlab/feeds/adapters/_common.py evlab/feeds/adapters/_common.pxd evlab/feeds/adapters/binance.py \
@@ -48,7 +49,7 @@ CHROMIUM := command -v chromium >/dev/null || (apt-get update && apt-get install
 test: $(TEST_STAMP)
 	$(CHROMIUM)
 	$(PY) -m ruff check evlab tests benchmarks examples notebooks tools
-	$(PY) -m mypy evlab notebooks tools  # settings: [tool.mypy] in pyproject.toml
+	$(PY) -m mypy evlab notebooks tools benchmarks  # settings: [tool.mypy] in pyproject.toml
 	EVLAB_PURE_PYTHON=1 $(PY) -m pytest -q -p no:cacheprovider $(CORE_TESTS)
 	$(PY) -m pytest
 

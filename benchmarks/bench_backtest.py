@@ -40,7 +40,7 @@ import tempfile
 import time
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -87,7 +87,7 @@ def bar_events(bars: pd.DataFrame, symbols: list[str] | None = None) -> list[Bar
     # Python floats and ints, as evlab's feeds give them (evlab.feeds._frames): numpy scalars
     # would make every sum and product of a handler go through numpy's scalar arithmetic
     cols = [bars[k].to_numpy(float).tolist() for k in COLUMNS]
-    ns = bars.index.asi8.tolist()
+    ns = cast(pd.DatetimeIndex, bars.index).asi8.tolist()
     if symbols is None:
         return [create_bar_event("BTC-USD", t, o, h, lo, c, v)
                 for t, o, h, lo, c, v in zip(ns, *cols, strict=True)]
@@ -160,6 +160,9 @@ def run_evlab(events: list[BarEvent], strategy: Any, *, lab: bool = False
     t0 = time.perf_counter()
     for e in events:
         emit(e)
+    if the_lab is not None and the_lab.recorder is not None:
+        # the recorder makes its rows in bulk: the last of them are made here, timed
+        len(the_lab.recorder)
     seconds = time.perf_counter() - t0
     trades = closed_trades(portfolio)
     if the_lab is not None:
@@ -172,7 +175,7 @@ def run_backtesting(bars: pd.DataFrame) -> tuple[float, pd.DataFrame]:
     from backtesting import Backtest, Strategy
 
     frame = bars.rename(columns=str.capitalize)
-    frame.index = frame.index.tz_localize(None)
+    frame.index = cast(pd.DatetimeIndex, frame.index).tz_localize(None)
 
     class Cross(Strategy):
         def init(self) -> None:

@@ -10,6 +10,10 @@ playback of the same capture, in one run.
   Binance), as a replay of the raw messages does; counted in book updates applied (the
   snapshots and the diffs applied, not the Binance diffs dropped as older than the snapshot)
   and level changes. Target: >= 200,000 book updates/s.
+* ``by book depth``: ``OrderBooks.on_book`` called directly on a book of 30,000 levels a side,
+  changed at a uniform depth (new prices and deletions all through the book: what a sorted
+  structure's inserts cost), and the same book changed in its top 50 levels only (where
+  the replays' changes fall); in book updates.
 * ``kraken book messages``: a synthetic Kraken v2 ``book`` session (a 10-level snapshot and
   updates of 1 to 3 levels, each with the CRC32 checksum Kraken would send) decoded by the
   adapter into an ``OrderBooks`` that checks every checksum; and, for the checksum's own
@@ -37,7 +41,7 @@ import os
 import random
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import orjson
 
@@ -97,6 +101,54 @@ def bench_alone(n: int, repeat: int) -> dict[str, float]:
             "OrderBooks.on_book called directly": best_rate(direct, levels, repeat)}
 
 
+#: the depth lines: (name, levels a side, changes within this many ticks of the best)
+DEPTHS = (("30,000 levels a side, changes at uniform depth", 30_000, 60_000),
+          ("30,000 levels a side, changes in the top 50 levels", 30_000, 100))
+
+
+def depth_updates(n: int, levels: int, within: int, seed: int = 5
+                  ) -> tuple[BookEvent, list[BookEvent]]:
+    """A snapshot of ``levels`` levels a side (every other tick) and ``n`` updates without
+    ids (as Coinbase's ``level2``) of 1 to 4 changes each, at a uniform distance of 0 to
+    ``within`` ticks from the mid: half of them deleting (a held price or an empty tick), half
+    setting a size (a new price on an empty tick): the book's size stays about the same."""
+    rng = random.Random(seed)
+    tick, mid = 0.01, 1000.0
+    bids = [(round(mid - 2 * i * tick, 2), float(rng.randint(1, 50))) for i in range(1, levels + 1)]
+    asks = [(round(mid + 2 * i * tick, 2), float(rng.randint(1, 50))) for i in range(1, levels + 1)]
+    snap = create_book_event("DEEP", 0, bids, asks, snapshot=True)
+    updates = []
+    for i in range(1, n + 1):
+        sides: tuple[list[tuple[float, float]], list[tuple[float, float]]] = ([], [])
+        for _ in range(rng.randint(1, 4)):
+            bid = rng.random() < 0.5
+            away = rng.randint(1, within)
+            price = round(mid - away * tick if bid else mid + away * tick, 2)
+            size = 0.0 if rng.random() < 0.5 else float(rng.randint(1, 50))
+            sides[0 if bid else 1].append((price, size))
+        updates.append(BookEvent("DEEP", tuple(sides[0]), tuple(sides[1]), False, time_ns=i))
+    return snap, updates
+
+
+def bench_depth(n: int, repeat: int) -> dict[str, float]:
+    """Book updates per second of ``OrderBooks.on_book`` called directly, on a deep book
+    changed at every depth and on the same book changed near its top only (``DEPTHS``)."""
+    out = {}
+    for name, levels, within in DEPTHS:
+        snap, updates = depth_updates(n, levels, within)
+
+        def direct(snap: BookEvent = snap, updates: list[BookEvent] = updates) -> None:
+            books = OrderBooks()
+            on_book = books.on_book
+            on_book(snap)
+            for ev in updates:
+                on_book(ev)
+
+        # the snapshot is timed too: one per run, sorted once, as a book replace does
+        out[name] = best_rate(direct, len(updates), repeat)
+    return out
+
+
 def kraken_session(n: int, seed: int = 11) -> list[bytes]:
     """A Kraken v2 book session: a snapshot of 10 levels a side and ``n`` updates, each with
     the checksum of the book (kept at depth 10, as Kraken keeps it) after it."""
@@ -146,7 +198,7 @@ def bench_kraken(n: int, repeat: int) -> dict[str, float]:
 
     session = kraken_session(n)
     adapter = get_adapter("kraken")
-    events = [ev for payload in session for ev in adapter.parse(payload)]
+    events = cast(list[BookEvent], [ev for payload in session for ev in adapter.parse(payload)])
     bare = [dataclasses.replace(ev, checksum=None, checksum_rule=None) for ev in events]
 
     def decoded() -> None:
@@ -210,7 +262,7 @@ def capture_replay(exchange: str, frames: int | None) -> tuple[Callable[[], Any]
         emit = bus.emit
         if rest:  # the snapshots first: every later diff then applies or is dropped as old
             for _, url, body in rest:
-                for ev in adapter.parse_rest(url, body):  # type: ignore[attr-defined]
+                for ev in adapter.parse_rest(url, body):
                     emit(ev)
         parse = adapter.parse
         for payload in payloads:
@@ -323,7 +375,9 @@ def run(n: int = 200_000, repeat: int = 5, *, frames: int | None = None,
     """Every contender, in one run: ``n`` synthetic updates; ``frames`` of each capture,
     replayed by evlab and by cryptofeed's playback."""
     table: dict[str, dict[str, float]] = {"OrderBooks alone (level changes/s)":
-                                          bench_alone(n, repeat)}
+                                          bench_alone(n, repeat),
+                                          "book depth (book updates/s)":
+                                          bench_depth(n, repeat)}
     version = ""
     for exchange in ("coinbase", "binance"):
         rates = bench_capture(exchange, repeat, frames)
@@ -344,6 +398,9 @@ def run(n: int = 200_000, repeat: int = 5, *, frames: int | None = None,
         print_table(f"OrderBooks alone, {n:,} updates (level changes/s; target "
                     f">= {LEVELS_TARGET:,})",
                     [(k, v, f"{v / LEVELS_TARGET:5.2f}x target") for k, v in alone.items()])
+        print_table(f"OrderBooks.on_book called directly, {n:,} updates of 1 to 4 changes, by "
+                    "book depth (book updates/s)",
+                    [(k, v, "") for k, v in table["book depth (book updates/s)"].items()])
         for title, rates in table.items():
             if not title.endswith("capture replayed"):
                 continue

@@ -21,7 +21,7 @@ import dataclasses
 import datetime as dt
 import gc
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import blinker
@@ -222,8 +222,12 @@ def bench_async(n: int, k: int, repeat: int) -> dict[str, float]:
             emit("bar", e)
         await emitter.wait_for_complete()
 
+    def run_with(fn: Callable[[list[BarEvent]], Awaitable[None]]
+                 ) -> Callable[[list[BarEvent]], None]:
+        return lambda events: loop.run_until_complete(fn(events))
+
     try:
-        return {name: timed(lambda ev, fn=fn: loop.run_until_complete(fn(ev)), size, repeat)
+        return {name: timed(run_with(fn), size, repeat)
                 for name, fn, size in (
                     ("bare await loop", bare, n), ("evlab emit_async", evlab_emit, n),
                     # pyee makes a task per handler call: measure fewer events

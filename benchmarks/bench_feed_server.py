@@ -17,7 +17,7 @@ import json
 import multiprocessing as mp
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -50,9 +50,14 @@ def make_bars(n: int) -> pd.DataFrame:
     return frame
 
 
+def _text(message: bytes | str) -> str:
+    """An encoded message as text (adapters encode to bytes or str)."""
+    return message if isinstance(message, str) else bytes(message).decode()
+
+
 def _json_messages(fmt: str, bars: pd.DataFrame) -> Callable[[], Any]:
     """A generator factory of the bars as dicts built per message, json-encoded (the reference)."""
-    times = (bars.index.asi8 // 1_000_000_000).tolist()
+    times = (cast(pd.DatetimeIndex, bars.index).asi8 // 1_000_000_000).tolist()
     rows = bars[["open", "high", "low", "close", "volume"]].to_numpy().tolist()
     sym = SYMBOLS[fmt]
 
@@ -97,8 +102,9 @@ async def _serve_all(n: int, conn: Any) -> None:
         ports[fmt, EVLAB] = server.port
         adapter = get_adapter(fmt, **server.adapter_options)
         rows = bars[["open", "high", "low", "close", "volume"]].to_numpy().tolist()
-        same = [bytes(adapter.encode_bar(SYMBOLS[fmt], t, *r, interval_s=1)).decode()
-                for t, r in zip(bars.index.asi8.tolist(), rows, strict=True)]
+        times = cast(pd.DatetimeIndex, bars.index).asi8.tolist()
+        same = [_text(adapter.encode_bar(SYMBOLS[fmt], t, *r, interval_s=1))
+                for t, r in zip(times, rows, strict=True)]
         for name, messages in ((BARE_PRE, lambda same=same: iter(same)),
                                (BARE_JSON, _json_messages(fmt, bars))):
             bare = await serve(_bare(messages), "127.0.0.1", 0, compression=None,

@@ -91,6 +91,7 @@ def _strategy(bus: EventBus) -> None:
     """A strategy as the chart meets it: an indicator every bar, a signal every 50 bars."""
     def on_bar(bar: BarEvent) -> None:
         bus.emit(indicator_event(bar.symbol, "sma", bar.close - 0.01))
+        assert bar.time_ns is not None  # set when the bar was built
         i = (bar.time_ns - T0) // STEP
         if i % 50 == 0:
             bus.emit(create_signal_event("BUY" if i % 100 else "SELL", bar.close, bar.symbol,
@@ -110,6 +111,7 @@ def _trading(bus: EventBus) -> PaperBroker:
 
     def on_bar(bar: BarEvent) -> None:
         assert bar.time_ns is not None  # set when the event was built
+        assert bar.time_ns is not None  # set when the bar was built
         i = (bar.time_ns - T0) // STEP
         bus.emit(indicator_event(bar.symbol, "rsi", 50.0 + i % 40, panel="rsi"))
         if i % 50 == 0:

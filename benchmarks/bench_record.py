@@ -86,7 +86,7 @@ def by_floor(events: list[BarEvent]) -> pd.DataFrame:
         "open": pa.array(o, pa.float64()), "high": pa.array(h, pa.float64()),
         "low": pa.array(lo, pa.float64()), "close": pa.array(c, pa.float64()),
         "volume": pa.array(v, pa.float64())})
-    frame = table.to_pandas()
+    frame: pd.DataFrame = table.to_pandas()
     frame["cause"] = frame["cause"].astype("Int64")
     return frame
 
@@ -105,7 +105,7 @@ def by_dicts(events: list[BarEvent]) -> pd.DataFrame:
     return frame
 
 
-def best_seconds(run: Callable[[], Any], repeat: int,
+def best_seconds(run: Callable[..., Any], repeat: int,
                  setup: Callable[[], Any] | None = None) -> float:
     """Best wall time of ``run(setup())`` (or ``run()``) over ``repeat`` runs."""
     best = float("inf")
@@ -113,7 +113,7 @@ def best_seconds(run: Callable[[], Any], repeat: int,
         arg = setup() if setup is not None else None
         gc.collect()
         t0 = time.perf_counter()
-        run() if setup is None else run(arg)  # type: ignore[call-arg]
+        run() if setup is None else run(arg)
         best = min(best, time.perf_counter() - t0)
     return best
 

@@ -25,7 +25,7 @@ import argparse
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -74,7 +74,7 @@ def fresh_bus() -> EventBus:
 
 def floor(frame: pd.DataFrame, deliver: Callable[[Event], Any] | None) -> Callable[[], None]:
     """A bare loop: lists from the columns, each BarEvent made slot by slot and delivered."""
-    cols = [frame.index.asi8, frame["symbol"].to_numpy(dtype=object),
+    cols = [cast(pd.DatetimeIndex, frame.index).asi8, frame["symbol"].to_numpy(dtype=object),
             *(frame[c].to_numpy() for c in ("open", "high", "low", "close", "volume"))]
     new = object.__new__
     s_sym, s_o, s_h, s_l, s_c, s_v = (getattr(BarEvent, f).__set__ for f in
@@ -109,7 +109,7 @@ def run(n: int = 1_000_000, show: bool = True, repeat: int = 3) -> dict[str, Any
     with tempfile.TemporaryDirectory() as tmp:
         recording = make_recording(frame, Path(tmp))
 
-    def replay(source: Any) -> Callable[[], None]:
+    def replay(source: Any) -> Callable[[], object]:
         return lambda: Replayer(source, fresh_bus(), progress=False).run()
 
     made = {"recording": Replayer(recording, fresh_bus(), progress=False),

@@ -74,6 +74,7 @@ def run(seconds: float = 30.0, every: float = 5.0, rate: float = 50_000,
     try:
         port, text = parent.recv()
         sock = _subscribe_and_never_read(port, text)
+        assert proc.pid is not None  # started above
         start = time.perf_counter()
         try:
             while (elapsed := time.perf_counter() - start) < seconds:

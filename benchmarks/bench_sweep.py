@@ -113,7 +113,7 @@ def run(runs: int = 48, empty: int = 400, batch: int = 500, batches: int = 4,
             pool_started = time.perf_counter() - t0
             pool_warm = timed(pool, SmaCross, params, SOURCES)
 
-        nothing = [{}] * empty
+        nothing: list[dict[str, Any]] = [{}] * empty
         timed(client, idle, nothing[:20], EMPTY)
         local_empty = timed(None, idle, nothing, EMPTY) / empty
         piped = timed(client, idle, nothing, EMPTY) / empty

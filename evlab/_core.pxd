@@ -11,6 +11,10 @@ cdef class Dispatcher:
     cdef object _error_cls
     cdef Py_ssize_t _o_seq, _o_emit, _o_cause, _o_bus, _o_depth
     cdef readonly Py_ssize_t max_depth
+    # the tape (see "The tape" in _core.py)
+    cdef public list _tape
+    cdef public Py_ssize_t _tape_limit
+    cdef public object _tape_full
 
     @cython.locals(depth=Py_ssize_t, refused=bint)
     cdef object _begin(self, object event, object cause, object current)

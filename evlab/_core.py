@@ -36,7 +36,7 @@ except ImportError:  # no Cython: the interpreted primitives below are used
     from evlab import _nocython as cython
 
 __all__ = ["COPY_PLANS", "MAX_DEPTH", "Dispatcher", "WeakCall", "bar_ok", "bind", "clone",
-           "current", "fill", "make", "slots"]
+           "current", "fill", "make", "row_plan", "slots", "tape_rows"]
 
 _DONE = object()  # what a coroutine step gives once the coroutine has returned
 
@@ -53,8 +53,10 @@ if cython.compiled:
         evlab_is,
         evlab_make,
         evlab_now,
+        evlab_pack,
         evlab_peek,
         evlab_put,
+        evlab_row,
         evlab_send,
         evlab_set_current,
         evlab_slot_offset,
@@ -115,6 +117,14 @@ else:
         for where in cleared:
             evlab_put(where, new, None)
         return new
+
+    def evlab_row(plan: Any, event: Any) -> int:
+        """Interpreted, ``row_plan`` makes no plan: the generated ``put`` does every row."""
+        raise NotImplementedError
+
+    def evlab_pack(values: Any, out: Any, kind: Any, size: Any) -> int:
+        """Interpreted, ``pack`` packs nothing: the column converts its own way."""
+        return 0
 
     def evlab_send(coro: Any, arg: Any, done: Any) -> Any:
         """One step of ``coro``: what it yielded, or ``done`` once it returned."""
@@ -210,6 +220,7 @@ class Dispatcher:
         self._o_bus = evlab_slot_offset(Event._bus)  # type: ignore[attr-defined]
         self._o_depth = evlab_slot_offset(Event._depth)  # type: ignore[attr-defined]
         self.max_depth = MAX_DEPTH
+        self._tape_init()
 
     def emit(self, event: E, *, cause: Event | None = None) -> E:
         """Dispatch ``event`` to its handlers now (depth-first); returns the stamped event.
@@ -227,11 +238,16 @@ class Dispatcher:
         route: tuple = self._routes.get(evlab_type_of(event), self._default_route)
         next(route[3])
         self._dispatch(route[0], route[1], event, outer)
+        if self._tape is not None and len(self._tape) >= self._tape_limit:
+            self._tape_full()
         return event
 
     def _dispatch(self, handlers: tuple, asyncs: tuple, event: Any, outer: Any) -> None:
         """Call the sync ``handlers`` of ``event`` as the current event, each error reported
-        and the rest going on, then schedule the ``asyncs``; ``outer`` is restored."""
+        and the rest going on, then schedule the ``asyncs``; ``outer`` is restored. The
+        event goes on the tape first, if there is one (see "The tape" below)."""
+        if self._tape is not None:
+            self._tape.append(event)
         evlab_set_current(event)
         try:
             for handler in handlers:
@@ -253,6 +269,8 @@ class Dispatcher:
         event = stamped
         route: tuple = self._routes.get(evlab_type_of(event), self._default_route)
         next(route[3])
+        if self._tape is not None:
+            self._tape.append(event)
         ordered: tuple = route[2]
         for handler, is_async in ordered:
             if is_async:
@@ -268,6 +286,8 @@ class Dispatcher:
                 self._handler_failed(handler, event, exc)
             finally:
                 evlab_set_current(outer)
+        if self._tape is not None and len(self._tape) >= self._tape_limit:
+            self._tape_full()
         return event
 
     async def _run_async(self, handlers: tuple, event: Any) -> None:
@@ -339,6 +359,20 @@ class Dispatcher:
             return None
         return _Rest(self, handler, event, coro, yielded)
 
+    # --- The tape ------------------------------------------------------------------------
+    # A recorder does not subscribe: it sets a tape, and every event dispatched goes on it
+    # (one list append, before any handler, whatever their priority), in dispatch order.
+    # Once ``len(_tape) >= _tape_limit``, at the end of that event's ``emit`` (after its
+    # handlers, never inside a stamping), ``_tape_full()`` is called; it takes the events
+    # off the tape and records them in bulk (``evlab.recording.tape``). Owned by that
+    # module: the core only appends and calls.
+
+    def _tape_init(self) -> None:
+        """No tape: ``_tape`` None (dispatch skips it), ``_tape_full`` never called."""
+        self._tape = None
+        self._tape_limit = 0
+        self._tape_full = _no_tape
+
     # Provided by EventBus:
     def _handler_failed(self, handler: Any, event: Any, exc: Exception) -> None:
         raise NotImplementedError
@@ -371,6 +405,69 @@ class WeakCall:
 
     def __repr__(self) -> str:
         return f"<WeakCall {self.name}>"
+
+
+def _no_tape() -> None:
+    """The ``_tape_full`` of a bus without a tape (never called: ``_tape`` is None)."""
+
+
+# --- The tape: the recorder's rows, made in bulk ------------------------------------------
+# What a recorder does with the events it takes off a tape (evlab.recording.tape). Compiled,
+# a class whose fields are all slots gets a *row plan* and its rows are read at the slots'
+# offsets and appended in C (``evlab_row`` in _cprims.pxd), values of the usual types only;
+# every other row, and every row interpreted, goes through the class's generated ``put``
+# (evlab.recording.table.make_appender), the checked path and the one definition of a row.
+
+def row_plan(descriptors: list[Any], kinds: str, targets: tuple, aux: tuple,
+             float64: type) -> Any:
+    """A row plan for ``tape_rows`` (None interpreted: the ``put`` is the primitive there):
+    column i reads the slot behind ``descriptors[i]`` (None for a constant), appends to the
+    list ``targets[i]`` as ``kinds[i]`` says (see ``evlab_row``), ``aux[i]`` its constant,
+    string table or NaN; ``float64`` is numpy's float64 type. None too if a descriptor is
+    not a slot's (a class without ``slots=True``) or there are too many columns."""
+    if not cython.compiled or len(kinds) > 64:
+        return None
+    offsets = []
+    for d in descriptors:
+        if d is None:
+            offsets.append(0)
+        elif isinstance(d, types.MemberDescriptorType):
+            offsets.append(evlab_slot_offset(d))
+        else:
+            return None
+    return (_plan(offsets), kinds.encode("ascii"), targets, aux, float64, -1)
+
+
+def tape_rows(events: list, plans: dict, plan_for: Any, failed: Any) -> None:
+    """Append the rows of ``events`` in order: ``plans`` maps a class to ``(row plan or
+    None, put)`` (``plan_for(cls)`` makes a missing one and stores it); a row the plan
+    cannot take goes through ``put``, and ``failed(event, exc)`` hears of each ``put`` that
+    raised (its partial row is the caller's to undo)."""
+    for event in events:
+        cls = type(event)
+        plan = plans.get(cls)
+        if plan is None:
+            plan = plan_for(cls)
+        fast = plan[0]
+        if fast is not None and evlab_row(fast, event):
+            continue
+        try:
+            plan[1](event)
+        except Exception as exc:
+            failed(event, exc)
+
+
+def pack(values: list, kind: str, size: int) -> Any:
+    """A recorder column's staged numbers as a bytearray of float64 (``kind`` "f") or of
+    ``size``-byte signed ints ("i"), for ``numpy.frombuffer``; None if a value is not a
+    plain float or int that fits, and always interpreted (the column then converts the
+    list with ``numpy.fromiter``: the same values, several times the cost)."""
+    if not cython.compiled:
+        return None
+    out = bytearray(len(values) * size)
+    if evlab_pack(values, out, ord(kind), size):
+        return out
+    return None
 
 
 class _Refused:

@@ -157,3 +157,129 @@ cdef extern from *:
     object evlab_clone(object obj, bytes copied, bytes cleared)
     int evlab_fill(object obj, bytes plan, tuple values) except -1
     object evlab_make(object cls, bytes plan, tuple values)
+
+
+# --- The tape: one recorded row read from an event's slots (see "The tape" in _core.py) ---
+
+cdef extern from *:
+    """
+    /* One row of the recorder's table for `event`, by `plan` (made by _core.row_plan):
+     * (offsets: bytes of Py_ssize_t, kinds: bytes, targets: tuple of lists, aux: tuple,
+     *  float64: numpy's float64 type, none_code: the int -1). Column i reads the slot at
+     * offsets[i] (an unset slot reads as None) and appends to targets[i]:
+     *   'A' the value as is                  'C' -1 for None, else the value (a cause)
+     *   'K' aux[i] (a constant: the class)   'K' reads no slot
+     *   'S' aux[i][value] for an exact str   'Y' the same, -1 for None (the symbol)
+     *   'G' the same, None for None (a category field)
+     *   'F' an exact float, int or float64, aux[i] (NaN) for None
+     *   'N' None or an exact int within int64  'T' None or an exact str
+     *   'B' None or an exact bool
+     * Every column is looked at first: 0 if any value needs the checked path (nothing
+     * appended: the generated `put` then does that row), 1 once the row is appended, -1
+     * with an exception set if an append failed. */
+    #define EVLAB_ROW_MAX 64
+    static int evlab_row(PyObject *plan, PyObject *event) {
+        PyObject *offsets = PyTuple_GET_ITEM(plan, 0), *kinds = PyTuple_GET_ITEM(plan, 1);
+        PyObject *targets = PyTuple_GET_ITEM(plan, 2), *aux = PyTuple_GET_ITEM(plan, 3);
+        PyObject *f64 = PyTuple_GET_ITEM(plan, 4), *none_code = PyTuple_GET_ITEM(plan, 5);
+        const Py_ssize_t *off = (const Py_ssize_t *)PyBytes_AS_STRING(offsets);
+        const char *kind = PyBytes_AS_STRING(kinds);
+        Py_ssize_t n = PyBytes_GET_SIZE(kinds);
+        PyObject *vals[EVLAB_ROW_MAX];
+        if (n > EVLAB_ROW_MAX) return 0;
+        for (Py_ssize_t i = 0; i < n; i++) {
+            PyObject *v = NULL, *out;
+            if (kind[i] != 'K') {
+                v = *(PyObject **)((char *)event + off[i]);
+                if (v == NULL) v = Py_None;
+            }
+            switch (kind[i]) {
+            case 'A': out = v; break;
+            case 'C': out = (v == Py_None) ? none_code : v; break;
+            case 'K': out = PyTuple_GET_ITEM(aux, i); break;
+            case 'S': case 'Y': case 'G':
+                if (v == Py_None) {
+                    if (kind[i] == 'S') return 0;
+                    out = (kind[i] == 'Y') ? none_code : Py_None;
+                } else {
+                    if (!PyUnicode_CheckExact(v)) return 0;
+                    out = PyDict_GetItemWithError(PyTuple_GET_ITEM(aux, i), v);
+                    if (out == NULL) {
+                        if (PyErr_Occurred()) return -1;
+                        return 0;  /* a new string: the checked path adds it */
+                    }
+                }
+                break;
+            case 'F':
+                if (PyFloat_CheckExact(v) || PyLong_CheckExact(v)
+                        || Py_TYPE(v) == (PyTypeObject *)f64) out = v;
+                else if (v == Py_None) out = PyTuple_GET_ITEM(aux, i);
+                else return 0;
+                break;
+            case 'N':
+                if (v != Py_None) {
+                    int overflow = 0;
+                    if (!PyLong_CheckExact(v)) return 0;
+                    (void)PyLong_AsLongLongAndOverflow(v, &overflow);
+                    if (overflow) return 0;
+                }
+                out = v;
+                break;
+            case 'T':
+                if (v != Py_None && !PyUnicode_CheckExact(v)) return 0;
+                out = v;
+                break;
+            case 'B':
+                if (v != Py_None && !PyBool_Check(v)) return 0;
+                out = v;
+                break;
+            default:
+                return 0;
+            }
+            vals[i] = out;
+        }
+        for (Py_ssize_t i = 0; i < n; i++)
+            if (PyList_Append(PyTuple_GET_ITEM(targets, i), vals[i]) < 0) return -1;
+        return 1;
+    }
+    """
+    int evlab_row(tuple plan, object event) except -1
+
+
+cdef extern from *:
+    """
+    /* The numbers of list `values` written into bytearray `out` (len(values) * size bytes)
+     * as float64 (kind 'f': floats, float subclasses such as numpy's float64, ints) or as
+     * signed ints of `size` bytes (kind 'i': exact ints within range): 1, or 0 as soon as
+     * a value is not one of those (the caller converts the list its usual way). */
+    static int evlab_pack(PyObject *values, PyObject *out, char kind, Py_ssize_t size) {
+        Py_ssize_t n = PyList_GET_SIZE(values);
+        if (PyByteArray_GET_SIZE(out) != n * size) return 0;
+        char *buf = PyByteArray_AS_STRING(out);
+        for (Py_ssize_t i = 0; i < n; i++) {
+            PyObject *v = PyList_GET_ITEM(values, i);
+            if (kind == 'f') {
+                double d;
+                if (PyFloat_Check(v)) d = PyFloat_AS_DOUBLE(v);
+                else if (PyLong_CheckExact(v)) {
+                    d = PyLong_AsDouble(v);
+                    if (d == -1.0 && PyErr_Occurred()) { PyErr_Clear(); return 0; }
+                }
+                else return 0;
+                ((double *)buf)[i] = d;
+            } else {
+                int overflow = 0;
+                long long x;
+                if (!PyLong_CheckExact(v)) return 0;
+                x = PyLong_AsLongLongAndOverflow(v, &overflow);
+                if (overflow || (x == -1 && PyErr_Occurred())) { PyErr_Clear(); return 0; }
+                if (size == 8) ((long long *)buf)[i] = x;
+                else if (size == 4 && x >= INT32_MIN && x <= INT32_MAX) ((int32_t *)buf)[i] = (int32_t)x;
+                else if (size == 2 && x >= INT16_MIN && x <= INT16_MAX) ((int16_t *)buf)[i] = (int16_t)x;
+                else return 0;
+            }
+        }
+        return 1;
+    }
+    """
+    int evlab_pack(list values, bytearray out, char kind, Py_ssize_t size)

@@ -1,3 +1,16 @@
 """Stand-in for the ``cython`` module where Cython is not installed: evlab runs interpreted."""
 
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+F = TypeVar("F", bound=Callable[..., Any])
+
 compiled = False
+
+
+def annotation_typing(enabled: bool) -> Callable[[F], F]:
+    """Cython's ``@cython.annotation_typing(False)`` (its annotations do not type the compiled
+    function): interpreted, the function as it is."""
+    def keep(function: F) -> F:
+        return function
+    return keep

@@ -9,6 +9,7 @@ handler is handling event A takes A's event time, so a replay reproduces signals
 
 from __future__ import annotations
 
+import copy as _copy
 import datetime as _dt
 import math
 import numbers
@@ -18,6 +19,7 @@ from dataclasses import MISSING, dataclass, field, fields, replace
 from enum import StrEnum
 from typing import Any, ClassVar, Self, TypeVar
 
+from evlab._accel import builders as _builders
 from evlab._accel import core as _core
 
 __all__ = [
@@ -212,7 +214,11 @@ class Event:
 
     def __post_init__(self) -> None:
         # evlab's own classes get an __init__ that does this inline (_fast_init); this is for
-        # user subclasses built by dataclasses' own __init__.
+        # user subclasses built by dataclasses' own __init__. Their __init__ leaves the stamp
+        # slots unset (a subclass declared without slots=True keeps no defaults for them):
+        # set them here, so the bus and the recorder read None, as for evlab's classes.
+        for name in _STAMPS:
+            object.__setattr__(self, name, None)
         self._validate()
         object.__setattr__(self, "time_ns", _event_time(type(self), self.time_ns))
 
@@ -269,6 +275,11 @@ class Event:
         if changes:
             return replace(self, **changes)
         if type(self) not in _core.COPY_PLANS:
+            if hasattr(self, "__dict__"):  # a user class without slots=True: no plan
+                new = _copy.copy(self)
+                for name in _STAMPS:
+                    object.__setattr__(new, name, None)
+                return new
             _core.COPY_PLANS[type(self)] = _copy_plan(type(self))
         return _core.clone(self)  # type: ignore[no-any-return]
 
@@ -300,32 +311,36 @@ def _copy_plan(cls: type) -> tuple[Any, Any]:
             _core.slots([getattr(cls, n) for n in _STAMPS]))
 
 
-def _value_plan(cls: type[Event]) -> Any:
+def _value_plan(cls: type[Event], order: Sequence[str] | None = None) -> Any:
     """The core's plan of ``cls``'s slots: its fields (stamps excluded) in ``fields()``
-    order, then the stamps, which get no value (the core sets them to None)."""
+    order, or in ``order`` (which must name each of them once), then the stamps, which get
+    no value (the core sets them to None)."""
     names = [f.name for f in fields(cls) if f.name not in _STAMPS]
+    if order is not None:
+        if sorted(order) != sorted(names):
+            raise TypeError(f"{cls.__name__}: a plan must name each of its fields once "
+                            f"({', '.join(names)}), got {', '.join(order)}")
+        names = list(order)
     return _core.slots([getattr(cls, name) for name in names + list(_STAMPS)])
 
 
-def _slot_function(cls: type[Event], params: str, values: dict[str, str], *, trusted: bool,
-                   single: bool = False, check: Callable[[Any], None] | None = None,
-                   usual: str = "False") -> Callable[..., Any]:
+def _slot_function(cls: type[Event], params: str, values: dict[str, str], *,
+                   trusted: bool) -> Callable[..., Any]:
     """Compile a function that sets every slot of a ``cls`` event in one call of the core's
     slot primitives (``evlab._core.fill`` / ``make``; a frozen dataclass would pay an
     ``object.__setattr__`` per field).
 
     ``values`` maps field names to the expressions that hold them; other fields take their
-    defaults. ``trusted``: a generator of new events from rows (no checks), or (``single``)
-    a builder of one new event that then runs ``check(event)`` (the checks its caller did
-    not do; see :data:`parsed_book_event`) unless the expression ``usual`` of the parameters
-    holds (the usual values, accepted in one expression); else an ``__init__`` that then
-    validates. The source is made from this module's field names and expressions only, as
-    dataclasses makes its own ``__init__``; nothing from outside reaches it.
+    defaults. ``trusted``: a generator of new events from rows (no checks); else an
+    ``__init__`` that then validates. The source is made from this module's field names and
+    expressions only, as dataclasses makes its own ``__init__``; nothing from outside reaches
+    it. (The two events built on every book update have builders of their own, which can be
+    compiled: :mod:`evlab._builders`.)
     """
     flds = [f for f in fields(cls) if f.name not in _STAMPS]
     namespace: dict[str, Any] = {
         "_fill": _core.fill, "_make": _core.make, "_cls": cls, "_event_time": _event_time,
-        "_validate": cls._validate, "_check": check, "_plan": _value_plan(cls)}
+        "_validate": cls._validate, "_plan": _value_plan(cls)}
     items = []
     for f in flds:
         if f.default is not MISSING:
@@ -337,14 +352,7 @@ def _slot_function(cls: type[Event], params: str, values: dict[str, str], *, tru
         else:
             raise TypeError(f"{cls.__name__}: no value for field {f.name!r}")
     row = f"({', '.join(items)},)"
-    if trusted and single:
-        checks = "" if check is None else f"    if not ({usual}):\n        _check(event)\n"
-        source = (f"def _fn({params}):\n"
-                  "    if time_ns is None or type(time_ns) is not int:\n"
-                  "        time_ns = _event_time(_cls, time_ns)\n"
-                  f"    event = _make(_cls, _plan, {row})\n"
-                  f"{checks}    return event\n")
-    elif trusted:
+    if trusted:
         source = (f"def _fn(rows):\n    for {params}, in rows:\n"
                   f"        yield _make(_cls, _plan, {row})\n")
     else:
@@ -1229,32 +1237,21 @@ _core.bind(Event, ErrorEvent)
 #: checksum, checksum_rule, time_ns, source)``: a ``BookEvent`` of levels its caller already
 #: checked, one by one, as ``BookEvent`` would (each a ``(float, float)`` tuple with
 #: ``0 < price < inf`` and ``0 <= size < inf``: the exchange adapters' ``level``); every other
-#: check still runs (``_parsed_book_checks``). Decoding is hot: this skips a second pass over
-#: levels the adapter has just checked. ``create_book_event`` builds with it too.
-parsed_book_event: Callable[..., BookEvent] = _slot_function(
-    BookEvent, "symbol, bids, asks, snapshot, first_update_id, last_update_id, checksum, "
-    "checksum_rule, time_ns, source",
-    {n: n for n in ("symbol", "bids", "asks", "snapshot", "first_update_id", "last_update_id",
-                    "checksum", "checksum_rule", "time_ns", "source")},
-    trusted=True, single=True, check=_parsed_book_checks,
-    # an update with no checksum and its ids None or in order, for a named symbol: what
-    # _parsed_book_checks would accept, in one expression (else it runs, naming the fault)
-    usual="snapshot is False and checksum is None and checksum_rule is None"
-          " and bids.__class__ is tuple and asks.__class__ is tuple"
-          " and symbol.__class__ is str and symbol and not symbol.isspace()"
-          " and (first_update_id is None and last_update_id is None"
-          " or first_update_id.__class__ is int and last_update_id.__class__ is int"
-          " and 0 <= first_update_id <= last_update_id)")
+#: check still runs (``_parsed_book_checks``, skipped for the usual update: see
+#: ``evlab._builders.BookBuilder``). Decoding is hot: this skips a second pass over levels
+#: the adapter has just checked. ``create_book_event`` builds with it too.
+parsed_book_event: Callable[..., BookEvent] = _builders.BookBuilder(
+    BookEvent, _value_plan(BookEvent, _builders.BOOK_FIELDS), _core.make, _event_time,
+    _parsed_book_checks).build
 
 
 #: ``book_quote_event(symbol, bid, ask, bid_size, ask_size, time_ns, source)``: the
 #: ``QuoteEvent`` of the top of a book that ``OrderBooks`` keeps (both sides non-empty, not
 #: crossed, every level checked when its ``BookEvent`` was made), so none of
 #: ``QuoteEvent``'s checks could fail: they are skipped.
-book_quote_event: Callable[..., QuoteEvent] = _slot_function(
-    QuoteEvent, "symbol, bid, ask, bid_size, ask_size, time_ns, source",
-    {n: n for n in ("symbol", "bid", "ask", "bid_size", "ask_size", "time_ns", "source")},
-    trusted=True, single=True)
+book_quote_event: Callable[..., QuoteEvent] = _builders.QuoteBuilder(
+    QuoteEvent, _value_plan(QuoteEvent, _builders.QUOTE_FIELDS), _core.make,
+    _event_time).build
 
 
 # --- factories (the usage guide's signatures, plus keyword extras) --------------------

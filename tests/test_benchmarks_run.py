@@ -53,6 +53,7 @@ def test_books_benchmark_runs(capsys):
     table = bench_books.run(n=300, repeat=1, frames=200)
     assert set(table["OrderBooks alone (level changes/s)"]) == {
         "OrderBooks via bus.emit", "OrderBooks.on_book called directly"}
+    assert set(table["book depth (book updates/s)"]) == {name for name, _, _ in bench_books.DEPTHS}
     for exchange in ("coinbase", "binance"):  # cryptofeed's playback of the same 200 frames
         assert set(table[f"{exchange} capture replayed"]) == {
             "adapter + OrderBooks (book updates)", "adapter + OrderBooks (level changes)",

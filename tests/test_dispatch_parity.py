@@ -381,3 +381,41 @@ def test_the_fast_bar_check_agrees_with_the_full_one_in_both() -> None:
     assert [fast for fast, _ in results] == [True, True, True, False, False, False, True,
                                              False, False, False, False, False, False, False,
                                              False, False, False]
+
+
+def test_the_tape_takes_every_dispatched_event_before_any_handler_and_calls_when_full() -> None:
+    # the core's part of recording (evlab.recording.tape owns the rest): each event goes on
+    # the tape before its first handler; once the tape holds _tape_limit events, _tape_full
+    # is called at the end of that emit, after its handlers
+    def scenario(ns: types.SimpleNamespace) -> list[Any]:
+        ev, bus = ns.events, ns.bus.EventBus()
+        trace: list[Any] = []
+        tape: list[Any] = []
+
+        def full() -> None:
+            trace.append(("full", [e.seq for e in tape]))
+            tape.clear()
+
+        assert bus._tape is None
+        bus._tape, bus._tape_limit, bus._tape_full = tape, 3, full
+        bus.register(ev.EventType.BAR, lambda b: (trace.append(("bar", b.seq, len(tape))),
+                                                  bus.emit(ev.create_signal_event(
+                                                      "BUY", b.close, b.symbol, "s"))),
+                     priority=10**9)
+        bus.register(ev.EventType.SIGNAL, lambda s: trace.append(("signal", s.seq, len(tape))))
+        for i in range(3):
+            bus.emit(_bar(ns, 60_000_000_000 * (i + 1)))
+
+        async def run() -> None:
+            await bus.emit_async(_bar(ns))
+
+        asyncio.run(run())
+        bus._tape = None
+        bus.emit(_bar(ns))
+        trace.append(("left", [e.seq for e in tape]))
+        return trace
+
+    assert both(scenario) == [
+        ("bar", 1, 1), ("signal", 2, 2), ("bar", 3, 3), ("signal", 4, 4), ("full", [1, 2, 3, 4]),
+        ("bar", 5, 1), ("signal", 6, 2), ("bar", 7, 3), ("signal", 8, 4), ("full", [5, 6, 7, 8]),
+        ("bar", 9, 0), ("signal", 10, 0), ("left", [])]

@@ -332,9 +332,15 @@ def test_a_value_that_does_not_fit_is_refused_whole_and_reported():
         bus.emit(QuoteEvent("EURUSD", "not a price", 1.2, time_ns=T0))  # type: ignore[arg-type]
         bus.emit(QuoteEvent("EURUSD", 1.3, 1.4, time_ns=T0))
     frame = rec.to_frame()
-    assert frame["type"].tolist() == ["quote", "error", "quote"]
-    assert frame["bid"].tolist()[::2] == [1.1, 1.3]
-    assert "cannot record QuoteEvent" in frame["message"].iloc[1]
+    # found when the tape is made into rows (here: at the read), reported then, after the
+    # events recorded with it; the bad row is left out whole, nothing else is lost
+    assert frame["type"].tolist() == ["quote", "quote", "error"]
+    assert frame["seq"].tolist() == [1, 3, 4]
+    assert frame["bid"].tolist()[:2] == [1.1, 1.3]
+    error = frame.iloc[2]
+    assert "cannot record QuoteEvent" in error["message"] and error["handler"] == "recorder"
+    assert error["cause"] == 2 == error["original_seq"] and error["error_type"] == "TypeError"
+    assert rec.unrecorded == 1 and "1 unrecorded" in repr(rec)
 
 
 def test_unstamped_events_are_refused():

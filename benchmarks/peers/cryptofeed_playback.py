@@ -30,7 +30,7 @@ def timed(exchange: str, files: list[str], repeat: int) -> dict:
     best, books, stats = float("inf"), 0, {}
     counted = [0]
 
-    async def book(*_args, **_kwargs):
+    async def book(*_args: object, **_kwargs: object) -> None:
         counted[0] += 1
 
     for _ in range(repeat):

@@ -19,6 +19,7 @@ import sys
 import time
 from collections import deque
 from importlib.metadata import version
+from typing import Any
 
 import pandas as pd
 from nautilus_trader.backtest.engine import BacktestEngine, BacktestEngineConfig
@@ -33,7 +34,7 @@ from nautilus_trader.test_kit.providers import TestInstrumentProvider
 from nautilus_trader.trading.strategy import Strategy
 
 
-class CrossConfig(StrategyConfig, frozen=True):
+class CrossConfig(StrategyConfig, frozen=True):  # type: ignore[call-arg]  # msgspec's
     bar_type: str
     fast: int
     slow: int
@@ -73,7 +74,7 @@ class Cross(Strategy):
             self.submit_order(self.order_factory.market(
                 self.bar_type.instrument_id, OrderSide.SELL, self.qty))
 
-    def on_order_filled(self, event) -> None:
+    def on_order_filled(self, event: Any) -> None:  # an OrderFilled
         self.fills.append((event.ts_event, event.order_side == OrderSide.BUY,
                            event.last_px.as_double()))
 

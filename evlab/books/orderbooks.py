@@ -24,7 +24,9 @@ Sequencing, from the fields each BookEvent carries (so no exchange is named here
 * **Bad messages**: a message the adapter could not decode but that concerned one symbol's
   book (``BookDataError``) reaches ``on_system`` as a SYSTEM event ``kind="book_error"`` from
   the ``WebSocketHandler``; the book it names has missed a change, so that too is a gap
-  (``reason="bad_update"``).
+  (``reason="bad_update"``). A ``book_error`` whose ``data["reason"]`` is
+  ``"missed_messages"`` (the adapter saw its feed's message count jump: Coinbase Advanced
+  Trade's ``sequence_num``) is a gap with that reason.
 
 On a gap the book is marked stale, later updates are buffered again, and a SYSTEM event
 ``kind="book_gap"`` is published with ``data={"symbol", "reason", "expected",
@@ -81,11 +83,12 @@ class OrderBooks:
         self.bus: Any = None
         self._books: dict[str, OrderBook] = {}
         self._buffers: dict[str, deque[BookEvent]] = {}
-        self.stats: dict[str, int] = dict.fromkeys((
+        self._stats: dict[str, int] = dict.fromkeys((
             "events", "snapshots", "updates", "levels", "buffered", "buffer_dropped",
             "ignored", "gaps", "stale_snapshots", "old_snapshots", "before_snapshot",
             "crossed", "quotes", "checksums", "checksum_mismatches", "unchecked",
             "bad_updates", "resynced"), 0)
+        self._counts = _Counts()  # the counters of every update, as C fields compiled
         self._unknown_rules: set[str] = set()  # reported once each
         self._gapped: dict[str, int] = {}  # gaps per symbol since its book was last in sync
         if bus is not None:
@@ -124,6 +127,17 @@ class OrderBooks:
         """Symbols whose book waits for a (new) snapshot: none yet, or out of sync."""
         return [s for s, b in self._books.items() if not b.synced]
 
+    @property
+    def stats(self) -> dict[str, int]:
+        """The counters, by name (see the module doc): always the same dict, brought up to
+        date by this read (those of every update, ``events``, ``updates``, ``levels`` and
+        ``quotes``, are counted apart, in ``_Counts``: a dict update each cost more than the
+        rest of an update's bookkeeping)."""
+        stats, counts = self._stats, self._counts
+        stats["events"], stats["updates"] = counts.events, counts.updates
+        stats["levels"], stats["quotes"] = counts.levels, counts.quotes
+        return stats
+
     def get_stats(self) -> dict[str, int]:
         """A copy of the counters."""
         return dict(self.stats)
@@ -131,7 +145,7 @@ class OrderBooks:
     def __repr__(self) -> str:
         stale = sum(b.stale for b in self._books.values())
         return (f"<OrderBooks {len(self._books)} books ({stale} stale), "
-                f"{self.stats['events']} events, {self.stats['gaps']} gaps>")
+                f"{self._counts.events} events, {self._stats['gaps']} gaps>")
 
     # --- the handler ---------------------------------------------------------------------
     def on_book(self, event: BookEvent) -> None:
@@ -147,15 +161,19 @@ class OrderBooks:
         symbol = data.get("symbol")
         if not isinstance(symbol, str) or not symbol:
             return
-        self.stats["bad_updates"] += 1
+        self._stats["bad_updates"] += 1
         book = self._books.get(symbol)
         if book is None:
             book = self._books[symbol] = OrderBook(symbol)  # stale until its first snapshot
         # a synced book missed a change; one never synced since it was made or last gapped
         # (a crossed or bad snapshot, say the first) must ask for a new one, as any gap
         if book.synced or book.symbol not in self._gapped:
-            self._gap(book, event, "bad_update", "a message about it could not be decoded "
-                      f"({data.get('error', '')})", error=data.get("error"))
+            if data.get("reason") == "missed_messages":  # the feed's sequence jumped
+                self._gap(book, event, "missed_messages", "messages of its feed were missed "
+                          f"({data.get('error', '')})", error=data.get("error"))
+            else:
+                self._gap(book, event, "bad_update", "a message about it could not be decoded "
+                          f"({data.get('error', '')})", error=data.get("error"))
 
     def _checksum_ok(self, book: OrderBook, event: BookEvent) -> bool:
         """Check ``book`` against the checksum ``event`` carries; a mismatch is a gap."""
@@ -164,7 +182,7 @@ class OrderBooks:
         try:
             rule = checksum_rule(spec)
         except ValueError as exc:  # not evidence against the book: counted, reported once
-            self.stats["unchecked"] += 1
+            self._stats["unchecked"] += 1
             if spec not in self._unknown_rules:
                 self._unknown_rules.add(spec)
                 self._publish(create_error_event(
@@ -176,16 +194,16 @@ class OrderBooks:
             book.truncate(rule.depth)
         computed = rule.compute(book)
         if computed == event.checksum:
-            self.stats["checksums"] += 1
+            self._stats["checksums"] += 1
             return True
-        self.stats["checksum_mismatches"] += 1
+        self._stats["checksum_mismatches"] += 1
         self._gap(book, event, "checksum_mismatch", f"its {rule.name} checksum is {computed}, "
                   f"the exchange's {event.checksum}", expected=event.checksum,
                   computed=computed)
         return False
 
     def _snapshot(self, book: OrderBook, event: BookEvent) -> bool:
-        stats = self.stats
+        stats = self._stats
         last = event.last_update_id
         if book.synced and last is not None and book.update_id is not None \
                 and last < book.update_id:
@@ -206,7 +224,7 @@ class OrderBooks:
         book.synced = True
         book.crossed = False
         book.updates += 1
-        stats["levels"] += len(event.bids) + len(event.asks)
+        self._counts.levels += len(event.bids) + len(event.asks)
         gaps = self._gapped.pop(book.symbol, None)
         if gaps is not None:  # before the buffered diffs: a gap among them is a new one
             stats["resynced"] += 1
@@ -234,13 +252,13 @@ class OrderBooks:
         current = book.update_id
         if current is not None:
             if last <= current:  # type: ignore[operator]
-                self.stats["ignored"] += 1
+                self._stats["ignored"] += 1
                 return None
             if event.first_update_id > current + 1:  # type: ignore[operator]
                 self._id_gap(book, event, "missed_updates", current + 1, event)
                 self._buffer(book, event)
                 return None
-        moved = _apply(self.stats, book, event)
+        moved = _apply(self._counts, book, event)
         book.update_id = last
         return moved
 
@@ -249,14 +267,14 @@ class OrderBooks:
         if buffer is None:
             buffer = self._buffers[book.symbol] = deque(maxlen=self.max_buffer)
         if len(buffer) == self.max_buffer:
-            self.stats["buffer_dropped"] += 1  # the oldest goes: a snapshot will be needed
+            self._stats["buffer_dropped"] += 1  # the oldest goes: a snapshot will be needed
         buffer.append(event)
-        self.stats["buffered"] += 1
+        self._stats["buffered"] += 1
 
     def _crossed(self, book: OrderBook, event: BookEvent, bid: float, ask: float) -> None:
         """An update left the book crossed (best ``bid >= ask``): counted; an ErrorEvent and a
         gap the first time (the book stays stale until the next snapshot)."""
-        self.stats["crossed"] += 1
+        self._stats["crossed"] += 1
         if not book.crossed:
             book.crossed = True
             self._publish(create_error_event(
@@ -280,7 +298,7 @@ class OrderBooks:
 
     def _gap(self, book: OrderBook, event: Any, reason: str, what: str, **details: Any) -> None:
         """Mark ``book`` out of sync and ask for a new snapshot (the ``book_gap`` event)."""
-        self.stats["gaps"] += 1
+        self._stats["gaps"] += 1
         self._gapped[book.symbol] = self._gapped.get(book.symbol, 0) + 1
         book.stale = True
         book.synced = False
@@ -296,14 +314,25 @@ class OrderBooks:
             self.bus.emit(event)
 
 
+class _Counts:
+    """The counters ``OrderBooks`` moves on every update (the others stay in its dict)."""
+
+    __slots__ = ("events", "levels", "quotes", "updates")
+
+    def __init__(self) -> None:
+        self.events = self.updates = self.levels = self.quotes = 0
+
+
 def _on_book(books: OrderBooks, event: BookEvent) -> None:
     """``OrderBooks.on_book``: a function of the module, so that compiled, it is a C function
     with the book typed (orderbooks.pxd: its fields read as C struct fields)."""
-    stats = books.stats
-    stats["events"] += 1
-    book = books._books.get(event.symbol)
+    counts = books._counts
+    counts.events += 1
+    table = books._books  # a typed dict compiled (orderbooks.pxd): PyDict_GetItem, inline
+    symbol = event.symbol
+    book = table.get(symbol)
     if book is None:
-        book = books._books[event.symbol] = OrderBook(event.symbol)
+        book = table[symbol] = OrderBook(symbol)
     moved: bool | None  # the top changed; None: nothing was applied
     if event.snapshot:
         before = book.top()
@@ -311,9 +340,9 @@ def _on_book(books: OrderBooks, event: BookEvent) -> None:
     elif event.last_update_id is not None and event.first_update_id is not None:
         moved = books._sequenced(book, event)
     elif book.synced:
-        moved = _apply(stats, book, event)
+        moved = _apply(counts, book, event)
     else:
-        stats["before_snapshot"] += 1
+        books._stats["before_snapshot"] += 1
         return
     if moved is None or (event.checksum is not None
                          and not books._checksum_ok(book, event)):
@@ -325,19 +354,19 @@ def _on_book(books: OrderBooks, event: BookEvent) -> None:
         return
     book.crossed = False
     if moved and not book.stale and bid is not None and ask is not None:
-        stats["quotes"] += 1
+        counts.quotes += 1
         bus = books.bus
         if bus is not None:  # _publish, inline
             bus.emit(book_quote_event(book.symbol, bid, ask, book._bids[bid],
                                       book._asks[ask], event.time_ns, books.name))
 
 
-def _apply(stats: dict, book: OrderBook, event: BookEvent) -> bool:  # (bare dict: .pxd)
-    """Apply an update's levels, counted in ``stats``; whether the top of the book changed."""
+def _apply(counts: _Counts, book: OrderBook, event: BookEvent) -> bool:
+    """Apply an update's levels, counted in ``counts``; whether the top of the book changed."""
     bids, asks = event.bids, event.asks
     moved = book.apply(bids, asks)
     book.time_ns = event.time_ns
     book.updates += 1
-    stats["updates"] += 1
-    stats["levels"] += len(bids) + len(asks)
+    counts.updates += 1
+    counts.levels += len(bids) + len(asks)
     return moved

@@ -161,13 +161,7 @@ class Portfolio:
                 return
         # every bar: the equity curve; a held symbol's new mark: a PortfolioEvent, at most
         # one per equity_every (the check is here, not in a call, as most bars stop at it)
-        equity = self.cash + self._value
-        times = self._eq_times
-        if times and times[-1] == now:
-            self._eq_values[-1] = equity
-        else:
-            times.append(now)
-            self._eq_values.append(equity)
+        equity = self._mark_equity(now)
         if pos is not None and now - self._published_ns >= self._every_ns:
             self._publish_changed(now, equity)
 
@@ -288,6 +282,11 @@ class Portfolio:
     def _changed(self, time_ns: int) -> None:
         """Record the equity at ``time_ns`` (after a fill, or the first bar); publish it if it
         changed."""
+        self._publish_changed(time_ns, self._mark_equity(time_ns))
+
+    def _mark_equity(self, time_ns: int) -> float:
+        """Put the equity now on the curve at ``time_ns`` (replacing that time's last point:
+        one point per event time) and return it."""
         equity = self.cash + self._value
         times = self._eq_times
         if times and times[-1] == time_ns:
@@ -295,7 +294,7 @@ class Portfolio:
         else:
             times.append(time_ns)
             self._eq_values.append(equity)
-        self._publish_changed(time_ns, equity)
+        return equity
 
     def _publish_changed(self, time_ns: int, equity: float) -> None:
         """Publish the state at ``time_ns`` unless it is the one last published."""

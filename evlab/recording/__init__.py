@@ -12,17 +12,25 @@
 Where things are: ``recorder.py`` (``EventRecorder``, ``record``), ``table.py`` (its in-memory
 table: the columns of each event class, appenders, the table as Arrow), ``columns.py`` (one
 field's column and its kinds), ``convert.py`` (Arrow table -> DataFrame, -> events again),
-``views.py`` (``bars()``, ``signals()`` ... and the notebook summary, written once for both
-classes), ``recording.py`` (``Recording``), ``storage.py`` (Parquet files and folders),
+``tape.py`` (the bus's tape the recorder reads), ``views.py`` (``bars()``, ``signals()`` ...
+and the notebook summary, written once for both classes), ``recording.py`` (``Recording``),
+``storage.py`` (Parquet files and folders),
 ``lazy.py`` (``open_recording``: a recording read a row group at a time),
 ``metadata.py`` (the metadata of a file, checked when it is read), ``errors.py``
 (``RecordingError``).
 
 How it works (and why):
 
-* **Order.** The recorder subscribes to every type at priority 1,000,000, so it runs before
-  any other handler and, dispatch being depth-first, sees a thread's events in seq order.
-  Emits from several threads may interleave; the table is then sorted by seq.
+* **Order, and the tape.** The recorder does not subscribe to its bus: the dispatch core
+  appends every event it dispatches to the bus's *tape* (one C ``list.append``) before any
+  handler runs, whatever their priority (``priority=`` is accepted and has no effect), so
+  rows come in dispatch order: depth-first, a thread's events in seq order. Emits from
+  several threads may interleave; the table is then sorted by seq. The tape is made into
+  rows in bulk (``tape.py``): when it holds 1,024 events or a flush or trim is due, at the
+  end of the ``emit`` that filled it (after that event's handlers), and before anything is
+  read from the recorder (``len()``, ``to_frame()``, ``save()``, ``metadata()`` ...). The
+  tape holds at most that many events (plus the emits still nested when it fills); so few
+  that they die young for the garbage collector.
 * **Columns, not objects.** Every row has shared columns: seq, event time, emit time,
   cause (-1 for none), class code, symbol and source codes (one dict lookup each, into
   string tables). Each event class has its own column group (bars: OHLCV), filled by an
@@ -34,8 +42,11 @@ How it works (and why):
   recorded from ``dataclasses.fields``: floats, ints, bools, strings (dictionary-encoded),
   ``str | bytes`` exactly (the bytes + a str/bytes flag), anything else as JSON text
   (``orjson``; ``repr`` where JSON can't say it). Nothing is ever pickled. A value that
-  does not fit its column (a str in a float field) raises ``TypeError`` in the handler and
-  no part of that row is kept: the bus logs it and publishes an ``ErrorEvent``, recorded.
+  does not fit its column (a str in a float field) is found when the tape is made into
+  rows: no part of that row is kept, every other row is; it is logged, counted in
+  ``unrecorded``, and an ``ErrorEvent`` (``handler`` the recorder's name, caused by the
+  event) is published once the rows are made, so it follows the events recorded with it
+  and is itself recorded (``append`` outside a bus raises ``TypeError`` instead).
 * **To pandas.** ``to_frame()`` hands the chunks to Arrow without copying (dictionary arrays
   for type/symbol/source/...; categories are the values present, sorted) and calls
   ``to_pandas``. Parquet files store the same Arrow table, so a save/load round trip is
@@ -46,7 +57,9 @@ How it works (and why):
   ``pause()``/``resume()``, ``clear()`` and ``types=[...]`` change what is kept; ``close()``
   (or leaving the ``with`` block) unsubscribes. The bus holds the recorder weakly, like any
   bound method: keep a reference (or use ``with``), or it stops when garbage-collected.
-* **Threads.** ``append`` takes a lock (about 0.1 us): rows from several threads never mix.
+* **Threads.** The tape is drained under its lock, a chunk at a time and in order, then each
+  recorder's lock: rows from several threads never mix, and a read from another thread
+  sees every event dispatched before it.
 * **Crash safety.** With ``autosave=folder`` the recorder writes ``part-00001.parquet``,
   ... from its own record path whenever ``flush_every`` new rows (default 10,000) or
   ``flush_interval`` seconds (checked as events arrive) have accumulated, and the last part

@@ -30,6 +30,8 @@ import numpy as np
 import orjson
 import pyarrow as pa
 
+from evlab._accel import core
+
 __all__ = ["CHUNK", "INT64", "KINDS", "ArrowColumn", "Column", "NumpyColumn", "Strings",
            "arrow_types", "dict_array", "make_column"]
 
@@ -169,6 +171,9 @@ class NumpyColumn(Column):
         self.missing = missing
 
     def _convert(self, values: list[Any]) -> Any:
+        packed = core.pack(values, self.dtype.kind, self.dtype.itemsize)  # compiled: in C
+        if packed is not None:
+            return np.frombuffer(packed, dtype=self.dtype)
         return np.fromiter(values, dtype=self.dtype, count=len(values))
 
     def _concat(self, first: Any, second: Any) -> Any:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import atexit
 import datetime as dt
+import logging
 import os
 import threading
 import time
@@ -19,18 +20,23 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 
-from evlab.bus import EventBus, Subscription
-from evlab.events import Event, EventType
+from evlab._accel import core
+from evlab.bus import EventBus, _exception_text
+from evlab.events import ErrorEvent, Event, EventType, create_error_event
 from evlab.recording.columns import CHUNK
 from evlab.recording.convert import to_frame
 from evlab.recording.recording import Recording
 from evlab.recording.storage import FORMAT, remove_orphans, write_table
 from evlab.recording.table import EventTable, describe
+from evlab.recording.tape import Tape, tape_of
 from evlab.recording.views import Views, summary_html, summary_text
 
 __all__ = ["RECORDER_PRIORITY", "EventRecorder", "record"]
 
-RECORDER_PRIORITY = 1_000_000  # before every other handler: rows come in seq order
+#: kept for callers that pass it: a recorder reads the bus's tape, before every handler
+#: whatever the priorities (see evlab.recording.tape)
+RECORDER_PRIORITY = 1_000_000
+logger = logging.getLogger("evlab")
 
 
 def _skip(event: Event) -> None:
@@ -44,6 +50,15 @@ class EventRecorder:
     (``dropped`` counts the others). ``autosave``: a folder that receives a Parquet part
     every ``flush_every`` rows and/or ``flush_interval`` seconds, and the last part on
     ``close()``. Without ``bus``, record by calling ``append(event)`` yourself.
+
+    The recorder does not subscribe: it reads the bus's *tape* (``evlab.recording.tape``),
+    which the dispatch core fills before any handler runs, whatever their ``priority``
+    (the argument is accepted and has no effect), and turns it into rows in bulk: every
+    16,384 events, when a flush or trim is due, and before anything is read from it. A
+    value that cannot be stored (a str in a float field) is found then: that event's row
+    is left out whole, counted in ``unrecorded``, and reported by an ``ErrorEvent`` (caused
+    by the event, ``handler`` the recorder's name) emitted once the rows are made; every
+    other row is kept.
 
     The same interface as ``Recording`` (``RecordedEvents``): ``to_frame()``, ``bars()``,
     ``signals()`` ... and ``to_events()`` show the rows recorded so far.
@@ -67,13 +82,16 @@ class EventRecorder:
         self.types = None if types is None else frozenset(str(t) for t in types)
         self.max_events = max_events
         self._slack = 0 if max_events is None else max(max_events // 4, 16)
-        self._lock = threading.Lock()
+        # reentrant: a read inside the recorder's own bookkeeping must never deadlock
+        self._lock = threading.RLock()
         self._table = EventTable()
         self._stage = self._table.stage  # staged rows (the list is never replaced)
-        self._puts: dict[type, Any] = {}
-        self._paused: dict[type, Any] | None = None  # the appenders, while paused
+        self._plans: dict[type, tuple[Any, Any]] = {}  # class -> (row plan, put)
+        self._paused = False
+        self._closed = False
+        self._unrecorded = 0
+        self._error_types: set[type] = set()
         self._trimmed = 0
-        self._limit = [CHUNK]  # staged rows at which ``_overflow`` runs (a box: see _hook)
         self.autosave = None if autosave is None else Path(autosave)
         self.flush_every = flush_every
         self.flush_interval = flush_interval
@@ -89,84 +107,94 @@ class EventRecorder:
             self._part = max(numbers, default=0)
             self._exit_hook = _exit_hook(weakref.ref(self))
             atexit.register(self._exit_hook)
-        self._set_limit()
-        self._record = self._hook()
-        self.subscription: Subscription | None = None
+        self._tape: Tape | None = None
         if bus is not None:
-            # The bus holds a plain function (not a weakly held bound method: one call per
-            # event instead of three); the recorder going away unsubscribes it.
-            self.subscription = bus.subscribe(None, self._record, priority=priority, name=name,
-                                              weak=False)
-            weakref.finalize(self, self.subscription.cancel)
+            # the tape holds the recorder weakly: the recorder going away stops it
+            self._tape = tape_of(bus)
+            self._tape.attach(self)
 
     # --- the record path -------------------------------------------------------------
-    def _hook(self) -> Any:
-        """The one record path, what the bus calls for every event: a closure over the
-        recorder's state (the bus stamps every event it emits, so the seq check is
-        ``append``'s, for callers outside the bus)."""
-        ref = weakref.ref(self)
-        stage, limit, get = self._stage, self._limit, self._puts.get
-        # acquire/release called directly: half the cost of ``with lock`` on CPython 3.11
-        acquire, release = self._lock.acquire, self._lock.release
-
-        def record(event: Event) -> None:
-            acquire()
-            try:
-                put = get(event.__class__)
-                if put is None:
-                    recorder = ref()
-                    if recorder is None:
-                        return
-                    put = recorder._put_for(event.__class__)
-                try:
-                    put(event)
-                except BaseException as exc:
-                    recorder = ref()
-                    if recorder is None:
-                        raise
-                    recorder._failed(event, exc)
-                if len(stage) >= limit[0]:
-                    recorder = ref()
-                    if recorder is not None:
-                        recorder._overflow()
-            finally:
-                release()
-
-        return record
-
     def append(self, event: Event) -> None:
-        """Record one emitted (stamped) event: what the bus's hook does, for a caller
-        outside the bus (so the seq is checked first)."""
+        """Record one emitted (stamped) event now, for a caller outside the bus (so the seq
+        is checked first); a value that cannot be stored raises ``TypeError`` here and no
+        part of the row is kept."""
         if event._seq is None:
             raise TypeError(f"EventRecorder records emitted events; {type(event).__name__} "
                             "has no seq (emit it on a bus first)")
-        self._record(event)
+        self._sync()
+        bad = self._take([event])
+        if bad:
+            self._unrecorded -= 1  # raised to the caller, not reported
+            raise _why(*bad[0]) from bad[0][1]
 
-    def _failed(self, event: Event, exc: BaseException) -> None:
-        """Undo the partly appended row of ``event``, and say why it cannot be recorded."""
-        self._table.repair()
-        if isinstance(exc, TypeError | ValueError | OverflowError):
-            raise TypeError(f"EventRecorder cannot record {type(event).__name__}: "
-                            f"{exc}") from exc
-        raise exc
+    def _take(self, events: list[Event]) -> list[tuple[Event, BaseException]]:
+        """Record ``events`` (from the tape, in dispatch order) in bulk; returns those that
+        could not be, with why (their rows left out whole). Runs the flush/trim that is due."""
+        with self._lock:
+            if self._paused:
+                return []
+            bad: list[tuple[Event, BaseException]] = []
+            repair = self._table.repair
 
-    def _put_for(self, cls: type[Event]) -> Any:
-        if self._paused is not None:
-            return _skip
+            def failed(event: Event, exc: BaseException) -> None:
+                repair()
+                bad.append((event, exc))
+
+            start, n = 0, len(events)
+            try:
+                while start < n:  # in pieces that end where a flush or trim is due
+                    stop = min(start + self._room(), n)
+                    core.tape_rows(events[start:stop] if start or stop < n else events,
+                                   self._plans, self._plan_for, failed)
+                    start = stop
+                    self._overflow()
+            except BaseException:
+                self._table.repair()  # an interrupt mid-row: the row goes, the rest stays
+                raise
+            finally:
+                self._unrecorded += len(bad)
+            return bad
+
+    def _report(self, bad: list[tuple[Event, BaseException]]) -> None:
+        """Say why the ``bad`` events were not recorded: logged (a traceback once per
+        exception type), then an ``ErrorEvent`` each on the bus, caused by the event (none
+        about an ErrorEvent: that could loop). Called with no lock held."""
+        for event, exc in bad:
+            error = _why(event, exc)
+            text = _exception_text(error)
+            if type(exc) not in self._error_types:
+                self._error_types.add(type(exc))
+                logger.error("recorder %s cannot record %s #%s: %s (repeats are logged at "
+                             "DEBUG and counted in unrecorded)", self.name, event.type,
+                             event._seq, text, exc_info=exc)
+            else:
+                logger.debug("recorder %s cannot record %s #%s: %s", self.name, event.type,
+                             event._seq, text)
+            if self.bus is not None and not isinstance(event, ErrorEvent):
+                self.bus.emit(create_error_event(text, error_type=type(error).__name__,
+                                                 handler=self.name, original=event,
+                                                 source=self.bus.name), cause=event)
+
+    def _sync(self) -> None:
+        """Record what the bus's tape holds now (before a read or a change of state)."""
+        if self._tape is not None:
+            self._tape.drain()
+
+    def _plan_for(self, cls: type[Event]) -> tuple[Any, Any]:
+        """How rows of ``cls`` are made (``evlab._core.tape_rows``), made once per class."""
         if self.types is not None and str(cls.type) not in self.types:
-            put: Any = _skip
+            plan: tuple[Any, Any] = (None, _skip)
         else:
-            put = self._table.appender(cls)
-        self._puts[cls] = put
-        return put
+            plan = self._table.plan(cls)
+        self._plans[cls] = plan
+        return plan
 
     def _commit(self) -> int:
-        rows = self._table.commit()
-        self._set_limit()
-        return rows
+        return self._table.commit()
 
-    def _set_limit(self) -> None:
-        """Staged rows at which ``_overflow`` runs: a full stage, a flush or a trim due."""
+    def _room(self) -> int:
+        """Events the tape may take before this recorder's stage is full or a flush or a
+        trim is due (at least 1)."""
         rows, staged = len(self._table), len(self._stage)
         room = CHUNK - staged
         if self.max_events is not None:
@@ -176,7 +204,7 @@ class EventRecorder:
                 room = min(room, self._flushed + self.flush_every - rows)
             if self.flush_interval is not None:
                 room = 1  # look at the clock at every event
-        self._limit[0] = staged + max(room, 1)
+        return max(room, 1)
 
     def _overflow(self) -> None:
         rows = len(self._table)
@@ -185,15 +213,12 @@ class EventRecorder:
             or (self.flush_interval is not None
                 and time.monotonic() - self._last_flush >= self.flush_interval))
         trim = self.max_events is not None and rows > self.max_events + self._slack
-        try:
-            if flush or trim or len(self._stage) >= CHUNK:
-                self._table.commit()
-            if flush:
-                self._flush_locked()
-            if trim:
-                self._drop_oldest(rows - self.max_events)  # type: ignore[operator]
-        finally:
-            self._set_limit()
+        if flush or trim or len(self._stage) >= CHUNK:
+            self._table.commit()
+        if flush:
+            self._flush_locked()
+        if trim:
+            self._drop_oldest(rows - self.max_events)  # type: ignore[operator]
 
     def _drop_oldest(self, k: int) -> None:
         if self.autosave is not None and self._flushed < k:
@@ -205,6 +230,11 @@ class EventRecorder:
     # --- state -----------------------------------------------------------------------
     def __len__(self) -> int:
         """Rows that ``to_frame()`` would return now."""
+        self._sync()
+        return self._len()
+
+    def _len(self) -> int:
+        """``len()`` without taking the tape first (for the recorder's own bookkeeping)."""
         rows = len(self._table)
         return rows if self.max_events is None else min(rows, self.max_events)
 
@@ -214,52 +244,68 @@ class EventRecorder:
     @property
     def dropped(self) -> int:
         """Oldest rows dropped to keep within ``max_events``."""
-        return self._trimmed + len(self._table) - len(self)
+        self._sync()
+        return self._dropped()
+
+    def _dropped(self) -> int:
+        return self._trimmed + len(self._table) - self._len()
+
+    @property
+    def unrecorded(self) -> int:
+        """Events that could not be recorded (a value their column cannot hold), each
+        reported by an ``ErrorEvent``."""
+        self._sync()
+        return self._unrecorded
 
     @property
     def paused(self) -> bool:
         """True between ``pause()`` and ``resume()``."""
-        return self._paused is not None
+        return self._paused
 
     @property
     def closed(self) -> bool:
-        """True once ``close()`` has unsubscribed the recorder."""
-        return self.bus is not None and self.subscription is None
+        """True once ``close()`` has stopped the recorder reading its bus."""
+        return self.bus is not None and self._closed
 
     @property
     def nbytes(self) -> int:
         """Bytes held by the column buffers (allocated capacity included)."""
+        self._sync()
         with self._lock:
             return self._table.nbytes()
 
     def pause(self) -> None:
         """Stop recording until ``resume()`` (events emitted meanwhile are not recorded)."""
+        if self._tape is not None and not self._paused and not self._closed:
+            self._tape.detach(self)  # after taking what came before
         with self._lock:
-            if self._paused is None:
-                self._paused = dict(self._puts)  # the same dict stays: _hook reads it
-                self._puts.clear()
+            self._paused = True
 
     def resume(self) -> None:
         """Record again after ``pause()``."""
         with self._lock:
-            if self._paused is not None:
-                self._puts.update(self._paused)
-                self._paused = None
+            was = self._paused
+            self._paused = False
+        if self._tape is not None and was and not self._closed:
+            self._tape.attach(self)  # from now on, not what came while paused
 
     def clear(self) -> None:
         """Forget the rows held in memory (autosave first writes them to a part)."""
+        self._sync()
         with self._lock:
             if self.autosave is not None:
                 self._flush_locked()
             self._table.reset()
             self._flushed = 0
-            self._set_limit()
+        if self._tape is not None:
+            self._tape.drain()  # re-arms the limit for the emptied stage
 
     def close(self) -> None:
-        """Unsubscribe from the bus and write the last autosave part; the rows stay here."""
-        if self.subscription is not None:
-            self.subscription.cancel()
-            self.subscription = None
+        """Stop reading the bus and write the last autosave part; the rows stay here."""
+        if self._tape is not None and not self._closed:
+            if not self._paused:
+                self._tape.detach(self)
+            self._closed = True
         if self.autosave is not None:
             self.flush()
         if self._exit_hook is not None:
@@ -275,9 +321,10 @@ class EventRecorder:
     # --- output ----------------------------------------------------------------------
     def to_arrow(self) -> pa.Table:
         """The recorded rows as an Arrow table (see ``evlab.recording.table``)."""
+        self._sync()
         with self._lock:
             rows = self._commit()
-            return self._table.to_arrow(rows - len(self), rows)
+            return self._table.to_arrow(rows - self._len(), rows)
 
     def to_frame(self) -> pd.DataFrame:
         """One row per event, in seq order: seq, type, event_time, emit_time, source, cause,
@@ -337,7 +384,7 @@ class EventRecorder:
                 "session": self.session, "name": self.name,
                 "created": dt.datetime.now(dt.UTC).isoformat(),
                 **describe(self.to_arrow() if table is None else table),
-                "dropped": self.dropped,
+                "dropped": self._dropped(),
                 "columns": dict(self._table.kinds),
                 "classes": self._table.classes(),
                 "bus": None if self.bus is None else self.bus.get_stats(),
@@ -360,6 +407,7 @@ class EventRecorder:
 
     def flush(self) -> Path | None:
         """Write the rows not yet autosaved as the next part now (None if there are none)."""
+        self._sync()
         with self._lock:
             return self._flush_locked()
 
@@ -383,6 +431,8 @@ class EventRecorder:
             notes.append("closed")
         if self.dropped:
             notes.append(f"{self.dropped:,} dropped")
+        if self._unrecorded:
+            notes.append(f"{self._unrecorded:,} unrecorded")
         return notes
 
     def __repr__(self) -> str:
@@ -390,6 +440,14 @@ class EventRecorder:
 
     def _repr_html_(self) -> str:
         return summary_html("EventRecorder", self.to_arrow(), self._notes())
+
+
+def _why(event: Event, exc: BaseException) -> BaseException:
+    """The error that says why ``event`` was not recorded (a TypeError naming its class for
+    a value that does not fit its column)."""
+    if isinstance(exc, TypeError | ValueError | OverflowError):
+        return TypeError(f"EventRecorder cannot record {type(event).__name__}: {exc}")
+    return exc
 
 
 def _exit_hook(ref: weakref.ref[EventRecorder]) -> Any:

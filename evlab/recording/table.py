@@ -9,7 +9,11 @@ name is taken by a column of another kind gets the column ``<ClassName>_<field>`
 
 An *appender* is a function ``put(event)`` generated once per class from its field names (see
 ``make_appender``), calling the bound ``append`` methods of its columns: recording one event is
-a straight run of C calls.
+a straight run of C calls. It is the one definition of a row. Compiled, a class whose fields
+are all slots (and none JSON or raw) also gets a *row plan* (``make_plan``): the recorder
+takes its events off the bus's tape in bulk (``evlab._core.tape_rows``) and reads each row
+at the slots' offsets in C, for the values the appender's unchecked appends take; any other
+row goes through ``put``. ``tests/test_record_tape.py`` holds the two to the same frame.
 
 ``EventTable.to_arrow(lo, hi)`` gives rows as one Arrow table, whose columns are, in order:
 ``seq`` (int64), ``type`` (dictionary), ``event_time`` and ``emit_time`` (timestamp[ns,
@@ -35,6 +39,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from evlab._accel import core
 from evlab.events import BarEvent, BarUpdateEvent, Event
 from evlab.recording.columns import (
     INT64,
@@ -217,6 +222,46 @@ def make_appender(shared: Shared, group: Group) -> Callable[[Event], None]:
     return put
 
 
+#: the row-plan kind of each column class (see ``evlab._core.row_plan``); Json and Raw have
+#: none: their rows always take ``put`` (which encodes)
+_PLAN_KINDS: dict[type, str] = {Float: "F", Int: "N", Text: "T", Bool: "B", Cat: "G"}
+
+
+def make_plan(shared: Shared, group: Group) -> Any:
+    """The compiled row plan of ``group.cls`` (``evlab._core.row_plan``): the same row as
+    ``make_appender``'s ``put`` for the values its unchecked appends take; None where there
+    is none (interpreted, a field of a JSON or raw column, a class without slots)."""
+    cls: Any = group.cls
+    # the class's own descriptors (a subclass may declare a field again: a slot of its own)
+    descriptors: list[Any] = [getattr(cls, n, None) for n in ("_seq", "time_ns", "_emit_ns",
+                                                               "_cause")]
+    descriptors += [None, getattr(cls, "source", None)]
+    kinds = "AAACKS"
+    targets: list[Any] = [c.stage for c in (shared.seq, shared.time, shared.emit, shared.cause,
+                                            shared.cls, shared.source)]
+    aux: list[Any] = [None, None, None, None, group.code, shared.sources.index]
+    if "symbol" in group.fields:
+        descriptors.append(getattr(cls, "symbol", None))
+        kinds += "Y"
+        aux.append(shared.symbols.index)
+    else:
+        descriptors.append(None)
+        kinds += "K"
+        aux.append(-1)
+    targets.append(shared.symbol.stage)
+    names = [f for f in group.fields if f != "symbol"]
+    for name, column in zip(names, group.columns, strict=True):
+        kind = _PLAN_KINDS.get(type(column))
+        if kind is None:
+            return None
+        descriptors.append(getattr(cls, name, None))
+        kinds += kind
+        targets.append(column.stage)
+        aux.append(math.nan if kind == "F" else typing.cast(Cat, column).strings.index
+                   if kind == "G" else None)
+    return core.row_plan(descriptors, kinds, tuple(targets), tuple(aux), np.float64)
+
+
 # --- the table ----------------------------------------------------------------------------
 
 class EventTable:
@@ -245,6 +290,12 @@ class EventTable:
             self.groups.append(group)
             self.by_cls[cls] = group
         return make_appender(self.shared, group)
+
+    def plan(self, cls: type[Event]) -> tuple[Any, Callable[[Event], None]]:
+        """``(row plan or None, put)`` for events of ``cls``: what ``evlab._core.tape_rows``
+        takes (a new column group the first time)."""
+        put = self.appender(cls)
+        return make_plan(self.shared, self.by_cls[cls]), put
 
     def columns(self) -> list[Column]:
         return [*self.shared.columns(), *(c for g in self.groups for c in g.columns)]

@@ -323,6 +323,60 @@ def test_bad_advanced_messages_raise_with_a_clear_message(coinbase, name, mutate
         coinbase.parse(orjson.dumps(msg))
 
 
+def _advanced(channel_fixture: str, seq: int, product: str = "BTC-USD") -> bytes:
+    """A documented Advanced Trade message with ``sequence_num`` ``seq`` (l2_data: of
+    ``product``)."""
+    msg = fixture_obj(EX, channel_fixture)
+    msg["sequence_num"] = seq
+    if channel_fixture == "l2_data.json":
+        msg["events"][0]["product_id"] = product
+    return orjson.dumps(msg)
+
+
+def test_an_advanced_sequence_jump_is_a_book_error_for_every_level2_product(coinbase):
+    """"Sequence numbers that are greater than one integer value from the previous number
+    indicate that a message has been dropped": the dropped one may have been any product's
+    l2_data, so each book this connection carried goes stale, before the message's events."""
+    coinbase.parse(_advanced("l2_data.json", 0))
+    coinbase.parse(_advanced("l2_data.json", 1, "ETH-USD"))
+    assert [type(e) for e in coinbase.parse(_advanced("market_trades.json", 2))] == [TickEvent]
+    first, second, trade = coinbase.parse(_advanced("market_trades.json", 5))
+    assert isinstance(trade, TickEvent)  # the message itself is decoded as usual
+    assert [(e.kind, e.data["symbol"], e.data["reason"]) for e in (first, second)] == [
+        ("book_error", "BTC-USD", "missed_messages"), ("book_error", "ETH-USD", "missed_messages")]
+    assert first.data["error"] == "sequence_num 5 after 2: 2 message(s) missed"
+    assert first.data["snapshot"] is False
+    assert [type(e) for e in coinbase.parse(_advanced("market_trades.json", 6))] == [TickEvent]
+
+
+def test_advanced_sequence_jumps_without_level2_and_restarts_are_not_gaps(coinbase):
+    assert [type(e) for e in coinbase.parse(_advanced("market_trades.json", 3))] == [TickEvent]
+    assert [type(e) for e in coinbase.parse(_advanced("market_trades.json", 9))] == [TickEvent]
+    coinbase.parse(_advanced("l2_data.json", 10))
+    # a lower number starts the count again (a new connection numbers from 0): not a gap
+    assert [type(e) for e in coinbase.parse(_advanced("l2_data.json", 0))] == [BookEvent]
+    assert [type(e) for e in coinbase.parse(_advanced("market_trades.json", 1))] == [TickEvent]
+    coinbase.reset()  # a reconnect the caller knows of: the count and the products go
+    assert [type(e) for e in coinbase.parse(_advanced("market_trades.json", 7))] == [TickEvent]
+    assert [type(e) for e in coinbase.parse(_advanced("market_trades.json", 9))] == [TickEvent]
+
+
+def test_an_advanced_message_that_cannot_be_decoded_counts_as_missed(coinbase):
+    coinbase.parse(_advanced("l2_data.json", 0))
+    bad = fixture_obj(EX, "market_trades.json")
+    bad["sequence_num"] = 1
+    bad["events"][0]["trades"][0]["size"] = "-0.3"
+    with pytest.raises(AdapterError, match="invalid trade"):
+        coinbase.parse(orjson.dumps(bad))
+    gap, trade = coinbase.parse(_advanced("market_trades.json", 2))
+    assert gap.kind == "book_error" and gap.data["symbol"] == "BTC-USD"
+    assert isinstance(trade, TickEvent)
+    assert gap.data["error"] == "sequence_num 2 after 0: 1 message(s) missed"
+    wrong = {**fixture_obj(EX, "market_trades.json"), "sequence_num": "3"}
+    with pytest.raises(AdapterError, match=r"field 'sequence_num' must be an integer"):
+        coinbase.parse(orjson.dumps(wrong))
+
+
 def test_a_bad_advanced_level2_update_names_its_product(coinbase):
     msg = fixture_obj(EX, "l2_data.json")
     msg["events"][0]["updates"][1]["new_quantity"] = "lots"

@@ -404,6 +404,30 @@ def test_rfc3339_compiled_and_interpreted_agree():
         assert outcome(_common, text) == outcome(source, text), text
 
 
+@pytest.mark.parametrize(("make", "pattern"), [
+    (lambda c: c.book("x", "BTC-USD", 1, [(100.0, 1.0)], (), False, None, None, "s", {}),
+     "invalid book levels .*bids: must be a tuple"),
+    (lambda c: c.book("x", "BTC-USD", 1, (), (), "yes", None, None, "s", {}),
+     "invalid book levels .*snapshot: must be True or False"),
+    (lambda c: c.tick("x", 5, 1, 100.0, 1.0, None, None, "s", {}), "invalid trade .*symbol"),
+    (lambda c: c.tick("x", "BTC-USD", 1, "100", 1.0, None, None, "s", {}),
+     "invalid trade .*price"),
+    (lambda c: c.quote("x", "BTC-USD", 1, "a", 2.0, None, None, "s", {}),
+     "invalid quote .*bid"),
+    (lambda c: c.quote("x", "BTC-USD", 1, 1.0, 2.0, "1", None, "s", {}),
+     "invalid quote .*bid_size"),
+])
+def test_book_tick_and_quote_raise_adapter_error_for_values_of_the_wrong_type(make, pattern):
+    """What an adapter passes on to the event builders is judged by the events' checks, as an
+    AdapterError (the caller makes it an ErrorEvent), compiled or not: the compiled helpers'
+    annotations are no C argument types (which would raise TypeError first)."""
+    from evlab.feeds.adapters import _common
+
+    for module in (_common, _interpreted_common()):
+        with pytest.raises(AdapterError, match=pattern):
+            make(module)
+
+
 def test_rfc3339_times_without_a_fraction_agree_and_are_right():
     """Times without a fraction (Coinbase's candle stamps, a new second each) take the
     remembered second or hour where they can: the same times as ``datetime`` and the same

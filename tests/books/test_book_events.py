@@ -85,3 +85,35 @@ def test_book_quote_event_builds_what_quote_event_builds():
     fast = book_quote_event("X", 1.0, 2.0, 3.0, 4.0, 9, "orderbooks")
     assert type(fast) is QuoteEvent and fast == full and fast.source == "orderbooks"
     assert fast.seq is None
+
+
+def test_the_builders_are_compiled_where_the_core_is_and_a_second_events_has_its_own():
+    """``parsed_book_event`` and ``book_quote_event`` are methods of builders that evlab.events
+    made in ``evlab._builders`` (compiled with the core); the interpreted copy of evlab.events
+    (the differential test's) makes its own, interpreted, for its own classes."""
+    import os
+
+    import evlab.events
+    from evlab import _accel
+
+    builders = _accel.builders
+    assert isinstance(parsed_book_event.__self__, builders.BookBuilder)
+    assert isinstance(book_quote_event.__self__, builders.QuoteBuilder)
+    assert parsed_book_event.__self__.cls is BookEvent
+    interpreted = builders.__file__.endswith(".py")
+    if os.environ.get("EVLAB_PURE_PYTHON"):
+        assert interpreted and not _accel.COMPILED
+    else:
+        assert interpreted is not _accel.COMPILED
+    copy = _accel.interpreted_copy()
+    assert copy.events is not evlab.events
+    build = copy.events.parsed_book_event
+    assert build.__self__.cls is copy.events.BookEvent is not BookEvent
+    assert type(build.__self__).__module__ == "evlab._builders"
+    assert type(build.__self__) is not type(parsed_book_event.__self__)
+    event = build("BTC-USD", BIDS, ASKS, False, 3, 7, None, None, 5, "feed")
+    assert type(event) is copy.events.BookEvent and event.bids == BIDS and event.seq is None
+    quote = copy.events.book_quote_event("BTC-USD", 100.0, 100.5, 1.5, 2.0, 5, "books")
+    assert type(quote) is copy.events.QuoteEvent and (quote.bid, quote.ask_size) == (100.0, 2.0)
+    with pytest.raises(ValueError, match="symbol"):
+        build(" ", BIDS, ASKS, False, None, None, None, None, 1, "")

@@ -535,3 +535,67 @@ def test_truncate_keeps_the_best_levels_of_both_sides_and_refuses_a_negative_dep
     assert book.bids() == [(100.0, 1.0)] and book.asks() == [(101.0, 1.5)]
     book.truncate(0)
     assert book.depth() == (0, 0) and book.best_bid is None and book.best_ask is None
+
+
+def _blocks_hold_their_shape(prices) -> None:  # type: ignore[no-untyped-def]
+    """The shape ``_Prices`` keeps (book.py): non-empty ascending blocks of at most
+    ``_BLOCK`` prices, each below the next, every one but the first and the last holding
+    ``_FEW`` or more (so a side of n prices has at most about n / _FEW blocks)."""
+    from evlab.books.book import _BLOCK, _FEW
+
+    blocks = prices._blocks
+    flat = [p for block in blocks for p in block]
+    assert flat == sorted(set(flat)) and len(flat) == len(prices)
+    assert all(0 < len(block) <= _BLOCK for block in blocks)
+    assert all(len(block) >= _FEW for block in blocks[1:-1]), [len(b) for b in blocks]
+
+
+def test_a_deep_book_keeps_its_levels_sorted_in_bounded_blocks():
+    """Thousands of levels a side (blocks split and merged many times), changed at every
+    depth, trimmed and replaced: the same levels as a plain reference, in order, and the
+    blocks keep their shape."""
+    import random
+
+    rng = random.Random(3)
+    book = evlab.OrderBook("DEEP")
+    ref: tuple[dict[float, float], dict[float, float]] = ({}, {})
+    bids = [(round(1000.0 - i * 0.5, 1), 1.0) for i in range(1, 3001)]
+    asks = [(round(1000.0 + i * 0.5, 1), 2.0) for i in range(3000)]
+    book.replace(bids, asks)
+    ref[0].update(bids)
+    ref[1].update(asks)
+    for step in range(12_000):
+        if step == 6000:  # Kraken-style trim, then keep growing from there
+            book.truncate(700)
+            for side, keep in ((ref[0], sorted(ref[0], reverse=True)[:700]),
+                               (ref[1], sorted(ref[1])[:700])):
+                for price in set(side) - set(keep):
+                    del side[price]
+        i = rng.random() < 0.5
+        side = ref[0 if i else 1]
+        # phases: grow, then shrink (merges), then churn at the top of the book
+        grow = 0.8 if step < 3000 else 0.15 if step < 6000 else 0.5
+        if side and rng.random() > grow:
+            price = rng.choice(list(side)) if step < 9000 else \
+                (max(side) if i else min(side))
+            size = 0.0
+        else:
+            offset = rng.randint(1, 4000) * 0.5
+            price = round(1000.0 - offset if i else 1000.0 + offset, 1)
+            size = float(rng.randint(1, 9))
+        if size:
+            side[price] = size
+        else:
+            side.pop(price, None)
+        before = book.top()
+        moved = book.apply([(price, size)] if i else [], [] if i else [(price, size)])
+        assert moved == (book.top() != before)
+        if step % 1000 == 999:
+            assert book.bids() == sorted(ref[0].items(), reverse=True)
+            assert book.asks() == sorted(ref[1].items())
+            assert book.bids(10) == sorted(ref[0].items(), reverse=True)[:10]
+            assert book.asks(10) == sorted(ref[1].items())[:10]
+            _blocks_hold_their_shape(book._bid_prices)
+            _blocks_hold_their_shape(book._ask_prices)
+    assert (book.best_bid, book.best_ask) == (max(ref[0]), min(ref[1]))
+    assert book.depth() == (len(ref[0]), len(ref[1]))

@@ -258,6 +258,52 @@ async def test_a_coinbase_crossed_book_resubscribes_level2_and_the_book_recovers
     assert (stats["resyncs"], stats["resyncs_done"], stats["resync_failures"]) == (1, 1, 0)
 
 
+ADVANCED_SUB = {"type": "subscribe", "product_ids": ["BTC-USD"], "channel": "level2"}
+
+
+def advanced_l2(seq: int, kind: str, levels: list[tuple[str, str, str]]) -> bytes:
+    """An Advanced Trade l2_data message of BTC-USD: ``levels`` of (side, price, quantity)."""
+    return orjson.dumps({
+        "channel": "l2_data", "client_id": "", "timestamp": "2023-02-09T20:32:50Z",
+        "sequence_num": seq, "events": [{"type": kind, "product_id": "BTC-USD", "updates": [
+            {"side": side, "event_time": "2023-02-09T20:32:50Z", "price_level": price,
+             "new_quantity": qty} for side, price, qty in levels]}]})
+
+
+async def advanced_venue(ws: ServerConnection, venue: Venue, obj: dict[str, Any]) -> None:
+    """Advanced Trade level2: a snapshot and an update; on the first subscription the
+    message numbered 2 is dropped (as the docs warn can happen), then comes 3."""
+    if venue.subscribes == 1:
+        await ws.send(advanced_l2(0, "snapshot", [("bid", "100.0", "1"), ("offer", "101.0", "2")]))
+        await ws.send(advanced_l2(1, "update", [("bid", "100.5", "3")]))
+        await ws.send(advanced_l2(3, "update", [("offer", "100.9", "4")]))
+        return
+    await ws.send(advanced_l2(5, "snapshot", [("bid", "99.0", "5"), ("offer", "102.0", "6")]))
+    await ws.send(advanced_l2(6, "update", [("offer", "101.5", "7")]))
+
+
+async def test_a_coinbase_advanced_sequence_gap_resubscribes_level2_and_the_book_recovers():
+    async with venue_server(advanced_venue) as (url, venue):
+        bus, books, errors, system = wired()
+        feed = WebSocketEmitter("coinbase-feed", url, bus, adapter="coinbase",
+                                subscriptions=[orjson.dumps(ADVANCED_SUB).decode()],
+                                backoff=FAST)
+        await feed.start()
+        stats = await feed.wait_stats(lambda s: s["resyncs_done"] == 1 and s["delivered"] == 5,
+                                      SAFETY)  # all five messages applied
+        await feed.stop()
+    assert errors == []
+    [gap] = [g for g in system if g.kind == "book_gap"]
+    assert gap.data["reason"] == "missed_messages" and gap.data["symbol"] == "BTC-USD"
+    assert "sequence_num 3 after 1" in gap.data["error"]
+    assert venue.received[1:] == [{**ADVANCED_SUB, "type": "unsubscribe"}, ADVANCED_SUB]
+    book = books["BTC-USD"]
+    assert not book.stale
+    assert book.bids() == [(99.0, 5.0)] and book.asks() == [(101.5, 7.0), (102.0, 6.0)]
+    assert books.stats["before_snapshot"] == 1  # the update after the gap: not applied
+    assert (stats["resyncs"], stats["resyncs_done"], stats["resync_failures"]) == (1, 1, 0)
+
+
 def test_resync_frames_for_coinbase_advanced_trade_and_exchange_channel_objects():
     """Advanced Trade subscribes one channel per message (``channel``, with its ``jwt``);
     Exchange may name products per channel. The resync keeps each form."""

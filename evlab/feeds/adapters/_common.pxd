@@ -2,7 +2,8 @@ cimport cython
 
 # Cython declarations for evlab/feeds/adapters/_common.py (pure-Python mode): the per-level
 # path of every venue's book decoding and the RFC 3339 times in C (calls between these
-# functions skip Python's calling convention). Interpreted Python never reads this file.
+# functions skip Python's calling convention, and so do an adapter's that cimports them, as
+# coinbase's l2update path does). Interpreted Python never reads this file.
 
 @cython.locals(n=Py_ssize_t, i=Py_ssize_t, _=Py_ssize_t, digits=Py_ssize_t, point=Py_ssize_t,
                mantissa=cython.longlong, scale=double, ch=Py_UCS4, out=double)
@@ -23,3 +24,14 @@ cpdef tuple level(str name, obj, str key, price, size, tuple fields=*, bint numb
 cpdef rfc3339_ns(str text)
 
 cpdef str get_str(str name, obj, str key)
+
+cpdef loads(str name, payload)
+
+cpdef get_time(str name, obj, str key)
+
+# (side_levels' .py annotation of ``sides`` is a bare ``tuple``, as level's ``fields``)
+cpdef tuple side_levels(str name, obj, str key, tuple sides)
+
+# (annotation_typing(False) in the .py: its arguments are objects, checked by the event)
+cpdef book(name, symbol, time_ns, bids, asks, snapshot, first_id, last_id, source, raw,
+           checksum=*, checksum_rule=*)

@@ -15,14 +15,17 @@ import time
 from collections.abc import Callable
 from decimal import Decimal
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
-try:
-    import cython
-except ImportError:  # no Cython: the interpreted paths below are used
+if TYPE_CHECKING:  # its typed stand-in: mypy then keeps the decorated functions' signatures
     from evlab import _nocython as cython
+else:
+    try:
+        import cython
+    except ImportError:  # no Cython: the interpreted paths below are used
+        from evlab import _nocython as cython
 
 from evlab.events import (
     BarEvent,
@@ -334,18 +337,19 @@ def _plain_decimal(text: str) -> float:
             for _ in range(n - 1 - point):
                 scale *= 10.0
         return mantissa / scale
-    try:
-        out = float(text)
-    except ValueError:
+    else:  # (an else: compiled, the branch is left out, not "unreachable code")
+        try:
+            out = float(text)
+        except ValueError:
+            return -1.0
+        # float() also takes "1e5", "1_0", " 1", "+1", ".5", "5.", other scripts' digits and
+        # "inf"/"nan"; what it takes that is ASCII, starts and ends with a digit and holds no "e",
+        # "E" or "_" is digits with at most one "." inside
+        if len(text) <= 30 and text.isascii() and "0" <= text[0] <= "9" \
+                and "0" <= text[-1] <= "9" and "e" not in text and "E" not in text \
+                and "_" not in text:
+            return out
         return -1.0
-    # float() also takes "1e5", "1_0", " 1", "+1", ".5", "5.", other scripts' digits and
-    # "inf"/"nan"; what it takes that is ASCII, starts and ends with a digit and holds no "e",
-    # "E" or "_" is digits with at most one "." inside
-    if len(text) <= 30 and text.isascii() and "0" <= text[0] <= "9" \
-            and "0" <= text[-1] <= "9" and "e" not in text and "E" not in text \
-            and "_" not in text:
-        return out
-    return -1.0
 
 
 _SIDES = {"b": "bids", "a": "asks"}  # Binance's keys for a depth update's sides
@@ -380,7 +384,7 @@ def levels(name: str, obj: Any, key: str) -> tuple[tuple[float, float], ...]:
     return tuple(out)
 
 
-def side_levels(name: str, obj: Any, key: str, sides: tuple[str, str]
+def side_levels(name: str, obj: Any, key: str, sides: tuple  # (bare tuple: see _common.pxd)
                 ) -> tuple[tuple[tuple[float, float], ...], tuple[tuple[float, float], ...]]:
     """A required array of ``[side, price, size]`` changes split into (bids, asks); ``sides``
     names the bid side and the ask side as the exchange spells them (``("buy", "sell")``)."""
@@ -587,6 +591,9 @@ def rfc3339(time_ns: int, digits: int | None = 9) -> str:
 
 
 # --- events ----------------------------------------------------------------------------------
+# tick, book and quote: annotation_typing(False), so that compiled, their annotations (a
+# ``tuple`` of levels, a ``float`` price) do not become C argument checks that raise
+# TypeError before the event's own checks could make the AdapterError a caller expects.
 
 def bar(name: str, final: bool, symbol: str, time_ns: int, o: float, h: float, low: float,
         c: float, v: float, source: str, raw: Any) -> BarEvent:
@@ -600,6 +607,7 @@ def bar(name: str, final: bool, symbol: str, time_ns: int, o: float, h: float, l
         raise AdapterError(f"{name}: invalid bar ({exc}) in {excerpt(raw)!r}") from None
 
 
+@cython.annotation_typing(False)
 def tick(name: str, symbol: str, time_ns: int, price: float, size: float, side: str | None,
          trade_id: str | None, source: str, raw: Any) -> TickEvent:
     """A validated TickEvent; invalid values raise AdapterError."""
@@ -610,6 +618,7 @@ def tick(name: str, symbol: str, time_ns: int, price: float, size: float, side: 
         raise AdapterError(f"{name}: invalid trade ({exc}) in {excerpt(raw)!r}") from None
 
 
+@cython.annotation_typing(False)
 def book(name: str, symbol: str, time_ns: int | None, bids: tuple[tuple[float, float], ...],
          asks: tuple[tuple[float, float], ...], snapshot: bool, first_id: int | None,
          last_id: int | None, source: str, raw: Any, checksum: int | None = None,
@@ -623,6 +632,7 @@ def book(name: str, symbol: str, time_ns: int | None, bids: tuple[tuple[float, f
         raise AdapterError(f"{name}: invalid book levels ({exc}) in {excerpt(raw)!r}") from None
 
 
+@cython.annotation_typing(False)
 def quote(name: str, symbol: str, time_ns: int | None, bid: float | None, ask: float | None,
           bid_size: float | None, ask_size: float | None, source: str, raw: Any) -> QuoteEvent:
     """A validated QuoteEvent (``time_ns`` None: the receive time); else AdapterError."""

@@ -22,8 +22,14 @@ below): every message is ``{"channel", "timestamp", "sequence_num", "events": [.
   ``updates`` of ``{side: "bid"|"offer", event_time, price_level, new_quantity}``,
   ``new_quantity`` "0" removing the level) -> a ``BookEvent``; a snapshot at the envelope
   ``timestamp`` (its levels' ``event_time`` is the epoch, as documented), an update at its last
-  level's ``event_time`` (the matching engine's); no ids (``sequence_num`` counts a
-  connection's messages of every channel), so updates apply in arrival order;
+  level's ``event_time`` (the matching engine's); no ids, so updates apply in arrival order.
+  ``sequence_num`` counts a connection's messages of every channel: "greater than one integer
+  value from the previous number indicate that a message has been dropped" (the WebSocket
+  overview). Once a connection has carried ``l2_data``, such a jump makes ``parse`` put a
+  SYSTEM ``book_error`` (``data["reason"] == "missed_messages"``) for each of its products
+  before the message's own events: ``OrderBooks`` marks those books stale and resubscribes
+  them. A number below the last one starts the count again (a new connection); a message
+  that cannot be decoded counts as missed;
 * ``market_trades``: each trade -> ``TickEvent`` at ``time``; its ``side`` is the *maker's*
   (the docs: "refers to the makers side"), so the aggressor is the other one;
 * ``ticker``: each ticker -> ``QuoteEvent`` from ``best_bid``/``best_ask`` and their
@@ -47,15 +53,23 @@ from __future__ import annotations
 import itertools
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import orjson
 
-from evlab.events import Event, create_error_event
+from evlab.events import Event, create_error_event, create_system_event
 
 from . import _common as c
 from .base import AdapterError, BookDataError, ExchangeAdapter, Subscribe, split_pair
+
+if TYPE_CHECKING:
+    from evlab import _nocython as cython
+else:
+    try:
+        import cython
+    except ImportError:  # no Cython: the interpreted paths below are used
+        from evlab import _nocython as cython
 
 _NS = 1_000_000_000
 _OHLCV = c.dec_fields("open", "high", "low", "close", "volume")  # a candle's
@@ -101,9 +115,17 @@ def _currency(code: str) -> dict[str, Any]:
             "details": {"type": "fiat" if fiat else "crypto", "symbol": None,
                         "sort_order": 0, "push_payment_methods": [], "group_types": []},
             "supported_networks": []}
-# the helpers of parse's l2update path, read as globals (a module attribute costs more)
-_loads, _get_str, _get_time, _side_levels, _book = (c.loads, c.get_str, c.get_time,
-                                                    c.side_levels, c.book)
+# the helpers of parse's l2update path: compiled, C calls into _common (its .pxd declares
+# them), one per helper and book update; interpreted, module globals (not c.<name>)
+if cython.compiled:
+    from cython.cimports.evlab.feeds.adapters._common import book as _book
+    from cython.cimports.evlab.feeds.adapters._common import get_str as _get_str
+    from cython.cimports.evlab.feeds.adapters._common import get_time as _get_time
+    from cython.cimports.evlab.feeds.adapters._common import loads as _loads
+    from cython.cimports.evlab.feeds.adapters._common import side_levels as _side_levels
+else:
+    _loads, _get_str, _get_time, _side_levels, _book = (c.loads, c.get_str, c.get_time,
+                                                        c.side_levels, c.book)
 _L2_CHANNELS = ("level2", "level2_batch", "level2_50")  # Exchange: each sends a snapshot first
 _L2_FIELDS = ("price_level", "new_quantity")  # Advanced Trade's names for a level's values
 
@@ -140,10 +162,14 @@ class CoinbaseAdapter(ExchangeAdapter):
         self.candle_interval_s = candle_interval_s
         self._closer = c.BarCloser()
         self._seq = itertools.count()
+        self._at_seq: int | None = None  # the last Advanced Trade sequence_num decoded
+        self._at_books: list[str] = []  # products whose l2_data this connection carried
 
     def reset(self) -> None:
-        """Forget the running candles."""
+        """Forget the running candles and the Advanced Trade sequence (a new connection)."""
         self._closer.reset()
+        self._at_seq = None
+        self._at_books.clear()
 
     def repeated_bars(self) -> int:
         """Bars re-sent after they were final (a reconnect's snapshot), dropped by parse."""
@@ -201,6 +227,25 @@ class CoinbaseAdapter(ExchangeAdapter):
         raise AdapterError(f"{n}: unknown message type {kind!r} in {c.excerpt(obj)!r}")
 
     def _advanced(self, obj: dict[str, Any], src: str) -> list[Event]:
+        """An Advanced Trade message's events, after a ``book_error`` per level2 product if
+        ``sequence_num`` shows that messages were missed (see the module doc)."""
+        seq = obj.get("sequence_num")
+        if seq is None:  # every documented message has one; without it nothing is tracked
+            return self._advanced_events(obj, src)
+        if type(seq) is not int:
+            raise c.bad_field(self.name, "sequence_num", "an integer", obj, seq)
+        last = self._at_seq
+        events = self._advanced_events(obj, src)
+        self._at_seq = seq
+        if last is None or seq <= last + 1 or not self._at_books:
+            return events
+        why = f"sequence_num {seq} after {last}: {seq - last - 1} message(s) missed"
+        return [create_system_event(
+            "book_error", f"{symbol}: {why}",
+            {"symbol": symbol, "error": why, "snapshot": False, "reason": "missed_messages"},
+            source=src) for symbol in self._at_books] + events
+
+    def _advanced_events(self, obj: dict[str, Any], src: str) -> list[Event]:
         n = self.name
         channel = obj["channel"]
         if channel == "candles":
@@ -241,6 +286,8 @@ class CoinbaseAdapter(ExchangeAdapter):
             if kind not in ("snapshot", "update"):
                 raise c.bad_field(n, "type", '"snapshot" or "update"', event, kind)
             symbol = c.get_str(n, event, "product_id")
+            if symbol not in self._at_books:
+                self._at_books.append(symbol)
             try:
                 updates = c.get_list(n, event, "updates")
                 bids, asks = _l2_levels(n, event, updates)
