@@ -9,36 +9,35 @@ served:
 
 * **WebSocket**: each client gets its own replay of the captured messages of the streams it
   subscribed to (by message, or by URL path where the exchange has those), each payload
-  verbatim, wrapped as the endpoint the client chose does it (the adapter's
-  ``capture_frame``: Binance ``/stream`` envelopes ``{"stream": .., "data": ..}``, bare
-  payloads on ``/ws``), at the recorded pace divided by ``speed`` (None: as fast as the client
-  reads), counted from the session's first message (served or not), so the first data comes
-  as long after a subscription as it did. The replay starts at the first subscription of a
-  held stream; the connection is closed normally (1000) after the last message. Which stream
-  a message belongs to comes from the adapter (``capture_streams``: a frame batching several
-  streams' data points, as Alpaca's and Polygon's arrays do, is served as one frame per
-  stream); what a subscribe or unsubscribe asks for from the one subscribe parser the
-  FeedServer uses too (``parse_subscribe``, streams matched by ``stream_key``), acked as the
-  exchange acks (``subscribe_ack``: the request's streams, or every stream of the connection
-  where the exchange lists them all, ``acks_all``). A connection is greeted as the exchange
-  greets (``welcome``); its URL path and handshake headers choose the encoding
-  (``path_subscribe``, ``header_options``: Alpaca MessagePack, re-encoded by
-  ``capture_frame`` when the recording holds JSON, or the reverse); where the exchange wants
-  an auth first (Alpaca, Polygon: ``authenticates``; Alpaca's key headers too,
-  ``header_auth``), a subscribe before it gets the
-  exchange's answer (``unauthenticated_frame``). A malformed subscribe, one naming a stream
-  the session does not hold, or one before the auth gets the exchange's error frame and
-  subscribes nothing (all or nothing), counted in ``requests_refused``; an unsubscribe stops
-  those streams for that client. A wildcard (Alpaca ``"quotes": ["*"]``, Polygon ``T.*``:
-  ``stream_wildcard``) stands for every held stream it covers. A ``heartbeats`` subscription
-  (Coinbase Advanced Trade) to a session that recorded none is granted and sent the
-  adapter's ``heartbeat`` once a second.
-  Serving is implemented for Binance, Coinbase Exchange (``level2``, ``level2_batch``,
+  verbatim, wrapped as the endpoint the client chose does it (the adapter's ``capture_frame``:
+  Binance ``/stream`` envelopes ``{"stream": .., "data": ..}``, bare payloads on ``/ws``;
+  Coinbase Advanced Trade's ``sequence_num`` counting the messages of that connection, as
+  Coinbase numbers them), at the recorded pace divided by ``speed`` (None: as fast as the client
+  reads), counted from the session's first message (served or not), so the first data comes as
+  long after a subscription as it did. The replay starts at the first subscription of a held
+  stream; the connection is closed normally (1000) after the last message. Which stream a
+  message belongs to comes from the adapter (``capture_streams``: a frame batching several
+  streams' data points, as Alpaca's and Polygon's arrays do, is served as one frame per stream);
+  what a subscribe or unsubscribe asks for from the one subscribe parser the FeedServer uses too
+  (``parse_subscribe``, streams matched by ``stream_key``), acked as the exchange acks
+  (``subscribe_ack``: the request's streams, or every stream of the connection where the
+  exchange lists them all, ``acks_all``). A connection is greeted as the exchange greets
+  (``welcome``); its URL path and handshake headers choose the encoding (``path_subscribe``,
+  ``header_options``: Alpaca MessagePack, re-encoded by ``capture_frame`` when the recording
+  holds JSON, or the reverse); where the exchange wants an auth first (Alpaca, Polygon:
+  ``authenticates``; Alpaca's key headers too, ``header_auth``), a subscribe before it gets the
+  exchange's answer (``unauthenticated_frame``). A malformed subscribe, one naming a stream the
+  session does not hold, or one before the auth gets the exchange's error frame and subscribes
+  nothing (all or nothing), counted in ``requests_refused``; an unsubscribe stops those streams
+  for that client. A wildcard (Alpaca ``"quotes": ["*"]``, Polygon ``T.*``: ``stream_wildcard``)
+  stands for every held stream it covers. A ``heartbeats`` subscription (Coinbase Advanced
+  Trade) to a session that recorded none is granted and sent the adapter's ``heartbeat`` once a
+  second. Serving is implemented for Binance, Coinbase Exchange (``level2``, ``level2_batch``,
   ``matches``, ``ticker``; ``/products`` and ``/currencies`` made for the captured products)
   and, from recordings of live evlab sessions, Kraken v2 (``ohlc``, ``trade``, ``book``,
   ``ticker``), Alpaca (stocks and crypto), Polygon and Coinbase Advanced Trade (streams
-  ``advanced:<channel>:<product id>``). ``client()`` gives the URL and the frames the
-  exchange's clients send for some streams (the adapter's ``capture_client``).
+  ``advanced:<channel>:<product id>``). ``client()`` gives the URL and the frames the exchange's
+  clients send for some streams (the adapter's ``capture_client``).
 * **REST**, on the same port (a plain HTTP request, answered in websockets' ``process_request``
   hook): a request is answered with a captured response to the same request (the adapter's
   ``rest_key``: Binance depth by symbol, whatever the ``limit``), the responses to one request
@@ -254,7 +253,7 @@ class CaptureServer:
         else:
             by_path, options = None, {}
         client.options = options
-        client.adapter = get_adapter(self.exchange, **options) if options else self.adapter
+        client.adapter = get_adapter(self.exchange, **options)  # its own: per-connection state
         replay = asyncio.get_running_loop().create_task(self._replay(client))
         try:
             for frame in client.adapter.welcome():  # what the exchange greets a client with

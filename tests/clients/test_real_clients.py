@@ -422,6 +422,11 @@ def test_coinbase_advanced_py_with_heartbeats_parses_a_served_recording(served_r
     out = run_client("coinbase-advanced-py", "recorded_coinbase_advanced", server.url, "6")
     assert server.requests_refused == before
     raw = [json.loads(p) for p in sessions.recorded(session)]
+    # the server numbers each connection's messages (sequence_num), as Coinbase does
+    nums = [m.pop("sequence_num") for m in out["data"] + out["others"] if "sequence_num" in m]
+    assert sorted(nums) == list(range(len(nums)))
+    for m in raw:
+        m.pop("sequence_num", None)
     level2 = [m for m in raw if m["channel"] == "l2_data"]
     ticker = [m for m in raw if m["channel"] == "ticker"]
     assert [m for m in out["data"] if m["channel"] == "l2_data"] == level2

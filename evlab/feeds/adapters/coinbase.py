@@ -51,8 +51,9 @@ interval, so replays of other bar lengths set ``candle_interval_s`` (e.g. 60) on
 from __future__ import annotations
 
 import itertools
+import re
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -72,6 +73,7 @@ else:
         from evlab import _nocython as cython
 
 _NS = 1_000_000_000
+_SEQUENCE_NUM = re.compile(r'"sequence_num"\s*:\s*-?\d+')  # an Advanced Trade envelope's
 _OHLCV = c.dec_fields("open", "high", "low", "close", "volume")  # a candle's
 _IGNORED = ("subscriptions", "heartbeat", "status")
 _AT_IGNORED = ("subscriptions", "heartbeats", "status", "ticker_batch")
@@ -440,6 +442,19 @@ class CoinbaseAdapter(ExchangeAdapter):
                 listed[name].append(product)
         return [c.dumps({"type": "subscriptions", "channels": [
             {"name": name, "product_ids": products} for name, products in listed.items()]})]
+
+    def capture_frame(self, stream: str, bare: str | bytes, options: Mapping[str, Any]
+                      ) -> str | bytes:
+        """A recorded Advanced Trade message numbered for this connection: Coinbase counts
+        each connection's messages in ``sequence_num`` (its acks and heartbeats too), and a
+        client reads a jump as dropped messages, so the recorded number (which counted the
+        recording connection's messages, the streams not served here included) is replaced
+        by this adapter's count (one adapter per connection); the rest stays verbatim.
+        Exchange feed messages: as recorded."""
+        if not stream.startswith(_AT):
+            return bare
+        text = bare.decode() if isinstance(bare, bytes) else bare
+        return _SEQUENCE_NUM.sub(f'"sequence_num":{next(self._seq)}', text, count=1)
 
     def stream_key(self, stream: str) -> str:
         """``level2_batch`` carries ``level2``'s messages, in batches: one key for both."""
