@@ -352,10 +352,14 @@ def test_an_advanced_sequence_jump_is_a_book_error_for_every_level2_product(coin
 def test_advanced_sequence_jumps_without_level2_and_restarts_are_not_gaps(coinbase):
     assert [type(e) for e in coinbase.parse(_advanced("market_trades.json", 3))] == [TickEvent]
     assert [type(e) for e in coinbase.parse(_advanced("market_trades.json", 9))] == [TickEvent]
-    coinbase.parse(_advanced("l2_data.json", 10))
+    # the connection's first l2_data after a jump: no book of it can have missed anything
+    assert [type(e) for e in coinbase.parse(_advanced("l2_data.json", 12))] == [BookEvent]
     # a lower number starts the count again (a new connection numbers from 0): not a gap
     assert [type(e) for e in coinbase.parse(_advanced("l2_data.json", 0))] == [BookEvent]
     assert [type(e) for e in coinbase.parse(_advanced("market_trades.json", 1))] == [TickEvent]
+    # a product's first l2_data after a jump: no book of it missed anything yet
+    gap, snapshot = coinbase.parse(_advanced("l2_data.json", 4, "ETH-USD"))
+    assert gap.data["symbol"] == "BTC-USD" and snapshot.symbol == "ETH-USD"
     coinbase.reset()  # a reconnect the caller knows of: the count and the products go
     assert [type(e) for e in coinbase.parse(_advanced("market_trades.json", 7))] == [TickEvent]
     assert [type(e) for e in coinbase.parse(_advanced("market_trades.json", 9))] == [TickEvent]

@@ -236,16 +236,16 @@ class CoinbaseAdapter(ExchangeAdapter):
             return self._advanced_events(obj, src)
         if type(seq) is not int:
             raise c.bad_field(self.name, "sequence_num", "an integer", obj, seq)
-        last = self._at_seq
+        last, known = self._at_seq, len(self._at_books)
         events = self._advanced_events(obj, src)
         self._at_seq = seq
-        if last is None or seq <= last + 1 or not self._at_books:
+        if last is None or seq <= last + 1 or not known:
             return events
         why = f"sequence_num {seq} after {last}: {seq - last - 1} message(s) missed"
-        return [create_system_event(
+        return [create_system_event(  # the books before this message (its own come after)
             "book_error", f"{symbol}: {why}",
             {"symbol": symbol, "error": why, "snapshot": False, "reason": "missed_messages"},
-            source=src) for symbol in self._at_books] + events
+            source=src) for symbol in self._at_books[:known]] + events
 
     def _advanced_events(self, obj: dict[str, Any], src: str) -> list[Event]:
         n = self.name
