@@ -168,12 +168,11 @@ class OrderBooks:
         # a synced book missed a change; one never synced since it was made or last gapped
         # (a crossed or bad snapshot, say the first) must ask for a new one, as any gap
         if book.synced or book.symbol not in self._gapped:
-            if data.get("reason") == "missed_messages":  # the feed's sequence jumped
-                self._gap(book, event, "missed_messages", "messages of its feed were missed "
-                          f"({data.get('error', '')})", error=data.get("error"))
-            else:
-                self._gap(book, event, "bad_update", "a message about it could not be decoded "
-                          f"({data.get('error', '')})", error=data.get("error"))
+            reason, what = (("missed_messages", "messages of its feed were missed")
+                            if data.get("reason") == "missed_messages"  # its sequence jumped
+                            else ("bad_update", "a message about it could not be decoded"))
+            self._gap(book, event, reason, f"{what} ({data.get('error', '')})",
+                      error=data.get("error"))
 
     def _checksum_ok(self, book: OrderBook, event: BookEvent) -> bool:
         """Check ``book`` against the checksum ``event`` carries; a mismatch is a gap."""
