@@ -268,6 +268,31 @@ def test_the_equity_starts_at_the_first_bar_with_the_value_then_in_force(bus, fa
     assert list(small.figure.data[F.EQUITY].y) == [1005.0, 1004.0]
 
 
+def test_a_chart_attached_after_the_portfolio_published_starts_its_curve_at_its_first_point(
+        bus, fake):
+    """Equity before the first PortfolioEvent a late chart (or a cleared one) sees is not
+    the starting cash: trades came before it. Its curve starts at that event."""
+    early = make_chart(bus, fake)
+    for i in (0, 1):
+        bus.emit(bar(i))
+    bus.emit(PortfolioEvent(1005.0, 1005.0, 5.0, 0.0, time_ns=T0 + SEC))  # a round trip: +5
+    late = make_chart(bus, fake)
+    for i in (2, 3):
+        bus.emit(bar(i))
+    bus.emit(PortfolioEvent(1007.0, 1007.0, 7.0, 0.0, time_ns=T0 + 3 * SEC))
+    late.flush()
+    eq = late.figure.data[F.EQUITY]
+    assert [(int(t) - T0) // SEC for t in _ns_of(eq.x)] == [3]
+    assert list(eq.y) == [1007.0]
+    early.flush()  # attached from the start: its curve starts at the first bar
+    assert list(early.figure.data[F.EQUITY].y) == [1000.0, 1005.0, 1007.0]
+    early.clear()  # cleared mid-session: late from then on
+    bus.emit(bar(4))
+    bus.emit(PortfolioEvent(1009.0, 1009.0, 9.0, 0.0, time_ns=T0 + 5 * SEC))
+    bus.emit(bar(5))
+    early.flush()
+    assert list(early.figure.data[F.EQUITY].y) == [1009.0]
+
 
 def test_equity_false_never_shows_equity(bus, fake):
     c = make_chart(bus, fake, equity=False)

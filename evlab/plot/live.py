@@ -150,6 +150,10 @@ class LiveChart:
         if self._panels:
             F.show_panels(self.figure, volume=volume, equity=equity is True,
                           panels=self._panels)
+        # attached after the portfolio published: what the equity was before the first
+        # PortfolioEvent this chart sees is not known (trades may have come before it), so
+        # the curve starts at that event, not at the starting cash (evlab.plot.equity)
+        self._late = self._portfolios_published()
         self._follow = Follower(bus, self, f"LiveChart[{symbol}]", handlers, self._redraw,
                                 max_fps=max_fps, clock=clock, schedule=schedule)
         self._coalescer = self._follow.coalescer
@@ -231,7 +235,8 @@ class LiveChart:
     def _on_portfolio(self, e: PortfolioEvent) -> None:
         assert e.time_ns is not None
         self.data.add_equity((e.time_ns, e.equity), e.cash, e.positions,
-                             starting_cash(e.equity, e.realized_pnl, e.unrealized_pnl))
+                             None if self._late
+                             else starting_cash(e.equity, e.realized_pnl, e.unrealized_pnl))
         self._coalescer.request()
 
     def _on_system(self, e: SystemEvent) -> None:
@@ -410,6 +415,7 @@ class LiveChart:
         following the bus, with the same panels and layout."""
         with self._draw_lock:
             self.data.clear()
+            self._late = self._portfolios_published()
             with self.figure.batch_update():
                 for trace in self.figure.data:
                     if trace.type == "candlestick":
@@ -420,6 +426,10 @@ class LiveChart:
             self._shown.clear()
             self._drawn = self.data.version
             self.points = 0
+
+    def _portfolios_published(self) -> bool:
+        """Whether the bus has carried a PortfolioEvent yet."""
+        return bool(self.bus.get_stats()["events_emitted"].get(str(EventType.PORTFOLIO)))
 
     def close(self) -> None:
         """Stop following the bus (the figure keeps what it shows)."""
