@@ -165,12 +165,14 @@ def _check_amount(cls: type, name: str, value: Any, *, positive: bool = False) -
 
 
 def _plain_numbers(event: Event, names: tuple[str, ...]) -> None:
-    """Store numpy's (and other libraries') real scalars in ``names`` as Python floats.
+    """Store numpy's (and other libraries') real scalars in ``names`` as Python floats
+    (None, ints and floats as they are).
 
-    A bar built from a numpy array holds ``numpy.float64``s (a float subclass, so the checks
-    pass) or ``numpy.int64``s (not an int): every sum and product a strategy, broker or
-    portfolio then makes runs numpy's scalar arithmetic, several times slower than float's.
-    Called only on the slow path of ``_validate``: Python floats never reach it.
+    An event built from a numpy array or a DataFrame row holds ``numpy.float64``s (a float
+    subclass, so the checks pass) or ``numpy.int64``/``float32``s (not Python numbers, which
+    the checks would refuse): every sum and product a strategy, broker or portfolio then
+    makes runs numpy's scalar arithmetic, several times slower than float's. Every event with
+    numbers calls it first on the slow path of ``_validate``: Python floats never reach it.
     """
     for name in names:
         value = getattr(event, name)
@@ -571,6 +573,8 @@ class QuoteEvent(Event):
                 and (az is None or (az.__class__ is float and 0.0 <= az < _INF))
                 and symbol.__class__ is str and symbol and not symbol.isspace()):
             return
+        _plain_numbers(self, ("bid", "ask", "bid_size", "ask_size"))
+        bid, ask, bs, az = self.bid, self.ask, self.bid_size, self.ask_size
         cls = type(self)
         _check_symbol(cls, symbol)
         if bid is None and ask is None:
@@ -749,6 +753,7 @@ class SignalEvent(Event):
                 and symbol.__class__ is str and symbol and not symbol.isspace()
                 and self.strategy_id.__class__ is str):
             return
+        _plain_numbers(self, ("price", "strength"))
         cls = type(self)
         _check_choice(cls, "signal_type", self.signal_type, self.SIGNAL_TYPES)
         _check_price(cls, "price", self.price)
@@ -773,6 +778,8 @@ def _check_order(order: OrderEvent) -> None:
     needs it (and nowhere else), the time in force, the bracket, the links. Raises
     ValueError naming the field."""
     cls = type(order)
+    _plain_numbers(order, ("limit_price", "stop_price", "trail_amount", "trail_bps",
+                           "take_profit", "stop_loss"))
     kind = order.order_type
     _check_choice(cls, "order_type", kind, ORDER_TYPES)
     for name, needed_by, what in (("limit_price", ("LIMIT", "STOP_LIMIT"), "limit price"),
@@ -923,7 +930,8 @@ class OrderEvent(Event):
         if self.side != "BUY" and self.side != "SELL":
             raise _bad(cls, "side", self.side, "must be one of BUY, SELL")
         if not (quantity.__class__ is float and 0.0 < quantity < _INF):
-            _check_amount(cls, "quantity", quantity, positive=True)
+            _plain_numbers(self, ("quantity",))
+            _check_amount(cls, "quantity", self.quantity, positive=True)
         if not isinstance(self.order_id, str):
             raise _bad(cls, "order_id", self.order_id, "must be a string")
         # The fast path: a plain market order (what every signal becomes) checks no more.
@@ -969,6 +977,7 @@ class ReplaceEvent(Event):
         cls = type(self)
         if not isinstance(self.order_id, str) or not self.order_id:
             raise _bad(cls, "order_id", self.order_id, "must be a non-empty string")
+        _plain_numbers(self, ("quantity", "limit_price", "stop_price"))
         if self.quantity is None and self.limit_price is None and self.stop_price is None:
             raise _bad(cls, "quantity", None,
                        "a replace changes at least one of quantity, limit_price, stop_price")
@@ -1015,6 +1024,7 @@ class OrderUpdateEvent(Event):
                 and self.stop_price is None
                 and symbol.__class__ is str and symbol and not symbol.isspace()):
             return
+        _plain_numbers(self, ("filled_quantity", "remaining_quantity", "avg_price", "stop_price"))
         cls = type(self)
         _check_symbol(cls, self.symbol)
         _check_choice(cls, "status", self.status, ORDER_STATUSES)
@@ -1067,6 +1077,7 @@ class FillEvent(Event):
                 and (side == "BUY" or side == "SELL")
                 and symbol.__class__ is str and symbol and not symbol.isspace()):
             return
+        _plain_numbers(self, ("quantity", "price", "commission"))
         cls = type(self)
         _check_symbol(cls, self.symbol)
         _check_choice(cls, "side", self.side, (self.BUY, self.SELL))
@@ -1116,6 +1127,7 @@ class PortfolioEvent(Event):
                 and -_INF < realized < _INF and unrealized.__class__ is float
                 and -_INF < unrealized < _INF and self.positions.__class__ is tuple):
             return
+        _plain_numbers(self, ("cash", "equity", "realized_pnl", "unrealized_pnl"))
         cls = type(self)
         for name in ("cash", "equity", "realized_pnl", "unrealized_pnl"):
             value = getattr(self, name)

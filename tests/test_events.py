@@ -22,6 +22,8 @@ from evlab import (
     create_fill_event,
     create_order_event,
     create_order_update_event,
+    create_quote_event,
+    create_replace_event,
     create_signal_event,
     create_system_event,
     create_tick_event,
@@ -238,3 +240,46 @@ def test_numpy_scalars_are_stored_as_python_floats():
     with pytest.raises(ValueError, match="high"):
         create_bar_event("X", 0, np.float64(1.0), np.float64(0.5), np.float64(1.0),
                          np.float64(1.0), 1.0)
+
+
+
+def test_numpy_scalars_are_python_floats_in_every_event_with_numbers():
+    """Quotes, signals, orders, replaces, order updates, fills and portfolios built from a
+    DataFrame row (numpy ints and float32s, which are not Python numbers) are accepted and
+    hold Python floats, as bars and ticks do; bad values still fail, naming the field."""
+    import numpy as np
+
+    f32, i64 = np.float32, np.int64
+    events = {
+        "quote": (create_quote_event("X", 0, f32(1.5), f32(2.0), i64(3), i64(4)),
+                  ("bid", "ask", "bid_size", "ask_size")),
+        "signal": (create_signal_event("BUY", f32(1.5), "X", "s", strength=i64(1)),
+                   ("price", "strength")),
+        "order": (create_order_event("X", "BUY", i64(3), "STOP_LIMIT", f32(2.5),
+                                     stop_price=i64(2), take_profit=i64(4),
+                                     stop_loss=f32(1.5)),
+                  ("quantity", "limit_price", "stop_price", "take_profit", "stop_loss")),
+        "market": (create_order_event("X", "SELL", i64(2)), ("quantity",)),
+        "trailing": (create_order_event("X", "SELL", 1.0, "TRAILING_STOP", trail_amount=i64(2)),
+                     ("trail_amount",)),
+        "replace": (create_replace_event("o1", quantity=i64(5), limit_price=f32(1.5)),
+                    ("quantity", "limit_price")),
+        "update": (create_order_update_event("X", "o1", "PARTIALLY_FILLED",
+                                             filled_quantity=i64(1), remaining_quantity=i64(2),
+                                             avg_price=f32(1.5)),
+                   ("filled_quantity", "remaining_quantity", "avg_price")),
+        "fill": (create_fill_event("X", "BUY", i64(3), f32(1.5), i64(1)),
+                 ("quantity", "price", "commission")),
+        "portfolio": (PortfolioEvent(i64(900), f32(1000.5), i64(1), i64(0)),
+                      ("cash", "equity", "realized_pnl", "unrealized_pnl")),
+    }
+    for what, (event, names) in events.items():
+        kinds = {n: type(getattr(event, n)) for n in names}
+        assert set(kinds.values()) == {float}, (what, kinds)
+    assert events["fill"][0].quantity == 3.0 and events["order"][0].stop_price == 2.0
+    with pytest.raises(ValueError, match=r"FillEvent\.price: must be finite"):
+        create_fill_event("X", "BUY", i64(3), f32("nan"))
+    with pytest.raises(ValueError, match=r"OrderEvent\.quantity: must be positive"):
+        create_order_event("X", "BUY", i64(0))
+    with pytest.raises(ValueError, match=r"QuoteEvent\.bid: must not exceed ask"):
+        create_quote_event("X", 0, f32(2.5), i64(2))
