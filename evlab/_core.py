@@ -290,6 +290,35 @@ class Dispatcher:
             self._tape_full()
         return event
 
+    def take(self, event: Any, func: Any, handler: Any) -> Any:
+        """Stamp and count ``event`` as ``emit`` would, but dispatch it to no handler and put
+        it on no tape: run ``func(event)`` instead, with ``event`` as the current event, and
+        return its result (None if ``func`` raised, or ``event`` was nested too deep).
+        ``event`` must be new (never emitted): it is stamped in place, so the caller can name
+        it as the cause of what it emits for it.
+
+        For a caller that knows ``handler`` (a handler of ``event``'s route) is the only one
+        and there is no tape, and that does with ``func`` what ``handler`` would (a feed
+        decoding its messages in place of its ``WebSocketHandler``: see
+        ``evlab.feeds.emitter``); ``func``'s exceptions are reported as ``handler``'s."""
+        if evlab_is(event, self._event_cls) and evlab_peek(self._o_seq, event) is not None:
+            raise ValueError(f"take() stamps a new event in place: {event!r} was emitted "
+                             f"before")
+        outer = evlab_get_current()
+        stamped: Any = self._begin(event, None, outer)
+        if type(stamped) is _Refused:
+            self._refuse(stamped.event)
+            return None
+        next(self._routes.get(evlab_type_of(event), self._default_route)[3])
+        evlab_set_current(event)
+        try:
+            return func(event)
+        except Exception as exc:
+            self._handler_failed(handler, event, exc)
+            return None
+        finally:
+            evlab_set_current(outer)
+
     async def _run_async(self, handlers: tuple, event: Any) -> None:
         """Run the async ``handlers`` of an event ``emit`` scheduled, in order."""
         for handler in handlers:
