@@ -664,19 +664,20 @@ class BarCloser:
     The last update seen for the earlier bar is then emitted again, as the final BarEvent.
     """
 
-    __slots__ = ("_clock", "_done", "_open", "repeated")
+    __slots__ = ("_clock", "_keys", "repeated")
 
     def __init__(self) -> None:
-        self._open: dict[tuple[str, int], tuple[int, BarEvent]] = {}  # running bar per key
-        self._done: dict[tuple[str, int], int] = {}  # start of the latest final bar per key
+        # per interval (ns), per symbol: [start of the latest final bar (_NEVER: none yet),
+        # the running bar as (start, BarUpdateEvent) or None]. Nested plain-key dicts, not
+        # one keyed by (symbol, interval) tuples: no tuple to build, hash and compare per bar.
+        self._keys: dict[int, dict[str, list[Any]]] = {}
         self.repeated = 0  # bars dropped because they were already emitted as final
         self._clock = 0  # the wall clock as last read (ns): a bar not past it plus a day is
         # in time without reading the clock again (it only moves on)
 
     def reset(self) -> None:
         """Forget every open bar (e.g. after a reconnect)."""
-        self._open.clear()
-        self._done.clear()
+        self._keys.clear()
 
     def push(self, name: str, interval_ns: int, now_ns: int, symbol: str, begin_ns: int,
              values: tuple[float, float, float, float, float], source: str,
@@ -687,14 +688,20 @@ class BarCloser:
             if begin_ns > self._clock + MAX_AHEAD_NS:
                 raise AdapterError(f"{name}: bar of {symbol!r} opens more than a day after the "
                                    f"clock ({rfc3339(begin_ns)}) in {excerpt(raw)!r}")
-        key = (symbol, interval_ns)
-        pend = self._open.get(key)
-        done = self._done.get(key, _NEVER)
+        o, h, low, c, v = values
+        symbols = self._keys.get(interval_ns)
+        state = None if symbols is None else symbols.get(symbol)
+        done, pend = (_NEVER, None) if state is None else (state[0], state[1])
         if pend is None and begin_ns > done and now_ns >= begin_ns + interval_ns:
             # the usual message of a finished bar (a final candle stamped at its end): the
             # same outcome as below, without its bookkeeping
-            usual = bar(name, True, symbol, begin_ns, *values, source, raw)  # may raise
-            self._done[key] = begin_ns
+            usual = bar(name, True, symbol, begin_ns, o, h, low, c, v, source, raw)  # may raise
+            if state is not None:
+                state[0] = begin_ns
+            elif symbols is not None:
+                symbols[symbol] = [begin_ns, None]
+            else:
+                self._keys[interval_ns] = {symbol: [begin_ns, None]}
             return [usual]
         out: list[BarEvent] = []
         flush = pend is not None and pend[0] < begin_ns
@@ -706,21 +713,25 @@ class BarCloser:
         ev: BarEvent | None = None
         if begin_ns > done:  # else: already emitted as final (e.g. a repeated snapshot)
             final = now_ns >= begin_ns + interval_ns or (pend is not None and begin_ns < pend[0])
-            ev = bar(name, final, symbol, begin_ns, *values, source, raw)  # may raise
+            ev = bar(name, final, symbol, begin_ns, o, h, low, c, v, source, raw)  # may raise
             out.append(ev)
         else:  # a repeat is still validated: a corrupt one is an error, not a duplicate
-            bar(name, True, symbol, begin_ns, *values, source, raw)  # may raise
+            bar(name, True, symbol, begin_ns, o, h, low, c, v, source, raw)  # may raise
             self.repeated += 1
         # commit only once nothing can raise any more
         if flush:
-            del self._open[key]
+            pend = None
         if ev is not None:
             if final:
                 done = max(done, begin_ns)
                 if pend is not None and pend[0] == begin_ns:
-                    del self._open[key]
+                    pend = None
             else:
-                self._open[key] = (begin_ns, ev)
-        if done != _NEVER:
-            self._done[key] = done
+                pend = (begin_ns, ev)
+        if state is not None:
+            state[0], state[1] = done, pend
+        elif done != _NEVER or pend is not None:
+            if symbols is None:
+                symbols = self._keys[interval_ns] = {}
+            symbols[symbol] = [done, pend]
         return out
