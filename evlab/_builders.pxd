@@ -7,3 +7,6 @@ cdef class BookBuilder:
 
 cdef class QuoteBuilder:
     cdef readonly object cls, plan, make, event_time
+
+cdef class BarBuilder:
+    cdef readonly object final, plan, update, update_plan, make, bar_ok, slow

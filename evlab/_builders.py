@@ -1,14 +1,16 @@
-"""The builders of the two events made on every book update: ``parsed_book_event`` (an
-adapter's ``BookEvent``) and ``book_quote_event`` (the ``QuoteEvent`` of a book's new top).
+"""The builders of the events a feed makes per message: ``parsed_book_event`` (an adapter's
+``BookEvent``) and ``book_quote_event`` (the ``QuoteEvent`` of a book's new top), made on
+every book update, and ``_new_bar`` (every bar: ``create_bar_event``, the adapters' bars).
 
-``evlab.events`` makes one ``BookBuilder`` and one ``QuoteBuilder`` here, filled in with its
-event classes, the slot plans (in the order these builders pass the values), its core's
-``make`` and its checks, and exports their methods under those names: so the classes, fields
-and checks stay evlab.events' (one place builds events), and a second ``evlab.events`` (as
-``evlab._accel.interpreted_copy`` loads) makes builders of its own. What lives here is the
-per-event code only, so that it can be compiled: pip compiles this file with Cython (setup.py;
-``_builders.pxd`` makes the builders extension types), where it is about a fifth of the
-instructions of the same code interpreted; ``EVLAB_PURE_PYTHON=1`` runs it interpreted.
+``evlab.events`` makes one ``BarBuilder``, one ``BookBuilder`` and one ``QuoteBuilder``
+here, filled in with its event classes, the slot plans (in the order these builders pass the
+values), its core's ``make`` and its checks, and exports their methods under those names: so
+the classes, fields and checks stay evlab.events' (one place builds events), and a second
+``evlab.events`` (as ``evlab._accel.interpreted_copy`` loads) makes builders of its own. What
+lives here is the per-event code only, so that it can be compiled: pip compiles this file
+with Cython (setup.py; ``_builders.pxd`` makes the builders extension types), where it is
+about a fifth of the instructions of the same code interpreted; ``EVLAB_PURE_PYTHON=1`` runs
+it interpreted.
 """
 
 from __future__ import annotations
@@ -25,9 +27,14 @@ else:
         from evlab import _nocython as cython
 
 if cython.compiled:  # the compiled core's make, as a C call (its plans are bytes of offsets)
-    from cython.cimports.evlab._cprims import evlab_make
+    from cython.cimports.evlab._cprims import evlab_bar_ok, evlab_make
 
-__all__ = ["BOOK_FIELDS", "QUOTE_FIELDS", "BookBuilder", "QuoteBuilder"]
+__all__ = ["BAR_FIELDS", "BOOK_FIELDS", "QUOTE_FIELDS", "BarBuilder", "BookBuilder",
+           "QuoteBuilder"]
+
+#: the fields of ``BarEvent`` and ``BarUpdateEvent`` in the order ``BarBuilder.build`` passes
+#: them to ``make``
+BAR_FIELDS = ("time_ns", "source", "symbol", "open", "high", "low", "close", "volume")
 
 #: the fields of ``BookEvent`` in the order ``BookBuilder.build`` passes them to ``make``
 BOOK_FIELDS = ("symbol", "bids", "asks", "snapshot", "first_update_id", "last_update_id",
@@ -105,3 +112,40 @@ class QuoteBuilder:
         if cython.compiled and type(plan) is bytes:  # as BookBuilder.build
             return evlab_make(self.cls, plan, values)
         return self.make(self.cls, plan, values)
+
+
+class BarBuilder:
+    """``build(cls, symbol, timestamp, o, h, low, c, v, source)``: a new bar of ``cls``
+    (``final`` or ``update``: ``BarEvent``, ``BarUpdateEvent``). The usual bar of a feed (an
+    int time, the values ``bar_ok`` accepts, a plain symbol: ``BarEvent``'s checks would pass)
+    is made in one call of ``make``, without ``__init__``; anything else goes to ``slow(cls,
+    symbol, timestamp, o, h, low, c, v, source)``, the class itself, whose checks say what is
+    wrong. ``plan``/``update_plan``: the slots of each class in ``BAR_FIELDS`` order, then
+    its stamps; ``make`` as ``BookBuilder``'s; ``bar_ok(o, h, low, c, v)``: the core's."""
+
+    __slots__ = ("bar_ok", "final", "make", "plan", "slow", "update", "update_plan")
+
+    def __init__(self, final: type, plan: Any, update: type, update_plan: Any,
+                 make: Callable[[type, Any, tuple[Any, ...]], Any],
+                 bar_ok: Callable[..., bool], slow: Callable[..., Any]) -> None:
+        self.final = final
+        self.plan = plan
+        self.update = update
+        self.update_plan = update_plan
+        self.make = make
+        self.bar_ok = bar_ok
+        self.slow = slow
+
+    def build(self, cls: Any, symbol: Any, timestamp: Any, o: Any, h: Any, low: Any, c: Any,
+              v: Any, source: Any) -> Any:
+        plan = self.plan if cls is self.final else self.update_plan if cls is self.update \
+            else None
+        if plan is not None and type(timestamp) is int and type(symbol) is str and symbol \
+                and not symbol.isspace():
+            values = (timestamp, source, symbol, o, h, low, c, v)
+            if cython.compiled and type(plan) is bytes:  # the compiled core's: all in C
+                if evlab_bar_ok(o, h, low, c, v):
+                    return evlab_make(cls, plan, values)
+            elif self.bar_ok(o, h, low, c, v):
+                return self.make(cls, plan, values)
+        return self.slow(cls, symbol, timestamp, o, h, low, c, v, source)

@@ -26,3 +26,12 @@ cdef class WeakCall:
     cdef readonly object ref
     cdef readonly object func
     cdef readonly str name
+
+cdef class Stage:
+    cdef Py_ssize_t addr  # where buf's bytes are (compiled: evlab_row writes there)
+    cdef readonly bytearray buf
+    cdef readonly Py_ssize_t capacity
+    cdef readonly str code
+    cdef readonly int kind
+    cdef public Py_ssize_t n
+    cdef readonly Py_ssize_t size

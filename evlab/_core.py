@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import functools
 import operator
+import struct
 import sys
 import threading
 import time
@@ -35,8 +36,8 @@ try:
 except ImportError:  # no Cython: the interpreted primitives below are used
     from evlab import _nocython as cython
 
-__all__ = ["COPY_PLANS", "MAX_DEPTH", "Dispatcher", "WeakCall", "bar_ok", "bind", "clone",
-           "current", "fill", "make", "row_plan", "slots", "tape_rows"]
+__all__ = ["COPY_PLANS", "MAX_DEPTH", "Dispatcher", "Stage", "WeakCall", "bar_ok", "bind",
+           "clone", "current", "fill", "make", "row_plan", "slots", "tape_rows"]
 
 _DONE = object()  # what a coroutine step gives once the coroutine has returned
 
@@ -46,6 +47,7 @@ MAX_DEPTH = 1000
 
 if cython.compiled:
     from cython.cimports.evlab._cprims import (  # C primitives: Cython only
+        evlab_address,
         evlab_bar_ok,
         evlab_clone,
         evlab_fill,
@@ -53,13 +55,13 @@ if cython.compiled:
         evlab_is,
         evlab_make,
         evlab_now,
-        evlab_pack,
         evlab_peek,
         evlab_put,
         evlab_row,
         evlab_send,
         evlab_set_current,
         evlab_slot_offset,
+        evlab_stage_put,
         evlab_type_of,
     )
 
@@ -122,8 +124,26 @@ else:
         """Interpreted, ``row_plan`` makes no plan: the generated ``put`` does every row."""
         raise NotImplementedError
 
-    def evlab_pack(values: Any, out: Any, kind: Any, size: Any) -> int:
-        """Interpreted, ``pack`` packs nothing: the column converts its own way."""
+    _INT_RANGES = {ord("q"): (2**63, "int64"), ord("i"): (2**31, "int32"),
+                   ord("h"): (2**15, "int16")}
+
+    def evlab_stage_put(buf: bytearray, code: int, i: int, value: Any) -> int:
+        """Item ``i`` of a stage's buffer set to ``value`` (see the C twin in _cprims.pxd)."""
+        if code == ord("d"):
+            if not isinstance(value, float):
+                if not isinstance(value, int):
+                    raise TypeError(f"expected a float, got {type(value).__name__}")
+                value = float(value)  # OverflowError for an int too large, as in C
+        else:
+            value = operator.index(value)
+            bound, name = _INT_RANGES[code]
+            if not -bound <= value < bound:
+                raise OverflowError(f"{value!r} does not fit in {name}")
+        struct.pack_into(chr(code), buf, i * struct.calcsize(chr(code)), value)
+        return 0
+
+    def evlab_address(buf: bytearray) -> int:
+        """Interpreted, nothing reads a stage's memory by its address."""
         return 0
 
     def evlab_send(coro: Any, arg: Any, done: Any) -> Any:
@@ -290,6 +310,35 @@ class Dispatcher:
             self._tape_full()
         return event
 
+    def take(self, event: Any, func: Any, handler: Any) -> Any:
+        """Stamp and count ``event`` as ``emit`` would, but dispatch it to no handler and put
+        it on no tape: run ``func(event)`` instead, with ``event`` as the current event, and
+        return its result (None if ``func`` raised, or ``event`` was nested too deep).
+        ``event`` must be new (never emitted): it is stamped in place, so the caller can name
+        it as the cause of what it emits for it.
+
+        For a caller that knows ``handler`` (a handler of ``event``'s route) is the only one
+        and there is no tape, and that does with ``func`` what ``handler`` would (a feed
+        decoding its messages in place of its ``WebSocketHandler``: see
+        ``evlab.feeds.emitter``); ``func``'s exceptions are reported as ``handler``'s."""
+        if evlab_is(event, self._event_cls) and evlab_peek(self._o_seq, event) is not None:
+            raise ValueError(f"take() stamps a new event in place: {event!r} was emitted "
+                             f"before")
+        outer = evlab_get_current()
+        stamped: Any = self._begin(event, None, outer)
+        if type(stamped) is _Refused:
+            self._refuse(stamped.event)
+            return None
+        next(self._routes.get(evlab_type_of(event), self._default_route)[3])
+        evlab_set_current(event)
+        try:
+            return func(event)
+        except Exception as exc:
+            self._handler_failed(handler, event, exc)
+            return None
+        finally:
+            evlab_set_current(outer)
+
     async def _run_async(self, handlers: tuple, event: Any) -> None:
         """Run the async ``handlers`` of an event ``emit`` scheduled, in order."""
         for handler in handlers:
@@ -422,7 +471,8 @@ def row_plan(descriptors: list[Any], kinds: str, targets: tuple, aux: tuple,
              float64: type) -> Any:
     """A row plan for ``tape_rows`` (None interpreted: the ``put`` is the primitive there):
     column i reads the slot behind ``descriptors[i]`` (None for a constant), appends to the
-    list ``targets[i]`` as ``kinds[i]`` says (see ``evlab_row``), ``aux[i]`` its constant,
+    list or ``Stage`` ``targets[i]`` as ``kinds[i]`` says (see ``evlab_row``; the plan holds
+    the targets, so the stages it writes to in place live as long), ``aux[i]`` its constant,
     string table or NaN; ``float64`` is numpy's float64 type. None too if a descriptor is
     not a slot's (a class without ``slots=True``) or there are too many columns."""
     if not cython.compiled or len(kinds) > 64:
@@ -435,7 +485,8 @@ def row_plan(descriptors: list[Any], kinds: str, targets: tuple, aux: tuple,
             offsets.append(evlab_slot_offset(d))
         else:
             return None
-    return (_plan(offsets), kinds.encode("ascii"), targets, aux, float64, -1)
+    where = [w for target in targets for w in _stage_where(target)]
+    return (_plan(offsets), kinds.encode("ascii"), targets, aux, float64, -1, _plan(where))
 
 
 def tape_rows(events: list, plans: dict, plan_for: Any, failed: Any) -> None:
@@ -457,17 +508,72 @@ def tape_rows(events: list, plans: dict, plan_for: Any, failed: Any) -> None:
             failed(event, exc)
 
 
-def pack(values: list, kind: str, size: int) -> Any:
-    """A recorder column's staged numbers as a bytearray of float64 (``kind`` "f") or of
-    ``size``-byte signed ints ("i"), for ``numpy.frombuffer``; None if a value is not a
-    plain float or int that fits, and always interpreted (the column then converts the
-    list with ``numpy.fromiter``: the same values, several times the cost)."""
-    if not cython.compiled:
-        return None
-    out = bytearray(len(values) * size)
-    if evlab_pack(values, out, ord(kind), size):
-        return out
-    return None
+class Stage:
+    """A recorder column's staged numbers (``evlab.recording.columns.NumpyColumn``): values
+    of one C type, ``code`` "d" (float64), "q" (int64), "i" (int32) or "h" (int16), in one
+    bytearray ``buf`` (``n`` of them), for ``numpy.frombuffer`` at commit.
+
+    Why not a list: a list holds an object per value, to be converted at commit, and gives
+    its memory back when cleared, to be regrown for the next chunk. A stage stores the
+    number itself, and after a commit (``clear``) keeps its buffer: it only grows (doubling,
+    in ``append``) while the first chunk is staged. Compiled, a row plan writes into it
+    straight from C (``evlab_row``, at the addresses ``_stage_where`` gives); ``append`` is
+    the checked path and the interpreted one: a float or int for "d", an int (or what has
+    ``__index__``) within range for the others, else TypeError or OverflowError.
+    """
+
+    __slots__ = ("addr", "buf", "capacity", "code", "kind", "n", "size")
+
+    def __init__(self, code: str, capacity: int = 256) -> None:
+        if code not in ("d", "q", "i", "h"):
+            raise ValueError(f"evlab: a stage holds d, q, i or h numbers, not {code!r}")
+        self.code = code
+        self.kind = ord(code)
+        self.size = struct.calcsize(code)
+        self.capacity = max(capacity, 1)
+        self.buf = bytearray(self.capacity * self.size)
+        self.addr = evlab_address(self.buf)
+        self.n = 0
+
+    def append(self, value: Any) -> None:
+        """Stage one number (checked: TypeError or OverflowError if it does not fit)."""
+        n = self.n
+        if n >= self.capacity:
+            self._grow()
+        evlab_stage_put(self.buf, self.kind, n, value)
+        self.n = n + 1
+
+    def _grow(self) -> None:
+        buf = bytearray(2 * self.capacity * self.size)
+        buf[:self.n * self.size] = self.buf[:self.n * self.size]
+        self.buf = buf  # a new buffer: the old one may still be viewed, so never resized
+        self.addr = evlab_address(buf)
+        self.capacity *= 2
+
+    def __len__(self) -> int:
+        return self.n
+
+    def truncate(self, n: int) -> None:
+        """Keep the first ``n`` values (undoes a partial row)."""
+        self.n = max(min(n, self.n), 0)
+
+    def clear(self) -> None:
+        """Forget the values; the buffer stays for the next ones."""
+        self.n = 0
+
+    def __repr__(self) -> str:
+        return f"<Stage {self.code} {self.n}/{self.capacity}>"
+
+
+def _stage_where(target: Any) -> tuple[int, int, int, int]:
+    """For ``evlab_row``: a ``Stage`` target's addresses of its data pointer, count and
+    capacity, and its type code; zeros for a list (compiled only)."""
+    if type(target) is not Stage:
+        return (0, 0, 0, 0)
+    stage: Stage = cython.cast(Stage, target)
+    return (cython.cast(cython.Py_ssize_t, cython.address(stage.addr)),
+            cython.cast(cython.Py_ssize_t, cython.address(stage.n)),
+            cython.cast(cython.Py_ssize_t, cython.address(stage.capacity)), stage.kind)
 
 
 class _Refused:

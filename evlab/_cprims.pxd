@@ -165,8 +165,9 @@ cdef extern from *:
     """
     /* One row of the recorder's table for `event`, by `plan` (made by _core.row_plan):
      * (offsets: bytes of Py_ssize_t, kinds: bytes, targets: tuple of lists, aux: tuple,
-     *  float64: numpy's float64 type, none_code: the int -1). Column i reads the slot at
-     * offsets[i] (an unset slot reads as None) and appends to targets[i]:
+     *  float64: numpy's float64 type, none_code: the int -1, stages: bytes of 4 Py_ssize_t
+     *  per column, see below). Column i reads the slot at offsets[i] (an unset slot reads
+     *  as None) and appends to targets[i]:
      *   'A' the value as is                  'C' -1 for None, else the value (a cause)
      *   'K' aux[i] (a constant: the class)   'K' reads no slot
      *   'S' aux[i][value] for an exact str   'Y' the same, -1 for None (the symbol)
@@ -175,10 +176,44 @@ cdef extern from *:
      *   'N' None or an exact int within int64  'T' None or an exact str
      *   'B' None or an exact bool
      *   'J' None for None, else aux[i](value) (the column's JSON text)
+     * A target that is a typed stage (_core.Stage) is written in place instead: stages[i]
+     * holds the addresses of its data pointer, its count and its capacity, and its type
+     * code (0 for a list), and the value is converted as `evlab_number` says.
      * Every column is looked at first: 0 if any value needs the checked path (nothing
-     * appended: the generated `put` then does that row), 1 once the row is appended, -1
-     * with an exception set if an append failed. */
+     * appended: the generated `put` then does that row; also when a stage is full, its
+     * `append` grows it), 1 once the row is appended, -1 with an exception set if an append
+     * failed. */
     #define EVLAB_ROW_MAX 64
+    typedef union { double d; long long q; } evlab_num;
+    /* `v` as a number of type `code` ('d' float64, 'q' int64, 'i' int32, 'h' int16): 1, or 0
+     * (no exception set) unless it is a float (subclasses too) or int for 'd', an exact int
+     * within range for the others: what a stage takes without a Python call. */
+    static int evlab_number(PyObject *v, int code, evlab_num *out) {
+        if (code == 'd') {
+            if (PyFloat_Check(v)) { out->d = PyFloat_AS_DOUBLE(v); return 1; }
+            if (!PyLong_CheckExact(v)) return 0;
+            out->d = PyLong_AsDouble(v);
+            if (out->d == -1.0 && PyErr_Occurred()) { PyErr_Clear(); return 0; }
+            return 1;
+        }
+        if (!PyLong_CheckExact(v)) return 0;
+        int overflow = 0;
+        long long x = PyLong_AsLongLongAndOverflow(v, &overflow);
+        if (overflow) return 0;
+        if (code == 'i' && (x < INT32_MIN || x > INT32_MAX)) return 0;
+        if (code == 'h' && (x < INT16_MIN || x > INT16_MAX)) return 0;
+        out->q = x;
+        return 1;
+    }
+    /* Item i of a stage's buffer `data` (type `code`) set to `x`. */
+    static inline void evlab_store(char *data, int code, Py_ssize_t i, evlab_num x) {
+        switch (code) {
+        case 'd': ((double *)data)[i] = x.d; break;
+        case 'q': ((long long *)data)[i] = x.q; break;
+        case 'i': ((int32_t *)data)[i] = (int32_t)x.q; break;
+        default: ((int16_t *)data)[i] = (int16_t)x.q; break;
+        }
+    }
     static int evlab_row_columns(PyObject *plan, PyObject *event, PyObject **vals,
                                  PyObject **owned, Py_ssize_t *nowned);
     static int evlab_row(PyObject *plan, PyObject *event) {
@@ -195,6 +230,8 @@ cdef extern from *:
         PyObject *offsets = PyTuple_GET_ITEM(plan, 0), *kinds = PyTuple_GET_ITEM(plan, 1);
         PyObject *targets = PyTuple_GET_ITEM(plan, 2), *aux = PyTuple_GET_ITEM(plan, 3);
         PyObject *f64 = PyTuple_GET_ITEM(plan, 4), *none_code = PyTuple_GET_ITEM(plan, 5);
+        const Py_ssize_t *stage = (const Py_ssize_t *)PyBytes_AS_STRING(PyTuple_GET_ITEM(plan, 6));
+        evlab_num nums[EVLAB_ROW_MAX];
         const Py_ssize_t *off = (const Py_ssize_t *)PyBytes_AS_STRING(offsets);
         const char *kind = PyBytes_AS_STRING(kinds);
         Py_ssize_t n = PyBytes_GET_SIZE(kinds);
@@ -259,12 +296,22 @@ cdef extern from *:
             default:
                 return 0;
             }
+            if (stage[4 * i + 3]) {  /* a typed stage: converted now, written below */
+                if (!evlab_number(out, (int)stage[4 * i + 3], &nums[i])) return 0;
+                if (*(Py_ssize_t *)stage[4 * i + 1] >= *(Py_ssize_t *)stage[4 * i + 2])
+                    return 0;  /* full: its append grows it */
+                continue;
+            }
             Py_INCREF(out);
             owned[(*nowned)++] = out;
             vals[i] = out;
         }
-        for (Py_ssize_t i = 0; i < n; i++)
-            if (PyList_Append(PyTuple_GET_ITEM(targets, i), vals[i]) < 0) return -1;
+        for (Py_ssize_t i = 0; i < n; i++) {
+            if (stage[4 * i + 3]) {
+                Py_ssize_t *count = (Py_ssize_t *)stage[4 * i + 1];
+                evlab_store(*(char **)stage[4 * i], (int)stage[4 * i + 3], (*count)++, nums[i]);
+            } else if (PyList_Append(PyTuple_GET_ITEM(targets, i), vals[i]) < 0) return -1;
+        }
         return 1;
     }
     """
@@ -273,38 +320,44 @@ cdef extern from *:
 
 cdef extern from *:
     """
-    /* The numbers of list `values` written into bytearray `out` (len(values) * size bytes)
-     * as float64 (kind 'f': floats, float subclasses such as numpy's float64, ints) or as
-     * signed ints of `size` bytes (kind 'i': exact ints within range): 1, or 0 as soon as
-     * a value is not one of those (the caller converts the list its usual way). */
-    static int evlab_pack(PyObject *values, PyObject *out, char kind, Py_ssize_t size) {
-        Py_ssize_t n = PyList_GET_SIZE(values);
-        if (PyByteArray_GET_SIZE(out) != n * size) return 0;
-        char *buf = PyByteArray_AS_STRING(out);
-        for (Py_ssize_t i = 0; i < n; i++) {
-            PyObject *v = PyList_GET_ITEM(values, i);
-            if (kind == 'f') {
-                double d;
-                if (PyFloat_Check(v)) d = PyFloat_AS_DOUBLE(v);
-                else if (PyLong_CheckExact(v)) {
-                    d = PyLong_AsDouble(v);
-                    if (d == -1.0 && PyErr_Occurred()) { PyErr_Clear(); return 0; }
+    /* Item i of `stage_buf` (a stage's bytearray, room checked by the caller) set to `value`
+     * as type `code` (see evlab_number): 0, or -1 with TypeError (not a number of that kind:
+     * 'd' takes floats and ints, the others ints and what has __index__, e.g. numpy's) or
+     * OverflowError (out of range). */
+    static int evlab_stage_put(PyObject *stage_buf, int code, Py_ssize_t i, PyObject *value) {
+        evlab_num x;
+        if (!evlab_number(value, code, &x)) {
+            if (code == 'd') {
+                if (!PyLong_Check(value)) {
+                    PyErr_Format(PyExc_TypeError, "expected a float, got %.200s",
+                                 Py_TYPE(value)->tp_name);
+                    return -1;
                 }
-                else return 0;
-                ((double *)buf)[i] = d;
+                x.d = PyLong_AsDouble(value);
+                if (x.d == -1.0 && PyErr_Occurred()) return -1;
             } else {
                 int overflow = 0;
-                long long x;
-                if (!PyLong_CheckExact(v)) return 0;
-                x = PyLong_AsLongLongAndOverflow(v, &overflow);
-                if (overflow || (x == -1 && PyErr_Occurred())) { PyErr_Clear(); return 0; }
-                if (size == 8) ((long long *)buf)[i] = x;
-                else if (size == 4 && x >= INT32_MIN && x <= INT32_MAX) ((int32_t *)buf)[i] = (int32_t)x;
-                else if (size == 2 && x >= INT16_MIN && x <= INT16_MAX) ((int16_t *)buf)[i] = (int16_t)x;
-                else return 0;
+                PyObject *index = PyNumber_Index(value);
+                if (index == NULL) return -1;
+                x.q = PyLong_AsLongLongAndOverflow(index, &overflow);
+                Py_DECREF(index);
+                if (x.q == -1 && PyErr_Occurred()) return -1;
+                if (overflow || (code == 'i' && (x.q < INT32_MIN || x.q > INT32_MAX))
+                        || (code == 'h' && (x.q < INT16_MIN || x.q > INT16_MAX))) {
+                    PyErr_Format(PyExc_OverflowError, "%R does not fit in %s", value,
+                                 code == 'q' ? "int64" : code == 'i' ? "int32" : "int16");
+                    return -1;
+                }
             }
         }
-        return 1;
+        evlab_store(PyByteArray_AS_STRING(stage_buf), code, i, x);
+        return 0;
+    }
+
+    /* Where a bytearray's bytes are (valid until it is resized: a stage never resizes its). */
+    static inline Py_ssize_t evlab_address(PyObject *buf) {
+        return (Py_ssize_t)PyByteArray_AS_STRING(buf);
     }
     """
-    int evlab_pack(list values, bytearray out, char kind, Py_ssize_t size)
+    int evlab_stage_put(bytearray stage_buf, int code, Py_ssize_t i, object value) except -1
+    Py_ssize_t evlab_address(bytearray buf)

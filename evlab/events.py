@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import MISSING, dataclass, field, fields, replace
 from enum import StrEnum
-from typing import Any, ClassVar, Self, TypeVar
+from typing import Any, ClassVar, Protocol, Self, TypeVar
 
 from evlab._accel import builders as _builders
 from evlab._accel import core as _core
@@ -1272,23 +1272,30 @@ def _time(timestamp: Any) -> int | None:
     return None if timestamp is None else to_ns(timestamp)
 
 
-# Where a bar's values go in BarEvent's and BarUpdateEvent's slots: both have the fields
-# (time_ns, source, symbol, open, high, low, close, volume), in that order (checked once).
-_BAR_PLANS = {cls: _value_plan(cls) for cls in (BarEvent, BarUpdateEvent)}
 assert [f.name for f in fields(BarUpdateEvent) if f.name not in _STAMPS] == [
     "time_ns", "source", "symbol", "open", "high", "low", "close", "volume"]
 
 
-def _new_bar(cls: type[B], symbol: str, timestamp: Any, o: float, h: float, low: float,
-             c: float, v: float, source: str) -> B:
-    """A validated ``cls`` bar. The usual bar of a feed (int ns, floats in order, a plain
-    symbol) passes ``BarEvent._validate``'s fast test here and is built in one call of the
-    core, without the ``__init__`` frame: a feed builds one per message. Anything else goes
-    through ``cls(...)``, whose checks say what is wrong."""
-    if timestamp.__class__ is int and _usual_bar(symbol, o, h, low, c, v):
-        return _core.make(cls, _BAR_PLANS[cls],  # type: ignore[no-any-return]
-                          (timestamp, source, symbol, o, h, low, c, v))
+def _checked_bar(cls: type[B], symbol: str, timestamp: Any, o: float, h: float, low: float,
+                 c: float, v: float, source: str) -> B:
+    """A ``cls`` bar built by its ``__init__``: every check, each naming what is wrong."""
     return cls(symbol, o, h, low, c, v, time_ns=to_ns(timestamp), source=source)
+
+
+class _BarMaker(Protocol):
+    def __call__(self, cls: type[B], symbol: str, timestamp: Any, o: float, h: float,
+                 low: float, c: float, v: float, source: str) -> B: ...
+
+
+#: ``_new_bar(cls, symbol, timestamp, o, h, low, c, v, source)``: a validated ``cls`` bar
+#: (``BarEvent`` or ``BarUpdateEvent``). The usual bar of a feed (int ns, floats in order, a
+#: plain symbol) passes ``BarEvent._validate``'s fast test there and is built in one call of
+#: the core, without the ``__init__`` frame; anything else by ``_checked_bar``. A feed builds
+#: one per message: compiled (``evlab._builders.BarBuilder``), it is a C call.
+_new_bar: _BarMaker = _builders.BarBuilder(
+    BarEvent, _value_plan(BarEvent, _builders.BAR_FIELDS),
+    BarUpdateEvent, _value_plan(BarUpdateEvent, _builders.BAR_FIELDS),
+    _core.make, _core.bar_ok, _checked_bar).build
 
 
 def create_bar_event(symbol: str, timestamp: Any, open: float, high: float, low: float,

@@ -419,3 +419,52 @@ def test_the_tape_takes_every_dispatched_event_before_any_handler_and_calls_when
         ("bar", 1, 1), ("signal", 2, 2), ("bar", 3, 3), ("signal", 4, 4), ("full", [1, 2, 3, 4]),
         ("bar", 5, 1), ("signal", 6, 2), ("bar", 7, 3), ("signal", 8, 4), ("full", [5, 6, 7, 8]),
         ("bar", 9, 0), ("signal", 10, 0), ("left", [])]
+
+
+def test_take_stamps_and_counts_an_event_and_runs_its_stand_in_as_the_current_event() -> None:
+    """``take`` (a feed decoding its messages in place of their only handler) stamps the event
+    as ``emit`` would and counts it, runs no handler and puts it on no tape; what the stand-in
+    emits is caused by the event; its exception is reported as the handler's."""
+    def scenario(ns: types.SimpleNamespace) -> list[Any]:
+        ev, bus = ns.events, ns.bus.EventBus()
+        trace: list[Any] = []
+
+        async def handle(event: Any) -> None:  # never runs: take stands in for it
+            trace.append("handler ran")
+
+        bus.register_async(ev.EventType.WEBSOCKET, handle, name="reader")
+        bus.register(ev.EventType.BAR, lambda b: trace.append(("bar", _row(b))))
+        bus.register(ev.EventType.ERROR, lambda e: trace.append(
+            ("error", e.error_type, e.original_seq, e.cause)))
+        bus.emit(_bar(ns))  # seq 1
+
+        def decode(event: Any) -> str:
+            trace.append(("decode", _row(event), ev.current_event() is event))
+            bus.emit(_bar(ns, 120_000_000_000))  # caused by the message
+            return "decoded"
+
+        def broken(event: Any) -> str:
+            raise RuntimeError("boom")
+
+        raw = ev.create_websocket_event("feed", '{"x": 1}', 5)
+        trace.append(bus.take(raw, decode, handle))
+        trace.append(_row(raw))
+        trace.append(bus.take(ev.create_websocket_event("feed", "{}", 6), broken, handle))
+        trace.append(ev.current_event())
+        with pytest.raises(ValueError, match="new event"):
+            bus.take(raw, decode, handle)
+        stats = bus.get_stats()
+        trace.append((stats["events_emitted"], stats["handler_errors"]))
+        return trace
+
+    assert both(scenario) == [
+        ("bar", ("bar", 1, None, 60_000_000_000)),
+        ("decode", ("websocket", 2, None, 5), True),
+        ("bar", ("bar", 3, 2, 120_000_000_000)),
+        "decoded",
+        ("websocket", 2, None, 5),
+        ("error", "RuntimeError", 4, 4),
+        None,
+        None,
+        ({"bar": 2, "websocket": 2, "error": 1}, {"reader": 1}),
+    ]

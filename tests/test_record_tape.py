@@ -11,6 +11,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
+import pytest
 from pandas.testing import assert_frame_equal
 
 from evlab.bus import EventBus
@@ -280,29 +281,40 @@ def test_compiled_rows_are_read_at_the_slots_where_a_class_allows_it():
     assert rec.to_frame()["positions"].tolist()[2] == '[["A",1.0,2.0]]'
 
 
-def test_staged_numbers_packed_in_c_are_what_numpy_makes_of_them():
+def test_staged_numbers_are_what_numpy_makes_of_them_compiled_and_interpreted():
     from evlab import _accel
     from evlab.recording.columns import NumpyColumn
 
-    cases = [("f8", [1.5, 2, np.float64(-0.25), float("nan"), float("inf"), 10**300]),
-             ("i8", [0, -1, 2**63 - 1, -(2**63)]), ("i4", [2**31 - 1, -(2**31)]),
-             ("i2", [2**15 - 1, -(2**15), 7])]
-    for dtype, values in cases:
-        packed = _accel.core.pack(values, np.dtype(dtype).kind, np.dtype(dtype).itemsize)
-        assert (packed is not None) == _accel.COMPILED
-        column = NumpyColumn("x", dtype)
-        column.stage.extend(values)
-        column.commit()
+    cores = [_accel.core, _accel.interpreted_copy().core]
+    cases = [("f8", "d", [1.5, 2, np.float64(-0.25), float("nan"), float("inf"), 10**300, True]),
+             ("i8", "q", [0, -1, 2**63 - 1, -(2**63), np.int64(3), True]),
+             ("i4", "i", [2**31 - 1, -(2**31)]), ("i2", "h", [2**15 - 1, -(2**15), 7])]
+    for dtype, code, values in cases:
         expected = np.fromiter(values, dtype=dtype, count=len(values))
+        for core in cores:
+            stage = core.Stage(code, 2)  # grows as it goes
+            for v in values:
+                stage.append(v)
+            got = np.frombuffer(stage.buf, dtype=dtype, count=len(stage))
+            np.testing.assert_array_equal(got, expected)
+        column = NumpyColumn("x", dtype)
+        for v in values:
+            column.fast(v)
+        column.commit()
         np.testing.assert_array_equal(column.values(0, len(values)), expected)
-    # what C does not pack is converted by numpy as before (or salvaged as missing)
-    for dtype, values in [("i8", [np.int64(3), 4]), ("i2", [2**15]), ("i8", [2**63]),
-                          ("f8", [True]), ("f8", [Fraction(1, 2)])]:
-        assert _accel.core.pack(values, np.dtype(dtype).kind, np.dtype(dtype).itemsize) is None
-    column = NumpyColumn("x", "i8")
-    column.stage.extend([np.int64(3), 4])
-    column.commit()
-    assert column.values(0, 2).tolist() == [3, 4]
+        assert len(column.stage) == 0 and column.stage.capacity >= len(values)  # kept
+    # what a stage cannot hold is refused at once, the same way compiled and interpreted
+    for code, value, error in [("h", 2**15, OverflowError), ("i", -(2**31) - 1, OverflowError),
+                               ("q", 2**63, OverflowError), ("d", 10**400, OverflowError),
+                               ("q", 1.5, TypeError), ("d", "1.5", TypeError),
+                               ("d", Fraction(1, 2), TypeError), ("q", None, TypeError)]:
+        for core in cores:
+            stage = core.Stage(code)
+            with pytest.raises(error):
+                stage.append(value)
+            assert len(stage) == 0
+    with pytest.raises(ValueError, match="d, q, i or h"):
+        _accel.core.Stage("f")
 
 
 def test_appended_events_are_made_into_rows_in_bulk_and_a_bad_one_is_counted(caplog):

@@ -59,6 +59,18 @@ book this feed keeps, it gets that snapshot again the venue's way, REST or resub
 ``resync_timeout``; ``stats``: ``resyncs``, ``resyncs_done``, ``resyncs_coalesced``,
 ``resync_failures``).
 
+The one reader: when the only subscriber to ``EventType.WEBSOCKET`` on the bus is a
+``WebSocketHandler`` (registered as the usage guide does, ``handler.handle``) that decodes
+this feed, and no recorder has a tape on the bus (nothing keeps the raw messages), the
+delivery task does not send a message across the bus only for that handler to decode it: it
+stamps and counts the ``WebSocketEvent`` as ``emit`` would (``EventBus.take``), has the
+handler decode it (``WebSocketHandler.decode``, the same code as ``handle``) and publishes
+what it gives with ``cause`` = the message. The events, their stamps (``seq``, ``cause``)
+and every count are what ``handle`` would have made; only the second trip is saved. Any
+other subscriber to WEBSOCKET (a second handler, an "every type" one, a profiling bus) or a
+tape turns it off, message by message. ``stats["decoded"]`` counts the messages decoded so
+(each also in ``delivered``).
+
 From a plain script or blocking code, ``start_in_thread()`` runs the feed on a
 :class:`~evlab.feeds.loop.BackgroundLoop` of its own and returns its thread once connected;
 ``stop_in_thread()`` (or ``await stop()`` from any other loop) stops the feed, then that loop.
@@ -98,6 +110,7 @@ from evlab.feeds.adapters import ExchangeAdapter
 from evlab.feeds.backoff import Backoff
 from evlab.feeds.buffer import FeedBuffer, Overflow
 from evlab.feeds.connection import FeedConnection
+from evlab.feeds.handler import WebSocketHandler
 from evlab.feeds.loop import BackgroundLoop
 from evlab.feeds.rest import RestSnapshots, rest_base
 from evlab.feeds.resync import BookResync
@@ -125,6 +138,7 @@ class _FromEmitter:
 
 
 _START_TIMEOUT = _FromEmitter()
+_NO_ROUTE = object()  # no WEBSOCKET route looked at yet
 
 
 class WebSocketEmitter:
@@ -191,8 +205,8 @@ class WebSocketEmitter:
                 self._subscribe_messages()  # fail now on bad symbols/channels/interval
         self._warn_if_it_subscribes_to_nothing()
         self._stats: dict[str, Any] = {
-            "received": 0, "delivered": 0, "dropped": 0, "discarded": 0, "errors": 0,
-            "oversized": 0, "invalid_text": 0, "reconnects": 0, "connections": 0,
+            "received": 0, "delivered": 0, "decoded": 0, "dropped": 0, "discarded": 0,
+            "errors": 0, "oversized": 0, "invalid_text": 0, "reconnects": 0, "connections": 0,
             "connected": False, "closes_abandoned": 0, "drains_abandoned": 0,
             "rest_fetched": 0, "rest_errors": 0, "rest_refetches": 0,
             "resyncs": 0, "resyncs_done": 0, "resyncs_coalesced": 0, "resync_failures": 0,
@@ -592,12 +606,29 @@ class WebSocketEmitter:
     async def _deliver(self) -> None:
         buffer, bus, stats = self._buffer, self.event_bus, self._stats
         assert buffer is not None and bus is not None  # set by start()
+        known: Any = _NO_ROUTE  # the WEBSOCKET route that ``reader`` was found on
+        reader: tuple[Any, WebSocketHandler] | None = None
         try:
             get_nowait = buffer.get_nowait
             while (event := get_nowait() or await buffer.get()) is not None:
                 self._in_flight = event
                 try:
-                    await bus.emit_async(event)
+                    if type(event) is WebSocketEvent and bus._tape is None:
+                        route = bus._routes.get(EventType.WEBSOCKET)
+                        if route is not known:  # registrations changed (routes are rebuilt)
+                            known, reader = route, self._sole_reader(route)
+                        if reader is not None:  # decoded here: see "The one reader" above
+                            call, handler = reader
+                            stats["decoded"] += 1
+                            events = bus.take(event, handler.decode, call)
+                            if events:
+                                emit = (handler.event_bus or bus).emit_async
+                                for out in events:
+                                    await emit(out, cause=event)
+                        else:
+                            await bus.emit_async(event)
+                    else:
+                        await bus.emit_async(event)
                 except Exception:  # handlers' errors are the bus's business: this is a bug
                     logger.exception("feed %s: could not publish %r", self.name, event)
                 self._in_flight = None
@@ -609,6 +640,20 @@ class WebSocketEmitter:
             # The feed ended by itself and all is delivered: wake wait_finished (running is
             # False once this task is done, so check on the next turn of the loop).
             asyncio.get_running_loop().call_soon(self._notify)
+
+    def _sole_reader(self, route: Any) -> tuple[Any, WebSocketHandler] | None:
+        """``(call, handler)`` if the WEBSOCKET ``route`` is one subscription only, an async
+        ``WebSocketHandler.handle`` (not wrapped: the bus is not profiling) that decodes this
+        feed's messages; else None (see "The one reader" above)."""
+        if route is None or len(route[2]) != 1:
+            return None
+        call, is_async = route[2][0]
+        handler = getattr(call, "__self__", None)
+        if not (is_async and isinstance(handler, WebSocketHandler)
+                and getattr(call, "__func__", None) is WebSocketHandler.handle
+                and handler.source in (None, self.name)):
+            return None
+        return call, handler
 
     # --- helpers -------------------------------------------------------------------------
     async def _put(self, event: Event) -> None:

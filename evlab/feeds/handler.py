@@ -118,15 +118,25 @@ class WebSocketHandler:
             raise RuntimeError(
                 f"WebSocketHandler {self.name!r} has no bus to publish on: pass event_bus=, or "
                 f"register handle with bus.register_async(EventType.WEBSOCKET, handler.handle)")
+        emit = bus.emit_async
+        for out in self.decode(event):
+            await emit(out)
+
+    def decode(self, event: WebSocketEvent) -> list[Event]:
+        """The events ``handle`` publishes for ``event``, in order (its decoded events, each
+        after the ``gap`` notice or error it gives rise to), counted in the stats as
+        published. Called while ``event`` is the current event (the one being handled), as
+        ``handle`` is, so that what it builds without a time takes ``event``'s; a
+        ``WebSocketEmitter`` whose messages only this handler reads calls it directly (see
+        :mod:`evlab.feeds.emitter`)."""
         stats = self._stats
         stats["messages"] += 1
         adapter = self.adapter or adapter_for_source(event.source)
         if adapter is None:
             stats["no_adapter"] += 1
-            await self._error(bus, event, "NoAdapter",
-                              f"no adapter for source {event.source!r}: build WebSocketHandler"
-                              f"(..., adapter=...) or WebSocketEmitter(..., adapter=...)")
-            return
+            return [self._error(event, "NoAdapter",
+                                f"no adapter for source {event.source!r}: build WebSocketHandler"
+                                f"(..., adapter=...) or WebSocketEmitter(..., adapter=...)")]
         repeated = adapter.repeated_bars()
         try:
             if type(event) is RestResponseEvent:  # a snapshot the feed fetched
@@ -136,47 +146,50 @@ class WebSocketHandler:
                 events = adapter.parse(event.payload, source=event.source or adapter.name)
         except Exception as exc:  # AdapterError; anything else is an adapter bug, same outcome
             stats["decode_errors"] += 1
-            await self._error(bus, event, type(exc).__name__, str(exc))
+            failed: list[Event] = [self._error(event, type(exc).__name__, str(exc))]
             if isinstance(exc, BookDataError):  # that book missed a change: OrderBooks hears it
                 stats["book_errors"] += 1
-                await bus.emit_async(SystemEvent(
+                failed.append(SystemEvent(
                     "book_error", f"{exc.symbol}: a book message could not be decoded",
                     {"symbol": exc.symbol, "error": str(exc),
                      "snapshot": type(event) is RestResponseEvent},  # a fetched snapshot
                     time_ns=event.time_ns, source=event.source or self.name))
-            return
+            return failed
         if not events:
             dropped = adapter.repeated_bars() - repeated
             if dropped:  # re-sent bars the adapter already emitted as final
                 stats["duplicates"] += dropped
             else:
                 stats["control"] += 1
-        emit, advance = bus.emit_async, self.bars.advance
-        for out in events:
-            cls = type(out)
-            if type(out) is BarEvent:  # the usual bar: not ahead of the clock, the next one
-                t: int = out.time_ns  # type: ignore[assignment]  # set: the adapter's time
-                if not (t <= event.received_ns + self.max_bar_ahead_ns
-                        and advance(out.symbol, t)) \
-                        and not await self._check_bar(bus, event, out):
+            return events
+        out: list[Event] = []
+        advance, ahead = self.bars.advance, event.received_ns + self.max_bar_ahead_ns
+        for ev in events:
+            cls = type(ev)
+            if type(ev) is BarEvent:  # the usual bar: not ahead of the clock, the next one
+                t: int = ev.time_ns  # type: ignore[assignment]  # set: the adapter's time
+                if not (t <= ahead and advance(ev.symbol, t)) \
+                        and not self._check_bar(event, ev, out):
                     continue
-            elif cls is not BarUpdateEvent and isinstance(out, BarEvent):
-                if not await self._check_bar(bus, event, out):
+            elif cls is not BarUpdateEvent and isinstance(ev, BarEvent):
+                if not self._check_bar(event, ev, out):
                     continue
-            elif isinstance(out, ErrorEvent):
+            elif isinstance(ev, ErrorEvent):
                 stats["exchange_errors"] += 1
-            await emit(out)
+            out.append(ev)
             stats["events"] += 1
+        return out
 
-    async def _check_bar(self, bus: EventBus, event: WebSocketEvent, bar: BarEvent) -> bool:
-        """Track ``bar``; False if it is to be dropped. Publishes a gap it reveals."""
+    def _check_bar(self, event: WebSocketEvent, bar: BarEvent, out: list[Event]) -> bool:
+        """Track ``bar``; False if it is to be dropped. Adds to ``out`` the gap it reveals
+        (or the error that drops it)."""
         clock = max(event.received_ns, time.time_ns())
         if bar.time_ns > clock + self.max_bar_ahead_ns:  # type: ignore[operator]
             self._stats["time_ahead"] += 1
-            await self._error(bus, event, "BarTimeAhead",
-                              f"{bar.symbol}: bar opens at {bar.time_ns} ns, more than "
-                              f"{self.max_bar_ahead_ns / 1e9:g} s after the feed's clock "
-                              f"({clock} ns); dropped (max_bar_ahead=)")
+            out.append(self._error(event, "BarTimeAhead",
+                                   f"{bar.symbol}: bar opens at {bar.time_ns} ns, more than "
+                                   f"{self.max_bar_ahead_ns / 1e9:g} s after the feed's clock "
+                                   f"({clock} ns); dropped (max_bar_ahead=)"))
             return False
         verdict, gaps = self.bars.check(bar.symbol, bar.time_ns)  # type: ignore[arg-type]
         if verdict != "new":
@@ -185,18 +198,17 @@ class WebSocketHandler:
         for gap in gaps if self.detect_gaps else ():
             self._stats["gaps"] += 1
             data = gap.to_dict()
-            await bus.emit_async(SystemEvent(
+            out.append(SystemEvent(
                 "gap", f"{gap.symbol}: {gap.missing} bar(s) missing from {data['start']} to "
                 f"{data['end']}", data, time_ns=bar.time_ns, source=bar.source))
         return True
 
-    async def _error(self, bus: EventBus, event: WebSocketEvent, error_type: str,
-                     message: str) -> None:
+    def _error(self, event: WebSocketEvent, error_type: str, message: str) -> ErrorEvent:
         self._stats["errors"] += 1
         self._stats["last_error"] = message
-        await bus.emit_async(create_error_event(
-            message, error_type=error_type, handler=self.name, original=event,
-            payload=event.payload, source=event.source or self.name))
+        return create_error_event(message, error_type=error_type, handler=self.name,
+                                  original=event, payload=event.payload,
+                                  source=event.source or self.name)
 
     def __repr__(self) -> str:
         adapter = self.adapter.name if self.adapter is not None else "by source"

@@ -1,10 +1,12 @@
 """One recorded field's column: cheap appends, then typed immutable chunks; and its kinds.
 
-A column takes new values in a Python list (``stage``: ``list.append`` is the cheapest
-append CPython has). Every ``CHUNK`` rows the recorder *commits* the stage into one typed
-chunk: a numpy array (floats, the shared int columns: visible to ``tracemalloc``) or an
-Arrow array (everything else). Committed chunks go to Arrow without copying, and the
-oldest rows are dropped by dropping (or slicing) chunks.
+A column takes new values in its ``stage``: the numbers of a numpy column (floats, the
+shared int columns) in a typed ``evlab._core.Stage``, written straight from C by a compiled
+row plan and reused from chunk to chunk; every other value in a Python list (``list.append``
+is the cheapest append CPython has). Every ``CHUNK`` rows the recorder *commits* the stage
+into one typed chunk: a numpy array (visible to ``tracemalloc``) or an Arrow array. Committed
+chunks go to Arrow without copying, and the oldest rows are dropped by dropping (or slicing)
+chunks.
 
 The kinds of field column, each a ``Column`` whose ``put`` checks the value:
 
@@ -75,7 +77,7 @@ class Column:
 
     def __init__(self, name: str) -> None:
         self.name = name
-        self.stage: list[Any] = []
+        self.stage: Any = []  # a list, or a Stage (NumpyColumn); never replaced
         self.fast = self.stage.append  # for values known to fit (validated event fields)
         self.chunks: list[Any] = []
         self.committed = 0
@@ -93,21 +95,25 @@ class Column:
     def _concat(self, first: Any, second: Any) -> Any:
         raise NotImplementedError
 
+    def _staged(self) -> Any:
+        """The staged values as one typed chunk."""
+        try:
+            return self._convert(self.stage)
+        except _CONVERT_ERRORS:
+            return self._convert(self._salvage())
+
     def commit(self) -> None:
         """Move the staged values into a typed chunk (merged into a short last chunk)."""
-        if not self.stage:
+        if not len(self.stage):
             return
-        try:
-            chunk = self._convert(self.stage)
-        except _CONVERT_ERRORS:
-            chunk = self._convert(self._salvage())
+        chunk = self._staged()
         if self.chunks and len(self.chunks[-1]) < CHUNK:
             chunk = self._concat(self.chunks[-1], chunk)
             self.chunks[-1] = chunk
         else:
             self.chunks.append(chunk)
         self.committed += len(self.stage)
-        self.stage.clear()  # the same list: ``fast`` stays bound to it
+        self.stage.clear()  # the same stage: ``fast`` stays bound to it
 
     def _salvage(self) -> list[Any]:
         values = []
@@ -162,19 +168,34 @@ class Column:
         raise NotImplementedError
 
 
-class NumpyColumn(Column):
-    """Fixed-width values in numpy chunks (visible to tracemalloc, zero-copy to Arrow)."""
+#: the ``Stage`` type code of each numpy column's dtype
+_STAGE_CODES = {"f8": "d", "i8": "q", "i4": "i", "i2": "h"}
 
-    def __init__(self, name: str, dtype: str, missing: Any = -1) -> None:
+
+class NumpyColumn(Column):
+    """Fixed-width values in numpy chunks (visible to tracemalloc, zero-copy to Arrow),
+    staged in a typed ``Stage``: a value that does not fit is refused at its append
+    (TypeError or OverflowError: its row is left out and reported), never at commit."""
+
+    def __init__(self, name: str, dtype: str) -> None:
         super().__init__(name)
         self.dtype = np.dtype(dtype)
-        self.missing = missing
+        self.stage = core.Stage(_STAGE_CODES[self.dtype.str[1:]])
+        self.fast = self.stage.append
 
-    def _convert(self, values: list[Any]) -> Any:
-        packed = core.pack(values, self.dtype.kind, self.dtype.itemsize)  # compiled: in C
-        if packed is not None:
-            return np.frombuffer(packed, dtype=self.dtype)
-        return np.fromiter(values, dtype=self.dtype, count=len(values))
+    def _staged(self) -> Any:
+        return np.frombuffer(self.stage.buf, dtype=self.dtype, count=len(self.stage)).copy()
+
+    def staged(self) -> np.ndarray:
+        """The staged values (a view: valid until the next append or commit)."""
+        return np.frombuffer(self.stage.buf, dtype=self.dtype, count=len(self.stage))
+
+    def truncate(self, n: int) -> None:
+        self.stage.truncate(n - self.committed)
+
+    def nbytes(self) -> int:
+        held: int = sum(c.nbytes for c in self.chunks)
+        return held + len(self.stage.buf)
 
     def _concat(self, first: Any, second: Any) -> Any:
         return np.concatenate([first, second])
@@ -221,7 +242,7 @@ class Float(NumpyColumn):
     kind = "f8"
 
     def __init__(self, name: str) -> None:
-        super().__init__(name, "f8", math.nan)
+        super().__init__(name, "f8")
 
     def put(self, value: Any) -> None:
         if value is None:

@@ -85,7 +85,7 @@ class EventRecorder:
         # reentrant: a read inside the recorder's own bookkeeping must never deadlock
         self._lock = threading.RLock()
         self._table = EventTable()
-        self._stage = self._table.stage  # staged rows (the list is never replaced)
+        self._stage = self._table.stage  # staged rows (the stage is never replaced)
         self._plans: dict[type, tuple[Any, Any]] = {}  # class -> (row plan, put)
         self._paused = False
         self._closed = False

@@ -277,8 +277,9 @@ class EventTable:
         self.strings: dict[str, Strings] = {}  # dictionary of each ``cat`` column
 
     @property
-    def stage(self) -> list[Any]:
-        """The staged seq values: its length is the number of rows not yet committed."""
+    def stage(self) -> Any:
+        """The staged seq values (a ``Stage``): its length is the number of rows not yet
+        committed."""
         return self.shared.seq.stage
 
     def __len__(self) -> int:
@@ -314,7 +315,7 @@ class EventTable:
         rows = min(len(c) for c in columns)
         cls = self.shared.cls
         while True:
-            staged = Counter(cls.stage[:rows - cls.committed])
+            staged = Counter(cls.staged()[:rows - cls.committed].tolist())
             if all(len(c) >= c.committed + staged[g.code] for g in self.groups
                    for c in g.columns):
                 break
@@ -340,7 +341,7 @@ class EventTable:
             column.reset()
 
     def nbytes(self) -> int:
-        """Bytes held by the chunks and the stage lists."""
+        """Bytes held by the chunks and the stages (lists, and the typed stages' buffers)."""
         return sum(c.nbytes() for c in self.columns())
 
     def classes(self) -> dict[str, Any]:

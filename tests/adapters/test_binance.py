@@ -321,3 +321,83 @@ def test_a_crossed_book_ticker_is_an_error(binance):
     msg = {**fixture_obj(EX, "book_ticker.json"), "b": "25.40000000"}
     with pytest.raises(AdapterError, match="crossed quote"):
         binance.parse(orjson.dumps(msg))
+
+
+def _snapshot_bodies() -> list[str]:
+    """The captured depth snapshot bodies and variants of one: what Binance sends, other JSON
+    spellings of it (whitespace, escapes, another key order, a duplicate key) and bodies the
+    adapter must refuse (a sign, an exponent, a crossed book, a leading zero, a short level)."""
+    bodies = [e.payload for e in capture("binance") if isinstance(e, RestResponseEvent)]
+    small = '{"lastUpdateId":7,"bids":[["0.35","10.5"],["0.34","0"]],"asks":[["0.36","2"]]}'
+    swaps = [  # (in small, replaced by)
+        (":7,", ":0,"), (":7,", ":07,"), (":7,", ":123456789012345678,"),
+        (":7,", ":1234567890123456789,"), (":7,", ":-7,"), (":7,", ":7.0,"), (":7,", ':"7",'),
+        (",", ", "), ('"0.35"', '"\\u0030.35"'), ('"10.5"', '"-10.5"'), ('"10.5"', '"1e1"'),
+        ('"0.35"', '"0.37"'), ('"0.35"', '"0"'), ('"0.35"', '".35"'), ('"0.35"', '"35."'),
+        ('"0.35"', '"0.1234567890123456789"'), ('"0.35"', '"' + "1" * 31 + '"'),
+        ('"0.35"', '"' + "1" * 30 + '"'), ('"0.35"', '"1' + "0" * 18 + '"'),
+        ('"0.35"', '"0..35"'), ('"0.35"', '"0.3\u00e95"'), ('"0.35"', "0.35"),
+        ('["0.34","0"]', '["0.34"]'), ('["0.34","0"]', '["0.34","0","1"]'),
+        ('["0.34","0"]', '"x"'), ('],"asks"', '],,"asks"'), ('"2"]]', '"2"],]'),
+    ]
+    variants = [small, *(small.replace(old, new) for old, new in swaps),
+                '{"lastUpdateId":7,"bids":[],"asks":[]}', '{"lastUpdateId":7,"bids":[],"asks":[]} ',
+                " " + small, '{"bids":[["0.35","1"]],"lastUpdateId":7,"asks":[]}',
+                small[:-1] + ',"bids":[]}', small[:-1], small[:-2], small + "x", "[]", "{}", "",
+                '{"lastUpdateId":7,"bids":[["0.35","1"]]', '{"lastUpdateId":',
+                '{"code":-1121,"msg":"x"}']
+    return bodies + variants
+
+
+def _outcome(binance, url, body):
+    try:
+        return [(ev.symbol, ev.snapshot, ev.last_update_id, ev.bids, ev.asks)
+                if isinstance(ev, BookEvent) else (type(ev).__name__, ev.message)
+                for ev in binance.parse_rest(url, body)]
+    except AdapterError as exc:
+        return f"{type(exc).__name__}: {exc}"
+
+
+@pytest.mark.parametrize("body", _snapshot_bodies())
+def test_a_depth_snapshot_read_in_one_pass_is_what_the_json_decoder_gives(binance, body,
+                                                                          monkeypatch):
+    """Compiled, a depth snapshot body in Binance's form is read in one pass over its text
+    (``_common.depth_body_levels``), not through orjson and a tuple per level: the same
+    levels, ids and errors as the JSON path (taken here by turning the one pass off); str or
+    bytes. The same scan run interpreted from its source gives the same, so the one source is
+    what both builds check."""
+    from evlab.feeds.adapters import _common
+
+    url = "https://api.binance.com/api/v3/depth?symbol=NKNUSDT&limit=1000"
+    scanned = _common.depth_body_levels(body)
+    fast = _outcome(binance, url, body), _outcome(binance, url, body.encode())
+    with monkeypatch.context() as patch:
+        patch.setattr(_common, "depth_body_levels", lambda body: None)
+        assert fast == (_outcome(binance, url, body), _outcome(binance, url, body.encode()))
+    source = _interpreted_common()._depth_scan(body)
+    if _common.__file__.endswith(".py"):  # interpreted: always the JSON path
+        assert scanned is None
+    else:
+        assert scanned == source
+    if source is not None:
+        obj = orjson.loads(body)
+        assert source == (obj["lastUpdateId"], _common.levels("x", obj, "bids"),
+                          _common.levels("x", obj, "asks"))
+
+
+def test_the_captured_depth_snapshots_are_read_in_one_pass_where_compiled():
+    """The shipped capture's four snapshots are all of the form the one pass takes (else the
+    replay would silently be on the slow path)."""
+    from evlab.feeds.adapters import _common
+
+    bodies = [e.payload for e in capture("binance") if isinstance(e, RestResponseEvent)]
+    assert len(bodies) == 4
+    for body in bodies:
+        assert _interpreted_common()._depth_scan(body) is not None
+        assert (_common.depth_body_levels(body) is None) == _common.__file__.endswith(".py")
+
+
+def _interpreted_common():
+    from tests.adapters.test_common import _interpreted_common as source
+
+    return source()

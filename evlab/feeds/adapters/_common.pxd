@@ -5,9 +5,21 @@ cimport cython
 # functions skip Python's calling convention, and so do an adapter's that cimports them, as
 # coinbase's l2update path does). Interpreted Python never reads this file.
 
-@cython.locals(n=Py_ssize_t, i=Py_ssize_t, _=Py_ssize_t, digits=Py_ssize_t, point=Py_ssize_t,
-               mantissa=cython.longlong, scale=double, ch=Py_UCS4, out=double)
 cpdef double _plain_decimal(str text) except? -2.0
+
+# the scan of a decimal in place: _plain_decimal's, and the depth snapshot scan's
+@cython.locals(n=Py_ssize_t, i=Py_ssize_t, _=Py_ssize_t, digits=Py_ssize_t, point=Py_ssize_t,
+               mantissa=cython.longlong, scale=double, ch=cython.uchar, data=cython.p_uchar)
+cdef double _decimal_in(str text, Py_ssize_t start, Py_ssize_t end) except? -2.0
+
+# a Binance depth snapshot body in one pass: C loops over its characters
+@cython.locals(n=Py_ssize_t, i=Py_ssize_t, start=Py_ssize_t, last=cython.longlong,
+               digit=cython.long)
+cpdef tuple _depth_scan(str text)
+
+@cython.locals(n=Py_ssize_t, start=Py_ssize_t, p=double, q=double, ch=cython.uchar,
+               data=cython.p_uchar)
+cdef Py_ssize_t _depth_side(str text, Py_ssize_t i, list out) except -2
 
 # dec_fields' values: a C loop calling _plain_decimal in C
 @cython.locals(x=double)

@@ -42,6 +42,13 @@ from evlab.events import (
 
 from .base import AdapterError
 
+if cython.compiled:  # a str's characters in place: a 1-byte string's are a C array
+    from cython.cimports.cpython.unicode import (
+        PyUnicode_1BYTE_DATA,
+        PyUnicode_1BYTE_KIND,
+        PyUnicode_KIND,
+    )
+
 EXCERPT = 120
 _NS = 1_000_000_000
 _NEVER = -(1 << 80)  # "no final bar yet": earlier than any time
@@ -310,34 +317,43 @@ def _plain_decimal(text: str) -> float:
     """``float(text)`` if ``text`` is a plain decimal of at most 30 characters (ASCII digits
     with at most one "." between two of them: exactly what :data:`_DECIMAL` takes there,
     bar the sign), else -1.0: :func:`level`'s fast path, one per price and size."""
+    return _decimal_in(text, 0, len(text))
+
+
+@cython.annotation_typing(False)  # its C types: _common.pxd
+def _decimal_in(text: str, start: int, end: int) -> float:
+    """:func:`_plain_decimal` of ``text[start:end]``, read in place (compiled, no slice: the
+    depth snapshot scan, :func:`_depth_scan`, reads its numbers inside the body); a slice of a
+    string holding any character past U+00FF is never plain here (no caller has one)."""
     if cython.compiled:  # one pass over the characters, the float without a second one
-        n = len(text)
-        if n == 0 or n > 30:
+        n = end - start
+        if n <= 0 or n > 30 or PyUnicode_KIND(text) != PyUnicode_1BYTE_KIND:
             return -1.0
+        data = PyUnicode_1BYTE_DATA(text)  # the characters as bytes: a C array
         mantissa = 0  # the digits as an integer (exact while there are at most 15)
         digits = 0
         point = -1  # the index of the "."
-        i = 0
-        for ch in text:  # Cython makes this a C loop over the characters
-            if "0" <= ch <= "9":
+        for i in range(start, end):
+            ch = data[i]
+            if 48 <= ch <= 57:  # "0" to "9"
                 if digits < 18:
-                    mantissa = mantissa * 10 + (ord(ch) - 48)
+                    mantissa = mantissa * 10 + (ch - 48)
                 digits += 1
-            elif ch == "." and point < 0 and 0 < i < n - 1:
+            elif ch == 46 and point < 0 and start < i < end - 1:  # "." between two digits
                 point = i
             else:
                 return -1.0
-            i += 1  # noqa: SIM113 (Cython makes the loop C; enumerate would not be)
         if digits > 15:  # not exact as a double: the correctly rounded parse
-            return float(text)
+            return float(text[start:end])
         # both exact (a mantissa below 2**53, a power of ten up to 1e15), so the quotient is
         # the correctly rounded value of the decimal: float(text) (Clinger's fast path)
         scale = 1.0
         if point >= 0:
-            for _ in range(n - 1 - point):
+            for _ in range(end - 1 - point):
                 scale *= 10.0
         return mantissa / scale
     else:  # (an else: compiled, the branch is left out, not "unreachable code")
+        text = text[start:end]
         try:
             out = float(text)
         except ValueError:
@@ -382,6 +398,104 @@ def levels(name: str, obj: Any, key: str) -> tuple[tuple[float, float], ...]:
             raise bad_field(name, key, "[price, size] pairs of decimal strings", obj, lv)
         out.append(level(name, obj, key, lv[0], lv[1]))
     return tuple(out)
+
+
+def depth_body_levels(body: str | bytes) -> tuple[int, tuple, tuple] | None:
+    """``(lastUpdateId, bids, asks)`` of a depth snapshot body as Binance sends it
+    (``{"lastUpdateId":N,"bids":[["p","q"],...],"asks":[...]}``, compact, keys in that
+    order), read in one pass over its text (:func:`_depth_scan`) where compiled: exactly what
+    :func:`loads` then :func:`get_int` and :func:`levels` give, without the JSON objects
+    (a snapshot's thousands of levels are most of a Binance replay's cost). None for any
+    other body (and always interpreted): the caller then takes that general path, whose
+    errors name the fault."""
+    if not cython.compiled:  # interpreted, a loop over characters costs more than orjson
+        return None
+    if body.__class__ is bytes:
+        try:
+            text = body.decode("ascii")
+        except UnicodeDecodeError:
+            return None
+    elif body.__class__ is str:
+        text = body
+    else:
+        return None
+    return _depth_scan(text)
+
+
+_DEPTH_HEAD = '{"lastUpdateId":'
+
+
+def _depth_scan(text: str) -> tuple | None:  # (bare tuple: see _common.pxd)
+    """:func:`depth_body_levels` of a ``str``: a strict subset of JSON (ASCII, no whitespace,
+    no escapes, the three keys in Binance's order, an id of 1 to 18 digits without a leading
+    zero) whose levels :func:`level`'s fast path would take (each value through
+    :func:`_decimal_in`, the price positive, both below :data:`MAX_VALUE`); None otherwise.
+    Compiled, its characters are read as a C array of bytes."""
+    if not (text.isascii() and text.startswith(_DEPTH_HEAD)):  # isascii: a flag, O(1)
+        return None
+    n = len(text)
+    i = start = len(_DEPTH_HEAD)
+    last = 0
+    while i < n and i - start < 18:
+        digit = ord(text[i]) - 48
+        if not 0 <= digit <= 9:
+            break
+        last = last * 10 + digit
+        i += 1
+    if i == start or (i - start > 1 and text[start] == "0") \
+            or not text.startswith(',"bids":', i):
+        return None
+    bids: list[tuple[float, float]] = []
+    i = _depth_side(text, i + 8, bids)
+    if i < 0 or not text.startswith(',"asks":', i):
+        return None
+    asks: list[tuple[float, float]] = []
+    i = _depth_side(text, i + 8, asks)
+    if i != n - 1 or text[i] != "}":
+        return None
+    return last, tuple(bids), tuple(asks)
+
+
+@cython.annotation_typing(False)  # its C types: _common.pxd
+def _depth_side(text: str, i: int, out: list) -> int:
+    """Read one side's ``[["p","q"],...]`` from ``text[i]`` of an ASCII ``text`` into
+    ``out``: the index after it, or -1 if it is not of that form (see :func:`_depth_scan`)."""
+    # compiled, the characters as bytes in place (a C array); interpreted, the same bytes
+    data = PyUnicode_1BYTE_DATA(text) if cython.compiled else text.encode("ascii")
+    n = len(text)
+    if i >= n or data[i] != 91:  # "["
+        return -1
+    i += 1
+    if i < n and data[i] == 93:  # "]": no levels
+        return i + 1
+    while True:  # ["p","q"] then "," or "]"
+        if i + 1 >= n or data[i] != 91 or data[i + 1] != 34:  # '["'
+            return -1
+        i += 2
+        start = i
+        while i < n and data[i] != 34:
+            i += 1
+        if i + 2 >= n:
+            return -1
+        p = _decimal_in(text, start, i)  # -1.0: not plain
+        if not 0.0 < p < MAX_VALUE or data[i + 1] != 44 or data[i + 2] != 34:  # '","'
+            return -1
+        i += 3
+        start = i
+        while i < n and data[i] != 34:
+            i += 1
+        if i + 2 >= n:
+            return -1
+        q = _decimal_in(text, start, i)
+        if not 0.0 <= q < MAX_VALUE or data[i + 1] != 93:  # '"]'
+            return -1
+        out.append((p, q))
+        ch = data[i + 2]
+        i += 3
+        if ch == 93:  # "]": the side's end
+            return i
+        if ch != 44:  # ","
+            return -1
 
 
 def side_levels(name: str, obj: Any, key: str, sides: tuple  # (bare tuple: see _common.pxd)
@@ -664,19 +778,20 @@ class BarCloser:
     The last update seen for the earlier bar is then emitted again, as the final BarEvent.
     """
 
-    __slots__ = ("_clock", "_done", "_open", "repeated")
+    __slots__ = ("_clock", "_keys", "repeated")
 
     def __init__(self) -> None:
-        self._open: dict[tuple[str, int], tuple[int, BarEvent]] = {}  # running bar per key
-        self._done: dict[tuple[str, int], int] = {}  # start of the latest final bar per key
+        # per interval (ns), per symbol: [start of the latest final bar (_NEVER: none yet),
+        # the running bar as (start, BarUpdateEvent) or None]. Nested plain-key dicts, not
+        # one keyed by (symbol, interval) tuples: no tuple to build, hash and compare per bar.
+        self._keys: dict[int, dict[str, list[Any]]] = {}
         self.repeated = 0  # bars dropped because they were already emitted as final
         self._clock = 0  # the wall clock as last read (ns): a bar not past it plus a day is
         # in time without reading the clock again (it only moves on)
 
     def reset(self) -> None:
         """Forget every open bar (e.g. after a reconnect)."""
-        self._open.clear()
-        self._done.clear()
+        self._keys.clear()
 
     def push(self, name: str, interval_ns: int, now_ns: int, symbol: str, begin_ns: int,
              values: tuple[float, float, float, float, float], source: str,
@@ -687,14 +802,20 @@ class BarCloser:
             if begin_ns > self._clock + MAX_AHEAD_NS:
                 raise AdapterError(f"{name}: bar of {symbol!r} opens more than a day after the "
                                    f"clock ({rfc3339(begin_ns)}) in {excerpt(raw)!r}")
-        key = (symbol, interval_ns)
-        pend = self._open.get(key)
-        done = self._done.get(key, _NEVER)
+        o, h, low, c, v = values
+        symbols = self._keys.get(interval_ns)
+        state = None if symbols is None else symbols.get(symbol)
+        done, pend = (_NEVER, None) if state is None else (state[0], state[1])
         if pend is None and begin_ns > done and now_ns >= begin_ns + interval_ns:
             # the usual message of a finished bar (a final candle stamped at its end): the
             # same outcome as below, without its bookkeeping
-            usual = bar(name, True, symbol, begin_ns, *values, source, raw)  # may raise
-            self._done[key] = begin_ns
+            usual = bar(name, True, symbol, begin_ns, o, h, low, c, v, source, raw)  # may raise
+            if state is not None:
+                state[0] = begin_ns
+            elif symbols is not None:
+                symbols[symbol] = [begin_ns, None]
+            else:
+                self._keys[interval_ns] = {symbol: [begin_ns, None]}
             return [usual]
         out: list[BarEvent] = []
         flush = pend is not None and pend[0] < begin_ns
@@ -706,21 +827,25 @@ class BarCloser:
         ev: BarEvent | None = None
         if begin_ns > done:  # else: already emitted as final (e.g. a repeated snapshot)
             final = now_ns >= begin_ns + interval_ns or (pend is not None and begin_ns < pend[0])
-            ev = bar(name, final, symbol, begin_ns, *values, source, raw)  # may raise
+            ev = bar(name, final, symbol, begin_ns, o, h, low, c, v, source, raw)  # may raise
             out.append(ev)
         else:  # a repeat is still validated: a corrupt one is an error, not a duplicate
-            bar(name, True, symbol, begin_ns, *values, source, raw)  # may raise
+            bar(name, True, symbol, begin_ns, o, h, low, c, v, source, raw)  # may raise
             self.repeated += 1
         # commit only once nothing can raise any more
         if flush:
-            del self._open[key]
+            pend = None
         if ev is not None:
             if final:
                 done = max(done, begin_ns)
                 if pend is not None and pend[0] == begin_ns:
-                    del self._open[key]
+                    pend = None
             else:
-                self._open[key] = (begin_ns, ev)
-        if done != _NEVER:
-            self._done[key] = done
+                pend = (begin_ns, ev)
+        if state is not None:
+            state[0], state[1] = done, pend
+        elif done != _NEVER or pend is not None:
+            if symbols is None:
+                symbols = self._keys[interval_ns] = {}
+            symbols[symbol] = [done, pend]
         return out

@@ -136,6 +136,14 @@ class BinanceAdapter(ExchangeAdapter):
         symbols = parse_qs(parts.query).get("symbol")
         if not parts.path.endswith("/depth") or not symbols:
             raise AdapterError(f"{n}: not a depth snapshot request: {c.excerpt(url)!r}")
+        scanned = c.depth_body_levels(body)  # the usual body in one pass (compiled)
+        if scanned is not None:
+            last, bids, asks = scanned
+            try:
+                return [c.book(n, symbols[0], None, bids, asks, True, None, last,
+                               source or n, body)]
+            except AdapterError as exc:
+                raise BookDataError(str(exc), symbols[0]) from None
         obj = c.loads(n, body)
         if not isinstance(obj, dict):
             raise AdapterError(f"{n}: expected a JSON object, got {c.excerpt(obj)!r}")
