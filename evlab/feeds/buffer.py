@@ -45,6 +45,9 @@ class FeedBuffer:
         self._ready = asyncio.Event()  # items to get (or closed)
         self._room = asyncio.Event()  # room to put
         self._room.set()
+        # whether a get waits for _ready / a put for _room: only then does a put or a get
+        # set it (no Event.set call per message while both sides keep up)
+        self._starved = self._blocked = False
         self.closed = False
 
     def __len__(self) -> int:
@@ -63,11 +66,14 @@ class FeedBuffer:
                 dropped = self._drop_one()
                 break
             self._room.clear()
+            self._blocked = True
             await self._room.wait()
         self._items.append(item)
         if isinstance(item, WebSocketEvent):
             self._messages += 1
-        self._ready.set()
+        if self._starved:
+            self._starved = False
+            self._ready.set()
         return dropped
 
     def put_nowait(self, item: Event) -> bool:
@@ -78,7 +84,9 @@ class FeedBuffer:
         self._items.append(item)
         if isinstance(item, WebSocketEvent):
             self._messages += 1
-        self._ready.set()
+        if self._starved:
+            self._starved = False
+            self._ready.set()
         return True
 
     def get_nowait(self) -> Event | None:
@@ -89,7 +97,9 @@ class FeedBuffer:
         item = self._items.popleft()
         if isinstance(item, WebSocketEvent):
             self._messages -= 1
-        self._room.set()
+        if self._blocked:
+            self._blocked = False
+            self._room.set()
         return item
 
     async def get(self) -> Event | None:
@@ -98,11 +108,14 @@ class FeedBuffer:
             if self.closed:
                 return None
             self._ready.clear()
+            self._starved = True
             await self._ready.wait()
         item = self._items.popleft()
         if isinstance(item, WebSocketEvent):
             self._messages -= 1
-        self._room.set()
+        if self._blocked:
+            self._blocked = False
+            self._room.set()
         return item
 
     def close(self) -> None:

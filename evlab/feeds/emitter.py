@@ -65,11 +65,12 @@ this feed, and no recorder has a tape on the bus (nothing keeps the raw messages
 delivery task does not send a message across the bus only for that handler to decode it: it
 stamps and counts the ``WebSocketEvent`` as ``emit`` would (``EventBus.take``), has the
 handler decode it (``WebSocketHandler.decode``, the same code as ``handle``) and publishes
-what it gives with ``cause`` = the message. The events, their stamps (``seq``, ``cause``)
-and every count are what ``handle`` would have made; only the second trip is saved. Any
-other subscriber to WEBSOCKET (a second handler, an "every type" one, a profiling bus) or a
-tape turns it off, message by message. ``stats["decoded"]`` counts the messages decoded so
-(each also in ``delivered``).
+what it gives with ``cause`` = the message (``emit_async`` as ``handle`` does, or ``emit``
+for an event of a type no async handler listens to: the same dispatch without a
+coroutine). The events, their stamps (``seq``, ``cause``) and every count are what
+``handle`` would have made; only the second trip is saved. Any other subscriber to WEBSOCKET
+(a second handler, an "every type" one, a profiling bus) or a tape turns it off, message by
+message. ``stats["decoded"]`` counts the messages decoded so (each also in ``delivered``).
 
 From a plain script or blocking code, ``start_in_thread()`` runs the feed on a
 :class:`~evlab.feeds.loop.BackgroundLoop` of its own and returns its thread once connected;
@@ -608,13 +609,14 @@ class WebSocketEmitter:
         assert buffer is not None and bus is not None  # set by start()
         known: Any = _NO_ROUTE  # the WEBSOCKET route that ``reader`` was found on
         reader: tuple[Any, WebSocketHandler] | None = None
+        websocket = EventType.WEBSOCKET
         try:
             get_nowait = buffer.get_nowait
             while (event := get_nowait() or await buffer.get()) is not None:
                 self._in_flight = event
                 try:
                     if type(event) is WebSocketEvent and bus._tape is None:
-                        route = bus._routes.get(EventType.WEBSOCKET)
+                        route = bus._routes.get(websocket)
                         if route is not known:  # registrations changed (routes are rebuilt)
                             known, reader = route, self._sole_reader(route)
                         if reader is not None:  # decoded here: see "The one reader" above
@@ -622,9 +624,14 @@ class WebSocketEmitter:
                             stats["decoded"] += 1
                             events = bus.take(event, handler.decode, call)
                             if events:
-                                emit = (handler.event_bus or bus).emit_async
+                                target = handler.event_bus or bus
                                 for out in events:
-                                    await emit(out, cause=event)
+                                    # no async handler on its route: emit's dispatch is what
+                                    # emit_async's would be, without a coroutine per event
+                                    if target._routes.get(out.type, target._default_route)[1]:
+                                        await target.emit_async(out, cause=event)
+                                    else:
+                                        target.emit(out, cause=event)
                         else:
                             await bus.emit_async(event)
                     else:

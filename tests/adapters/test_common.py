@@ -20,7 +20,7 @@ from evlab.feeds.adapters import (
     PolygonAdapter,
     get_adapter,
 )
-from evlab.feeds.adapters._common import BarCloser, dec, rfc3339, rfc3339_ns
+from evlab.feeds.adapters._common import BarCloser, dec, get_time_s_str, rfc3339, rfc3339_ns
 
 from ._data import btc_bars, ns, same_bar
 
@@ -459,3 +459,22 @@ def test_rfc3339_times_without_a_fraction_agree_and_are_right():
                                   .timestamp()) * 10**9
             else:
                 assert got == outcome(source, text) and str(got).startswith("ValueError"), text
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("1475798400", 1_475_798_400 * 10**9), ("0000000000", 0), ("0", 0),
+    ("9223372036", 9_223_372_036 * 10**9),  # the last second that fits int64 ns
+    ("00000000000000000001", 10**9),  # more digits than the fast path reads: still accepted
+])
+def test_a_candle_start_in_unix_seconds_is_read_exactly(text, expected):
+    assert get_time_s_str("x", {"start": text}, "start") == expected
+
+
+@pytest.mark.parametrize(("text", "pattern"), [
+    ("9223372037", "fits int64"), ("12345678901", "fits int64"), ("", "non-empty"),
+    ("12a4", "ASCII digits"), ("-1", "ASCII digits"), ("\u0661\u0662", "ASCII digits"),
+    (" 12", "ASCII digits"),
+])
+def test_a_bad_candle_start_names_the_field(text, pattern):
+    with pytest.raises(AdapterError, match=f"'start'.*{pattern}"):
+        get_time_s_str("x", {"start": text}, "start")

@@ -111,3 +111,20 @@ async def test_the_buffers_no_wait_paths_keep_its_bound_order_and_counts():
     putter = asyncio.ensure_future(buffer.put(events[4]))  # the awaited path still works
     await asyncio.wait_for(putter, SAFETY)
     assert await asyncio.wait_for(buffer.get(), SAFETY) is events[4]
+
+
+async def test_a_waiting_get_wakes_on_put_nowait_and_a_waiting_put_on_get_nowait():
+    buffer = FeedBuffer(1)
+    events = [WebSocketEvent(str(i), i, time_ns=i) for i in range(3)]
+    getter = asyncio.ensure_future(buffer.get())
+    await asyncio.sleep(0)  # the getter runs up to its wait: the buffer is empty
+    assert not getter.done()
+    assert buffer.put_nowait(events[0])
+    assert await asyncio.wait_for(getter, SAFETY) is events[0]
+    assert buffer.put_nowait(events[1])
+    putter = asyncio.ensure_future(buffer.put(events[2]))
+    await asyncio.sleep(0)  # the putter runs up to its wait: the buffer is full
+    assert not putter.done()
+    assert buffer.get_nowait() is events[1]
+    await asyncio.wait_for(putter, SAFETY)
+    assert buffer.get_nowait() is events[2] and buffer.messages == 0

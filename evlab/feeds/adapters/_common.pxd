@@ -41,6 +41,12 @@ cpdef loads(str name, payload)
 
 cpdef get_time(str name, obj, str key)
 
+# a candle's start and the lists of its message: C calls from coinbase's candles path
+@cython.locals(text=str, secs=cython.longlong, ch=Py_UCS4)
+cpdef get_time_s_str(str name, obj, str key)
+
+cpdef get_list(str name, obj, str key)
+
 # (side_levels' .py annotation of ``sides`` is a bare ``tuple``, as level's ``fields``)
 cpdef tuple side_levels(str name, obj, str key, tuple sides)
 

@@ -259,7 +259,19 @@ def get_time_s_str(name: str, obj: Any, key: str) -> int:
     """A required time in UNIX seconds sent as an ASCII digit string, as ns (range-checked)."""
     try:  # the fast path: a candle's start in every message ([0-9]{1,20}, without the regex)
         value = obj[key]
-        if value.__class__ is str and len(value) <= 20 and value.isascii() and value.isdigit():
+        if cython.compiled and value.__class__ is str and 0 < len(value) <= 10:
+            # compiled, today's ten digits read in C: at most 9_223_372_036 s fit int64 ns
+            text = value
+            secs = 0
+            for ch in text:
+                if not "0" <= ch <= "9":
+                    secs = -1
+                    break
+                secs = secs * 10 + (ord(ch) - 48)
+            if 0 <= secs <= 9_223_372_036:
+                return secs * 1_000_000_000  # (_NS, as a C constant: no overflow here)
+        elif value.__class__ is str and len(value) <= 20 and value.isascii() \
+                and value.isdigit():
             ns = int(value) * _NS
             if ns <= MAX_TIME_NS:
                 return ns

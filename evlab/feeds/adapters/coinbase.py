@@ -117,17 +117,21 @@ def _currency(code: str) -> dict[str, Any]:
             "details": {"type": "fiat" if fiat else "crypto", "symbol": None,
                         "sort_order": 0, "push_payment_methods": [], "group_types": []},
             "supported_networks": []}
-# the helpers of parse's l2update path: compiled, C calls into _common (its .pxd declares
-# them), one per helper and book update; interpreted, module globals (not c.<name>)
+# the helpers of parse's l2update and candles paths: compiled, C calls into _common (its .pxd
+# declares them), one per helper and book update or candle; interpreted, module globals (not
+# c.<name>)
 if cython.compiled:
     from cython.cimports.evlab.feeds.adapters._common import book as _book
+    from cython.cimports.evlab.feeds.adapters._common import get_list as _get_list
     from cython.cimports.evlab.feeds.adapters._common import get_str as _get_str
     from cython.cimports.evlab.feeds.adapters._common import get_time as _get_time
+    from cython.cimports.evlab.feeds.adapters._common import get_time_s_str as _get_time_s_str
     from cython.cimports.evlab.feeds.adapters._common import loads as _loads
     from cython.cimports.evlab.feeds.adapters._common import side_levels as _side_levels
 else:
     _loads, _get_str, _get_time, _side_levels, _book = (c.loads, c.get_str, c.get_time,
                                                         c.side_levels, c.book)
+    _get_list, _get_time_s_str = c.get_list, c.get_time_s_str
 _L2_CHANNELS = ("level2", "level2_batch", "level2_50")  # Exchange: each sends a snapshot first
 _L2_FIELDS = ("price_level", "new_quantity")  # Advanced Trade's names for a level's values
 
@@ -269,15 +273,16 @@ class CoinbaseAdapter(ExchangeAdapter):
 
     def _candles(self, obj: dict[str, Any], src: str) -> list[Event]:
         n = self.name
-        now = c.get_time(n, obj, "timestamp")
+        now = _get_time(n, obj, "timestamp")
         step = self.candle_interval_s * _NS
         out: list[Event] = []
-        for event in c.get_list(n, obj, "events"):
-            for k in c.get_list(n, event, "candles"):
-                start = c.get_time_s_str(n, k, "start")
+        push = self._closer.push
+        for event in _get_list(n, obj, "events"):
+            for k in _get_list(n, event, "candles"):
+                start = _get_time_s_str(n, k, "start")
                 o, h, lo, cl, v = _OHLCV(n, k)
-                out.extend(self._closer.push(n, step, now, c.get_str(n, k, "product_id"),
-                                             start, (o, h, lo, cl, v), src, k))
+                out.extend(push(n, step, now, _get_str(n, k, "product_id"), start,
+                                (o, h, lo, cl, v), src, k))
         return out
 
     def _l2_data(self, obj: dict[str, Any], src: str) -> list[Event]:
