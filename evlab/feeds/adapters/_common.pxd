@@ -47,3 +47,17 @@ cpdef tuple side_levels(str name, obj, str key, tuple sides)
 # (annotation_typing(False) in the .py: its arguments are objects, checked by the event)
 cpdef book(name, symbol, time_ns, bids, asks, snapshot, first_id, last_id, source, raw,
            checksum=*, checksum_rule=*)
+
+# binance's depthUpdate and bookTicker paths: C calls from its compiled module
+cpdef get_int(str name, obj, str key)
+
+cpdef double get_dec(str name, obj, str key) except? -1.0
+
+cpdef get_time_ms(str name, obj, str key)
+
+cpdef get_time_us(str name, obj, str key)
+
+cpdef tuple levels(str name, obj, str key)
+
+# (annotation_typing(False) in the .py, as book's)
+cpdef quote(name, symbol, time_ns, bid, ask, bid_size, ask_size, source, raw)
