@@ -686,8 +686,19 @@ def _book_levels(event: BookEvent) -> None:
 
 def _book_uncrossed(event: BookEvent) -> None:
     """A snapshot may not be crossed (its best bid >= its best ask)."""
-    bids = [p for p, q in event.bids if q > 0]
-    asks = [p for p, q in event.asks if q > 0]
+    if not event.bids or not event.asks:
+        return
+    # the highest bid level and the lowest ask level, in C (max/min compare the tuples: by
+    # price, then size): if both hold a size, theirs are the best prices; else (a level of
+    # size 0 there, rare) the best among the levels holding one, filtered in Python
+    top_bid, top_ask = max(event.bids), min(event.asks)
+    if top_bid[1] > 0 and top_ask[1] > 0:
+        if top_bid[0] < top_ask[0]:
+            return
+        bids, asks = [top_bid[0]], [top_ask[0]]
+    else:
+        bids = [p for p, q in event.bids if q > 0]
+        asks = [p for p, q in event.asks if q > 0]
     if bids and asks and max(bids) >= min(asks):
         raise _bad(type(event), "bids", max(bids),
                    f"best bid must be below the best ask ({min(asks)!r}): a crossed book")
