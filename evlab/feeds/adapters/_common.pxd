@@ -5,6 +5,8 @@ cimport cython
 # functions skip Python's calling convention, and so do an adapter's that cimports them, as
 # coinbase's l2update path does). Interpreted Python never reads this file.
 
+cdef double _LIMIT  # MAX_VALUE, for the per-level checks
+
 cpdef double _plain_decimal(str text) except? -2.0
 
 # the scan of a decimal in place: _plain_decimal's, and the depth snapshot scan's

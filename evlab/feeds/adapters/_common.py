@@ -58,6 +58,9 @@ _MS = 1_000_000
 # "1e308" is an attack or a bug, not a price).
 MAX_TIME_NS = (1 << 63) - 1
 MAX_VALUE = 1e18
+#: MAX_VALUE for the per-level checks: a C double compiled (_common.pxd), so that comparing a
+#: level's values with it makes no float object (a module global would, twice a level)
+_LIMIT = MAX_VALUE
 # A bar opening more than this after the wall clock is a bogus timestamp, not news: taking it
 # would mark every later real bar as already emitted (see BarCloser).
 MAX_AHEAD_NS = 86_400 * _NS
@@ -297,10 +300,10 @@ def level(name: str, obj: Any, key: str, price: Any, size: Any,
     or, for a sign, the book side (``side``, else ``key``: ``"b"`` is ``"bids"``)."""
     if price.__class__ is str and size.__class__ is str:  # the usual level: no regex
         p, q = _plain_decimal(price), _plain_decimal(size)  # -1.0: not plain, look closer
-        if 0.0 < p < MAX_VALUE and 0.0 <= q < MAX_VALUE:
+        if 0.0 < p < _LIMIT and 0.0 <= q < _LIMIT:
             return p, q
     elif numbers and price.__class__ is float and size.__class__ is float \
-            and 0.0 < price < MAX_VALUE and 0.0 <= size < MAX_VALUE:
+            and 0.0 < price < _LIMIT and 0.0 <= size < _LIMIT:
         return price, size
     p = _level_value(name, obj, key, fields[0], price, numbers)  # each checked by _DECIMAL
     q = _level_value(name, obj, key, fields[1], size, numbers)
@@ -478,7 +481,7 @@ def _depth_side(text: str, i: int, out: list) -> int:
         if i + 2 >= n:
             return -1
         p = _decimal_in(text, start, i)  # -1.0: not plain
-        if not 0.0 < p < MAX_VALUE or data[i + 1] != 44 or data[i + 2] != 34:  # '","'
+        if not 0.0 < p < _LIMIT or data[i + 1] != 44 or data[i + 2] != 34:  # '","'
             return -1
         i += 3
         start = i
@@ -487,7 +490,7 @@ def _depth_side(text: str, i: int, out: list) -> int:
         if i + 2 >= n:
             return -1
         q = _decimal_in(text, start, i)
-        if not 0.0 <= q < MAX_VALUE or data[i + 1] != 93:  # '"]'
+        if not 0.0 <= q < _LIMIT or data[i + 1] != 93:  # '"]'
             return -1
         out.append((p, q))
         ch = data[i + 2]
