@@ -10,8 +10,9 @@ cdef double _LIMIT  # MAX_VALUE, for the per-level checks
 cpdef double _plain_decimal(str text) except? -2.0
 
 # the scan of a decimal in place: _plain_decimal's, and the depth snapshot scan's
-@cython.locals(n=Py_ssize_t, i=Py_ssize_t, _=Py_ssize_t, digits=Py_ssize_t, point=Py_ssize_t,
-               mantissa=cython.longlong, scale=double, ch=cython.uchar, data=cython.p_uchar)
+cdef tuple _POW10
+@cython.locals(n=Py_ssize_t, i=Py_ssize_t, digits=Py_ssize_t, point=Py_ssize_t,
+               mantissa=cython.ulonglong, scale=double, ch=cython.uchar, data=cython.p_uchar)
 cdef double _decimal_in(str text, Py_ssize_t start, Py_ssize_t end) except? -2.0
 
 # a Binance depth snapshot body in one pass: C loops over its characters

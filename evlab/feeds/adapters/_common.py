@@ -323,6 +323,10 @@ def _plain_decimal(text: str) -> float:
     return _decimal_in(text, 0, len(text))
 
 
+#: 1e0 .. 1e15, exact: the scale of a plain decimal of at most 15 digits (_decimal_in)
+_POW10 = tuple(10.0 ** k for k in range(16))
+
+
 @cython.annotation_typing(False)  # its C types: _common.pxd
 def _decimal_in(text: str, start: int, end: int) -> float:
     """:func:`_plain_decimal` of ``text[start:end]``, read in place (compiled, no slice: the
@@ -333,14 +337,13 @@ def _decimal_in(text: str, start: int, end: int) -> float:
         if n <= 0 or n > 30 or PyUnicode_KIND(text) != PyUnicode_1BYTE_KIND:
             return -1.0
         data = PyUnicode_1BYTE_DATA(text)  # the characters as bytes: a C array
-        mantissa = 0  # the digits as an integer (exact while there are at most 15)
-        digits = 0
+        mantissa = 0  # the digits as an integer (exact while there are at most 15; unsigned,
+        digits = 0  # so that more wrap around, as C defines: they are parsed below instead)
         point = -1  # the index of the "."
         for i in range(start, end):
             ch = data[i]
             if 48 <= ch <= 57:  # "0" to "9"
-                if digits < 18:
-                    mantissa = mantissa * 10 + (ch - 48)
+                mantissa = mantissa * 10 + (ch - 48)
                 digits += 1
             elif ch == 46 and point < 0 and start < i < end - 1:  # "." between two digits
                 point = i
@@ -348,12 +351,10 @@ def _decimal_in(text: str, start: int, end: int) -> float:
                 return -1.0
         if digits > 15:  # not exact as a double: the correctly rounded parse
             return float(text[start:end])
-        # both exact (a mantissa below 2**53, a power of ten up to 1e15), so the quotient is
-        # the correctly rounded value of the decimal: float(text) (Clinger's fast path)
-        scale = 1.0
-        if point >= 0:
-            for _ in range(end - 1 - point):
-                scale *= 10.0
+        # both exact (a mantissa below 2**53, a power of ten up to 1e15: at most 15 digits
+        # follow the "."), so the quotient is the correctly rounded value of the decimal:
+        # float(text) (Clinger's fast path)
+        scale = 1.0 if point < 0 else _POW10[end - 1 - point]
         return mantissa / scale
     else:  # (an else: compiled, the branch is left out, not "unreachable code")
         text = text[start:end]
