@@ -17,7 +17,9 @@ source https://github.com/binance/binance-spot-api-docs/blob/master/web-socket-s
   ``bids``, ``asks``: no symbol and no time in the payload, so only on a combined stream,
   whose stream name gives the symbol) -> a snapshot ``BookEvent`` at the receive time;
 * the REST depth snapshot (``GET /api/v3/depth?symbol=...``) that diff depth needs is read
-  by ``parse_rest(url, body)``: the symbol comes from the URL, as the body names none;
+  by ``parse_rest(url, body)``: the symbol comes from the URL, as the body names none (its
+  thousands of levels are most of a replay's decoding: where compiled, a body in Binance's
+  compact form is read in one pass over its text, ``_common.depth_body_levels``);
 * ``bookTicker`` (``u, s, b, B, a, A``, no event type and no time) -> ``QuoteEvent`` at the
   receive time;
 * ``serverShutdown`` -> a SYSTEM event ``kind="server_shutdown"`` (Binance is about to close
