@@ -20,6 +20,21 @@ cdef double _decimal_in(str text, Py_ssize_t start, Py_ssize_t end) except? -2.0
                digit=cython.long)
 cpdef tuple _depth_scan(str text)
 
+# a Binance depthUpdate message in one pass, as the snapshot body
+cpdef tuple depth_update_levels(payload)
+
+@cython.locals(n=Py_ssize_t, i=Py_ssize_t, close=Py_ssize_t, end=Py_ssize_t)
+cpdef tuple _update_scan(str text)
+
+@cython.locals(n=Py_ssize_t, end=Py_ssize_t)
+cdef Py_ssize_t _digits_end(str text, Py_ssize_t i) except -2
+
+@cython.locals(value=cython.longlong, k=Py_ssize_t)
+cdef object _digits_value(str text, Py_ssize_t i, Py_ssize_t end)
+
+@cython.locals(n=Py_ssize_t, ch=Py_UCS4)
+cdef Py_ssize_t _string_end(str text, Py_ssize_t i) except -2
+
 @cython.locals(n=Py_ssize_t, start=Py_ssize_t, p=double, q=double, ch=cython.uchar,
                data=cython.p_uchar)
 cdef Py_ssize_t _depth_side(str text, Py_ssize_t i, list out) except -2

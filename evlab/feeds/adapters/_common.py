@@ -460,6 +460,117 @@ def _depth_scan(text: str) -> tuple | None:  # (bare tuple: see _common.pxd)
     return last, tuple(bids), tuple(asks)
 
 
+def depth_update_levels(payload: str | bytes) -> tuple | None:
+    """``(symbol, E, U, u, bids, asks)`` of a Binance ``depthUpdate`` message as Binance sends
+    it (``{"e":"depthUpdate","E":..,"s":..,"U":..,"u":..,"b":[..],"a":[..]}``, compact, keys
+    in that order, bare or in a combined stream's ``{"stream":..,"data":..}``), read in one
+    pass over its text where compiled (:func:`_update_scan`): what :func:`loads` then
+    :func:`get_str`, :func:`get_int` and :func:`levels` give, without the JSON objects. None
+    for any other message (and always interpreted): the caller then takes that general
+    path."""
+    if not cython.compiled:  # interpreted, a loop over characters costs more than orjson
+        return None
+    if payload.__class__ is bytes:
+        try:
+            text = payload.decode("ascii")
+        except UnicodeDecodeError:
+            return None
+    elif payload.__class__ is str:
+        text = payload
+    else:
+        return None
+    return _update_scan(text)
+
+
+_UPDATE_HEAD = '{"e":"depthUpdate","E":'
+
+
+def _update_scan(text: str) -> tuple | None:  # (bare tuple: see _common.pxd)
+    """:func:`depth_update_levels` of a ``str``: a strict subset of JSON, as
+    :func:`_depth_scan`'s (the stream and symbol plain printable ASCII, non-empty), else
+    None."""
+    if not text.isascii():  # a flag, O(1)
+        return None
+    n = len(text)
+    i = 0
+    close = n  # where the depthUpdate object must end: the text's end, or the envelope's "}"
+    if text.startswith('{"stream":"'):
+        i = _string_end(text, 11)
+        if i <= 11 or not text.startswith(',"data":', i + 1) or text[n - 1] != "}":
+            return None
+        i += 9
+        close = n - 1
+    if not text.startswith(_UPDATE_HEAD, i):
+        return None
+    i += len(_UPDATE_HEAD)
+    end = _digits_end(text, i)
+    if end < 0 or not text.startswith(',"s":"', end):
+        return None
+    when = _digits_value(text, i, end)
+    i = end + 6
+    end = _string_end(text, i)
+    if end <= i or not text.startswith(',"U":', end + 1):
+        return None
+    symbol = text[i:end]
+    i = end + 6
+    end = _digits_end(text, i)
+    if end < 0 or not text.startswith(',"u":', end):
+        return None
+    first = _digits_value(text, i, end)
+    i = end + 5
+    end = _digits_end(text, i)
+    if end < 0 or not text.startswith(',"b":', end):
+        return None
+    last = _digits_value(text, i, end)
+    bids: list[tuple[float, float]] = []
+    i = _depth_side(text, end + 5, bids)
+    if i < 0 or not text.startswith(',"a":', i):
+        return None
+    asks: list[tuple[float, float]] = []
+    i = _depth_side(text, i + 5, asks)
+    if i != close - 1 or text[i] != "}":
+        return None
+    return symbol, when, first, last, tuple(bids), tuple(asks)
+
+
+@cython.annotation_typing(False)  # its C types: _common.pxd
+def _digits_end(text: str, i: int) -> int:
+    """The end of the JSON unsigned integer at ``text[i]`` (1 to 18 digits, no leading
+    zero), or -1."""
+    n = len(text)
+    end = i
+    while end < n and end - i < 19 and "0" <= text[end] <= "9":
+        end += 1
+    if end == i or end - i > 18 or (end - i > 1 and text[i] == "0"):
+        return -1
+    return end
+
+
+@cython.annotation_typing(False)  # its C types: _common.pxd
+def _digits_value(text: str, i: int, end: int) -> int:
+    """The value of the digits ``text[i:end]`` (checked by :func:`_digits_end`)."""
+    value = 0
+    for k in range(i, end):
+        value = value * 10 + (ord(text[k]) - 48)
+    return value
+
+
+@cython.annotation_typing(False)  # its C types: _common.pxd
+def _string_end(text: str, i: int) -> int:
+    """The index of the ``"`` closing the JSON string whose characters start at ``text[i]``
+    if they are all printable ASCII other than a backslash (the string is then what they
+    spell), else -1."""
+    n = len(text)
+    while i < n:
+        ch = text[i]
+        if ch == '"':
+            return i
+        if not " " <= ch <= "~" or ch == "\\":
+            return -1
+        i += 1
+    return -1
+
+
 @cython.annotation_typing(False)  # its C types: _common.pxd
 def _depth_side(text: str, i: int, out: list) -> int:
     """Read one side's ``[["p","q"],...]`` from ``text[i]`` of an ASCII ``text`` into

@@ -58,6 +58,9 @@ else:
 # quote): compiled, C calls into _common (its .pxd declares them); interpreted, module globals
 if cython.compiled:
     from cython.cimports.evlab.feeds.adapters._common import book as _book
+    from cython.cimports.evlab.feeds.adapters._common import (
+        depth_update_levels as _update_levels,
+    )
     from cython.cimports.evlab.feeds.adapters._common import get_dec as _get_dec
     from cython.cimports.evlab.feeds.adapters._common import get_int as _get_int
     from cython.cimports.evlab.feeds.adapters._common import get_str as _get_str
@@ -67,8 +70,9 @@ if cython.compiled:
     from cython.cimports.evlab.feeds.adapters._common import loads as _loads
     from cython.cimports.evlab.feeds.adapters._common import quote as _quote
 else:
-    _book, _get_dec, _get_int, _get_str, _levels, _loads, _quote = (
-        c.book, c.get_dec, c.get_int, c.get_str, c.levels, c.loads, c.quote)
+    _book, _get_dec, _get_int, _get_str, _levels, _loads, _quote, _update_levels = (
+        c.book, c.get_dec, c.get_int, c.get_str, c.levels, c.loads, c.quote,
+        c.depth_update_levels)
     _get_time_ms, _get_time_us = c.get_time_ms, c.get_time_us
 
 INTERVALS: dict[str, int] = {
@@ -141,8 +145,13 @@ class BinanceAdapter(ExchangeAdapter):
     def parse(self, payload: str | bytes, *, source: str = "") -> list[Event]:
         """Decode one raw or combined stream message (see the module docstring)."""
         n = self.name
-        obj = _loads(n, payload)
         src = source or n  # the events' source: the feed's, else the venue's
+        scanned = _update_levels(payload)  # the usual depthUpdate in one pass (compiled)
+        if scanned is not None:
+            update = _scanned_update(n, scanned, self._micro, src, payload)
+            if update is not None:
+                return [update]
+        obj = _loads(n, payload)
         stream = None
         if isinstance(obj, dict) and "stream" in obj and "data" in obj:
             stream = _get_str(n, obj, "stream")
@@ -475,6 +484,24 @@ def _depth_update(n: str, obj: dict[str, Any], micro: bool, src: str) -> BookEve
                                  _get_int(n, obj, "u"), src, obj)
     except AdapterError as exc:
         raise BookDataError(str(exc), symbol) from None
+    return event
+
+
+def _scanned_update(n: str, scanned: tuple[Any, ...], micro: bool, src: str,
+                    payload: str | bytes) -> BookEvent | None:
+    """The ``BookEvent`` of a ``depthUpdate`` read in one pass (``scanned``:
+    ``_common.depth_update_levels``'s), as :func:`_depth_update` makes it; None where that
+    would raise (a time out of range, ids out of order): the general path then raises it,
+    naming the fault as it does."""
+    symbol, when, first, last, bids, asks = scanned
+    time_ns = when * (1000 if micro else 1_000_000)
+    if time_ns > c.MAX_TIME_NS:
+        return None
+    try:
+        event: BookEvent = _book(n, symbol, time_ns, bids, asks, False, first, last, src,
+                                 payload)
+    except AdapterError:
+        return None
     return event
 
 
