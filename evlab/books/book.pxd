@@ -40,3 +40,6 @@ cdef class OrderBook:
     @cython.locals(side=dict, prices=_Prices, top=object, best=object, moved=bint,
                    held=Py_ssize_t)
     cpdef bint apply(self, bids, asks) except -1
+
+    @cython.locals(side=dict, prices=_Prices)
+    cpdef replace(self, bids, asks)

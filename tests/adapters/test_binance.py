@@ -401,3 +401,66 @@ def _interpreted_common():
     from tests.adapters.test_common import _interpreted_common as source
 
     return source()
+
+
+def _depth_update_payloads() -> list[str]:
+    """Captured depthUpdate messages (combined-stream envelopes), their bare payloads, and
+    variants: other JSON spellings of one (whitespace, an escape, another key order, an extra
+    key) and messages the adapter must refuse or mark (ids out of order, a time past int64
+    ns, a negative size, an empty symbol or stream)."""
+    frames = [e.payload for e in capture("binance")
+              if not isinstance(e, RestResponseEvent) and '"depthUpdate"' in e.payload]
+    one = frames[1]
+    data = one[one.index(',"data":') + 8:-1]
+    swaps = [  # (in one, replaced by)
+        ('"U":499869753', '"U":499869755'), ('"U":499869753', '"U":0499869753'),
+        ('"U":499869753', '"U":-1'), ('"E":1633998512568', '"E":123456789012345678'),
+        ('"E":1633998512568', '"E":9223372036854'), ('"E":1633998512568', '"E":9223372036855'),
+        ('"E":1633998512568', '"E":1234567890123456789'), ('"E":1633998512568', '"E":1.5'),
+        ('"4265.00000000"', '"-4265"'), ('"4265.00000000"', '"0"'), ('"b":[[', '"b": [['),
+        ('"s":"NKNUSDT"', '"s":"\\u004eKNUSDT"'), ('"s":"NKNUSDT"', '"s":""'),
+        ('"s":"NKNUSDT"', '"s":"NKN USDT"'), ('"stream":"nknusdt@depth@100ms"', '"stream":""'),
+        ('"stream":"nknusdt@depth@100ms"', '"stream":"a\\"b"'),
+        ('"a":[["0.35290000","10968.00000000"]]', '"a":[]'),
+        ('"e":"depthUpdate",', '"e":"depthUpdate","T":1,'), ('"U":499869753,"u":499869754',
+                                                           '"u":499869754,"U":499869753'),
+        ('"0.35170000"', '"0.37170000"'), ('"data":{', '"data":[{'),
+    ]
+    variants = [one.replace(old, new) for old, new in swaps]
+    return frames + [f[f.index(',"data":') + 8:-1] for f in frames[:20]] + [
+        data, data + " ", " " + data, data[:-1], one[:-1], one + "x", data.replace('"b":', '"B":'),
+        *variants]
+
+
+def _parsed(adapter, payload):
+    try:
+        return [(type(ev).__name__, ev.symbol, ev.time_ns, ev.first_update_id,
+                 ev.last_update_id, ev.bids, ev.asks, ev.snapshot, ev.source)
+                if isinstance(ev, BookEvent) else repr(ev) for ev in adapter.parse(payload)]
+    except AdapterError as exc:
+        return type(exc).__name__, "malformed JSON" in str(exc) or str(exc)
+
+
+@pytest.mark.parametrize("unit", ["MILLISECOND", "MICROSECOND"])
+def test_a_depth_update_read_in_one_pass_is_what_the_json_decoder_gives(unit):
+    """Compiled, a depthUpdate message in Binance's form is read in one pass over its text
+    (``_common.depth_update_levels``): the same BookEvent, or the same error, as the JSON
+    path gives the same message with a leading space (which the one pass does not take); str
+    or bytes. The scan run interpreted from its source reads the same."""
+    from evlab.feeds.adapters import _common
+
+    adapter = get_adapter(EX, time_unit=unit)
+    source = _interpreted_common()
+    taken = 0
+    for payload in _depth_update_payloads():
+        got = _parsed(adapter, payload)
+        assert got == _parsed(adapter, " " + payload), payload
+        assert _parsed(adapter, payload.encode()) == got, payload
+        scanned = _common.depth_update_levels(payload)
+        assert scanned == (source._update_scan(payload) if not _common.__file__.endswith(".py")
+                           else None), payload
+        taken += scanned is not None
+    # where compiled, the one pass takes every captured frame and bare payload, and the 8
+    # variants still in Binance's form (ids out of order, times out of range, a size 0, an
+    # empty side, a symbol with a space, a crossing bid: their faults are the book's to judge)
+    assert taken == (0 if _common.__file__.endswith(".py") else 177 + 20 + 1 + 8), taken

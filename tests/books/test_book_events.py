@@ -136,3 +136,32 @@ def test_a_builder_makes_its_events_with_the_core_it_was_given():
     assert event.seq is None and event.checksum is None
     with pytest.raises(ValueError, match="must not exceed last_update_id"):
         builder.build("BTC-USD", BIDS, ASKS, False, 8, 7, None, None, 5, "feed")
+
+
+@pytest.mark.parametrize(("bids", "asks", "crossed_at"), [
+    (((100.0, 1.0), (99.0, 2.0)), ((100.5, 1.0),), None),
+    (((99.0, 2.0), (100.0, 1.0)), ((101.0, 1.0), (100.5, 1.0)), None),  # any order
+    (((100.5, 1.0), (99.0, 2.0)), ((100.5, 1.0),), (100.5, 100.5)),  # best bid == best ask
+    (((101.0, 0.0), (100.0, 1.0)), ((100.5, 1.0),), None),  # the size-0 top is not a level
+    (((101.0, 0.0), (100.6, 1.0)), ((100.5, 1.0),), (100.6, 100.5)),
+    (((100.0, 1.0),), ((99.0, 0.0), (100.5, 1.0)), None),
+    (((100.0, 1.0),), ((99.0, 0.0), (99.5, 1.0)), (100.0, 99.5)),
+    (((100.0, 1.0),), ((100.0, 0.0), (100.0, 2.0)), (100.0, 100.0)),  # a price given twice
+    (((100.0, 0.0),), ((99.0, 1.0),), None),  # no bid holding a size: nothing to cross
+    ((), ((99.0, 1.0),), None),
+])
+def test_a_snapshot_is_crossed_when_its_best_sized_bid_reaches_its_best_sized_ask(
+        bids, asks, crossed_at):
+    """The best bid and ask of a snapshot are among its levels holding a size (size 0
+    deletes), whatever their order: crossed when the bid is not below the ask, for the
+    validating constructor and the adapters' builder alike."""
+    for build in (lambda: BookEvent("X", bids, asks, True, time_ns=1),
+                  lambda: parsed_book_event("X", bids, asks, True, None, None, None, None, 1,
+                                            "")):
+        if crossed_at is None:
+            assert build().snapshot
+            continue
+        bid, ask = crossed_at
+        with pytest.raises(ValueError, match=rf"bids: best bid must be below the best ask "
+                                             rf"\({ask!r}\): a crossed book, got {bid!r}"):
+            build()

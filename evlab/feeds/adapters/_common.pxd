@@ -5,17 +5,35 @@ cimport cython
 # functions skip Python's calling convention, and so do an adapter's that cimports them, as
 # coinbase's l2update path does). Interpreted Python never reads this file.
 
+cdef double _LIMIT  # MAX_VALUE, for the per-level checks
+
 cpdef double _plain_decimal(str text) except? -2.0
 
 # the scan of a decimal in place: _plain_decimal's, and the depth snapshot scan's
-@cython.locals(n=Py_ssize_t, i=Py_ssize_t, _=Py_ssize_t, digits=Py_ssize_t, point=Py_ssize_t,
-               mantissa=cython.longlong, scale=double, ch=cython.uchar, data=cython.p_uchar)
+cdef tuple _POW10
+@cython.locals(n=Py_ssize_t, i=Py_ssize_t, digits=Py_ssize_t, point=Py_ssize_t,
+               mantissa=cython.ulonglong, scale=double, ch=cython.uchar, data=cython.p_uchar)
 cdef double _decimal_in(str text, Py_ssize_t start, Py_ssize_t end) except? -2.0
 
 # a Binance depth snapshot body in one pass: C loops over its characters
 @cython.locals(n=Py_ssize_t, i=Py_ssize_t, start=Py_ssize_t, last=cython.longlong,
                digit=cython.long)
 cpdef tuple _depth_scan(str text)
+
+# a Binance depthUpdate message in one pass, as the snapshot body
+cpdef tuple depth_update_levels(payload)
+
+@cython.locals(n=Py_ssize_t, i=Py_ssize_t, close=Py_ssize_t, end=Py_ssize_t)
+cpdef tuple _update_scan(str text)
+
+@cython.locals(n=Py_ssize_t, end=Py_ssize_t)
+cdef Py_ssize_t _digits_end(str text, Py_ssize_t i) except -2
+
+@cython.locals(value=cython.longlong, k=Py_ssize_t)
+cdef object _digits_value(str text, Py_ssize_t i, Py_ssize_t end)
+
+@cython.locals(n=Py_ssize_t, ch=Py_UCS4)
+cdef Py_ssize_t _string_end(str text, Py_ssize_t i) except -2
 
 @cython.locals(n=Py_ssize_t, start=Py_ssize_t, p=double, q=double, ch=cython.uchar,
                data=cython.p_uchar)
@@ -53,3 +71,17 @@ cpdef tuple side_levels(str name, obj, str key, tuple sides)
 # (annotation_typing(False) in the .py: its arguments are objects, checked by the event)
 cpdef book(name, symbol, time_ns, bids, asks, snapshot, first_id, last_id, source, raw,
            checksum=*, checksum_rule=*)
+
+# binance's depthUpdate and bookTicker paths: C calls from its compiled module
+cpdef get_int(str name, obj, str key)
+
+cpdef double get_dec(str name, obj, str key) except? -1.0
+
+cpdef get_time_ms(str name, obj, str key)
+
+cpdef get_time_us(str name, obj, str key)
+
+cpdef tuple levels(str name, obj, str key)
+
+# (annotation_typing(False) in the .py, as book's)
+cpdef quote(name, symbol, time_ns, bid, ask, bid_size, ask_size, source, raw)

@@ -58,6 +58,9 @@ _MS = 1_000_000
 # "1e308" is an attack or a bug, not a price).
 MAX_TIME_NS = (1 << 63) - 1
 MAX_VALUE = 1e18
+#: MAX_VALUE for the per-level checks: a C double compiled (_common.pxd), so that comparing a
+#: level's values with it makes no float object (a module global would, twice a level)
+_LIMIT = MAX_VALUE
 # A bar opening more than this after the wall clock is a bogus timestamp, not news: taking it
 # would mark every later real bar as already emitted (see BarCloser).
 MAX_AHEAD_NS = 86_400 * _NS
@@ -309,10 +312,10 @@ def level(name: str, obj: Any, key: str, price: Any, size: Any,
     or, for a sign, the book side (``side``, else ``key``: ``"b"`` is ``"bids"``)."""
     if price.__class__ is str and size.__class__ is str:  # the usual level: no regex
         p, q = _plain_decimal(price), _plain_decimal(size)  # -1.0: not plain, look closer
-        if 0.0 < p < MAX_VALUE and 0.0 <= q < MAX_VALUE:
+        if 0.0 < p < _LIMIT and 0.0 <= q < _LIMIT:
             return p, q
     elif numbers and price.__class__ is float and size.__class__ is float \
-            and 0.0 < price < MAX_VALUE and 0.0 <= size < MAX_VALUE:
+            and 0.0 < price < _LIMIT and 0.0 <= size < _LIMIT:
         return price, size
     p = _level_value(name, obj, key, fields[0], price, numbers)  # each checked by _DECIMAL
     q = _level_value(name, obj, key, fields[1], size, numbers)
@@ -332,6 +335,10 @@ def _plain_decimal(text: str) -> float:
     return _decimal_in(text, 0, len(text))
 
 
+#: 1e0 .. 1e15, exact: the scale of a plain decimal of at most 15 digits (_decimal_in)
+_POW10 = tuple(10.0 ** k for k in range(16))
+
+
 @cython.annotation_typing(False)  # its C types: _common.pxd
 def _decimal_in(text: str, start: int, end: int) -> float:
     """:func:`_plain_decimal` of ``text[start:end]``, read in place (compiled, no slice: the
@@ -342,14 +349,13 @@ def _decimal_in(text: str, start: int, end: int) -> float:
         if n <= 0 or n > 30 or PyUnicode_KIND(text) != PyUnicode_1BYTE_KIND:
             return -1.0
         data = PyUnicode_1BYTE_DATA(text)  # the characters as bytes: a C array
-        mantissa = 0  # the digits as an integer (exact while there are at most 15)
-        digits = 0
+        mantissa = 0  # the digits as an integer (exact while there are at most 15; unsigned,
+        digits = 0  # so that more wrap around, as C defines: they are parsed below instead)
         point = -1  # the index of the "."
         for i in range(start, end):
             ch = data[i]
             if 48 <= ch <= 57:  # "0" to "9"
-                if digits < 18:
-                    mantissa = mantissa * 10 + (ch - 48)
+                mantissa = mantissa * 10 + (ch - 48)
                 digits += 1
             elif ch == 46 and point < 0 and start < i < end - 1:  # "." between two digits
                 point = i
@@ -357,12 +363,10 @@ def _decimal_in(text: str, start: int, end: int) -> float:
                 return -1.0
         if digits > 15:  # not exact as a double: the correctly rounded parse
             return float(text[start:end])
-        # both exact (a mantissa below 2**53, a power of ten up to 1e15), so the quotient is
-        # the correctly rounded value of the decimal: float(text) (Clinger's fast path)
-        scale = 1.0
-        if point >= 0:
-            for _ in range(end - 1 - point):
-                scale *= 10.0
+        # both exact (a mantissa below 2**53, a power of ten up to 1e15: at most 15 digits
+        # follow the "."), so the quotient is the correctly rounded value of the decimal:
+        # float(text) (Clinger's fast path)
+        scale = 1.0 if point < 0 else _POW10[end - 1 - point]
         return mantissa / scale
     else:  # (an else: compiled, the branch is left out, not "unreachable code")
         text = text[start:end]
@@ -468,6 +472,117 @@ def _depth_scan(text: str) -> tuple | None:  # (bare tuple: see _common.pxd)
     return last, tuple(bids), tuple(asks)
 
 
+def depth_update_levels(payload: str | bytes) -> tuple | None:
+    """``(symbol, E, U, u, bids, asks)`` of a Binance ``depthUpdate`` message as Binance sends
+    it (``{"e":"depthUpdate","E":..,"s":..,"U":..,"u":..,"b":[..],"a":[..]}``, compact, keys
+    in that order, bare or in a combined stream's ``{"stream":..,"data":..}``), read in one
+    pass over its text where compiled (:func:`_update_scan`): what :func:`loads` then
+    :func:`get_str`, :func:`get_int` and :func:`levels` give, without the JSON objects. None
+    for any other message (and always interpreted): the caller then takes that general
+    path."""
+    if not cython.compiled:  # interpreted, a loop over characters costs more than orjson
+        return None
+    if payload.__class__ is bytes:
+        try:
+            text = payload.decode("ascii")
+        except UnicodeDecodeError:
+            return None
+    elif payload.__class__ is str:
+        text = payload
+    else:
+        return None
+    return _update_scan(text)
+
+
+_UPDATE_HEAD = '{"e":"depthUpdate","E":'
+
+
+def _update_scan(text: str) -> tuple | None:  # (bare tuple: see _common.pxd)
+    """:func:`depth_update_levels` of a ``str``: a strict subset of JSON, as
+    :func:`_depth_scan`'s (the stream and symbol plain printable ASCII, non-empty), else
+    None."""
+    if not text.isascii():  # a flag, O(1)
+        return None
+    n = len(text)
+    i = 0
+    close = n  # where the depthUpdate object must end: the text's end, or the envelope's "}"
+    if text.startswith('{"stream":"'):
+        i = _string_end(text, 11)
+        if i <= 11 or not text.startswith(',"data":', i + 1) or text[n - 1] != "}":
+            return None
+        i += 9
+        close = n - 1
+    if not text.startswith(_UPDATE_HEAD, i):
+        return None
+    i += len(_UPDATE_HEAD)
+    end = _digits_end(text, i)
+    if end < 0 or not text.startswith(',"s":"', end):
+        return None
+    when = _digits_value(text, i, end)
+    i = end + 6
+    end = _string_end(text, i)
+    if end <= i or not text.startswith(',"U":', end + 1):
+        return None
+    symbol = text[i:end]
+    i = end + 6
+    end = _digits_end(text, i)
+    if end < 0 or not text.startswith(',"u":', end):
+        return None
+    first = _digits_value(text, i, end)
+    i = end + 5
+    end = _digits_end(text, i)
+    if end < 0 or not text.startswith(',"b":', end):
+        return None
+    last = _digits_value(text, i, end)
+    bids: list[tuple[float, float]] = []
+    i = _depth_side(text, end + 5, bids)
+    if i < 0 or not text.startswith(',"a":', i):
+        return None
+    asks: list[tuple[float, float]] = []
+    i = _depth_side(text, i + 5, asks)
+    if i != close - 1 or text[i] != "}":
+        return None
+    return symbol, when, first, last, tuple(bids), tuple(asks)
+
+
+@cython.annotation_typing(False)  # its C types: _common.pxd
+def _digits_end(text: str, i: int) -> int:
+    """The end of the JSON unsigned integer at ``text[i]`` (1 to 18 digits, no leading
+    zero), or -1."""
+    n = len(text)
+    end = i
+    while end < n and end - i < 19 and "0" <= text[end] <= "9":
+        end += 1
+    if end == i or end - i > 18 or (end - i > 1 and text[i] == "0"):
+        return -1
+    return end
+
+
+@cython.annotation_typing(False)  # its C types: _common.pxd
+def _digits_value(text: str, i: int, end: int) -> int:
+    """The value of the digits ``text[i:end]`` (checked by :func:`_digits_end`)."""
+    value = 0
+    for k in range(i, end):
+        value = value * 10 + (ord(text[k]) - 48)
+    return value
+
+
+@cython.annotation_typing(False)  # its C types: _common.pxd
+def _string_end(text: str, i: int) -> int:
+    """The index of the ``"`` closing the JSON string whose characters start at ``text[i]``
+    if they are all printable ASCII other than a backslash (the string is then what they
+    spell), else -1."""
+    n = len(text)
+    while i < n:
+        ch = text[i]
+        if ch == '"':
+            return i
+        if not " " <= ch <= "~" or ch == "\\":
+            return -1
+        i += 1
+    return -1
+
+
 @cython.annotation_typing(False)  # its C types: _common.pxd
 def _depth_side(text: str, i: int, out: list) -> int:
     """Read one side's ``[["p","q"],...]`` from ``text[i]`` of an ASCII ``text`` into
@@ -490,7 +605,7 @@ def _depth_side(text: str, i: int, out: list) -> int:
         if i + 2 >= n:
             return -1
         p = _decimal_in(text, start, i)  # -1.0: not plain
-        if not 0.0 < p < MAX_VALUE or data[i + 1] != 44 or data[i + 2] != 34:  # '","'
+        if not 0.0 < p < _LIMIT or data[i + 1] != 44 or data[i + 2] != 34:  # '","'
             return -1
         i += 3
         start = i
@@ -499,7 +614,7 @@ def _depth_side(text: str, i: int, out: list) -> int:
         if i + 2 >= n:
             return -1
         q = _decimal_in(text, start, i)
-        if not 0.0 <= q < MAX_VALUE or data[i + 1] != 93:  # '"]'
+        if not 0.0 <= q < _LIMIT or data[i + 1] != 93:  # '"]'
             return -1
         out.append((p, q))
         ch = data[i + 2]

@@ -17,7 +17,9 @@ source https://github.com/binance/binance-spot-api-docs/blob/master/web-socket-s
   ``bids``, ``asks``: no symbol and no time in the payload, so only on a combined stream,
   whose stream name gives the symbol) -> a snapshot ``BookEvent`` at the receive time;
 * the REST depth snapshot (``GET /api/v3/depth?symbol=...``) that diff depth needs is read
-  by ``parse_rest(url, body)``: the symbol comes from the URL, as the body names none;
+  by ``parse_rest(url, body)``: the symbol comes from the URL, as the body names none (its
+  thousands of levels are most of a replay's decoding: where compiled, a body in Binance's
+  compact form is read in one pass over its text, ``_common.depth_body_levels``);
 * ``bookTicker`` (``u, s, b, B, a, A``, no event type and no time) -> ``QuoteEvent`` at the
   receive time;
 * ``serverShutdown`` -> a SYSTEM event ``kind="server_shutdown"`` (Binance is about to close
@@ -34,7 +36,7 @@ import itertools
 import re
 import time
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
 import orjson
@@ -43,6 +45,35 @@ from evlab.events import BookEvent, Event, SystemEvent, create_error_event
 
 from . import _common as c
 from .base import AdapterError, BookDataError, ExchangeAdapter, Subscribe, split_pair
+
+if TYPE_CHECKING:
+    from evlab import _nocython as cython
+else:
+    try:
+        import cython
+    except ImportError:  # no Cython: the interpreted paths below are used
+        from evlab import _nocython as cython
+
+# the helpers of parse's depthUpdate and bookTicker paths (one message per book update or
+# quote): compiled, C calls into _common (its .pxd declares them); interpreted, module globals
+if cython.compiled:
+    from cython.cimports.evlab.feeds.adapters._common import book as _book
+    from cython.cimports.evlab.feeds.adapters._common import (
+        depth_update_levels as _update_levels,
+    )
+    from cython.cimports.evlab.feeds.adapters._common import get_dec as _get_dec
+    from cython.cimports.evlab.feeds.adapters._common import get_int as _get_int
+    from cython.cimports.evlab.feeds.adapters._common import get_str as _get_str
+    from cython.cimports.evlab.feeds.adapters._common import get_time_ms as _get_time_ms
+    from cython.cimports.evlab.feeds.adapters._common import get_time_us as _get_time_us
+    from cython.cimports.evlab.feeds.adapters._common import levels as _levels
+    from cython.cimports.evlab.feeds.adapters._common import loads as _loads
+    from cython.cimports.evlab.feeds.adapters._common import quote as _quote
+else:
+    _book, _get_dec, _get_int, _get_str, _levels, _loads, _quote, _update_levels = (
+        c.book, c.get_dec, c.get_int, c.get_str, c.levels, c.loads, c.quote,
+        c.depth_update_levels)
+    _get_time_ms, _get_time_us = c.get_time_ms, c.get_time_us
 
 INTERVALS: dict[str, int] = {
     "1s": 1, "1m": 60, "3m": 180, "5m": 300, "15m": 900, "30m": 1800, "1h": 3600,
@@ -107,18 +138,30 @@ class BinanceAdapter(ExchangeAdapter):
         self.combined = combined
         self.time_unit = unit
         self._time = c.get_time_ms if unit == "MILLISECOND" else c.get_time_us
+        self._micro = unit == "MICROSECOND"
         self._ids = itertools.count(1)
 
     # --- client side ----------------------------------------------------------------------
     def parse(self, payload: str | bytes, *, source: str = "") -> list[Event]:
         """Decode one raw or combined stream message (see the module docstring)."""
-        obj = c.loads(self.name, payload)
-        src = source or self.name  # the events' source: the feed's, else the venue's
+        n = self.name
+        src = source or n  # the events' source: the feed's, else the venue's
+        scanned = _update_levels(payload)  # the usual depthUpdate in one pass (compiled)
+        if scanned is not None:
+            update = _scanned_update(n, scanned, self._micro, src, payload)
+            if update is not None:
+                return [update]
+        obj = _loads(n, payload)
         stream = None
         if isinstance(obj, dict) and "stream" in obj and "data" in obj:
-            stream = c.get_str(self.name, obj, "stream")
+            stream = _get_str(n, obj, "stream")
             obj = obj["data"]
         if obj.__class__ is dict:
+            kind = obj.get("e")
+            if kind == "depthUpdate":  # one per book update: here, C calls where compiled
+                return [_depth_update(n, obj, self._micro, src)]
+            if kind is None and "A" in obj and "u" in obj:  # bookTicker: no "e", no time
+                return [_book_ticker(n, obj, src)]
             return self._one(obj, src, payload, stream)
         items = obj if isinstance(obj, list) else [obj]
         out: list[Event] = []
@@ -166,17 +209,9 @@ class BinanceAdapter(ExchangeAdapter):
             raise AdapterError(f"{n}: expected a JSON object, got {c.excerpt(obj)!r}")
         etype = obj.get("e")
         if etype == "depthUpdate":
-            symbol = c.get_str(n, obj, "s")
-            try:
-                return [c.book(n, symbol, self._time(n, obj, "E"), c.levels(n, obj, "b"),
-                               c.levels(n, obj, "a"), False, c.get_int(n, obj, "U"),
-                               c.get_int(n, obj, "u"), src, obj)]
-            except AdapterError as exc:  # that book misses a change: it must go stale
-                raise BookDataError(str(exc), symbol) from None
+            return [_depth_update(n, obj, self._micro, src)]
         if etype is None and "A" in obj and "u" in obj:  # bookTicker: no "e", no time
-            return [c.quote(n, c.get_str(n, obj, "s"), None, c.get_dec(n, obj, "b"),
-                            c.get_dec(n, obj, "a"), c.get_dec(n, obj, "B"),
-                            c.get_dec(n, obj, "A"), src, obj)]
+            return [_book_ticker(n, obj, src)]
         if etype is None and "lastUpdateId" in obj:  # partial depth: the stream names it
             found = _PARTIAL_DEPTH.match(stream or "")
             if found is None:
@@ -435,6 +470,47 @@ class BinanceAdapter(ExchangeAdapter):
         msg = {"e": "kline", "E": end if final else t, "s": symbol, "k": k}
         return self._wrap(f"{symbol.lower()}@kline_{iv}", msg)
 
+
+
+def _depth_update(n: str, obj: dict[str, Any], micro: bool, src: str) -> BookEvent:
+    """The ``BookEvent`` of a ``depthUpdate`` (``obj``): an update ``U..u`` at ``E``
+    (microseconds if ``micro``); a fault raises BookDataError (that book misses a change: it
+    must go stale)."""
+    symbol = _get_str(n, obj, "s")
+    try:
+        event: BookEvent = _book(n, symbol, _get_time_us(n, obj, "E") if micro else
+                                 _get_time_ms(n, obj, "E"), _levels(n, obj, "b"),
+                                 _levels(n, obj, "a"), False, _get_int(n, obj, "U"),
+                                 _get_int(n, obj, "u"), src, obj)
+    except AdapterError as exc:
+        raise BookDataError(str(exc), symbol) from None
+    return event
+
+
+def _scanned_update(n: str, scanned: tuple[Any, ...], micro: bool, src: str,
+                    payload: str | bytes) -> BookEvent | None:
+    """The ``BookEvent`` of a ``depthUpdate`` read in one pass (``scanned``:
+    ``_common.depth_update_levels``'s), as :func:`_depth_update` makes it; None where that
+    would raise (a time out of range, ids out of order): the general path then raises it,
+    naming the fault as it does."""
+    symbol, when, first, last, bids, asks = scanned
+    time_ns = when * (1000 if micro else 1_000_000)
+    if time_ns > c.MAX_TIME_NS:
+        return None
+    try:
+        event: BookEvent = _book(n, symbol, time_ns, bids, asks, False, first, last, src,
+                                 payload)
+    except AdapterError:
+        return None
+    return event
+
+
+def _book_ticker(n: str, obj: dict[str, Any], src: str) -> Event:
+    """The ``QuoteEvent`` of a ``bookTicker`` (``obj``), at the receive time."""
+    event: Event = _quote(n, _get_str(n, obj, "s"), None, _get_dec(n, obj, "b"),
+                          _get_dec(n, obj, "a"), _get_dec(n, obj, "B"), _get_dec(n, obj, "A"),
+                          src, obj)
+    return event
 
 
 def _exchange_info_symbol(symbol: str, base: str, quote: str) -> dict[str, Any]:
