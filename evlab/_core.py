@@ -457,7 +457,8 @@ def row_plan(descriptors: list[Any], kinds: str, targets: tuple, aux: tuple,
         else:
             return None
     where = [w for target in targets for w in _stage_where(target)]
-    return (_plan(offsets), kinds.encode("ascii"), targets, aux, float64, -1, _plan(where))
+    return (_plan(offsets), kinds.encode("ascii"), targets, aux, float64, -1, _plan(where),
+            [None] * (2 * len(kinds)))
 
 
 def tape_rows(events: list, plans: dict, plan_for: Any, failed: Any) -> None:
