@@ -167,8 +167,9 @@ cdef extern from *:
      * (offsets: bytes of Py_ssize_t, kinds: bytes, targets: tuple of lists, aux: tuple,
      *  float64: numpy's float64 type, none_code: the int -1, stages: bytes of 4 Py_ssize_t
      *  per column, see below; memo: a list of 2 per column, the last string looked up by
-     *  an 'S', 'Y' or 'G' column and its code). Column i reads the slot at offsets[i] (an
-     *  unset slot reads as None) and appends to targets[i]:
+     *  an 'S', 'Y' or 'G' column and its code, or the last value a 'J' column encoded and
+     *  its text if that value cannot change: see evlab_frozen). Column i reads the slot at
+     *  offsets[i] (an unset slot reads as None) and appends to targets[i]:
      *   'A' the value as is                  'C' -1 for None, else the value (a cause)
      *   'K' aux[i] (a constant: the class)   'K' reads no slot
      *   'S' aux[i][value] for an exact str   'Y' the same, -1 for None (the symbol)
@@ -223,6 +224,16 @@ cdef extern from *:
         if (code == 'i' && (x < INT32_MIN || x > INT32_MAX)) return 0;
         if (code == 'h' && (x < INT16_MIN || x > INT16_MAX)) return 0;
         out->q = x;
+        return 1;
+    }
+    /* 1 if `v` can never change: None, an exact str, float, int or bool, or an exact tuple
+     * of those or of such tuples (a few levels deep), e.g. a portfolio's positions. */
+    static int evlab_frozen(PyObject *v, int depth) {
+        if (v == Py_None || PyUnicode_CheckExact(v) || PyFloat_CheckExact(v)
+                || PyLong_CheckExact(v) || PyBool_Check(v)) return 1;
+        if (!PyTuple_CheckExact(v) || depth >= 4) return 0;
+        for (Py_ssize_t k = 0; k < PyTuple_GET_SIZE(v); k++)
+            if (!evlab_frozen(PyTuple_GET_ITEM(v, k), depth + 1)) return 0;
         return 1;
     }
     /* Item i of a stage's buffer `data` (type `code`) set to `x`. */
@@ -312,12 +323,18 @@ cdef extern from *:
                 break;
             case 'J':
                 if (v == Py_None) out = Py_None;
-                else {
+                else if (PyList_GET_ITEM(memo, 2 * i) == v) {  /* the value of the last row */
+                    out = PyList_GET_ITEM(memo, 2 * i + 1);
+                } else {
                     /* Python code runs here: every value is held (owned) until appended */
                     out = PyObject_CallOneArg(PyTuple_GET_ITEM(aux, i), v);
                     if (out == NULL) { PyErr_Clear(); return 0; }  /* put says why */
                     owned[(*nowned)++] = out;
                     vals[i] = out;
+                    if (evlab_frozen(v, 0)) {  /* its text cannot change: remembered */
+                        PyList_SetItem(memo, 2 * i, Py_NewRef(v));
+                        PyList_SetItem(memo, 2 * i + 1, Py_NewRef(out));
+                    }
                     continue;
                 }
                 break;

@@ -286,6 +286,27 @@ def test_compiled_rows_are_read_at_the_slots_where_a_class_allows_it():
     assert rec.to_frame()["positions"].tolist()[2] == '[["A",1.0,2.0]]'
 
 
+def test_json_text_is_remembered_only_for_a_value_that_cannot_change():
+    from evlab.events import SystemEvent
+
+    bus = EventBus()
+    rec = EventRecorder(bus)
+    held = (("A", 1.0, 2.0),)  # a portfolio's positions: one tuple until the next fill
+    data = {"missing": [1]}  # a dict can change between two events that carry it
+    for i in range(3):
+        bus.emit(PortfolioEvent(1.0, 1.0 + i, 0.0, 0.0, held, time_ns=T0))
+        bus.emit(create_system_event("gap", "feed gap", data))
+        assert len(rec) == 2 * (i + 1)  # the rows are made now
+        data["missing"].append(i)
+    frame = rec.to_frame()
+    assert frame["positions"].dropna().tolist() == ['[["A",1.0,2.0]]'] * 3
+    assert frame["data"].dropna().tolist() == ['{"missing":[1]}', '{"missing":[1,0]}',
+                                               '{"missing":[1,0,1]}']
+    from evlab import _accel
+
+    assert (rec._plans[SystemEvent][0] is not None) == _accel.COMPILED
+
+
 def test_staged_numbers_are_what_numpy_makes_of_them_compiled_and_interpreted():
     from evlab import _accel
     from evlab.recording.columns import NumpyColumn
