@@ -466,11 +466,14 @@ def tape_rows(events: list, plans: dict, plan_for: Any, failed: Any) -> None:
     None, put)`` (``plan_for(cls)`` makes a missing one and stores it); a row the plan
     cannot take goes through ``put``, and ``failed(event, exc)`` hears of each ``put`` that
     raised (its partial row is the caller's to undo)."""
+    last: Any = None  # the class of the event before (runs of one class are common)
+    plan: tuple = ()
     for event in events:
         cls = type(event)
-        plan = plans.get(cls)
-        if plan is None:
-            plan = plan_for(cls)
+        if cls is not last:
+            found = plans.get(cls)
+            plan = plan_for(cls) if found is None else found
+            last = cls
         fast = plan[0]
         if fast is not None and evlab_row(fast, event):
             continue
