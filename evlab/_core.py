@@ -127,19 +127,23 @@ else:
     _INT_RANGES = {ord("q"): (2**63, "int64"), ord("i"): (2**31, "int32"),
                    ord("h"): (2**15, "int16")}
 
+    _PACKERS = {ord(c): struct.Struct(c) for c in "dqih"}
+
     def evlab_stage_put(buf: bytearray, code: int, i: int, value: Any) -> int:
         """Item ``i`` of a stage's buffer set to ``value`` (see the C twin in _cprims.pxd)."""
-        if code == ord("d"):
-            if not isinstance(value, float):
+        packer = _PACKERS[code]
+        if code == 100:  # "d"
+            if value.__class__ is not float and not isinstance(value, float):
                 if not isinstance(value, int):
                     raise TypeError(f"expected a float, got {type(value).__name__}")
                 value = float(value)  # OverflowError for an int too large, as in C
         else:
-            value = operator.index(value)
+            if value.__class__ is not int:
+                value = operator.index(value)
             bound, name = _INT_RANGES[code]
             if not -bound <= value < bound:
                 raise OverflowError(f"{value!r} does not fit in {name}")
-        struct.pack_into(chr(code), buf, i * struct.calcsize(chr(code)), value)
+        packer.pack_into(buf, i * packer.size, value)
         return 0
 
     def evlab_address(buf: bytearray) -> int:
