@@ -127,19 +127,23 @@ else:
     _INT_RANGES = {ord("q"): (2**63, "int64"), ord("i"): (2**31, "int32"),
                    ord("h"): (2**15, "int16")}
 
+    _PACKERS = {ord(c): struct.Struct(c) for c in "dqih"}
+
     def evlab_stage_put(buf: bytearray, code: int, i: int, value: Any) -> int:
         """Item ``i`` of a stage's buffer set to ``value`` (see the C twin in _cprims.pxd)."""
-        if code == ord("d"):
-            if not isinstance(value, float):
+        packer = _PACKERS[code]
+        if code == 100:  # "d"
+            if value.__class__ is not float and not isinstance(value, float):
                 if not isinstance(value, int):
                     raise TypeError(f"expected a float, got {type(value).__name__}")
                 value = float(value)  # OverflowError for an int too large, as in C
         else:
-            value = operator.index(value)
+            if value.__class__ is not int:
+                value = operator.index(value)
             bound, name = _INT_RANGES[code]
             if not -bound <= value < bound:
                 raise OverflowError(f"{value!r} does not fit in {name}")
-        struct.pack_into(chr(code), buf, i * struct.calcsize(chr(code)), value)
+        packer.pack_into(buf, i * packer.size, value)
         return 0
 
     def evlab_address(buf: bytearray) -> int:
@@ -486,7 +490,8 @@ def row_plan(descriptors: list[Any], kinds: str, targets: tuple, aux: tuple,
         else:
             return None
     where = [w for target in targets for w in _stage_where(target)]
-    return (_plan(offsets), kinds.encode("ascii"), targets, aux, float64, -1, _plan(where))
+    return (_plan(offsets), kinds.encode("ascii"), targets, aux, float64, -1, _plan(where),
+            [None] * (2 * len(kinds)))
 
 
 def tape_rows(events: list, plans: dict, plan_for: Any, failed: Any) -> None:
@@ -494,11 +499,14 @@ def tape_rows(events: list, plans: dict, plan_for: Any, failed: Any) -> None:
     None, put)`` (``plan_for(cls)`` makes a missing one and stores it); a row the plan
     cannot take goes through ``put``, and ``failed(event, exc)`` hears of each ``put`` that
     raised (its partial row is the caller's to undo)."""
+    last: Any = None  # the class of the event before (runs of one class are common)
+    plan: tuple = ()
     for event in events:
         cls = type(event)
-        plan = plans.get(cls)
-        if plan is None:
-            plan = plan_for(cls)
+        if cls is not last:
+            found = plans.get(cls)
+            plan = plan_for(cls) if found is None else found
+            last = cls
         fast = plan[0]
         if fast is not None and evlab_row(fast, event):
             continue

@@ -166,8 +166,10 @@ cdef extern from *:
     /* One row of the recorder's table for `event`, by `plan` (made by _core.row_plan):
      * (offsets: bytes of Py_ssize_t, kinds: bytes, targets: tuple of lists, aux: tuple,
      *  float64: numpy's float64 type, none_code: the int -1, stages: bytes of 4 Py_ssize_t
-     *  per column, see below). Column i reads the slot at offsets[i] (an unset slot reads
-     *  as None) and appends to targets[i]:
+     *  per column, see below; memo: a list of 2 per column, the last string looked up by
+     *  an 'S', 'Y' or 'G' column and its code, or the last value a 'J' column encoded and
+     *  its text if that value cannot change: see evlab_frozen). Column i reads the slot at
+     *  offsets[i] (an unset slot reads as None) and appends to targets[i]:
      *   'A' the value as is                  'C' -1 for None, else the value (a cause)
      *   'K' aux[i] (a constant: the class)   'K' reads no slot
      *   'S' aux[i][value] for an exact str   'Y' the same, -1 for None (the symbol)
@@ -188,7 +190,7 @@ cdef extern from *:
     /* `v` as a number of type `code` ('d' float64, 'q' int64, 'i' int32, 'h' int16): 1, or 0
      * (no exception set) unless it is a float (subclasses too) or int for 'd', an exact int
      * within range for the others: what a stage takes without a Python call. */
-    static int evlab_number(PyObject *v, int code, evlab_num *out) {
+    static inline int evlab_number(PyObject *v, int code, evlab_num *out) {
         if (code == 'd') {
             if (PyFloat_Check(v)) { out->d = PyFloat_AS_DOUBLE(v); return 1; }
             if (!PyLong_CheckExact(v)) return 0;
@@ -197,12 +199,41 @@ cdef extern from *:
             return 1;
         }
         if (!PyLong_CheckExact(v)) return 0;
-        int overflow = 0;
-        long long x = PyLong_AsLongLongAndOverflow(v, &overflow);
-        if (overflow) return 0;
+        long long x;
+    #if PY_VERSION_HEX < 0x030C0000 && PyLong_SHIFT == 30
+        /* CPython 3.11's digits read in place: a stamp in ns is 3 digits (61 bits) */
+        const digit *d = ((PyLongObject *)v)->ob_digit;
+        Py_ssize_t size = Py_SIZE(v);
+        Py_ssize_t len = size < 0 ? -size : size;
+        if (len <= 3 && (len < 3 || d[2] < 8)) {
+            unsigned long long u = 0;
+            switch (len) {
+            case 3: u = (unsigned long long)d[2] << 60;  /* fall through */
+            case 2: u |= (unsigned long long)d[1] << 30;  /* fall through */
+            case 1: u |= d[0];  /* fall through */
+            default: break;
+            }
+            x = size < 0 ? -(long long)u : (long long)u;
+        } else
+    #endif
+        {
+            int overflow = 0;
+            x = PyLong_AsLongLongAndOverflow(v, &overflow);
+            if (overflow) return 0;
+        }
         if (code == 'i' && (x < INT32_MIN || x > INT32_MAX)) return 0;
         if (code == 'h' && (x < INT16_MIN || x > INT16_MAX)) return 0;
         out->q = x;
+        return 1;
+    }
+    /* 1 if `v` can never change: None, an exact str, float, int or bool, or an exact tuple
+     * of those or of such tuples (a few levels deep), e.g. a portfolio's positions. */
+    static int evlab_frozen(PyObject *v, int depth) {
+        if (v == Py_None || PyUnicode_CheckExact(v) || PyFloat_CheckExact(v)
+                || PyLong_CheckExact(v) || PyBool_Check(v)) return 1;
+        if (!PyTuple_CheckExact(v) || depth >= 4) return 0;
+        for (Py_ssize_t k = 0; k < PyTuple_GET_SIZE(v); k++)
+            if (!evlab_frozen(PyTuple_GET_ITEM(v, k), depth + 1)) return 0;
         return 1;
     }
     /* Item i of a stage's buffer `data` (type `code`) set to `x`. */
@@ -231,6 +262,7 @@ cdef extern from *:
         PyObject *targets = PyTuple_GET_ITEM(plan, 2), *aux = PyTuple_GET_ITEM(plan, 3);
         PyObject *f64 = PyTuple_GET_ITEM(plan, 4), *none_code = PyTuple_GET_ITEM(plan, 5);
         const Py_ssize_t *stage = (const Py_ssize_t *)PyBytes_AS_STRING(PyTuple_GET_ITEM(plan, 6));
+        PyObject *memo = PyTuple_GET_ITEM(plan, 7);
         evlab_num nums[EVLAB_ROW_MAX];
         const Py_ssize_t *off = (const Py_ssize_t *)PyBytes_AS_STRING(offsets);
         const char *kind = PyBytes_AS_STRING(kinds);
@@ -251,12 +283,19 @@ cdef extern from *:
                     if (kind[i] == 'S') return 0;
                     out = (kind[i] == 'Y') ? none_code : Py_None;
                 } else {
+                    if (PyList_GET_ITEM(memo, 2 * i) == v) {  /* the string of the last row */
+                        out = PyList_GET_ITEM(memo, 2 * i + 1);
+                        break;
+                    }
                     if (!PyUnicode_CheckExact(v)) return 0;
                     out = PyDict_GetItemWithError(PyTuple_GET_ITEM(aux, i), v);
                     if (out == NULL) {
                         if (PyErr_Occurred()) return -1;
                         return 0;  /* a new string: the checked path adds it */
                     }
+                    /* held, so no other object can come at its address while remembered */
+                    PyList_SetItem(memo, 2 * i, Py_NewRef(v));
+                    PyList_SetItem(memo, 2 * i + 1, Py_NewRef(out));
                 }
                 break;
             case 'F':
@@ -284,12 +323,18 @@ cdef extern from *:
                 break;
             case 'J':
                 if (v == Py_None) out = Py_None;
-                else {
+                else if (PyList_GET_ITEM(memo, 2 * i) == v) {  /* the value of the last row */
+                    out = PyList_GET_ITEM(memo, 2 * i + 1);
+                } else {
                     /* Python code runs here: every value is held (owned) until appended */
                     out = PyObject_CallOneArg(PyTuple_GET_ITEM(aux, i), v);
                     if (out == NULL) { PyErr_Clear(); return 0; }  /* put says why */
                     owned[(*nowned)++] = out;
                     vals[i] = out;
+                    if (evlab_frozen(v, 0)) {  /* its text cannot change: remembered */
+                        PyList_SetItem(memo, 2 * i, Py_NewRef(v));
+                        PyList_SetItem(memo, 2 * i + 1, Py_NewRef(out));
+                    }
                     continue;
                 }
                 break;

@@ -16,6 +16,7 @@ from pandas.testing import assert_frame_equal
 
 from evlab.bus import EventBus
 from evlab.events import (
+    BarEvent,
     Event,
     EventType,
     PortfolioEvent,
@@ -105,6 +106,10 @@ def mixed_stream(bus: EventBus, n: int) -> None:
             bus.emit(QuoteEvent("EURUSD", 1.0, 1.0, 2**63, time_ns=T0 + i))  # int64 overflow
             bus.emit(LooseEvent("X", 0.5 + i, note=f"n{i}", time_ns=T0 + i))
             bus.emit(LooseEvent("X", "bad", time_ns=T0 + i))  # type: ignore[arg-type]
+        if i % 29 == 0:  # stamps at the edges of int64 and of CPython's 30-bit digits
+            for t in (0, -1, 2**30 - 1, 2**30, 2**60 - 1, 2**60 + 3, 2**62 + 5, 2**63 - 1,
+                      -(2**63), -(2**62) - 7):
+                bus.emit(BarEvent("AAPL", 1.0, 2.0, 1.0, 1.5, 3, time_ns=t))
         if i % 17 == 0:
             bus.emit(PortfolioEvent(9_000.0, 10_000.0 + i, 5.0, 0.0,
                                     (("AAPL", 1.0, 100.0 + i),), time_ns=T0 + i))
@@ -281,13 +286,36 @@ def test_compiled_rows_are_read_at_the_slots_where_a_class_allows_it():
     assert rec.to_frame()["positions"].tolist()[2] == '[["A",1.0,2.0]]'
 
 
+def test_json_text_is_remembered_only_for_a_value_that_cannot_change():
+    from evlab.events import SystemEvent
+
+    bus = EventBus()
+    rec = EventRecorder(bus)
+    held = (("A", 1.0, 2.0),)  # a portfolio's positions: one tuple until the next fill
+    data = {"missing": [1]}  # a dict can change between two events that carry it
+    for i in range(3):
+        bus.emit(PortfolioEvent(1.0, 1.0 + i, 0.0, 0.0, held, time_ns=T0))
+        bus.emit(create_system_event("gap", "feed gap", data))
+        assert len(rec) == 2 * (i + 1)  # the rows are made now
+        data["missing"].append(i)
+    frame = rec.to_frame()
+    assert frame["positions"].dropna().tolist() == ['[["A",1.0,2.0]]'] * 3
+    assert frame["data"].dropna().tolist() == ['{"missing":[1]}', '{"missing":[1,0]}',
+                                               '{"missing":[1,0,1]}']
+    from evlab import _accel
+
+    assert (rec._plans[SystemEvent][0] is not None) == _accel.COMPILED
+
+
 def test_staged_numbers_are_what_numpy_makes_of_them_compiled_and_interpreted():
     from evlab import _accel
     from evlab.recording.columns import NumpyColumn
 
     cores = [_accel.core, _accel.interpreted_copy().core]
     cases = [("f8", "d", [1.5, 2, np.float64(-0.25), float("nan"), float("inf"), 10**300, True]),
-             ("i8", "q", [0, -1, 2**63 - 1, -(2**63), np.int64(3), True]),
+             ("i8", "q", [0, -1, 2**63 - 1, -(2**63), np.int64(3), True, 2**30 - 1, 2**30,
+                          -(2**30), 2**60 - 1, 2**60 + 3, -(2**60) - 3, 2**62 + 5,
+                          -(2**62) - 7, 1_765_000_000_123_456_789]),
              ("i4", "i", [2**31 - 1, -(2**31)]), ("i2", "h", [2**15 - 1, -(2**15), 7])]
     for dtype, code, values in cases:
         expected = np.fromiter(values, dtype=dtype, count=len(values))

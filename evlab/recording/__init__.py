@@ -33,10 +33,13 @@ How it works (and why):
 * **Columns, not objects.** Every row has shared columns: seq, event time, emit time,
   cause (-1 for none), class code, symbol and source codes (one dict lookup each, into
   string tables). Each event class has its own column group (bars: OHLCV), filled by an
-  appender function made once per class. New values go to one Python list per column
-  (``list.append`` is about 3x cheaper than ``array.append`` on CPython 3.11); every 16,384
-  rows they are committed to typed chunks (numpy int64/int32/int16/float64; Arrow arrays
-  for strings, nullable ints, raw bytes) at ~10 ns a value. A bar then holds 82 bytes.
+  appender function made once per class. The numbers of the numpy columns (the shared
+  ones, float fields) go to a typed stage per column (``evlab._core.Stage``: float64,
+  int64, int32 or int16 in one buffer, kept from chunk to chunk), written straight from C
+  by a compiled row plan; other values to one Python list per column (``list.append`` is
+  the cheapest append CPython has). Every 16,384 rows they are committed to typed chunks
+  (numpy int64/int32/int16/float64: one copy of the stage; Arrow arrays for strings,
+  nullable ints, raw bytes). A bar then holds 82 bytes.
 * **Any event class.** Classes evlab does not know (user subclasses, PortfolioEvent) are
   recorded from ``dataclasses.fields``: floats, ints, bools, strings (dictionary-encoded),
   ``str | bytes`` exactly (the bytes + a str/bytes flag), anything else as JSON text
