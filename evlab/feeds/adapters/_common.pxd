@@ -16,9 +16,11 @@ cdef tuple _POW10
 cdef double _decimal_in(str text, Py_ssize_t start, Py_ssize_t end) except? -2.0
 
 # a Binance depth snapshot body in one pass: C loops over its characters
-@cython.locals(n=Py_ssize_t, i=Py_ssize_t, start=Py_ssize_t, last=cython.longlong,
-               digit=cython.long)
+@cython.locals(n=Py_ssize_t, i=Py_ssize_t, start=Py_ssize_t, end=Py_ssize_t)
 cpdef tuple _depth_scan(str text)
+
+# str or ASCII bytes as the str the scans read, else None
+cdef str _ascii_text(payload)
 
 # a Binance depthUpdate message in one pass, as the snapshot body
 cpdef tuple depth_update_levels(payload)

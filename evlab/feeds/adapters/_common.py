@@ -426,16 +426,19 @@ def depth_body_levels(body: str | bytes) -> tuple[int, tuple, tuple] | None:
     errors name the fault."""
     if not cython.compiled:  # interpreted, a loop over characters costs more than orjson
         return None
-    if body.__class__ is bytes:
+    text = _ascii_text(body)
+    return None if text is None else _depth_scan(text)
+
+
+def _ascii_text(payload: Any) -> str | None:
+    """``payload`` (``str`` or ``bytes``) as a ``str`` if it is all ASCII bytes or a ``str``
+    (whose ASCII-ness the scans check), else None: what the one-pass scans read."""
+    if payload.__class__ is bytes:
         try:
-            text = body.decode("ascii")
+            return payload.decode("ascii")
         except UnicodeDecodeError:
             return None
-    elif body.__class__ is str:
-        text = body
-    else:
-        return None
-    return _depth_scan(text)
+    return payload if payload.__class__ is str else None
 
 
 _DEPTH_HEAD = '{"lastUpdateId":'
@@ -450,19 +453,13 @@ def _depth_scan(text: str) -> tuple | None:  # (bare tuple: see _common.pxd)
     if not (text.isascii() and text.startswith(_DEPTH_HEAD)):  # isascii: a flag, O(1)
         return None
     n = len(text)
-    i = start = len(_DEPTH_HEAD)
-    last = 0
-    while i < n and i - start < 18:
-        digit = ord(text[i]) - 48
-        if not 0 <= digit <= 9:
-            break
-        last = last * 10 + digit
-        i += 1
-    if i == start or (i - start > 1 and text[start] == "0") \
-            or not text.startswith(',"bids":', i):
+    start = len(_DEPTH_HEAD)
+    end = _digits_end(text, start)
+    if end < 0 or not text.startswith(',"bids":', end):
         return None
+    last = _digits_value(text, start, end)
     bids: list[tuple[float, float]] = []
-    i = _depth_side(text, i + 8, bids)
+    i = _depth_side(text, end + 8, bids)
     if i < 0 or not text.startswith(',"asks":', i):
         return None
     asks: list[tuple[float, float]] = []
@@ -482,16 +479,8 @@ def depth_update_levels(payload: str | bytes) -> tuple | None:
     path."""
     if not cython.compiled:  # interpreted, a loop over characters costs more than orjson
         return None
-    if payload.__class__ is bytes:
-        try:
-            text = payload.decode("ascii")
-        except UnicodeDecodeError:
-            return None
-    elif payload.__class__ is str:
-        text = payload
-    else:
-        return None
-    return _update_scan(text)
+    text = _ascii_text(payload)
+    return None if text is None else _update_scan(text)
 
 
 _UPDATE_HEAD = '{"e":"depthUpdate","E":'
