@@ -156,16 +156,6 @@ class Subscription:
         self.cancel()
 
 
-@dataclass(frozen=True, slots=True)
-class _Route:
-    """What dispatch needs for one event type, precomputed at registration time."""
-
-    sync: tuple[Handler, ...]
-    asyncs: tuple[Handler, ...]
-    ordered: tuple[tuple[Handler, bool], ...]  # every handler in order, with its is_async flag
-    count: Iterator[int]  # an itertools.count: dispatch takes one per event
-
-
 def _describe(handler: Any) -> str:
     obj = getattr(handler, "__self__", None)
     func = getattr(handler, "__func__", None)
@@ -497,35 +487,29 @@ class EventBus(Dispatcher):
             self._rebuild()
             return True
 
-    def _route_for(self, etype: EventType | str | None) -> _Route:
-        subs = sorted((s for s in self._subs if s.event_type is None or s.event_type == etype),
-                      key=_dispatch_key)
-        counter = self._other
-        if etype is not None:
-            counter = self._counters.get(etype) or self._counters.setdefault(etype, _Counter())
-        calls = [self._calls[id(s)] for s in subs]
-        return _Route(
-            sync=tuple(c for s, c in zip(subs, calls, strict=True) if not s.is_async),
-            asyncs=tuple(c for s, c in zip(subs, calls, strict=True) if s.is_async),
-            ordered=tuple((c, s.is_async) for s, c in zip(subs, calls, strict=True)),
-            count=counter.count,
-        )
-
     def _rebuild(self) -> None:
+        """Recompute what dispatch reads, whole (copy-on-write: emitters never see a half-built
+        route). One sort of the subscriptions; an event type nobody subscribed to by name
+        shares the every-type handlers' tuples, with its own counter (get_stats counts every
+        type): a bus is cheap to make and to register on (a replay or sweep makes many)."""
         if self._batch_depth:
             return
+        subs = sorted(self._subs, key=_dispatch_key)  # dispatch order
         # What dispatch calls for each subscription: its handler, or a timing wrapper.
-        self._calls = {id(s): s._timed() if self._profiling else s.call for s in self._subs}
-        self._by_call = {id(c): s for s in self._subs for c in (s.call, self._calls[id(s)])}
-        types = set(EventType) | {s.event_type for s in self._subs if s.event_type is not None}
-        types |= set(self._counters)
-        # Copy-on-write: emitters read whole routes, never a half-built one.
-        info = {t: self._route_for(t) for t in types}
-        everyone = self._route_for(None)
+        calls = self._calls = {id(s): s._timed() if self._profiling else s.call for s in subs}
+        self._by_call = {id(c): s for s in subs for c in (s.call, calls[id(s)])}
+        everyone = _route_parts([s for s in subs if s.event_type is None], calls)
+        named = {s.event_type for s in subs if s.event_type is not None}
+        counters = self._counters
+        routes = {}
+        for etype in set(EventType) | named | set(counters):
+            counter = counters.get(etype) or counters.setdefault(etype, _Counter())
+            parts = everyone if etype not in named else _route_parts(
+                [s for s in subs if s.event_type is None or s.event_type == etype], calls)
+            routes[etype] = (*parts, counter.count)
         # What the dispatch core reads: plain tuples, replaced whole.
-        self._routes = {t: (r.sync, r.asyncs, r.ordered, r.count) for t, r in info.items()}
-        self._default_route = (everyone.sync, everyone.asyncs, everyone.ordered,
-                               self._other.count)
+        self._routes = routes
+        self._default_route = (*everyone, self._other.count)
 
     def _handler_failed(self, handler: Handler, event: Event, exc: Exception) -> None:
         sub = self._by_call.get(id(handler))
@@ -672,6 +656,16 @@ def _exception_text(exc: BaseException) -> str:
 
 def _dispatch_key(sub: Subscription) -> tuple[int, int]:
     return (-sub.priority, sub.order)
+
+
+def _route_parts(subs: list[Subscription], calls: dict[int, Handler]
+                 ) -> tuple[tuple[Handler, ...], tuple[Handler, ...],
+                            tuple[tuple[Handler, bool], ...]]:
+    """A route's handlers, from ``subs`` in dispatch order: (sync, async, every one in order
+    with its is_async flag)."""
+    return (tuple(calls[id(s)] for s in subs if not s.is_async),
+            tuple(calls[id(s)] for s in subs if s.is_async),
+            tuple((calls[id(s)], s.is_async) for s in subs))
 
 
 def _event_type(value: EventType | str) -> EventType | str:

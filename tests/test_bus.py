@@ -147,6 +147,26 @@ def test_register_all_sees_every_type_in_order():
     assert [h.rsplit(".", 1)[-1] for h in bus.handlers(EventType.SIGNAL)] == ["<lambda>"]
 
 
+def test_every_type_handlers_interleave_with_named_ones_by_priority():
+    # the routes of the types nobody names share the every-type handlers: they must still
+    # run in priority order among a named type's handlers, and stop once those are gone
+    bus = EventBus()
+    calls = []
+    bus.register_all(lambda e: calls.append(("all", str(e.type))), priority=5)
+    first = bus.register(EventType.BAR, lambda e: calls.append(("first", "bar")), priority=10)
+    bus.register(EventType.BAR, lambda e: calls.append(("last", "bar")), priority=-1)
+    bus.register_all(lambda e: calls.append(("all-late", str(e.type))))
+    bus.emit(bar())
+    bus.emit(create_signal_event("SELL", 1.0, "AAPL", "s"))
+    assert calls == [("first", "bar"), ("all", "bar"), ("all-late", "bar"), ("last", "bar"),
+                     ("all", "signal"), ("all-late", "signal")]
+    calls.clear()
+    assert bus.unregister(EventType.BAR, first)
+    bus.emit(bar())
+    assert calls == [("all", "bar"), ("all-late", "bar"), ("last", "bar")]
+    assert bus.get_stats()["events_emitted"] == {"bar": 2, "signal": 1}
+
+
 # --- weak references ----------------------------------------------------------------
 
 def test_deleted_component_stops_receiving_at_once_without_cleanup():
