@@ -10,7 +10,7 @@ SOURCES := pyproject.toml setup.py evlab/_core.py evlab/_core.pxd evlab/_cprims.
 	evlab/books/book.pxd evlab/books/orderbooks.pxd \
 	evlab/books/orderbooks.py evlab/execution/broker.py evlab/execution/portfolio.py \
 	evlab/feeds/adapters/_common.py evlab/feeds/adapters/_common.pxd evlab/feeds/adapters/binance.py \
-	evlab/feeds/adapters/coinbase.py evlab/feeds/adapters/kraken.py
+	evlab/feeds/adapters/coinbase.py evlab/feeds/adapters/kraken.py evlab/feeds/adapters/kraken.pxd
 DEMO_STAMP := $(VENV)/.evlab-demo
 TEST_STAMP := $(VENV)/.evlab-test
 

@@ -8,8 +8,9 @@ The extensions are optional: without a C compiler the build goes on and evlab ru
 sources interpreted (see evlab/_accel.py; ``EVLAB_PURE_PYTHON=1`` does so too). Every module
 here is plain Python compiled as is (decoding a frame and applying its levels costs fewer
 instructions), the core and the per-update path of the books (book.pxd: OrderBook an
-extension type; orderbooks.pxd) and of the adapters' levels and times (_common.pxd) typed
-by a .pxd beside the source. The Makefile's SOURCES lists these files.
+extension type; orderbooks.pxd), of the adapters' levels and times (_common.pxd) and of
+Kraken's book checksum (kraken.pxd) typed by a .pxd beside the source. The Makefile's
+SOURCES lists these files.
 Everything else is configured in pyproject.toml.
 """
 

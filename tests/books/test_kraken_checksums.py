@@ -10,6 +10,8 @@ from decimal import Decimal
 
 import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import evlab
 from evlab import EventBus, OrderBooks, create_book_event
@@ -218,3 +220,53 @@ async def test_a_snapshot_no_decimals_explain_is_a_gap_and_counted():
     # the rule named the longest fractions the snapshot showed, as before any choosing
     [ev] = s.adapter.parse(book_frame("snapshot", HIDDEN_ASKS, HIDDEN_BIDS, bad))
     assert ev.checksum_rule == "kraken:3:1:10"
+
+
+@st.composite
+def kraken_book(draw: st.DrawFn) -> tuple[int, int, list[tuple[str, str]], list[tuple[str, str]]]:
+    """Decimals for prices and sizes, and up to 12 bid and ask levels as decimal text: mostly
+    at those decimals (as Kraken's wire writes them), some with a digit more (a book the rule
+    does not describe) or too large for a double to hold every unit (the checksum must still
+    be the formatted values')."""
+    pdec, qdec = draw(st.integers(0, 15)), draw(st.integers(0, 15))
+
+    def text(units: int, dec: int) -> str:
+        return format(Decimal(units).scaleb(-dec), "f")
+
+    def size() -> str:
+        kind = draw(st.sampled_from(["grid"] * 6 + ["finer", "huge"]))
+        if kind == "finer":
+            return text(draw(st.integers(1, 10**12)), qdec + 1)
+        return text(draw(st.integers(1, 10**17 if kind == "huge" else 10**14)), qdec)
+
+    mid = draw(st.integers(100, 10**14))
+    steps = draw(st.lists(st.integers(1, 50), min_size=1, max_size=12, unique=True))
+    bids = [(text(mid - k, pdec), size()) for k in steps]
+    asks = [(text(mid + k, pdec), size()) for k in steps]
+    return pdec, qdec, bids, asks
+
+
+@settings(max_examples=300, deadline=None)
+@given(kraken_book())
+def test_the_fast_checksum_is_the_formatted_values_checksum(case):
+    # compiled, the rule writes each value's digits in C where it can (a whole number of
+    # units below 2**50): the same checksum as formatting every value (book_checksum), and,
+    # for a book at the rule's decimals, as the guide's steps on the wire's text
+    pdec, qdec, bids, asks = case
+    book = evlab.OrderBook("XBT/USD")
+    book.apply([(float(p), float(q)) for p, q in bids], [(float(p), float(q)) for p, q in asks])
+    rule = checksum_rule(f"kraken:{pdec}:{qdec}:10")
+    assert rule.compute(book) == book_checksum(book, pdec, qdec)
+    on_grid = all(len(q.partition(".")[2]) <= qdec and Decimal(q) < 10**15 / 10**qdec
+                  for _, q in bids + asks) and float(bids[0][0]) * 10**pdec < 2**50
+    if on_grid:
+        def sort(levels, high):
+            return sorted(levels, key=lambda lv: Decimal(lv[0]), reverse=high)[:10]
+        assert rule.compute(book) == reference_checksum(at(sort(asks, False), pdec, qdec),
+                                                        at(sort(bids, True), pdec, qdec))
+
+
+def at(levels: list[tuple[str, str]], pdec: int, qdec: int) -> list[tuple[str, str]]:
+    """Levels written at the pair's decimals, as Kraken's checksum writes them."""
+    return [(format(Decimal(p).quantize(Decimal(1).scaleb(-pdec)), "f"),
+             format(Decimal(q).quantize(Decimal(1).scaleb(-qdec)), "f")) for p, q in levels]

@@ -49,10 +49,18 @@ import time
 import zlib
 from collections.abc import Sequence
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import orjson
+
+if TYPE_CHECKING:  # its typed stand-in: mypy then keeps the decorated functions' signatures
+    from evlab import _nocython as cython
+else:
+    try:
+        import cython
+    except ImportError:  # no Cython: the interpreted paths below are used
+        from evlab import _nocython as cython
 
 from evlab.books.book import OrderBook
 from evlab.books.checksum import ChecksumRule, register_checksum
@@ -87,32 +95,98 @@ def book_checksum(book: OrderBook, price_decimals: int, qty_decimals: int) -> in
     return zlib.crc32(text.encode())
 
 
-class _Checksum:
-    """:func:`book_checksum` with each value's digits remembered (the top of a book repeats
-    its prices and sizes from one update to the next, and formatting is the costly part)."""
+if cython.compiled:  # the checksum's text written in C (_checksum_text; its C types: kraken.pxd)
+    from cython.cimports.cpython.bytearray import PyByteArray_AS_STRING
+    from cython.cimports.cpython.bytes import PyBytes_FromStringAndSize
+    from cython.cimports.libc.math import fabs, llrint
 
-    __slots__ = ("_digits", "price", "qty")
+#: the scaled values _checksum_text writes itself: below 2**50 (an ulp at most 1/4), within
+#: 1/8 of a whole number; anything else goes to _digits
+_EXACT_BELOW = 2.0 ** 50
+
+
+@cython.annotation_typing(False)  # its C types: kraken.pxd
+def _checksum_text(levels: list, price_decimals: int, qty_decimals: int,
+                   buf: bytearray) -> bytes | None:
+    """Compiled only: the text Kraken's checksum is the CRC32 of, for ``levels`` (at most 20
+    ``(price, qty)``, asks then bids), written in C into ``buf`` (704 bytes): each value times
+    10**decimals, a whole number below 2**50, as its digits (what :func:`_digits` writes: the
+    exact value of the double is within 1/4 of that number, so rounding it to ``decimals``
+    places gives these digits). None if any value is not of that kind (more places than
+    ``decimals``, huge, negative, more than 15 decimals): the caller formats them then."""
+    if len(levels) > 20 or price_decimals > 15 or qty_decimals > 15:
+        return None
+    data = PyByteArray_AS_STRING(buf)  # 20 levels of two values of at most 16 digits
+    pscale, k = 1.0, price_decimals
+    while k:
+        pscale *= 10.0  # exact: powers of ten up to 1e22 are doubles
+        k -= 1
+    qscale, k = 1.0, qty_decimals
+    while k:
+        qscale *= 10.0
+        k -= 1
+    at = 0
+    for i in range(len(levels)):
+        level = levels[i]
+        for which in range(2):
+            v = level[which]
+            scaled = v * (pscale if which == 0 else qscale)
+            if not 0.0 <= scaled < _EXACT_BELOW:
+                return None
+            u = llrint(scaled)  # the nearest whole number (below 2**50: exact)
+            if fabs(scaled - u) >= 0.125:
+                return None
+            if u == 0:
+                continue  # _digits strips every zero
+            t = u // 10
+            k = 1
+            while t:
+                t //= 10
+                k += 1
+            at += k
+            j = at
+            while u:  # the digits, last first
+                j -= 1
+                data[j] = 48 + u % 10
+                u //= 10
+    out: bytes = PyBytes_FromStringAndSize(data, at)
+    return out
+
+
+class _Checksum:
+    """:func:`book_checksum`, fast: compiled, its text written in C (:func:`_checksum_text`);
+    else (and for values that does not take) with each value's digits remembered (the top of
+    a book repeats its prices and sizes from one update to the next, and formatting is the
+    costly part)."""
+
+    __slots__ = ("_buf", "_digits", "price", "qty")
     _LIMIT = 1 << 16  # remembered values, per rule, before starting afresh
 
     def __init__(self, price_decimals: int, qty_decimals: int) -> None:
         self.price, self.qty = price_decimals, qty_decimals
         self._digits: tuple[dict[float, str], dict[float, str]] = ({}, {})
+        self._buf = bytearray(704)  # _checksum_text's
 
     def __call__(self, book: OrderBook) -> int:
+        levels = book.asks(CHECKSUM_LEVELS) + book.bids(CHECKSUM_LEVELS)
+        if cython.compiled:
+            text = _checksum_text(levels, self.price, self.qty, self._buf)
+            if text is not None:
+                return zlib.crc32(text)
         prices, qtys = self._digits
         if len(prices) + len(qtys) > self._LIMIT:
             prices.clear()
             qtys.clear()
         parts = []
-        for p, q in book.asks(CHECKSUM_LEVELS) + book.bids(CHECKSUM_LEVELS):
-            text = prices.get(p)
-            if text is None:
-                text = prices[p] = _digits(p, self.price)
-            parts.append(text)
-            text = qtys.get(q)
-            if text is None:
-                text = qtys[q] = _digits(q, self.qty)
-            parts.append(text)
+        for p, q in levels:
+            digits = prices.get(p)
+            if digits is None:
+                digits = prices[p] = _digits(p, self.price)
+            parts.append(digits)
+            digits = qtys.get(q)
+            if digits is None:
+                digits = qtys[q] = _digits(q, self.qty)
+            parts.append(digits)
         return zlib.crc32("".join(parts).encode())
 
 
