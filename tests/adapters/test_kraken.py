@@ -234,6 +234,19 @@ def test_book_depth_comes_from_the_subscribe_ack(kraken):
     assert snap.checksum_rule == "kraken:4:8:25"
 
 
+def test_a_later_ack_changes_the_depth_of_the_updates_rule(kraken):
+    # the rule is settled once per snapshot (updates reuse it); a new ack's depth replaces it
+    kraken.parse(fixture(EX, "book_subscribe_ack.json"))
+    kraken.parse(fixture(EX, "book_snapshot.json"))
+    [upd] = kraken.parse(fixture(EX, "book_update.json"))
+    assert upd.checksum_rule == "kraken:4:8:10"
+    ack = fixture_obj(EX, "book_subscribe_ack.json")
+    ack["result"]["depth"] = 25
+    kraken.parse(orjson.dumps(ack))
+    [upd] = kraken.parse(fixture(EX, "book_update.json"))
+    assert upd.checksum_rule == "kraken:4:8:25"
+
+
 def test_an_update_before_any_snapshot_carries_no_rule(kraken):
     [upd] = kraken.parse(fixture(EX, "book_update.json"))
     assert upd.checksum is None and upd.checksum_rule is None

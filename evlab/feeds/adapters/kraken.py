@@ -100,6 +100,20 @@ if cython.compiled:  # the checksum's text written in C (_checksum_text; its C t
     from cython.cimports.cpython.bytes import PyBytes_FromStringAndSize
     from cython.cimports.libc.math import fabs, llrint
 
+# the helpers of parse's book path: compiled, C calls into _common (its .pxd declares them),
+# one per helper and book message or level; interpreted, module globals (not c.<name>)
+if cython.compiled:
+    from cython.cimports.evlab.feeds.adapters._common import book as _book
+    from cython.cimports.evlab.feeds.adapters._common import get_int as _get_int
+    from cython.cimports.evlab.feeds.adapters._common import get_list as _get_list
+    from cython.cimports.evlab.feeds.adapters._common import get_str as _get_str
+    from cython.cimports.evlab.feeds.adapters._common import get_time as _get_time
+    from cython.cimports.evlab.feeds.adapters._common import level as _level
+    from cython.cimports.evlab.feeds.adapters._common import loads as _loads
+else:
+    _book, _get_int, _get_list, _get_str = c.book, c.get_int, c.get_list, c.get_str
+    _get_time, _level, _loads = c.get_time, c.level, c.loads
+
 #: the scaled values _checksum_text writes itself: below 2**50 (an ulp at most 1/4), within
 #: 1/8 of a whole number; anything else goes to _digits
 _EXACT_BELOW = 2.0 ** 50
@@ -232,11 +246,10 @@ def _book_levels(name: str, obj: Any, key: str) -> tuple[tuple[float, float], ..
     documents them, or decimal strings, as the checksum guide's example writes them (each
     through the shared :func:`~evlab.feeds.adapters._common.level`)."""
     out = []
-    level = c.level
-    for lv in c.get_list(name, obj, key):
+    for lv in _get_list(name, obj, key):
         if lv.__class__ is not dict or "price" not in lv or "qty" not in lv:
             raise c.bad_field(name, key, '{"price", "qty"} levels', obj, lv)
-        out.append(level(name, obj, key, lv["price"], lv["qty"], _FIELDS, True))
+        out.append(_level(name, obj, key, lv["price"], lv["qty"], _FIELDS, True))
     return tuple(out)
 
 
@@ -266,6 +279,7 @@ class KrakenAdapter(ExchangeAdapter):
         self._connections = itertools.count(1)  # server side: the status greeting's ids
         self._depths: dict[str, int] = {}  # book depth per pair, from the subscribe acks
         self._decimals: dict[str, tuple[int, int]] = {}  # (price, qty) decimals per pair
+        self._rules: dict[str, str] = {}  # the checksum rule per pair, once _rule settled it
 
     def reset(self) -> None:
         """Forget the running candles."""
@@ -279,7 +293,7 @@ class KrakenAdapter(ExchangeAdapter):
     def parse(self, payload: str | bytes, *, source: str = "") -> list[Event]:
         """Decode one v2 channel message or method response."""
         n = self.name
-        obj = c.loads(n, payload)
+        obj = _loads(n, payload)
         src = source or self.name  # the events' source: the feed's, else the venue's
         if not isinstance(obj, dict):
             raise AdapterError(f"{n}: expected a JSON object, got {c.excerpt(obj)!r}")
@@ -324,6 +338,7 @@ class KrakenAdapter(ExchangeAdapter):
                 depth, symbol = result.get("depth", BOOK_DEPTHS[0]), result.get("symbol")
                 if depth in BOOK_DEPTHS and isinstance(symbol, str):
                     self._depths[symbol] = depth
+                    self._rules.pop(symbol, None)  # its depth changed: made again
             return []  # subscribe/unsubscribe ack, pong
         raise AdapterError(f"{n}: unknown channel {channel!r} in {c.excerpt(obj)!r}")
 
@@ -335,15 +350,17 @@ class KrakenAdapter(ExchangeAdapter):
                                f"{c.excerpt(obj)!r}")
         snapshot = kind == "snapshot"
         out: list[Event] = []
-        for d in c.get_list(n, obj, "data"):
-            symbol = c.get_str(n, d, "symbol")
+        for d in _get_list(n, obj, "data"):
+            symbol = _get_str(n, d, "symbol")
             try:
                 bids, asks = _book_levels(n, d, "bids"), _book_levels(n, d, "asks")
-                checksum = c.get_int(n, d, "checksum")
-                when = c.get_time(n, d, "timestamp") if "timestamp" in d else None
-                rule = self._rule(symbol, payload, snapshot, bids, asks, checksum)
-                out.append(c.book(n, symbol, when, bids, asks, snapshot, None, None, src, d,
-                                  checksum if rule is not None else None, rule))
+                checksum = _get_int(n, d, "checksum")
+                when = _get_time(n, d, "timestamp") if "timestamp" in d else None
+                rule = self._rules.get(symbol) if not snapshot else None  # settled: hot path
+                if rule is None:
+                    rule = self._rule(symbol, payload, snapshot, bids, asks, checksum)
+                out.append(_book(n, symbol, when, bids, asks, snapshot, None, None, src, d,
+                                 checksum if rule is not None else None, rule))
             except AdapterError as exc:  # that book misses a change: it must go stale
                 raise BookDataError(str(exc), symbol) from None
         return out
@@ -379,7 +396,8 @@ class KrakenAdapter(ExchangeAdapter):
             price, qty = next((pq for pq in _candidates(price, qty)
                                if book_checksum(book, *pq) == checksum), (price, qty))
             self._decimals[symbol] = (price, qty)
-        return f"kraken:{price}:{qty}:{depth}"
+        rule = self._rules[symbol] = f"kraken:{price}:{qty}:{depth}"
+        return rule
 
     def _ohlc(self, obj: dict[str, Any], src: str) -> list[Event]:
         n = self.name
