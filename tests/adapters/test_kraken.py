@@ -294,3 +294,74 @@ def test_bad_book_and_ticker_messages_raise(kraken, name, mutate, pattern):
     mutate(msg)
     with pytest.raises(AdapterError, match=pattern):
         kraken.parse(orjson.dumps(msg))
+
+
+def _book_parsed(adapter, payload):
+    """What ``parse`` gives for ``payload``: each BookEvent's fields (its time where the
+    message has one: else it is the receive time), or the error."""
+    stamped = "timestamp" in (payload if isinstance(payload, str) else payload.decode())
+    try:
+        return [(type(ev).__name__, ev.symbol, ev.time_ns if stamped else None, ev.bids,
+                 ev.asks, ev.snapshot, ev.checksum, ev.checksum_rule, ev.source)
+                if isinstance(ev, BookEvent)
+                else repr(ev) for ev in adapter.parse(payload)]
+    except AdapterError as exc:  # (where malformed JSON ends depends on the trailing space)
+        return type(exc).__name__, "malformed JSON" in str(exc) or str(exc)
+
+
+def _update_payloads() -> list[str]:
+    """Book updates in Kraken's compact form (the documented one, one per level spelling) and
+    variants the one pass must leave to the JSON path: other spellings (whitespace, another
+    key order, an exponent, a leading zero, a negative or zero price, an escape, no
+    timestamp, a bad time, two pairs) and faults that path names."""
+    doc = orjson.dumps(fixture_obj(EX, "book_update.json")).decode()
+    assert doc.startswith('{"channel":"book","type":"update","data":[{"symbol":"MATIC/USD"')
+    out = [doc]
+    for price, qty in (("0.5657", "0"), ("1", "2"), ("10.0", "0.00000001"), ("123456.78", "5"),
+                       ("0.5657", "1e-8"), ("05.5", "1"), ("-1", "1"), ("0", "1"),
+                       ("0.5657", "-3"), ("1.", "1"), (".5", "1"), ("1.2.3", "1"),
+                       ("1" * 25, "1"), ("0.5657", '"1.5"')):
+        out.append(doc.replace('"price":0.5657,"qty":1098.3947558',
+                               f'"price":{price},"qty":{qty}'))
+    out += [doc.replace(',"asks":[]', ',"asks":[{"price":0.5667,"qty":3},'
+                        '{"price":0.5668,"qty":0}]'),
+            doc.replace('"bids":[{"price":0.5657,"qty":1098.3947558}]', '"bids":[]'),
+            doc.replace(":", ": "), doc.replace('"checksum":2114181697,', "")
+            .replace('"bids"', '"checksum":2114181697,"bids"'),
+            doc.replace('"MATIC/USD"', '"MATIC\\/USD"'), doc.replace('"MATIC/USD"', '""'),
+            doc.replace(',"timestamp":"2023-10-06T17:35:55.440295Z"', ""),
+            doc.replace("2023-10-06T17:35:55.440295Z", "2023-10-06 17:35:55"),
+            doc.replace("2023-10-06T17:35:55.440295Z", "9999-12-31T23:59:59Z"),
+            doc.replace('"checksum":2114181697', '"checksum":02114181697'),
+            doc.replace('"checksum":2114181697', '"checksum":-1'),
+            doc.replace("}]}", '},{"symbol":"MATIC/USD","bids":[],"asks":[],"checksum":1,'
+                        '"timestamp":"2023-10-06T17:35:56Z"}]}'),
+            doc[:-1]]
+    return out
+
+
+def test_a_book_update_read_in_one_pass_is_what_the_json_decoder_gives():
+    """Compiled, a book update in Kraken's compact form is read in one pass over its text
+    (``kraken.book_update_levels``): the same BookEvent (levels, checksum, rule, time), or the
+    same error, as the JSON path gives the same message with a trailing space (which the one
+    pass does not take); str or bytes; before the pair's first snapshot (no rule yet) too."""
+    from evlab.feeds.adapters import kraken as module
+
+    compiled = not module.__file__.endswith(".py")
+    taken = 0
+    for settled in (False, True):
+        for payload in _update_payloads():
+            adapter, other = get_adapter(EX), get_adapter(EX)
+            if settled:
+                for a in (adapter, other):
+                    a.parse(fixture(EX, "book_subscribe_ack.json"))
+                    a.parse(fixture(EX, "book_snapshot.json"))
+            got = _book_parsed(adapter, payload)
+            assert got == _book_parsed(other, payload + " "), payload
+            assert _book_parsed(get_adapter(EX), payload.encode()) == \
+                _book_parsed(get_adapter(EX), payload + " ") or not settled, payload
+            taken += settled and module.book_update_levels(payload) is not None
+    # where compiled, the one pass takes the documented update, its four other level
+    # spellings (a zero size, whole numbers, a tiny qty, a long price), two asks, an empty
+    # side; every other variant is the JSON path's
+    assert taken == (7 if compiled else 0), taken

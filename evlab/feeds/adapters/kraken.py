@@ -113,6 +113,17 @@ if cython.compiled:
 else:
     _book, _get_int, _get_list, _get_str = c.book, c.get_int, c.get_list, c.get_str
     _get_time, _level, _loads = c.get_time, c.level, c.loads
+if cython.compiled:  # the readers of the book update scan (_update_scan): C calls
+    from cython.cimports.cpython.unicode import PyUnicode_1BYTE_DATA
+    from cython.cimports.evlab.feeds.adapters._common import (
+        _ascii_text,
+        _decimal_in,
+        _digits_end,
+        _digits_value,
+        _string_end,
+        rfc3339_ns,
+    )
+_LIMIT = c.MAX_VALUE  # a C double compiled (kraken.pxd): the per-level checks'
 
 #: the scaled values _checksum_text writes itself: below 2**50 (an ulp at most 1/4), within
 #: 1/8 of a whole number; anything else goes to _digits
@@ -253,6 +264,112 @@ def _book_levels(name: str, obj: Any, key: str) -> tuple[tuple[float, float], ..
     return tuple(out)
 
 
+def book_update_levels(payload: str | bytes) -> tuple | None:
+    """``(symbol, bids, asks, checksum, time_ns)`` of a ``book`` update as Kraken sends it
+    (``{"channel":"book","type":"update","data":[{"symbol":..,"bids":[{"price":P,"qty":Q},
+    ..],"asks":[..],"checksum":N,"timestamp":".."}]}``, compact, keys in the documented
+    order, one pair), read in one pass over its text where compiled (:func:`_update_scan`):
+    what :func:`~evlab.feeds.adapters._common.loads` then the JSON path's readers give,
+    without the JSON objects. None for any other message (and always interpreted): the
+    caller then takes that path, whose errors name the fault."""
+    if not cython.compiled:  # interpreted, a loop over characters costs more than orjson
+        return None
+    text = _ascii_text(payload)
+    return None if text is None else _update_scan(text)
+
+
+_UPDATE_HEAD = '{"channel":"book","type":"update","data":[{"symbol":"'
+
+
+def _update_scan(text: str) -> tuple | None:  # (bare tuple: see kraken.pxd)
+    """:func:`book_update_levels` of a ``str``: a strict subset of JSON (ASCII, no
+    whitespace, no escapes, the symbol plain printable ASCII, each number plain digits with
+    at most one "." and no leading zero, whose level :func:`~evlab.feeds.adapters._common.
+    level` would take: the price positive, both below MAX_VALUE; the checksum 1 to 18 digits;
+    an RFC 3339 time in range), else None."""
+    if not (text.isascii() and text.startswith(_UPDATE_HEAD)):  # isascii: a flag, O(1)
+        return None
+    n = len(text)
+    i = len(_UPDATE_HEAD)
+    end = _string_end(text, i)
+    if end <= i or not text.startswith('","bids":', end):
+        return None
+    symbol = text[i:end]
+    bids: list[tuple[float, float]] = []
+    i = _levels_side(text, end + 9, bids)
+    if i < 0 or not text.startswith(',"asks":', i):
+        return None
+    asks: list[tuple[float, float]] = []
+    i = _levels_side(text, i + 8, asks)
+    if i < 0 or not text.startswith(',"checksum":', i):
+        return None
+    i += 12
+    end = _digits_end(text, i)
+    if end < 0 or not text.startswith(',"timestamp":"', end):
+        return None
+    checksum = _digits_value(text, i, end)
+    i = end + 14
+    end = _string_end(text, i)
+    if end <= i or end != n - 4 or not text.endswith('"}]}'):
+        return None
+    try:
+        when = rfc3339_ns(text[i:end])
+    except ValueError:
+        return None
+    if not 0 <= when <= c.MAX_TIME_NS:
+        return None
+    return symbol, tuple(bids), tuple(asks), checksum, when
+
+
+@cython.annotation_typing(False)  # its C types: kraken.pxd
+def _levels_side(text: str, i: int, out: list) -> int:
+    """Read one side's ``[{"price":P,"qty":Q},...]`` from ``text[i]`` into ``out``: the index
+    after it, or -1 if it is not of that form (see :func:`_update_scan`)."""
+    n = len(text)
+    data = PyUnicode_1BYTE_DATA(text)
+    if i >= n or data[i] != 91:  # "["
+        return -1
+    i += 1
+    if i < n and data[i] == 93:  # "]": no levels
+        return i + 1
+    while True:
+        if not text.startswith('{"price":', i):
+            return -1
+        i += 9
+        end = _number_end(text, i)
+        if end < 0 or not text.startswith(',"qty":', end):
+            return -1
+        p = _decimal_in(text, i, end)
+        i = end + 7
+        end = _number_end(text, i)
+        if end < 0 or end + 1 >= n or data[end] != 125:  # "}"
+            return -1
+        q = _decimal_in(text, i, end)
+        if not (0.0 < p < _LIMIT and 0.0 <= q < _LIMIT):
+            return -1
+        out.append((p, q))
+        ch = data[end + 1]
+        i = end + 2
+        if ch == 93:  # "]": the side's end
+            return i
+        if ch != 44:  # ","
+            return -1
+
+
+@cython.annotation_typing(False)  # its C types: kraken.pxd
+def _number_end(text: str, i: int) -> int:
+    """The end of the JSON number at ``text[i]`` if it is plain digits with at most one "."
+    and no leading zero (what _decimal_in then reads as orjson would), else -1."""
+    n = len(text)
+    data = PyUnicode_1BYTE_DATA(text)
+    end = i
+    while end < n and (48 <= data[end] <= 57 or data[end] == 46):
+        end += 1
+    if end == i or (data[i] == 48 and end - i > 1 and data[i + 1] != 46):
+        return -1
+    return end
+
+
 def interval_minutes(interval_s: int) -> int:
     """Kraken's ``interval`` (minutes) for a bar length in seconds."""
     minutes, rest = divmod(interval_s, 60)
@@ -293,8 +410,14 @@ class KrakenAdapter(ExchangeAdapter):
     def parse(self, payload: str | bytes, *, source: str = "") -> list[Event]:
         """Decode one v2 channel message or method response."""
         n = self.name
-        obj = _loads(n, payload)
         src = source or self.name  # the events' source: the feed's, else the venue's
+        if cython.compiled:  # a book update in Kraken's compact form: one pass, no JSON objects
+            fast = book_update_levels(payload)
+            if fast is not None:
+                events = self._update(fast, payload, src)
+                if events is not None:
+                    return events
+        obj = _loads(n, payload)  # the events' source: the feed's, else the venue's
         if not isinstance(obj, dict):
             raise AdapterError(f"{n}: expected a JSON object, got {c.excerpt(obj)!r}")
         channel = obj.get("channel")
@@ -364,6 +487,20 @@ class KrakenAdapter(ExchangeAdapter):
             except AdapterError as exc:  # that book misses a change: it must go stale
                 raise BookDataError(str(exc), symbol) from None
         return out
+
+    def _update(self, fast: tuple, payload: str | bytes, src: str) -> list[Event] | None:
+        """The event of a scanned book update (:func:`book_update_levels`), as :meth:`_book`
+        makes it; None where that path has more to do (no rule settled yet) or would raise
+        (it then says why)."""
+        symbol, bids, asks, checksum, when = fast
+        rule = self._rules.get(symbol)
+        if rule is None:
+            return None
+        try:
+            return [_book(self.name, symbol, when, bids, asks, False, None, None, src, payload,
+                          checksum, rule)]
+        except AdapterError:
+            return None
 
     def _rule(self, symbol: str, payload: str | bytes, snapshot: bool,
               bids: tuple[tuple[float, float], ...], asks: tuple[tuple[float, float], ...],
