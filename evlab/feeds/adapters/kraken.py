@@ -38,7 +38,10 @@ the nearest others up to 12 places), keeps them for the updates that follow, tak
 subscribed depth from the subscribe ack (else the snapshot's size), and names the rule
 ``"kraken:<price decimals>:<qty decimals>:<depth>"`` (registered in
 :mod:`evlab.books.checksum`), which ``OrderBooks`` runs on its own book: a mismatch marks it
-stale and publishes a ``book_gap``; resubscribing gives the new snapshot.
+stale and publishes a ``book_gap``; resubscribing gives the new snapshot. Compiled, a book
+update in Kraken's compact form is read in one pass over its text (:func:`book_update_levels`)
+and the checksum's text written in C (:func:`_checksum_text`); anything else takes the JSON
+decoder and the formatted values, with the same results.
 """
 
 from __future__ import annotations
