@@ -28,6 +28,12 @@ cdef class _Prices:
     cpdef remove(self, price)
     @cython.locals(blocks=list, block=list, prev=list, n=Py_ssize_t, half=Py_ssize_t)
     cdef _merge(self, Py_ssize_t i)
+    # the best n prices of a side: C calls from OrderBook.bids/asks (every Kraken checksum
+    # reads both)
+    @cython.locals(out=list, block=list, want=Py_ssize_t)
+    cpdef list lowest(self, Py_ssize_t n)
+    @cython.locals(out=list, blocks=list, block=list, i=Py_ssize_t, k=Py_ssize_t)
+    cpdef list highest(self, Py_ssize_t n)
 
 cdef class OrderBook:
     cdef public dict _bids, _asks
