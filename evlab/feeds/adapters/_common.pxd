@@ -65,6 +65,13 @@ cpdef get_time(str name, obj, str key)
 @cython.locals(text=str, secs=cython.longlong, ch=Py_UCS4)
 cpdef get_time_s_str(str name, obj, str key)
 
+# a Coinbase candles message in one pass, as the Binance scans: C calls from coinbase's parse
+cpdef tuple candles_levels(payload)
+
+@cython.locals(n=Py_ssize_t, i=Py_ssize_t, end=Py_ssize_t, begin=Py_ssize_t, k=Py_ssize_t,
+               secs=cython.longlong, x=double, ch=cython.uchar, data=cython.p_uchar)
+cpdef tuple _candles_scan(str text)
+
 cpdef get_list(str name, obj, str key)
 
 # (side_levels' .py annotation of ``sides`` is a bare ``tuple``, as level's ``fields``)

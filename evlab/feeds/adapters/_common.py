@@ -286,6 +286,123 @@ def get_time_s_str(name: str, obj: Any, key: str) -> int:
     return checked_ns(name, obj, key, value, int(value) * _NS)
 
 
+def candles_levels(payload: str | bytes) -> tuple | None:  # (bare tuple: see _common.pxd)
+    """``(timestamp ns, sequence_num, candles)`` of a Coinbase Advanced Trade ``candles``
+    message as Coinbase sends it (``{"channel":"candles","client_id":..,"timestamp":..,
+    "sequence_num":..,"events":[{"type":..,"candles":[{"start":..,"high":..,"low":..,
+    "open":..,"close":..,"volume":..,"product_id":..},...]},...]}``: compact, keys in the
+    documented order), read in one pass over its text where compiled (:func:`_candles_scan`),
+    each candle as ``(product_id, start ns, (open, high, low, close, volume), its text)``:
+    what :func:`loads` then :func:`get_time`, :func:`get_time_s_str`, the OHLCV fields'
+    :func:`get_dec` and :func:`get_str` give, without the JSON objects (the text is what
+    :func:`excerpt` shows of the candle's object). None for any other message (and always
+    interpreted): the caller then takes that general path, whose errors name the fault."""
+    if not cython.compiled:  # interpreted, a loop over characters costs more than orjson
+        return None
+    if payload.__class__ is str:
+        if not payload.startswith(_CANDLES_HEAD):  # (an l2update or another channel: no copy)
+            return None
+        return _candles_scan(payload)
+    if payload.__class__ is bytes and payload.startswith(_CANDLES_HEAD_BYTES):
+        text = _ascii_text(payload)
+        return None if text is None else _candles_scan(text)
+    return None
+
+
+_CANDLES_HEAD = '{"channel":"candles","client_id":"'
+_CANDLES_HEAD_BYTES = _CANDLES_HEAD.encode()
+#: the keys after each of a candle's values, in Coinbase's order (start, then OHLCV's)
+_CANDLE_KEYS = ('","high":"', '","low":"', '","open":"', '","close":"', '","volume":"',
+                '","product_id":"')
+
+
+def _candles_scan(text: str) -> tuple | None:  # (bare tuple: see _common.pxd)
+    """:func:`candles_levels` of a ``str``: a strict subset of JSON, as :func:`_update_scan`'s
+    (strings plain printable ASCII, the product non-empty; ``sequence_num`` 1 to 18 digits
+    without a leading zero; ``start`` 1 to 10 digits, as :func:`get_time_s_str`'s fast path;
+    the timestamp what :func:`get_time` takes; each value what :func:`get_dec` takes, read by
+    :func:`_decimal_in`; at least one event, each of at least one candle), else None.
+    Compiled, its characters are read as a C array of bytes."""
+    if not (text.isascii() and text.startswith(_CANDLES_HEAD)):  # isascii: a flag, O(1)
+        return None
+    data = PyUnicode_1BYTE_DATA(text) if cython.compiled else text.encode("ascii")
+    n = len(text)
+    i = _string_end(text, len(_CANDLES_HEAD))  # client_id
+    if i < 0 or not text.startswith('","timestamp":"', i):
+        return None
+    i += 15
+    end = _string_end(text, i)
+    if end <= i or not text.startswith('","sequence_num":', end):
+        return None
+    try:
+        now = rfc3339_ns(text[i:end])
+    except ValueError:
+        return None
+    if not 0 <= now <= MAX_TIME_NS:
+        return None
+    i = end + 17
+    end = _digits_end(text, i)
+    if end < 0 or not text.startswith(',"events":[', end):
+        return None
+    seq = _digits_value(text, i, end)
+    i = end + 11
+    candles = []
+    while True:  # {"type":"..","candles":[..]} then "," or "]"
+        if not text.startswith('{"type":"', i):
+            return None
+        end = _string_end(text, i + 9)
+        if end < 0 or not text.startswith('","candles":[', end):
+            return None
+        i = end + 13
+        while True:  # {"start":"..",...,"product_id":".."} then "," or "]"
+            if not text.startswith('{"start":"', i):
+                return None
+            i += 10
+            begin = i - 10  # the candle's text, for excerpt
+            secs = 0
+            end = i
+            while end < n and 48 <= data[end] <= 57 and end - i < 11:
+                secs = secs * 10 + (data[end] - 48)
+                end += 1
+            if end == i or end - i > 10 or secs > 9_223_372_036 \
+                    or not text.startswith(_CANDLE_KEYS[0], end):
+                return None
+            values = [0.0, 0.0, 0.0, 0.0, 0.0]  # high, low, open, close, volume
+            for k in range(5):
+                i = end + len(_CANDLE_KEYS[k])
+                end = i
+                while end < n and data[end] != 34:  # '"'
+                    end += 1
+                x = _decimal_in(text, i, end)  # -1.0: not plain
+                if not 0.0 <= x < _LIMIT or not text.startswith(_CANDLE_KEYS[k + 1], end):
+                    return None
+                values[k] = x
+            i = end + 16
+            end = _string_end(text, i)
+            if end <= i or end + 2 >= n or data[end + 1] != 125:  # '"}'
+                return None
+            candles.append((text[i:end], secs * 1_000_000_000,
+                            (values[2], values[0], values[1], values[3], values[4]),
+                            text[begin:end + 2]))
+            ch = data[end + 2]
+            i = end + 3
+            if ch == 93:  # "]": the event's candles end
+                break
+            if ch != 44:  # ","
+                return None
+        if i + 1 >= n or data[i] != 125:  # "}": the event's end
+            return None
+        ch = data[i + 1]
+        i += 2
+        if ch == 93:  # "]": the events end
+            break
+        if ch != 44:
+            return None
+    if i != n - 1 or data[i] != 125:  # the message's "}"
+        return None
+    return now, seq, tuple(candles)
+
+
 def get_list(name: str, obj: Any, key: str) -> list[Any]:
     """A required JSON array field."""
     try:  # the fast path: a message's list of events, of candles, of levels
