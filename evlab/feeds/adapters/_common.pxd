@@ -51,8 +51,15 @@ cpdef tuple _decimals(tuple values)
 cpdef tuple level(str name, obj, str key, price, size, tuple fields=*, bint numbers=*,
                   str side=*)
 
+# rfc3339_ns's caches and scales: C statics (its writes are no module dict writes)
+cdef tuple _SCALE, _LAST_SECOND, _LAST_HOUR
+
+@cython.locals(scale=cython.longlong)
+cdef object _epoch_ns(long long secs, long long frac, Py_ssize_t digits)
+
 @cython.locals(n=Py_ssize_t, digits=Py_ssize_t, i=Py_ssize_t, frac=cython.longlong, ch=Py_UCS4,
-               last=tuple, hour=tuple, m1=Py_UCS4, m2=Py_UCS4, s1=Py_UCS4, s2=Py_UCS4)
+               last=tuple, hour=tuple, m1=Py_UCS4, m2=Py_UCS4, s1=Py_UCS4, s2=Py_UCS4,
+               second=cython.longlong)
 cpdef rfc3339_ns(str text)
 
 cpdef str get_str(str name, obj, str key)
@@ -67,6 +74,9 @@ cpdef get_time_s_str(str name, obj, str key)
 
 # a Coinbase candles message in one pass, as the Binance scans: C calls from coinbase's parse
 cpdef tuple candles_levels(payload)
+
+@cython.locals(k=Py_ssize_t)
+cdef bint _ascii_at(str text, Py_ssize_t i, str lit) except -1
 
 @cython.locals(n=Py_ssize_t, i=Py_ssize_t, end=Py_ssize_t, begin=Py_ssize_t, k=Py_ssize_t,
                secs=cython.longlong, x=double, ch=cython.uchar, data=cython.p_uchar)

@@ -48,6 +48,7 @@ if cython.compiled:  # a str's characters in place: a 1-byte string's are a C ar
         PyUnicode_1BYTE_KIND,
         PyUnicode_KIND,
     )
+    from cython.cimports.libc.string import memcmp
 
 EXCERPT = 120
 _NS = 1_000_000_000
@@ -316,6 +317,17 @@ _CANDLE_KEYS = ('","high":"', '","low":"', '","open":"', '","close":"', '","volu
                 '","product_id":"')
 
 
+@cython.annotation_typing(False)  # its C types: _common.pxd
+def _ascii_at(text: str, i: int, lit: str) -> bool:
+    """``text.startswith(lit, i)`` for an ASCII ``text`` and ``lit`` (compiled, one memcmp of
+    their bytes in place: the scans check a key after every value)."""
+    if cython.compiled:
+        k = len(lit)
+        return i + k <= len(text) and memcmp(
+            PyUnicode_1BYTE_DATA(text) + i, PyUnicode_1BYTE_DATA(lit), k) == 0
+    return text.startswith(lit, i)
+
+
 def _candles_scan(text: str) -> tuple | None:  # (bare tuple: see _common.pxd)
     """:func:`candles_levels` of a ``str``: a strict subset of JSON, as :func:`_update_scan`'s
     (strings plain printable ASCII, the product non-empty; ``sequence_num`` 1 to 18 digits
@@ -328,11 +340,11 @@ def _candles_scan(text: str) -> tuple | None:  # (bare tuple: see _common.pxd)
     data = PyUnicode_1BYTE_DATA(text) if cython.compiled else text.encode("ascii")
     n = len(text)
     i = _string_end(text, len(_CANDLES_HEAD))  # client_id
-    if i < 0 or not text.startswith('","timestamp":"', i):
+    if i < 0 or not _ascii_at(text, i, '","timestamp":"'):
         return None
     i += 15
     end = _string_end(text, i)
-    if end <= i or not text.startswith('","sequence_num":', end):
+    if end <= i or not _ascii_at(text, end, '","sequence_num":'):
         return None
     try:
         now = rfc3339_ns(text[i:end])
@@ -342,20 +354,20 @@ def _candles_scan(text: str) -> tuple | None:  # (bare tuple: see _common.pxd)
         return None
     i = end + 17
     end = _digits_end(text, i)
-    if end < 0 or not text.startswith(',"events":[', end):
+    if end < 0 or not _ascii_at(text, end, ',"events":['):
         return None
     seq = _digits_value(text, i, end)
     i = end + 11
     candles = []
     while True:  # {"type":"..","candles":[..]} then "," or "]"
-        if not text.startswith('{"type":"', i):
+        if not _ascii_at(text, i, '{"type":"'):
             return None
         end = _string_end(text, i + 9)
-        if end < 0 or not text.startswith('","candles":[', end):
+        if end < 0 or not _ascii_at(text, end, '","candles":['):
             return None
         i = end + 13
         while True:  # {"start":"..",...,"product_id":".."} then "," or "]"
-            if not text.startswith('{"start":"', i):
+            if not _ascii_at(text, i, '{"start":"'):
                 return None
             i += 10
             begin = i - 10  # the candle's text, for excerpt
@@ -365,7 +377,7 @@ def _candles_scan(text: str) -> tuple | None:  # (bare tuple: see _common.pxd)
                 secs = secs * 10 + (data[end] - 48)
                 end += 1
             if end == i or end - i > 10 or secs > 9_223_372_036 \
-                    or not text.startswith(_CANDLE_KEYS[0], end):
+                    or not _ascii_at(text, end, _CANDLE_KEYS[0]):
                 return None
             values = [0.0, 0.0, 0.0, 0.0, 0.0]  # high, low, open, close, volume
             for k in range(5):
@@ -374,7 +386,7 @@ def _candles_scan(text: str) -> tuple | None:  # (bare tuple: see _common.pxd)
                 while end < n and data[end] != 34:  # '"'
                     end += 1
                 x = _decimal_in(text, i, end)  # -1.0: not plain
-                if not 0.0 <= x < _LIMIT or not text.startswith(_CANDLE_KEYS[k + 1], end):
+                if not 0.0 <= x < _LIMIT or not _ascii_at(text, end, _CANDLE_KEYS[k + 1]):
                     return None
                 values[k] = x
             i = end + 16
@@ -854,11 +866,24 @@ _SCALE: tuple[int, ...] = tuple(10 ** (9 - n) for n in range(10))
 
 
 #: the last second parsed by the usual form, ``(its 19 characters, UNIX seconds)``: a feed's
-#: timestamps share it for a whole second (one tuple, so threads never see half of it)
+#: timestamps share it for a whole second (one tuple, so threads never see half of it);
+#: compiled, a C static (_common.pxd), as the next one: writing a module global once a message
+#: would also void Cython's cached lookups of every other global of the module
 _LAST_SECOND: tuple[str, int] = ("", 0)
 #: the last hour parsed, ``(its 13 characters, UNIX seconds)``: a minute stream's timestamps
 #: share it for an hour (each is a new second)
 _LAST_HOUR: tuple[str, int] = ("", 0)
+
+
+@cython.annotation_typing(False)  # its C types: _common.pxd
+def _epoch_ns(secs: int, frac: int, digits: int) -> int:
+    """``secs`` seconds and ``frac`` units of a fraction of ``digits`` digits since the epoch,
+    as ns: :func:`rfc3339_ns`'s result (compiled, in C when it fits int64, as every time up to
+    2262 does; else as a Python int, which the callers' range check refuses)."""
+    if -9_223_372_035 <= secs <= 9_223_372_035:
+        scale = _SCALE[digits]
+        return secs * 1_000_000_000 + frac * scale
+    return int(secs) * _NS + frac * _SCALE[digits]
 
 
 def rfc3339_ns(text: str) -> int:
@@ -886,7 +911,7 @@ def rfc3339_ns(text: str) -> int:
     if frac >= 0:
         last = _LAST_SECOND
         if text.startswith(last[0]) and last[0]:  # the second of the last timestamp
-            return last[1] * _NS + frac * _SCALE[digits]
+            return _epoch_ns(last[1], frac, digits)
         hour = _LAST_HOUR
         if text.startswith(hour[0]) and hour[0] and text[13] == ":" and text[16] == ":":
             # the hour of the last timestamp (a minute stream's): minutes and seconds read
@@ -896,7 +921,7 @@ def rfc3339_ns(text: str) -> int:
                 second = hour[1] + ((ord(m1) - 48) * 10 + ord(m2) - 48) * 60 \
                     + (ord(s1) - 48) * 10 + ord(s2) - 48
                 _LAST_SECOND = (text[:19], second)
-                return second * _NS + frac * _SCALE[digits]
+                return _epoch_ns(second, frac, digits)
         head = text[:19]
         try:
             secs = _seconds(head)
@@ -905,7 +930,7 @@ def rfc3339_ns(text: str) -> int:
         if secs is not None:
             _LAST_SECOND = (head, secs)
             _LAST_HOUR = (head[:13], secs - secs % 3600)
-            return secs * _NS + frac * _SCALE[digits]
+            return _epoch_ns(secs, frac, digits)
     m = _RFC3339_TAIL.match(text, 19)
     try:
         secs = _seconds(text[:19]) if m is not None else None
