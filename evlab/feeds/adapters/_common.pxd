@@ -87,6 +87,11 @@ cpdef get_list(str name, obj, str key)
 # (side_levels' .py annotation of ``sides`` is a bare ``tuple``, as level's ``fields``)
 cpdef tuple side_levels(str name, obj, str key, tuple sides)
 
+# the bar of a message (BarCloser.push's, binance's kline path): a C call from push; its
+# arguments' C types are what the .py's annotations made of them as a def
+cpdef bar(str name, bint final, str symbol, time_ns, double o, double h, double low, double c,
+          double v, str source, raw)
+
 # (annotation_typing(False) in the .py: its arguments are objects, checked by the event)
 cpdef book(name, symbol, time_ns, bids, asks, snapshot, first_id, last_id, source, raw,
            checksum=*, checksum_rule=*)

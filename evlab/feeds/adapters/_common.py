@@ -325,7 +325,8 @@ def _ascii_at(text: str, i: int, lit: str) -> bool:
         k = len(lit)
         return i + k <= len(text) and memcmp(
             PyUnicode_1BYTE_DATA(text) + i, PyUnicode_1BYTE_DATA(lit), k) == 0
-    return text.startswith(lit, i)
+    else:  # (an else: compiled, the branch is left out, not "unreachable code")
+        return text.startswith(lit, i)
 
 
 def _candles_scan(text: str) -> tuple | None:  # (bare tuple: see _common.pxd)
@@ -918,8 +919,9 @@ def rfc3339_ns(text: str) -> int:
             # here, [0-5][0-9] each (in C where compiled), no slice and no cache lookup
             m1, m2, s1, s2 = text[14], text[15], text[17], text[18]
             if "0" <= m1 <= "5" and "0" <= m2 <= "9" and "0" <= s1 <= "5" and "0" <= s2 <= "9":
-                second = hour[1] + ((ord(m1) - 48) * 10 + ord(m2) - 48) * 60 \
-                    + (ord(s1) - 48) * 10 + ord(s2) - 48
+                second = hour[1]  # (compiled, a C integer: the sum below in C)
+                second += ((ord(m1) - 48) * 10 + ord(m2) - 48) * 60 + (ord(s1) - 48) * 10 \
+                    + ord(s2) - 48
                 _LAST_SECOND = (text[:19], second)
                 return _epoch_ns(second, frac, digits)
         head = text[:19]
@@ -967,6 +969,7 @@ def rfc3339(time_ns: int, digits: int | None = 9) -> str:
 # ``tuple`` of levels, a ``float`` price) do not become C argument checks that raise
 # TypeError before the event's own checks could make the AdapterError a caller expects.
 
+@cython.annotation_typing(False)  # its C types: _common.pxd (what its annotations made)
 def bar(name: str, final: bool, symbol: str, time_ns: int, o: float, h: float, low: float,
         c: float, v: float, source: str, raw: Any) -> BarEvent:
     """A validated BarEvent (final) or BarUpdateEvent; invalid values raise AdapterError.
