@@ -34,7 +34,7 @@ cdef Py_ssize_t _digits_end(str text, Py_ssize_t i) except -2
 @cython.locals(value=cython.longlong, k=Py_ssize_t)
 cdef object _digits_value(str text, Py_ssize_t i, Py_ssize_t end)
 
-@cython.locals(n=Py_ssize_t, ch=Py_UCS4)
+@cython.locals(n=Py_ssize_t, ch=Py_UCS4, byte=cython.uchar, data=cython.p_uchar)
 cdef Py_ssize_t _string_end(str text, Py_ssize_t i) except -2
 
 @cython.locals(n=Py_ssize_t, start=Py_ssize_t, p=double, q=double, ch=cython.uchar,

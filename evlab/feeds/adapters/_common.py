@@ -690,8 +690,18 @@ def _digits_value(text: str, i: int, end: int) -> int:
 def _string_end(text: str, i: int) -> int:
     """The index of the ``"`` closing the JSON string whose characters start at ``text[i]``
     if they are all printable ASCII other than a backslash (the string is then what they
-    spell), else -1."""
+    spell), else -1 (compiled, a 1-byte string's characters are read as a C array)."""
     n = len(text)
+    if cython.compiled and PyUnicode_KIND(text) == PyUnicode_1BYTE_KIND:
+        data = PyUnicode_1BYTE_DATA(text)
+        while i < n:
+            byte = data[i]
+            if byte == 34:  # '"'
+                return i
+            if not 32 <= byte <= 126 or byte == 92:  # " " to "~", not a backslash
+                return -1
+            i += 1
+        return -1
     while i < n:
         ch = text[i]
         if ch == '"':
