@@ -188,8 +188,21 @@ class CoinbaseAdapter(ExchangeAdapter):
         n = self.name
         src = source or n  # self._source(source), inline: one per message
         scanned = _candles_levels(payload)  # compiled, a candles message read in one pass
-        if scanned is not None:
-            return self._scanned_candles(scanned, src)
+        if scanned is not None:  # _advanced's outcome for it, here: one per bar message;
+            # (timestamp ns, sequence_num, candles), each candle (product_id, start ns, OHLCV,
+            # its text: what excerpt shows of its object, for push's errors)
+            now, seq, candles = scanned
+            last, known = self._at_seq, len(self._at_books)
+            step = self.candle_interval_s * _NS
+            push = self._closer.push
+            if len(candles) == 1:  # the usual message: one candle
+                product, start, values, raw = candles[0]
+                events = push(n, step, now, product, start, values, src, raw)
+            else:
+                events = []
+                for product, start, values, raw in candles:
+                    events.extend(push(n, step, now, product, start, values, src, raw))
+            return self._sequenced(seq, last, known, events, src)
         obj = _loads(n, payload)
         if not isinstance(obj, dict):
             raise AdapterError(f"{n}: expected a JSON object, got {c.excerpt(obj)!r}")
@@ -295,26 +308,6 @@ class CoinbaseAdapter(ExchangeAdapter):
                 out.extend(push(n, step, now, _get_str(n, k, "product_id"), start,
                                 (o, h, lo, cl, v), src, k))
         return out
-
-    def _scanned_candles(self, scanned: tuple[int, int, tuple[tuple[str, int, tuple[
-            float, float, float, float, float], str], ...]], src: str) -> list[Event]:
-        """:meth:`_advanced` of a candles message read by ``_common.candles_levels``:
-        ``(timestamp ns, sequence_num, candles)``, each candle ``(product_id, start ns,
-        OHLCV, its text)``; the same events, sequence and errors as :meth:`_candles` gives
-        for it (the candle's text is what ``excerpt`` shows of its object)."""
-        n = self.name
-        now, seq, candles = scanned
-        last, known = self._at_seq, len(self._at_books)
-        step = self.candle_interval_s * _NS
-        push = self._closer.push
-        if len(candles) == 1:  # the usual message: one candle
-            product, start, values, raw = candles[0]
-            events = push(n, step, now, product, start, values, src, raw)
-        else:
-            events = []
-            for product, start, values, raw in candles:
-                events.extend(push(n, step, now, product, start, values, src, raw))
-        return self._sequenced(seq, last, known, events, src)
 
     def _l2_data(self, obj: dict[str, Any], src: str) -> list[Event]:
         n = self.name
