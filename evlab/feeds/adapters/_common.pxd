@@ -34,7 +34,7 @@ cdef Py_ssize_t _digits_end(str text, Py_ssize_t i) except -2
 @cython.locals(value=cython.longlong, k=Py_ssize_t)
 cdef object _digits_value(str text, Py_ssize_t i, Py_ssize_t end)
 
-@cython.locals(n=Py_ssize_t, ch=Py_UCS4)
+@cython.locals(n=Py_ssize_t, ch=Py_UCS4, byte=cython.uchar, data=cython.p_uchar)
 cdef Py_ssize_t _string_end(str text, Py_ssize_t i) except -2
 
 @cython.locals(n=Py_ssize_t, start=Py_ssize_t, p=double, q=double, ch=cython.uchar,
@@ -51,8 +51,15 @@ cpdef tuple _decimals(tuple values)
 cpdef tuple level(str name, obj, str key, price, size, tuple fields=*, bint numbers=*,
                   str side=*)
 
+# rfc3339_ns's caches and scales: C statics (its writes are no module dict writes)
+cdef tuple _SCALE, _LAST_SECOND, _LAST_HOUR
+
+@cython.locals(scale=cython.longlong)
+cdef object _epoch_ns(long long secs, long long frac, Py_ssize_t digits)
+
 @cython.locals(n=Py_ssize_t, digits=Py_ssize_t, i=Py_ssize_t, frac=cython.longlong, ch=Py_UCS4,
-               last=tuple, hour=tuple, m1=Py_UCS4, m2=Py_UCS4, s1=Py_UCS4, s2=Py_UCS4)
+               last=tuple, hour=tuple, m1=Py_UCS4, m2=Py_UCS4, s1=Py_UCS4, s2=Py_UCS4,
+               second=cython.longlong)
 cpdef rfc3339_ns(str text)
 
 cpdef str get_str(str name, obj, str key)
@@ -65,10 +72,25 @@ cpdef get_time(str name, obj, str key)
 @cython.locals(text=str, secs=cython.longlong, ch=Py_UCS4)
 cpdef get_time_s_str(str name, obj, str key)
 
+# a Coinbase candles message in one pass, as the Binance scans: C calls from coinbase's parse
+cpdef tuple candles_levels(payload)
+
+@cython.locals(k=Py_ssize_t)
+cdef bint _ascii_at(str text, Py_ssize_t i, str lit) except -1
+
+@cython.locals(n=Py_ssize_t, i=Py_ssize_t, end=Py_ssize_t, begin=Py_ssize_t, k=Py_ssize_t,
+               secs=cython.longlong, x=double, ch=cython.uchar, data=cython.p_uchar)
+cpdef tuple _candles_scan(str text)
+
 cpdef get_list(str name, obj, str key)
 
 # (side_levels' .py annotation of ``sides`` is a bare ``tuple``, as level's ``fields``)
 cpdef tuple side_levels(str name, obj, str key, tuple sides)
+
+# the bar of a message (BarCloser.push's, binance's kline path): a C call from push; its
+# arguments' C types are what the .py's annotations made of them as a def
+cpdef bar(str name, bint final, str symbol, time_ns, double o, double h, double low, double c,
+          double v, str source, raw)
 
 # (annotation_typing(False) in the .py: its arguments are objects, checked by the event)
 cpdef book(name, symbol, time_ns, bids, asks, snapshot, first_id, last_id, source, raw,

@@ -48,6 +48,7 @@ if cython.compiled:  # a str's characters in place: a 1-byte string's are a C ar
         PyUnicode_1BYTE_KIND,
         PyUnicode_KIND,
     )
+    from cython.cimports.libc.string import memcmp
 
 EXCERPT = 120
 _NS = 1_000_000_000
@@ -284,6 +285,135 @@ def get_time_s_str(name: str, obj: Any, key: str) -> int:
     if not _UNSIGNED.match(value):
         raise bad_field(name, key, "UNIX seconds as ASCII digits", obj, value)
     return checked_ns(name, obj, key, value, int(value) * _NS)
+
+
+def candles_levels(payload: str | bytes) -> tuple | None:  # (bare tuple: see _common.pxd)
+    """``(timestamp ns, sequence_num, candles)`` of a Coinbase Advanced Trade ``candles``
+    message as Coinbase sends it (``{"channel":"candles","client_id":..,"timestamp":..,
+    "sequence_num":..,"events":[{"type":..,"candles":[{"start":..,"high":..,"low":..,
+    "open":..,"close":..,"volume":..,"product_id":..},...]},...]}``: compact, keys in the
+    documented order), read in one pass over its text where compiled (:func:`_candles_scan`),
+    each candle as ``(product_id, start ns, (open, high, low, close, volume), its text)``:
+    what :func:`loads` then :func:`get_time`, :func:`get_time_s_str`, the OHLCV fields'
+    :func:`get_dec` and :func:`get_str` give, without the JSON objects (the text is what
+    :func:`excerpt` shows of the candle's object). None for any other message (and always
+    interpreted): the caller then takes that general path, whose errors name the fault."""
+    if not cython.compiled:  # interpreted, a loop over characters costs more than orjson
+        return None
+    if payload.__class__ is str:
+        if not payload.startswith(_CANDLES_HEAD):  # (an l2update or another channel: no copy)
+            return None
+        return _candles_scan(payload)
+    if payload.__class__ is bytes and payload.startswith(_CANDLES_HEAD_BYTES):
+        text = _ascii_text(payload)
+        return None if text is None else _candles_scan(text)
+    return None
+
+
+_CANDLES_HEAD = '{"channel":"candles","client_id":"'
+_CANDLES_HEAD_BYTES = _CANDLES_HEAD.encode()
+#: the keys after each of a candle's values, in Coinbase's order (start, then OHLCV's)
+_CANDLE_KEYS = ('","high":"', '","low":"', '","open":"', '","close":"', '","volume":"',
+                '","product_id":"')
+
+
+@cython.annotation_typing(False)  # its C types: _common.pxd
+def _ascii_at(text: str, i: int, lit: str) -> bool:
+    """``text.startswith(lit, i)`` for an ASCII ``text`` and ``lit`` (compiled, one memcmp of
+    their bytes in place: the scans check a key after every value)."""
+    if cython.compiled:
+        k = len(lit)
+        return i + k <= len(text) and memcmp(
+            PyUnicode_1BYTE_DATA(text) + i, PyUnicode_1BYTE_DATA(lit), k) == 0
+    else:  # (an else: compiled, the branch is left out, not "unreachable code")
+        return text.startswith(lit, i)
+
+
+def _candles_scan(text: str) -> tuple | None:  # (bare tuple: see _common.pxd)
+    """:func:`candles_levels` of a ``str``: a strict subset of JSON, as :func:`_update_scan`'s
+    (strings plain printable ASCII, the product non-empty; ``sequence_num`` 1 to 18 digits
+    without a leading zero; ``start`` 1 to 10 digits, as :func:`get_time_s_str`'s fast path;
+    the timestamp what :func:`get_time` takes; each value what :func:`get_dec` takes, read by
+    :func:`_decimal_in`; at least one event, each of at least one candle), else None.
+    Compiled, its characters are read as a C array of bytes."""
+    if not (text.isascii() and text.startswith(_CANDLES_HEAD)):  # isascii: a flag, O(1)
+        return None
+    data = PyUnicode_1BYTE_DATA(text) if cython.compiled else text.encode("ascii")
+    n = len(text)
+    i = _string_end(text, len(_CANDLES_HEAD))  # client_id
+    if i < 0 or not _ascii_at(text, i, '","timestamp":"'):
+        return None
+    i += 15
+    end = _string_end(text, i)
+    if end <= i or not _ascii_at(text, end, '","sequence_num":'):
+        return None
+    try:
+        now = rfc3339_ns(text[i:end])
+    except ValueError:
+        return None
+    if not 0 <= now <= MAX_TIME_NS:
+        return None
+    i = end + 17
+    end = _digits_end(text, i)
+    if end < 0 or not _ascii_at(text, end, ',"events":['):
+        return None
+    seq = _digits_value(text, i, end)
+    i = end + 11
+    candles = []
+    while True:  # {"type":"..","candles":[..]} then "," or "]"
+        if not _ascii_at(text, i, '{"type":"'):
+            return None
+        end = _string_end(text, i + 9)
+        if end < 0 or not _ascii_at(text, end, '","candles":['):
+            return None
+        i = end + 13
+        while True:  # {"start":"..",...,"product_id":".."} then "," or "]"
+            if not _ascii_at(text, i, '{"start":"'):
+                return None
+            i += 10
+            begin = i - 10  # the candle's text, for excerpt
+            secs = 0
+            end = i
+            while end < n and 48 <= data[end] <= 57 and end - i < 11:
+                secs = secs * 10 + (data[end] - 48)
+                end += 1
+            if end == i or end - i > 10 or secs > 9_223_372_036 \
+                    or not _ascii_at(text, end, _CANDLE_KEYS[0]):
+                return None
+            values = [0.0, 0.0, 0.0, 0.0, 0.0]  # high, low, open, close, volume
+            for k in range(5):
+                i = end + len(_CANDLE_KEYS[k])
+                end = i
+                while end < n and data[end] != 34:  # '"'
+                    end += 1
+                x = _decimal_in(text, i, end)  # -1.0: not plain
+                if not 0.0 <= x < _LIMIT or not _ascii_at(text, end, _CANDLE_KEYS[k + 1]):
+                    return None
+                values[k] = x
+            i = end + 16
+            end = _string_end(text, i)
+            if end <= i or end + 2 >= n or data[end + 1] != 125:  # '"}'
+                return None
+            candles.append((text[i:end], secs * 1_000_000_000,
+                            (values[2], values[0], values[1], values[3], values[4]),
+                            text[begin:end + 2]))
+            ch = data[end + 2]
+            i = end + 3
+            if ch == 93:  # "]": the event's candles end
+                break
+            if ch != 44:  # ","
+                return None
+        if i + 1 >= n or data[i] != 125:  # "}": the event's end
+            return None
+        ch = data[i + 1]
+        i += 2
+        if ch == 93:  # "]": the events end
+            break
+        if ch != 44:
+            return None
+    if i != n - 1 or data[i] != 125:  # the message's "}"
+        return None
+    return now, seq, tuple(candles)
 
 
 def get_list(name: str, obj: Any, key: str) -> list[Any]:
@@ -560,8 +690,18 @@ def _digits_value(text: str, i: int, end: int) -> int:
 def _string_end(text: str, i: int) -> int:
     """The index of the ``"`` closing the JSON string whose characters start at ``text[i]``
     if they are all printable ASCII other than a backslash (the string is then what they
-    spell), else -1."""
+    spell), else -1 (compiled, a 1-byte string's characters are read as a C array)."""
     n = len(text)
+    if cython.compiled and PyUnicode_KIND(text) == PyUnicode_1BYTE_KIND:
+        data = PyUnicode_1BYTE_DATA(text)
+        while i < n:
+            byte = data[i]
+            if byte == 34:  # '"'
+                return i
+            if not 32 <= byte <= 126 or byte == 92:  # " " to "~", not a backslash
+                return -1
+            i += 1
+        return -1
     while i < n:
         ch = text[i]
         if ch == '"':
@@ -737,11 +877,24 @@ _SCALE: tuple[int, ...] = tuple(10 ** (9 - n) for n in range(10))
 
 
 #: the last second parsed by the usual form, ``(its 19 characters, UNIX seconds)``: a feed's
-#: timestamps share it for a whole second (one tuple, so threads never see half of it)
+#: timestamps share it for a whole second (one tuple, so threads never see half of it);
+#: compiled, a C static (_common.pxd), as the next one: writing a module global once a message
+#: would also void Cython's cached lookups of every other global of the module
 _LAST_SECOND: tuple[str, int] = ("", 0)
 #: the last hour parsed, ``(its 13 characters, UNIX seconds)``: a minute stream's timestamps
 #: share it for an hour (each is a new second)
 _LAST_HOUR: tuple[str, int] = ("", 0)
+
+
+@cython.annotation_typing(False)  # its C types: _common.pxd
+def _epoch_ns(secs: int, frac: int, digits: int) -> int:
+    """``secs`` seconds and ``frac`` units of a fraction of ``digits`` digits since the epoch,
+    as ns: :func:`rfc3339_ns`'s result (compiled, in C when it fits int64, as every time up to
+    2262 does; else as a Python int, which the callers' range check refuses)."""
+    if -9_223_372_035 <= secs <= 9_223_372_035:
+        scale = _SCALE[digits]
+        return secs * 1_000_000_000 + frac * scale
+    return int(secs) * _NS + frac * _SCALE[digits]
 
 
 def rfc3339_ns(text: str) -> int:
@@ -769,17 +922,18 @@ def rfc3339_ns(text: str) -> int:
     if frac >= 0:
         last = _LAST_SECOND
         if text.startswith(last[0]) and last[0]:  # the second of the last timestamp
-            return last[1] * _NS + frac * _SCALE[digits]
+            return _epoch_ns(last[1], frac, digits)
         hour = _LAST_HOUR
         if text.startswith(hour[0]) and hour[0] and text[13] == ":" and text[16] == ":":
             # the hour of the last timestamp (a minute stream's): minutes and seconds read
             # here, [0-5][0-9] each (in C where compiled), no slice and no cache lookup
             m1, m2, s1, s2 = text[14], text[15], text[17], text[18]
             if "0" <= m1 <= "5" and "0" <= m2 <= "9" and "0" <= s1 <= "5" and "0" <= s2 <= "9":
-                second = hour[1] + ((ord(m1) - 48) * 10 + ord(m2) - 48) * 60 \
-                    + (ord(s1) - 48) * 10 + ord(s2) - 48
+                second = hour[1]  # (compiled, a C integer: the sum below in C)
+                second += ((ord(m1) - 48) * 10 + ord(m2) - 48) * 60 + (ord(s1) - 48) * 10 \
+                    + ord(s2) - 48
                 _LAST_SECOND = (text[:19], second)
-                return second * _NS + frac * _SCALE[digits]
+                return _epoch_ns(second, frac, digits)
         head = text[:19]
         try:
             secs = _seconds(head)
@@ -788,7 +942,7 @@ def rfc3339_ns(text: str) -> int:
         if secs is not None:
             _LAST_SECOND = (head, secs)
             _LAST_HOUR = (head[:13], secs - secs % 3600)
-            return secs * _NS + frac * _SCALE[digits]
+            return _epoch_ns(secs, frac, digits)
     m = _RFC3339_TAIL.match(text, 19)
     try:
         secs = _seconds(text[:19]) if m is not None else None
@@ -825,6 +979,7 @@ def rfc3339(time_ns: int, digits: int | None = 9) -> str:
 # ``tuple`` of levels, a ``float`` price) do not become C argument checks that raise
 # TypeError before the event's own checks could make the AdapterError a caller expects.
 
+@cython.annotation_typing(False)  # its C types: _common.pxd (what its annotations made)
 def bar(name: str, final: bool, symbol: str, time_ns: int, o: float, h: float, low: float,
         c: float, v: float, source: str, raw: Any) -> BarEvent:
     """A validated BarEvent (final) or BarUpdateEvent; invalid values raise AdapterError.

@@ -122,6 +122,7 @@ def _currency(code: str) -> dict[str, Any]:
 # c.<name>)
 if cython.compiled:
     from cython.cimports.evlab.feeds.adapters._common import book as _book
+    from cython.cimports.evlab.feeds.adapters._common import candles_levels as _candles_levels
     from cython.cimports.evlab.feeds.adapters._common import get_list as _get_list
     from cython.cimports.evlab.feeds.adapters._common import get_str as _get_str
     from cython.cimports.evlab.feeds.adapters._common import get_time as _get_time
@@ -131,7 +132,7 @@ if cython.compiled:
 else:
     _loads, _get_str, _get_time, _side_levels, _book = (c.loads, c.get_str, c.get_time,
                                                         c.side_levels, c.book)
-    _get_list, _get_time_s_str = c.get_list, c.get_time_s_str
+    _get_list, _get_time_s_str, _candles_levels = c.get_list, c.get_time_s_str, c.candles_levels
 _L2_CHANNELS = ("level2", "level2_batch", "level2_50")  # Exchange: each sends a snapshot first
 _L2_FIELDS = ("price_level", "new_quantity")  # Advanced Trade's names for a level's values
 
@@ -185,8 +186,24 @@ class CoinbaseAdapter(ExchangeAdapter):
     def parse(self, payload: str | bytes, *, source: str = "") -> list[Event]:
         """Decode one Exchange feed message or Advanced Trade candles message."""
         n = self.name
-        obj = _loads(n, payload)
         src = source or n  # self._source(source), inline: one per message
+        scanned = _candles_levels(payload)  # compiled, a candles message read in one pass
+        if scanned is not None:  # _advanced's outcome for it, here: one per bar message;
+            # (timestamp ns, sequence_num, candles), each candle (product_id, start ns, OHLCV,
+            # its text: what excerpt shows of its object, for push's errors)
+            now, seq, candles = scanned
+            last, known = self._at_seq, len(self._at_books)
+            step = self.candle_interval_s * _NS
+            push = self._closer.push
+            if len(candles) == 1:  # the usual message: one candle
+                product, start, values, raw = candles[0]
+                events = push(n, step, now, product, start, values, src, raw)
+            else:
+                events = []
+                for product, start, values, raw in candles:
+                    events.extend(push(n, step, now, product, start, values, src, raw))
+            return self._sequenced(seq, last, known, events, src)
+        obj = _loads(n, payload)
         if not isinstance(obj, dict):
             raise AdapterError(f"{n}: expected a JSON object, got {c.excerpt(obj)!r}")
         kind = obj.get("type")
@@ -241,7 +258,14 @@ class CoinbaseAdapter(ExchangeAdapter):
         if type(seq) is not int:
             raise c.bad_field(self.name, "sequence_num", "an integer", obj, seq)
         last, known = self._at_seq, len(self._at_books)
-        events = self._advanced_events(obj, src)
+        return self._sequenced(seq, last, known, self._advanced_events(obj, src), src)
+
+    def _sequenced(self, seq: int, last: int | None, known: int,
+                   events: list[Any],  # (Any: a list of BarEvent or of Event)
+                   src: str) -> list[Event]:
+        """``events`` of a message numbered ``seq`` (``last``: the number before it,
+        ``known``: how many level2 products there were then), after a ``book_error`` per
+        level2 product if messages were missed; the count moves on to ``seq``."""
         self._at_seq = seq
         if last is None or seq <= last + 1 or not known:
             return events
