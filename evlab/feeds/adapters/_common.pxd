@@ -9,11 +9,18 @@ cdef double _LIMIT  # MAX_VALUE, for the per-level checks
 
 cpdef double _plain_decimal(str text) except? -2.0
 
-# the scan of a decimal in place: _plain_decimal's, and the depth snapshot scan's
-cdef tuple _POW10
-@cython.locals(n=Py_ssize_t, i=Py_ssize_t, digits=Py_ssize_t, point=Py_ssize_t,
-               mantissa=cython.ulonglong, scale=double, ch=cython.uchar, data=cython.p_uchar)
+# the scan of a decimal in place: _plain_decimal's, and the depth scans'
+cdef double _TEN_POW[23]
+cdef bint _LITTLE
+cdef unsigned long long _ONES, _LOW_BYTES, _MUL_HIGH, _MUL_LOW, _LOW_HALF, _EXACT
+@cython.locals(n=Py_ssize_t, value=double, stop=Py_ssize_t)
 cdef double _decimal_in(str text, Py_ssize_t start, Py_ssize_t end) except? -2.0
+@cython.locals(start=Py_ssize_t, lim=Py_ssize_t, point=Py_ssize_t, frac=Py_ssize_t,
+               digits=Py_ssize_t, mantissa=cython.ulonglong, word=cython.ulonglong,
+               high=cython.ulonglong,
+               d=cython.uint)
+cdef (double, Py_ssize_t) _decimal_at(str text, const unsigned char* data, Py_ssize_t i,
+                                      Py_ssize_t n)
 
 # a Binance depth snapshot body in one pass: C loops over its characters
 @cython.locals(n=Py_ssize_t, i=Py_ssize_t, start=Py_ssize_t, end=Py_ssize_t)
@@ -37,8 +44,7 @@ cdef object _digits_value(str text, Py_ssize_t i, Py_ssize_t end)
 @cython.locals(n=Py_ssize_t, ch=Py_UCS4)
 cdef Py_ssize_t _string_end(str text, Py_ssize_t i) except -2
 
-@cython.locals(n=Py_ssize_t, start=Py_ssize_t, p=double, q=double, ch=cython.uchar,
-               data=cython.p_uchar)
+@cython.locals(n=Py_ssize_t, p=double, q=double, ch=cython.uchar, data=cython.p_uchar)
 cdef Py_ssize_t _depth_side(str text, Py_ssize_t i, list out) except -2
 
 # dec_fields' values: a C loop calling _plain_decimal in C
