@@ -2,6 +2,15 @@
 # types, so their state is C struct fields (no attribute lookups per event). Interpreted
 # Python never reads this file.
 
+cimport cython
+
+cdef double _INF
+
+# a snapshot's crossing check in one C loop a side (BookBuilder.build's usual snapshot)
+@cython.locals(level=object, price=object, size=object, p=double, q=double, top=double,
+               low=double)
+cdef bint _uncrossed(tuple bids, tuple asks) except -1
+
 cdef class BookBuilder:
     cdef readonly object cls, plan, make, event_time, check
 

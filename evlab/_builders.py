@@ -29,6 +29,8 @@ else:
 if cython.compiled:  # the compiled core's make, as a C call (its plans are bytes of offsets)
     from cython.cimports.evlab._cprims import evlab_bar_ok, evlab_make
 
+_INF = float("inf")
+
 __all__ = ["BAR_FIELDS", "BOOK_FIELDS", "QUOTE_FIELDS", "BarBuilder", "BookBuilder",
            "QuoteBuilder"]
 
@@ -75,17 +77,58 @@ class BookBuilder:
             event = evlab_make(self.cls, plan, values)
         else:
             event = self.make(self.cls, plan, values)
-        # an update with no checksum and its ids None or in order, for a named symbol: what
-        # the check would accept, in one expression (else it runs, naming the fault); type(),
-        # not .__class__: compiled, a pointer read rather than an attribute lookup
-        if not (snapshot is False and checksum is None and checksum_rule is None
-                and type(bids) is tuple and type(asks) is tuple
+        # an update, or a snapshot not crossed, with no checksum and its ids None or in
+        # order, for a named symbol: what the check would accept, in one expression (else it
+        # runs, naming the fault); type(), not .__class__: compiled, a pointer read rather
+        # than an attribute lookup
+        if not (type(bids) is tuple and type(asks) is tuple
+                and (snapshot is False or (snapshot is True and _uncrossed(bids, asks)))
+                and checksum is None and checksum_rule is None
                 and type(symbol) is str and symbol and not symbol.isspace()
-                and ((first_update_id is None and last_update_id is None)
-                     or (type(first_update_id) is int and type(last_update_id) is int
-                         and 0 <= first_update_id <= last_update_id))):
+                and (first_update_id is None
+                     or (type(first_update_id) is int and first_update_id >= 0))
+                and (last_update_id is None
+                     or (type(last_update_id) is int and last_update_id >= 0))
+                and (first_update_id is None or last_update_id is None
+                     or first_update_id <= last_update_id)):
             self.check(event)
         return event
+
+
+def _uncrossed(bids: tuple[Any, ...], asks: tuple[Any, ...]) -> bool:
+    """True if a snapshot's levels are not crossed: its highest bid price holding a size is
+    below its lowest ask price holding one (or a side holds none), every level a ``(float,
+    float)`` tuple of a finite positive price and a finite size that is not negative (what
+    an adapter's ``level`` gives); False for anything else, crossed or not, so that the
+    check (``_book_uncrossed``) runs and names the fault. One pass over each side, in C
+    where compiled (a snapshot holds thousands of levels)."""
+    top = 0.0  # the best bid holding a size so far (0.0, below every price: none yet)
+    for level in bids:
+        if type(level) is not tuple or len(level) != 2:
+            return False
+        price, size = level
+        if type(price) is not float or type(size) is not float:
+            return False
+        p = price
+        q = size
+        if not (0.0 < p < _INF and 0.0 <= q < _INF):
+            return False
+        if q > 0.0 and p > top:
+            top = p
+    low = _INF  # the best ask holding a size so far (inf, above every price: none yet)
+    for level in asks:
+        if type(level) is not tuple or len(level) != 2:
+            return False
+        price, size = level
+        if type(price) is not float or type(size) is not float:
+            return False
+        p = price
+        q = size
+        if not (0.0 < p < _INF and 0.0 <= q < _INF):
+            return False
+        if q > 0.0 and p < low:
+            low = p
+    return top < low
 
 
 class QuoteBuilder:

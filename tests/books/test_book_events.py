@@ -165,3 +165,52 @@ def test_a_snapshot_is_crossed_when_its_best_sized_bid_reaches_its_best_sized_as
         with pytest.raises(ValueError, match=rf"bids: best bid must be below the best ask "
                                              rf"\({ask!r}\): a crossed book, got {bid!r}"):
             build()
+
+
+def test_a_snapshot_is_judged_crossed_alike_by_both_builders_whatever_its_levels():
+    """``parsed_book_event`` accepts the usual snapshot after one pass a side (in C where
+    compiled) and leaves anything else to the check that names the fault: random snapshots
+    (levels in any order, sizes 0 among them, prices given twice, crossed or not, at the
+    top or below it) are accepted or refused exactly as the validating constructor does."""
+    import random
+
+    from evlab.events import _parsed_book_checks
+
+    rng = random.Random(3)
+
+    def outcome(build, *args):
+        try:
+            return repr(build(*args).bids)
+        except ValueError as exc:
+            return str(exc)
+
+    def fast(bids, asks):
+        return parsed_book_event("X", bids, asks, True, None, 7, None, None, 1, "")
+
+    def full(bids, asks):
+        return BookEvent("X", bids, asks, True, None, 7, time_ns=1)
+
+    def checked(bids, asks):  # the event parsed_book_event makes, judged by its check alone
+        event = parsed_book_event("X", bids, asks, False, None, 7, None, None, 1, "")
+        object.__setattr__(event, "snapshot", True)
+        _parsed_book_checks(event)
+        return event
+
+    def side(sign, mid):
+        return tuple((max(round(mid + sign * rng.randint(-20, 40) / 100, 2), 0.01),
+                      rng.choice([0.0, 0.0, 1.5, 2.0, 1e-8]))
+                     for _ in range(rng.randint(0, 6)))
+
+    crossed = 0
+    for _ in range(3000):
+        mid = rng.choice([10.0, 100.5, 0.35])
+        bids, asks = side(-1, mid), side(1, mid)
+        expected = outcome(full, bids, asks)
+        assert outcome(fast, bids, asks) == expected, (bids, asks)
+        crossed += "crossed" in expected
+    assert 300 < crossed < 2700, crossed  # both outcomes drawn often
+    # levels that are not (float, float) tuples of sane values: the check judges them
+    for bids in (((100.0, 1),), ((100, 1.0),), ([100.0, 1.0],), ((100.0, 1.0, 2.0),),
+                 ((float("nan"), 1.0),), ((100.0, float("inf")),), ((-1.0, 1.0),)):
+        for asks in (((99.0, 1.0),), ((101.0, 1.0),)):
+            assert outcome(fast, bids, asks) == outcome(checked, bids, asks), (bids, asks)
