@@ -7,6 +7,10 @@ cimport cython
 # apply. ``public``: OrderBooks and the tests read and set them as before. Interpreted Python
 # never reads this file.
 
+cdef extern from "Python.h":
+    # a dict with room for minused keys: no resize while a snapshot's side fills it
+    dict _presized "_PyDict_NewPresized"(Py_ssize_t minused)
+
 @cython.locals(lo=Py_ssize_t, hi=Py_ssize_t, mid=Py_ssize_t, v=double)
 cdef Py_ssize_t _bisect(list block, double x) except -1
 
@@ -28,6 +32,9 @@ cdef class _Prices:
     cpdef remove(self, price)
     @cython.locals(blocks=list, block=list, prev=list, n=Py_ssize_t, half=Py_ssize_t)
     cdef _merge(self, Py_ssize_t i)
+    @cython.locals(step=Py_ssize_t, n=Py_ssize_t, k=Py_ssize_t)
+    cpdef take(self, list ordered)
+    cpdef reset(self, prices)
 
 cdef class OrderBook:
     cdef public dict _bids, _asks
@@ -41,5 +48,7 @@ cdef class OrderBook:
                    held=Py_ssize_t)
     cpdef bint apply(self, bids, asks) except -1
 
-    @cython.locals(side=dict, prices=_Prices)
     cpdef replace(self, bids, asks)
+
+@cython.locals(side=dict, ordered=list, order=int, last=double, p=double, q=double, keep=bint)
+cdef dict _fill(_Prices prices, levels)
