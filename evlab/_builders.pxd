@@ -17,5 +17,9 @@ cdef class BookBuilder:
 cdef class QuoteBuilder:
     cdef readonly object cls, plan, make, event_time
 
+    cpdef build(self, symbol, bid, ask, bid_size, ask_size, time_ns, source)
+    @cython.locals(b=double, a=double, x=double, y=double, sized=bint)
+    cpdef checked(self, symbol, bid, ask, bid_size, ask_size, time_ns, source)
+
 cdef class BarBuilder:
     cdef readonly object final, plan, update, update_plan, make, bar_ok, slow

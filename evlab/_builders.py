@@ -135,7 +135,8 @@ class QuoteBuilder:
     """``build(symbol, bid, ask, bid_size, ask_size, time_ns, source)``: a new ``cls``
     (``QuoteEvent``) of the top of a book that ``OrderBooks`` keeps (both sides non-empty,
     not crossed, every level checked when its ``BookEvent`` was made), so none of its checks
-    could fail: none runs. ``plan``, ``make``, ``event_time``: as ``BookBuilder``'s."""
+    could fail: none runs. ``checked(...)``, the same arguments: one of values from outside,
+    validated. ``plan``, ``make``, ``event_time``: as ``BookBuilder``'s."""
 
     __slots__ = ("cls", "event_time", "make", "plan")
 
@@ -155,6 +156,34 @@ class QuoteBuilder:
         if cython.compiled and type(plan) is bytes:  # as BookBuilder.build
             return evlab_make(self.cls, plan, values)
         return self.make(self.cls, plan, values)
+
+    def checked(self, symbol: Any, bid: Any, ask: Any, bid_size: Any, ask_size: Any,
+                time_ns: Any, source: Any) -> Any:
+        """A new ``cls`` of an exchange's quote (an adapter's: Binance's ``bookTicker``),
+        validated as ``cls`` validates: the usual quote (float prices, ``0 < bid <= ask <
+        inf``, each size None or a float in ``[0, inf)``, a named symbol, an int or None
+        time: what ``QuoteEvent._validate`` accepts in its one expression) made by
+        ``build``; anything else by ``cls`` itself, whose checks name the fault."""
+        if type(bid) is float and type(ask) is float and type(symbol) is str and symbol \
+                and not symbol.isspace() and (time_ns is None or type(time_ns) is int):
+            b = bid
+            a = ask
+            x = 0.0  # a size None: as a size 0 here (either is accepted)
+            y = 0.0
+            sized = True
+            if bid_size is not None:
+                if type(bid_size) is float:
+                    x = bid_size
+                else:
+                    sized = False
+            if ask_size is not None:
+                if type(ask_size) is float:
+                    y = ask_size
+                else:
+                    sized = False
+            if sized and 0.0 < b <= a < _INF and 0.0 <= x < _INF and 0.0 <= y < _INF:
+                return self.build(symbol, bid, ask, bid_size, ask_size, time_ns, source)
+        return self.cls(symbol, bid, ask, bid_size, ask_size, time_ns=time_ns, source=source)
 
 
 class BarBuilder:

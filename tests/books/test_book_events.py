@@ -13,6 +13,7 @@ from evlab.events import (
     book_quote_event,
     create_book_event,
     parsed_book_event,
+    parsed_quote_event,
 )
 from evlab.feeds.adapters import AdapterError
 from evlab.feeds.adapters._common import level
@@ -214,3 +215,33 @@ def test_a_snapshot_is_judged_crossed_alike_by_both_builders_whatever_its_levels
                  ((float("nan"), 1.0),), ((100.0, float("inf")),), ((-1.0, 1.0),)):
         for asks in (((99.0, 1.0),), ((101.0, 1.0),)):
             assert outcome(fast, bids, asks) == outcome(checked, bids, asks), (bids, asks)
+
+
+def test_parsed_quote_event_validates_exactly_as_quote_event_does():
+    """The adapters' quotes (``parsed_quote_event``: the usual one made without the class's
+    interpreted checks, in C where compiled) are the events, or the errors, that
+    ``QuoteEvent`` itself gives, for usual and odd values alike."""
+    import itertools
+
+    prices = [1.5, 2.0, 0.0, -1.0, float("nan"), float("inf"), 2, "1.5", True, None]
+    sizes = [None, 0.0, 3.0, -1.0, float("nan"), float("inf"), 1, "2"]
+
+    def outcome(build, *args):
+        try:
+            event = build(*args)
+        except ValueError as exc:
+            return str(exc)
+        return (type(event), event.symbol, event.bid, event.ask, event.bid_size,
+                event.ask_size, event.time_ns, event.source, event.seq)
+
+    made = 0
+    for bid, ask, bs, az in itertools.product(prices[:7], prices, sizes, sizes[:4]):
+        for symbol, time_ns in (("X", 7), (" ", 7), ("X", None), ("X", 1.5), (5, 7)):
+            full = outcome(lambda *a: QuoteEvent(*a[:5], time_ns=a[5], source=a[6]),
+                           symbol, bid, ask, bs, az, time_ns, "feed")
+            fast = outcome(parsed_quote_event, symbol, bid, ask, bs, az, time_ns, "feed")
+            if time_ns is None and not isinstance(full, str):  # the clock's: not compared
+                full, fast = full[:6] + full[7:], fast[:6] + fast[7:]
+            assert fast == full, (symbol, bid, ask, bs, az, time_ns)
+            made += not isinstance(full, str)
+    assert made > 100, made

@@ -39,6 +39,7 @@ from evlab.events import (
     create_bar_event,
     create_tick_event,
     parsed_book_event,
+    parsed_quote_event,
 )
 
 from .base import AdapterError
@@ -920,9 +921,11 @@ def book(name: str, symbol: str, time_ns: int | None, bids: tuple[tuple[float, f
 @cython.annotation_typing(False)
 def quote(name: str, symbol: str, time_ns: int | None, bid: float | None, ask: float | None,
           bid_size: float | None, ask_size: float | None, source: str, raw: Any) -> QuoteEvent:
-    """A validated QuoteEvent (``time_ns`` None: the receive time); else AdapterError."""
+    """A validated QuoteEvent (``time_ns`` None: the receive time); else AdapterError. The
+    usual quote is made without the class's interpreted checks (``parsed_quote_event``:
+    the same checks, in C where compiled)."""
     try:
-        return QuoteEvent(symbol, bid, ask, bid_size, ask_size, time_ns=time_ns, source=source)
+        return parsed_quote_event(symbol, bid, ask, bid_size, ask_size, time_ns, source)
     except ValueError as exc:
         raise AdapterError(f"{name}: invalid quote ({exc}) in {excerpt(raw)!r}") from None
 
