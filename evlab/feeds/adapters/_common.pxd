@@ -44,7 +44,13 @@ cdef object _digits_value(str text, Py_ssize_t i, Py_ssize_t end)
 @cython.locals(n=Py_ssize_t, ch=Py_UCS4)
 cdef Py_ssize_t _string_end(str text, Py_ssize_t i) except -2
 
-@cython.locals(n=Py_ssize_t, p=double, q=double, ch=cython.uchar, data=cython.p_uchar)
+cdef extern from "Python.h":
+    # a level (two floats) out of the cyclic collector's lists, as CPython's own
+    # _PyTuple_MaybeUntrack does at the tuple's first collection
+    void _untrack "PyObject_GC_UnTrack"(object op)
+
+@cython.locals(n=Py_ssize_t, p=double, q=double, ch=cython.uchar, data=cython.p_uchar,
+               level=tuple)
 cdef Py_ssize_t _depth_side(str text, Py_ssize_t i, list out) except -2
 
 # dec_fields' values: a C loop calling _plain_decimal in C

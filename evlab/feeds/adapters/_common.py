@@ -639,6 +639,14 @@ def _string_end(text: str, i: int) -> int:
     return -1
 
 
+if not cython.compiled:  # compiled, _common.pxd's: CPython's PyObject_GC_UnTrack
+    def _untrack(obj: Any) -> None:
+        """Take ``obj`` out of the cyclic collector's lists: what CPython does itself to a
+        tuple of untracked objects (floats) at its first collection, done when the level is
+        made, so that the collections a snapshot's thousands of levels set off do not walk
+        them. Interpreted, nothing: the collector untracks them itself."""
+
+
 @cython.annotation_typing(False)  # its C types: _common.pxd
 def _depth_side(text: str, i: int, out: list) -> int:
     """Read one side's ``[["p","q"],...]`` from ``text[i]`` of an ASCII ``text`` into
@@ -661,7 +669,9 @@ def _depth_side(text: str, i: int, out: list) -> int:
         q, i = _decimal_at(text, data, i + 3, n)
         if not 0.0 <= q < _LIMIT or i + 2 >= n or data[i] != 34 or data[i + 1] != 93:  # '"]'
             return -1
-        out.append((p, q))
+        level = (p, q)
+        _untrack(level)  # two floats: no cycle through it (see _untrack)
+        out.append(level)
         ch = data[i + 2]
         i += 3
         if ch == 93:  # "]": the side's end
