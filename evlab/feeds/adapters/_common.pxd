@@ -35,13 +35,14 @@ cpdef tuple depth_update_levels(payload)
 @cython.locals(n=Py_ssize_t, i=Py_ssize_t, close=Py_ssize_t, end=Py_ssize_t)
 cpdef tuple _update_scan(str text)
 
-@cython.locals(n=Py_ssize_t, end=Py_ssize_t)
+# (the three read an ASCII text's characters as bytes in place)
+@cython.locals(n=Py_ssize_t, end=Py_ssize_t, data=cython.p_uchar)
 cdef Py_ssize_t _digits_end(str text, Py_ssize_t i) except -2
 
-@cython.locals(value=cython.longlong, k=Py_ssize_t)
+@cython.locals(value=cython.longlong, k=Py_ssize_t, data=cython.p_uchar)
 cdef object _digits_value(str text, Py_ssize_t i, Py_ssize_t end)
 
-@cython.locals(n=Py_ssize_t, ch=Py_UCS4)
+@cython.locals(n=Py_ssize_t, ch=cython.uchar, data=cython.p_uchar)
 cdef Py_ssize_t _string_end(str text, Py_ssize_t i) except -2
 
 cdef extern from "Python.h":

@@ -603,37 +603,41 @@ def _update_scan(text: str) -> tuple | None:  # (bare tuple: see _common.pxd)
 
 @cython.annotation_typing(False)  # its C types: _common.pxd
 def _digits_end(text: str, i: int) -> int:
-    """The end of the JSON unsigned integer at ``text[i]`` (1 to 18 digits, no leading
-    zero), or -1."""
+    """The end of the JSON unsigned integer at ``text[i]`` of an ASCII ``text`` (1 to 18
+    digits, no leading zero), or -1. Compiled, its characters are read as bytes in place."""
+    data = PyUnicode_1BYTE_DATA(text) if cython.compiled else text.encode("ascii")
     n = len(text)
     end = i
-    while end < n and end - i < 19 and "0" <= text[end] <= "9":
+    while end < n and end - i < 19 and 48 <= data[end] <= 57:  # "0" to "9"
         end += 1
-    if end == i or end - i > 18 or (end - i > 1 and text[i] == "0"):
+    if end == i or end - i > 18 or (end - i > 1 and data[i] == 48):
         return -1
     return end
 
 
 @cython.annotation_typing(False)  # its C types: _common.pxd
 def _digits_value(text: str, i: int, end: int) -> int:
-    """The value of the digits ``text[i:end]`` (checked by :func:`_digits_end`)."""
+    """The value of the digits ``text[i:end]`` of an ASCII ``text`` (checked by
+    :func:`_digits_end`)."""
+    data = PyUnicode_1BYTE_DATA(text) if cython.compiled else text.encode("ascii")
     value = 0
     for k in range(i, end):
-        value = value * 10 + (ord(text[k]) - 48)
+        value = value * 10 + (data[k] - 48)
     return value
 
 
 @cython.annotation_typing(False)  # its C types: _common.pxd
 def _string_end(text: str, i: int) -> int:
     """The index of the ``"`` closing the JSON string whose characters start at ``text[i]``
-    if they are all printable ASCII other than a backslash (the string is then what they
-    spell), else -1."""
+    of an ASCII ``text`` if they are all printable ASCII other than a backslash (the string
+    is then what they spell), else -1."""
+    data = PyUnicode_1BYTE_DATA(text) if cython.compiled else text.encode("ascii")
     n = len(text)
     while i < n:
-        ch = text[i]
-        if ch == '"':
+        ch = data[i]
+        if ch == 34:  # '"'
             return i
-        if not " " <= ch <= "~" or ch == "\\":
+        if not 32 <= ch <= 126 or ch == 92:  # " " to "~", not "\\"
             return -1
         i += 1
     return -1
