@@ -7,8 +7,8 @@ cimport cython
 cdef double _INF
 
 # a snapshot's crossing check in one C loop a side (BookBuilder.build's usual snapshot)
-@cython.locals(level=object, price=object, size=object, p=double, q=double, top=double,
-               low=double)
+@cython.locals(level=object, lv=tuple, price=object, size=object, p=double, q=double,
+               top=double, low=double)
 cdef bint _uncrossed(tuple bids, tuple asks) except -1
 
 cdef class BookBuilder:

@@ -104,9 +104,13 @@ def _uncrossed(bids: tuple[Any, ...], asks: tuple[Any, ...]) -> bool:
     where compiled (a snapshot holds thousands of levels)."""
     top = 0.0  # the best bid holding a size so far (0.0, below every price: none yet)
     for level in bids:
-        if type(level) is not tuple or len(level) != 2:
+        if type(level) is not tuple:
             return False
-        price, size = level
+        lv = level  # compiled, a tuple: its length and items read in place
+        if len(lv) != 2:
+            return False
+        price = lv[0]
+        size = lv[1]
         if type(price) is not float or type(size) is not float:
             return False
         p = price
@@ -117,9 +121,13 @@ def _uncrossed(bids: tuple[Any, ...], asks: tuple[Any, ...]) -> bool:
             top = p
     low = _INF  # the best ask holding a size so far (inf, above every price: none yet)
     for level in asks:
-        if type(level) is not tuple or len(level) != 2:
+        if type(level) is not tuple:
             return False
-        price, size = level
+        lv = level  # compiled, a tuple: its length and items read in place
+        if len(lv) != 2:
+            return False
+        price = lv[0]
+        size = lv[1]
         if type(price) is not float or type(size) is not float:
             return False
         p = price
