@@ -35,6 +35,13 @@ cpdef tuple depth_update_levels(payload)
 @cython.locals(n=Py_ssize_t, i=Py_ssize_t, close=Py_ssize_t, end=Py_ssize_t)
 cpdef tuple _update_scan(str text)
 
+# a Binance bookTicker message in one pass, as the depthUpdate
+cpdef tuple book_ticker_fields(payload)
+
+@cython.locals(n=Py_ssize_t, i=Py_ssize_t, close=Py_ssize_t, end=Py_ssize_t, bid=double,
+               bid_size=double, ask=double, ask_size=double, data=cython.p_uchar)
+cpdef tuple _ticker_scan(str text)
+
 # (the three read an ASCII text's characters as bytes in place)
 @cython.locals(n=Py_ssize_t, end=Py_ssize_t, data=cython.p_uchar)
 cdef Py_ssize_t _digits_end(str text, Py_ssize_t i) except -2

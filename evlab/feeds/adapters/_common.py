@@ -601,6 +601,60 @@ def _update_scan(text: str) -> tuple | None:  # (bare tuple: see _common.pxd)
     return symbol, when, first, last, tuple(bids), tuple(asks)
 
 
+def book_ticker_fields(payload: str | bytes) -> tuple | None:
+    """``(symbol, b, B, a, A)`` of a Binance ``bookTicker`` message as Binance sends it
+    (``{"u":..,"s":..,"b":"p","B":"q","a":"p","A":"q"}``, compact, keys in that order, bare or
+    in a combined stream's ``{"stream":..,"data":..}``), read in one pass over its text where
+    compiled (:func:`_ticker_scan`): what :func:`loads` then :func:`get_str` and
+    :func:`get_dec` give, without the JSON objects. None for any other message (and always
+    interpreted): the caller then takes that general path."""
+    if not cython.compiled:  # interpreted, a loop over characters costs more than orjson
+        return None
+    text = _ascii_text(payload)
+    return None if text is None else _ticker_scan(text)
+
+
+def _ticker_scan(text: str) -> tuple | None:  # (bare tuple: see _common.pxd)
+    """:func:`book_ticker_fields` of a ``str``: a strict subset of JSON, as
+    :func:`_update_scan`'s (each value through :func:`_decimal_at`, the prices positive, all
+    below :data:`MAX_VALUE`), else None."""
+    if not text.isascii():  # a flag, O(1)
+        return None
+    data = PyUnicode_1BYTE_DATA(text) if cython.compiled else text.encode("ascii")
+    n = len(text)
+    i = 0
+    close = n  # where the bookTicker object must end: the text's end, or the envelope's "}"
+    if text.startswith('{"stream":"'):
+        i = _string_end(text, 11)
+        if i <= 11 or not text.startswith(',"data":', i + 1) or text[n - 1] != "}":
+            return None
+        i += 9
+        close = n - 1
+    if not text.startswith('{"u":', i):
+        return None
+    end = _digits_end(text, i + 5)
+    if end < 0 or not text.startswith(',"s":"', end):
+        return None
+    i = end + 6
+    end = _string_end(text, i)
+    if end <= i or not text.startswith(',"b":"', end + 1):
+        return None
+    symbol = text[i:end]
+    bid, i = _decimal_at(text, data, end + 7, n)
+    if not 0.0 < bid < _LIMIT or not text.startswith('","B":"', i):
+        return None
+    bid_size, i = _decimal_at(text, data, i + 7, n)
+    if not 0.0 <= bid_size < _LIMIT or not text.startswith('","a":"', i):
+        return None
+    ask, i = _decimal_at(text, data, i + 7, n)
+    if not 0.0 < ask < _LIMIT or not text.startswith('","A":"', i):
+        return None
+    ask_size, i = _decimal_at(text, data, i + 7, n)
+    if not 0.0 <= ask_size < _LIMIT or i != close - 2 or data[i] != 34 or data[i + 1] != 125:
+        return None  # (34, 125: '"}')
+    return symbol, bid, bid_size, ask, ask_size
+
+
 @cython.annotation_typing(False)  # its C types: _common.pxd
 def _digits_end(text: str, i: int) -> int:
     """The end of the JSON unsigned integer at ``text[i]`` of an ASCII ``text`` (1 to 18
