@@ -29,6 +29,8 @@ else:
 if cython.compiled:  # the compiled core's make, as a C call (its plans are bytes of offsets)
     from cython.cimports.evlab._cprims import evlab_bar_ok, evlab_make
 
+_INF = float("inf")
+
 __all__ = ["BAR_FIELDS", "BOOK_FIELDS", "QUOTE_FIELDS", "BarBuilder", "BookBuilder",
            "QuoteBuilder"]
 
@@ -75,24 +77,74 @@ class BookBuilder:
             event = evlab_make(self.cls, plan, values)
         else:
             event = self.make(self.cls, plan, values)
-        # an update with no checksum and its ids None or in order, for a named symbol: what
-        # the check would accept, in one expression (else it runs, naming the fault); type(),
-        # not .__class__: compiled, a pointer read rather than an attribute lookup
-        if not (snapshot is False and checksum is None and checksum_rule is None
-                and type(bids) is tuple and type(asks) is tuple
+        # an update, or a snapshot not crossed, with no checksum and its ids None or in
+        # order, for a named symbol: what the check would accept, in one expression (else it
+        # runs, naming the fault); type(), not .__class__: compiled, a pointer read rather
+        # than an attribute lookup
+        if not (type(bids) is tuple and type(asks) is tuple
+                and (snapshot is False or (snapshot is True and _uncrossed(bids, asks)))
+                and checksum is None and checksum_rule is None
                 and type(symbol) is str and symbol and not symbol.isspace()
-                and ((first_update_id is None and last_update_id is None)
-                     or (type(first_update_id) is int and type(last_update_id) is int
-                         and 0 <= first_update_id <= last_update_id))):
+                and (first_update_id is None
+                     or (type(first_update_id) is int and first_update_id >= 0))
+                and (last_update_id is None
+                     or (type(last_update_id) is int and last_update_id >= 0))
+                and (first_update_id is None or last_update_id is None
+                     or first_update_id <= last_update_id)):
             self.check(event)
         return event
+
+
+def _uncrossed(bids: tuple[Any, ...], asks: tuple[Any, ...]) -> bool:
+    """True if a snapshot's levels are not crossed: its highest bid price holding a size is
+    below its lowest ask price holding one (or a side holds none), every level a ``(float,
+    float)`` tuple of a finite positive price and a finite size that is not negative (what
+    an adapter's ``level`` gives); False for anything else, crossed or not, so that the
+    check (``_book_uncrossed``) runs and names the fault. One pass over each side, in C
+    where compiled (a snapshot holds thousands of levels)."""
+    top = 0.0  # the best bid holding a size so far (0.0, below every price: none yet)
+    for level in bids:
+        if type(level) is not tuple:
+            return False
+        lv = level  # compiled, a tuple: its length and items read in place
+        if len(lv) != 2:
+            return False
+        price = lv[0]
+        size = lv[1]
+        if type(price) is not float or type(size) is not float:
+            return False
+        p = price
+        q = size
+        if not (0.0 < p < _INF and 0.0 <= q < _INF):
+            return False
+        if q > 0.0 and p > top:
+            top = p
+    low = _INF  # the best ask holding a size so far (inf, above every price: none yet)
+    for level in asks:
+        if type(level) is not tuple:
+            return False
+        lv = level  # compiled, a tuple: its length and items read in place
+        if len(lv) != 2:
+            return False
+        price = lv[0]
+        size = lv[1]
+        if type(price) is not float or type(size) is not float:
+            return False
+        p = price
+        q = size
+        if not (0.0 < p < _INF and 0.0 <= q < _INF):
+            return False
+        if q > 0.0 and p < low:
+            low = p
+    return top < low
 
 
 class QuoteBuilder:
     """``build(symbol, bid, ask, bid_size, ask_size, time_ns, source)``: a new ``cls``
     (``QuoteEvent``) of the top of a book that ``OrderBooks`` keeps (both sides non-empty,
     not crossed, every level checked when its ``BookEvent`` was made), so none of its checks
-    could fail: none runs. ``plan``, ``make``, ``event_time``: as ``BookBuilder``'s."""
+    could fail: none runs. ``checked(...)``, the same arguments: one of values from outside,
+    validated. ``plan``, ``make``, ``event_time``: as ``BookBuilder``'s."""
 
     __slots__ = ("cls", "event_time", "make", "plan")
 
@@ -112,6 +164,34 @@ class QuoteBuilder:
         if cython.compiled and type(plan) is bytes:  # as BookBuilder.build
             return evlab_make(self.cls, plan, values)
         return self.make(self.cls, plan, values)
+
+    def checked(self, symbol: Any, bid: Any, ask: Any, bid_size: Any, ask_size: Any,
+                time_ns: Any, source: Any) -> Any:
+        """A new ``cls`` of an exchange's quote (an adapter's: Binance's ``bookTicker``),
+        validated as ``cls`` validates: the usual quote (float prices, ``0 < bid <= ask <
+        inf``, each size None or a float in ``[0, inf)``, a named symbol, an int or None
+        time: what ``QuoteEvent._validate`` accepts in its one expression) made by
+        ``build``; anything else by ``cls`` itself, whose checks name the fault."""
+        if type(bid) is float and type(ask) is float and type(symbol) is str and symbol \
+                and not symbol.isspace() and (time_ns is None or type(time_ns) is int):
+            b = bid
+            a = ask
+            x = 0.0  # a size None: as a size 0 here (either is accepted)
+            y = 0.0
+            sized = True
+            if bid_size is not None:
+                if type(bid_size) is float:
+                    x = bid_size
+                else:
+                    sized = False
+            if ask_size is not None:
+                if type(ask_size) is float:
+                    y = ask_size
+                else:
+                    sized = False
+            if sized and 0.0 < b <= a < _INF and 0.0 <= x < _INF and 0.0 <= y < _INF:
+                return self.build(symbol, bid, ask, bid_size, ask_size, time_ns, source)
+        return self.cls(symbol, bid, ask, bid_size, ask_size, time_ns=time_ns, source=source)
 
 
 class BarBuilder:

@@ -14,3 +14,9 @@ def annotation_typing(enabled: bool) -> Callable[[F], F]:
     def keep(function: F) -> F:
         return function
     return keep
+
+
+def address(value: Any) -> Any:
+    """Cython's ``cython.address`` (a C pointer to a variable): only compiled branches take
+    one (``if cython.compiled:``), so interpreted it is never called."""
+    raise NotImplementedError("cython.address: compiled code only")

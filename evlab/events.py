@@ -51,6 +51,7 @@ __all__ = [
     "create_book_event",
     "parsed_book_event",
     "book_quote_event",
+    "parsed_quote_event",
     "create_signal_event",
     "create_order_event",
     "create_cancel_event",
@@ -1273,13 +1274,18 @@ parsed_book_event: Callable[..., BookEvent] = _builders.BookBuilder(
     _parsed_book_checks).build
 
 
+_QUOTES = _builders.QuoteBuilder(QuoteEvent, _value_plan(QuoteEvent, _builders.QUOTE_FIELDS),
+                                 _core.make, _event_time)
 #: ``book_quote_event(symbol, bid, ask, bid_size, ask_size, time_ns, source)``: the
 #: ``QuoteEvent`` of the top of a book that ``OrderBooks`` keeps (both sides non-empty, not
 #: crossed, every level checked when its ``BookEvent`` was made), so none of
 #: ``QuoteEvent``'s checks could fail: they are skipped.
-book_quote_event: Callable[..., QuoteEvent] = _builders.QuoteBuilder(
-    QuoteEvent, _value_plan(QuoteEvent, _builders.QUOTE_FIELDS), _core.make,
-    _event_time).build
+book_quote_event: Callable[..., QuoteEvent] = _QUOTES.build
+#: ``parsed_quote_event(symbol, bid, ask, bid_size, ask_size, time_ns, source)``: a
+#: ``QuoteEvent`` of an exchange's quote (the adapters' ``quote``), validated as
+#: ``QuoteEvent`` validates: the usual quote accepted in one expression (compiled, in C),
+#: anything else made by the class, whose checks name the fault.
+parsed_quote_event: Callable[..., QuoteEvent] = _QUOTES.checked
 
 
 # --- factories (the usage guide's signatures, plus keyword extras) --------------------

@@ -7,6 +7,10 @@ cimport cython
 # apply. ``public``: OrderBooks and the tests read and set them as before. Interpreted Python
 # never reads this file.
 
+cdef extern from "Python.h":
+    # a dict with room for minused keys: no resize while a snapshot's side fills it
+    dict _presized "_PyDict_NewPresized"(Py_ssize_t minused)
+
 @cython.locals(lo=Py_ssize_t, hi=Py_ssize_t, mid=Py_ssize_t, v=double)
 cdef Py_ssize_t _bisect(list block, double x) except -1
 
@@ -34,6 +38,9 @@ cdef class _Prices:
     cpdef list lowest(self, Py_ssize_t n)
     @cython.locals(out=list, blocks=list, block=list, i=Py_ssize_t, k=Py_ssize_t)
     cpdef list highest(self, Py_ssize_t n)
+    @cython.locals(step=Py_ssize_t, n=Py_ssize_t, k=Py_ssize_t)
+    cpdef take(self, list ordered)
+    cpdef reset(self, prices)
 
 cdef class OrderBook:
     cdef public dict _bids, _asks
@@ -47,5 +54,7 @@ cdef class OrderBook:
                    held=Py_ssize_t)
     cpdef bint apply(self, bids, asks) except -1
 
-    @cython.locals(side=dict, prices=_Prices)
     cpdef replace(self, bids, asks)
+
+@cython.locals(side=dict, ordered=list, order=int, last=double, p=double, q=double, keep=bint)
+cdef dict _fill(_Prices prices, levels)

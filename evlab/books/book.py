@@ -37,6 +37,13 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import pandas as pd
 
+    from evlab import _nocython as cython
+else:
+    try:
+        import cython
+    except ImportError:  # no Cython: interpreted
+        from evlab import _nocython as cython
+
 __all__ = ["OrderBook"]
 
 #: the most prices a block of ``_Prices`` holds: past it, the block is split in two
@@ -170,10 +177,14 @@ class _Prices:
 
     def reset(self, prices: Iterable[float]) -> None:
         """Hold exactly ``prices`` (distinct), sorted here once."""
-        ordered = sorted(prices)
+        self.take(sorted(prices))
+
+    def take(self, ordered: list[float]) -> None:
+        """Hold exactly ``ordered``: distinct prices, ascending."""
         step = _BLOCK >> 1
-        self._blocks = [ordered[k:k + step] for k in range(0, len(ordered), step)]
-        self._len = len(ordered)
+        n = len(ordered)
+        self._blocks = [ordered[k:k + step] for k in range(0, n, step)]
+        self._len = n
 
     def lowest(self, n: int) -> list[float]:
         """The ``n`` lowest prices, ascending (all if there are fewer)."""
@@ -234,6 +245,55 @@ class _Prices:
                 left = 0
         self._len -= len(gone)
         return gone
+
+
+if not cython.compiled:  # compiled, book.pxd's: CPython's dict made with room for n keys
+    def _presized(n: int) -> dict[float, float]:
+        return {}
+
+
+def _fill(prices: _Prices, levels: Any) -> dict[float, float]:
+    """A side's dict of ``levels`` (``(price, size)`` pairs: a later level of a price wins,
+    size 0 leaves it out), its prices held by ``prices``: sorted once, or, for levels whose
+    float prices come strictly in order (ascending or descending, as exchanges send a
+    snapshot's sides: Binance its bids descending, its asks ascending) and hold no size 0,
+    taken in that order without a sort (strictly ordered prices are distinct, so they are
+    the dict's). Compiled, the dict is made with room for every level (no resize)."""
+    side = _presized(len(levels))
+    ordered: list[float] = []  # the prices in the levels' order, while strictly monotonic
+    order = 0  # 1 ascending, -1 descending, 0 not known yet (fewer than two prices)
+    last = 0.0
+    for price, size in levels:  # one pass (a C loop compiled), no second over sizes
+        if type(size) is float:  # compiled, read as a C double: no truth protocol
+            q = size
+            keep = q != 0.0
+        else:
+            keep = bool(size)
+        if keep:
+            side[price] = size
+        else:  # size 0 deletes: a price given before in this snapshot
+            side.pop(price, None)
+            order = 2  # (not in order: sorted below)
+        if order == 2:
+            continue
+        if type(price) is not float:
+            order = 2
+            continue
+        p = price
+        if ordered:
+            if order == 0:
+                order = 1 if p > last else -1 if p < last else 2
+            elif (order == 1 and not p > last) or (order == -1 and not p < last):
+                order = 2
+        ordered.append(price)  # (the float object itself: no new one)
+        last = p
+    if order == 2:
+        prices.reset(side)
+    else:
+        if order == -1:
+            ordered.reverse()
+        prices.take(ordered)
+    return side
 
 
 class OrderBook:
@@ -338,16 +398,10 @@ class OrderBook:
     def replace(self, bids: Any, asks: Any) -> None:
         """Set the book to these ``(price, size)`` levels (a snapshot's), forgetting the old
         ones: what ``clear`` then ``apply`` do (a later level of a price wins, size 0 leaves
-        it out), with each side's prices sorted once rather than inserted one by one."""
-        for side, prices, levels in ((self._bids, self._bid_prices, bids),
-                                     (self._asks, self._ask_prices, asks)):
-            side.clear()
-            for price, size in levels:  # one pass (a C loop compiled), no second over sizes
-                if size:
-                    side[price] = size
-                else:  # size 0 deletes: a price given before in this snapshot
-                    side.pop(price, None)
-            prices.reset(side)
+        it out), each side's prices sorted once rather than inserted one by one (not at all
+        when the levels come in order: see :func:`_fill`)."""
+        self._bids = _fill(self._bid_prices, bids)
+        self._asks = _fill(self._ask_prices, asks)
         self._best_bid = self._bid_prices.last()
         self._best_ask = self._ask_prices.first()
 

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import random
 import re
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from evlab.events import BarEvent, ErrorEvent
 from evlab.feeds.adapters import (
@@ -354,6 +357,40 @@ def test_level_compiled_and_interpreted_agree_on_every_decimal():
         assert repr(plain) == repr(source._plain_decimal(text)), text
         if plain != -1.0:
             assert plain == float(text), text
+
+
+_SOURCE = functools.cache(lambda: _interpreted_common())  # one source module for many examples
+
+#: plain decimals as venues send them (Binance: eight decimals, "6195.00000000") and near
+#: misses: digits either side of an optional point, up to 34 characters (the fast path takes
+#: 30 at most, eight digits at a time where eight follow the point), a second point, a
+#: character that ends the digits early
+_PLAIN = st.builds(lambda head, point, tail, extra: head + (point + tail if point else "") + extra,
+                   st.text("0123456789", min_size=0, max_size=20), st.sampled_from(["", ".", "."]),
+                   st.text("0123456789", min_size=0, max_size=20),
+                   st.sampled_from(["", "", "", ".", ".5", "x", "e5", "\u00e9", "9" * 8]))
+
+
+@settings(max_examples=3000, deadline=None)
+@given(_PLAIN)
+def test_plain_decimal_is_float_wherever_it_takes_the_text(text):
+    """``_plain_decimal`` (compiled: digits summed eight at a time, one division where both
+    operands are exact) gives float(text) to the bit for every plain decimal of at most 30
+    characters and -1.0 for anything else, as its interpreted source does; and the depth
+    scans' reader, ``_decimal_at``, reads the same decimal inside a body, up to the quote."""
+    from evlab.feeds.adapters import _common
+
+    plain = re.fullmatch(r"[0-9]+(\.[0-9]+)?", text) is not None and len(text) <= 30
+    got = _common._plain_decimal(text)
+    assert repr(got) == repr(float(text) if plain else -1.0), text
+    assert repr(_SOURCE()._plain_decimal(text)) == repr(got), text
+    body = f'{{"lastUpdateId":7,"bids":[["{text}","{text}"]],"asks":[]}}'
+    scanned = _common.depth_body_levels(body)
+    if _common.__file__.endswith(".py"):  # interpreted: always the JSON path
+        assert scanned is None
+    else:
+        taken = plain and 0.0 < got < _common.MAX_VALUE  # a level's price: positive, sane
+        assert scanned == ((7, ((got, got),), ()) if taken else None), text
 
 
 def test_dec_fields_and_get_dec_compiled_and_interpreted_agree_on_every_decimal():

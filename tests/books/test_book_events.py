@@ -13,6 +13,7 @@ from evlab.events import (
     book_quote_event,
     create_book_event,
     parsed_book_event,
+    parsed_quote_event,
 )
 from evlab.feeds.adapters import AdapterError
 from evlab.feeds.adapters._common import level
@@ -165,3 +166,82 @@ def test_a_snapshot_is_crossed_when_its_best_sized_bid_reaches_its_best_sized_as
         with pytest.raises(ValueError, match=rf"bids: best bid must be below the best ask "
                                              rf"\({ask!r}\): a crossed book, got {bid!r}"):
             build()
+
+
+def test_a_snapshot_is_judged_crossed_alike_by_both_builders_whatever_its_levels():
+    """``parsed_book_event`` accepts the usual snapshot after one pass a side (in C where
+    compiled) and leaves anything else to the check that names the fault: random snapshots
+    (levels in any order, sizes 0 among them, prices given twice, crossed or not, at the
+    top or below it) are accepted or refused exactly as the validating constructor does."""
+    import random
+
+    from evlab.events import _parsed_book_checks
+
+    rng = random.Random(3)
+
+    def outcome(build, *args):
+        try:
+            return repr(build(*args).bids)
+        except ValueError as exc:
+            return str(exc)
+
+    def fast(bids, asks):
+        return parsed_book_event("X", bids, asks, True, None, 7, None, None, 1, "")
+
+    def full(bids, asks):
+        return BookEvent("X", bids, asks, True, None, 7, time_ns=1)
+
+    def checked(bids, asks):  # the event parsed_book_event makes, judged by its check alone
+        event = parsed_book_event("X", bids, asks, False, None, 7, None, None, 1, "")
+        object.__setattr__(event, "snapshot", True)
+        _parsed_book_checks(event)
+        return event
+
+    def side(sign, mid):
+        return tuple((max(round(mid + sign * rng.randint(-20, 40) / 100, 2), 0.01),
+                      rng.choice([0.0, 0.0, 1.5, 2.0, 1e-8]))
+                     for _ in range(rng.randint(0, 6)))
+
+    crossed = 0
+    for _ in range(3000):
+        mid = rng.choice([10.0, 100.5, 0.35])
+        bids, asks = side(-1, mid), side(1, mid)
+        expected = outcome(full, bids, asks)
+        assert outcome(fast, bids, asks) == expected, (bids, asks)
+        crossed += "crossed" in expected
+    assert 300 < crossed < 2700, crossed  # both outcomes drawn often
+    # levels that are not (float, float) tuples of sane values: the check judges them
+    for bids in (((100.0, 1),), ((100, 1.0),), ([100.0, 1.0],), ((100.0, 1.0, 2.0),),
+                 ((float("nan"), 1.0),), ((100.0, float("inf")),), ((-1.0, 1.0),)):
+        for asks in (((99.0, 1.0),), ((101.0, 1.0),)):
+            assert outcome(fast, bids, asks) == outcome(checked, bids, asks), (bids, asks)
+
+
+def test_parsed_quote_event_validates_exactly_as_quote_event_does():
+    """The adapters' quotes (``parsed_quote_event``: the usual one made without the class's
+    interpreted checks, in C where compiled) are the events, or the errors, that
+    ``QuoteEvent`` itself gives, for usual and odd values alike."""
+    import itertools
+
+    prices = [1.5, 2.0, 0.0, -1.0, float("nan"), float("inf"), 2, "1.5", True, None]
+    sizes = [None, 0.0, 3.0, -1.0, float("nan"), float("inf"), 1, "2"]
+
+    def outcome(build, *args):
+        try:
+            event = build(*args)
+        except ValueError as exc:
+            return str(exc)
+        return (type(event), event.symbol, event.bid, event.ask, event.bid_size,
+                event.ask_size, event.time_ns, event.source, event.seq)
+
+    made = 0
+    for bid, ask, bs, az in itertools.product(prices[:7], prices, sizes, sizes[:4]):
+        for symbol, time_ns in (("X", 7), (" ", 7), ("X", None), ("X", 1.5), (5, 7)):
+            full = outcome(lambda *a: QuoteEvent(*a[:5], time_ns=a[5], source=a[6]),
+                           symbol, bid, ask, bs, az, time_ns, "feed")
+            fast = outcome(parsed_quote_event, symbol, bid, ask, bs, az, time_ns, "feed")
+            if time_ns is None and not isinstance(full, str):  # the clock's: not compared
+                full, fast = full[:6] + full[7:], fast[:6] + fast[7:]
+            assert fast == full, (symbol, bid, ask, bs, az, time_ns)
+            made += not isinstance(full, str)
+    assert made > 100, made

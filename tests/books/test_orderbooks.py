@@ -599,3 +599,56 @@ def test_a_deep_book_keeps_its_levels_sorted_in_bounded_blocks():
             _blocks_hold_their_shape(book._ask_prices)
     assert (book.best_bid, book.best_ask) == (max(ref[0]), min(ref[1]))
     assert book.depth() == (len(ref[0]), len(ref[1]))
+
+
+@pytest.mark.parametrize("order", ["ascending", "descending", "shuffled", "zeros", "repeats",
+                                   "ints", "one", "none"])
+def test_replace_takes_levels_in_order_or_sorts_them_to_the_same_book(order):
+    """``OrderBook.replace`` keeps a side whose float prices come strictly in order (either
+    way, as exchanges send snapshots) in that order without sorting, and sorts any other
+    (shuffled, a size 0, a price twice, int prices): the same levels, the same best prices
+    and the same sorted blocks either way, as a plain dict of the levels."""
+    import random
+
+    from evlab.books import OrderBook
+    from evlab.books.book import _BLOCK
+
+    rng = random.Random(order)
+    n = {"one": 1, "none": 0}.get(order, 700)
+    bids = [(round(100.0 - i * 0.01, 2), float(rng.randint(1, 9))) for i in range(1, n + 1)]
+    asks = [(round(100.0 + i * 0.01, 2), float(rng.randint(1, 9))) for i in range(n)]
+    if order == "ascending":
+        bids.reverse()
+    elif order == "descending":
+        asks.reverse()
+    elif order == "shuffled":
+        rng.shuffle(bids)
+        rng.shuffle(asks)
+    elif order == "zeros":
+        bids.insert(300, (bids[100][0], 0.0))
+        asks.append((asks[5][0], 0.0))
+    elif order == "repeats":
+        bids.insert(400, (bids[399][0], 42.0))
+        asks.insert(1, asks[0])
+    elif order == "ints":
+        bids = [(int(p * 100), q) for p, q in bids]
+    book = OrderBook("X")
+    book.apply([(1.0, 1.0)], [(500.0, 1.0)])  # replaced, not kept
+    book.replace(bids, asks)
+    for got, levels, best in ((book.bids(), bids, max), (book.asks(), asks, min)):
+        ref: dict[float, float] = {}
+        for price, size in levels:
+            if size:
+                ref[price] = size
+            else:
+                ref.pop(price, None)
+        want = sorted(ref.items(), reverse=best is max)
+        assert got == want
+    assert book.best_bid == (max(p for p, _ in book.bids()) if book.bids() else None)
+    assert book.best_ask == (min(p for p, _ in book.asks()) if book.asks() else None)
+    for prices in (book._bid_prices, book._ask_prices):
+        flat = [p for block in prices._blocks for p in block]
+        assert flat == sorted(set(flat)) and len(flat) == len(prices)
+        assert all(0 < len(block) <= _BLOCK for block in prices._blocks)
+    book.apply([(99.995, 3.0)], [(100.005, 0.0)])  # the blocks take changes after it
+    assert (99.995, 3.0) in book.bids()

@@ -9,11 +9,18 @@ cdef double _LIMIT  # MAX_VALUE, for the per-level checks
 
 cpdef double _plain_decimal(str text) except? -2.0
 
-# the scan of a decimal in place: _plain_decimal's, and the depth snapshot scan's
-cdef tuple _POW10
-@cython.locals(n=Py_ssize_t, i=Py_ssize_t, digits=Py_ssize_t, point=Py_ssize_t,
-               mantissa=cython.ulonglong, scale=double, ch=cython.uchar, data=cython.p_uchar)
+# the scan of a decimal in place: _plain_decimal's, and the depth scans'
+cdef double _TEN_POW[23]
+cdef bint _LITTLE
+cdef unsigned long long _ONES, _LOW_BYTES, _MUL_HIGH, _MUL_LOW, _LOW_HALF, _EXACT
+@cython.locals(n=Py_ssize_t, value=double, stop=Py_ssize_t)
 cdef double _decimal_in(str text, Py_ssize_t start, Py_ssize_t end) except? -2.0
+@cython.locals(start=Py_ssize_t, lim=Py_ssize_t, point=Py_ssize_t, frac=Py_ssize_t,
+               digits=Py_ssize_t, mantissa=cython.ulonglong, word=cython.ulonglong,
+               high=cython.ulonglong,
+               d=cython.uint)
+cdef (double, Py_ssize_t) _decimal_at(str text, const unsigned char* data, Py_ssize_t i,
+                                      Py_ssize_t n)
 
 # a Binance depth snapshot body in one pass: C loops over its characters
 @cython.locals(n=Py_ssize_t, i=Py_ssize_t, start=Py_ssize_t, end=Py_ssize_t)
@@ -28,17 +35,30 @@ cpdef tuple depth_update_levels(payload)
 @cython.locals(n=Py_ssize_t, i=Py_ssize_t, close=Py_ssize_t, end=Py_ssize_t)
 cpdef tuple _update_scan(str text)
 
-@cython.locals(n=Py_ssize_t, end=Py_ssize_t)
+# a Binance bookTicker message in one pass, as the depthUpdate
+cpdef tuple book_ticker_fields(payload)
+
+@cython.locals(n=Py_ssize_t, i=Py_ssize_t, close=Py_ssize_t, end=Py_ssize_t, bid=double,
+               bid_size=double, ask=double, ask_size=double, data=cython.p_uchar)
+cpdef tuple _ticker_scan(str text)
+
+# (the three read an ASCII text's characters as bytes in place)
+@cython.locals(n=Py_ssize_t, end=Py_ssize_t, data=cython.p_uchar)
 cdef Py_ssize_t _digits_end(str text, Py_ssize_t i) except -2
 
-@cython.locals(value=cython.longlong, k=Py_ssize_t)
+@cython.locals(value=cython.longlong, k=Py_ssize_t, data=cython.p_uchar)
 cdef object _digits_value(str text, Py_ssize_t i, Py_ssize_t end)
 
-@cython.locals(n=Py_ssize_t, ch=Py_UCS4, byte=cython.uchar, data=cython.p_uchar)
+@cython.locals(n=Py_ssize_t, ch=cython.uchar, data=cython.p_uchar)
 cdef Py_ssize_t _string_end(str text, Py_ssize_t i) except -2
 
-@cython.locals(n=Py_ssize_t, start=Py_ssize_t, p=double, q=double, ch=cython.uchar,
-               data=cython.p_uchar)
+cdef extern from "Python.h":
+    # a level (two floats) out of the cyclic collector's lists, as CPython's own
+    # _PyTuple_MaybeUntrack does at the tuple's first collection
+    void _untrack "PyObject_GC_UnTrack"(object op)
+
+@cython.locals(n=Py_ssize_t, p=double, q=double, ch=cython.uchar, data=cython.p_uchar,
+               level=tuple)
 cdef Py_ssize_t _depth_side(str text, Py_ssize_t i, list out) except -2
 
 # dec_fields' values: a C loop calling _plain_decimal in C

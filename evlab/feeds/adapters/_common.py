@@ -11,6 +11,7 @@ import datetime as _dt
 import math
 import operator
 import re
+import sys
 import time
 from collections.abc import Callable
 from decimal import Decimal
@@ -38,6 +39,7 @@ from evlab.events import (
     create_bar_event,
     create_tick_event,
     parsed_book_event,
+    parsed_quote_event,
 )
 
 from .base import AdapterError
@@ -48,7 +50,7 @@ if cython.compiled:  # a str's characters in place: a 1-byte string's are a C ar
         PyUnicode_1BYTE_KIND,
         PyUnicode_KIND,
     )
-    from cython.cimports.libc.string import memcmp
+    from cython.cimports.libc.string import memcmp, memcpy
 
 EXCERPT = 120
 _NS = 1_000_000_000
@@ -465,39 +467,36 @@ def _plain_decimal(text: str) -> float:
     return _decimal_in(text, 0, len(text))
 
 
-#: 1e0 .. 1e15, exact: the scale of a plain decimal of at most 15 digits (_decimal_in)
-_POW10 = tuple(10.0 ** k for k in range(16))
+#: 1e0 .. 1e22, each exact (from the int: a correctly rounded conversion of a value a double
+#: holds exactly): the scales by which :func:`_decimal_at` divides a mantissa; compiled, a C
+#: array of doubles (_common.pxd)
+_TEN_POW = [float(10 ** k) for k in range(23)]
+#: the byte order of a C uint64 load: :func:`_decimal_at` reads eight digits at a time in
+#: little-endian order (the first digit the lowest byte), else one at a time
+_LITTLE = sys.byteorder == "little"
+# the uint64 constants of that read (compiled, C globals: Cython keeps an integer literal past
+# 2**31 a Python int): a 1 in each byte; the low byte of each 32-bit half; the multipliers
+# of the pairs of digits into a 32-bit value; the low half; 2**53, the first integer a double
+# does not hold exactly after it
+_ONES = 0x0101010101010101
+_LOW_BYTES = 0x000000FF000000FF
+_MUL_HIGH = 100 + (1_000_000 << 32)
+_MUL_LOW = 1 + (10_000 << 32)
+_LOW_HALF = 0xFFFFFFFF
+_EXACT = 1 << 53
 
 
 @cython.annotation_typing(False)  # its C types: _common.pxd
 def _decimal_in(text: str, start: int, end: int) -> float:
-    """:func:`_plain_decimal` of ``text[start:end]``, read in place (compiled, no slice: the
-    depth snapshot scan, :func:`_depth_scan`, reads its numbers inside the body); a slice of a
-    string holding any character past U+00FF is never plain here (no caller has one)."""
-    if cython.compiled:  # one pass over the characters, the float without a second one
+    """:func:`_plain_decimal` of ``text[start:end]``, read in place (compiled, no slice:
+    :func:`_decimal_at`); a slice of a string holding any character past U+00FF is never
+    plain here (no caller has one)."""
+    if cython.compiled:
         n = end - start
         if n <= 0 or n > 30 or PyUnicode_KIND(text) != PyUnicode_1BYTE_KIND:
             return -1.0
-        data = PyUnicode_1BYTE_DATA(text)  # the characters as bytes: a C array
-        mantissa = 0  # the digits as an integer (exact while there are at most 15; unsigned,
-        digits = 0  # so that more wrap around, as C defines: they are parsed below instead)
-        point = -1  # the index of the "."
-        for i in range(start, end):
-            ch = data[i]
-            if 48 <= ch <= 57:  # "0" to "9"
-                mantissa = mantissa * 10 + (ch - 48)
-                digits += 1
-            elif ch == 46 and point < 0 and start < i < end - 1:  # "." between two digits
-                point = i
-            else:
-                return -1.0
-        if digits > 15:  # not exact as a double: the correctly rounded parse
-            return float(text[start:end])
-        # both exact (a mantissa below 2**53, a power of ten up to 1e15: at most 15 digits
-        # follow the "."), so the quotient is the correctly rounded value of the decimal:
-        # float(text) (Clinger's fast path)
-        scale = 1.0 if point < 0 else _POW10[end - 1 - point]
-        return mantissa / scale
+        value, stop = _decimal_at(text, PyUnicode_1BYTE_DATA(text), start, end)
+        return value if stop == end else -1.0  # a character that is not part of it: not plain
     else:  # (an else: compiled, the branch is left out, not "unreachable code")
         text = text[start:end]
         try:
@@ -512,6 +511,73 @@ def _decimal_in(text: str, start: int, end: int) -> float:
                 and "_" not in text:
             return out
         return -1.0
+
+
+@cython.annotation_typing(False)  # its C types: _common.pxd
+def _decimal_at(text: str, data: Any, i: int, n: int) -> tuple[float, int]:
+    """The run of digits and "." starting at ``data[i]`` (``data``: the characters of the
+    1-byte ``text``, as bytes; the run read up to index ``n`` at most): ``(float(run), the
+    index after it)`` if the run is a plain decimal (:func:`_plain_decimal`'s: at most 30
+    characters), else ``(-1.0, an index)``. Its callers read the character after a decimal
+    from that index (the depth scans: the closing quote), so the characters are read once.
+
+    Compiled, the digits are summed into a 64-bit mantissa, the fraction's eight at a time
+    where eight follow (one uint64 load: all digits in a few masks, their value in three
+    multiplications), and the float is ``mantissa / 10**k``: exact operands (a mantissa below
+    2**53 of at most 19 digits, a power of ten up to 1e22) make the quotient the correctly
+    rounded value of the decimal, float(run) (Clinger's fast path); any other run is
+    converted by float()."""
+    if cython.compiled:
+        start = i
+        lim = min(n, i + 31)  # 31 characters of a run: too long to be plain
+        mantissa = 0
+        while i < lim:  # the integer part
+            d = data[i] - 48  # unsigned: a character below "0" is above 9 too
+            if d > 9:
+                break
+            mantissa = mantissa * 10 + d
+            i += 1
+        if i == start:
+            return -1.0, i
+        point = i
+        frac = 0
+        if i < lim and data[i] == 46:  # "."
+            i += 1
+            if _LITTLE:
+                high = 0xF0 * _ONES  # the high nibble of each byte
+                word = 0  # (set by each load)
+                while lim - i >= 8:
+                    memcpy(cython.address(word), data + i, 8)
+                    # eight digits: every byte 0x30..0x39 (high nibble 3, and still 3 after
+                    # adding 6, which carries out of any low nibble above 9)
+                    if ((word & high) | (((word + 6 * _ONES) & high) >> 4)) != 0x33 * _ONES:
+                        break
+                    word -= 0x30 * _ONES  # each byte a digit's value, the first the lowest
+                    word = word * 10 + (word >> 8)  # pairs of digits in every other byte
+                    word = (((word & _LOW_BYTES) * _MUL_HIGH)
+                            + (((word >> 16) & _LOW_BYTES) * _MUL_LOW)) >> 32
+                    mantissa = mantissa * 100000000 + (word & _LOW_HALF)
+                    i += 8
+            while i < lim:
+                d = data[i] - 48
+                if d > 9:
+                    break
+                mantissa = mantissa * 10 + d
+                i += 1
+            frac = i - point - 1
+            if frac == 0:  # "5.": no digit after the point
+                return -1.0, i
+        if i - start > 30 or (i < n and data[i] == 46):  # too long, or a second "."
+            return -1.0, i
+        digits = i - start - (1 if frac else 0)  # the mantissa wrapped if more than 19
+        if digits > 19 or mantissa >= _EXACT:  # not exact as a double
+            return float(text[start:i]), i
+        return mantissa / _TEN_POW[frac], i
+    else:
+        end = i
+        while end < n and (48 <= data[end] <= 57 or data[end] == 46):
+            end += 1
+        return _decimal_in(text, i, end), end
 
 
 _SIDES = {"b": "bids", "a": "asks"}  # Binance's keys for a depth update's sides
@@ -664,52 +730,108 @@ def _update_scan(text: str) -> tuple | None:  # (bare tuple: see _common.pxd)
     return symbol, when, first, last, tuple(bids), tuple(asks)
 
 
+def book_ticker_fields(payload: str | bytes) -> tuple | None:
+    """``(symbol, b, B, a, A)`` of a Binance ``bookTicker`` message as Binance sends it
+    (``{"u":..,"s":..,"b":"p","B":"q","a":"p","A":"q"}``, compact, keys in that order, bare or
+    in a combined stream's ``{"stream":..,"data":..}``), read in one pass over its text where
+    compiled (:func:`_ticker_scan`): what :func:`loads` then :func:`get_str` and
+    :func:`get_dec` give, without the JSON objects. None for any other message (and always
+    interpreted): the caller then takes that general path."""
+    if not cython.compiled:  # interpreted, a loop over characters costs more than orjson
+        return None
+    text = _ascii_text(payload)
+    return None if text is None else _ticker_scan(text)
+
+
+def _ticker_scan(text: str) -> tuple | None:  # (bare tuple: see _common.pxd)
+    """:func:`book_ticker_fields` of a ``str``: a strict subset of JSON, as
+    :func:`_update_scan`'s (each value through :func:`_decimal_at`, the prices positive, all
+    below :data:`MAX_VALUE`), else None."""
+    if not text.isascii():  # a flag, O(1)
+        return None
+    data = PyUnicode_1BYTE_DATA(text) if cython.compiled else text.encode("ascii")
+    n = len(text)
+    i = 0
+    close = n  # where the bookTicker object must end: the text's end, or the envelope's "}"
+    if text.startswith('{"stream":"'):
+        i = _string_end(text, 11)
+        if i <= 11 or not text.startswith(',"data":', i + 1) or text[n - 1] != "}":
+            return None
+        i += 9
+        close = n - 1
+    if not text.startswith('{"u":', i):
+        return None
+    end = _digits_end(text, i + 5)
+    if end < 0 or not text.startswith(',"s":"', end):
+        return None
+    i = end + 6
+    end = _string_end(text, i)
+    if end <= i or not text.startswith(',"b":"', end + 1):
+        return None
+    symbol = text[i:end]
+    bid, i = _decimal_at(text, data, end + 7, n)
+    if not 0.0 < bid < _LIMIT or not text.startswith('","B":"', i):
+        return None
+    bid_size, i = _decimal_at(text, data, i + 7, n)
+    if not 0.0 <= bid_size < _LIMIT or not text.startswith('","a":"', i):
+        return None
+    ask, i = _decimal_at(text, data, i + 7, n)
+    if not 0.0 < ask < _LIMIT or not text.startswith('","A":"', i):
+        return None
+    ask_size, i = _decimal_at(text, data, i + 7, n)
+    if not 0.0 <= ask_size < _LIMIT or i != close - 2 or data[i] != 34 or data[i + 1] != 125:
+        return None  # (34, 125: '"}')
+    return symbol, bid, bid_size, ask, ask_size
+
+
 @cython.annotation_typing(False)  # its C types: _common.pxd
 def _digits_end(text: str, i: int) -> int:
-    """The end of the JSON unsigned integer at ``text[i]`` (1 to 18 digits, no leading
-    zero), or -1."""
+    """The end of the JSON unsigned integer at ``text[i]`` of an ASCII ``text`` (1 to 18
+    digits, no leading zero), or -1. Compiled, its characters are read as bytes in place."""
+    data = PyUnicode_1BYTE_DATA(text) if cython.compiled else text.encode("ascii")
     n = len(text)
     end = i
-    while end < n and end - i < 19 and "0" <= text[end] <= "9":
+    while end < n and end - i < 19 and 48 <= data[end] <= 57:  # "0" to "9"
         end += 1
-    if end == i or end - i > 18 or (end - i > 1 and text[i] == "0"):
+    if end == i or end - i > 18 or (end - i > 1 and data[i] == 48):
         return -1
     return end
 
 
 @cython.annotation_typing(False)  # its C types: _common.pxd
 def _digits_value(text: str, i: int, end: int) -> int:
-    """The value of the digits ``text[i:end]`` (checked by :func:`_digits_end`)."""
+    """The value of the digits ``text[i:end]`` of an ASCII ``text`` (checked by
+    :func:`_digits_end`)."""
+    data = PyUnicode_1BYTE_DATA(text) if cython.compiled else text.encode("ascii")
     value = 0
     for k in range(i, end):
-        value = value * 10 + (ord(text[k]) - 48)
+        value = value * 10 + (data[k] - 48)
     return value
 
 
 @cython.annotation_typing(False)  # its C types: _common.pxd
 def _string_end(text: str, i: int) -> int:
     """The index of the ``"`` closing the JSON string whose characters start at ``text[i]``
-    if they are all printable ASCII other than a backslash (the string is then what they
-    spell), else -1 (compiled, a 1-byte string's characters are read as a C array)."""
+    of an ASCII ``text`` if they are all printable ASCII other than a backslash (the string
+    is then what they spell), else -1."""
+    data = PyUnicode_1BYTE_DATA(text) if cython.compiled else text.encode("ascii")
     n = len(text)
-    if cython.compiled and PyUnicode_KIND(text) == PyUnicode_1BYTE_KIND:
-        data = PyUnicode_1BYTE_DATA(text)
-        while i < n:
-            byte = data[i]
-            if byte == 34:  # '"'
-                return i
-            if not 32 <= byte <= 126 or byte == 92:  # " " to "~", not a backslash
-                return -1
-            i += 1
-        return -1
     while i < n:
-        ch = text[i]
-        if ch == '"':
+        ch = data[i]
+        if ch == 34:  # '"'
             return i
-        if not " " <= ch <= "~" or ch == "\\":
+        if not 32 <= ch <= 126 or ch == 92:  # " " to "~", not "\\"
             return -1
         i += 1
     return -1
+
+
+if not cython.compiled:  # compiled, _common.pxd's: CPython's PyObject_GC_UnTrack
+    def _untrack(obj: Any) -> None:
+        """Take ``obj`` out of the cyclic collector's lists: what CPython does itself to a
+        tuple of untracked objects (floats) at its first collection, done when the level is
+        made, so that the collections a snapshot's thousands of levels set off do not walk
+        them. Interpreted, nothing: the collector untracks them itself."""
 
 
 @cython.annotation_typing(False)  # its C types: _common.pxd
@@ -727,25 +849,16 @@ def _depth_side(text: str, i: int, out: list) -> int:
     while True:  # ["p","q"] then "," or "]"
         if i + 1 >= n or data[i] != 91 or data[i + 1] != 34:  # '["'
             return -1
-        i += 2
-        start = i
-        while i < n and data[i] != 34:
-            i += 1
-        if i + 2 >= n:
+        p, i = _decimal_at(text, data, i + 2, n)  # -1.0: not plain
+        if not 0.0 < p < _LIMIT or i + 2 >= n or data[i] != 34 or data[i + 1] != 44 \
+                or data[i + 2] != 34:  # '","'
             return -1
-        p = _decimal_in(text, start, i)  # -1.0: not plain
-        if not 0.0 < p < _LIMIT or data[i + 1] != 44 or data[i + 2] != 34:  # '","'
+        q, i = _decimal_at(text, data, i + 3, n)
+        if not 0.0 <= q < _LIMIT or i + 2 >= n or data[i] != 34 or data[i + 1] != 93:  # '"]'
             return -1
-        i += 3
-        start = i
-        while i < n and data[i] != 34:
-            i += 1
-        if i + 2 >= n:
-            return -1
-        q = _decimal_in(text, start, i)
-        if not 0.0 <= q < _LIMIT or data[i + 1] != 93:  # '"]'
-            return -1
-        out.append((p, q))
+        level = (p, q)
+        _untrack(level)  # two floats: no cycle through it (see _untrack)
+        out.append(level)
         ch = data[i + 2]
         i += 3
         if ch == 93:  # "]": the side's end
@@ -1020,9 +1133,11 @@ def book(name: str, symbol: str, time_ns: int | None, bids: tuple[tuple[float, f
 @cython.annotation_typing(False)
 def quote(name: str, symbol: str, time_ns: int | None, bid: float | None, ask: float | None,
           bid_size: float | None, ask_size: float | None, source: str, raw: Any) -> QuoteEvent:
-    """A validated QuoteEvent (``time_ns`` None: the receive time); else AdapterError."""
+    """A validated QuoteEvent (``time_ns`` None: the receive time); else AdapterError. The
+    usual quote is made without the class's interpreted checks (``parsed_quote_event``:
+    the same checks, in C where compiled)."""
     try:
-        return QuoteEvent(symbol, bid, ask, bid_size, ask_size, time_ns=time_ns, source=source)
+        return parsed_quote_event(symbol, bid, ask, bid_size, ask_size, time_ns, source)
     except ValueError as exc:
         raise AdapterError(f"{name}: invalid quote ({exc}) in {excerpt(raw)!r}") from None
 

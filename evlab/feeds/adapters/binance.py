@@ -59,6 +59,9 @@ else:
 if cython.compiled:
     from cython.cimports.evlab.feeds.adapters._common import book as _book
     from cython.cimports.evlab.feeds.adapters._common import (
+        book_ticker_fields as _ticker_fields,
+    )
+    from cython.cimports.evlab.feeds.adapters._common import (
         depth_update_levels as _update_levels,
     )
     from cython.cimports.evlab.feeds.adapters._common import get_dec as _get_dec
@@ -74,6 +77,7 @@ else:
         c.book, c.get_dec, c.get_int, c.get_str, c.levels, c.loads, c.quote,
         c.depth_update_levels)
     _get_time_ms, _get_time_us = c.get_time_ms, c.get_time_us
+    _ticker_fields = c.book_ticker_fields
 
 INTERVALS: dict[str, int] = {
     "1s": 1, "1m": 60, "3m": 180, "5m": 300, "15m": 900, "30m": 1800, "1h": 3600,
@@ -151,6 +155,12 @@ class BinanceAdapter(ExchangeAdapter):
             update = _scanned_update(n, scanned, self._micro, src, payload)
             if update is not None:
                 return [update]
+        else:
+            ticker = _ticker_fields(payload)  # the usual bookTicker in one pass (compiled)
+            if ticker is not None:
+                quote = _scanned_ticker(n, ticker, src, payload)
+                if quote is not None:
+                    return [quote]
         obj = _loads(n, payload)
         stream = None
         if isinstance(obj, dict) and "stream" in obj and "data" in obj:
@@ -500,6 +510,20 @@ def _scanned_update(n: str, scanned: tuple[Any, ...], micro: bool, src: str,
     try:
         event: BookEvent = _book(n, symbol, time_ns, bids, asks, False, first, last, src,
                                  payload)
+    except AdapterError:
+        return None
+    return event
+
+
+def _scanned_ticker(n: str, scanned: tuple[Any, ...], src: str,
+                    payload: str | bytes) -> Event | None:
+    """The ``QuoteEvent`` of a ``bookTicker`` read in one pass (``scanned``:
+    ``_common.book_ticker_fields``'s), as :func:`_book_ticker` makes it; None where that
+    would raise (a crossed quote, a blank symbol): the general path then raises it, naming
+    the fault as it does."""
+    symbol, bid, bid_size, ask, ask_size = scanned
+    try:
+        event: Event = _quote(n, symbol, None, bid, ask, bid_size, ask_size, src, payload)
     except AdapterError:
         return None
     return event
