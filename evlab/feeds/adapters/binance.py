@@ -57,13 +57,9 @@ else:
 # the helpers of parse's depthUpdate and bookTicker paths (one message per book update or
 # quote): compiled, C calls into _common (its .pxd declares them); interpreted, module globals
 if cython.compiled:
+    from cython.cimports.evlab.feeds.adapters._common import _ascii_text as _scan_text
+    from cython.cimports.evlab.feeds.adapters._common import _ticker_scan, _update_scan
     from cython.cimports.evlab.feeds.adapters._common import book as _book
-    from cython.cimports.evlab.feeds.adapters._common import (
-        book_ticker_fields as _ticker_fields,
-    )
-    from cython.cimports.evlab.feeds.adapters._common import (
-        depth_update_levels as _update_levels,
-    )
     from cython.cimports.evlab.feeds.adapters._common import get_dec as _get_dec
     from cython.cimports.evlab.feeds.adapters._common import get_int as _get_int
     from cython.cimports.evlab.feeds.adapters._common import get_str as _get_str
@@ -73,11 +69,18 @@ if cython.compiled:
     from cython.cimports.evlab.feeds.adapters._common import loads as _loads
     from cython.cimports.evlab.feeds.adapters._common import quote as _quote
 else:
-    _book, _get_dec, _get_int, _get_str, _levels, _loads, _quote, _update_levels = (
-        c.book, c.get_dec, c.get_int, c.get_str, c.levels, c.loads, c.quote,
-        c.depth_update_levels)
+    _book, _get_dec, _get_int, _get_str, _levels, _loads, _quote = (
+        c.book, c.get_dec, c.get_int, c.get_str, c.levels, c.loads, c.quote)
     _get_time_ms, _get_time_us = c.get_time_ms, c.get_time_us
-    _ticker_fields = c.book_ticker_fields
+    _update_scan, _ticker_scan = c._update_scan, c._ticker_scan
+
+    def _scan_text(payload: str | bytes) -> str | None:
+        """Interpreted, no text for the one-pass scans: a loop over characters costs more
+        than orjson (compiled, ``_common._ascii_text``: the payload as the scans read it)."""
+        return None
+#: how a bookTicker message starts, bare or in a combined stream's envelope (any other
+#: message, a kline say, is not scanned for one)
+_TICKER_HEADS = ('{"u":', '{"stream":"')
 
 INTERVALS: dict[str, int] = {
     "1s": 1, "1m": 60, "3m": 180, "5m": 300, "15m": 900, "30m": 1800, "1h": 3600,
@@ -150,17 +153,19 @@ class BinanceAdapter(ExchangeAdapter):
         """Decode one raw or combined stream message (see the module docstring)."""
         n = self.name
         src = source or n  # the events' source: the feed's, else the venue's
-        scanned = _update_levels(payload)  # the usual depthUpdate in one pass (compiled)
-        if scanned is not None:
-            update = _scanned_update(n, scanned, self._micro, src, payload)
-            if update is not None:
-                return [update]
-        else:
-            ticker = _ticker_fields(payload)  # the usual bookTicker in one pass (compiled)
-            if ticker is not None:
-                quote = _scanned_ticker(n, ticker, src, payload)
-                if quote is not None:
-                    return [quote]
+        text = _scan_text(payload)  # compiled, the text of an ASCII message (decoded once)
+        if text is not None:
+            scanned = _update_scan(text)  # the usual depthUpdate in one pass
+            if scanned is not None:
+                update = _scanned_update(n, scanned, self._micro, src, payload)
+                if update is not None:
+                    return [update]
+            elif text.startswith(_TICKER_HEADS):  # the usual bookTicker in one pass
+                ticker = _ticker_scan(text)
+                if ticker is not None:
+                    quote = _scanned_ticker(n, ticker, src, payload)
+                    if quote is not None:
+                        return [quote]
         obj = _loads(n, payload)
         stream = None
         if isinstance(obj, dict) and "stream" in obj and "data" in obj:
