@@ -32,7 +32,7 @@ cdef str _ascii_text(payload)
 # a Binance depthUpdate message in one pass, as the snapshot body
 cpdef tuple depth_update_levels(payload)
 
-@cython.locals(n=Py_ssize_t, i=Py_ssize_t, close=Py_ssize_t, end=Py_ssize_t)
+@cython.locals(i=Py_ssize_t, close=Py_ssize_t, end=Py_ssize_t)
 cpdef tuple _update_scan(str text)
 
 # a Binance bookTicker message in one pass, as the depthUpdate
@@ -41,6 +41,10 @@ cpdef tuple book_ticker_fields(payload)
 @cython.locals(n=Py_ssize_t, i=Py_ssize_t, close=Py_ssize_t, end=Py_ssize_t, bid=double,
                bid_size=double, ask=double, ask_size=double, data=cython.p_uchar)
 cpdef tuple _ticker_scan(str text)
+
+# where a bare or combined-stream Binance message's object starts and must end (both scans)
+@cython.locals(n=Py_ssize_t, i=Py_ssize_t)
+cdef (Py_ssize_t, Py_ssize_t) _envelope(str text)
 
 # (the three read an ASCII text's characters as bytes in place)
 @cython.locals(n=Py_ssize_t, end=Py_ssize_t, data=cython.p_uchar)

@@ -688,15 +688,9 @@ def _update_scan(text: str) -> tuple | None:  # (bare tuple: see _common.pxd)
     None."""
     if not text.isascii():  # a flag, O(1)
         return None
-    n = len(text)
-    i = 0
-    close = n  # where the depthUpdate object must end: the text's end, or the envelope's "}"
-    if text.startswith('{"stream":"'):
-        i = _string_end(text, 11)
-        if i <= 11 or not text.startswith(',"data":', i + 1) or text[n - 1] != "}":
-            return None
-        i += 9
-        close = n - 1
+    i, close = _envelope(text)  # where the depthUpdate object starts and must end
+    if i < 0:
+        return None
     if not text.startswith(_UPDATE_HEAD, i):
         return None
     i += len(_UPDATE_HEAD)
@@ -751,14 +745,9 @@ def _ticker_scan(text: str) -> tuple | None:  # (bare tuple: see _common.pxd)
         return None
     data = PyUnicode_1BYTE_DATA(text) if cython.compiled else text.encode("ascii")
     n = len(text)
-    i = 0
-    close = n  # where the bookTicker object must end: the text's end, or the envelope's "}"
-    if text.startswith('{"stream":"'):
-        i = _string_end(text, 11)
-        if i <= 11 or not text.startswith(',"data":', i + 1) or text[n - 1] != "}":
-            return None
-        i += 9
-        close = n - 1
+    i, close = _envelope(text)  # where the bookTicker object starts and must end
+    if i < 0:
+        return None
     if not text.startswith('{"u":', i):
         return None
     end = _digits_end(text, i + 5)
@@ -782,6 +771,21 @@ def _ticker_scan(text: str) -> tuple | None:  # (bare tuple: see _common.pxd)
     if not 0.0 <= ask_size < _LIMIT or i != close - 2 or data[i] != 34 or data[i + 1] != 125:
         return None  # (34, 125: '"}')
     return symbol, bid, bid_size, ask, ask_size
+
+
+@cython.annotation_typing(False)  # its C types: _common.pxd
+def _envelope(text: str) -> tuple[int, int]:
+    """Where a Binance message's object starts in ``text`` and the index it must end at (its
+    closing "}" one before): (0, len) for a bare payload, inside a combined stream's
+    ``{"stream":"..","data":..}`` for an envelope; (-1, -1) for a text that starts as an
+    envelope but is not one (the scans then leave it to the JSON path)."""
+    n = len(text)
+    if not text.startswith('{"stream":"'):
+        return 0, n
+    i = _string_end(text, 11)
+    if i <= 11 or not text.startswith(',"data":', i + 1) or text[n - 1] != "}":
+        return -1, -1
+    return i + 9, n - 1
 
 
 @cython.annotation_typing(False)  # its C types: _common.pxd
