@@ -30,6 +30,7 @@ if cython.compiled:  # the compiled core's make, as a C call (its plans are byte
     from cython.cimports.evlab._cprims import evlab_bar_ok, evlab_make
 
 _INF = float("inf")
+_CHECKSUM_END = 1 << 63  # a checksum is stored as an int64 (events.py's check)
 
 __all__ = ["BAR_FIELDS", "BOOK_FIELDS", "QUOTE_FIELDS", "BarBuilder", "BookBuilder",
            "QuoteBuilder"]
@@ -77,13 +78,15 @@ class BookBuilder:
             event = evlab_make(self.cls, plan, values)
         else:
             event = self.make(self.cls, plan, values)
-        # an update, or a snapshot not crossed, with no checksum and its ids None or in
-        # order, for a named symbol: what the check would accept, in one expression (else it
-        # runs, naming the fault); type(), not .__class__: compiled, a pointer read rather
-        # than an attribute lookup
+        # an update, or a snapshot not crossed, with no checksum or a checksum (an int below
+        # 2**63) and its rule's name, its ids None or in order, for a named symbol: what the
+        # check would accept, in one expression (else it runs, naming the fault); type(), not
+        # .__class__: compiled, a pointer read rather than an attribute lookup
         if not (type(bids) is tuple and type(asks) is tuple
                 and (snapshot is False or (snapshot is True and _uncrossed(bids, asks)))
-                and checksum is None and checksum_rule is None
+                and ((checksum is None and checksum_rule is None)
+                     or (type(checksum) is int and 0 <= checksum < _CHECKSUM_END
+                         and type(checksum_rule) is str and checksum_rule))
                 and type(symbol) is str and symbol and not symbol.isspace()
                 and (first_update_id is None
                      or (type(first_update_id) is int and first_update_id >= 0))

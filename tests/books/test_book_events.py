@@ -43,6 +43,13 @@ def test_parsed_book_event_builds_what_book_event_builds():
     ((" ", BIDS, ASKS, False, None, None, None, None, 1, ""), "symbol"),
     (("X", BIDS, (), False, None, None, 5, "", 1, ""), "checksum_rule"),
     (("X", BIDS, ASKS, False, None, None, 5, None, 1, ""), "checksum_rule"),
+    (("X", BIDS, ASKS, False, None, None, None, "kraken:1:8:10", 1, ""), "checksum: must"),
+    (("X", BIDS, ASKS, False, None, None, -1, "kraken:1:8:10", 1, ""), "checksum: must"),
+    (("X", BIDS, ASKS, False, None, None, 1 << 63, "kraken:1:8:10", 1, ""), "checksum: must"),
+    (("X", BIDS, ASKS, False, None, None, True, "kraken:1:8:10", 1, ""), "checksum: must"),
+    (("X", BIDS, ASKS, False, None, None, 5.0, "kraken:1:8:10", 1, ""), "checksum: must"),
+    (("X", BIDS, ASKS, False, None, None, 5, b"kraken", 1, ""), "checksum_rule"),
+    (("X", BIDS, ASKS, False, 8, 7, 5, "kraken:1:8:10", 1, ""), "must not exceed"),
     (("X", ((101.0, 1.0),), ASKS, True, None, None, None, None, 1, ""), "a crossed book"),
     (("X", BIDS, ASKS, False, None, None, None, None, 1.5, ""), "time_ns: must be an int"),
 ])
@@ -56,6 +63,8 @@ def test_parsed_book_event_takes_snapshots_ids_and_checksums_its_usual_path_does
     assert snap.snapshot and snap.last_update_id == 9
     diff = parsed_book_event("X", BIDS, ASKS, False, 4, 9, 77, "kraken:1:8:10", 1, "")
     assert (diff.first_update_id, diff.checksum, diff.checksum_rule) == (4, 77, "kraken:1:8:10")
+    top = parsed_book_event("X", BIDS, ASKS, False, None, None, (1 << 63) - 1, "r", 1, "")
+    assert top.checksum == (1 << 63) - 1 and top.checksum_rule == "r"
 
 
 def test_only_parsed_skips_the_level_checks():

@@ -119,6 +119,7 @@ else:
 if cython.compiled:  # the readers of the book update scan (_update_scan): C calls
     from cython.cimports.cpython.unicode import PyUnicode_1BYTE_DATA
     from cython.cimports.evlab.feeds.adapters._common import (
+        _ascii_at,
         _ascii_text,
         _decimal_in,
         _digits_end,
@@ -290,30 +291,30 @@ def _update_scan(text: str) -> tuple | None:  # (bare tuple: see kraken.pxd)
     at most one "." and no leading zero, whose level :func:`~evlab.feeds.adapters._common.
     level` would take: the price positive, both below MAX_VALUE; the checksum 1 to 18 digits;
     an RFC 3339 time in range), else None."""
-    if not (text.isascii() and text.startswith(_UPDATE_HEAD)):  # isascii: a flag, O(1)
+    if not (text.isascii() and _ascii_at(text, 0, _UPDATE_HEAD)):  # isascii: a flag, O(1)
         return None
     n = len(text)
     i = len(_UPDATE_HEAD)
     end = _string_end(text, i)
-    if end <= i or not text.startswith('","bids":', end):
+    if end <= i or not _ascii_at(text, end, '","bids":'):
         return None
     symbol = text[i:end]
     bids: list[tuple[float, float]] = []
     i = _levels_side(text, end + 9, bids)
-    if i < 0 or not text.startswith(',"asks":', i):
+    if i < 0 or not _ascii_at(text, i, ',"asks":'):
         return None
     asks: list[tuple[float, float]] = []
     i = _levels_side(text, i + 8, asks)
-    if i < 0 or not text.startswith(',"checksum":', i):
+    if i < 0 or not _ascii_at(text, i, ',"checksum":'):
         return None
     i += 12
     end = _digits_end(text, i)
-    if end < 0 or not text.startswith(',"timestamp":"', end):
+    if end < 0 or not _ascii_at(text, end, ',"timestamp":"'):
         return None
     checksum = _digits_value(text, i, end)
     i = end + 14
     end = _string_end(text, i)
-    if end <= i or end != n - 4 or not text.endswith('"}]}'):
+    if end <= i or end != n - 4 or not _ascii_at(text, end, '"}]}'):
         return None
     try:
         when = rfc3339_ns(text[i:end])
@@ -336,11 +337,11 @@ def _levels_side(text: str, i: int, out: list) -> int:
     if i < n and data[i] == 93:  # "]": no levels
         return i + 1
     while True:
-        if not text.startswith('{"price":', i):
+        if not _ascii_at(text, i, '{"price":'):
             return -1
         i += 9
         end = _number_end(text, i)
-        if end < 0 or not text.startswith(',"qty":', end):
+        if end < 0 or not _ascii_at(text, end, ',"qty":'):
             return -1
         p = _decimal_in(text, i, end)
         i = end + 7
