@@ -102,6 +102,7 @@ if cython.compiled:  # the checksum's text written in C (_checksum_text; its C t
     from cython.cimports.cpython.bytearray import PyByteArray_AS_STRING
     from cython.cimports.cpython.bytes import PyBytes_FromStringAndSize
     from cython.cimports.libc.math import fabs, llrint
+    from cython.cimports.libc.string import memcpy
 
 # the helpers of parse's book path: compiled, C calls into _common (its .pxd declares them),
 # one per helper and book message or level; interpreted, module globals (not c.<name>)
@@ -146,6 +147,7 @@ def _checksum_text(levels: list, price_decimals: int, qty_decimals: int,
     if len(levels) > 20 or price_decimals > 15 or qty_decimals > 15:
         return None
     data = PyByteArray_AS_STRING(buf)  # 20 levels of two values of at most 16 digits
+    tmp = cython.declare(cython.char[16])
     pscale, k = 1.0, price_decimals
     while k:
         pscale *= 10.0  # exact: powers of ten up to 1e22 are doubles
@@ -167,17 +169,22 @@ def _checksum_text(levels: list, price_decimals: int, qty_decimals: int,
                 return None
             if u == 0:
                 continue  # _digits strips every zero
-            t = u // 10
-            k = 1
-            while t:
-                t //= 10
-                k += 1
-            at += k
-            j = at
-            while u:  # the digits, last first
+            j = 16  # the digits, last first, two a step, into the end of tmp (16 at most)
+            while u >= 100:
+                t = u % 100
+                u //= 100
+                j -= 2
+                tmp[j] = 48 + t // 10
+                tmp[j + 1] = 48 + t % 10
+            if u >= 10:
+                j -= 2
+                tmp[j] = 48 + u // 10
+                tmp[j + 1] = 48 + u % 10
+            else:
                 j -= 1
-                data[j] = 48 + u % 10
-                u //= 10
+                tmp[j] = 48 + u
+            memcpy(data + at, tmp + j, 16 - j)
+            at += 16 - j
     out: bytes = PyBytes_FromStringAndSize(data, at)
     return out
 
