@@ -8,6 +8,9 @@ from cpython cimport array
 # and its methods C calls from apply. ``public``/``readonly``: OrderBooks and the tests read
 # them. Interpreted Python never reads this file.
 
+cdef Py_ssize_t _SPLIT, _MERGE, _STEP
+cdef array.array _EMPTY
+
 cdef double _at(array.array block, Py_ssize_t i) noexcept
 cdef void _put(array.array block, Py_ssize_t i, double x) noexcept
 @cython.locals(n=Py_ssize_t, d=cython.p_double)
@@ -47,7 +50,7 @@ cdef class _Side:
     @cython.locals(blocks=list, block=array.array, left=Py_ssize_t, m=Py_ssize_t)
     cpdef drop_worst(self, Py_ssize_t n)
     @cython.locals(n=Py_ssize_t, sign=double, pairs=array.array, order=int, last=double,
-                   k=Py_ssize_t, key=double, q=double)
+                   k=Py_ssize_t, key=double, p=double, q=double)
     cpdef fill(self, levels)
     @cython.locals(side=dict, sign=double, keyed=list, pairs=array.array)
     cdef _sort(self, levels)

@@ -52,6 +52,11 @@ __all__ = ["OrderBook"]
 _BLOCK = 256
 #: a block left with fewer levels than this is merged with a neighbour
 _FEW = _BLOCK // 4
+# the same in doubles (two a level), and the levels of a snapshot's blocks: C globals compiled
+# (book.pxd), so the hot paths read no module dict
+_SPLIT = 2 * _BLOCK
+_MERGE = 2 * _FEW
+_STEP = _BLOCK >> 1
 #: an empty block: the template of new ones
 _EMPTY = array.array("d")
 
@@ -184,7 +189,7 @@ class _Side:
         _insert(block, j, key, size)
         self._len += 1
         n = len(block)
-        if n > 2 * _BLOCK:  # split: each half holds _BLOCK / 2 levels
+        if n > _SPLIT:  # split: each half holds _BLOCK / 2 levels
             half = (n >> 2) << 1
             blocks.insert(i + 1, block[half:])
             del block[half:]
@@ -201,7 +206,7 @@ class _Side:
             if 2 * j < len(block) and _at(block, 2 * j) == key:
                 _delete(block, j)
                 self._len -= 1
-                if len(block) < 2 * _FEW:
+                if len(block) < _MERGE:
                     self._merge(i)
                 return True
         return False
@@ -226,7 +231,7 @@ class _Side:
         else:
             return  # the only block
         n = len(block)
-        if n > 2 * _BLOCK:
+        if n > _SPLIT:
             half = (n >> 2) << 1
             blocks.insert(i + 1, block[half:])
             del block[half:]
@@ -284,7 +289,8 @@ class _Side:
             if type(price) is not float or type(size) is not float:
                 self._sort(levels)
                 return
-            key = sign * price
+            p = price  # (compiled: C doubles, no float objects made)
+            key = sign * p
             q = size
             if q == 0.0:
                 self._sort(levels)
@@ -320,7 +326,7 @@ class _Side:
     def _take(self, pairs: array.array[float], n: int, backwards: bool) -> None:
         """Hold the ``n`` pairs of ``pairs``: distinct keys, ascending (descending if
         ``backwards``), in blocks of ``_BLOCK / 2`` levels."""
-        step = _BLOCK >> 1
+        step = _STEP
         blocks: list[array.array[float]] = []
         start = 0
         while start < n:
