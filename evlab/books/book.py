@@ -2,36 +2,35 @@
 # (the types of the compiled build are book.pxd's alone; the annotations are for mypy)
 """OrderBook: one symbol's price levels, kept sorted so that each change costs O(log n).
 
-Each side is a dict (price -> size) plus its prices in ascending order in a ``_Prices``: a
-change of size at a known price touches the dict only; a new or deleted price also the sorted
-prices, O(log n); the best price is an end of them, O(1). No sort per update.
+Each side is a ``_Side``: its levels as sorted ``(key, size)`` pairs of doubles side by side
+in ``array('d')`` blocks, no dict and no float object per level. The key is the price for
+bids and minus the price for asks (negation is exact), so both sides hold their levels
+worse-to-better in ascending key order: the best level is the last pair of the last block,
+changes near the top of the book (most of them) move few doubles, and ``bids(n)``/``asks(n)``
+read the end backwards. A level is found by a binary search over the blocks' last keys, then
+one within its block (compiled, C loops over the doubles); inserting or deleting it moves at
+most a block's worth of doubles (one ``memmove`` compiled). Blocks are split in two when they
+grow past ``_BLOCK`` levels and merged with a neighbour when they shrink below a quarter of
+it, so a side of n levels keeps about n / _BLOCK blocks whatever the order of its changes.
 
-``_Prices`` is a two-level sorted list (as ``sortedcontainers.SortedList`` is): a list of
-blocks, each a sorted list of at most ``_BLOCK`` prices. A price is found by a binary search
-over the blocks' last prices, then one within its block; inserting or deleting it moves at
-most a block's worth of pointers (a flat sorted list would move half the side's, which on a
-deep book costs more than the search). Blocks are split in two when they grow past
-``_BLOCK`` and merged with a neighbour when they shrink below a quarter of it, so a side of
-n prices keeps about n / _BLOCK blocks whatever the order of its changes. Compiled (book.pxd:
-``_Prices`` an extension type, its searches C loops over the prices as doubles), a book
-update of the Coinbase replay costs OrderBook.apply about 2.5k instructions (callgrind),
-against 5.5k with sortedcontainers' interpreted ``SortedList`` before. Both regimes of
-``benchmarks/bench_books.py``'s "by book depth" lines (``OrderBooks.on_book`` called
-directly, 1 to 4 changes an update, half of them new prices or deletions): on a book of
-30,000 levels a side changed at uniform depth, 6.9k instructions an update against 17.1k
-for the build before (SortedList), and 261-315k updates/s against 145-152k; changed in its
-top 50 levels, 7.4k against 17.7k instructions, 591-821k updates/s against 300-340k
-(2026-12-07, each build run twice in turn on the shared 2-core machine).
+A snapshot side (``replace``) whose float prices come strictly in order, as exchanges send
+them, is copied into its blocks in one pass: no hashing and no sort; any other is sorted
+once. Dropping a book frees a few arrays, not a dict, a list and two floats per level.
 
-The best prices are also kept in plain attributes, updated as levels change (a new price
-better than the best, or the best deleted), so reading the top of the book, which
-``OrderBooks`` does before and after every update, is two attribute reads and two dict
-lookups.
+Compiled (book.pxd: ``_Side`` an extension type holding ``cpython.array`` blocks read
+through their C doubles), the four primitives ``_at``/``_put``/``_insert``/``_delete`` are
+C pointer reads, writes and ``memmove``s; interpreted (``EVLAB_PURE_PYTHON=1``, or no
+compiler), the same ``array('d')`` objects indexed and sliced: the one algorithm above them,
+the same results either way (the tests run under both).
+
+The best prices are also kept in plain attributes (``_best_bid``/``_best_ask``), set after
+every change from the ends of the sides, so ``OrderBooks`` reads the top of the book as two
+attribute reads.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import array
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -44,60 +43,111 @@ else:
     except ImportError:  # no Cython: interpreted
         from evlab import _nocython as cython
 
+if cython.compiled:
+    from cython.cimports.libc.string import memmove
+
 __all__ = ["OrderBook"]
 
-#: the most prices a block of ``_Prices`` holds: past it, the block is split in two
+#: the most levels a block of a ``_Side`` holds: past it, the block is split in two
 _BLOCK = 256
-#: a block left with fewer prices than this is merged with a neighbour
+#: a block left with fewer levels than this is merged with a neighbour
 _FEW = _BLOCK // 4
+# the same in doubles (two a level), and the levels of a snapshot's blocks: C globals compiled
+# (book.pxd), so the hot paths read no module dict
+_SPLIT = 2 * _BLOCK
+_MERGE = 2 * _FEW
+_STEP = _BLOCK >> 1
+#: an empty block: the template of new ones
+_EMPTY = array.array("d")
 
 
-def _bisect(block: list[float], x: float) -> int:
-    """Where ``x`` goes in the ascending ``block``: the index of its first price >= x."""
+def _at(block: array.array[float], i: int) -> float:
+    """The ``i``-th double of ``block`` (compiled: a C read, no bounds check)."""
+    if cython.compiled:
+        return block.data.as_doubles[i]  # type: ignore[attr-defined,no-any-return]
+    return block[i]
+
+
+def _put(block: array.array[float], i: int, x: float) -> None:
+    """Set the ``i``-th double of ``block``."""
+    if cython.compiled:
+        block.data.as_doubles[i] = x  # type: ignore[attr-defined]
+    else:
+        block[i] = x
+
+
+def _insert(block: array.array[float], j: int, key: float, size: float) -> None:
+    """Insert the pair ``(key, size)`` before the ``j``-th pair of ``block``."""
+    if cython.compiled:
+        n = len(block)
+        array.resize_smart(block, n + 2)  # type: ignore[attr-defined]
+        d = block.data.as_doubles  # type: ignore[attr-defined]
+        memmove(d + 2 * j + 2, d + 2 * j, 8 * (n - 2 * j))  # (8: a C double)
+        d[2 * j] = key
+        d[2 * j + 1] = size
+    else:
+        block[2 * j:2 * j] = array.array("d", (key, size))
+
+
+def _delete(block: array.array[float], j: int) -> None:
+    """Delete the ``j``-th pair of ``block``."""
+    if cython.compiled:
+        n = len(block)
+        d = block.data.as_doubles  # type: ignore[attr-defined]
+        memmove(d + 2 * j, d + 2 * j + 2, 8 * (n - 2 * j - 2))
+        array.resize_smart(block, n - 2)  # type: ignore[attr-defined]
+    else:
+        del block[2 * j:2 * j + 2]
+
+
+def _bisect(block: array.array[float], key: float) -> int:
+    """Where ``key`` goes in ``block``: the index of its first pair whose key is >= key."""
     lo = 0
-    hi = len(block)
+    hi = len(block) >> 1
     while lo < hi:
         mid = (lo + hi) >> 1
-        v = block[mid]
-        if v < x:
+        if _at(block, 2 * mid) < key:
             lo = mid + 1
         else:
             hi = mid
     return lo
 
 
-class _Prices:
-    """One side's prices, ascending, as a list of sorted blocks (see the module doc): each
-    block non-empty, every price of a block below every price of the next. (The source
-    indexes no list from its end, ``[-1]``: compiled, it indexes without wraparound.)"""
+class _Side:
+    """One side's levels (see the module doc): ``_blocks``, non-empty ``array('d')`` blocks
+    of ``key, size`` pairs, keys ascending and every key of a block below every key of the
+    next; key = ``sign * price`` (``sign`` 1.0 for bids, -1.0 for asks), so the best level is
+    the last. (The source indexes nothing from its end, ``[-1]``: compiled, it indexes
+    without wraparound.)"""
 
-    __slots__ = ("_blocks", "_len")
+    __slots__ = ("_blocks", "_len", "sign")
 
-    def __init__(self) -> None:
-        self._blocks: list[list[float]] = []
+    def __init__(self, sign: float) -> None:
+        self._blocks: list[array.array[float]] = []
         self._len = 0
+        self.sign = sign
 
     def __len__(self) -> int:
         return self._len
 
-    def first(self) -> float | None:
-        """The lowest price (None if there is none)."""
-        blocks = self._blocks
-        if not blocks:
-            return None
-        block = blocks[0]
-        return block[0]
-
-    def last(self) -> float | None:
-        """The highest price (None if there is none)."""
+    def best(self) -> float | None:
+        """The best price (None if there is none)."""
         blocks = self._blocks
         if not blocks:
             return None
         block = blocks[len(blocks) - 1]
-        return block[len(block) - 1]
+        return self.sign * _at(block, len(block) - 2)
 
-    def _block_of(self, x: float) -> int:
-        """The index of the first block whose last price is >= ``x`` (else the last block);
+    def best_size(self) -> float | None:
+        """The size at the best price (None if there is none)."""
+        blocks = self._blocks
+        if not blocks:
+            return None
+        block = blocks[len(blocks) - 1]
+        return _at(block, len(block) - 1)
+
+    def _block_of(self, key: float) -> int:
+        """The index of the first block whose last key is >= ``key`` (else the last block);
         there is one block at least."""
         blocks = self._blocks
         lo = 0
@@ -105,52 +155,68 @@ class _Prices:
         while lo < hi:
             mid = (lo + hi) >> 1
             block = blocks[mid]
-            v = block[len(block) - 1]
-            if v < x:
+            if _at(block, len(block) - 2) < key:
                 lo = mid + 1
             else:
                 hi = mid
         return lo
 
-    def add(self, price: float) -> None:
-        """Insert ``price``, which the side does not hold."""
-        blocks = self._blocks
-        self._len += 1
-        if not blocks:
-            blocks.append([price])
-            return
-        i = self._block_of(price)
-        block = blocks[i]
-        block.insert(_bisect(block, price), price)
-        n = len(block)
-        if n > _BLOCK:  # split: each half holds _BLOCK / 2
-            half = n >> 1
-            blocks.insert(i + 1, block[half:])
-            del block[half:]
-
-    def remove(self, price: float) -> None:
-        """Delete ``price``, which the side holds (else ValueError)."""
+    def get(self, price: float) -> float | None:
+        """The size at ``price`` (None if the side does not hold it)."""
+        key = self.sign * price
         blocks = self._blocks
         if blocks:
-            i = self._block_of(price)
+            block = blocks[self._block_of(key)]
+            j = _bisect(block, key)
+            if 2 * j < len(block) and _at(block, 2 * j) == key:
+                return _at(block, 2 * j + 1)
+        return None
+
+    def set(self, price: float, size: float) -> bool:
+        """Set the size at ``price``; True if the side did not hold it."""
+        key = self.sign * price
+        blocks = self._blocks
+        if not blocks:
+            blocks.append(array.array("d", (key, size)))
+            self._len = 1
+            return True
+        i = self._block_of(key)
+        block = blocks[i]
+        j = _bisect(block, key)
+        if 2 * j < len(block) and _at(block, 2 * j) == key:
+            _put(block, 2 * j + 1, size)
+            return False
+        _insert(block, j, key, size)
+        self._len += 1
+        n = len(block)
+        if n > _SPLIT:  # split: each half holds _BLOCK / 2 levels
+            half = (n >> 2) << 1
+            blocks.insert(i + 1, block[half:])
+            del block[half:]
+        return True
+
+    def delete(self, price: float) -> bool:
+        """Delete the level at ``price``; False if the side does not hold it."""
+        key = self.sign * price
+        blocks = self._blocks
+        if blocks:
+            i = self._block_of(key)
             block = blocks[i]
-            j = _bisect(block, price)
-            if j < len(block):
-                v = block[j]
-                if v == price:
-                    del block[j]
-                    self._len -= 1
-                    if len(block) < _FEW:
-                        self._merge(i)
-                    return
-        raise ValueError(f"price {price!r} is not in the book")
+            j = _bisect(block, key)
+            if 2 * j < len(block) and _at(block, 2 * j) == key:
+                _delete(block, j)
+                self._len -= 1
+                if len(block) < _MERGE:
+                    self._merge(i)
+                return True
+        return False
 
     def _merge(self, i: int) -> None:
         """Block ``i`` got small: drop it if empty, else join it to a neighbour (and split the
         result again if it is too large)."""
         blocks = self._blocks
         block = blocks[i]
-        if not block:
+        if not len(block):
             del blocks[i]
             return
         if i + 1 < len(blocks):
@@ -165,135 +231,144 @@ class _Prices:
         else:
             return  # the only block
         n = len(block)
-        if n > _BLOCK:
-            half = n >> 1
+        if n > _SPLIT:
+            half = (n >> 2) << 1
             blocks.insert(i + 1, block[half:])
             del block[half:]
 
     def clear(self) -> None:
-        """Forget every price."""
+        """Forget every level."""
         self._blocks = []
         self._len = 0
 
-    def reset(self, prices: Iterable[float]) -> None:
-        """Hold exactly ``prices`` (distinct), sorted here once."""
-        self.take(sorted(prices))
-
-    def take(self, ordered: list[float]) -> None:
-        """Hold exactly ``ordered``: distinct prices, ascending."""
-        step = _BLOCK >> 1
-        n = len(ordered)
-        self._blocks = [ordered[k:k + step] for k in range(0, n, step)]
-        self._len = n
-
-    def lowest(self, n: int) -> list[float]:
-        """The ``n`` lowest prices, ascending (all if there are fewer)."""
-        out: list[float] = []
-        if n <= 0:
-            return out
-        for block in self._blocks:
-            want = n - len(out)
-            if len(block) >= want:
-                out.extend(block[:want])
-                break
-            out.extend(block)
-        return out
-
-    def highest(self, n: int) -> list[float]:
-        """The ``n`` highest prices, descending (all if there are fewer)."""
-        out: list[float] = []
+    def levels(self, n: int) -> list[tuple[float, float]]:
+        """The best ``n`` levels (all if there are fewer), best first, as ``(price, size)``."""
+        out: list[tuple[float, float]] = []
         blocks = self._blocks
+        sign = self.sign
         i = len(blocks) - 1
-        while i >= 0 and len(out) < n:
+        left = n
+        while i >= 0 and left > 0:
             block = blocks[i]
-            k = len(block) - 1
-            while k >= 0 and len(out) < n:
-                out.append(block[k])
-                k -= 1
+            k = len(block) - 2
+            while k >= 0 and left > 0:
+                out.append((sign * _at(block, k), _at(block, k + 1)))
+                k -= 2
+                left -= 1
             i -= 1
         return out
 
-    def drop_lowest(self, n: int) -> list[float]:
-        """Delete the ``n`` lowest prices (all if there are fewer); they are returned."""
-        gone = self.lowest(n)
+    def drop_worst(self, n: int) -> None:
+        """Delete the ``n`` worst levels (all if there are fewer)."""
         blocks = self._blocks
-        left = len(gone)
-        while left:
+        left = min(n, self._len)
+        self._len -= left
+        while left > 0:
             block = blocks[0]
-            if len(block) <= left:
-                left -= len(block)
+            m = len(block) >> 1
+            if m <= left:
+                left -= m
                 del blocks[0]
             else:
-                del block[:left]
+                del block[:2 * left]
                 left = 0
-        self._len -= len(gone)
-        return gone
 
-    def drop_highest(self, n: int) -> list[float]:
-        """Delete the ``n`` highest prices (all if there are fewer); they are returned."""
-        gone = self.highest(n)
-        blocks = self._blocks
-        left = len(gone)
-        while left:
-            last = len(blocks) - 1
-            block = blocks[last]
-            if len(block) <= left:
-                left -= len(block)
-                del blocks[last]
-            else:
-                del block[len(block) - left:]
-                left = 0
-        self._len -= len(gone)
-        return gone
-
-
-if not cython.compiled:  # compiled, book.pxd's: CPython's dict made with room for n keys
-    def _presized(n: int) -> dict[float, float]:
-        return {}
-
-
-def _fill(prices: _Prices, levels: Any) -> dict[float, float]:
-    """A side's dict of ``levels`` (``(price, size)`` pairs: a later level of a price wins,
-    size 0 leaves it out), its prices held by ``prices``: sorted once, or, for levels whose
-    float prices come strictly in order (ascending or descending, as exchanges send a
-    snapshot's sides: Binance its bids descending, its asks ascending) and hold no size 0,
-    taken in that order without a sort (strictly ordered prices are distinct, so they are
-    the dict's). Compiled, the dict is made with room for every level (no resize)."""
-    side = _presized(len(levels))
-    ordered: list[float] = []  # the prices in the levels' order, while strictly monotonic
-    order = 0  # 1 ascending, -1 descending, 0 not known yet (fewer than two prices)
-    last = 0.0
-    for price, size in levels:  # one pass (a C loop compiled), no second over sizes
-        if type(size) is float:  # compiled, read as a C double: no truth protocol
+    def fill(self, levels: Any) -> None:
+        """Hold exactly ``levels``' (``(price, size)`` pairs: a later level of a price wins,
+        size 0 leaves it out): copied in one pass when their float prices come strictly in
+        order (either way, as exchanges send a snapshot's sides) with no size 0, else sorted
+        once (:meth:`_sort`)."""
+        n = len(levels)
+        sign = self.sign
+        pairs = array.array("d", bytes(16 * n)) if not cython.compiled \
+            else array.clone(_EMPTY, 2 * n, False)  # type: ignore[attr-defined]
+        order = 0  # 1 keys ascending, -1 descending, 0 not known yet (fewer than two)
+        last = 0.0
+        k = 0
+        for price, size in levels:  # one pass (a C loop compiled)
+            if type(price) is not float or type(size) is not float:
+                self._sort(levels)
+                return
+            p = price  # (compiled: C doubles, no float objects made)
+            key = sign * p
             q = size
-            keep = q != 0.0
+            if q == 0.0:
+                self._sort(levels)
+                return
+            if k:
+                if order == 0:
+                    order = 1 if key > last else -1 if key < last else 2
+                elif (order == 1 and not key > last) or (order == -1 and not key < last):
+                    order = 2
+                if order == 2:
+                    self._sort(levels)
+                    return
+            _put(pairs, 2 * k, key)
+            _put(pairs, 2 * k + 1, q)
+            last = key
+            k += 1
+        self._take(pairs, k, order == -1)
+
+    def _sort(self, levels: Any) -> None:
+        """:meth:`fill`'s general path: the levels in a dict (a later level of a price wins,
+        size 0 deletes), its keys sorted once."""
+        side: dict[Any, Any] = {}
+        for price, size in levels:
+            if size:
+                side[price] = size
+            else:
+                side.pop(price, None)
+        sign = self.sign
+        keyed = sorted([(sign * price, size) for price, size in side.items()])
+        pairs = array.array("d", [x for pair in keyed for x in pair])
+        self._take(pairs, len(keyed), False)
+
+    def _take(self, pairs: array.array[float], n: int, backwards: bool) -> None:
+        """Hold the ``n`` pairs of ``pairs``: distinct keys, ascending (descending if
+        ``backwards``), in blocks of ``_BLOCK / 2`` levels."""
+        step = _STEP
+        blocks: list[array.array[float]] = []
+        start = 0
+        while start < n:
+            m = min(step, n - start)
+            if not backwards:
+                block = pairs[2 * start:2 * (start + m)]
+            else:  # block ``start`` of the reversed pairs
+                if cython.compiled:
+                    block = array.clone(_EMPTY, 2 * m, False)  # type: ignore[attr-defined]
+                else:
+                    block = array.array("d", bytes(16 * m))
+                src = 2 * (n - 1 - start)
+                for t in range(m):
+                    _put(block, 2 * t, _at(pairs, src - 2 * t))
+                    _put(block, 2 * t + 1, _at(pairs, src - 2 * t + 1))
+            blocks.append(block)
+            start += m
+        self._blocks = blocks
+        self._len = n
+
+
+def _apply_side(side: _Side, levels: Any) -> bool:
+    """Set each ``(price, size)`` level of one side (size 0 deletes); True if its top (best
+    price or its size, or being empty) changed."""
+    blocks = side._blocks
+    held = len(blocks) > 0
+    key = size0 = 0.0
+    if held:
+        block = blocks[len(blocks) - 1]
+        n = len(block)
+        key, size0 = _at(block, n - 2), _at(block, n - 1)
+    for price, size in levels:
+        if size:
+            side.set(price, size)
         else:
-            keep = bool(size)
-        if keep:
-            side[price] = size
-        else:  # size 0 deletes: a price given before in this snapshot
-            side.pop(price, None)
-            order = 2  # (not in order: sorted below)
-        if order == 2:
-            continue
-        if type(price) is not float:
-            order = 2
-            continue
-        p = price
-        if ordered:
-            if order == 0:
-                order = 1 if p > last else -1 if p < last else 2
-            elif (order == 1 and not p > last) or (order == -1 and not p < last):
-                order = 2
-        ordered.append(price)  # (the float object itself: no new one)
-        last = p
-    if order == 2:
-        prices.reset(side)
-    else:
-        if order == -1:
-            ordered.reverse()
-        prices.take(ordered)
-    return side
+            side.delete(price)
+    blocks = side._blocks
+    if not blocks:
+        return held
+    block = blocks[len(blocks) - 1]
+    n = len(block)
+    return not held or _at(block, n - 2) != key or _at(block, n - 1) != size0
 
 
 class OrderBook:
@@ -305,17 +380,15 @@ class OrderBook:
     exchange sends none).
     """
 
-    __slots__ = ("_ask_prices", "_asks", "_best_ask", "_best_bid", "_bid_prices", "_bids",
+    __slots__ = ("_asks", "_best_ask", "_best_bid", "_bids",
                  "crossed", "stale", "symbol", "synced", "time_ns", "update_id", "updates")
 
     def __init__(self, symbol: str) -> None:
         self.symbol = symbol
-        self._bids: dict[float, float] = {}
-        self._asks: dict[float, float] = {}
-        self._bid_prices = _Prices()  # ascending: the best bid is the last
-        self._ask_prices = _Prices()  # ascending: the best ask is the first
-        self._best_bid: float | None = None  # the last of _bid_prices, kept by every change
-        self._best_ask: float | None = None  # the first of _ask_prices
+        self._bids = _Side(1.0)  # keys: the prices; the best bid is the last
+        self._asks = _Side(-1.0)  # keys: minus the prices; the best ask is the last
+        self._best_bid: float | None = None  # the best of _bids, set by every change
+        self._best_ask: float | None = None  # the best of _asks
         self.stale = True  # no snapshot yet
         self.synced = False  # a snapshot was applied and no gap since
         self.crossed = False
@@ -349,20 +422,16 @@ class OrderBook:
     def bids(self, n: int | None = None) -> list[tuple[float, float]]:
         """The best ``n`` bid levels (all if None), best first, as ``(price, size)``."""
         side = self._bids
-        picked = self._bid_prices.highest(len(side) if n is None else n)
-        return [(p, side[p]) for p in picked]
+        return side.levels(len(side) if n is None else n)
 
     def asks(self, n: int | None = None) -> list[tuple[float, float]]:
         """The best ``n`` ask levels (all if None), best first, as ``(price, size)``."""
         side = self._asks
-        picked = self._ask_prices.lowest(len(side) if n is None else n)
-        return [(p, side[p]) for p in picked]
+        return side.levels(len(side) if n is None else n)
 
     def top(self) -> tuple[float | None, float | None, float | None, float | None]:
         """``(best_bid, its size, best_ask, its size)``; Nones for an empty side."""
-        bid, ask = self._best_bid, self._best_ask
-        return (bid, None if bid is None else self._bids[bid],
-                ask, None if ask is None else self._asks[ask])
+        return (self._best_bid, self._bids.best_size(), self._best_ask, self._asks.best_size())
 
     def depth(self) -> tuple[int, int]:
         """How many bid and ask levels the book holds."""
@@ -391,55 +460,25 @@ class OrderBook:
         """Forget every level."""
         self._bids.clear()
         self._asks.clear()
-        self._bid_prices.clear()
-        self._ask_prices.clear()
         self._best_bid = self._best_ask = None
 
     def replace(self, bids: Any, asks: Any) -> None:
         """Set the book to these ``(price, size)`` levels (a snapshot's), forgetting the old
         ones: what ``clear`` then ``apply`` do (a later level of a price wins, size 0 leaves
-        it out), each side's prices sorted once rather than inserted one by one (not at all
-        when the levels come in order: see :func:`_fill`)."""
-        self._bids = _fill(self._bid_prices, bids)
-        self._asks = _fill(self._ask_prices, asks)
-        self._best_bid = self._bid_prices.last()
-        self._best_ask = self._ask_prices.first()
+        it out), each side copied in one pass when its levels come in order, else sorted
+        once (see :meth:`_Side.fill`)."""
+        self._bids.fill(bids)
+        self._asks.fill(asks)
+        self._best_bid = self._bids.best()
+        self._best_ask = self._asks.best()
 
     def apply(self, bids: Any, asks: Any) -> bool:
         """Set each ``(price, size)`` level; size 0 deletes it (unknown prices: nothing).
         True if the top of the book (a best price or its size) changed."""
-        side, prices, best = self._bids, self._bid_prices, self._best_bid
-        top = None if best is None else side[best]
-        for price, size in bids:
-            if size:
-                held = len(side)
-                side[price] = size  # one lookup: a new price grows the dict
-                if len(side) != held:
-                    prices.add(price)
-                    if best is None or price > best:
-                        best = price
-            elif side.pop(price, None) is not None:
-                prices.remove(price)
-                if price == best:
-                    best = prices.last()
-        moved = best != self._best_bid or (best is not None and side[best] != top)
-        self._best_bid = best
-        side, prices, best = self._asks, self._ask_prices, self._best_ask
-        top = None if best is None else side[best]
-        for price, size in asks:
-            if size:
-                held = len(side)
-                side[price] = size
-                if len(side) != held:
-                    prices.add(price)
-                    if best is None or price < best:
-                        best = price
-            elif side.pop(price, None) is not None:
-                prices.remove(price)
-                if price == best:
-                    best = prices.first()
-        moved = moved or best != self._best_ask or (best is not None and side[best] != top)
-        self._best_ask = best
+        moved = _apply_side(self._bids, bids)
+        moved = _apply_side(self._asks, asks) or moved
+        self._best_bid = self._bids.best()
+        self._best_ask = self._asks.best()
         return moved
 
     def truncate(self, depth: int) -> None:
@@ -448,16 +487,12 @@ class OrderBook:
         is a ValueError (it meant different things for the two sides)."""
         if depth < 0:
             raise ValueError(f"{self.symbol}: truncate depth must be >= 0, got {depth!r}")
-        extra = len(self._bids) - depth
-        if extra > 0:  # the worst bids are the lowest
-            for price in self._bid_prices.drop_lowest(extra):
-                del self._bids[price]
-        extra = len(self._asks) - depth
-        if extra > 0:  # the worst asks are the highest
-            for price in self._ask_prices.drop_highest(extra):
-                del self._asks[price]
-        self._best_bid = self._bid_prices.last()
-        self._best_ask = self._ask_prices.first()
+        for side in (self._bids, self._asks):
+            extra = len(side) - depth
+            if extra > 0:  # the worst levels are the first
+                side.drop_worst(extra)
+        self._best_bid = self._bids.best()
+        self._best_ask = self._asks.best()
 
     def is_crossed(self) -> bool:
         """True when both sides hold levels and the best bid is not below the best ask."""

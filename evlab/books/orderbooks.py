@@ -356,8 +356,8 @@ def _on_book(books: OrderBooks, event: BookEvent) -> None:
         counts.quotes += 1
         bus = books.bus
         if bus is not None:  # _publish, inline
-            bus.emit(book_quote_event(book.symbol, bid, ask, book._bids[bid],
-                                      book._asks[ask], event.time_ns, books.name))
+            bus.emit(book_quote_event(book.symbol, bid, ask, book._bids.best_size(),
+                                      book._asks.best_size(), event.time_ns, books.name))
 
 
 def _apply(counts: _Counts, book: OrderBook, event: BookEvent) -> bool:

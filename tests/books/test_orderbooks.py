@@ -537,17 +537,19 @@ def test_truncate_keeps_the_best_levels_of_both_sides_and_refuses_a_negative_dep
     assert book.depth() == (0, 0) and book.best_bid is None and book.best_ask is None
 
 
-def _blocks_hold_their_shape(prices) -> None:  # type: ignore[no-untyped-def]
-    """The shape ``_Prices`` keeps (book.py): non-empty ascending blocks of at most
-    ``_BLOCK`` prices, each below the next, every one but the first and the last holding
-    ``_FEW`` or more (so a side of n prices has at most about n / _FEW blocks)."""
+def _blocks_hold_their_shape(side) -> None:  # type: ignore[no-untyped-def]
+    """The shape a ``_Side`` keeps (book.py): non-empty blocks of ``key, size`` pairs, at
+    most ``_BLOCK`` levels each, keys (price for bids, minus price for asks) strictly
+    ascending within and across blocks, every block but the first and the last holding
+    ``_FEW`` levels or more (so a side of n levels has at most about n / _FEW blocks)."""
     from evlab.books.book import _BLOCK, _FEW
 
-    blocks = prices._blocks
-    flat = [p for block in blocks for p in block]
-    assert flat == sorted(set(flat)) and len(flat) == len(prices)
-    assert all(0 < len(block) <= _BLOCK for block in blocks)
-    assert all(len(block) >= _FEW for block in blocks[1:-1]), [len(b) for b in blocks]
+    blocks = side._blocks
+    assert all(len(block) % 2 == 0 for block in blocks)
+    keys = [block[k] for block in blocks for k in range(0, len(block), 2)]
+    assert keys == sorted(set(keys)) and len(keys) == len(side)
+    assert all(0 < len(block) <= 2 * _BLOCK for block in blocks)
+    assert all(len(block) >= 2 * _FEW for block in blocks[1:-1]), [len(b) for b in blocks]
 
 
 def test_a_deep_book_keeps_its_levels_sorted_in_bounded_blocks():
@@ -595,8 +597,8 @@ def test_a_deep_book_keeps_its_levels_sorted_in_bounded_blocks():
             assert book.asks() == sorted(ref[1].items())
             assert book.bids(10) == sorted(ref[0].items(), reverse=True)[:10]
             assert book.asks(10) == sorted(ref[1].items())[:10]
-            _blocks_hold_their_shape(book._bid_prices)
-            _blocks_hold_their_shape(book._ask_prices)
+            _blocks_hold_their_shape(book._bids)
+            _blocks_hold_their_shape(book._asks)
     assert (book.best_bid, book.best_ask) == (max(ref[0]), min(ref[1]))
     assert book.depth() == (len(ref[0]), len(ref[1]))
 
@@ -646,9 +648,106 @@ def test_replace_takes_levels_in_order_or_sorts_them_to_the_same_book(order):
         assert got == want
     assert book.best_bid == (max(p for p, _ in book.bids()) if book.bids() else None)
     assert book.best_ask == (min(p for p, _ in book.asks()) if book.asks() else None)
-    for prices in (book._bid_prices, book._ask_prices):
-        flat = [p for block in prices._blocks for p in block]
-        assert flat == sorted(set(flat)) and len(flat) == len(prices)
-        assert all(0 < len(block) <= _BLOCK for block in prices._blocks)
+    for side in (book._bids, book._asks):
+        keys = [block[k] for block in side._blocks for k in range(0, len(block), 2)]
+        assert keys == sorted(set(keys)) and len(keys) == len(side)
+        assert all(0 < len(block) <= 2 * _BLOCK for block in side._blocks)
     book.apply([(99.995, 3.0)], [(100.005, 0.0)])  # the blocks take changes after it
     assert (99.995, 3.0) in book.bids()
+
+
+def _levels(draw_prices, sizes):  # type: ignore[no-untyped-def]
+    from hypothesis import strategies as st
+
+    return st.lists(st.tuples(draw_prices, sizes), max_size=40)
+
+
+def _book_ops():  # type: ignore[no-untyped-def]
+    """Random operations on a book: applies (sets and deletes, of held prices too: a small
+    grid), snapshots (in order either way as exchanges send them, shuffled, with size 0s and
+    repeated prices; deep enough to split blocks), truncations and clears."""
+    from hypothesis import strategies as st
+
+    price = st.integers(1, 700).map(lambda i: i * 0.5)
+    size = st.sampled_from([0.0, 0.0, 1.0, 2.5, 7.0])
+    apply = st.tuples(st.just("apply"), _levels(price, size), _levels(price, size))
+    deep = st.integers(0, 650).flatmap(
+        lambda n: st.tuples(st.just(n), st.integers(1, 700 - n), st.sampled_from(
+            ["down", "up", "shuffled", "zeros"]), st.randoms(use_true_random=False)))
+    snapshot = st.tuples(st.just("replace"), deep, deep)
+    truncate = st.tuples(st.just("truncate"), st.integers(0, 300))
+    clear = st.tuples(st.just("clear"))
+    return st.lists(st.one_of(apply, apply, apply, snapshot, truncate, clear), max_size=30)
+
+
+def _snapshot_side(n, first, order, rng):  # type: ignore[no-untyped-def]
+    levels = [((first + i) * 0.5, float(rng.randint(1, 9))) for i in range(n)]
+    if order == "down":
+        levels.reverse()
+    elif order == "shuffled":
+        rng.shuffle(levels)
+    elif order == "zeros" and levels:
+        levels.insert(rng.randrange(len(levels)), (levels[rng.randrange(len(levels))][0], 0.0))
+        levels.append(levels[0])  # a repeated price: the later level wins
+    return levels
+
+
+def test_a_book_equals_a_dict_model_after_random_applies_snapshots_truncates_and_clears():
+    """Hypothesis: every read of the book (levels best first, n of them, top, depth, best
+    prices, crossed) equals the same read of a plain dict per side after each operation, and
+    ``apply`` is True exactly when the top (a best price or its size) changed. Run compiled
+    and under EVLAB_PURE_PYTHON=1 (the interpreted twin)."""
+    from hypothesis import given, settings
+
+    from evlab.books import OrderBook
+
+    @settings(max_examples=150, deadline=None)
+    @given(_book_ops())
+    def check(ops):  # type: ignore[no-untyped-def]
+        book = OrderBook("H")
+        ref: tuple[dict[float, float], dict[float, float]] = ({}, {})
+        for op in ops:
+            before = book.top()
+            if op[0] == "apply":
+                moved = book.apply(op[1], op[2])
+                for side, levels in zip(ref, op[1:], strict=True):
+                    for p, q in levels:
+                        if q:
+                            side[p] = q
+                        else:
+                            side.pop(p, None)
+                assert moved == (book.top() != before)
+            elif op[0] == "replace":
+                snap = [_snapshot_side(*spec) for spec in op[1:]]
+                book.replace(*snap)
+                for side, levels in zip(ref, snap, strict=True):
+                    side.clear()
+                    for p, q in levels:
+                        if q:
+                            side[p] = q
+                        else:
+                            side.pop(p, None)
+            elif op[0] == "truncate":
+                book.truncate(op[1])
+                for side, keep in ((ref[0], sorted(ref[0], reverse=True)[:op[1]]),
+                                   (ref[1], sorted(ref[1])[:op[1]])):
+                    for p in set(side) - set(keep):
+                        del side[p]
+            else:
+                book.clear()
+                ref[0].clear()
+                ref[1].clear()
+            bids = sorted(ref[0].items(), reverse=True)
+            asks = sorted(ref[1].items())
+            assert book.bids() == bids and book.asks() == asks
+            assert book.bids(10) == bids[:10] and book.asks(3) == asks[:3]
+            assert book.depth() == (len(bids), len(asks))
+            bid = bids[0] if bids else (None, None)
+            ask = asks[0] if asks else (None, None)
+            assert book.top() == (*bid, *ask)
+            assert (book.best_bid, book.best_ask) == (bid[0], ask[0])
+            assert book.is_crossed() == (bids != [] and asks != [] and bid[0] >= ask[0])
+            _blocks_hold_their_shape(book._bids)
+            _blocks_hold_their_shape(book._asks)
+
+    check()
