@@ -103,9 +103,9 @@ from evlab.events import (
     EventType,
     WebSocketEvent,
     _from_ns,
+    _new_websocket,
     create_error_event,
     create_system_event,
-    create_websocket_event,
 )
 from evlab.feeds.adapters import ExchangeAdapter
 from evlab.feeds.backoff import Backoff
@@ -545,6 +545,7 @@ class WebSocketEmitter:
         buffer = self._buffer
         assert buffer is not None  # set by start()
         put_nowait, ready = buffer.put_nowait, ws.next_ready
+        new_event = _new_websocket  # create_websocket_event's builder: a C call compiled
         while True:
             got = ready()  # a message already queued: no coroutine for it
             frame, valid = got if got is not None else await ws.recv_payload()
@@ -552,7 +553,7 @@ class WebSocketEmitter:
                 await self._invalid_text(frame)
                 continue
             now = time.time_ns()
-            event = create_websocket_event(name, frame, now)
+            event = new_event(name, frame, now)
             stats["received"] += 1
             stats["last_message_ns"] = now
             if not put_nowait(event):  # full: wait for room, or drop the oldest
