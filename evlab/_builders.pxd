@@ -23,3 +23,6 @@ cdef class QuoteBuilder:
 
 cdef class BarBuilder:
     cdef readonly object final, plan, update, update_plan, make, bar_ok, slow
+
+cdef class WebSocketBuilder:
+    cdef readonly object cls, plan, make, slow

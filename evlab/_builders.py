@@ -1,6 +1,7 @@
 """The builders of the events a feed makes per message: ``parsed_book_event`` (an adapter's
 ``BookEvent``) and ``book_quote_event`` (the ``QuoteEvent`` of a book's new top), made on
-every book update, and ``_new_bar`` (every bar: ``create_bar_event``, the adapters' bars).
+every book update, ``_new_bar`` (every bar: ``create_bar_event``, the adapters' bars) and
+``_new_websocket`` (every raw message a feed receives: ``create_websocket_event``).
 
 ``evlab.events`` makes one ``BarBuilder``, one ``BookBuilder`` and one ``QuoteBuilder``
 here, filled in with its event classes, the slot plans (in the order these builders pass the
@@ -32,8 +33,8 @@ if cython.compiled:  # the compiled core's make, as a C call (its plans are byte
 _INF = float("inf")
 _CHECKSUM_END = 1 << 63  # a checksum is stored as an int64 (events.py's check)
 
-__all__ = ["BAR_FIELDS", "BOOK_FIELDS", "QUOTE_FIELDS", "BarBuilder", "BookBuilder",
-           "QuoteBuilder"]
+__all__ = ["BAR_FIELDS", "BOOK_FIELDS", "QUOTE_FIELDS", "WEBSOCKET_FIELDS", "BarBuilder",
+           "BookBuilder", "QuoteBuilder", "WebSocketBuilder"]
 
 #: the fields of ``BarEvent`` and ``BarUpdateEvent`` in the order ``BarBuilder.build`` passes
 #: them to ``make``
@@ -232,3 +233,36 @@ class BarBuilder:
             elif self.bar_ok(o, h, low, c, v):
                 return self.make(cls, plan, values)
         return self.slow(cls, symbol, timestamp, o, h, low, c, v, source)
+
+
+#: the fields of ``WebSocketEvent`` in the order ``WebSocketBuilder.build`` passes them to
+#: ``make``
+WEBSOCKET_FIELDS = ("time_ns", "source", "payload", "received_ns")
+
+
+class WebSocketBuilder:
+    """``build(source, payload, received_ns)``: a new ``cls`` (``WebSocketEvent``) of one raw
+    message as received, its event time its receive time. The usual message (a ``str`` or
+    ``bytes`` payload, an int time: what ``WebSocketEvent``'s check accepts) is made in one
+    call of ``make``, without ``__init__``; anything else goes to ``slow(source, payload,
+    received_ns)``, the class itself, whose check names the fault. A feed makes one per
+    message (``evlab.feeds.emitter``'s reader): compiled, a C call. ``plan``: the slots of
+    ``cls`` in ``WEBSOCKET_FIELDS`` order, then its stamps; ``make`` as ``BookBuilder``'s."""
+
+    __slots__ = ("cls", "make", "plan", "slow")
+
+    def __init__(self, cls: type, plan: Any, make: Callable[[type, Any, tuple[Any, ...]], Any],
+                 slow: Callable[[Any, Any, Any], Any]) -> None:
+        self.cls = cls
+        self.plan = plan
+        self.make = make
+        self.slow = slow
+
+    def build(self, source: Any, payload: Any, received_ns: Any) -> Any:
+        if (type(payload) is str or type(payload) is bytes) and type(received_ns) is int:
+            values = (received_ns, source, payload, received_ns)
+            plan = self.plan
+            if cython.compiled and type(plan) is bytes:  # as BookBuilder.build
+                return evlab_make(self.cls, plan, values)
+            return self.make(self.cls, plan, values)
+        return self.slow(source, payload, received_ns)

@@ -1444,19 +1444,25 @@ def create_fill_event(symbol: str, side: str, quantity: float, price: float,
 
 def create_websocket_event(source: str, payload: str | bytes,
                            received_ns: int | None = None) -> WebSocketEvent:
-    """A raw WebSocket message; its event time is its receive time."""
-    now = time.time_ns() if received_ns is None else received_ns
-    if (payload.__class__ is str or payload.__class__ is bytes) and now.__class__ is int:
-        # what WebSocketEvent(...) checks, built in one call of the core: one per message
-        return _core.make(WebSocketEvent, _WEBSOCKET_PLAN,  # type: ignore[no-any-return]
-                          (now, source, payload, now))
-    return WebSocketEvent(payload, now, time_ns=now, source=source)
+    """A raw WebSocket message; its event time is its receive time (default: now)."""
+    return _new_websocket(source, payload, time.time_ns() if received_ns is None
+                          else received_ns)
 
 
-# Where a message's values go in WebSocketEvent's slots (checked once).
-_WEBSOCKET_PLAN = _value_plan(WebSocketEvent)
-assert [f.name for f in fields(WebSocketEvent) if f.name not in _STAMPS] == [
-    "time_ns", "source", "payload", "received_ns"]
+def _checked_websocket(source: str, payload: Any, received_ns: Any) -> WebSocketEvent:
+    """A ``WebSocketEvent`` built by its ``__init__``: its check names what is wrong."""
+    return WebSocketEvent(payload, received_ns, time_ns=received_ns, source=source)
+
+
+#: ``_new_websocket(source, payload, received_ns)``: what ``create_websocket_event`` makes,
+#: for a caller that has the receive time (a feed's reader, once per message: compiled,
+#: ``evlab._builders.WebSocketBuilder`` is a C call). A str or bytes payload and an int time
+#: (what ``WebSocketEvent`` checks) are built in one call of the core; anything else by
+#: ``_checked_websocket``.
+_new_websocket: Callable[[str, str | bytes, int], WebSocketEvent] = \
+    _builders.WebSocketBuilder(WebSocketEvent,
+                               _value_plan(WebSocketEvent, _builders.WEBSOCKET_FIELDS),
+                               _core.make, _checked_websocket).build
 
 
 def create_rest_event(source: str, url: str, body: str | bytes,

@@ -103,9 +103,9 @@ from evlab.events import (
     EventType,
     WebSocketEvent,
     _from_ns,
+    _new_websocket,
     create_error_event,
     create_system_event,
-    create_websocket_event,
 )
 from evlab.feeds.adapters import ExchangeAdapter
 from evlab.feeds.backoff import Backoff
@@ -545,6 +545,7 @@ class WebSocketEmitter:
         buffer = self._buffer
         assert buffer is not None  # set by start()
         put_nowait, ready = buffer.put_nowait, ws.next_ready
+        new_event = _new_websocket  # create_websocket_event's builder: a C call compiled
         while True:
             got = ready()  # a message already queued: no coroutine for it
             frame, valid = got if got is not None else await ws.recv_payload()
@@ -552,7 +553,7 @@ class WebSocketEmitter:
                 await self._invalid_text(frame)
                 continue
             now = time.time_ns()
-            event = create_websocket_event(name, frame, now)
+            event = new_event(name, frame, now)
             stats["received"] += 1
             stats["last_message_ns"] = now
             if not put_nowait(event):  # full: wait for room, or drop the oldest
@@ -608,7 +609,7 @@ class WebSocketEmitter:
         buffer, bus, stats = self._buffer, self.event_bus, self._stats
         assert buffer is not None and bus is not None  # set by start()
         known: Any = _NO_ROUTE  # the WEBSOCKET route that ``reader`` was found on
-        reader: tuple[Any, WebSocketHandler] | None = None
+        reader: tuple[Any, WebSocketHandler, Any] | None = None
         websocket = EventType.WEBSOCKET
         try:
             get_nowait = buffer.get_nowait
@@ -620,9 +621,9 @@ class WebSocketEmitter:
                         if route is not known:  # registrations changed (routes are rebuilt)
                             known, reader = route, self._sole_reader(route)
                         if reader is not None:  # decoded here: see "The one reader" above
-                            call, handler = reader
+                            call, handler, decode = reader
                             stats["decoded"] += 1
-                            events = bus.take(event, handler.decode, call)
+                            events = bus.take(event, decode, call)
                             if events:
                                 target = handler.event_bus or bus
                                 for out in events:
@@ -648,10 +649,10 @@ class WebSocketEmitter:
             # False once this task is done, so check on the next turn of the loop).
             asyncio.get_running_loop().call_soon(self._notify)
 
-    def _sole_reader(self, route: Any) -> tuple[Any, WebSocketHandler] | None:
-        """``(call, handler)`` if the WEBSOCKET ``route`` is one subscription only, an async
-        ``WebSocketHandler.handle`` (not wrapped: the bus is not profiling) that decodes this
-        feed's messages; else None (see "The one reader" above)."""
+    def _sole_reader(self, route: Any) -> tuple[Any, WebSocketHandler, Any] | None:
+        """``(call, handler, handler.decode)`` if the WEBSOCKET ``route`` is one subscription
+        only, an async ``WebSocketHandler.handle`` (not wrapped: the bus is not profiling)
+        that decodes this feed's messages; else None (see "The one reader" above)."""
         if route is None or len(route[2]) != 1:
             return None
         call, is_async = route[2][0]
@@ -660,7 +661,7 @@ class WebSocketEmitter:
                 and getattr(call, "__func__", None) is WebSocketHandler.handle
                 and handler.source in (None, self.name)):
             return None
-        return call, handler
+        return call, handler, handler.decode
 
     # --- helpers -------------------------------------------------------------------------
     async def _put(self, event: Event) -> None:
