@@ -6,6 +6,7 @@ cimport cython
 # coinbase's l2update path does). Interpreted Python never reads this file.
 
 cdef double _LIMIT  # MAX_VALUE, for the per-level checks
+cdef double _INF
 
 cpdef double _plain_decimal(str text) except? -2.0
 
@@ -23,7 +24,7 @@ cdef (double, Py_ssize_t) _decimal_at(str text, const unsigned char* data, Py_ss
                                       Py_ssize_t n)
 
 # a Binance depth snapshot body in one pass: C loops over its characters
-@cython.locals(n=Py_ssize_t, i=Py_ssize_t, start=Py_ssize_t, end=Py_ssize_t)
+@cython.locals(n=Py_ssize_t, i=Py_ssize_t, start=Py_ssize_t, end=Py_ssize_t, top=double)
 cpdef tuple _depth_scan(str text)
 
 # str or ASCII bytes as the str the scans read, else None
@@ -61,9 +62,12 @@ cdef extern from "Python.h":
     # _PyTuple_MaybeUntrack does at the tuple's first collection
     void _untrack "PyObject_GC_UnTrack"(object op)
 
+# the best price of the side _depth_side read last (its global: a C static)
+cdef double _side_best
+
 @cython.locals(n=Py_ssize_t, p=double, q=double, ch=cython.uchar, data=cython.p_uchar,
-               level=tuple)
-cdef Py_ssize_t _depth_side(str text, Py_ssize_t i, list out) except -2
+               level=tuple, best=double)
+cdef Py_ssize_t _depth_side(str text, Py_ssize_t i, list out, bint bid) except -2
 
 # dec_fields' values: a C loop calling _plain_decimal in C
 @cython.locals(x=double)
@@ -118,7 +122,7 @@ cpdef bar(str name, bint final, str symbol, time_ns, double o, double h, double 
 
 # (annotation_typing(False) in the .py: its arguments are objects, checked by the event)
 cpdef book(name, symbol, time_ns, bids, asks, snapshot, first_id, last_id, source, raw,
-           checksum=*, checksum_rule=*)
+           checksum=*, checksum_rule=*, uncrossed=*)
 
 # binance's depthUpdate and bookTicker paths: C calls from its compiled module
 cpdef get_int(str name, obj, str key)
