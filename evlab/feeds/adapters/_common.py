@@ -515,6 +515,7 @@ def _decimal_in(text: str, start: int, end: int) -> float:
 
 
 @cython.annotation_typing(False)  # its C types: _common.pxd
+@cython.cdivision(True)  # its one division's divisor is a power of ten: no zero check
 def _decimal_at(text: str, data: Any, i: int, n: int) -> tuple[float, int]:
     """The run of digits and "." starting at ``data[i]`` (``data``: the characters of the
     1-byte ``text``, as bytes; the run read up to index ``n`` at most): ``(float(run), the
@@ -853,7 +854,8 @@ _side_best = 0.0
 @cython.annotation_typing(False)  # its C types: _common.pxd
 def _depth_side(text: str, i: int, out: list, bid: bool) -> int:
     """Read one side's ``[["p","q"],...]`` from ``text[i]`` of an ASCII ``text`` into
-    ``out``: the index after it, or -1 if it is not of that form (see :func:`_depth_scan`);
+    ``out`` (a new list, only the scan's: taken out of the cyclic collector's lists): the
+    index after it, or -1 if it is not of that form (see :func:`_depth_scan`);
     :data:`_side_best` is then that side's best price holding a size (``bid``: the highest,
     else the lowest), which a snapshot's scan compares to tell it is not crossed."""
     global _side_best
@@ -865,6 +867,10 @@ def _depth_side(text: str, i: int, out: list, bid: bool) -> int:
     i += 1
     best = 0.0 if bid else _INF
     _side_best = best
+    # ``out`` (the scan's own list, which holds only levels: no cycle through it) out of the
+    # collector's lists too: else each collection a snapshot's levels set off walks it
+    # (36k instructions a Binance replay)
+    _untrack(out)
     if i < n and data[i] == 93:  # "]": no levels
         return i + 1
     while True:  # ["p","q"] then "," or "]"
