@@ -12,8 +12,24 @@ cpdef double _plain_decimal(str text) except? -2.0
 
 # the scan of a decimal in place: _plain_decimal's, and the depth scans'
 cdef double _TEN_POW[23]
-cdef bint _LITTLE
-cdef unsigned long long _ONES, _LOW_BYTES, _MUL_HIGH, _MUL_LOW, _LOW_HALF, _EXACT
+# (compile-time constants, the .py's values: the C compiler folds them into _decimal_at's
+# masks and multiplications)
+cdef extern from *:
+    """
+    #define EVLAB_ONES 0x0101010101010101ULL
+    #define EVLAB_LOW_BYTES 0x000000FF000000FFULL
+    #define EVLAB_MUL_HIGH (100ULL + (1000000ULL << 32))
+    #define EVLAB_MUL_LOW (1ULL + (10000ULL << 32))
+    #define EVLAB_LOW_HALF 0xFFFFFFFFULL
+    #define EVLAB_EXACT (1ULL << 53)
+    """
+    const bint _LITTLE "PY_LITTLE_ENDIAN"
+    const unsigned long long _ONES "EVLAB_ONES"
+    const unsigned long long _LOW_BYTES "EVLAB_LOW_BYTES"
+    const unsigned long long _MUL_HIGH "EVLAB_MUL_HIGH"
+    const unsigned long long _MUL_LOW "EVLAB_MUL_LOW"
+    const unsigned long long _LOW_HALF "EVLAB_LOW_HALF"
+    const unsigned long long _EXACT "EVLAB_EXACT"
 @cython.locals(n=Py_ssize_t, value=double, stop=Py_ssize_t)
 cdef double _decimal_in(str text, Py_ssize_t start, Py_ssize_t end) except? -2.0
 @cython.locals(start=Py_ssize_t, lim=Py_ssize_t, point=Py_ssize_t, frac=Py_ssize_t,

@@ -472,19 +472,20 @@ def _plain_decimal(text: str) -> float:
 #: holds exactly): the scales by which :func:`_decimal_at` divides a mantissa; compiled, a C
 #: array of doubles (_common.pxd)
 _TEN_POW = [float(10 ** k) for k in range(23)]
-#: the byte order of a C uint64 load: :func:`_decimal_at` reads eight digits at a time in
-#: little-endian order (the first digit the lowest byte), else one at a time
-_LITTLE = sys.byteorder == "little"
-# the uint64 constants of that read (compiled, C globals: Cython keeps an integer literal past
-# 2**31 a Python int): a 1 in each byte; the low byte of each 32-bit half; the multipliers
-# of the pairs of digits into a 32-bit value; the low half; 2**53, the first integer a double
-# does not hold exactly after it
-_ONES = 0x0101010101010101
-_LOW_BYTES = 0x000000FF000000FF
-_MUL_HIGH = 100 + (1_000_000 << 32)
-_MUL_LOW = 1 + (10_000 << 32)
-_LOW_HALF = 0xFFFFFFFF
-_EXACT = 1 << 53
+if not cython.compiled:  # compiled, the C constants of _common.pxd (the same values)
+    #: the byte order of a C uint64 load: :func:`_decimal_at` reads eight digits at a time
+    #: in little-endian order (the first digit the lowest byte), else one at a time
+    _LITTLE = sys.byteorder == "little"
+    # the uint64 constants of that read (compiled, C macros: literals the C compiler folds
+    # into the masks, not globals loaded per decimal): a 1 in each byte; the low byte of
+    # each 32-bit half; the multipliers of the pairs of digits into a 32-bit value; the low
+    # half; 2**53, the first integer a double does not hold exactly after it
+    _ONES = 0x0101010101010101
+    _LOW_BYTES = 0x000000FF000000FF
+    _MUL_HIGH = 100 + (1_000_000 << 32)
+    _MUL_LOW = 1 + (10_000 << 32)
+    _LOW_HALF = 0xFFFFFFFF
+    _EXACT = 1 << 53
 
 
 @cython.annotation_typing(False)  # its C types: _common.pxd
