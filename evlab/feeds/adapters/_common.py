@@ -574,7 +574,10 @@ def _decimal_at(text: str, data: Any, i: int, n: int) -> tuple[float, int]:
             return -1.0, i
         digits = i - start - (1 if frac else 0)  # the mantissa wrapped if more than 19
         if digits > 19 or mantissa >= _EXACT:  # not exact as a double
-            return float(text[start:i]), i
+            try:  # a run of digits: only a MemoryError (the general path then meets it too)
+                return float(text[start:i]), i
+            except Exception:  # (no exception leaves: compiled, its callers check none)
+                return -1.0, i
         return mantissa / _TEN_POW[frac], i
     else:
         end = i
