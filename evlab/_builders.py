@@ -49,9 +49,13 @@ QUOTE_FIELDS = ("symbol", "bid", "ask", "bid_size", "ask_size", "time_ns", "sour
 
 class BookBuilder:
     """``build(symbol, bids, asks, snapshot, first_update_id, last_update_id, checksum,
-    checksum_rule, time_ns, source)``: a new ``cls`` (``BookEvent``) of levels its caller
-    checked one by one, as ``BookEvent`` would; ``check(event)`` (the event's other checks)
-    runs unless the values are the usual ones, accepted here in one expression.
+    checksum_rule, time_ns, source, uncrossed=False)``: a new ``cls`` (``BookEvent``) of
+    levels its caller checked one by one, as ``BookEvent`` would; ``check(event)`` (the
+    event's other checks) runs unless the values are the usual ones, accepted here in one
+    expression. ``uncrossed=True``: the caller also found the snapshot's levels not crossed
+    as it read them (the Binance depth scan, which compares each side's best price as it
+    goes), so the crossing pass over its levels (:func:`_uncrossed`) is not repeated; every
+    other check is as without it.
 
     ``plan``: the slots of ``cls`` in ``BOOK_FIELDS`` order, then its stamps; ``make(cls,
     plan, values)``: the core's, which sets them; ``event_time(cls, time_ns)``: the event
@@ -69,7 +73,7 @@ class BookBuilder:
 
     def build(self, symbol: Any, bids: Any, asks: Any, snapshot: Any, first_update_id: Any,
               last_update_id: Any, checksum: Any, checksum_rule: Any, time_ns: Any,
-              source: Any) -> Any:
+              source: Any, uncrossed: bool = False) -> Any:
         if time_ns is None or type(time_ns) is not int:
             time_ns = self.event_time(self.cls, time_ns)
         values = (symbol, bids, asks, snapshot, first_update_id, last_update_id, checksum,
@@ -84,7 +88,8 @@ class BookBuilder:
         # check would accept, in one expression (else it runs, naming the fault); type(), not
         # .__class__: compiled, a pointer read rather than an attribute lookup
         if not (type(bids) is tuple and type(asks) is tuple
-                and (snapshot is False or (snapshot is True and _uncrossed(bids, asks)))
+                and (snapshot is False or (snapshot is True and (uncrossed is True
+                                                           or _uncrossed(bids, asks))))
                 and ((checksum is None and checksum_rule is None)
                      or (type(checksum) is int and 0 <= checksum < _CHECKSUM_END
                          and type(checksum_rule) is str and checksum_rule))

@@ -16,6 +16,14 @@ def annotation_typing(enabled: bool) -> Callable[[F], F]:
     return keep
 
 
+def cdivision(enabled: bool) -> Callable[[F], F]:
+    """Cython's ``@cython.cdivision(True)`` (C division: no zero check): interpreted, the
+    function as it is."""
+    def keep(function: F) -> F:
+        return function
+    return keep
+
+
 def address(value: Any) -> Any:
     """Cython's ``cython.address`` (a C pointer to a variable): only compiled branches take
     one (``if cython.compiled:``), so interpreted it is never called."""

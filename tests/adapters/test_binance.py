@@ -6,6 +6,8 @@ from collections import Counter
 
 import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from evlab.bus import EventBus
 from evlab.events import (
@@ -334,7 +336,9 @@ def _snapshot_bodies() -> list[str]:
         (":7,", ":0,"), (":7,", ":07,"), (":7,", ":123456789012345678,"),
         (":7,", ":1234567890123456789,"), (":7,", ":-7,"), (":7,", ":7.0,"), (":7,", ':"7",'),
         (",", ", "), ('"0.35"', '"\\u0030.35"'), ('"10.5"', '"-10.5"'), ('"10.5"', '"1e1"'),
-        ('"0.35"', '"0.37"'), ('"0.35"', '"0"'), ('"0.35"', '".35"'), ('"0.35"', '"35."'),
+        ('"0.35"', '"0.37"'), ('"0.35"', '"0.36"'), ('["0.34","0"]', '["0.40","0"]'),
+        ('"2"]]', '"2"],["0.30","0"]]'), ('"2"]]', '"2"],["0.30","1"]]'), ('"0.35"', '"0"'),
+        ('"0.35"', '".35"'), ('"0.35"', '"35."'),
         ('"0.35"', '"0.1234567890123456789"'), ('"0.35"', '"' + "1" * 31 + '"'),
         ('"0.35"', '"' + "1" * 30 + '"'), ('"0.35"', '"1' + "0" * 18 + '"'),
         ('"0.35"', '"0..35"'), ('"0.35"', '"0.3\u00e95"'), ('"0.35"', "0.35"),
@@ -384,6 +388,46 @@ def test_a_depth_snapshot_read_in_one_pass_is_what_the_json_decoder_gives(binanc
         obj = orjson.loads(body)
         assert source == (obj["lastUpdateId"], _common.levels("x", obj, "bids"),
                           _common.levels("x", obj, "asks"))
+
+
+_PRICES = st.sampled_from(["0.30", "0.34", "0.35", "0.36", "0.40", "1", "12.5"])
+_SIZES = st.sampled_from(["0", "0.0", "1", "2.5"])
+_SIDE = st.lists(st.tuples(_PRICES, _SIZES), max_size=5)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_SIDE, _SIDE)
+def test_a_snapshot_the_one_pass_takes_is_one_it_found_not_crossed(bids, asks):
+    """The one pass over a snapshot body finds each side's best price holding a size as it
+    reads the levels and takes only a book not crossed (so the builder need not walk the
+    levels again, ``book(..., uncrossed=True)``); a crossed one (or a locked one: the best bid
+    equal to the best ask) goes to the JSON path, which names the fault. Levels of size 0 do
+    not count. The same outcome as the JSON path, compiled; interpreted, the scan's source
+    takes exactly the bodies not crossed."""
+    from evlab.feeds.adapters import _common
+
+    def side(levels):
+        return "[" + ",".join(f'["{p}","{q}"]' for p, q in levels) + "]"
+
+    body = f'{{"lastUpdateId":7,"bids":{side(bids)},"asks":{side(asks)}}}'
+    top = max((float(p) for p, q in bids if float(q) > 0), default=0.0)
+    low = min((float(p) for p, q in asks if float(q) > 0), default=float("inf"))
+    source = _interpreted_common()._depth_scan(body)
+    assert (source is not None) == (top < low), body
+    binance = get_adapter(EX)
+    url = "https://api.binance.com/api/v3/depth?symbol=NKNUSDT&limit=1000"
+    fast = _outcome(binance, url, body)
+    original = _common.depth_body_levels
+    _common.depth_body_levels = lambda body: None
+    try:
+        assert fast == _outcome(binance, url, body), body
+    finally:
+        _common.depth_body_levels = original
+    if top < low:
+        assert fast[0][3:] == (tuple((float(p), float(q)) for p, q in bids),
+                               tuple((float(p), float(q)) for p, q in asks))
+    else:
+        assert isinstance(fast, str) and "BookDataError" in fast and "crossed" in fast, fast
 
 
 def test_the_captured_depth_snapshots_are_read_in_one_pass_where_compiled():

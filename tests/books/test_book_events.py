@@ -58,6 +58,24 @@ def test_parsed_book_event_still_checks_all_but_the_levels(args, pattern):
         parsed_book_event(*args)
 
 
+def test_a_snapshot_found_uncrossed_by_its_reader_is_built_as_any_other():
+    """``uncrossed=True`` (the Binance depth scan compared each side's best price as it read
+    the levels): the same event as the builder's own crossing pass gives; every other check
+    still runs. The flag is the caller's word, as the levels' checks are (see
+    ``parsed_book_event``): the pass over the levels is what it saves."""
+    args = ("X", BIDS, ASKS, True, None, 9, None, None, 1, "")
+    assert parsed_book_event(*args, True) == parsed_book_event(*args)
+    for bad, pattern in ((("", *args[1:]), "symbol"),
+                         ((*args[:4], 10, *args[5:]), "must not exceed last_update_id"),
+                         ((*args[:6], 5, *args[7:]), "checksum_rule")):
+        with pytest.raises(ValueError, match=pattern):
+            parsed_book_event(*bad, True)
+    crossed = ("X", ((101.0, 1.0),), ASKS, True, None, None, None, None, 1, "")
+    with pytest.raises(ValueError, match="a crossed book"):
+        parsed_book_event(*crossed)
+    assert parsed_book_event(*crossed, True).bids == ((101.0, 1.0),)  # its pass: skipped
+
+
 def test_parsed_book_event_takes_snapshots_ids_and_checksums_its_usual_path_does_not():
     snap = parsed_book_event("X", BIDS, ASKS, True, None, 9, None, None, 1, "")
     assert snap.snapshot and snap.last_update_id == 9

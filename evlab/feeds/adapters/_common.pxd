@@ -6,13 +6,30 @@ cimport cython
 # coinbase's l2update path does). Interpreted Python never reads this file.
 
 cdef double _LIMIT  # MAX_VALUE, for the per-level checks
+cdef double _INF
 
 cpdef double _plain_decimal(str text) except? -2.0
 
 # the scan of a decimal in place: _plain_decimal's, and the depth scans'
 cdef double _TEN_POW[23]
-cdef bint _LITTLE
-cdef unsigned long long _ONES, _LOW_BYTES, _MUL_HIGH, _MUL_LOW, _LOW_HALF, _EXACT
+# (compile-time constants, the .py's values: the C compiler folds them into _decimal_at's
+# masks and multiplications)
+cdef extern from *:
+    """
+    #define EVLAB_ONES 0x0101010101010101ULL
+    #define EVLAB_LOW_BYTES 0x000000FF000000FFULL
+    #define EVLAB_MUL_HIGH (100ULL + (1000000ULL << 32))
+    #define EVLAB_MUL_LOW (1ULL + (10000ULL << 32))
+    #define EVLAB_LOW_HALF 0xFFFFFFFFULL
+    #define EVLAB_EXACT (1ULL << 53)
+    """
+    const bint _LITTLE "PY_LITTLE_ENDIAN"
+    const unsigned long long _ONES "EVLAB_ONES"
+    const unsigned long long _LOW_BYTES "EVLAB_LOW_BYTES"
+    const unsigned long long _MUL_HIGH "EVLAB_MUL_HIGH"
+    const unsigned long long _MUL_LOW "EVLAB_MUL_LOW"
+    const unsigned long long _LOW_HALF "EVLAB_LOW_HALF"
+    const unsigned long long _EXACT "EVLAB_EXACT"
 @cython.locals(n=Py_ssize_t, value=double, stop=Py_ssize_t)
 cdef double _decimal_in(str text, Py_ssize_t start, Py_ssize_t end) except? -2.0
 @cython.locals(start=Py_ssize_t, lim=Py_ssize_t, point=Py_ssize_t, frac=Py_ssize_t,
@@ -20,10 +37,10 @@ cdef double _decimal_in(str text, Py_ssize_t start, Py_ssize_t end) except? -2.0
                high=cython.ulonglong,
                d=cython.uint)
 cdef (double, Py_ssize_t) _decimal_at(str text, const unsigned char* data, Py_ssize_t i,
-                                      Py_ssize_t n)
+                                      Py_ssize_t n) noexcept  # (no check after each call)
 
 # a Binance depth snapshot body in one pass: C loops over its characters
-@cython.locals(n=Py_ssize_t, i=Py_ssize_t, start=Py_ssize_t, end=Py_ssize_t)
+@cython.locals(n=Py_ssize_t, i=Py_ssize_t, start=Py_ssize_t, end=Py_ssize_t, top=double)
 cpdef tuple _depth_scan(str text)
 
 # str or ASCII bytes as the str the scans read, else None
@@ -61,9 +78,12 @@ cdef extern from "Python.h":
     # _PyTuple_MaybeUntrack does at the tuple's first collection
     void _untrack "PyObject_GC_UnTrack"(object op)
 
+# the best price of the side _depth_side read last (its global: a C static)
+cdef double _side_best
+
 @cython.locals(n=Py_ssize_t, p=double, q=double, ch=cython.uchar, data=cython.p_uchar,
-               level=tuple)
-cdef Py_ssize_t _depth_side(str text, Py_ssize_t i, list out) except -2
+               level=tuple, best=double)
+cdef Py_ssize_t _depth_side(str text, Py_ssize_t i, list out, bint bid) except -2
 
 # dec_fields' values: a C loop calling _plain_decimal in C
 @cython.locals(x=double)
@@ -118,7 +138,7 @@ cpdef bar(str name, bint final, str symbol, time_ns, double o, double h, double 
 
 # (annotation_typing(False) in the .py: its arguments are objects, checked by the event)
 cpdef book(name, symbol, time_ns, bids, asks, snapshot, first_id, last_id, source, raw,
-           checksum=*, checksum_rule=*)
+           checksum=*, checksum_rule=*, uncrossed=*)
 
 # binance's depthUpdate and bookTicker paths: C calls from its compiled module
 cpdef get_int(str name, obj, str key)

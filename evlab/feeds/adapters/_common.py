@@ -64,6 +64,7 @@ MAX_VALUE = 1e18
 #: MAX_VALUE for the per-level checks: a C double compiled (_common.pxd), so that comparing a
 #: level's values with it makes no float object (a module global would, twice a level)
 _LIMIT = MAX_VALUE
+_INF = math.inf  # (a C double compiled, as _LIMIT: the depth scans' "no ask yet")
 # A bar opening more than this after the wall clock is a bogus timestamp, not news: taking it
 # would mark every later real bar as already emitted (see BarCloser).
 MAX_AHEAD_NS = 86_400 * _NS
@@ -471,19 +472,20 @@ def _plain_decimal(text: str) -> float:
 #: holds exactly): the scales by which :func:`_decimal_at` divides a mantissa; compiled, a C
 #: array of doubles (_common.pxd)
 _TEN_POW = [float(10 ** k) for k in range(23)]
-#: the byte order of a C uint64 load: :func:`_decimal_at` reads eight digits at a time in
-#: little-endian order (the first digit the lowest byte), else one at a time
-_LITTLE = sys.byteorder == "little"
-# the uint64 constants of that read (compiled, C globals: Cython keeps an integer literal past
-# 2**31 a Python int): a 1 in each byte; the low byte of each 32-bit half; the multipliers
-# of the pairs of digits into a 32-bit value; the low half; 2**53, the first integer a double
-# does not hold exactly after it
-_ONES = 0x0101010101010101
-_LOW_BYTES = 0x000000FF000000FF
-_MUL_HIGH = 100 + (1_000_000 << 32)
-_MUL_LOW = 1 + (10_000 << 32)
-_LOW_HALF = 0xFFFFFFFF
-_EXACT = 1 << 53
+if not cython.compiled:  # compiled, the C constants of _common.pxd (the same values)
+    #: the byte order of a C uint64 load: :func:`_decimal_at` reads eight digits at a time
+    #: in little-endian order (the first digit the lowest byte), else one at a time
+    _LITTLE = sys.byteorder == "little"
+    # the uint64 constants of that read (compiled, C macros: literals the C compiler folds
+    # into the masks, not globals loaded per decimal): a 1 in each byte; the low byte of
+    # each 32-bit half; the multipliers of the pairs of digits into a 32-bit value; the low
+    # half; 2**53, the first integer a double does not hold exactly after it
+    _ONES = 0x0101010101010101
+    _LOW_BYTES = 0x000000FF000000FF
+    _MUL_HIGH = 100 + (1_000_000 << 32)
+    _MUL_LOW = 1 + (10_000 << 32)
+    _LOW_HALF = 0xFFFFFFFF
+    _EXACT = 1 << 53
 
 
 @cython.annotation_typing(False)  # its C types: _common.pxd
@@ -514,6 +516,7 @@ def _decimal_in(text: str, start: int, end: int) -> float:
 
 
 @cython.annotation_typing(False)  # its C types: _common.pxd
+@cython.cdivision(True)  # its one division's divisor is a power of ten: no zero check
 def _decimal_at(text: str, data: Any, i: int, n: int) -> tuple[float, int]:
     """The run of digits and "." starting at ``data[i]`` (``data``: the characters of the
     1-byte ``text``, as bytes; the run read up to index ``n`` at most): ``(float(run), the
@@ -571,7 +574,10 @@ def _decimal_at(text: str, data: Any, i: int, n: int) -> tuple[float, int]:
             return -1.0, i
         digits = i - start - (1 if frac else 0)  # the mantissa wrapped if more than 19
         if digits > 19 or mantissa >= _EXACT:  # not exact as a double
-            return float(text[start:i]), i
+            try:  # a run of digits: only a MemoryError (the general path then meets it too)
+                return float(text[start:i]), i
+            except Exception:  # (no exception leaves: compiled, its callers check none)
+                return -1.0, i
         return mantissa / _TEN_POW[frac], i
     else:
         end = i
@@ -617,9 +623,10 @@ def depth_body_levels(body: str | bytes) -> tuple[int, tuple, tuple] | None:
     (``{"lastUpdateId":N,"bids":[["p","q"],...],"asks":[...]}``, compact, keys in that
     order), read in one pass over its text (:func:`_depth_scan`) where compiled: exactly what
     :func:`loads` then :func:`get_int` and :func:`levels` give, without the JSON objects
-    (a snapshot's thousands of levels are most of a Binance replay's cost). None for any
-    other body (and always interpreted): the caller then takes that general path, whose
-    errors name the fault."""
+    (a snapshot's thousands of levels are most of a Binance replay's cost), its levels not
+    crossed (:func:`_depth_scan`: a snapshot :func:`book` may take with ``uncrossed=True``).
+    None for any other body (and always interpreted): the caller then takes that general
+    path, whose errors name the fault."""
     if not cython.compiled:  # interpreted, a loop over characters costs more than orjson
         return None
     text = _ascii_text(body)
@@ -644,8 +651,12 @@ def _depth_scan(text: str) -> tuple | None:  # (bare tuple: see _common.pxd)
     """:func:`depth_body_levels` of a ``str``: a strict subset of JSON (ASCII, no whitespace,
     no escapes, the three keys in Binance's order, an id of 1 to 18 digits without a leading
     zero) whose levels :func:`level`'s fast path would take (each value through
-    :func:`_decimal_in`, the price positive, both below :data:`MAX_VALUE`); None otherwise.
-    Compiled, its characters are read as a C array of bytes."""
+    :func:`_decimal_in`, the price positive, both below :data:`MAX_VALUE`) and are not
+    crossed (the highest bid price holding a size below the lowest ask price holding one,
+    found as the levels are read); None otherwise (a crossed snapshot: the JSON path, whose
+    check names it). So what it gives is a snapshot ``book(..., uncrossed=True)`` may build
+    without walking its levels again. Compiled, its characters are read as a C array of
+    bytes."""
     if not (text.isascii() and text.startswith(_DEPTH_HEAD)):  # isascii: a flag, O(1)
         return None
     n = len(text)
@@ -655,13 +666,14 @@ def _depth_scan(text: str) -> tuple | None:  # (bare tuple: see _common.pxd)
         return None
     last = _digits_value(text, start, end)
     bids: list[tuple[float, float]] = []
-    i = _depth_side(text, end + 8, bids)
+    i = _depth_side(text, end + 8, bids, True)
+    top = _side_best  # the highest bid price holding a size (0.0: none)
     if i < 0 or not text.startswith(',"asks":', i):
         return None
     asks: list[tuple[float, float]] = []
-    i = _depth_side(text, i + 8, asks)
-    if i != n - 1 or text[i] != "}":
-        return None
+    i = _depth_side(text, i + 8, asks, False)
+    if i != n - 1 or text[i] != "}" or not top < _side_best:  # crossed: the JSON path's
+        return None  # check names it
     return last, tuple(bids), tuple(asks)
 
 
@@ -714,11 +726,11 @@ def _update_scan(text: str) -> tuple | None:  # (bare tuple: see _common.pxd)
         return None
     last = _digits_value(text, i, end)
     bids: list[tuple[float, float]] = []
-    i = _depth_side(text, end + 5, bids)
+    i = _depth_side(text, end + 5, bids, True)
     if i < 0 or not text.startswith(',"a":', i):
         return None
     asks: list[tuple[float, float]] = []
-    i = _depth_side(text, i + 5, asks)
+    i = _depth_side(text, i + 5, asks, False)
     if i != close - 1 or text[i] != "}":
         return None
     return symbol, when, first, last, tuple(bids), tuple(asks)
@@ -838,16 +850,31 @@ if not cython.compiled:  # compiled, _common.pxd's: CPython's PyObject_GC_UnTrac
         them. Interpreted, nothing: the collector untracks them itself."""
 
 
+#: the best price holding a size of the side :func:`_depth_side` read last (compiled, a C
+#: double, _common.pxd): the highest for bids (0.0: none), the lowest for asks (inf: none)
+_side_best = 0.0
+
+
 @cython.annotation_typing(False)  # its C types: _common.pxd
-def _depth_side(text: str, i: int, out: list) -> int:
+def _depth_side(text: str, i: int, out: list, bid: bool) -> int:
     """Read one side's ``[["p","q"],...]`` from ``text[i]`` of an ASCII ``text`` into
-    ``out``: the index after it, or -1 if it is not of that form (see :func:`_depth_scan`)."""
+    ``out`` (a new list, only the scan's: taken out of the cyclic collector's lists): the
+    index after it, or -1 if it is not of that form (see :func:`_depth_scan`);
+    :data:`_side_best` is then that side's best price holding a size (``bid``: the highest,
+    else the lowest), which a snapshot's scan compares to tell it is not crossed."""
+    global _side_best
     # compiled, the characters as bytes in place (a C array); interpreted, the same bytes
     data = PyUnicode_1BYTE_DATA(text) if cython.compiled else text.encode("ascii")
     n = len(text)
     if i >= n or data[i] != 91:  # "["
         return -1
     i += 1
+    best = 0.0 if bid else _INF
+    _side_best = best
+    # ``out`` (the scan's own list, which holds only levels: no cycle through it) out of the
+    # collector's lists too: else each collection a snapshot's levels set off walks it
+    # (36k instructions a Binance replay)
+    _untrack(out)
     if i < n and data[i] == 93:  # "]": no levels
         return i + 1
     while True:  # ["p","q"] then "," or "]"
@@ -863,9 +890,12 @@ def _depth_side(text: str, i: int, out: list) -> int:
         level = (p, q)
         _untrack(level)  # two floats: no cycle through it (see _untrack)
         out.append(level)
+        if q > 0.0 and (p > best if bid else p < best):
+            best = p
         ch = data[i + 2]
         i += 3
         if ch == 93:  # "]": the side's end
+            _side_best = best
             return i
         if ch != 44:  # ","
             return -1
@@ -1124,10 +1154,15 @@ def tick(name: str, symbol: str, time_ns: int, price: float, size: float, side: 
 def book(name: str, symbol: str, time_ns: int | None, bids: tuple[tuple[float, float], ...],
          asks: tuple[tuple[float, float], ...], snapshot: bool, first_id: int | None,
          last_id: int | None, source: str, raw: Any, checksum: int | None = None,
-         checksum_rule: str | None = None) -> BookEvent:
+         checksum_rule: str | None = None, uncrossed: bool = False) -> BookEvent:
     """A validated BookEvent (``time_ns`` None: the receive time); else AdapterError. Its
-    levels come from :func:`level`, which checked each: ``parsed_book_event`` does the rest."""
+    levels come from :func:`level`, which checked each: ``parsed_book_event`` does the rest.
+    ``uncrossed=True``: a snapshot whose levels the caller found not crossed as it read them
+    (:func:`depth_body_levels`'s), whose crossing is then not checked again."""
     try:
+        if uncrossed is True:
+            return parsed_book_event(symbol, bids, asks, snapshot, first_id, last_id,
+                                     checksum, checksum_rule, time_ns, source, True)
         return parsed_book_event(symbol, bids, asks, snapshot, first_id, last_id, checksum,
                                  checksum_rule, time_ns, source)
     except ValueError as exc:

@@ -199,7 +199,7 @@ class BinanceAdapter(ExchangeAdapter):
             last, bids, asks = scanned
             try:
                 return [c.book(n, symbols[0], None, bids, asks, True, None, last,
-                               source or n, body)]
+                               source or n, body, None, None, True)]
             except AdapterError as exc:
                 raise BookDataError(str(exc), symbols[0]) from None
         obj = c.loads(n, body)
