@@ -243,18 +243,21 @@ class _Side:
 
     def levels(self, n: int) -> list[tuple[float, float]]:
         """The best ``n`` levels (all if there are fewer), best first, as ``(price, size)``."""
-        out: list[tuple[float, float]] = []
+        m = min(n, self._len)
+        if m <= 0:
+            return []
+        out: list[Any] = [None] * m  # filled in place: no appends
         blocks = self._blocks
         sign = self.sign
         i = len(blocks) - 1
-        left = n
-        while i >= 0 and left > 0:
+        t = 0
+        while t < m:
             block = blocks[i]
             k = len(block) - 2
-            while k >= 0 and left > 0:
-                out.append((sign * _at(block, k), _at(block, k + 1)))
+            while k >= 0 and t < m:
+                out[t] = (sign * _at(block, k), _at(block, k + 1))
                 k -= 2
-                left -= 1
+                t += 1
             i -= 1
         return out
 
@@ -475,10 +478,13 @@ class OrderBook:
     def apply(self, bids: Any, asks: Any) -> bool:
         """Set each ``(price, size)`` level; size 0 deletes it (unknown prices: nothing).
         True if the top of the book (a best price or its size) changed."""
-        moved = _apply_side(self._bids, bids)
-        moved = _apply_side(self._asks, asks) or moved
-        self._best_bid = self._bids.best()
-        self._best_ask = self._asks.best()
+        moved = False
+        if _apply_side(self._bids, bids):  # (an unmoved top keeps its best price)
+            self._best_bid = self._bids.best()
+            moved = True
+        if _apply_side(self._asks, asks):
+            self._best_ask = self._asks.best()
+            moved = True
         return moved
 
     def truncate(self, depth: int) -> None:
@@ -487,12 +493,14 @@ class OrderBook:
         is a ValueError (it meant different things for the two sides)."""
         if depth < 0:
             raise ValueError(f"{self.symbol}: truncate depth must be >= 0, got {depth!r}")
-        for side in (self._bids, self._asks):
-            extra = len(side) - depth
-            if extra > 0:  # the worst levels are the first
-                side.drop_worst(extra)
-        self._best_bid = self._bids.best()
-        self._best_ask = self._asks.best()
+        extra = self._bids._len - depth
+        if extra > 0:  # (the worst levels are the first: the best stays unless none does)
+            self._bids.drop_worst(extra)
+            self._best_bid = self._bids.best()
+        extra = self._asks._len - depth
+        if extra > 0:
+            self._asks.drop_worst(extra)
+            self._best_ask = self._asks.best()
 
     def is_crossed(self) -> bool:
         """True when both sides hold levels and the best bid is not below the best ask."""
