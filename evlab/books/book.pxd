@@ -44,8 +44,8 @@ cdef class _Side:
     @cython.locals(blocks=list, block=array.array, prev=array.array, n=Py_ssize_t,
                    half=Py_ssize_t)
     cdef _merge(self, Py_ssize_t i)
-    @cython.locals(out=list, blocks=list, block=array.array, sign=double, i=Py_ssize_t,
-                   k=Py_ssize_t, left=Py_ssize_t)
+    @cython.locals(m=Py_ssize_t, out=list, blocks=list, block=array.array, sign=double,
+                   i=Py_ssize_t, k=Py_ssize_t, t=Py_ssize_t)
     cpdef list levels(self, Py_ssize_t n)
     @cython.locals(blocks=list, block=array.array, left=Py_ssize_t, m=Py_ssize_t)
     cpdef drop_worst(self, Py_ssize_t n)
@@ -73,3 +73,5 @@ cdef class OrderBook:
     cpdef bint apply(self, bids, asks) except -1
 
     cpdef replace(self, bids, asks)
+    @cython.locals(extra=Py_ssize_t)
+    cpdef truncate(self, Py_ssize_t depth)
