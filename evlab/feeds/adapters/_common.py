@@ -657,18 +657,18 @@ def _depth_scan(text: str) -> tuple | None:  # (bare tuple: see _common.pxd)
     check names it). So what it gives is a snapshot ``book(..., uncrossed=True)`` may build
     without walking its levels again. Compiled, its characters are read as a C array of
     bytes."""
-    if not (text.isascii() and text.startswith(_DEPTH_HEAD)):  # isascii: a flag, O(1)
+    if not (text.isascii() and _ascii_at(text, 0, _DEPTH_HEAD)):  # isascii: a flag, O(1)
         return None
     n = len(text)
     start = len(_DEPTH_HEAD)
     end = _digits_end(text, start)
-    if end < 0 or not text.startswith(',"bids":', end):
+    if end < 0 or not _ascii_at(text, end, ',"bids":'):
         return None
     last = _digits_value(text, start, end)
     bids: list[tuple[float, float]] = []
     i = _depth_side(text, end + 8, bids, True)
     top = _side_best  # the highest bid price holding a size (0.0: none)
-    if i < 0 or not text.startswith(',"asks":', i):
+    if i < 0 or not _ascii_at(text, i, ',"asks":'):
         return None
     asks: list[tuple[float, float]] = []
     i = _depth_side(text, i + 8, asks, False)
@@ -703,31 +703,31 @@ def _update_scan(text: str) -> tuple | None:  # (bare tuple: see _common.pxd)
     i, close = _envelope(text)  # where the depthUpdate object starts and must end
     if i < 0:
         return None
-    if not text.startswith(_UPDATE_HEAD, i):
+    if not _ascii_at(text, i, _UPDATE_HEAD):
         return None
     i += len(_UPDATE_HEAD)
     end = _digits_end(text, i)
-    if end < 0 or not text.startswith(',"s":"', end):
+    if end < 0 or not _ascii_at(text, end, ',"s":"'):
         return None
     when = _digits_value(text, i, end)
     i = end + 6
     end = _string_end(text, i)
-    if end <= i or not text.startswith(',"U":', end + 1):
+    if end <= i or not _ascii_at(text, end + 1, ',"U":'):
         return None
     symbol = text[i:end]
     i = end + 6
     end = _digits_end(text, i)
-    if end < 0 or not text.startswith(',"u":', end):
+    if end < 0 or not _ascii_at(text, end, ',"u":'):
         return None
     first = _digits_value(text, i, end)
     i = end + 5
     end = _digits_end(text, i)
-    if end < 0 or not text.startswith(',"b":', end):
+    if end < 0 or not _ascii_at(text, end, ',"b":'):
         return None
     last = _digits_value(text, i, end)
     bids: list[tuple[float, float]] = []
     i = _depth_side(text, end + 5, bids, True)
-    if i < 0 or not text.startswith(',"a":', i):
+    if i < 0 or not _ascii_at(text, i, ',"a":'):
         return None
     asks: list[tuple[float, float]] = []
     i = _depth_side(text, i + 5, asks, False)
@@ -760,24 +760,24 @@ def _ticker_scan(text: str) -> tuple | None:  # (bare tuple: see _common.pxd)
     i, close = _envelope(text)  # where the bookTicker object starts and must end
     if i < 0:
         return None
-    if not text.startswith('{"u":', i):
+    if not _ascii_at(text, i, '{"u":'):
         return None
     end = _digits_end(text, i + 5)
-    if end < 0 or not text.startswith(',"s":"', end):
+    if end < 0 or not _ascii_at(text, end, ',"s":"'):
         return None
     i = end + 6
     end = _string_end(text, i)
-    if end <= i or not text.startswith(',"b":"', end + 1):
+    if end <= i or not _ascii_at(text, end + 1, ',"b":"'):
         return None
     symbol = text[i:end]
     bid, i = _decimal_at(text, data, end + 7, n)
-    if not 0.0 < bid < _LIMIT or not text.startswith('","B":"', i):
+    if not 0.0 < bid < _LIMIT or not _ascii_at(text, i, '","B":"'):
         return None
     bid_size, i = _decimal_at(text, data, i + 7, n)
-    if not 0.0 <= bid_size < _LIMIT or not text.startswith('","a":"', i):
+    if not 0.0 <= bid_size < _LIMIT or not _ascii_at(text, i, '","a":"'):
         return None
     ask, i = _decimal_at(text, data, i + 7, n)
-    if not 0.0 < ask < _LIMIT or not text.startswith('","A":"', i):
+    if not 0.0 < ask < _LIMIT or not _ascii_at(text, i, '","A":"'):
         return None
     ask_size, i = _decimal_at(text, data, i + 7, n)
     if not 0.0 <= ask_size < _LIMIT or i != close - 2 or data[i] != 34 or data[i + 1] != 125:
@@ -792,10 +792,10 @@ def _envelope(text: str) -> tuple[int, int]:
     ``{"stream":"..","data":..}`` for an envelope; (-1, -1) for a text that starts as an
     envelope but is not one (the scans then leave it to the JSON path)."""
     n = len(text)
-    if not text.startswith('{"stream":"'):
+    if not _ascii_at(text, 0, '{"stream":"'):
         return 0, n
     i = _string_end(text, 11)
-    if i <= 11 or not text.startswith(',"data":', i + 1) or text[n - 1] != "}":
+    if i <= 11 or not _ascii_at(text, i + 1, ',"data":') or text[n - 1] != "}":
         return -1, -1
     return i + 9, n - 1
 
