@@ -47,6 +47,10 @@ cdef class _Side:
     @cython.locals(m=Py_ssize_t, out=list, blocks=list, block=array.array, sign=double,
                    i=Py_ssize_t, k=Py_ssize_t, t=Py_ssize_t)
     cpdef list levels(self, Py_ssize_t n)
+    # the best n levels as C doubles, for a checksum written in C (kraken.py)
+    @cython.locals(m=Py_ssize_t, blocks=list, block=array.array, sign=double, i=Py_ssize_t,
+                   k=Py_ssize_t, t=Py_ssize_t)
+    cdef Py_ssize_t _top(self, Py_ssize_t n, double* out) except -1
     @cython.locals(blocks=list, block=array.array, left=Py_ssize_t, m=Py_ssize_t)
     cpdef drop_worst(self, Py_ssize_t n)
     @cython.locals(n=Py_ssize_t, sign=double, pairs=array.array, order=int, last=double,

@@ -267,6 +267,27 @@ class _Side:
             i -= 1
         return out
 
+    def _top(self, n: int, out: Any) -> int:
+        """Compiled only (a C method, book.pxd): :meth:`levels`' best ``n`` prices and sizes
+        written as C doubles into ``out`` (room for ``2 * n``), price then size, best first,
+        no float objects made (Kraken's checksum reads 10 a side after every update); how
+        many levels were written."""
+        m = min(n, self._len)
+        blocks = self._blocks
+        sign = self.sign
+        i = len(blocks) - 1
+        t = 0
+        while t < m:
+            block = blocks[i]
+            k = len(block) - 2
+            while k >= 0 and t < m:
+                out[2 * t] = sign * _at(block, k)
+                out[2 * t + 1] = _at(block, k + 1)
+                k -= 2
+                t += 1
+            i -= 1
+        return m
+
     def drop_worst(self, n: int) -> None:
         """Delete the ``n`` worst levels (all if there are fewer)."""
         blocks = self._blocks

@@ -1,14 +1,16 @@
 cimport cython
 
+from evlab.books.book cimport OrderBook
+
 # Cython declarations for evlab/feeds/adapters/kraken.py (pure-Python mode): the checksum's
 # text written in C. Interpreted Python never reads this file.
 
 cdef double _EXACT_BELOW
 
 @cython.locals(data=cython.p_char, pscale=double, qscale=double, at=Py_ssize_t, i=Py_ssize_t,
-               which=int, v=double, scaled=double, u=cython.ulonglong,
-               t=cython.ulonglong, k=Py_ssize_t, j=Py_ssize_t)
-cdef bytes _checksum_text(list levels, int price_decimals, int qty_decimals, bytearray buf)
+               n=Py_ssize_t, scaled=double, u=cython.ulonglong, t=cython.ulonglong,
+               k=Py_ssize_t, j=Py_ssize_t)
+cdef bytes _checksum_text(OrderBook book, int price_decimals, int qty_decimals, bytearray buf)
 
 # a book update in one pass over its text (book_update_levels): C loops over its characters
 cdef double _LIMIT

@@ -136,16 +136,20 @@ _EXACT_BELOW = 2.0 ** 50
 
 
 @cython.annotation_typing(False)  # its C types: kraken.pxd
-def _checksum_text(levels: list, price_decimals: int, qty_decimals: int,
+def _checksum_text(book: OrderBook, price_decimals: int, qty_decimals: int,
                    buf: bytearray) -> bytes | None:
-    """Compiled only: the text Kraken's checksum is the CRC32 of, for ``levels`` (at most 20
-    ``(price, qty)``, asks then bids), written in C into ``buf`` (704 bytes): each value times
-    10**decimals, a whole number below 2**50, as its digits (what :func:`_digits` writes: the
-    exact value of the double is within 1/4 of that number, so rounding it to ``decimals``
-    places gives these digits). None if any value is not of that kind (more places than
-    ``decimals``, huge, negative, more than 15 decimals): the caller formats them then."""
-    if len(levels) > 20 or price_decimals > 15 or qty_decimals > 15:
+    """Compiled only: the text Kraken's checksum is the CRC32 of, for ``book``'s top 10 asks
+    then top 10 bids (read as C doubles, :meth:`~evlab.books.book._Side._top`), written in C
+    into ``buf`` (704 bytes): each value times 10**decimals, a whole number below 2**50, as
+    its digits (what :func:`_digits` writes: the exact value of the double is within 1/4 of
+    that number, so rounding it to ``decimals`` places gives these digits). None if any value
+    is not of that kind (more places than ``decimals``, huge, negative, more than 15
+    decimals): the caller formats them then."""
+    if price_decimals > 15 or qty_decimals > 15:
         return None
+    values = cython.declare(cython.double[40])  # CHECKSUM_LEVELS (10) asks then bids: p, q
+    n = book._asks._top(10, values)
+    n = 2 * (n + book._bids._top(10, values + 2 * n))
     data = PyByteArray_AS_STRING(buf)  # 20 levels of two values of at most 16 digits
     tmp = cython.declare(cython.char[16])
     pscale, k = 1.0, price_decimals
@@ -157,34 +161,31 @@ def _checksum_text(levels: list, price_decimals: int, qty_decimals: int,
         qscale *= 10.0
         k -= 1
     at = 0
-    for i in range(len(levels)):
-        level = levels[i]
-        for which in range(2):
-            v = level[which]
-            scaled = v * (pscale if which == 0 else qscale)
-            if not 0.0 <= scaled < _EXACT_BELOW:
-                return None
-            u = llrint(scaled)  # the nearest whole number (below 2**50: exact)
-            if fabs(scaled - u) >= 0.125:
-                return None
-            if u == 0:
-                continue  # _digits strips every zero
-            j = 16  # the digits, last first, two a step, into the end of tmp (16 at most)
-            while u >= 100:
-                t = u % 100
-                u //= 100
-                j -= 2
-                tmp[j] = 48 + t // 10
-                tmp[j + 1] = 48 + t % 10
-            if u >= 10:
-                j -= 2
-                tmp[j] = 48 + u // 10
-                tmp[j + 1] = 48 + u % 10
-            else:
-                j -= 1
-                tmp[j] = 48 + u
-            memcpy(data + at, tmp + j, 16 - j)
-            at += 16 - j
+    for i in range(n):
+        scaled = values[i] * (pscale if i % 2 == 0 else qscale)
+        if not 0.0 <= scaled < _EXACT_BELOW:
+            return None
+        u = llrint(scaled)  # the nearest whole number (below 2**50: exact)
+        if fabs(scaled - u) >= 0.125:
+            return None
+        if u == 0:
+            continue  # _digits strips every zero
+        j = 16  # the digits, last first, two a step, into the end of tmp (16 at most)
+        while u >= 100:
+            t = u % 100
+            u //= 100
+            j -= 2
+            tmp[j] = 48 + t // 10
+            tmp[j + 1] = 48 + t % 10
+        if u >= 10:
+            j -= 2
+            tmp[j] = 48 + u // 10
+            tmp[j + 1] = 48 + u % 10
+        else:
+            j -= 1
+            tmp[j] = 48 + u
+        memcpy(data + at, tmp + j, 16 - j)
+        at += 16 - j
     out: bytes = PyBytes_FromStringAndSize(data, at)
     return out
 
@@ -204,11 +205,11 @@ class _Checksum:
         self._buf = bytearray(704)  # _checksum_text's
 
     def __call__(self, book: OrderBook) -> int:
-        levels = book.asks(CHECKSUM_LEVELS) + book.bids(CHECKSUM_LEVELS)
         if cython.compiled:
-            text = _checksum_text(levels, self.price, self.qty, self._buf)
+            text = _checksum_text(book, self.price, self.qty, self._buf)
             if text is not None:
                 return zlib.crc32(text)
+        levels = book.asks(CHECKSUM_LEVELS) + book.bids(CHECKSUM_LEVELS)
         prices, qtys = self._digits
         if len(prices) + len(qtys) > self._LIMIT:
             prices.clear()
