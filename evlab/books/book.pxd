@@ -44,10 +44,9 @@ cdef class _Side:
     @cython.locals(blocks=list, block=array.array, prev=array.array, n=Py_ssize_t,
                    half=Py_ssize_t)
     cdef _merge(self, Py_ssize_t i)
-    @cython.locals(m=Py_ssize_t, out=list, blocks=list, block=array.array, sign=double,
-                   i=Py_ssize_t, k=Py_ssize_t, t=Py_ssize_t)
+    @cython.locals(m=Py_ssize_t, out=list, pairs=array.array, t=Py_ssize_t)
     cpdef list levels(self, Py_ssize_t n)
-    # the best n levels as C doubles, for a checksum written in C (kraken.py)
+    # the best n levels as C doubles: what levels() makes tuples of, and Kraken's checksum reads
     @cython.locals(m=Py_ssize_t, blocks=list, block=array.array, sign=double, i=Py_ssize_t,
                    k=Py_ssize_t, t=Py_ssize_t)
     cdef Py_ssize_t _top(self, Py_ssize_t n, double* out) except -1

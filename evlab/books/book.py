@@ -248,30 +248,27 @@ class _Side:
         self._len = 0
 
     def levels(self, n: int) -> list[tuple[float, float]]:
-        """The best ``n`` levels (all if there are fewer), best first, as ``(price, size)``."""
+        """The best ``n`` levels (all if there are fewer), best first, as ``(price, size)``:
+        :meth:`_top`'s doubles, made into tuples."""
         m = min(n, self._len)
         if m <= 0:
             return []
+        if cython.compiled:
+            pairs = array.clone(_EMPTY, 2 * m, False)  # type: ignore[attr-defined]
+            self._top(m, pairs.data.as_doubles)
+        else:
+            pairs = array.array("d", bytes(16 * m))
+            self._top(m, pairs)
         out: list[Any] = [None] * m  # filled in place: no appends
-        blocks = self._blocks
-        sign = self.sign
-        i = len(blocks) - 1
-        t = 0
-        while t < m:
-            block = blocks[i]
-            k = len(block) - 2
-            while k >= 0 and t < m:
-                out[t] = (sign * _at(block, k), _at(block, k + 1))
-                k -= 2
-                t += 1
-            i -= 1
+        for t in range(m):
+            out[t] = (_at(pairs, 2 * t), _at(pairs, 2 * t + 1))
         return out
 
     def _top(self, n: int, out: Any) -> int:
-        """Compiled only (a C method, book.pxd): :meth:`levels`' best ``n`` prices and sizes
-        written as C doubles into ``out`` (room for ``2 * n``), price then size, best first,
-        no float objects made (Kraken's checksum reads 10 a side after every update); how
-        many levels were written."""
+        """The best ``n`` levels' prices and sizes written into ``out`` (room for ``2 * n``
+        doubles: compiled a C pointer, book.pxd; interpreted an ``array('d')``), price then
+        size, best first, no float objects made: what :meth:`levels` reads, and Kraken's
+        checksum in C after every update; how many levels were written."""
         m = min(n, self._len)
         blocks = self._blocks
         sign = self.sign
